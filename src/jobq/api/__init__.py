@@ -1,0 +1,1 @@
+"""The HTTP interfaces: the native API, the dialects, health and docs."""

@@ -1,0 +1,329 @@
+"""The `jobq` command: serve, enqueue, jobs, queues.
+
+Every `serve` option is also a JOBQ_* environment variable and a key of the [serve] table of
+the --config TOML file; flags win over variables, variables over the file.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from jobq.config import DEFAULT_DB, Config, parse_mounts, read_toml
+from jobq.engine import Defaults
+
+app = typer.Typer(help="jobq: an HTTP job server.", no_args_is_help=True, add_completion=False)
+jobs_app = typer.Typer(help="Inspect and steer jobs.", no_args_is_help=True)
+queues_app = typer.Typer(help="Inspect, pause and resume queues.", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
+app.add_typer(queues_app, name="queues")
+console = Console()
+
+Url = Annotated[str, typer.Option("--url", envvar="JOBQ_URL", help="jobq server URL.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+DEFAULT_URL = "http://127.0.0.1:8080"
+
+
+def _config_defaults(ctx: typer.Context, param: Any, path: str | None) -> str | None:
+    """Load --config early so its values become the defaults of the other options."""
+    if path:
+        ctx.default_map = {**(ctx.default_map or {}), **read_toml(path)}
+    return path
+
+
+@app.command()
+def serve(
+    db: Annotated[
+        str, typer.Option(envvar="JOBQ_DB", help="sqlite:///PATH or postgresql://...")
+    ] = DEFAULT_DB,
+    host: Annotated[str, typer.Option(envvar="JOBQ_HOST", help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="JOBQ_PORT", help="Port to bind.")] = 8080,
+    log_level: Annotated[
+        str, typer.Option(envvar="JOBQ_LOG_LEVEL", help="debug, info, warning, error.")
+    ] = "info",
+    max_body: Annotated[
+        int, typer.Option(envvar="JOBQ_MAX_BODY", help="Largest request body in bytes (413 above).")
+    ] = 16 * 1024 * 1024,
+    callback_allow: Annotated[
+        list[str] | None,
+        typer.Option(
+            envvar="JOBQ_CALLBACK_ALLOW",
+            help="CIDR whose private addresses callbacks may reach (repeatable).",
+        ),
+    ] = None,
+    mount: Annotated[
+        list[str] | None,
+        typer.Option(
+            envvar="JOBQ_MOUNT",
+            help="Serve an interface at another prefix: NAME=/prefix (repeatable).",
+        ),
+    ] = None,
+    insecure: Annotated[
+        bool,
+        typer.Option(
+            envvar="JOBQ_INSECURE", help="Allow a non-loopback bind without authentication."
+        ),
+    ] = False,
+    access_log: Annotated[
+        bool, typer.Option(envvar="JOBQ_ACCESS_LOG", help="Log every request.")
+    ] = False,
+    lease_seconds: Annotated[
+        float, typer.Option(envvar="JOBQ_LEASE_SECONDS", help="Default lease of a claimed job.")
+    ] = 60.0,
+    max_attempts: Annotated[
+        int, typer.Option(envvar="JOBQ_MAX_ATTEMPTS", help="Default attempts per job.")
+    ] = 3,
+    result_ttl: Annotated[
+        float,
+        typer.Option(envvar="JOBQ_RESULT_TTL", help="Default seconds a finished job is kept."),
+    ] = 7 * 86400.0,
+    config: Annotated[
+        str | None,
+        typer.Option(
+            envvar="JOBQ_CONFIG",
+            help="TOML file with a [serve] table.",
+            is_eager=True,
+            callback=_config_defaults,
+        ),
+    ] = None,
+) -> None:
+    """Run the job server."""
+    from jobq.server import run
+
+    try:
+        mounts = parse_mounts(mount or [])
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    defaults = Defaults(lease_seconds=lease_seconds, max_attempts=max_attempts,
+                        result_ttl=result_ttl)  # fmt: skip
+    run(Config(db=db, host=host, port=port, log_level=log_level, max_body=max_body,
+               callback_allow=callback_allow or [], mounts=mounts, insecure=insecure,
+               access_log=access_log, defaults=defaults))  # fmt: skip
+
+
+@app.command()
+def enqueue(
+    queue: Annotated[str, typer.Argument(help="Queue to put the job in.")],
+    payload: Annotated[str, typer.Argument(help="JSON payload ('-' reads stdin).")] = "null",
+    type: Annotated[str, typer.Option("--type", help="Job type.")] = "default",
+    priority: Annotated[int, typer.Option(help="Bigger runs first.")] = 0,
+    delay: Annotated[float | None, typer.Option(help="Seconds before it may run.")] = None,
+    meta: Annotated[list[str] | None, typer.Option(help="KEY=VALUE metadata (repeatable).")] = None,
+    wait: Annotated[float | None, typer.Option(help="Wait up to N seconds for the result.")] = None,
+    url: Url = DEFAULT_URL,
+    as_json: AsJson = False,
+) -> None:
+    """Enqueue one job."""
+    text = sys.stdin.read() if payload == "-" else payload
+    body: dict[str, Any] = {"queue": queue, "type": type, "priority": priority,
+                            "payload": _json_arg(text), "metadata": _pairs(meta)}  # fmt: skip
+    if delay is not None:
+        body["delay"] = delay
+    job = _call("POST", url, "/jobs", json=body)
+    if wait:
+        job = _call("GET", url, f"/jobs/{job['id']}", params={"wait": wait}, timeout=wait + 10)
+    _show_job(job, as_json)
+    if wait and job["state"] in ("failed", "cancelled"):
+        raise typer.Exit(1)
+
+
+@jobs_app.command("ls")
+def jobs_ls(
+    queue: Annotated[list[str] | None, typer.Option(help="Only these queues.")] = None,
+    state: Annotated[list[str] | None, typer.Option(help="Only these states.")] = None,
+    type: Annotated[list[str] | None, typer.Option("--type", help="Only these types.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 50,
+    sort: Annotated[str, typer.Option(help="Sort field, '-' for descending.")] = "-created_at",
+    url: Url = DEFAULT_URL,
+    as_json: AsJson = False,
+) -> None:
+    """List jobs."""
+    params: dict[str, Any] = {"queue": queue or [], "state": state or [], "type": type or [],
+                              "limit": limit, "sort": sort}  # fmt: skip
+    jobs = _call("GET", url, "/jobs", params=params)["jobs"]
+    if as_json:
+        print(json.dumps(jobs, indent=2))
+        return
+    table = Table("id", "queue", "type", "state", "prio", "attempt", "created")
+    for j in jobs:
+        table.add_row(j["id"], j["queue"], j["type"], _state(j), str(j["priority"]),
+                      f"{j['attempt']}/{j['max_attempts']}", j["created_at"])  # fmt: skip
+    console.print(table)
+
+
+@jobs_app.command("show")
+def jobs_show(job_id: str, url: Url = DEFAULT_URL, as_json: AsJson = False) -> None:
+    """Show one job."""
+    _show_job(_call("GET", url, f"/jobs/{job_id}"), as_json)
+
+
+@jobs_app.command("cancel")
+def jobs_cancel(
+    job_id: str,
+    reason: Annotated[str | None, typer.Option(help="Why.")] = None,
+    url: Url = DEFAULT_URL,
+    as_json: AsJson = False,
+) -> None:
+    """Cancel a job (a running one is asked to stop)."""
+    _show_job(_call("POST", url, f"/jobs/{job_id}/cancel", json={"reason": reason}), as_json)
+
+
+@jobs_app.command("retry")
+def jobs_retry(job_id: str, url: Url = DEFAULT_URL, as_json: AsJson = False) -> None:
+    """Run a finished job again, as a new job."""
+    _show_job(_call("POST", url, f"/jobs/{job_id}/retry"), as_json)
+
+
+@jobs_app.command("rm")
+def jobs_rm(job_ids: list[str], url: Url = DEFAULT_URL, as_json: AsJson = False) -> None:
+    """Delete finished jobs."""
+    results = _call("DELETE", url, "/jobs", params={"ids": ",".join(job_ids)})["results"]
+    if as_json:
+        print(json.dumps(results, indent=2))
+    for r in results if not as_json else []:
+        note = "deleted" if r["deleted"] else r["error"]["message"]
+        console.print(f"{r['id']}: {note}")
+    if not all(r["deleted"] for r in results):
+        raise typer.Exit(1)
+
+
+@jobs_app.command("logs")
+def jobs_logs(
+    job_id: str,
+    follow: Annotated[
+        bool, typer.Option("-f", "--follow", help="Follow until the job ends.")
+    ] = False,
+    tail: Annotated[int | None, typer.Option(help="Only the last N lines.")] = None,
+    url: Url = DEFAULT_URL,
+) -> None:
+    """Print a job's log."""
+    params = {"tail": tail} if tail else {}
+    data = _call("GET", url, f"/jobs/{job_id}/logs", params=params)
+    for entry in data["entries"]:
+        _print_log(entry)
+    if follow:
+        _follow(url, job_id, data["last_seq"])
+
+
+@queues_app.command("ls")
+def queues_ls(url: Url = DEFAULT_URL, as_json: AsJson = False) -> None:
+    """Every queue with its counts per state."""
+    queues = _call("GET", url, "/queues")["queues"]
+    if as_json:
+        print(json.dumps(queues, indent=2))
+        return
+    table = Table("queue", "scheduled", "queued", "running", "succeeded", "failed", "cancelled",
+                  "oldest queued", "paused")  # fmt: skip
+    for q in queues:
+        c = q["counts"]
+        table.add_row(q["name"], *(str(c[s]) for s in ("scheduled", "queued", "running",
+                      "succeeded", "failed", "cancelled")), q["oldest_queued_at"] or "-",
+                      "yes" if q["paused"] else "no")  # fmt: skip
+    console.print(table)
+
+
+@queues_app.command("pause")
+def queues_pause(name: str, url: Url = DEFAULT_URL) -> None:
+    """Stop handing out jobs from a queue."""
+    _call("POST", url, f"/queues/{name}/pause")
+    console.print(f"{name}: paused")
+
+
+@queues_app.command("resume")
+def queues_resume(name: str, url: Url = DEFAULT_URL) -> None:
+    """Hand out jobs from a paused queue again."""
+    _call("POST", url, f"/queues/{name}/resume")
+    console.print(f"{name}: resumed")
+
+
+# --- helpers ---
+
+
+def _call(method: str, url: str, path: str, timeout: float = 30.0, **kwargs: Any) -> Any:
+    try:
+        response = httpx.request(method, f"{url.rstrip('/')}/api/v1{path}", timeout=timeout,
+                                 **kwargs)  # fmt: skip
+    except httpx.HTTPError as exc:
+        console.print(f"[red]cannot reach jobq at {url}: {exc}[/red]")
+        raise typer.Exit(2) from None
+    if response.status_code >= 400:
+        try:
+            error = response.json()["error"]
+            message = f"{error['code']}: {error['message']}"
+        except (ValueError, KeyError, TypeError):
+            message = response.text
+        console.print(f"[red]{response.status_code} {message}[/red]")
+        raise typer.Exit(1)
+    return response.json() if response.content else None
+
+
+def _follow(url: str, job_id: str, after: int) -> None:
+    path = f"{url.rstrip('/')}/api/v1/jobs/{job_id}/logs/stream"
+    with httpx.stream("GET", path, params={"after": after}, timeout=None) as response:
+        event = None
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                event = line[7:]
+            elif line.startswith("data: ") and event == "log":
+                _print_log(json.loads(line[6:]))
+            elif line.startswith("data: ") and event == "end":
+                return
+
+
+def _print_log(entry: dict[str, Any]) -> None:
+    stream = sys.stderr if entry["stream"] == "stderr" else sys.stdout
+    print(entry["text"].rstrip("\n"), file=stream, flush=True)
+
+
+def _show_job(job: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(job, indent=2))
+        return
+    table = Table("field", "value", show_header=False)
+    for key in ("id", "queue", "type", "state", "priority", "attempt", "max_attempts",
+                "created_at", "started_at", "finished_at", "result", "error", "retry_of",
+                "retried_by"):  # fmt: skip
+        value = job.get(key)
+        if key == "state":
+            value = _state(job)
+        table.add_row(key, value if isinstance(value, str) else json.dumps(value))
+    console.print(table)
+
+
+def _state(job: dict[str, Any]) -> str:
+    return f"{job['state']} (cancel requested)" if job.get("cancel_requested") else job["state"]
+
+
+def _json_arg(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"payload is not JSON: {exc}") from None
+
+
+def _pairs(values: list[str] | None) -> dict[str, str]:
+    out = {}
+    for value in values or []:
+        key, sep, val = value.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"--meta wants KEY=VALUE, got {value!r}")
+        out[key] = val
+    return out
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
+
+
+__all__ = ["Path", "app", "main"]

@@ -1,0 +1,45 @@
+"""Server configuration: one dataclass, filled from flags, JOBQ_* variables and a TOML file."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jobq.engine import Defaults
+
+DEFAULT_DB = "sqlite:///jobq.db"
+
+
+@dataclass(slots=True)
+class Config:
+    db: str = DEFAULT_DB
+    host: str = "127.0.0.1"
+    port: int = 8080
+    log_level: str = "info"
+    max_body: int = 16 * 1024 * 1024
+    callback_allow: list[str] = field(default_factory=list)
+    mounts: dict[str, str] = field(default_factory=dict)  # dialect name -> path prefix
+    insecure: bool = False
+    access_log: bool = False
+    defaults: Defaults = field(default_factory=Defaults)
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """The [serve] table (or the top level) of a TOML config file, keys with dashes as in flags."""
+    with open(path, "rb") as f:
+        data = tomllib.load(f)
+    table = data.get("serve", data)
+    return {str(k).replace("-", "_"): v for k, v in table.items()}
+
+
+def parse_mounts(values: list[str]) -> dict[str, str]:
+    """NAME=/prefix pairs from --mount."""
+    mounts = {}
+    for value in values:
+        name, sep, prefix = value.partition("=")
+        if not sep or not prefix.startswith("/"):
+            raise ValueError(f"--mount wants NAME=/prefix, got {value!r}")
+        mounts[name.strip()] = prefix.rstrip("/") or "/"
+    return mounts

@@ -1,0 +1,74 @@
+"""Background duties of `jobq serve`: due jobs, expired leases and deadlines, purge, callbacks.
+
+Timer-driven: after each round the loop sleeps until the store's next due time, or until the
+engine reports an earlier one (a new lease, a backoff, a scheduled job). `max_sleep` bounds the
+sleep only so that, with several servers on one database, a time set by another node is seen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from jobq.callbacks import CallbackSender
+from jobq.engine import Engine
+from jobq.errors import StoreUnavailable
+
+log = logging.getLogger("jobq.duties")
+
+
+class Duties:
+    def __init__(self, engine: Engine, callbacks: CallbackSender, max_sleep: float = 30.0) -> None:
+        self.engine = engine
+        self.callbacks = callbacks
+        self.max_sleep = max_sleep
+        self._wake = asyncio.Event()
+        self._next = float("inf")
+        self._task: asyncio.Task[None] | None = None
+        engine.on_timer = self.at
+
+    def at(self, when: float) -> None:
+        """Something is due at `when`: wake earlier than planned if need be."""
+        if when < self._next:
+            self._next = when
+            self._wake.set()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="jobq-duties")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self.callbacks.close()
+
+    async def run_once(self) -> float | None:
+        """Do everything due now; the time of the next due work."""
+        now = self.engine.clock()
+        while await self.engine.promote_due(now) or await self.engine.expire_overdue(now):
+            pass
+        while await self.engine.store.purge(now, 1000):
+            pass
+        await self.callbacks.send_due(now)
+        return await self.engine.store.next_due()
+
+    async def _loop(self) -> None:
+        while True:
+            self._wake.clear()
+            self._next = float("inf")
+            try:
+                due = await self.run_once()
+            except StoreUnavailable as exc:
+                log.warning("background duties paused: %s", exc.message)
+                due = self.engine.clock() + 1.0
+            except Exception:
+                log.exception("background duties failed; retrying in 1s")
+                due = self.engine.clock() + 1.0
+            now = self.engine.clock()
+            planned = min(due if due is not None else float("inf"), self._next)
+            self._next = planned
+            sleep = min(max(planned - now, 0.0), self.max_sleep)
+            if sleep > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), sleep)

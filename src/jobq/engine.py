@@ -1,0 +1,376 @@
+"""The engine: the one place that knows what may happen to a job.
+
+Interfaces call it; it decides (see `jobq.rules`), asks the store to apply the decision
+atomically, and then wakes whoever waits on the outcome through the notifier.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from jobq import rules
+from jobq.errors import Conflict, InvalidInput, JobqError, NotFound
+from jobq.model import (
+    Attempt,
+    ClaimSpec,
+    Job,
+    JobQuery,
+    LogEntry,
+    Moved,
+    Plan,
+    QueueStats,
+    Step,
+    WorkerSeen,
+    new_id,
+)
+from jobq.notify import Notifier
+from jobq.states import LIVE, TERMINAL, State
+from jobq.store.base import Store
+
+Clock = Callable[[], float]
+
+
+@dataclass(slots=True)
+class Defaults:
+    """What a job gets when its producer does not say."""
+
+    lease_seconds: float = 60.0
+    max_attempts: int = 3
+    backoff_base: float = 2.0
+    backoff_max: float = 3600.0
+    result_ttl: float | None = 7 * 86400.0
+    max_claim_wait: float = 60.0
+    max_result_wait: float = 300.0
+
+
+@dataclass(slots=True)
+class JobSpec:
+    """A job as a producer asks for it; None means the default."""
+
+    queue: str = "default"
+    type: str = "default"
+    payload: Any = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    priority: int = 0
+    run_at: float | None = None
+    delay: float | None = None
+    lease_seconds: float | None = None
+    deadline_seconds: float | None = None
+    max_attempts: int | None = None
+    backoff_base: float | None = None
+    backoff_max: float | None = None
+    result_ttl: float | None = None
+    keep_forever: bool = False
+    callback_url: str | None = None
+    unique_key: str | None = None
+    owner: str | None = None
+    retry_of: str | None = None
+
+
+@dataclass(slots=True)
+class Ack:
+    """One outcome in a batch acknowledgement: a result, or an error when `error` is set."""
+
+    job_id: str
+    token: str
+    result: Any = None
+    error: dict[str, Any] | None = None
+    retryable: bool = True
+    exit_code: int | None = None
+
+
+class Engine:
+    def __init__(
+        self,
+        store: Store,
+        notifier: Notifier,
+        defaults: Defaults | None = None,
+        clock: Clock = time.time,
+    ) -> None:
+        self.store = store
+        self.notifier = notifier
+        self.defaults = defaults or Defaults()
+        self.clock = clock
+        self.on_timer: Callable[[float], None] = lambda at: None  # set by the duties
+
+    # --- producers ---
+
+    async def enqueue(self, specs: Sequence[JobSpec]) -> list[tuple[Job, bool]]:
+        """Insert all or none; (job, created) for each, an existing live job for a duplicate
+        unique_key."""
+        now = self.clock()
+        jobs = [self.build(spec, now) for spec in specs]
+        inserted = await self.store.insert(jobs, now)
+        self._announce_new([job for job, created in inserted if created])
+        return inserted
+
+    def build(self, spec: JobSpec, now: float) -> Job:
+        d = self.defaults
+        run_at = spec.run_at if spec.run_at is not None else now + (spec.delay or 0.0)
+        result_ttl = None if spec.keep_forever else _pick(spec.result_ttl, d.result_ttl)
+        return Job(
+            id=new_id(now), queue=spec.queue, type=spec.type, payload=spec.payload,
+            metadata=dict(spec.metadata), priority=spec.priority,
+            state=State.scheduled if run_at > now else State.queued, run_at=run_at,
+            lease_seconds=_pick(spec.lease_seconds, d.lease_seconds),
+            deadline_seconds=spec.deadline_seconds,
+            max_attempts=_pick(spec.max_attempts, d.max_attempts),
+            backoff_base=_pick(spec.backoff_base, d.backoff_base),
+            backoff_max=_pick(spec.backoff_max, d.backoff_max),
+            result_ttl=result_ttl, callback_url=spec.callback_url, owner=spec.owner,
+            created_at=now, updated_at=now, retry_of=spec.retry_of, unique_key=spec.unique_key,
+        )  # fmt: skip
+
+    async def get(self, job_id: str) -> Job:
+        job = await self.store.get(job_id)
+        if job is None:
+            raise NotFound("job not found", id=job_id)
+        return job
+
+    async def list_jobs(self, query: JobQuery) -> list[Job]:
+        return await self.store.list_jobs(query)
+
+    async def wait(self, job_id: str, timeout: float) -> Job:
+        """The job once it has finished, or as it is when `timeout` passes."""
+        timeout = min(max(timeout, 0.0), self.defaults.max_result_wait)
+        give_up = self.clock() + timeout
+        with self.notifier.listen([f"job:{job_id}"]) as listener:
+            while True:
+                job = await self.get(job_id)
+                left = give_up - self.clock()
+                if job.state in TERMINAL or left <= 0:
+                    return job
+                await listener.wait(left)
+
+    async def update(
+        self,
+        job_id: str,
+        priority: int | None = None,
+        run_at: float | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> Job:
+        now = self.clock()
+        moved = await self._move(
+            job_id, lambda j: rules.update(j, now, priority, run_at, metadata), now
+        )
+        return moved.job
+
+    async def cancel(self, job_id: str, reason: str | None = None, details: Any = None) -> Job:
+        now = self.clock()
+        moved = await self._move(job_id, lambda j: rules.cancel(j, reason, details, now), now)
+        return moved.job
+
+    async def retry(self, job_id: str, **overrides: Any) -> Job:
+        """A new job made from a finished one, linked by retry_of / retried_by."""
+        old = await self.get(job_id)
+        rules.retryable_source(old)
+        spec = JobSpec(
+            queue=old.queue, type=old.type, payload=old.payload, metadata=dict(old.metadata),
+            priority=old.priority, lease_seconds=old.lease_seconds,
+            deadline_seconds=old.deadline_seconds, max_attempts=old.max_attempts,
+            backoff_base=old.backoff_base, backoff_max=old.backoff_max,
+            result_ttl=old.result_ttl, keep_forever=old.result_ttl is None,
+            callback_url=old.callback_url, owner=old.owner, retry_of=old.id,
+        )  # fmt: skip
+        for name, value in overrides.items():
+            setattr(spec, name, value)
+        [(job, _)] = await self.enqueue([spec])
+        return job
+
+    async def delete(self, ids: Sequence[str]) -> list[State | None]:
+        """Delete finished jobs; per id the state it had (refused unless finished) or None."""
+        return await self.store.delete(ids, TERMINAL)
+
+    # --- workers ---
+
+    async def claim(self, spec: ClaimSpec, wait: float = 0.0) -> list[Job]:
+        """Up to spec.limit jobs, each with a lease; waits up to `wait` seconds for one."""
+        if spec.limit < 1 or not spec.queues:
+            raise InvalidInput("a claim needs at least one queue and a limit of at least 1")
+        give_up = self.clock() + min(max(wait, 0.0), self.defaults.max_claim_wait)
+        with self.notifier.listen(f"queue:{q}" for q in spec.queues) as listener:
+            while True:
+                jobs = await self._claim_now(spec)
+                left = give_up - self.clock()
+                if jobs or left <= 0:
+                    return jobs
+                await listener.wait(left)
+
+    async def _claim_now(self, spec: ClaimSpec) -> list[Job]:
+        now = self.clock()
+        tokens = [secrets.token_urlsafe(18) for _ in range(spec.limit)]
+        jobs = await self.store.claim(spec, tokens, now)
+        if jobs:
+            self._publish([Moved(job, State.queued) for job in jobs], now)
+            self.on_timer(min(j.lease_expires_at or now for j in jobs))
+        return jobs
+
+    async def heartbeat(
+        self, job_id: str, token: str, progress: dict[str, Any] | None = None
+    ) -> Job:
+        """Extend the lease; the job returned tells whether a cancel was requested."""
+        rules.validate_progress(progress)
+        now = self.clock()
+        moved = await self._move(job_id, lambda j: rules.heartbeat(j, now, progress), now, token)
+        return moved.job
+
+    async def complete(self, job_id: str, token: str, result: Any = None) -> Job:
+        [outcome] = await self.ack([Ack(job_id, token, result=result)])
+        return _unwrap(outcome)
+
+    async def fail(
+        self,
+        job_id: str,
+        token: str,
+        error: dict[str, Any],
+        retryable: bool = True,
+        exit_code: int | None = None,
+    ) -> Job:
+        ack = Ack(job_id, token, error=error, retryable=retryable, exit_code=exit_code)
+        [outcome] = await self.ack([ack])
+        return _unwrap(outcome)
+
+    async def ack(self, acks: Sequence[Ack]) -> list[Job | JobqError]:
+        """Complete or fail many jobs in one transaction; each succeeds or fails alone."""
+        now = self.clock()
+        steps = [Step(a.job_id, _ack_plan(a, now), a.token) for a in acks]
+        results = await self.store.transition(steps, now)
+        self._publish([r for r in results if isinstance(r, Moved)], now)
+        return [r.job if isinstance(r, Moved) else r for r in results]
+
+    async def release(self, job_id: str, token: str) -> Job:
+        """Hand a claimed job back to its queue at once (a worker shutting down)."""
+        now = self.clock()
+        return (await self._move(job_id, rules.release, now, token)).job
+
+    async def append_logs(
+        self, job_id: str, entries: Sequence[tuple[float | None, str, str]]
+    ) -> int:
+        job = await self.get(job_id)
+        now = self.clock()
+        rows = [(t if t is not None else now, stream, text) for t, stream, text in entries]
+        last = await self.store.append_logs(job_id, rows, job.attempt)
+        self.notifier.publish(f"logs:{job_id}", last)
+        return last
+
+    async def logs(
+        self, job_id: str, after: int = 0, tail: int | None = None, limit: int = 10_000
+    ) -> list[LogEntry]:
+        await self.get(job_id)
+        return await self.store.logs(job_id, after, tail, limit)
+
+    async def attempts(self, job_id: str) -> list[Attempt]:
+        return await self.store.attempts(job_id)
+
+    # --- queues and workers ---
+
+    async def queues(self) -> list[QueueStats]:
+        return await self.store.queue_stats()
+
+    async def pause(self, queue: str) -> None:
+        await self.store.set_paused(queue, True, self.clock())
+
+    async def resume(self, queue: str) -> None:
+        await self.store.set_paused(queue, False, self.clock())
+        self.notifier.work_available(queue, 1_000_000)
+
+    async def workers(self) -> list[WorkerSeen]:
+        return await self.store.workers()
+
+    # --- background duties (called by jobq.duties) ---
+
+    async def promote_due(self, now: float, limit: int = 1000) -> int:
+        ids = await self.store.due_scheduled(now, limit)
+        steps = [Step(i, lambda j: rules.due(j, now)) for i in ids]
+        return await self._apply_steps(steps, now)
+
+    async def expire_overdue(self, now: float, limit: int = 1000) -> int:
+        ids = await self.store.overdue_running(now, limit)
+        steps = [Step(i, lambda j: rules.overdue(j, now)) for i in ids]
+        return await self._apply_steps(steps, now)
+
+    async def _apply_steps(self, steps: Sequence[Step], now: float) -> int:
+        if not steps:
+            return 0
+        results = await self.store.transition(steps, now)
+        moved = [r for r in results if isinstance(r, Moved)]
+        self._publish(moved, now)
+        return len(moved)
+
+    # --- internals ---
+
+    async def _move(
+        self, job_id: str, decide: Callable[[Job], Plan], now: float, token: str | None = None
+    ) -> Moved:
+        [result] = await self.store.transition([Step(job_id, decide, token)], now)
+        if isinstance(result, JobqError):
+            raise result
+        self._publish([result], now)
+        return result
+
+    def _announce_new(self, jobs: Sequence[Job]) -> None:
+        now = self.clock()
+        self._publish([Moved(job, None) for job in jobs], now)
+
+    def _publish(self, moves: Sequence[Moved], now: float) -> None:
+        """Wake waiters and stream events for jobs that moved."""
+        ready: dict[str, int] = {}
+        for move in moves:
+            job = move.job
+            if job.state == State.queued:
+                ready[job.queue] = ready.get(job.queue, 0) + 1
+            elif job.state == State.scheduled:
+                self.on_timer(job.run_at)
+            if job.state in TERMINAL or job.cancel_requested:
+                self.notifier.publish(f"job:{job.id}", str(job.state))
+            if job.state in TERMINAL and job.purge_at is not None:
+                self.on_timer(job.purge_at)
+        for queue, count in ready.items():
+            self.notifier.work_available(queue, count)
+        if self.notifier.has_listeners("events"):
+            for move in moves:
+                self.notifier.publish("events", _event(move, now))
+
+
+def _ack_plan(ack: Ack, now: float) -> Callable[[Job], Plan]:
+    if ack.error is None:
+        return lambda job: rules.complete(job, ack.result, now)
+    error = ack.error
+    return lambda job: rules.fail(job, error, ack.retryable, ack.exit_code, now)
+
+
+def _event(move: Moved, now: float) -> dict[str, Any]:
+    return {
+        "id": move.job.id,
+        "seq": move.job.seq,
+        "queue": move.job.queue,
+        "type": move.job.type,
+        "from": None if move.previous is None else str(move.previous),
+        "to": str(move.job.state),
+        "cancel_requested": move.job.cancel_requested,
+        "at": now,
+    }
+
+
+def _unwrap(outcome: Job | JobqError) -> Job:
+    if isinstance(outcome, JobqError):
+        raise outcome
+    return outcome
+
+
+def _pick(value: Any, default: Any) -> Any:
+    return default if value is None else value
+
+
+async def wait_all(tasks: Sequence[asyncio.Task[Any]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+__all__ = ["LIVE", "Ack", "Conflict", "Defaults", "Engine", "JobSpec"]

@@ -1,0 +1,194 @@
+"""The job and the values that travel with it, as the engine and the stores see them.
+
+Times are UNIX seconds (float, UTC). Interfaces render them as they like.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from jobq.errors import JobqError
+from jobq.states import Event, State
+
+JSON = Any
+
+
+def new_id(now: float | None = None) -> str:
+    """A UUIDv7: 48 bits of milliseconds, version, 74 random bits; sorts by creation time."""
+    ms = int((time.time() if now is None else now) * 1000)
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | (rand >> 6 & 0xFFF) << 64
+    value |= 0b10 << 62 | rand & ((1 << 62) - 1)
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+@dataclass(slots=True)
+class Worker:
+    """Who holds a job: a worker process somewhere."""
+
+    name: str
+    host: str | None = None
+    pid: int | None = None
+
+
+@dataclass(slots=True)
+class Job:
+    id: str
+    queue: str
+    type: str = "default"
+    payload: JSON = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    priority: int = 0
+    state: State = State.queued
+    seq: int = 0
+    run_at: float = 0.0
+    lease_seconds: float = 60.0
+    deadline_seconds: float | None = None
+    max_attempts: int = 3
+    backoff_base: float = 2.0
+    backoff_max: float = 3600.0
+    attempt: int = 0
+    result: JSON = None
+    error: dict[str, Any] | None = None
+    exit_code: int | None = None
+    progress: dict[str, Any] | None = None
+    result_ttl: float | None = None
+    callback_url: str | None = None
+    owner: str | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    started_at: float | None = None
+    finished_at: float | None = None
+    last_heartbeat_at: float | None = None
+    lease_token: str | None = None
+    lease_expires_at: float | None = None
+    deadline_at: float | None = None
+    worker: Worker | None = None
+    cancel_requested: bool = False
+    cancel_reason: dict[str, Any] | None = None
+    retry_of: str | None = None
+    retried_by: str | None = None
+    unique_key: str | None = None
+    purge_at: float | None = None
+
+
+@dataclass(slots=True)
+class Plan:
+    """What the engine decided to do to one job: the event and the fields it changes.
+
+    The store sets `state` from the transition table and applies the plan with a
+    compare-and-set on the job's current state, so a plan made from a stale read fails.
+    """
+
+    event: Event
+    changes: dict[str, Any] = field(default_factory=dict)
+    attempt_outcome: str | None = None  # closes the current attempt record
+    attempt_error: dict[str, Any] | None = None
+    callback: bool = False  # queue the job's callback (it has finished)
+
+
+Decide = Callable[[Job], Plan]
+
+
+@dataclass(slots=True)
+class Step:
+    """One job to move: the store loads it, checks the lease token, asks `decide` for a plan."""
+
+    job_id: str
+    decide: Decide
+    token: str | None = None
+
+
+@dataclass(slots=True)
+class Moved:
+    """A job after a transition, with the state it left."""
+
+    job: Job
+    previous: State | None
+
+
+StepResult = Moved | JobqError
+
+
+@dataclass(slots=True)
+class ClaimSpec:
+    queues: list[str]
+    types: list[str] | None
+    limit: int
+    lease_seconds: float | None
+    worker: Worker
+
+
+@dataclass(slots=True)
+class Attempt:
+    job_id: str
+    attempt: int
+    started_at: float
+    finished_at: float | None = None
+    worker: Worker | None = None
+    outcome: str | None = None  # succeeded | failed | expired | cancelled | released
+    error: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class LogEntry:
+    seq: int
+    time: float
+    stream: str
+    text: str
+    attempt: int = 0
+
+
+@dataclass(slots=True)
+class QueueStats:
+    name: str
+    counts: dict[str, int]
+    oldest_queued_at: float | None
+    paused: bool
+
+
+@dataclass(slots=True)
+class WorkerSeen:
+    name: str
+    host: str | None
+    pid: int | None
+    queues: list[str]
+    last_seen: float
+    jobs_held: int
+
+
+@dataclass(slots=True)
+class Callback:
+    id: int
+    job_id: str
+    url: str
+    attempts: int
+    next_at: float
+
+
+@dataclass(slots=True)
+class JobQuery:
+    queues: list[str] | None = None
+    types: list[str] | None = None
+    states: list[State] | None = None
+    owner: str | None = None
+    ids: list[str] | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    created_after: float | None = None
+    created_before: float | None = None
+    started_after: float | None = None
+    started_before: float | None = None
+    finished_after: float | None = None
+    finished_before: float | None = None
+    sort: str = "seq"  # one of SORT_FIELDS
+    descending: bool = False
+    limit: int = 100
+    after: tuple[Any, int] | None = None  # keyset cursor: (sort value, seq) of the last row seen
+
+
+SORT_FIELDS = ("seq", "priority", "run_at", "started_at", "finished_at", "updated_at")

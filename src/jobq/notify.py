@@ -1,0 +1,119 @@
+"""Wake-ups for waiters: long-poll claims, result waits, log tails, event streams.
+
+Channels:
+    queue:NAME  work became available in NAME; the message is how many jobs, and that many
+                waiting claimers are woken, oldest waiter first (not all of them)
+    job:ID      the job changed in a way a waiter cares about (finished, cancel requested)
+    logs:ID     log lines were appended
+    events      every transition, as a dict (id, queue, from, to, at)
+
+`Notifier` delivers within this process. The PostgreSQL notifier subclasses it and sends each
+publication through LISTEN/NOTIFY, so waiters on every node are woken; delivery to local
+listeners always goes through `deliver`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+EVENT_BACKLOG = 10_000  # events kept for one slow event-stream reader before the oldest drop
+
+
+class Listener:
+    """One waiter's mailbox on one or more channels."""
+
+    def __init__(self) -> None:
+        self._wake = asyncio.Event()
+        self.messages: deque[Any] = deque(maxlen=EVENT_BACKLOG)
+        self.dropped = 0
+
+    def push(self, message: Any) -> None:
+        if len(self.messages) == self.messages.maxlen:
+            self.dropped += 1
+        self.messages.append(message)
+        self._wake.set()
+
+    @property
+    def woken(self) -> bool:
+        return self._wake.is_set()
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    async def wait(self, timeout: float | None) -> bool:
+        """Wait until woken or `timeout`; True if woken. Clears the wake-up."""
+        if not self._wake.is_set():
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            except TimeoutError:
+                return False
+        self._wake.clear()
+        return True
+
+    def drain(self) -> list[Any]:
+        items = list(self.messages)
+        self.messages.clear()
+        return items
+
+
+class Notifier:
+    """In-process wake-ups (the SQLite default: one server process)."""
+
+    def __init__(self) -> None:
+        self._channels: dict[str, list[Listener]] = {}
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    @contextmanager
+    def listen(self, channels: Iterable[str]) -> Iterator[Listener]:
+        listener = Listener()
+        names = list(channels)
+        for name in names:
+            self._channels.setdefault(name, []).append(listener)
+        try:
+            yield listener
+        finally:
+            for name in names:
+                waiting = self._channels.get(name)
+                if waiting is not None:
+                    waiting.remove(listener)
+                    if not waiting:
+                        del self._channels[name]
+
+    def has_listeners(self, channel: str) -> bool:
+        return channel in self._channels
+
+    def publish(self, channel: str, message: Any = None) -> None:
+        """Announce on `channel`; subclasses carry it to other processes as well."""
+        self.deliver(channel, message)
+
+    def work_available(self, queue: str, count: int = 1) -> None:
+        self.publish(f"queue:{queue}", count)
+
+    def deliver(self, channel: str, message: Any) -> None:
+        """Wake this process's listeners of `channel`."""
+        listeners = self._channels.get(channel)
+        if not listeners:
+            return
+        if channel.startswith("queue:"):
+            self._wake_some(listeners, int(message or 1))
+        else:
+            for listener in list(listeners):
+                listener.push(message)
+
+    @staticmethod
+    def _wake_some(listeners: list[Listener], count: int) -> None:
+        for listener in listeners:
+            if count <= 0:
+                return
+            if not listener.woken:
+                listener.poke()
+                count -= 1

@@ -1,0 +1,82 @@
+"""A job as a JSON document: the native API's shape, also the body of callbacks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from jobq.model import Attempt, Job, LogEntry, Worker
+
+
+def iso(t: float | None) -> str | None:
+    """UNIX seconds as ISO 8601 UTC with milliseconds."""
+    if t is None:
+        return None
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def worker_document(worker: Worker | None) -> dict[str, Any] | None:
+    if worker is None:
+        return None
+    return {"name": worker.name, "host": worker.host, "pid": worker.pid}
+
+
+def job_document(job: Job) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "seq": job.seq,
+        "queue": job.queue,
+        "type": job.type,
+        "state": str(job.state),
+        "cancel_requested": job.cancel_requested,
+        "payload": job.payload,
+        "metadata": job.metadata,
+        "priority": job.priority,
+        "run_at": iso(job.run_at),
+        "lease_seconds": job.lease_seconds,
+        "deadline_seconds": job.deadline_seconds,
+        "max_attempts": job.max_attempts,
+        "backoff_base": job.backoff_base,
+        "backoff_max": job.backoff_max,
+        "attempt": job.attempt,
+        "result": job.result,
+        "error": job.error,
+        "exit_code": job.exit_code,
+        "progress": job.progress,
+        "result_ttl": job.result_ttl,
+        "callback_url": job.callback_url,
+        "owner": job.owner,
+        "unique_key": job.unique_key,
+        "retry_of": job.retry_of,
+        "retried_by": job.retried_by,
+        "worker": worker_document(job.worker),
+        "created_at": iso(job.created_at),
+        "updated_at": iso(job.updated_at),
+        "started_at": iso(job.started_at),
+        "finished_at": iso(job.finished_at),
+        "last_heartbeat_at": iso(job.last_heartbeat_at),
+        "lease_expires_at": iso(job.lease_expires_at),
+        "deadline_at": iso(job.deadline_at),
+        "cancel_reason": job.cancel_reason,
+    }
+
+
+def attempt_document(attempt: Attempt) -> dict[str, Any]:
+    return {
+        "attempt": attempt.attempt,
+        "started_at": iso(attempt.started_at),
+        "finished_at": iso(attempt.finished_at),
+        "worker": worker_document(attempt.worker),
+        "outcome": attempt.outcome,
+        "error": attempt.error,
+    }
+
+
+def log_document(entry: LogEntry) -> dict[str, Any]:
+    return {
+        "seq": entry.seq,
+        "time": iso(entry.time),
+        "stream": entry.stream,
+        "text": entry.text,
+        "attempt": entry.attempt,
+    }

@@ -1,0 +1,128 @@
+"""The store interface: a small typed async surface that runs SQL and nothing more.
+
+All job rules live in the engine. A store loads, inserts and updates rows; it applies a
+transition only through the state table (`jobq.states`) as a compare-and-set on the current
+state and, where given, the lease token. Both implementations must pass the same test suite.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+from jobq.model import (
+    Attempt,
+    Callback,
+    ClaimSpec,
+    Job,
+    JobQuery,
+    LogEntry,
+    QueueStats,
+    Step,
+    StepResult,
+    Worker,
+    WorkerSeen,
+)
+from jobq.states import State
+
+
+class Store(ABC):
+    """Where jobs live. Every method is one atomic unit of work."""
+
+    # lifecycle
+    @abstractmethod
+    async def open(self) -> None: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    async def ping(self) -> None:
+        """Raise StoreUnavailable if the database cannot be reached."""
+
+    # jobs
+    @abstractmethod
+    async def insert(self, jobs: Sequence[Job], now: float) -> list[tuple[Job, bool]]:
+        """Insert all or none. A job whose unique_key matches a live job is not inserted;
+        the live one is returned with False. A job with retry_of marks that job retried_by."""
+
+    @abstractmethod
+    async def get(self, job_id: str) -> Job | None: ...
+
+    @abstractmethod
+    async def list_jobs(self, query: JobQuery) -> list[Job]:
+        """Jobs matching `query`, in its stable order, at most `query.limit`."""
+
+    @abstractmethod
+    async def claim(self, spec: ClaimSpec, token_for: Sequence[str], now: float) -> list[Job]:
+        """Move up to spec.limit queued jobs (highest priority, then oldest) of unpaused
+        queues to running, each with the next token of `token_for`, and open an attempt."""
+
+    @abstractmethod
+    async def transition(self, steps: Sequence[Step], now: float) -> list[StepResult]:
+        """For each step, in one transaction: load the job, check the token, ask the step
+        for a plan, apply it by compare-and-set. Each step succeeds or fails on its own."""
+
+    @abstractmethod
+    async def delete(self, ids: Sequence[str], allowed: frozenset[State]) -> list[State | None]:
+        """Delete each job whose state is in `allowed`. Per id: its state before (deleted
+        if in `allowed`, refused otherwise) or None when it does not exist."""
+
+    # background duties
+    @abstractmethod
+    async def due_scheduled(self, now: float, limit: int) -> list[str]:
+        """Ids of scheduled jobs whose run_at has passed."""
+
+    @abstractmethod
+    async def overdue_running(self, now: float, limit: int) -> list[str]:
+        """Ids of running jobs whose lease or deadline has passed."""
+
+    @abstractmethod
+    async def purge(self, now: float, limit: int) -> int:
+        """Delete finished jobs whose purge_at has passed; how many."""
+
+    @abstractmethod
+    async def next_due(self) -> float | None:
+        """The earliest time at which some background duty has work."""
+
+    # attempts and logs
+    @abstractmethod
+    async def attempts(self, job_id: str) -> list[Attempt]: ...
+
+    @abstractmethod
+    async def append_logs(
+        self, job_id: str, entries: Sequence[tuple[float, str, str]], attempt: int
+    ) -> int:
+        """Append (time, stream, text) entries; the seq of the last one."""
+
+    @abstractmethod
+    async def logs(
+        self, job_id: str, after: int = 0, tail: int | None = None, limit: int = 10_000
+    ) -> list[LogEntry]: ...
+
+    # queues and workers
+    @abstractmethod
+    async def queue_stats(self) -> list[QueueStats]: ...
+
+    @abstractmethod
+    async def set_paused(self, queue: str, paused: bool, now: float) -> None: ...
+
+    @abstractmethod
+    async def paused_queues(self) -> set[str]: ...
+
+    @abstractmethod
+    async def touch_worker(self, worker: Worker, queues: Sequence[str], now: float) -> None: ...
+
+    @abstractmethod
+    async def workers(self) -> list[WorkerSeen]: ...
+
+    # callback outbox
+    @abstractmethod
+    async def due_callbacks(self, now: float, limit: int) -> list[Callback]: ...
+
+    @abstractmethod
+    async def callback_sent(self, callback_id: int) -> None: ...
+
+    @abstractmethod
+    async def callback_failed(self, callback_id: int, next_at: float | None, error: str) -> None:
+        """Record a failed delivery; next_at None gives up on it."""

@@ -1,0 +1,97 @@
+import random
+
+import pytest
+
+from jobq import rules
+from jobq.errors import Conflict
+from jobq.model import Job, Worker, new_id
+from jobq.states import Event, State
+
+
+def running(**kw):
+    base = dict(
+        id=new_id(),
+        queue="q",
+        state=State.running,
+        attempt=1,
+        max_attempts=3,
+        lease_token="t",
+        lease_expires_at=110.0,
+        worker=Worker("w"),
+    )
+    return Job(**{**base, **kw})
+
+
+def test_backoff_grows_exponentially_and_is_capped():
+    rng = random.Random(1)
+    for attempt in range(1, 30):
+        delay = rules.backoff_delay(attempt, 2.0, 100.0, rng)
+        ceiling = min(100.0, 2.0 * 2 ** (attempt - 1))
+        assert ceiling / 2 <= delay <= ceiling
+
+
+def test_backoff_jitter_spreads_retries():
+    rng = random.Random(7)
+    delays = {round(rules.backoff_delay(5, 1.0, 1000.0, rng), 6) for _ in range(50)}
+    assert len(delays) > 40
+
+
+def test_fail_with_attempts_left_schedules_a_retry():
+    plan = rules.fail(running(), {"code": "x"}, True, 3, now=100.0, rng=random.Random(0))
+    assert plan.event == Event.backoff
+    assert 100.0 + 1.0 <= plan.changes["run_at"] <= 100.0 + 2.0
+    assert plan.attempt_outcome == "failed"
+
+
+def test_fail_on_last_attempt_or_not_retryable_is_final():
+    assert rules.fail(running(attempt=3), {"code": "x"}, True, None, 100.0).event == Event.fail
+    assert rules.fail(running(), {"code": "x"}, False, None, 100.0).event == Event.fail
+
+
+def test_fail_after_cancel_request_confirms_the_cancel():
+    job = running(cancel_requested=True, cancel_reason={"reason": "stop"})
+    plan = rules.fail(job, {"code": "killed"}, True, -15, 100.0)
+    assert plan.event == Event.cancel_confirm
+    assert plan.changes["error"]["message"] == "stop"
+
+
+def test_retry_past_the_deadline_fails_instead():
+    job = running(deadline_at=100.5, backoff_base=10.0)
+    assert rules.fail(job, {"code": "x"}, True, None, 100.0).event == Event.fail
+
+
+def test_overdue_requeues_or_fails():
+    assert rules.overdue(running(), 111.0).event == Event.expire
+    assert rules.overdue(running(attempt=3), 111.0).event == Event.expire_fail
+    assert rules.overdue(running(deadline_at=105.0), 106.0).changes["error"]["code"] == (
+        "deadline_exceeded"
+    )
+    with pytest.raises(Conflict):
+        rules.overdue(running(), 100.0)
+
+
+def test_cancel_waiting_at_once_running_by_request_finished_refused():
+    assert rules.cancel(running(state=State.queued), "r", None, 1.0).event == Event.cancel
+    plan = rules.cancel(running(), "r", None, 1.0)
+    assert plan.event == Event.cancel_request and plan.changes["cancel_requested"] is True
+    with pytest.raises(Conflict):
+        rules.cancel(running(state=State.succeeded), "r", None, 1.0)
+
+
+def test_update_moves_between_scheduled_and_queued():
+    queued = running(state=State.queued)
+    assert rules.update(queued, 10.0, run_at=20.0).event == Event.reschedule
+    assert rules.update(running(state=State.scheduled), 10.0, run_at=5.0).event == Event.due
+    with pytest.raises(Conflict):
+        rules.update(running(), 10.0, priority=1)
+
+
+def test_finished_jobs_get_a_purge_time_from_their_ttl():
+    job = running(result_ttl=60.0)
+    assert rules.complete(job, 1, 100.0).changes["purge_at"] == 160.0
+    assert rules.complete(running(result_ttl=None), 1, 100.0).changes["purge_at"] is None
+
+
+def test_ids_are_uuid7_and_time_ordered():
+    a, b = new_id(1000.0), new_id(1000.002)
+    assert a[14] == "7" and a < b and len(a) == 36
