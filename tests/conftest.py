@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -62,16 +63,17 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.api = f"{self.url}/api/v1"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = Path(tempfile.mkstemp(prefix="jobq-serve-", suffix=".log")[1])
 
     def start(self, timeout: float = 20.0) -> Server:
         cmd = [sys.executable, "-m", "jobq", "serve", "--db", self.db, "--port", str(self.port),
                "--log-level", "warning", *self.args]  # fmt: skip
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         give_up = time.monotonic() + timeout
         while time.monotonic() < give_up:
             if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
-                raise RuntimeError(f"jobq serve exited {self.proc.returncode}: {err}")
+                raise RuntimeError(f"jobq serve exited {self.proc.returncode}: {self.output()}")
             try:
                 if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
                     return self
@@ -79,6 +81,9 @@ class Server:
                 pass
             time.sleep(0.05)
         raise RuntimeError("jobq serve did not become ready")
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
 
     def kill(self) -> None:
         """kill -9: no shutdown, no flush."""

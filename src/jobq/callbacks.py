@@ -34,6 +34,7 @@ class CallbackRefused(Exception):
 class CallbackSender:
     def __init__(self, store: Store, allow: Sequence[str] = (), timeout: float = 10.0) -> None:
         self.store = store
+        self.timeout = timeout
         self.allow: list[IPNetwork] = [ipaddress.ip_network(a, strict=False) for a in allow]
         self._client = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
 
@@ -41,7 +42,7 @@ class CallbackSender:
         await self._client.aclose()
 
     async def send_due(self, now: float) -> int:
-        due = await self.store.due_callbacks(now, 100)
+        due = await self.store.due_callbacks(now, 100, lease=self.timeout * (MAX_REDIRECTS + 2))
         await asyncio.gather(*(self._deliver(cb, now) for cb in due))
         return len(due)
 

@@ -26,6 +26,7 @@ class Duties:
         self._wake = asyncio.Event()
         self._next = float("inf")
         self._task: asyncio.Task[None] | None = None
+        self._sending: asyncio.Task[int] | None = None
         engine.on_timer = self.at
 
     def at(self, when: float) -> None:
@@ -38,9 +39,10 @@ class Duties:
         self._task = asyncio.create_task(self._loop(), name="jobq-duties")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        for task in (self._task, self._sending):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         await self.callbacks.close()
 
     async def run_once(self) -> float | None:
@@ -50,8 +52,13 @@ class Duties:
             pass
         while await self.engine.store.purge(now, 1000):
             pass
-        await self.callbacks.send_due(now)
+        self._send_callbacks(now)
         return await self.engine.store.next_due()
+
+    def _send_callbacks(self, now: float) -> None:
+        """Deliveries run beside the loop so a slow receiver never delays lease expiry."""
+        if self._sending is None or self._sending.done():
+            self._sending = asyncio.create_task(self.callbacks.send_due(now))
 
     async def _loop(self) -> None:
         while True:

@@ -328,6 +328,8 @@ class Engine:
                 self.on_timer(job.run_at)
             if job.state in TERMINAL or job.cancel_requested:
                 self.notifier.publish(f"job:{job.id}", str(job.state))
+            if job.state in TERMINAL and job.callback_url:
+                self.on_timer(now)  # its callback is due
             if job.state in TERMINAL and job.purge_at is not None:
                 self.on_timer(job.purge_at)
         for queue, count in ready.items():

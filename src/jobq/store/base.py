@@ -118,7 +118,9 @@ class Store(ABC):
 
     # callback outbox
     @abstractmethod
-    async def due_callbacks(self, now: float, limit: int) -> list[Callback]: ...
+    async def due_callbacks(self, now: float, limit: int, lease: float = 60.0) -> list[Callback]:
+        """Claim up to `limit` due callbacks: their next_at moves `lease` seconds on, so no
+        other round or node sends them while this one does."""
 
     @abstractmethod
     async def callback_sent(self, callback_id: int) -> None: ...

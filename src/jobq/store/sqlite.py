@@ -162,13 +162,8 @@ class SQLiteStore(Store):
         return await self._readers.run(_workers)
 
     # callback outbox
-    async def due_callbacks(self, now: float, limit: int) -> list[Callback]:
-        sql = (
-            "SELECT id, job_id, url, attempts, next_at FROM callbacks "
-            "WHERE next_at <= ? ORDER BY next_at LIMIT ?"
-        )
-        rows = await self._readers.run(lambda c: c.execute(sql, (now, limit)).fetchall())
-        return [Callback(*r) for r in rows]
+    async def due_callbacks(self, now: float, limit: int, lease: float = 60.0) -> list[Callback]:
+        return await self._write(lambda c: _claim_callbacks(c, now, limit, lease))  # type: ignore[no-any-return]
 
     async def callback_sent(self, callback_id: int) -> None:
         await self._write(lambda c: c.execute("DELETE FROM callbacks WHERE id = ?", (callback_id,)))
@@ -317,6 +312,18 @@ def _apply(c: sqlite3.Connection, step: Step, now: float) -> Moved:
             (job.id, job.callback_url, now),
         )
     return Moved(job_from_row(row), job.state)
+
+
+def _claim_callbacks(c: sqlite3.Connection, now: float, limit: int, lease: float) -> list[Callback]:
+    rows = c.execute(
+        "SELECT id, job_id, url, attempts, next_at FROM callbacks "
+        "WHERE next_at <= ? ORDER BY next_at LIMIT ?",
+        (now, limit),
+    ).fetchall()
+    c.executemany(
+        "UPDATE callbacks SET next_at = ? WHERE id = ?", [(now + lease, r[0]) for r in rows]
+    )
+    return [Callback(*r) for r in rows]
 
 
 def _delete(c: sqlite3.Connection, job_id: str, allowed: frozenset[State]) -> State | None:

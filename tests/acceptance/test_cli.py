@@ -1,0 +1,57 @@
+"""The `jobq` CLI against a real server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from tests.conftest import Server
+
+pytestmark = pytest.mark.acceptance
+
+
+def jobq(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "jobq", *args, "--url", server.url]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+
+
+def test_enqueue_list_show_cancel_and_queues(server: Server):
+    out = jobq(server, "enqueue", "mail", '{"to": "ada"}', "--meta", "team=x", "--json")
+    assert out.returncode == 0, out.stderr
+    job = json.loads(out.stdout)
+    assert job["payload"] == {"to": "ada"} and job["metadata"] == {"team": "x"}
+    listed = json.loads(jobq(server, "jobs", "ls", "--queue", "mail", "--json").stdout)
+    assert [j["id"] for j in listed] == [job["id"]]
+    shown = jobq(server, "jobs", "show", job["id"])
+    assert job["id"] in shown.stdout and "queued" in shown.stdout
+    assert jobq(server, "queues", "pause", "mail").returncode == 0
+    queues = json.loads(jobq(server, "queues", "ls", "--json").stdout)
+    assert queues[0]["paused"] is True and queues[0]["counts"]["queued"] == 1
+    cancelled = json.loads(jobq(server, "jobs", "cancel", job["id"], "--json").stdout)
+    assert cancelled["state"] == "cancelled"
+    assert jobq(server, "jobs", "rm", job["id"]).returncode == 0
+    missing = jobq(server, "jobs", "show", job["id"])
+    assert missing.returncode == 1 and "not_found" in missing.stdout
+
+
+def test_enqueue_wait_prints_the_result_and_logs_show_lines(server: Server):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jobq", "enqueue", "q", "1", "--wait", "30", "--json",
+         "--url", server.url],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    claim = {"queues": ["q"], "worker": {"name": "w"}, "wait": 20}
+    [held] = httpx.post(f"{server.api}/claim", json=claim, timeout=30).json()["jobs"]
+    entries = {"entries": [{"text": "one"}, {"text": "two"}]}
+    httpx.post(f"{server.api}/jobs/{held['id']}/logs", json=entries)
+    done = {"token": held["lease_token"], "result": {"answer": 42}}
+    httpx.post(f"{server.api}/jobs/{held['id']}/complete", json=done)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    assert json.loads(stdout)["result"] == {"answer": 42}
+    logs = jobq(server, "jobs", "logs", held["id"])
+    assert logs.stdout.splitlines() == ["one", "two"]
