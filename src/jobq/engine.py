@@ -203,8 +203,7 @@ class Engine:
 
     async def _claim_now(self, spec: ClaimSpec) -> list[Job]:
         now = self.clock()
-        tokens = [secrets.token_urlsafe(18) for _ in range(spec.limit)]
-        jobs = await self.store.claim(spec, tokens, now)
+        jobs = await self.store.claim(spec, secrets.token_urlsafe(18), now)
         if jobs:
             self._publish([Moved(job, State.queued) for job in jobs], now)
             self.on_timer(min(j.lease_expires_at or now for j in jobs))

@@ -54,9 +54,10 @@ class Store(ABC):
         """Jobs matching `query`, in its stable order, at most `query.limit`."""
 
     @abstractmethod
-    async def claim(self, spec: ClaimSpec, token_for: Sequence[str], now: float) -> list[Job]:
+    async def claim(self, spec: ClaimSpec, lease_key: str, now: float) -> list[Job]:
         """Move up to spec.limit queued jobs (highest priority, then oldest) of unpaused
-        queues to running, each with the next token of `token_for`, and open an attempt."""
+        queues to running and open an attempt for each. Each job's lease token is
+        `lease_key + "." + str(seq)`: secret through the key, distinct through the seq."""
 
     @abstractmethod
     async def transition(self, steps: Sequence[Step], now: float) -> list[StepResult]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -41,7 +42,7 @@ from jobq.store.sqlite_conn import GroupCommitter, Readers, connect, migrate
 SELECT_JOB = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs"
 INSERT_JOB = (
     f"INSERT INTO jobs ({', '.join(INSERT_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in INSERT_COLUMNS)}) RETURNING seq"
+    f"VALUES ({', '.join('?' for _ in INSERT_COLUMNS)})"
 )
 LIVE_STATES = tuple(str(s) for s in LIVE)
 
@@ -84,8 +85,8 @@ class SQLiteStore(Store):
         rows = await self._readers.run(lambda c: c.execute(sql, params).fetchall())
         return [job_from_row(r) for r in rows]
 
-    async def claim(self, spec: ClaimSpec, token_for: Sequence[str], now: float) -> list[Job]:
-        return await self._write(lambda c: _claim(c, spec, token_for, now))  # type: ignore[no-any-return]
+    async def claim(self, spec: ClaimSpec, lease_key: str, now: float) -> list[Job]:
+        return await self._write(lambda c: _claim(c, spec, lease_key, now))  # type: ignore[no-any-return]
 
     async def transition(self, steps: Sequence[Step], now: float) -> list[StepResult]:
         return await self._write(lambda c: [_step(c, s, now) for s in steps])  # type: ignore[no-any-return]
@@ -191,29 +192,49 @@ def _get(c: sqlite3.Connection, job_id: str) -> Job | None:
 
 
 def _insert(c: sqlite3.Connection, jobs: Sequence[Job], now: float) -> list[tuple[Job, bool]]:
+    c.executemany(
+        "INSERT OR IGNORE INTO queues (name, paused, updated_at) VALUES (?, 0, ?)",
+        [(queue, now) for queue in {j.queue for j in jobs}],
+    )
     out: list[tuple[Job, bool]] = []
-    for queue in {j.queue for j in jobs}:
-        c.execute(
-            "INSERT OR IGNORE INTO queues (name, paused, updated_at) VALUES (?, 0, ?)",
-            (queue, now),
-        )
+    plain: list[Job] = []  # consecutive jobs with no unique key or retry link: one executemany
     for job in jobs:
-        if job.unique_key is not None:
-            existing = c.execute(
-                f"{SELECT_JOB} WHERE unique_key = ? AND state IN (?, ?, ?)",
-                (job.unique_key, *LIVE_STATES),
-            ).fetchone()
-            if existing is not None:
-                out.append((job_from_row(existing), False))
-                continue
-        (job.seq,) = c.execute(INSERT_JOB, job_values(job)).fetchone()
-        if job.retry_of is not None:
-            c.execute("UPDATE jobs SET retried_by = ? WHERE id = ?", (job.id, job.retry_of))
-        out.append((job, True))
-    return out
+        if job.unique_key is None and job.retry_of is None:
+            plain.append(job)
+            continue
+        out += _insert_plain(c, plain)
+        plain = []
+        out.append(_insert_special(c, job))
+    return out + _insert_plain(c, plain)
 
 
-def _claim(c: sqlite3.Connection, spec: ClaimSpec, tokens: Sequence[str], now: float) -> list[Job]:
+def _insert_plain(c: sqlite3.Connection, jobs: list[Job]) -> list[tuple[Job, bool]]:
+    if not jobs:
+        return []
+    c.executemany(INSERT_JOB, [job_values(j) for j in jobs])
+    # one writer, one statement: the rows got consecutive seqs ending at the last rowid
+    (last,) = c.execute("SELECT last_insert_rowid()").fetchone()
+    for offset, job in enumerate(jobs):
+        job.seq = last - len(jobs) + 1 + offset
+    return [(job, True) for job in jobs]
+
+
+def _insert_special(c: sqlite3.Connection, job: Job) -> tuple[Job, bool]:
+    if job.unique_key is not None:
+        existing = c.execute(
+            f"{SELECT_JOB} WHERE unique_key = ? AND state IN (?, ?, ?)",
+            (job.unique_key, *LIVE_STATES),
+        ).fetchone()
+        if existing is not None:
+            return job_from_row(existing), False
+    c.execute(INSERT_JOB, job_values(job))
+    (job.seq,) = c.execute("SELECT last_insert_rowid()").fetchone()
+    if job.retry_of is not None:
+        c.execute("UPDATE jobs SET retried_by = ? WHERE id = ?", (job.id, job.retry_of))
+    return job, True
+
+
+def _claim(c: sqlite3.Connection, spec: ClaimSpec, lease_key: str, now: float) -> list[Job]:
     _touch_worker(c, spec.worker, spec.queues, now)
     paused = {r[0] for r in c.execute("SELECT name FROM queues WHERE paused = 1")}
     candidates: list[tuple[int, int]] = []
@@ -223,36 +244,37 @@ def _claim(c: sqlite3.Connection, spec: ClaimSpec, tokens: Sequence[str], now: f
         for kind in spec.types or [None]:  # type: ignore[list-item]
             candidates += _claim_candidates(c, queue, kind, spec.limit)
     candidates.sort(key=lambda pc: (-pc[0], pc[1]))
+    chosen = [seq for _, seq in candidates[: spec.limit]]
+    if not chosen:
+        return []
     worker = dumps(worker_dict(spec.worker))
-    claimed = []
-    for (_, seq), token in zip(candidates[: spec.limit], tokens, strict=False):
-        row = c.execute(CLAIM_ONE, (spec.lease_seconds, token, now, now, now, worker, now, seq))
-        job = job_from_row(row.fetchone())
-        c.execute(
-            "INSERT INTO attempts (job_id, attempt, started_at, worker) VALUES (?, ?, ?, ?)",
-            (job.id, job.attempt, now, worker),
-        )
-        claimed.append(job)
+    sql = CLAIM_MANY.format(seqs=", ".join("?" for _ in chosen))
+    rows = c.execute(sql, (spec.lease_seconds, lease_key, now, worker, *chosen)).fetchall()
+    order = {seq: i for i, seq in enumerate(chosen)}
+    claimed = sorted((job_from_row(r) for r in rows), key=lambda j: order[j.seq])
+    c.executemany(
+        "INSERT INTO attempts (job_id, attempt, started_at, worker) VALUES (?, ?, ?, ?)",
+        [(job.id, job.attempt, now, worker) for job in claimed],
+    )
     return claimed
 
 
-CLAIM_ONE = f"""
+CLAIM_MANY = """
 UPDATE jobs SET
     state = 'running',
     attempt = attempt + 1,
     lease_seconds = coalesce(?1, lease_seconds),
-    lease_token = ?2,
+    lease_token = ?2 || '.' || seq,
     lease_expires_at = ?3 + coalesce(?1, lease_seconds),
-    started_at = coalesce(started_at, ?4),
+    started_at = coalesce(started_at, ?3),
     deadline_at = CASE WHEN deadline_seconds IS NULL THEN NULL
-                       ELSE coalesce(deadline_at, ?4 + deadline_seconds) END,
-    last_heartbeat_at = ?5,
-    worker = ?6,
-    updated_at = ?7,
+                       ELSE coalesce(deadline_at, ?3 + deadline_seconds) END,
+    last_heartbeat_at = ?3,
+    worker = ?4,
+    updated_at = ?3,
     cancel_requested = 0
-WHERE seq = ?8 AND state = 'queued'
-RETURNING {", ".join(JOB_COLUMNS)}
-"""
+WHERE seq IN ({seqs}) AND state = 'queued'
+RETURNING """ + ", ".join(JOB_COLUMNS).replace("{", "{{").replace("}", "}}")
 
 
 def _claim_candidates(
@@ -293,12 +315,11 @@ def _apply(c: sqlite3.Connection, step: Step, now: float) -> Moved:
     assignments = ", ".join(f"{column} = ?" for column in changes)
     allowed = sorted(str(s) for s in sources(plan.event))
     sql = (
-        f"UPDATE jobs SET {assignments} WHERE id = ? "
-        f"AND state IN ({', '.join('?' for _ in allowed)}) RETURNING {', '.join(JOB_COLUMNS)}"
+        f"UPDATE jobs SET {assignments} WHERE id = ? AND state IN ({', '.join('?' * len(allowed))})"
     )
     params = [encode(k, v) for k, v in changes.items()]
-    row = c.execute(sql, (*params, job.id, *allowed)).fetchone()
-    if row is None:  # cannot happen with one writer; kept as the compare-and-set guard
+    if c.execute(sql, (*params, job.id, *allowed)).rowcount != 1:
+        # cannot happen with one writer; kept as the compare-and-set guard
         raise Conflict(state=str(job.state), id=job.id)
     if plan.attempt_outcome is not None:
         c.execute(
@@ -311,7 +332,7 @@ def _apply(c: sqlite3.Connection, step: Step, now: float) -> Moved:
             "INSERT INTO callbacks (job_id, url, next_at) VALUES (?, ?, ?)",
             (job.id, job.callback_url, now),
         )
-    return Moved(job_from_row(row), job.state)
+    return Moved(replace(job, **changes), job.state)
 
 
 def _claim_callbacks(c: sqlite3.Connection, now: float, limit: int, lease: float) -> list[Callback]:
