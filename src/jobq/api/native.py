@@ -38,8 +38,14 @@ def seconds(t: datetime | None) -> float | None:
 
 
 def spec_from(job: s.JobIn, owner: str | None = None) -> JobSpec:
-    fields = job.model_dump(exclude={"run_at"})
-    return JobSpec(**fields, run_at=seconds(job.run_at), owner=owner)
+    return JobSpec(
+        queue=job.queue, type=job.type, payload=job.payload, metadata=job.metadata,
+        priority=job.priority, run_at=seconds(job.run_at), delay=job.delay,
+        lease_seconds=job.lease_seconds, deadline_seconds=job.deadline_seconds,
+        max_attempts=job.max_attempts, backoff_base=job.backoff_base,
+        backoff_max=job.backoff_max, result_ttl=job.result_ttl, keep_forever=job.keep_forever,
+        callback_url=job.callback_url, unique_key=job.unique_key, owner=owner,
+    )  # fmt: skip
 
 
 def claimed_document(job: Job) -> dict[str, Any]:
