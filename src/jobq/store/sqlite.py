@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -18,6 +18,7 @@ from jobq.model import (
     JobQuery,
     LogEntry,
     Moved,
+    Plan,
     QueueStats,
     Step,
     StepResult,
@@ -89,7 +90,7 @@ class SQLiteStore(Store):
         return await self._write(lambda c: _claim(c, spec, lease_key, now))  # type: ignore[no-any-return]
 
     async def transition(self, steps: Sequence[Step], now: float) -> list[StepResult]:
-        return await self._write(lambda c: [_step(c, s, now) for s in steps])  # type: ignore[no-any-return]
+        return await self._write(lambda c: _transition(c, steps, now))  # type: ignore[no-any-return]
 
     async def delete(self, ids: Sequence[str], allowed: frozenset[State]) -> list[State | None]:
         return await self._write(lambda c: [_delete(c, i, allowed) for i in ids])  # type: ignore[no-any-return]
@@ -293,15 +294,46 @@ def _claim_candidates(
     return c.execute(sql, (queue, kind, limit)).fetchall()
 
 
-def _step(c: sqlite3.Connection, step: Step, now: float) -> StepResult:
-    try:
-        return _apply(c, step, now)
-    except JobqError as exc:
-        return exc
+def _transition(c: sqlite3.Connection, steps: Sequence[Step], now: float) -> list[StepResult]:
+    """Decide every step on the rows as they are now, then write the plans in bulk."""
+    jobs = _get_many(c, list({step.job_id for step in steps}))
+    writes = _Writes(now)
+    results: list[StepResult] = []
+    for step in steps:
+        try:
+            decided = _decide(jobs.get(step.job_id), step, now)
+        except JobqError as exc:
+            results.append(exc)
+            continue
+        job = decided.moved.job
+        if job.id in writes.touched:  # the same job twice: keep the writes in order
+            writes.flush(c)
+        writes.add(decided)
+        jobs[job.id] = job
+        results.append(decided.moved)
+    writes.flush(c)
+    return results
 
 
-def _apply(c: sqlite3.Connection, step: Step, now: float) -> Moved:
-    job = _get(c, step.job_id)
+def _get_many(c: sqlite3.Connection, ids: list[str]) -> dict[str, Job]:
+    found: dict[str, Job] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        sql = f"{SELECT_JOB} WHERE id IN ({', '.join('?' * len(chunk))})"
+        for row in c.execute(sql, chunk):
+            job = job_from_row(row)
+            found[job.id] = job
+    return found
+
+
+class _Decided(NamedTuple):
+    moved: Moved
+    plan: Plan
+    changes: dict[str, Any]
+    attempt: int  # the attempt the plan may close
+
+
+def _decide(job: Job | None, step: Step, now: float) -> _Decided:
     if job is None:
         raise NotFound("job not found", id=step.job_id)
     if step.token is not None and (job.state != State.running or job.lease_token != step.token):
@@ -312,27 +344,53 @@ def _apply(c: sqlite3.Connection, step: Step, now: float) -> Moved:
     except ValueError as exc:
         raise Conflict(str(exc), state=str(job.state), id=job.id) from None
     changes = {**plan.changes, "state": new_state, "updated_at": now}
-    assignments = ", ".join(f"{column} = ?" for column in changes)
-    allowed = sorted(str(s) for s in sources(plan.event))
-    sql = (
-        f"UPDATE jobs SET {assignments} WHERE id = ? AND state IN ({', '.join('?' * len(allowed))})"
-    )
-    params = [encode(k, v) for k, v in changes.items()]
-    if c.execute(sql, (*params, job.id, *allowed)).rowcount != 1:
-        # cannot happen with one writer; kept as the compare-and-set guard
-        raise Conflict(state=str(job.state), id=job.id)
-    if plan.attempt_outcome is not None:
-        c.execute(
+    return _Decided(Moved(replace(job, **changes), job.state), plan, changes, job.attempt)
+
+
+class _Writes:
+    """Plans waiting to be written, grouped so that each group is one executemany."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+        self.touched: set[str] = set()
+        self.updates: dict[tuple[tuple[str, ...], tuple[str, ...]], list[list[Any]]] = {}
+        self.attempts: list[tuple[Any, ...]] = []
+        self.callbacks: list[tuple[Any, ...]] = []
+
+    def add(self, decided: _Decided) -> None:
+        job, plan, changes = decided.moved.job, decided.plan, decided.changes
+        allowed = tuple(sorted(str(s) for s in sources(plan.event)))
+        params = [encode(k, v) for k, v in changes.items()]
+        self.updates.setdefault((tuple(changes), allowed), []).append([*params, job.id, *allowed])
+        self.touched.add(job.id)
+        if plan.attempt_outcome is not None:
+            error = encode("error", plan.attempt_error)
+            self.attempts.append((self.now, plan.attempt_outcome, error, job.id, decided.attempt))
+        if plan.callback and job.callback_url:
+            self.callbacks.append((job.id, job.callback_url, self.now))
+
+    def flush(self, c: sqlite3.Connection) -> None:
+        for (columns, allowed), rows in self.updates.items():
+            assignments = ", ".join(f"{column} = ?" for column in columns)
+            sql = (
+                f"UPDATE jobs SET {assignments} "
+                f"WHERE id = ? AND state IN ({', '.join('?' * len(allowed))})"
+            )
+            if c.executemany(sql, rows).rowcount != len(rows):
+                # cannot happen with one writer deciding on fresh rows; the guard stays
+                raise RuntimeError("compare-and-set failed inside the writer")
+        c.executemany(
             "UPDATE attempts SET finished_at = ?, outcome = ?, error = ? "
             "WHERE job_id = ? AND attempt = ?",
-            (now, plan.attempt_outcome, encode("error", plan.attempt_error), job.id, job.attempt),
+            self.attempts,
         )
-    if plan.callback and job.callback_url:
-        c.execute(
-            "INSERT INTO callbacks (job_id, url, next_at) VALUES (?, ?, ?)",
-            (job.id, job.callback_url, now),
+        c.executemany(
+            "INSERT INTO callbacks (job_id, url, next_at) VALUES (?, ?, ?)", self.callbacks
         )
-    return Moved(replace(job, **changes), job.state)
+        self.touched.clear()
+        self.updates.clear()
+        self.attempts.clear()
+        self.callbacks.clear()
 
 
 def _claim_callbacks(c: sqlite3.Connection, now: float, limit: int, lease: float) -> list[Callback]:
