@@ -79,6 +79,17 @@ def serve(
     access_log: Annotated[
         bool, typer.Option(envvar="JOBQ_ACCESS_LOG", help="Log every request.")
     ] = False,
+    auth_fail_limit: Annotated[
+        int,
+        typer.Option(
+            envvar="JOBQ_AUTH_FAIL_LIMIT",
+            help="Failed authentications per client address per window before 429.",
+        ),
+    ] = 20,
+    auth_fail_window: Annotated[
+        float,
+        typer.Option(envvar="JOBQ_AUTH_FAIL_WINDOW", help="That window, in seconds."),
+    ] = 60.0,
     lease_seconds: Annotated[
         float, typer.Option(envvar="JOBQ_LEASE_SECONDS", help="Default lease of a claimed job.")
     ] = 60.0,
@@ -110,7 +121,8 @@ def serve(
                         result_ttl=result_ttl)  # fmt: skip
     run(Config(db=db, host=host, port=port, log_level=log_level, max_body=max_body,
                callback_allow=callback_allow or [], mounts=mounts, insecure=insecure,
-               access_log=access_log, defaults=defaults))  # fmt: skip
+               access_log=access_log, defaults=defaults, auth_fail_limit=auth_fail_limit,
+               auth_fail_window=auth_fail_window))  # fmt: skip
 
 
 @app.command()

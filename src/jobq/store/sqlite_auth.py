@@ -1,9 +1,9 @@
 """Users, API keys, queue owners and grants in SQLite: the operations SQLiteStore runs.
 
 Each function takes a connection, as the job operations in sqlite.py do: writes run inside the
-group committer's transaction, reads on a reader. The SQL is plain and portable: the
-PostgreSQL store runs the same statements with $n placeholders (sql/postgres/0002_auth.sql
-holds its tables).
+group committer's transaction, reads on a reader. The statements are in auth_sql.py, shared
+with the PostgreSQL store (`for_postgres()` numbers their placeholders); porting a function
+is replacing `c.execute(SQL[name], args)` with `conn.fetch(PG[name], *args)`.
 """
 
 from __future__ import annotations
@@ -12,46 +12,9 @@ import sqlite3
 
 from jobq.auth.model import ApiKey, Grant, Role, User
 from jobq.errors import Conflict, NotFound
+from jobq.store.auth_sql import AUTH_SQL
 
-KEY_COLUMNS = "id, user_name, name, hash, created_at, last_used_at, revoked_at"
-
-SQL = {
-    "has_users": "SELECT EXISTS (SELECT 1 FROM users)",
-    "add_user": "INSERT INTO users (name, admin, created_at) VALUES (?, ?, ?)",
-    "get_user": "SELECT name, admin, created_at FROM users WHERE name = ?",
-    "users": "SELECT name, admin, created_at FROM users ORDER BY name",
-    "add_key": f"INSERT INTO api_keys ({KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-    "get_key": f"SELECT {KEY_COLUMNS} FROM api_keys WHERE id = ?",
-    "keys": f"SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at, id",
-    "user_keys": f"SELECT {KEY_COLUMNS} FROM api_keys WHERE user_name = ? ORDER BY created_at, id",
-    "revoke_key": "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-    "key_used": "UPDATE api_keys SET last_used_at = ? WHERE id = ?",
-    "queue_owner": "SELECT owner FROM queue_owners WHERE queue = ?",
-    "claim_queue": (
-        "INSERT INTO queue_owners (queue, owner, created_at) VALUES (?, ?, ?) "
-        "ON CONFLICT (queue) DO NOTHING"
-    ),
-    "set_queue_owner": (
-        "INSERT INTO queue_owners (queue, owner, created_at) VALUES (?, ?, ?) "
-        "ON CONFLICT (queue) DO UPDATE SET owner = excluded.owner"
-    ),
-    "grant": (
-        "INSERT INTO queue_grants (queue, user_name, role, created_at) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (queue, user_name) DO UPDATE SET role = excluded.role"
-    ),
-    "revoke_grant": "DELETE FROM queue_grants WHERE queue = ? AND user_name = ?",
-    "grants": (
-        "SELECT queue, user_name, role, created_at FROM queue_grants ORDER BY queue, user_name"
-    ),
-    "queue_grants": (
-        "SELECT queue, user_name, role, created_at FROM queue_grants WHERE queue = ? "
-        "ORDER BY user_name"
-    ),
-    "owned": "SELECT queue FROM queue_owners WHERE owner = ?",
-    "granted": "SELECT queue, role FROM queue_grants WHERE user_name = ?",
-    "get_secret": "SELECT value FROM auth_secrets WHERE name = ?",
-    "add_secret": "INSERT INTO auth_secrets (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
-}
+SQL = AUTH_SQL
 
 
 def has_users(c: sqlite3.Connection) -> bool:
