@@ -151,3 +151,27 @@ async def test_every_request_is_logged_as_insecure_on_a_public_bind(
             await client.get("/api/v1/jobs")
     insecure = [r for r in caplog.records if "INSECURE" in r.getMessage()]
     assert len(insecure) == 2 and "/api/v1/jobs" in insecure[1].getMessage()
+
+
+async def test_a_batch_answers_each_item_by_its_own_queue(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as (app, client):
+        ann = await add_person(store_of(app), "ann")
+        bob = await add_person(store_of(app), "bob")
+        for key, queue in ((ann, "anns"), (bob, "bobs")):
+            r = await client.post("/api/v1/jobs", json={"queue": queue}, headers=bearer(key))
+            assert r.status_code == 201
+            claim = {"queues": [queue], "worker": {"name": "w"}}
+            r = await client.post("/api/v1/claim", json=claim, headers=bearer(key))
+            [job] = r.json()["jobs"]
+            if key == ann:
+                mine = (job["id"], job["lease_token"])
+            else:
+                theirs = (job["id"], job["lease_token"])
+        acks = [{"id": i, "token": t} for i, t in (theirs, mine, theirs)]
+        r = await client.post("/api/v1/ack", json={"acks": acks}, headers=bearer(ann))
+        results = r.json()["results"]
+        assert [x["id"] for x in results] == [theirs[0], mine[0], theirs[0]]
+        assert [x["ok"] for x in results] == [False, True, False]
+        assert results[0]["error"]["code"] == "not_found"
+        job = (await client.get(f"/api/v1/jobs/{theirs[0]}", headers=bearer(bob))).json()
+        assert job["state"] == "running"

@@ -111,10 +111,9 @@ async def delete_jobs(request: Request, ids: Annotated[str, Query(min_length=1)]
     """Delete several finished jobs; the outcome for each id."""
     wanted = [i for i in ids.split(",") if i][:1000]
     refused = await (await guard_of(request)).jobs(wanted, Action.manage)
-    allowed = [i for i in wanted if i not in refused]
-    states = dict(zip(allowed, await engine_of(request).delete(allowed), strict=True))
+    states = iter(await engine_of(request).delete([i for i in wanted if i not in refused]))
     return json({"results": [
-        _error_item(i, "deleted", refused[i]) if i in refused else _deletion(i, states[i])
+        _error_item(i, "deleted", refused[i]) if i in refused else _deletion(i, next(states))
         for i in wanted]})  # fmt: skip
 
 
@@ -236,12 +235,10 @@ async def ack(request: Request, body: s.AckIn) -> Response:
         for a in body.acks
     ]  # fmt: skip
     refused = await (await guard_of(request)).jobs([a.job_id for a in acks], Action.work)
-    allowed = [a for a in acks if a.job_id not in refused]
-    outcomes = dict(zip((a.job_id for a in allowed), await engine_of(request).ack(allowed),
-                        strict=True))  # fmt: skip
+    outcomes = iter(await engine_of(request).ack([a for a in acks if a.job_id not in refused]))
     results = [
         _error_item(a.job_id, "ok", refused[a.job_id]) if a.job_id in refused
-        else _ack_result(a.job_id, outcomes[a.job_id])
+        else _ack_result(a.job_id, next(outcomes))
         for a in acks
     ]  # fmt: skip
     return json({"results": results})
