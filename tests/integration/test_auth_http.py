@@ -3,6 +3,7 @@ queue ownership, revocation, and the dashboard sign-in."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from pathlib import Path
@@ -175,3 +176,24 @@ async def test_a_batch_answers_each_item_by_its_own_queue(tmp_path: Path) -> Non
         assert results[0]["error"]["code"] == "not_found"
         job = (await client.get(f"/api/v1/jobs/{theirs[0]}", headers=bearer(bob))).json()
         assert job["state"] == "running"
+
+
+async def test_the_event_stream_shows_only_readable_queues(tmp_path: Path) -> None:
+    from jobq.api.native import _follow_events
+    from jobq.auth.guard import Guard
+    from jobq.auth.model import Principal, Role
+    from jobq.engine import JobSpec
+
+    async with running_app(tmp_path) as (app, _):
+        engine = app.state.engine
+        guard = Guard(Principal("ann", False), {"seen": Role.viewer, "worked": Role.worker},
+                      store_of(app))  # fmt: skip
+        events = _follow_events(engine, guard)
+        assert await anext(events) == b": keep-alive\n\n"
+        pending = asyncio.ensure_future(anext(events))
+        await asyncio.sleep(0)
+        for queue in ("hidden", "worked", "seen"):
+            await engine.enqueue([JobSpec(queue=queue)])
+        frame = await asyncio.wait_for(pending, 30)
+        assert b'"queue":"seen"' in frame
+        await events.aclose()
