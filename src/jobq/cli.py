@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from jobq.cli_auth import register as register_auth
 from jobq.config import DEFAULT_DB, Config, parse_mounts, read_toml
 from jobq.engine import Defaults
 
@@ -24,10 +25,14 @@ jobs_app = typer.Typer(help="Inspect and steer jobs.", no_args_is_help=True)
 queues_app = typer.Typer(help="Inspect, pause and resume queues.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(queues_app, name="queues")
+register_auth(app, queues_app)  # users, keys, queues grant|revoke|owner
 console = Console()
 
 Url = Annotated[str, typer.Option("--url", envvar="JOBQ_URL", help="jobq server URL.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+Key = Annotated[
+    str | None, typer.Option("--key", envvar="JOBQ_KEY", help="API key (sent as Bearer).")
+]
 DEFAULT_URL = "http://127.0.0.1:8080"
 
 
@@ -74,6 +79,17 @@ def serve(
     access_log: Annotated[
         bool, typer.Option(envvar="JOBQ_ACCESS_LOG", help="Log every request.")
     ] = False,
+    auth_fail_limit: Annotated[
+        int,
+        typer.Option(
+            envvar="JOBQ_AUTH_FAIL_LIMIT",
+            help="Failed authentications per client address per window before 429.",
+        ),
+    ] = 20,
+    auth_fail_window: Annotated[
+        float,
+        typer.Option(envvar="JOBQ_AUTH_FAIL_WINDOW", help="That window, in seconds."),
+    ] = 60.0,
     lease_seconds: Annotated[
         float, typer.Option(envvar="JOBQ_LEASE_SECONDS", help="Default lease of a claimed job.")
     ] = 60.0,
@@ -105,7 +121,8 @@ def serve(
                         result_ttl=result_ttl)  # fmt: skip
     run(Config(db=db, host=host, port=port, log_level=log_level, max_body=max_body,
                callback_allow=callback_allow or [], mounts=mounts, insecure=insecure,
-               access_log=access_log, defaults=defaults))  # fmt: skip
+               access_log=access_log, defaults=defaults, auth_fail_limit=auth_fail_limit,
+               auth_fail_window=auth_fail_window))  # fmt: skip
 
 
 @app.command()
@@ -118,6 +135,7 @@ def enqueue(
     meta: Annotated[list[str] | None, typer.Option(help="KEY=VALUE metadata (repeatable).")] = None,
     wait: Annotated[float | None, typer.Option(help="Wait up to N seconds for the result.")] = None,
     url: Url = DEFAULT_URL,
+    key: Key = None,
     as_json: AsJson = False,
 ) -> None:
     """Enqueue one job."""
@@ -126,9 +144,9 @@ def enqueue(
                             "payload": _json_arg(text), "metadata": _pairs(meta)}  # fmt: skip
     if delay is not None:
         body["delay"] = delay
-    job = _call("POST", url, "/jobs", json=body)
+    job = _call("POST", url, key, "/jobs", json=body)
     if wait:
-        job = _call("GET", url, f"/jobs/{job['id']}", params={"wait": wait}, timeout=wait + 10)
+        job = _call("GET", url, key, f"/jobs/{job['id']}", params={"wait": wait}, timeout=wait + 10)
     _show_job(job, as_json)
     if wait and job["state"] in ("failed", "cancelled"):
         raise typer.Exit(1)
@@ -142,12 +160,13 @@ def jobs_ls(
     limit: Annotated[int, typer.Option(help="At most this many.")] = 50,
     sort: Annotated[str, typer.Option(help="Sort field, '-' for descending.")] = "-created_at",
     url: Url = DEFAULT_URL,
+    key: Key = None,
     as_json: AsJson = False,
 ) -> None:
     """List jobs."""
     params: dict[str, Any] = {"queue": queue or [], "state": state or [], "type": type or [],
                               "limit": limit, "sort": sort}  # fmt: skip
-    jobs = _call("GET", url, "/jobs", params=params)["jobs"]
+    jobs = _call("GET", url, key, "/jobs", params=params)["jobs"]
     if as_json:
         print(json.dumps(jobs, indent=2))
         return
@@ -159,9 +178,11 @@ def jobs_ls(
 
 
 @jobs_app.command("show")
-def jobs_show(job_id: str, url: Url = DEFAULT_URL, as_json: AsJson = False) -> None:
+def jobs_show(
+    job_id: str, url: Url = DEFAULT_URL, key: Key = None, as_json: AsJson = False
+) -> None:
     """Show one job."""
-    _show_job(_call("GET", url, f"/jobs/{job_id}"), as_json)
+    _show_job(_call("GET", url, key, f"/jobs/{job_id}"), as_json)
 
 
 @jobs_app.command("cancel")
@@ -169,22 +190,27 @@ def jobs_cancel(
     job_id: str,
     reason: Annotated[str | None, typer.Option(help="Why.")] = None,
     url: Url = DEFAULT_URL,
+    key: Key = None,
     as_json: AsJson = False,
 ) -> None:
     """Cancel a job (a running one is asked to stop)."""
-    _show_job(_call("POST", url, f"/jobs/{job_id}/cancel", json={"reason": reason}), as_json)
+    _show_job(_call("POST", url, key, f"/jobs/{job_id}/cancel", json={"reason": reason}), as_json)
 
 
 @jobs_app.command("retry")
-def jobs_retry(job_id: str, url: Url = DEFAULT_URL, as_json: AsJson = False) -> None:
+def jobs_retry(
+    job_id: str, url: Url = DEFAULT_URL, key: Key = None, as_json: AsJson = False
+) -> None:
     """Run a finished job again, as a new job."""
-    _show_job(_call("POST", url, f"/jobs/{job_id}/retry"), as_json)
+    _show_job(_call("POST", url, key, f"/jobs/{job_id}/retry"), as_json)
 
 
 @jobs_app.command("rm")
-def jobs_rm(job_ids: list[str], url: Url = DEFAULT_URL, as_json: AsJson = False) -> None:
+def jobs_rm(
+    job_ids: list[str], url: Url = DEFAULT_URL, key: Key = None, as_json: AsJson = False
+) -> None:
     """Delete finished jobs."""
-    results = _call("DELETE", url, "/jobs", params={"ids": ",".join(job_ids)})["results"]
+    results = _call("DELETE", url, key, "/jobs", params={"ids": ",".join(job_ids)})["results"]
     if as_json:
         print(json.dumps(results, indent=2))
     for r in results if not as_json else []:
@@ -202,20 +228,21 @@ def jobs_logs(
     ] = False,
     tail: Annotated[int | None, typer.Option(help="Only the last N lines.")] = None,
     url: Url = DEFAULT_URL,
+    key: Key = None,
 ) -> None:
     """Print a job's log."""
     params = {"tail": tail} if tail else {}
-    data = _call("GET", url, f"/jobs/{job_id}/logs", params=params)
+    data = _call("GET", url, key, f"/jobs/{job_id}/logs", params=params)
     for entry in data["entries"]:
         _print_log(entry)
     if follow:
-        _follow(url, job_id, data["last_seq"])
+        _follow(url, key, job_id, data["last_seq"])
 
 
 @queues_app.command("ls")
-def queues_ls(url: Url = DEFAULT_URL, as_json: AsJson = False) -> None:
+def queues_ls(url: Url = DEFAULT_URL, key: Key = None, as_json: AsJson = False) -> None:
     """Every queue with its counts per state."""
-    queues = _call("GET", url, "/queues")["queues"]
+    queues = _call("GET", url, key, "/queues")["queues"]
     if as_json:
         print(json.dumps(queues, indent=2))
         return
@@ -230,26 +257,32 @@ def queues_ls(url: Url = DEFAULT_URL, as_json: AsJson = False) -> None:
 
 
 @queues_app.command("pause")
-def queues_pause(name: str, url: Url = DEFAULT_URL) -> None:
+def queues_pause(name: str, url: Url = DEFAULT_URL, key: Key = None) -> None:
     """Stop handing out jobs from a queue."""
-    _call("POST", url, f"/queues/{name}/pause")
+    _call("POST", url, key, f"/queues/{name}/pause")
     console.print(f"{name}: paused")
 
 
 @queues_app.command("resume")
-def queues_resume(name: str, url: Url = DEFAULT_URL) -> None:
+def queues_resume(name: str, url: Url = DEFAULT_URL, key: Key = None) -> None:
     """Hand out jobs from a paused queue again."""
-    _call("POST", url, f"/queues/{name}/resume")
+    _call("POST", url, key, f"/queues/{name}/resume")
     console.print(f"{name}: resumed")
 
 
 # --- helpers ---
 
 
-def _call(method: str, url: str, path: str, timeout: float = 30.0, **kwargs: Any) -> Any:
+def _headers(key: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"} if key else {}
+
+
+def _call(
+    method: str, url: str, key: str | None, path: str, timeout: float = 30.0, **kwargs: Any
+) -> Any:
     try:
         response = httpx.request(method, f"{url.rstrip('/')}/api/v1{path}", timeout=timeout,
-                                 **kwargs)  # fmt: skip
+                                 headers=_headers(key), **kwargs)  # fmt: skip
     except httpx.HTTPError as exc:
         console.print(f"[red]cannot reach jobq at {url}: {exc}[/red]")
         raise typer.Exit(2) from None
@@ -264,9 +297,11 @@ def _call(method: str, url: str, path: str, timeout: float = 30.0, **kwargs: Any
     return response.json() if response.content else None
 
 
-def _follow(url: str, job_id: str, after: int) -> None:
+def _follow(url: str, key: str | None, job_id: str, after: int) -> None:
     path = f"{url.rstrip('/')}/api/v1/jobs/{job_id}/logs/stream"
-    with httpx.stream("GET", path, params={"after": after}, timeout=None) as response:
+    with httpx.stream(
+        "GET", path, params={"after": after}, headers=_headers(key), timeout=None
+    ) as response:
         event = None
         for line in response.iter_lines():
             if line.startswith("event: "):

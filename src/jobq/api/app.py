@@ -10,13 +10,15 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from jobq import __version__
-from jobq.api import errors, native
+from jobq.api import admin, errors, native, security, session
 from jobq.api.errors import ErrorShapes, Renderer
 from jobq.api.limits import BodyLimit
 from jobq.api.responses import JSONResponse
+from jobq.auth.protect import open_to_anyone
+from jobq.auth.service import Authenticator, FailureLimiter
 from jobq.callbacks import CallbackSender
 from jobq.config import Config
 from jobq.duties import Duties
@@ -34,11 +36,20 @@ class Interface:
     default_prefix: str
     router: Callable[[], APIRouter]
     render_error: Renderer = errors.native_error
+    credentials: security.Scheme = security.BEARER  # how its requests carry an API key
 
 
 def interfaces() -> list[Interface]:
     """Every interface jobq serves, with its default mount point."""
-    return [Interface("native", "/api/v1", lambda: native.router)]
+    return [Interface("native", "/api/v1", native_routes)]
+
+
+def native_routes() -> APIRouter:
+    """The native API with its administration routes (users, keys, grants)."""
+    router = APIRouter()
+    router.include_router(native.router)
+    router.include_router(admin.router)
+    return router
 
 
 def make_notifier(store: Store) -> Notifier:
@@ -56,6 +67,9 @@ def create_app(config: Config) -> FastAPI:
         engine = Engine(store, notifier, config.defaults)
         duties = Duties(engine, CallbackSender(store, config.callback_allow))
         app.state.engine = engine
+        limiter = FailureLimiter(config.auth_fail_limit, config.auth_fail_window)
+        app.state.auth = Authenticator(store, limiter=limiter)
+        app.state.open_to_anyone = open_to_anyone(config.host, config.insecure)
         await duties.start()
         app.state.ready = True
         try:
@@ -76,8 +90,12 @@ def create_app(config: Config) -> FastAPI:
     shapes = ErrorShapes()
     for interface in interfaces():
         prefix = config.mounts.get(interface.name, interface.default_prefix)
-        app.include_router(interface.router(), prefix=prefix, tags=[interface.name])
+        authenticate = Depends(security.authenticate(interface.credentials))
+        app.include_router(
+            interface.router(), prefix=prefix, tags=[interface.name], dependencies=[authenticate]
+        )
         shapes.register(prefix, interface.render_error)
+    app.include_router(session.router, prefix="/ui", tags=["dashboard"])
     app.add_api_route("/healthz", native.healthz, methods=["GET"], tags=["health"])
     app.add_api_route("/readyz", native.readyz, methods=["GET"], tags=["health"])
     errors.install(app, shapes)
