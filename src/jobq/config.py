@@ -24,6 +24,7 @@ class Config:
     insecure: bool = False
     access_log: bool = False
     defaults: Defaults = field(default_factory=Defaults)
+    auto_migrate: bool = True  # apply schema migrations at start (PostgreSQL)
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:

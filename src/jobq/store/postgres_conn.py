@@ -39,6 +39,7 @@ UNREACHABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.OperatorInterventionError,  # class 57: admin shutdown, starting up
     asyncpg.exceptions.InsufficientResourcesError,  # class 53: disk full, too many clients
     asyncpg.InterfaceError,  # the pool or connection is closed or broken
+    asyncpg.exceptions.InternalClientError,  # a connection killed mid-conversation
 )
 RETRYABLE = (asyncpg.exceptions.SerializationError, asyncpg.exceptions.DeadlockDetectedError)
 
@@ -60,6 +61,10 @@ def unavailable(exc: BaseException, url: str) -> StoreUnavailable:
     )
 
 
+class _Stale(Exception):
+    """A pooled connection was found dead before any work was done on it."""
+
+
 class Database:
     """A pool of connections to one PostgreSQL database, one transaction per call."""
 
@@ -77,6 +82,7 @@ class Database:
                 max_size=self.max_size,
                 command_timeout=60,
                 max_inactive_connection_lifetime=300,
+                server_settings={"application_name": "jobq"},
             )
         except UNREACHABLE as exc:
             raise unavailable(exc, self.url) from exc
@@ -99,29 +105,70 @@ class Database:
             raise InvalidInput(f"PostgreSQL refused a value: {exc}") from exc
 
     async def run(self, op: Callable[[Conn], Awaitable[T]]) -> T:
-        """Run `op(connection)` in one transaction; retried on deadlock or serialization."""
-        if self._pool is None:
-            raise StoreUnavailable("the PostgreSQL store is not open")
+        """Run `op(connection)` in one transaction; retried on deadlock or serialization,
+        and on a pooled connection found dead before the transaction began."""
         for attempt in range(RETRIES):
             try:
-                async with self._translate(), self._pool.acquire() as conn, conn.transaction():
-                    return await op(conn)
+                async with self._translate():
+                    return await self._with_fresh(lambda: self._transaction(op))
             except RETRYABLE as exc:
                 log.info("transaction retried after %s", type(exc).__name__)
                 await asyncio.sleep(0.01 * 2**attempt)
         raise StoreUnavailable("PostgreSQL kept aborting the transaction; try again")
 
     async def read(self, op: Callable[[Conn], Awaitable[T]]) -> T:
-        """Run a read without an explicit transaction (one statement, or consistent enough)."""
+        """Run a read (no explicit transaction); a read is safe to repeat, so one that met a
+        dead pooled connection is tried once more on a new one."""
+        async with self._translate():
+            return await self._with_fresh(lambda: self._plain(op), reads=True)
+
+    def _acquire(self) -> Any:
         if self._pool is None:
             raise StoreUnavailable("the PostgreSQL store is not open")
-        async with self._translate(), self._pool.acquire() as conn:
+        return self._pool.acquire()
+
+    async def _with_fresh(self, call: Callable[[], Awaitable[T]], reads: bool = False) -> T:
+        """`call()`, again once if it found its pooled connection dead (after a restart of
+        PostgreSQL every idle connection is)."""
+        try:
+            return await call()
+        except _Stale as exc:
+            log.info("replaced a dead pooled connection (%s)", exc.__cause__)
+        except UNREACHABLE as exc:
+            if not reads:
+                raise
+            log.info("read retried after %s", type(exc).__name__)
+        try:
+            return await call()
+        except _Stale as exc:
+            raise exc.__cause__ or exc from None
+
+    async def _transaction(self, op: Callable[[Conn], Awaitable[T]]) -> T:
+        async with self._acquire() as conn:
+            tx = conn.transaction()
+            try:
+                await tx.start()
+            except UNREACHABLE as exc:  # nothing was done: safe to try elsewhere
+                raise _Stale() from exc
+            try:
+                result = await op(conn)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await tx.rollback()
+                raise
+            await tx.commit()
+            return result
+
+    async def _plain(self, op: Callable[[Conn], Awaitable[T]]) -> T:
+        async with self._acquire() as conn:
             return await op(conn)
 
     async def connect(self) -> Conn:
         """A dedicated connection outside the pool (for LISTEN)."""
         async with self._translate():
-            return await asyncpg.connect(self.url, timeout=10)
+            return await asyncpg.connect(
+                self.url, timeout=10, server_settings={"application_name": "jobq-listen"}
+            )
 
 
 # --- migrations ---
