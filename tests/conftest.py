@@ -7,9 +7,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -75,16 +77,18 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.api = f"{self.url}/api/v1"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.stderr: IO[bytes] | None = None
 
     def start(self, timeout: float = 20.0) -> Server:
         cmd = [sys.executable, "-m", "jobq", "serve", "--db", self.db, "--port", str(self.port),
                "--log-level", "warning", *self.args]  # fmt: skip
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # stderr goes to a file: a pipe nobody reads would block a chatty server
+        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop/kill)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.stderr)
         give_up = time.monotonic() + timeout
         while time.monotonic() < give_up:
             if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
-                raise RuntimeError(f"jobq serve exited {self.proc.returncode}: {err}")
+                raise RuntimeError(f"jobq serve exited {self.proc.returncode}: {self.log()}")
             try:
                 if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
                     return self
@@ -93,11 +97,24 @@ class Server:
             time.sleep(0.05)
         raise RuntimeError("jobq serve did not become ready")
 
+    def log(self) -> str:
+        """What the server wrote to stderr so far."""
+        if self.stderr is None:
+            return ""
+        self.stderr.seek(0)
+        return self.stderr.read().decode(errors="replace")
+
     def kill(self) -> None:
         """kill -9: no shutdown, no flush."""
         if self.proc is not None and self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
+        self._close_log()
+
+    def _close_log(self) -> None:
+        if self.stderr is not None:
+            self.stderr.close()
+            self.stderr = None
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -106,6 +123,7 @@ class Server:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.kill()
+        self._close_log()
 
 
 @pytest.fixture

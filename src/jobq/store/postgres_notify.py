@@ -108,11 +108,7 @@ class PostgresNotifier(Notifier):
     async def _send(self, batch: list[tuple[str, Any]]) -> None:
         payloads = pack(self.node, coalesce(batch))
         try:
-            await self.db.read(
-                lambda c: c.execute(
-                    "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p", PG_CHANNEL, payloads
-                )
-            )
+            await self.db.run(lambda c: _notify(c, payloads))
         except StoreUnavailable as exc:
             log.warning("wake-ups for other nodes dropped: %s", exc.message)
 
@@ -169,6 +165,12 @@ class PostgresNotifier(Notifier):
         for listeners in list(self._channels.values()):
             for listener in listeners:
                 listener.poke()
+
+
+async def _notify(c: Conn, payloads: list[str]) -> None:
+    # a wake-up need not survive a crash: commit without waiting for the WAL flush
+    await c.execute("SET LOCAL synchronous_commit TO off")
+    await c.execute("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p", PG_CHANNEL, payloads)
 
 
 def coalesce(batch: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
