@@ -321,6 +321,14 @@ async def test_listen_reconnects_after_its_connection_is_killed(nodes: Any, db_u
     assert len(await asyncio.wait_for(waiting, 10)) == 1
 
 
+def test_pool_size_is_taken_from_the_url() -> None:
+    store = PostgresStore("postgresql://u@h:5432/db?sslmode=disable&pool_size=25")
+    assert store.db.max_size == 25 and store.db.url == "postgresql://u@h:5432/db?sslmode=disable"
+    assert PostgresStore("postgresql://u@h/db").db.max_size == 10
+    with pytest.raises(ValueError, match="pool_size"):
+        PostgresStore("postgresql://u@h/db?pool_size=lots")
+
+
 def test_payloads_stay_under_the_notify_limit() -> None:
     messages = [(f"job:{i:036d}", "succeeded") for i in range(1000)]
     payloads = pack("node", messages)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
 
@@ -64,10 +65,11 @@ CALLBACK_LEASE = 120.0  # seconds a node owns a callback it is delivering (10 s 
 
 
 class PostgresStore(Store):
-    def __init__(self, url: str, *, migrate: bool = True, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, migrate: bool = True, pool_size: int | None = None) -> None:
         self.url = url
         self.auto_migrate = migrate
-        self.db = Database(url, min_size=1, max_size=pool_size)
+        conn_url, size = split_pool_size(url)
+        self.db = Database(conn_url, min_size=1, max_size=pool_size or size)
 
     async def open(self) -> None:
         await self.db.open()
@@ -231,6 +233,20 @@ class PostgresStore(Store):
                 )  # fmt: skip
 
         await self.db.run(op)
+
+
+def split_pool_size(url: str, default: int = 10) -> tuple[str, int]:
+    """The URL without jobq's own `pool_size=N` query parameter, and N (asyncpg would take
+    an unknown parameter for a server setting)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    sizes = [v for k, v in query if k == "pool_size"]
+    if not sizes:
+        return url, default
+    if not sizes[-1].isdigit() or int(sizes[-1]) < 1:
+        raise ValueError(f"pool_size must be a positive integer, got {sizes[-1]!r}")
+    rest = urlencode([(k, v) for k, v in query if k != "pool_size"])
+    return urlunsplit(parts._replace(query=rest)), int(sizes[-1])
 
 
 # --- operations, each inside one transaction ---
