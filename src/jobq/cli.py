@@ -14,11 +14,13 @@ from typing import Annotated, Any
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from jobq.cli_auth import register as register_auth
 from jobq.config import DEFAULT_DB, Config, parse_mounts, read_toml
 from jobq.engine import Defaults
+from jobq.errors import JobqError
 
 app = typer.Typer(help="jobq: an HTTP job server.", no_args_is_help=True, add_completion=False)
 jobs_app = typer.Typer(help="Inspect and steer jobs.", no_args_is_help=True)
@@ -26,6 +28,8 @@ queues_app = typer.Typer(help="Inspect, pause and resume queues.", no_args_is_he
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(queues_app, name="queues")
 register_auth(app, queues_app)  # users, keys, queues grant|revoke|owner
+db_app = typer.Typer(help="Manage the job database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
 console = Console()
 
 Url = Annotated[str, typer.Option("--url", envvar="JOBQ_URL", help="jobq server URL.")]
@@ -100,6 +104,13 @@ def serve(
         float,
         typer.Option(envvar="JOBQ_RESULT_TTL", help="Default seconds a finished job is kept."),
     ] = 7 * 86400.0,
+    auto_migrate: Annotated[
+        bool,
+        typer.Option(
+            envvar="JOBQ_AUTO_MIGRATE",
+            help="Apply database migrations at start (else refuse an old schema).",
+        ),
+    ] = True,
     config: Annotated[
         str | None,
         typer.Option(
@@ -117,12 +128,45 @@ def serve(
         mounts = parse_mounts(mount or [])
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+    _check_db_url(db)
     defaults = Defaults(lease_seconds=lease_seconds, max_attempts=max_attempts,
                         result_ttl=result_ttl)  # fmt: skip
     run(Config(db=db, host=host, port=port, log_level=log_level, max_body=max_body,
                callback_allow=callback_allow or [], mounts=mounts, insecure=insecure,
                access_log=access_log, defaults=defaults, auth_fail_limit=auth_fail_limit,
-               auth_fail_window=auth_fail_window))  # fmt: skip
+               auth_fail_window=auth_fail_window, auto_migrate=auto_migrate))  # fmt: skip
+
+
+def _check_db_url(db: str) -> None:
+    """Fail before serving when the URL is unusable or its driver is not installed."""
+    from jobq.store import open_store
+
+    try:
+        open_store(db)
+    except (ValueError, ImportError) as exc:
+        console.print(f"[red]cannot use --db {escape(db)}: {escape(str(exc))}[/red]")
+        raise typer.Exit(2) from None
+
+
+@db_app.command("migrate")
+def db_migrate(
+    db: Annotated[
+        str, typer.Option(envvar="JOBQ_DB", help="sqlite:///PATH or postgresql://...")
+    ] = DEFAULT_DB,
+) -> None:
+    """Bring the database schema up to date (safe to run on a live database)."""
+    from jobq.store.migrate import migrate_db
+
+    _check_db_url(db)
+    try:
+        applied = migrate_db(db)
+    except JobqError as exc:
+        console.print(f"[red]{escape(exc.message)}[/red]")
+        raise typer.Exit(1) from None
+    if applied:
+        console.print(f"applied migrations {', '.join(str(v) for v in applied)}")
+    else:
+        console.print("the schema is up to date")
 
 
 @app.command()

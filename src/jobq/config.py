@@ -26,6 +26,7 @@ class Config:
     auth_fail_limit: int = 20  # failed authentications per client address ...
     auth_fail_window: float = 60.0  # ... in this many seconds, then 429
     defaults: Defaults = field(default_factory=Defaults)
+    auto_migrate: bool = True  # apply schema migrations at start (PostgreSQL)
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:

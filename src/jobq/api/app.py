@@ -60,7 +60,7 @@ def make_notifier(store: Store) -> Notifier:
 def create_app(config: Config) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = open_store(config.db)
+        store = open_store(config.db, migrate=config.auto_migrate)
         await store.open()
         notifier = make_notifier(store)
         await notifier.start()
