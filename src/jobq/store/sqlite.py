@@ -141,6 +141,12 @@ class SQLiteStore(Store):
     async def queue_stats(self) -> list[QueueStats]:
         return await self._readers.run(_queue_stats)
 
+    async def queue_names(self) -> list[str]:
+        rows = await self._readers.run(
+            lambda c: c.execute("SELECT name FROM queues ORDER BY name").fetchall()
+        )
+        return [r[0] for r in rows]
+
     async def set_paused(self, queue: str, paused: bool, now: float) -> None:
         sql = (
             "INSERT INTO queues (name, paused, updated_at) VALUES (?, ?, ?) "
@@ -225,6 +231,9 @@ def _claim(c: sqlite3.Connection, spec: ClaimSpec, tokens: Sequence[str], now: f
     for queue in spec.queues:
         if queue in paused:
             continue
+        if spec.ids is not None:
+            candidates += _claim_chosen(c, queue, spec.ids)
+            continue
         for kind in spec.types or [None]:  # type: ignore[list-item]
             candidates += _claim_candidates(c, queue, kind, spec.limit)
     candidates.sort(key=lambda pc: (-pc[0], pc[1]))
@@ -276,6 +285,13 @@ def _claim_candidates(
     return c.execute(sql, (queue, kind, limit)).fetchall()
 
 
+def _claim_chosen(c: sqlite3.Connection, queue: str, ids: Sequence[str]) -> list[tuple[int, int]]:
+    """The queued jobs among `ids` in `queue` (a claim of named jobs)."""
+    marks = ", ".join("?" for _ in ids)
+    sql = f"SELECT priority, seq FROM jobs WHERE state = 'queued' AND queue = ? AND id IN ({marks})"
+    return c.execute(sql, (queue, *ids)).fetchall()
+
+
 def _step(c: sqlite3.Connection, step: Step, now: float) -> StepResult:
     try:
         return _apply(c, step, now)
@@ -316,6 +332,8 @@ def _apply(c: sqlite3.Connection, step: Step, now: float) -> Moved:
             "INSERT INTO callbacks (job_id, url, next_at) VALUES (?, ?, ?)",
             (job.id, job.callback_url, now),
         )
+    if plan.spawn is not None:
+        _insert(c, [plan.spawn], now)
     return Moved(job_from_row(row), job.state)
 
 
