@@ -39,7 +39,11 @@ class Duties:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
+            # cancel until it is done: Python 3.11's wait_for can swallow a cancellation that
+            # arrives just as the wait it guards ends (the loop would then sleep on)
+            while not self._task.done():
+                self._task.cancel()
+                await asyncio.wait([self._task], timeout=1.0)
             await asyncio.gather(self._task, return_exceptions=True)
         await self.callbacks.close()
 
