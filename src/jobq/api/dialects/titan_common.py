@@ -192,6 +192,9 @@ def field_names(err: HttpError) -> str:
 def titan_error(request: Request, err: HttpError) -> Response:
     """`{"error": {"message", "fields"}}`; invalid input is 400, as Titan answered it."""
     status = 400 if err.status == 422 else err.status
-    body = {"error": {"message": err.message, "fields": field_names(err)}}
+    message = err.message
+    if err.code == "stale_lease":  # Titan runners hold no token: say it in their terms
+        message = "the job is not running (it timed out, was cancelled or has finished)"
+    body = {"error": {"message": message, "fields": field_names(err)}}
     headers = {"Retry-After": "1"} if status == 503 else None
     return JSONResponse(body, status_code=status, headers=headers)
