@@ -114,6 +114,8 @@ class Server:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.kill()
+        if self.proc is not None and self.proc.stderr is not None:
+            self.proc.stderr.close()  # else pytest's warnings-as-errors flags the open pipe
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobq import rules
+from jobq import respawn, rules
 from jobq.errors import Conflict, InvalidInput, JobqError, NotFound
 from jobq.model import (
     Attempt,
@@ -160,15 +160,20 @@ class Engine:
         )
         return moved.job
 
-    async def cancel(self, job_id: str, reason: str | None = None, details: Any = None) -> Job:
+    async def cancel(
+        self, job_id: str, reason: str | None = None, details: Any = None, immediate: bool = False
+    ) -> Job:
         now = self.clock()
-        moved = await self._move(job_id, lambda j: rules.cancel(j, reason, details, now), now)
+        moved = await self._move(
+            job_id, lambda j: rules.cancel(j, reason, details, now, immediate), now
+        )
         return moved.job
 
     async def retry(self, job_id: str, **overrides: Any) -> Job:
         """A new job made from a finished one, linked by retry_of / retried_by."""
         old = await self.get(job_id)
         rules.retryable_source(old)
+        respawn.check_manual_retry(old)
         spec = JobSpec(
             queue=old.queue, type=old.type, payload=old.payload, metadata=dict(old.metadata),
             priority=old.priority, lease_seconds=old.lease_seconds,
@@ -237,9 +242,12 @@ class Engine:
     async def ack(self, acks: Sequence[Ack]) -> list[Job | JobqError]:
         """Complete or fail many jobs in one transaction; each succeeds or fails alone."""
         now = self.clock()
-        steps = [Step(a.job_id, _ack_plan(a, now), a.token) for a in acks]
+        spawned: dict[str, Job] = {}
+        steps = [Step(a.job_id, respawn.wrap(_ack_plan(a, now), now, spawned), a.token)
+                 for a in acks]  # fmt: skip
         results = await self.store.transition(steps, now)
         self._publish([r for r in results if isinstance(r, Moved)], now)
+        self._publish(respawn.spawned_moves(results, spawned), now)
         return [r.job if isinstance(r, Moved) else r for r in results]
 
     async def release(self, job_id: str, token: str) -> Job:
@@ -268,6 +276,10 @@ class Engine:
 
     # --- queues and workers ---
 
+    async def queue_names(self) -> list[str]:
+        """Every queue the store knows (cheap; for claims from any queue)."""
+        return await self.store.queue_names()
+
     async def queues(self) -> list[QueueStats]:
         return await self.store.queue_stats()
 
@@ -290,8 +302,16 @@ class Engine:
 
     async def expire_overdue(self, now: float, limit: int = 1000) -> int:
         ids = await self.store.overdue_running(now, limit)
-        steps = [Step(i, lambda j: rules.overdue(j, now)) for i in ids]
-        return await self._apply_steps(steps, now)
+        spawned: dict[str, Job] = {}
+        decide = respawn.wrap(lambda j: rules.overdue(j, now), now, spawned)
+        steps = [Step(i, decide) for i in ids]
+        if not steps:
+            return 0
+        results = await self.store.transition(steps, now)
+        moved = [r for r in results if isinstance(r, Moved)]
+        self._publish(moved, now)
+        self._publish(respawn.spawned_moves(results, spawned), now)
+        return len(moved)
 
     async def _apply_steps(self, steps: Sequence[Step], now: float) -> int:
         if not steps:

@@ -14,6 +14,8 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from jobq import __version__
 from jobq.api import admin, errors, native, security, session
+from jobq.api.dialects import accepted, titan02, titan03
+from jobq.api.dialects.titan_common import titan_error
 from jobq.api.errors import ErrorShapes, Renderer
 from jobq.api.limits import BodyLimit
 from jobq.api.responses import JSONResponse
@@ -41,7 +43,12 @@ class Interface:
 
 def interfaces() -> list[Interface]:
     """Every interface jobq serves, with its default mount point."""
-    return [Interface("native", "/api/v1", native_routes)]
+    return [
+        Interface("native", "/api/v1", native_routes),
+        Interface(titan02.NAME, titan02.PREFIX, titan02.build_router, titan_error),
+        Interface(titan03.NAME, titan03.PREFIX, titan03.build_router, titan_error),
+        Interface(accepted.NAME, accepted.PREFIX, accepted.build_router, accepted.accepted_error),
+    ]
 
 
 def native_routes() -> APIRouter:
@@ -50,6 +57,17 @@ def native_routes() -> APIRouter:
     router.include_router(native.router)
     router.include_router(admin.router)
     return router
+
+
+def dialect_links(config: Config) -> str:
+    """Links to each dialect's own API documentation, for the main docs page."""
+    lines = [
+        f"- {i.name} at `{config.mounts.get(i.name, i.default_prefix)}`: "
+        f"[docs]({config.mounts.get(i.name, i.default_prefix)}/docs)"
+        for i in interfaces()
+        if i.name != "native"
+    ]
+    return "\n\nDialects, each with its own OpenAPI document:\n\n" + "\n".join(lines)
 
 
 def make_notifier(store: Store) -> Notifier:
@@ -83,7 +101,7 @@ def create_app(config: Config) -> FastAPI:
     app = FastAPI(
         title="jobq",
         version=__version__,
-        description="An HTTP job server. The native API is under /api/v1.",
+        description="An HTTP job server. The native API is under /api/v1." + dialect_links(config),
         lifespan=lifespan,
         default_response_class=JSONResponse,
     )

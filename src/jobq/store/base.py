@@ -106,6 +106,10 @@ class Store(ABC):
     @abstractmethod
     async def queue_stats(self) -> list[QueueStats]: ...
 
+    async def queue_names(self) -> list[str]:
+        """The names of every known queue; stores may answer this more cheaply."""
+        return [q.name for q in await self.queue_stats()]
+
     @abstractmethod
     async def set_paused(self, queue: str, paused: bool, now: float) -> None: ...
 

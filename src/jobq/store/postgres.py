@@ -358,7 +358,9 @@ async def _claim(c: Conn, spec: ClaimSpec, lease_key: str, now: float) -> list[J
     limit = spec.limit
     if not pairs or limit < 1:
         return []
-    if len(pairs) == 1:
+    if spec.ids is not None:
+        seqs = await _lock_chosen(c, [q for q in spec.queues if q not in paused], spec.ids, limit)
+    elif len(pairs) == 1:
         seqs = await _lock_candidates(c, *pairs[0], limit)
     else:
         seqs = await _lock_best(c, pairs, limit)
@@ -370,6 +372,16 @@ async def _claim(c: Conn, spec: ClaimSpec, lease_key: str, now: float) -> list[J
     jobs = sorted((job_from_row(r) for r in rows), key=lambda j: (-j.priority, j.seq))
     await c.execute(OPEN_ATTEMPTS, [j.id for j in jobs], [j.attempt for j in jobs], now, worker)
     return jobs
+
+
+async def _lock_chosen(c: Conn, queues: list[str], ids: Sequence[str], limit: int) -> list[int]:
+    """The queued jobs among `ids` in `queues` (a claim of named jobs), locked."""
+    rows = await c.fetch(
+        "SELECT seq FROM jobs WHERE state = 'queued' AND queue = ANY($1::text[]) "
+        "AND id = ANY($2::text[]) ORDER BY priority DESC, seq LIMIT $3 FOR UPDATE SKIP LOCKED",
+        queues, list(ids), limit,
+    )  # fmt: skip
+    return [r[0] for r in rows]
 
 
 def _type_filter(kind: str | None, param: int) -> str:
@@ -457,6 +469,8 @@ async def _apply(c: Conn, job: Job | None, step: Step, now: float) -> Moved:
             "INSERT INTO callbacks (job_id, url, next_at) VALUES ($1, $2, $3)",
             job.id, job.callback_url, now,
         )  # fmt: skip
+    if plan.spawn is not None:
+        await _insert(c, [plan.spawn], now)
     return Moved(job_from_row(row), job.state)
 
 

@@ -145,6 +145,12 @@ class SQLiteStore(Store):
     async def queue_stats(self) -> list[QueueStats]:
         return await self._readers.run(_queue_stats)
 
+    async def queue_names(self) -> list[str]:
+        rows = await self._readers.run(
+            lambda c: c.execute("SELECT name FROM queues ORDER BY name").fetchall()
+        )
+        return [r[0] for r in rows]
+
     async def set_paused(self, queue: str, paused: bool, now: float) -> None:
         sql = (
             "INSERT INTO queues (name, paused, updated_at) VALUES (?, ?, ?) "
@@ -296,6 +302,9 @@ def _claim(c: sqlite3.Connection, spec: ClaimSpec, lease_key: str, now: float) -
     for queue in spec.queues:
         if queue in paused:
             continue
+        if spec.ids is not None:
+            candidates += _claim_chosen(c, queue, spec.ids)
+            continue
         for kind in spec.types or [None]:  # type: ignore[list-item]
             candidates += _claim_candidates(c, queue, kind, spec.limit)
     candidates.sort(key=lambda pc: (-pc[0], pc[1]))
@@ -369,6 +378,13 @@ def _transition(c: sqlite3.Connection, steps: Sequence[Step], now: float) -> lis
     return results
 
 
+def _claim_chosen(c: sqlite3.Connection, queue: str, ids: Sequence[str]) -> list[tuple[int, int]]:
+    """The queued jobs among `ids` in `queue` (a claim of named jobs)."""
+    marks = ", ".join("?" for _ in ids)
+    sql = f"SELECT priority, seq FROM jobs WHERE state = 'queued' AND queue = ? AND id IN ({marks})"
+    return c.execute(sql, (queue, *ids)).fetchall()
+
+
 def _get_many(c: sqlite3.Connection, ids: list[str]) -> dict[str, Job]:
     found: dict[str, Job] = {}
     for start in range(0, len(ids), 500):
@@ -410,6 +426,7 @@ class _Writes:
         self.updates: dict[tuple[tuple[str, ...], tuple[str, ...]], list[list[Any]]] = {}
         self.attempts: list[tuple[Any, ...]] = []
         self.callbacks: list[tuple[Any, ...]] = []
+        self.spawns: list[Job] = []  # new jobs a plan makes (respawn on failure)
 
     def add(self, decided: _Decided) -> None:
         job, plan, changes = decided.moved.job, decided.plan, decided.changes
@@ -422,6 +439,8 @@ class _Writes:
             self.attempts.append((self.now, plan.attempt_outcome, error, job.id, decided.attempt))
         if plan.callback and job.callback_url:
             self.callbacks.append((job.id, job.callback_url, self.now))
+        if plan.spawn is not None:
+            self.spawns.append(plan.spawn)
 
     def flush(self, c: sqlite3.Connection) -> None:
         for (columns, allowed), rows in self.updates.items():
@@ -441,10 +460,12 @@ class _Writes:
         c.executemany(
             "INSERT INTO callbacks (job_id, url, next_at) VALUES (?, ?, ?)", self.callbacks
         )
+        _insert(c, self.spawns, self.now)
         self.touched.clear()
         self.updates.clear()
         self.attempts.clear()
         self.callbacks.clear()
+        self.spawns.clear()
 
 
 def _claim_callbacks(c: sqlite3.Connection, now: float, limit: int, lease: float) -> list[Callback]:
