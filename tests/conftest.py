@@ -93,6 +93,8 @@ class Server:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.kill()
+        if self.proc is not None and self.proc.stderr is not None:
+            self.proc.stderr.close()  # else an unclosed pipe warns (and warnings are errors)
 
 
 @pytest.fixture

@@ -234,12 +234,20 @@ def _claim(c: sqlite3.Connection, spec: ClaimSpec, tokens: Sequence[str], now: f
         row = c.execute(CLAIM_ONE, (spec.lease_seconds, token, now, now, now, worker, now, seq))
         job = job_from_row(row.fetchone())
         c.execute(
-            "INSERT INTO attempts (job_id, attempt, started_at, worker) VALUES (?, ?, ?, ?)",
+            INSERT_ATTEMPT,
             (job.id, job.attempt, now, worker),
         )
         claimed.append(job)
     return claimed
 
+
+# A released attempt gave its number back (release does not count it); the next claim of the
+# job reuses that number, so its row is started afresh.
+INSERT_ATTEMPT = """
+INSERT INTO attempts (job_id, attempt, started_at, worker) VALUES (?, ?, ?, ?)
+ON CONFLICT (job_id, attempt) DO UPDATE SET started_at = excluded.started_at,
+    worker = excluded.worker, finished_at = NULL, outcome = NULL, error = NULL
+"""
 
 CLAIM_ONE = f"""
 UPDATE jobs SET

@@ -1,8 +1,9 @@
 """Leases the worker holds, and the one loop that keeps them alive.
 
 Each running job has a `Lease`: its token, why it must stop (if it must), the progress to
-report. `Heartbeats` renews every lease a third of the way through it, sends progress soon
-after a task reports it, and asks a job to stop when the server says so:
+report. `Heartbeats` renews every lease a third of the way through it (at least every
+MAX_INTERVAL seconds, since the heartbeat's answer is how a worker learns of a cancel), sends
+progress soon after a task reports it, and asks a job to stop when the server says so:
 
 - `cancel_requested` in the answer: stop, then confirm with fail (the job ends cancelled);
 - 409 `stale_lease` or 404: the job is no longer ours (expired, deadline, deleted): stop and
@@ -26,6 +27,7 @@ from jobq.client.errors import Conflict, NotFound, ServerError, TransportError
 log = logging.getLogger("jobq.worker")
 PROGRESS_EVERY = 0.25  # at most this often a progress update goes out on its own
 RETRY_AFTER = 1.0  # a heartbeat that could not be sent is tried again this soon
+MAX_INTERVAL = 5.0  # heartbeat at least this often, so a cancel is noticed within seconds
 
 
 class StopReason(StrEnum):
@@ -41,7 +43,7 @@ class Lease:
     def __init__(self, job: ClaimedJob) -> None:
         self.job = job
         self.token = job.lease_token
-        self.interval = max(job.lease_seconds / 3.0, 0.05)
+        self.interval = min(max(job.lease_seconds / 3.0, 0.05), MAX_INTERVAL)
         now = time.monotonic()
         self.next_beat = now + self.interval
         self.deadline = _monotonic_deadline(job)
