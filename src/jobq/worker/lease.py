@@ -52,6 +52,7 @@ class Lease:
         self.progress_sent = True
         self.last_sent = now
         self.beating = False
+        self.finished = False  # the job's work ended: a later stop request changes nothing
         self._on_stop: list[Callable[[StopReason], None]] = []
 
     def on_stop(self, callback: Callable[[StopReason], None]) -> None:
@@ -61,7 +62,7 @@ class Lease:
             callback(self.stop_reason)
 
     def stop(self, reason: StopReason) -> None:
-        if self.stop_reason is not None:
+        if self.stop_reason is not None or self.finished:
             return
         self.stop_reason = reason
         for callback in self._on_stop:

@@ -153,6 +153,7 @@ class Runner:
         try:
             outcome = await self._run(lease, joblog) if lease.stop_reason is None else Outcome()
         finally:
+            lease.finished = True  # a job done while shutdown began is reported, not released
             self.heartbeats.remove(lease)
             await joblog.close()
         await self._settle(lease, outcome)
