@@ -196,6 +196,41 @@ def enqueue(
         raise typer.Exit(1)
 
 
+@app.command()
+def worker(
+    queue: Annotated[
+        list[str] | None, typer.Option("--queue", "-q", help="Queue to claim from (repeatable).")
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(min=1, max=10_000, help="Jobs run at once.")
+    ] = None,
+    app_ref: Annotated[
+        str | None, typer.Option("--app", help="module:attr of a jobq.Worker with Python tasks.")
+    ] = None,
+    lease: Annotated[
+        float | None, typer.Option(min=0.1, help="Lease seconds per claim (default: the job's).")
+    ] = None,
+    grace: Annotated[
+        float | None,
+        typer.Option(min=0, help="Seconds a job gets to stop (on shutdown; SIGTERM to SIGKILL)."),
+    ] = None,
+    batch: Annotated[
+        int | None, typer.Option(min=1, max=1000, help="Jobs per claim and per acknowledgement.")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Worker name (default: host-pid).")] = None,
+    log_level: Annotated[
+        str, typer.Option(envvar="JOBQ_LOG_LEVEL", help="debug, info, warning, error.")
+    ] = "info",
+    url: Url = DEFAULT_URL,
+) -> None:
+    """Claim jobs and run them: commands (payload argv) and Python tasks (--app)."""
+    from jobq.worker.main import main as run_worker
+
+    overrides = {"queues": queue, "concurrency": concurrency, "lease": lease, "grace": grace,
+                 "batch": batch, "name": name}  # fmt: skip
+    run_worker(url, app_ref, overrides, log_level)
+
+
 @jobs_app.command("ls")
 def jobs_ls(
     queue: Annotated[list[str] | None, typer.Option(help="Only these queues.")] = None,
@@ -367,8 +402,8 @@ def _show_job(job: dict[str, Any], as_json: bool) -> None:
         return
     table = Table("field", "value", show_header=False)
     for key in ("id", "queue", "type", "state", "priority", "attempt", "max_attempts",
-                "created_at", "started_at", "finished_at", "result", "error", "retry_of",
-                "retried_by"):  # fmt: skip
+                "created_at", "started_at", "finished_at", "result", "error", "exit_code",
+                "retry_of", "retried_by"):  # fmt: skip
         value = job.get(key)
         if key == "state":
             value = _state(job)

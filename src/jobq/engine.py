@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -193,8 +193,15 @@ class Engine:
 
     # --- workers ---
 
-    async def claim(self, spec: ClaimSpec, wait: float = 0.0) -> list[Job]:
-        """Up to spec.limit jobs, each with a lease; waits up to `wait` seconds for one."""
+    async def claim(
+        self,
+        spec: ClaimSpec,
+        wait: float = 0.0,
+        gone: Callable[[], Awaitable[bool]] | None = None,
+    ) -> list[Job]:
+        """Up to spec.limit jobs, each with a lease; waits up to `wait` seconds for one.
+        `gone` says whether the claimer has left (a long poll must not hand a job to a
+        worker that died while it waited: the job would sit out a whole lease)."""
         if spec.limit < 1 or not spec.queues:
             raise InvalidInput("a claim needs at least one queue and a limit of at least 1")
         give_up = self.clock() + min(max(wait, 0.0), self.defaults.max_claim_wait)
@@ -205,6 +212,8 @@ class Engine:
                 if jobs or left <= 0:
                     return jobs
                 await listener.wait(left)
+                if gone is not None and await gone():
+                    return []
 
     async def _claim_now(self, spec: ClaimSpec) -> list[Job]:
         now = self.clock()

@@ -327,3 +327,15 @@ async def test_a_claim_of_named_jobs_takes_only_those(engine: Engine):
     spec = claim_spec(limit=5)
     spec.ids = [jobs[2].id]
     assert [j.id for j in await engine.claim(spec)] == [jobs[2].id]
+
+
+async def test_a_released_job_can_be_claimed_again(engine: Engine):
+    [job] = await enqueue(engine)
+    [held] = await engine.claim(claim_spec())
+    released = await engine.release(held.id, held.lease_token)
+    assert released.state == State.queued and released.attempt == 0
+    [again] = await engine.claim(claim_spec(name="w2"))
+    assert again.id == job.id and again.attempt == 1
+    await engine.complete(again.id, again.lease_token)
+    [attempt] = await engine.attempts(job.id)
+    assert attempt.outcome == "succeeded" and attempt.worker.name == "w2"

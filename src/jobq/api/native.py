@@ -191,7 +191,7 @@ async def claim(request: Request, body: s.ClaimIn) -> Response:
     (await guard_of(request)).queues(body.queues, Action.work)
     worker = Worker(body.worker.name, body.worker.host, body.worker.pid)
     spec = ClaimSpec(body.queues, body.types, body.max, body.lease_seconds, worker)
-    jobs = await engine_of(request).claim(spec, body.wait)
+    jobs = await engine_of(request).claim(spec, body.wait, gone=request.is_disconnected)
     if not jobs:
         return Response(status_code=204)
     return json({"jobs": [claimed_document(j) for j in jobs]})

@@ -62,9 +62,12 @@ FROM unnest($4::bigint[], $5::text[]) AS picked (seq, token)
 WHERE jobs.seq = picked.seq AND jobs.state = 'queued'
 RETURNING {", ".join(f"jobs.{c}" for c in JOB_COLUMNS)}
 """
+# a released attempt gave its number back: the next claim starts that row afresh
 OPEN_ATTEMPTS = (
     "INSERT INTO attempts (job_id, attempt, started_at, worker) "
-    "SELECT unnest($1::text[]), unnest($2::bigint[]), $3::float8, $4::text"
+    "SELECT unnest($1::text[]), unnest($2::bigint[]), $3::float8, $4::text "
+    "ON CONFLICT (job_id, attempt) DO UPDATE SET started_at = excluded.started_at, "
+    "worker = excluded.worker, finished_at = NULL, outcome = NULL, error = NULL"
 )
 
 NEXT_DUE = """SELECT least(

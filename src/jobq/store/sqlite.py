@@ -316,12 +316,17 @@ def _claim(c: sqlite3.Connection, spec: ClaimSpec, lease_key: str, now: float) -
     rows = c.execute(sql, (spec.lease_seconds, lease_key, now, worker, *chosen)).fetchall()
     order = {seq: i for i, seq in enumerate(chosen)}
     claimed = sorted((job_from_row(r) for r in rows), key=lambda j: order[j.seq])
-    c.executemany(
-        "INSERT INTO attempts (job_id, attempt, started_at, worker) VALUES (?, ?, ?, ?)",
-        [(job.id, job.attempt, now, worker) for job in claimed],
-    )
+    c.executemany(INSERT_ATTEMPT, [(job.id, job.attempt, now, worker) for job in claimed])
     return claimed
 
+
+# A released attempt gave its number back (release does not count it); the next claim of the
+# job reuses that number, so its row is started afresh.
+INSERT_ATTEMPT = """
+INSERT INTO attempts (job_id, attempt, started_at, worker) VALUES (?, ?, ?, ?)
+ON CONFLICT (job_id, attempt) DO UPDATE SET started_at = excluded.started_at,
+    worker = excluded.worker, finished_at = NULL, outcome = NULL, error = NULL
+"""
 
 CLAIM_MANY = """
 UPDATE jobs SET
