@@ -14,6 +14,7 @@ from fastapi import APIRouter, FastAPI
 
 from jobq import __version__
 from jobq.api import errors, native
+from jobq.api.dialects import connect
 from jobq.api.errors import ErrorShapes, Renderer
 from jobq.api.limits import BodyLimit
 from jobq.api.responses import JSONResponse
@@ -38,7 +39,10 @@ class Interface:
 
 def interfaces() -> list[Interface]:
     """Every interface jobq serves, with its default mount point."""
-    return [Interface("native", "/api/v1", lambda: native.router)]
+    return [
+        Interface("native", "/api/v1", lambda: native.router),
+        Interface(connect.NAME, connect.PREFIX, connect.build_router, connect.connect_error),
+    ]
 
 
 def make_notifier(store: Store) -> Notifier:
