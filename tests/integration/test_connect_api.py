@@ -367,11 +367,14 @@ async def test_owner_collaborator_and_admin_may_read_and_kill(
 async def test_other_roles_are_403_code_22(http: httpx.AsyncClient, caller: AsCaller, role: str):
     job = await enqueue(http)
     caller.principal, caller.roles = Caller("vic"), {GUID: role}
-    for r in [await http.get(jobs_url()), await http.get(jobs_url(key=job["id"])),
-              await http.get(jobs_url(key=job["id"], tail="/error")),
-              await http.delete(jobs_url(key=job["id"]))]:  # fmt: skip
+    answers = [await http.get(jobs_url()), await http.get(f"/__api__/v1/content/{GUID}"),
+               await http.delete(jobs_url(key=job["id"]))]  # fmt: skip
+    answers += [await http.get(jobs_url(key=job["id"], tail=route)) for route in ROUTES]
+    for r in answers:
         body = assert_error(r, 403, 22)
         assert body["payload"]["role"] == role
+    caller.principal = None
+    assert (await http.get(f"/api/v1/jobs/{job['id']}")).json()["state"] == "queued"
 
 
 async def test_a_stranger_does_not_learn_the_content_exists(
@@ -380,6 +383,7 @@ async def test_a_stranger_does_not_learn_the_content_exists(
     job = await enqueue(http)
     caller.principal, caller.roles = Caller("eve"), {"elsewhere": "owner"}
     assert_error(await http.get(jobs_url()), 404, 4)
-    assert_error(await http.get(jobs_url(key=job["id"])), 404, 4)
+    for route in ROUTES:
+        assert_error(await http.get(jobs_url(key=job["id"], tail=route)), 404, 4)
     assert_error(await http.delete(jobs_url(key=job["id"])), 404, 4)
     assert_error(await http.get(jobs_url("no-such-content")), 404, 4)

@@ -9,11 +9,12 @@ routes exist only so that posit-sdk can reach them: `GET /server_settings` and
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel
 
 from jobq import __version__
 from jobq.api.dialects import connect_shapes as shape
@@ -46,18 +47,34 @@ MaxLogLines = Annotated[int, Query(alias="maxLogLines", ge=0, le=1_000_000)]
 Filename = Annotated[str | None, Query(max_length=255)]
 
 
+class ConnectError(BaseModel):
+    """Every error: Connect's numbered code, a sentence, jobq's details."""
+
+    code: int
+    error: str
+    payload: dict[str, Any] | None
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": ConnectError} for status in (400, 401, 403, 404, *statuses)}
+
+
 def build_router() -> APIRouter:
     router = APIRouter()
-    router.add_api_route("/server_settings", server_settings, methods=["GET"])
-    router.add_api_route("/v1/content/{guid}", get_content, methods=["GET"])
+    route = router.add_api_route
     jobs = "/v1/content/{guid}/jobs"
-    router.add_api_route(jobs, get_jobs, methods=["GET"])
-    router.add_api_route(jobs + "/{key}", get_job, methods=["GET"])
-    router.add_api_route(jobs + "/{key}", kill_job, methods=["DELETE"])
-    router.add_api_route(jobs + "/{key}/log", job_logs, methods=["GET"])
-    router.add_api_route(jobs + "/{key}/tail", job_tail_log, methods=["GET"])
-    router.add_api_route(jobs + "/{key}/download", job_download_log, methods=["GET"])
-    router.add_api_route(jobs + "/{key}/error", job_error, methods=["GET"])
+    job = jobs + "/{key}"
+    route("/server_settings", server_settings, methods=["GET"])
+    route("/v1/content/{guid}", get_content, methods=["GET"], responses=_errors())
+    route(jobs, get_jobs, methods=["GET"], summary="GetJobs", responses=_errors())
+    route(job, get_job, methods=["GET"], summary="GetJob", responses=_errors())
+    route(job, kill_job, methods=["DELETE"], summary="KillJob", responses=_errors(409))
+    route(job + "/log", job_logs, methods=["GET"], summary="JobLogs", responses=_errors())
+    route(job + "/tail", job_tail_log, methods=["GET"], summary="JobTailLog", responses=_errors())
+    route(job + "/download", job_download_log, methods=["GET"], summary="JobDownloadLog",
+          responses=_errors())  # fmt: skip
+    route(job + "/error", job_error, methods=["GET"], summary="JobError",
+          responses={204: {"description": "No error is found."}, **_errors()})  # fmt: skip
     return router
 
 
