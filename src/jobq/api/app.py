@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from jobq import __version__
 from jobq.api import admin, errors, native, security, session
-from jobq.api.dialects import accepted, titan02, titan03
+from jobq.api.dialects import accepted, connect, titan02, titan03
 from jobq.api.dialects.titan_common import titan_error
 from jobq.api.errors import ErrorShapes, Renderer
 from jobq.api.limits import BodyLimit
@@ -48,6 +48,13 @@ def interfaces() -> list[Interface]:
         Interface(titan02.NAME, titan02.PREFIX, titan02.build_router, titan_error),
         Interface(titan03.NAME, titan03.PREFIX, titan03.build_router, titan_error),
         Interface(accepted.NAME, accepted.PREFIX, accepted.build_router, accepted.accepted_error),
+        Interface(
+            connect.NAME,
+            connect.PREFIX,
+            connect.build_router,
+            connect.connect_error,
+            credentials=security.KEY,
+        ),
     ]
 
 
