@@ -78,7 +78,7 @@ class Server:
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = Path(tempfile.mkstemp(prefix="jobq-serve-", suffix=".log")[1])
 
-    def start(self, timeout: float = 20.0) -> Server:
+    def start(self, timeout: float = 60.0) -> Server:
         cmd = [sys.executable, "-m", "jobq", "serve", "--db", self.db, "--port", str(self.port),
                "--log-level", "warning", *self.args]  # fmt: skip
         with open(self.log_path, "ab") as log:

@@ -55,3 +55,46 @@ def test_enqueue_wait_prints_the_result_and_logs_show_lines(server: Server):
     assert json.loads(stdout)["result"] == {"answer": 42}
     logs = jobq(server, "jobs", "logs", held["id"])
     assert logs.stdout.splitlines() == ["one", "two"]
+
+
+def test_logs_follow_prints_lines_as_they_arrive_and_ends_with_the_job(server: Server):
+    job = httpx.post(f"{server.api}/jobs", json={"queue": "q"}).json()
+    claim = {"queues": ["q"], "worker": {"name": "w"}, "wait": 20}
+    [held] = httpx.post(f"{server.api}/claim", json=claim, timeout=30).json()["jobs"]
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "jobq", "jobs", "logs", "-f", job["id"], "--url", server.url],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert follower.stdout is not None
+    for i in range(3):
+        httpx.post(f"{server.api}/jobs/{job['id']}/logs", json={"entries": [{"text": f"l{i}"}]})
+        assert follower.stdout.readline().strip() == f"l{i}"  # printed while the job runs
+    httpx.post(f"{server.api}/jobs/{job['id']}/complete", json={"token": held["lease_token"]})
+    rest, _ = follower.communicate(timeout=30)
+    assert follower.returncode == 0 and rest == ""
+
+
+def test_serve_options_come_from_flags_then_env_then_toml(tmp_path, monkeypatch):
+    config = tmp_path / "jobq.toml"
+    config.write_text("[serve]\nmax-body = 1000\nlease-seconds = 7\n")
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    big = {"queue": "q", "payload": "x" * 3000}
+    from_file = Server(db, "--config", str(config)).start()
+    try:
+        assert httpx.post(f"{from_file.api}/jobs", json=big).status_code == 413
+        job = httpx.post(f"{from_file.api}/jobs", json={"queue": "q"}).json()
+        assert job["lease_seconds"] == 7
+    finally:
+        from_file.stop()
+    monkeypatch.setenv("JOBQ_MAX_BODY", "100000")
+    from_env = Server(db, "--config", str(config)).start()
+    try:
+        assert httpx.post(f"{from_env.api}/jobs", json=big).status_code == 201
+    finally:
+        from_env.stop()
+    from_flag = Server(db, "--config", str(config), "--max-body", "500").start()
+    try:
+        small_but_over = {"queue": "q", "payload": "x" * 600}
+        assert httpx.post(f"{from_flag.api}/jobs", json=small_but_over).status_code == 413
+    finally:
+        from_flag.stop()
