@@ -48,7 +48,9 @@ class Listener:
         """Wait until woken or `timeout`; True if woken. Clears the wake-up."""
         if not self._wake.is_set():
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout)
+                # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
             except TimeoutError:
                 return False
         self._wake.clear()
