@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from fastapi import APIRouter, FastAPI
 
 from jobq import __version__
-from jobq.api import errors, native
+from jobq.api import errors, native, problems
+from jobq.api.dialects import vidispine, vidispine_wire
 from jobq.api.errors import ErrorShapes, Renderer
 from jobq.api.limits import BodyLimit
 from jobq.api.responses import JSONResponse
@@ -38,7 +39,11 @@ class Interface:
 
 def interfaces() -> list[Interface]:
     """Every interface jobq serves, with its default mount point."""
-    return [Interface("native", "/api/v1", lambda: native.router)]
+    return [
+        Interface("native", "/api/v1", lambda: native.router),
+        Interface("problems", "/api/v1", lambda: problems.router),
+        Interface("vidispine", "/API", lambda: vidispine.router, vidispine_wire.render_error),
+    ]
 
 
 def make_notifier(store: Store) -> Notifier:
