@@ -77,5 +77,8 @@ class Duties:
             self._next = planned
             sleep = min(max(planned - now, 0.0), self.max_sleep)
             if sleep > 0:
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that
+                # arrives just as the wake-up is set, and stop() then waits forever
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), sleep)
+                    async with asyncio.timeout(sleep):
+                        await self._wake.wait()

@@ -97,7 +97,7 @@ async def get_job(request: Request, job_id: str) -> Response:
     job = await engine.get(job_id)
     view = await _view(engine, [job], metadata, fields, steps=True)
     if media == TEXT:
-        return text([status(job, view)])
+        return Response(status(job, view), media_type=TEXT)
     return respond(media, "JobDocument", job_document(job, view))
 
 
