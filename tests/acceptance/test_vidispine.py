@@ -28,10 +28,10 @@ def test_create_in_xml_run_abort_and_confirm(server: Server):
     assert job_id
     claim = {"queues": ["TRANSCODE"], "worker": WORKER}
     [held] = httpx.post(f"{server.api}/claim", json=claim).json()["jobs"]
-    assert held["id"] == job_id and held["metadata"] == {"file": "a.mov"}
+    assert job_id == f"VX-{held['seq']}" and held["metadata"] == {"file": "a.mov"}
     beat = {"token": held["lease_token"], "progress": {"step": 1, "total": 3,
                                                        "description": "probe"}}  # fmt: skip
-    httpx.post(f"{server.api}/jobs/{job_id}/heartbeat", json=beat).raise_for_status()
+    httpx.post(f"{server.api}/jobs/{held['id']}/heartbeat", json=beat).raise_for_status()
     doc = httpx.get(f"{api}/job/{job_id}", headers=JSON).json()
     assert doc["status"] == "STARTED" and doc["currentStep"]["description"] == "probe"
     assert httpx.delete(f"{api}/job/{job_id}", params={"reason": "user"}).status_code == 200
@@ -39,7 +39,7 @@ def test_create_in_xml_run_abort_and_confirm(server: Server):
         "ABORTED_PENDING"
     )
     stop = {"token": held["lease_token"], "error": {"message": "stopped"}}
-    httpx.post(f"{server.api}/jobs/{job_id}/fail", json=stop).raise_for_status()
+    httpx.post(f"{server.api}/jobs/{held['id']}/fail", json=stop).raise_for_status()
     assert httpx.get(f"{api}/job/{job_id}", headers=JSON).json()["status"] == "ABORTED"
     ids = httpx.get(f"{api}/job", params={"state": "ABORTED"}, headers={"accept": "text/plain"})
     assert ids.text == f"{job_id}\r\n"
@@ -53,7 +53,9 @@ def test_problems_and_errors_over_the_wire(server: Server):
     assert problem["type"] == "queue_paused" and problem["job"] == [job_id]
     assert httpx.get(f"{api}/job/{job_id}", headers=JSON).json()["status"] == "HOLD"
     native = httpx.get(f"{server.api}/problems").json()["problems"]
-    assert [p["id"] for p in native] == [problem["id"]]
+    assert [p["id"] for p in native] == [
+        d["value"] for d in problem["data"] if d["key"] == "problem"
+    ]
     httpx.post(f"{server.api}/queues/IMPORT/resume").raise_for_status()
     assert httpx.get(f"{api}/job/problem", headers=JSON).json() == {"problem": []}
     missing = httpx.get(f"{api}/job/VX-0", headers={"accept": "application/xml"})

@@ -11,8 +11,10 @@ import httpx
 import pytest
 
 from jobq.api.app import create_app
+from jobq.api.dialects.vidispine import find_job
 from jobq.config import Config
 from jobq.engine import Engine
+from jobq.model import Job
 
 NS = "http://xml.vidispine.com/schema/vidispine"
 JSON = {"accept": "application/json"}
@@ -37,6 +39,10 @@ class Api:
         r = await self.c.get(f"/API/job/{job_id}", params=params, headers=JSON)
         assert r.status_code == 200, r.text
         return dict(r.json())
+
+    async def stored(self, wire_id: str) -> Job:
+        """The jobq job behind a Vidispine id."""
+        return await find_job(self.engine, wire_id)
 
     async def claim(self, queue: str = "TRANSCODE") -> dict[str, Any]:
         r = await self.c.post("/api/v1/claim", json={"queues": [queue], "worker": WORKER})

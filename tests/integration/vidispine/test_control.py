@@ -29,7 +29,7 @@ async def test_create_with_jobmetadata_and_a_json_body_that_wins(api: Api):
     assert r.status_code == 200, r.text
     doc = r.json()
     assert doc["type"] == "IMPORT" and doc["priority"] == "HIGHEST" and doc["status"] == "READY"
-    job = await api.engine.get(doc["jobId"])
+    job = await api.stored(doc["jobId"])
     assert job.metadata == {"a": "1", "b": "body", "c": "3"}
     assert job.queue == job.type == "IMPORT" and job.priority == 2
 
@@ -41,14 +41,14 @@ async def test_create_with_an_xml_body_answers_xml(api: Api):
     r = await api.c.post("/API/job?type=IMPORT&jobmetadata=k%3Dq", content=body, headers=headers)
     root = xml(r)
     assert root.tag == f"{{{NS}}}JobDocument" and find(root, "type") == "IMPORT"
-    job = await api.engine.get(find(root, "jobId") or "")
+    job = await api.stored(find(root, "jobId") or "")
     assert job.metadata == {"k": "v"}
 
 
 async def test_a_created_job_reaches_a_native_worker(api: Api):
     doc = await api.create("RENDER")
     held = await api.claim("RENDER")
-    assert held["id"] == doc["jobId"]
+    assert held["id"] == (await api.stored(doc["jobId"])).id
     assert (await api.job(doc["jobId"]))["status"] == "STARTED"
 
 
@@ -122,8 +122,8 @@ async def test_re_run_makes_a_new_job_with_its_priority_or_a_new_one(api: Api):
     again = r.json()
     assert again["jobId"] != doc["jobId"] and again["priority"] == "LOW"
     assert again["status"] == "READY" and again["type"] == "TRANSCODE"
-    new = await api.engine.get(again["jobId"])
-    assert new.retry_of == doc["jobId"] and new.metadata == {"a": "1"}
+    new = await api.stored(again["jobId"])
+    assert new.retry_of == (await api.stored(doc["jobId"])).id and new.metadata == {"a": "1"}
     root = xml(await api.c.post(f"/API/job/{doc['jobId']}/re-run?priority=IMMEDIATE",
                                 headers=XML))  # fmt: skip
     assert find(root, "priority") == "IMMEDIATE"
@@ -152,7 +152,7 @@ async def test_modify_priority(api: Api, name: str, value: int):
     doc = await api.create(priority="HIGH")
     r = await api.c.put(f"/API/job/{doc['jobId']}?priority={name.lower()}")
     assert r.status_code == 200 and r.content == b""
-    assert (await api.engine.get(doc["jobId"])).priority == value
+    assert (await api.stored(doc["jobId"])).priority == value
     assert (await api.job(doc["jobId"]))["priority"] == name
 
 
@@ -166,8 +166,8 @@ async def test_immediate_jobs_are_claimed_first(api: Api):
     first = await api.create(priority="HIGHEST")
     urgent = await api.create()
     await api.c.put(f"/API/job/{urgent['jobId']}?priority=IMMEDIATE")
-    assert (await api.claim())["id"] == urgent["jobId"]
-    assert (await api.claim())["id"] == first["jobId"]
+    assert (await api.claim())["id"] == (await api.stored(urgent["jobId"])).id
+    assert (await api.claim())["id"] == (await api.stored(first["jobId"])).id
 
 
 @pytest.mark.parametrize("media", ["json", "xml", "text"])
@@ -190,7 +190,7 @@ async def test_abort_a_ready_job_is_aborted_at_once(api: Api):
     r = await api.c.delete(f"/API/job/{doc['jobId']}?reason=not%20needed&cleanup=false")
     assert r.status_code == 200 and r.content == b""
     assert (await api.job(doc["jobId"]))["status"] == "ABORTED"
-    job = await api.engine.get(doc["jobId"])
+    job = await api.stored(doc["jobId"])
     assert job.error and job.error["message"] == "not needed"
 
 
@@ -203,7 +203,7 @@ async def test_abort_a_running_job_is_pending_until_the_worker_confirms(api: Api
     beat = await api.native("POST", f"/jobs/{held['id']}/heartbeat",
                             json={"token": held["lease_token"]})  # fmt: skip
     assert beat.json()["cancel_requested"] is True
-    job = await api.engine.get(doc["jobId"])
+    job = await api.stored(doc["jobId"])
     assert job.cancel_reason and job.cancel_reason["details"] == {"cleanup": True}
     listed = await api.c.get("/API/job?state=ABORT_PENDING", headers=JSON)
     assert listed.json()["hits"] == 1
@@ -266,17 +266,19 @@ async def test_paused_queue_shows_hold_and_a_problem(api: Api):
     assert [j.text for j in findall(root, "problem/job")] == [doc["jobId"]]
     mine = (await api.c.get(f"/API/job/{doc['jobId']}/problem", headers=JSON)).json()
     assert [p["id"] for p in mine["problem"]] == [problem["id"]]
-    native = (await api.native("GET", f"/problems/{problem['id']}")).json()
-    assert native["kind"] == "queue_paused" and native["jobs"] == [doc["jobId"]]
+    native_id = next(d["value"] for d in problem["data"] if d["key"] == "problem")
+    native = (await api.native("GET", f"/problems/{native_id}")).json()
+    assert native["kind"] == "queue_paused"
+    assert native["jobs"] == [(await api.stored(doc["jobId"])).id]
     await api.native("POST", "/queues/TRANSCODE/resume")
     assert (await api.c.get("/API/job/problem", headers=JSON)).json() == {"problem": []}
-    assert (await api.native("GET", f"/problems/{problem['id']}")).status_code == 404
+    assert (await api.native("GET", f"/problems/{native_id}")).status_code == 404
     assert (await api.job(doc["jobId"]))["status"] == "READY"
 
 
 async def test_a_job_held_by_a_problem_is_waiting(api: Api):
     doc = await api.create(type="FLAKY")
-    job = await api.engine.get(doc["jobId"])
+    job = await api.stored(doc["jobId"])
     for _ in range(2):  # two failed attempts: a `failing` problem holds the job
         [held] = await api.engine.claim(ClaimSpec(["FLAKY"], None, 1, None, Worker("w")))
         await api.engine.fail(held.id, held.lease_token or "", {"message": "disk full"})
@@ -284,10 +286,14 @@ async def test_a_job_held_by_a_problem_is_waiting(api: Api):
     doc = await api.job(doc["jobId"])
     assert doc["status"] == "WAITING" and doc["waiting"]["resourceType"] == "failing"
     assert "disk full" in doc["waiting"]["requirement"]
-    problems = (await api.c.get(f"/API/job/{job.id}/problem", headers=JSON)).json()["problem"]
-    assert [p["type"] for p in problems] == ["failing"]
+    path = f"/API/job/{doc['jobId']}/problem"
+    problems = (await api.c.get(path, headers=JSON)).json()["problem"]
+    assert [p["type"] for p in problems] == ["failing"] and problems[0]["job"] == [doc["jobId"]]
+    assert isinstance(problems[0]["id"], int)
     listed = (await api.c.get("/API/job?state=WAITING", headers=JSON)).json()
-    assert [j["jobId"] for j in listed["job"]] == [job.id]
+    assert [j["jobId"] for j in listed["job"]] == [doc["jobId"]]
+    by_native_id = await api.c.get(f"/API/job/{job.id}", headers=JSON)
+    assert by_native_id.json()["jobId"] == doc["jobId"]
 
 
 @pytest.mark.parametrize("media", ["json", "xml"])

@@ -57,7 +57,7 @@ async def test_steps_and_progress_come_from_the_workers_progress(api: Api):
     held = await api.claim()
     beat = {"token": held["lease_token"],
             "progress": {"step": 2, "total": 4, "description": "encoding"}}  # fmt: skip
-    assert (await api.native("POST", f"/jobs/{job['jobId']}/heartbeat", json=beat)).is_success
+    assert (await api.native("POST", f"/jobs/{held['id']}/heartbeat", json=beat)).is_success
     doc = await api.job(job["jobId"])
     assert doc["status"] == "STARTED" and doc["totalSteps"] == 4
     assert doc["currentStep"] == {"number": 2, "description": "encoding", "status": "STARTED"}

@@ -28,6 +28,7 @@ from jobq.api.dialects.vidispine_map import (
     sort_key,
     state_name,
     status,
+    wire_id,
 )
 from jobq.api.dialects.vidispine_wire import (
     JSON,
@@ -44,7 +45,7 @@ from jobq.api.dialects.vidispine_wire import (
     timestamp,
 )
 from jobq.engine import Engine, JobSpec
-from jobq.errors import Conflict, InvalidInput
+from jobq.errors import Conflict, InvalidInput, NotFound
 from jobq.model import Job, JobQuery
 from jobq.problems import Problem
 from jobq.states import TERMINAL, WAITING, State
@@ -53,6 +54,7 @@ router = APIRouter()
 WITH_TEXT = (XML, JSON, TEXT)
 SCAN_LIMIT = 10_000  # jobs a listing looks at (newest first) to count hits, filter and sort
 TYPE_NAME = re.compile(r"^[A-Za-z0-9_.:@/-]{1,200}$")
+WIRE_ID = re.compile(r"^[A-Za-z_]+-([0-9]{1,18})$")
 
 
 def engine_of(request: Request) -> Engine:
@@ -75,8 +77,8 @@ def caller(request: Request) -> str | None:
 async def get_all_job_problems(request: Request) -> Response:
     """Unresolved problems, each with the jobs waiting for it to be resolved."""
     media = negotiate(request)
-    problems = await engine_of(request).problems()
-    return _problems(media, problems)
+    engine = engine_of(request)
+    return await _problems(engine, media, await engine.problems())
 
 
 @router.get("/job/{job_id}/problem")
@@ -84,8 +86,8 @@ async def get_job_problems(request: Request, job_id: str) -> Response:
     """The problems that hold one job."""
     media = negotiate(request)
     engine = engine_of(request)
-    job = await engine.get(job_id)
-    return _problems(media, await engine.problems_of(job))
+    job = await find_job(engine, job_id)
+    return await _problems(engine, media, await engine.problems_of(job))
 
 
 @router.get("/job/{job_id}")
@@ -94,7 +96,7 @@ async def get_job(request: Request, job_id: str) -> Response:
     media = negotiate(request, WITH_TEXT)
     fields, metadata = csv(request, "field"), flag(request, "metadata", False)
     engine = engine_of(request)
-    job = await engine.get(job_id)
+    job = await find_job(engine, job_id)
     view = await _view(engine, [job], metadata, fields, steps=True)
     if media == TEXT:
         return Response(status(job, view), media_type=TEXT)
@@ -112,7 +114,7 @@ async def get_jobs(request: Request) -> Response:
     matching = params.order([j for j in jobs if params.keep(j, view)], view)
     page = matching[params.first - 1 : params.first - 1 + params.number]
     if media == TEXT:
-        return text([j.id for j in page])
+        return text([wire_id(j) for j in page])
     render = id_document if params.idonly else (lambda j: job_document(j, view))
     return respond(
         media, "JobListDocument", {"hits": len(matching), "job": [render(j) for j in page]}
@@ -149,7 +151,7 @@ async def create_duplicate_job(request: Request, job_id: str) -> Response:
     if caller(request) is not None:
         overrides["owner"] = caller(request)
     engine = engine_of(request)
-    job = await engine.retry(job_id, **overrides)
+    job = await engine.retry((await find_job(engine, job_id)).id, **overrides)
     return respond(media, "JobDocument", job_document(job, await _view(engine, [job])))
 
 
@@ -157,7 +159,8 @@ async def create_duplicate_job(request: Request, job_id: str) -> Response:
 async def update_job(request: Request, job_id: str) -> Response:
     """Set the priority of a job that has not started (MEDIUM when not given)."""
     priority = priority_value(request.query_params.get("priority") or "MEDIUM")
-    await engine_of(request).update(job_id, priority=priority)
+    engine = engine_of(request)
+    await engine.update((await find_job(engine, job_id)).id, priority=priority)
     return Response(status_code=200)
 
 
@@ -167,7 +170,8 @@ async def abort_job(request: Request, job_id: str) -> Response:
     worker stops (the worker sees the reason and whether to run its cleanup)."""
     cleanup = flag(request, "cleanup", True)
     reason = request.query_params.get("reason") or None
-    await engine_of(request).cancel(job_id, reason, {"cleanup": cleanup})
+    engine = engine_of(request)
+    await engine.cancel((await find_job(engine, job_id)).id, reason, {"cleanup": cleanup})
     return Response(status_code=200)
 
 
@@ -179,10 +183,11 @@ async def delete_jobs(request: Request) -> Response:
     if not ids:
         raise InvalidInput("id is required: a comma-separated list of job ids", context="id")
     engine = engine_of(request)
-    jobs = [job for job in await engine.list_jobs(JobQuery(ids=ids, limit=len(ids)))]
+    jobs = [job for job in [await _lookup(engine, i) for i in ids] if job is not None]
     live = [job for job in jobs if job.state not in TERMINAL]
     if live:
-        raise Conflict(f"job {live[0].id} has not finished: abort it first", id=live[0].id)
+        first = wire_id(live[0])
+        raise Conflict(f"job {first} has not finished: abort it first", id=first)
     await engine.delete([job.id for job in jobs])
     return Response(status_code=200)
 
@@ -203,8 +208,29 @@ async def get_job_types(request: Request) -> Response:
 # --- helpers ---
 
 
-def _problems(media: str, problems: list[Problem]) -> Response:
-    doc = {"problem": [problem_document(p) for p in problems]}
+async def find_job(engine: Engine, job_id: str) -> Job:
+    """The job a wire id names: `VX-<seq>` (or any `PREFIX-<seq>`), or a jobq id."""
+    job = await _lookup(engine, job_id)
+    if job is None:
+        raise NotFound("job not found", id=job_id)
+    return job
+
+
+async def _lookup(engine: Engine, job_id: str) -> Job | None:
+    match = WIRE_ID.match(job_id)
+    if match is None:
+        return await engine.store.get(job_id) if len(job_id) <= 100 else None
+    seq = int(match.group(1))
+    after = JobQuery(sort="seq", after=(seq - 1, seq - 1), limit=1)
+    found = await engine.list_jobs(after)
+    return found[0] if found and found[0].seq == seq else None
+
+
+async def _problems(engine: Engine, media: str, problems: list[Problem]) -> Response:
+    ids = sorted({i for p in problems for i in p.jobs})
+    jobs = await engine.list_jobs(JobQuery(ids=ids, limit=len(ids))) if ids else []
+    seqs = {job.id: job.seq for job in jobs}
+    doc = {"problem": [problem_document(p, seqs) for p in problems]}
     return respond(media, "JobProblemListDocument", doc)
 
 

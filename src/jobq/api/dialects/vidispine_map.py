@@ -100,9 +100,14 @@ def _warned(job: Job) -> bool:
     return isinstance(job.result, dict) and bool(job.result.get("warnings"))
 
 
+def wire_id(job: Job) -> str:
+    """Vidispine ids are `PREFIX-number` (clients check the pattern): VX- and the job's seq."""
+    return f"VX-{job.seq}"
+
+
 def job_document(job: Job, view: View) -> dict[str, Any]:
     doc: dict[str, Any] = {
-        "jobId": job.id,
+        "jobId": wire_id(job),
         "user": job.owner,
         "started": iso(job.created_at),
         "finished": iso(job.finished_at),
@@ -115,13 +120,14 @@ def job_document(job: Job, view: View) -> dict[str, Any]:
         doc["data"] = _data(job.metadata, view.fields)
     if doc["status"] == "WAITING":
         problem = view.holding[job.id][0]
-        doc["waiting"] = {"resourceType": problem.kind, "resourceId": problem.id,
+        doc["waiting"] = {"resourceType": problem.kind,
+                          "resourceId": str(problem_number(problem)),
                           "requirement": problem.message}  # fmt: skip
     return {k: v for k, v in doc.items() if v is not None}
 
 
 def id_document(job: Job) -> dict[str, Any]:
-    return {"jobId": job.id}
+    return {"jobId": wire_id(job)}
 
 
 def _data(metadata: dict[str, str], fields: list[str] | None) -> list[dict[str, str]]:
@@ -134,10 +140,10 @@ def _steps(job: Job, view: View) -> dict[str, Any]:
     progress = job.progress or {}
     total, step = progress.get("total"), progress.get("step")
     number = int(step) if isinstance(step, int | float) else 0
-    current = {"number": number, "description": progress.get("description"),
+    current = {"number": number, "description": progress.get("description") or "",
                "status": _step_status(job)}  # fmt: skip
     out: dict[str, Any] = {
-        "currentStep": {k: v for k, v in current.items() if v is not None},
+        "currentStep": current if job.progress else None,
         "totalSteps": int(total) if isinstance(total, int | float) else None,
     }
     if view.steps:
@@ -153,13 +159,17 @@ def _step_status(job: Job) -> str:
 
 def _tasks(job: Job, number: int, total: Any, current: dict[str, Any]) -> list[dict[str, Any]]:
     """Earlier steps (as finished) when there are few enough, then the current step."""
-    earlier = range(1, number) if number <= MAX_LISTED_STEPS else range(0)
-    tasks = [{"id": f"{job.id}-{n}", "step": n, "status": "FINISHED"} for n in earlier]
     if not job.progress:
-        return tasks
+        return []
+    began = iso(job.started_at or job.created_at)
+    earlier = range(1, number) if number <= MAX_LISTED_STEPS else range(0)
+    tasks: list[dict[str, Any]] = [
+        {"id": n, "step": n, "status": "FINISHED", "timestamp": began, "attempts": 1}
+        for n in earlier
+    ]
     task = {
-        "id": f"{job.id}-{number}", "step": number, "status": current["status"],
-        "description": current["description"],
+        "id": number, "step": number, "status": current["status"],
+        "description": current["description"] or None,
         "timestamp": iso(job.last_heartbeat_at or job.updated_at),
         "attempts": job.attempt,
         "errorMessage": (job.error or {}).get("message") or None,
@@ -175,13 +185,20 @@ def _percent(number: int, total: Any) -> dict[str, Any] | None:
     return {"value": round(min(number / total, 1.0) * 100, 1), "total": 100, "unit": "percent"}
 
 
-def problem_document(problem: Problem) -> dict[str, Any]:
+def problem_number(problem: Problem) -> int:
+    """Vidispine problem ids are integers: the digest part of jobq's stable id."""
+    return int(problem.id.rpartition("-")[2], 16)
+
+
+def problem_document(problem: Problem, seqs: dict[str, int]) -> dict[str, Any]:
+    """`seqs` maps the ids of the problem's jobs to their seq (for their wire ids)."""
     data = {"message": problem.message, "queue": problem.queue, **problem.data}
     data["jobCount"] = str(problem.job_count)
+    data["problem"] = problem.id
     return {
-        "id": problem.id,
+        "id": problem_number(problem),
         "type": problem.kind,
-        "job": problem.jobs,
+        "job": [f"VX-{seqs[i]}" for i in problem.jobs if i in seqs],
         "data": [{"key": k, "value": v} for k, v in data.items()],
     }
 
