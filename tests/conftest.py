@@ -19,14 +19,26 @@ from jobq.engine import Defaults, Engine
 from jobq.notify import Notifier
 from jobq.store.base import Store
 from jobq.store.sqlite import SQLiteStore
+from tests import pgdb
 
-STORES = ["sqlite"]
+STORES = ["sqlite", "postgres"]
 
 
 async def make_store(kind: str, tmp_path: Path) -> Store:
     if kind == "sqlite":
         return SQLiteStore(str(tmp_path / "jobq.db"))
+    if kind == "postgres":
+        from jobq.store.postgres import PostgresStore
+
+        return PostgresStore(await pgdb.create_database())
     raise ValueError(kind)
+
+
+async def drop_store(store: Store) -> None:
+    """Remove what make_store made outside tmp_path (a PostgreSQL database)."""
+    url = getattr(store, "url", None)
+    if isinstance(url, str) and url.startswith("postgresql:"):
+        await pgdb.drop_database(url)
 
 
 @pytest.fixture(params=STORES)
@@ -40,6 +52,7 @@ async def store(store_kind: str, tmp_path: Path) -> AsyncIterator[Store]:
     await s.open()
     yield s
     await s.close()
+    await drop_store(s)
 
 
 @pytest.fixture
@@ -83,7 +96,10 @@ class Server:
         raise RuntimeError("jobq serve did not become ready")
 
     def output(self) -> str:
+        """What the server printed so far."""
         return self.log_path.read_text(errors="replace")
+
+    log = output
 
     def kill(self) -> None:
         """kill -9: no shutdown, no flush."""
@@ -98,6 +114,8 @@ class Server:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.kill()
+        if self.proc is not None and self.proc.stderr is not None:
+            self.proc.stderr.close()  # else pytest's warnings-as-errors flags the open pipe
 
 
 @pytest.fixture
@@ -110,3 +128,17 @@ def server(server_db: str) -> Iterator[Server]:
     srv = Server(server_db).start()
     yield srv
     srv.stop()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for `jobq serve` processes."""
+    url = pgdb.create_database_sync()
+    yield url
+    pgdb.drop_database_sync(url)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_pg_template() -> Iterator[None]:
+    yield
+    pgdb.drop_template_sync()

@@ -14,20 +14,29 @@ from typing import Annotated, Any
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from jobq.cli_auth import register as register_auth
 from jobq.config import DEFAULT_DB, Config, parse_mounts, read_toml
 from jobq.engine import Defaults
+from jobq.errors import JobqError
 
 app = typer.Typer(help="jobq: an HTTP job server.", no_args_is_help=True, add_completion=False)
 jobs_app = typer.Typer(help="Inspect and steer jobs.", no_args_is_help=True)
 queues_app = typer.Typer(help="Inspect, pause and resume queues.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(queues_app, name="queues")
+register_auth(app, queues_app)  # users, keys, queues grant|revoke|owner
+db_app = typer.Typer(help="Manage the job database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
 console = Console()
 
 Url = Annotated[str, typer.Option("--url", envvar="JOBQ_URL", help="jobq server URL.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+Key = Annotated[
+    str | None, typer.Option("--key", envvar="JOBQ_KEY", help="API key (sent as Bearer).")
+]
 DEFAULT_URL = "http://127.0.0.1:8080"
 
 
@@ -74,6 +83,17 @@ def serve(
     access_log: Annotated[
         bool, typer.Option(envvar="JOBQ_ACCESS_LOG", help="Log every request.")
     ] = False,
+    auth_fail_limit: Annotated[
+        int,
+        typer.Option(
+            envvar="JOBQ_AUTH_FAIL_LIMIT",
+            help="Failed authentications per client address per window before 429.",
+        ),
+    ] = 20,
+    auth_fail_window: Annotated[
+        float,
+        typer.Option(envvar="JOBQ_AUTH_FAIL_WINDOW", help="That window, in seconds."),
+    ] = 60.0,
     lease_seconds: Annotated[
         float, typer.Option(envvar="JOBQ_LEASE_SECONDS", help="Default lease of a claimed job.")
     ] = 60.0,
@@ -84,6 +104,13 @@ def serve(
         float,
         typer.Option(envvar="JOBQ_RESULT_TTL", help="Default seconds a finished job is kept."),
     ] = 7 * 86400.0,
+    auto_migrate: Annotated[
+        bool,
+        typer.Option(
+            envvar="JOBQ_AUTO_MIGRATE",
+            help="Apply database migrations at start (else refuse an old schema).",
+        ),
+    ] = True,
     config: Annotated[
         str | None,
         typer.Option(
@@ -101,11 +128,45 @@ def serve(
         mounts = parse_mounts(mount or [])
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+    _check_db_url(db)
     defaults = Defaults(lease_seconds=lease_seconds, max_attempts=max_attempts,
                         result_ttl=result_ttl)  # fmt: skip
     run(Config(db=db, host=host, port=port, log_level=log_level, max_body=max_body,
                callback_allow=callback_allow or [], mounts=mounts, insecure=insecure,
-               access_log=access_log, defaults=defaults))  # fmt: skip
+               access_log=access_log, defaults=defaults, auth_fail_limit=auth_fail_limit,
+               auth_fail_window=auth_fail_window, auto_migrate=auto_migrate))  # fmt: skip
+
+
+def _check_db_url(db: str) -> None:
+    """Fail before serving when the URL is unusable or its driver is not installed."""
+    from jobq.store import open_store
+
+    try:
+        open_store(db)
+    except (ValueError, ImportError) as exc:
+        console.print(f"[red]cannot use --db {escape(db)}: {escape(str(exc))}[/red]")
+        raise typer.Exit(2) from None
+
+
+@db_app.command("migrate")
+def db_migrate(
+    db: Annotated[
+        str, typer.Option(envvar="JOBQ_DB", help="sqlite:///PATH or postgresql://...")
+    ] = DEFAULT_DB,
+) -> None:
+    """Bring the database schema up to date (safe to run on a live database)."""
+    from jobq.store.migrate import migrate_db
+
+    _check_db_url(db)
+    try:
+        applied = migrate_db(db)
+    except JobqError as exc:
+        console.print(f"[red]{escape(exc.message)}[/red]")
+        raise typer.Exit(1) from None
+    if applied:
+        console.print(f"applied migrations {', '.join(str(v) for v in applied)}")
+    else:
+        console.print("the schema is up to date")
 
 
 @app.command()
@@ -118,6 +179,7 @@ def enqueue(
     meta: Annotated[list[str] | None, typer.Option(help="KEY=VALUE metadata (repeatable).")] = None,
     wait: Annotated[float | None, typer.Option(help="Wait up to N seconds for the result.")] = None,
     url: Url = DEFAULT_URL,
+    key: Key = None,
     as_json: AsJson = False,
 ) -> None:
     """Enqueue one job."""
@@ -126,12 +188,47 @@ def enqueue(
                             "payload": _json_arg(text), "metadata": _pairs(meta)}  # fmt: skip
     if delay is not None:
         body["delay"] = delay
-    job = _call("POST", url, "/jobs", json=body)
+    job = _call("POST", url, key, "/jobs", json=body)
     if wait:
-        job = _call("GET", url, f"/jobs/{job['id']}", params={"wait": wait}, timeout=wait + 10)
+        job = _call("GET", url, key, f"/jobs/{job['id']}", params={"wait": wait}, timeout=wait + 10)
     _show_job(job, as_json)
     if wait and job["state"] in ("failed", "cancelled"):
         raise typer.Exit(1)
+
+
+@app.command()
+def worker(
+    queue: Annotated[
+        list[str] | None, typer.Option("--queue", "-q", help="Queue to claim from (repeatable).")
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(min=1, max=10_000, help="Jobs run at once.")
+    ] = None,
+    app_ref: Annotated[
+        str | None, typer.Option("--app", help="module:attr of a jobq.Worker with Python tasks.")
+    ] = None,
+    lease: Annotated[
+        float | None, typer.Option(min=0.1, help="Lease seconds per claim (default: the job's).")
+    ] = None,
+    grace: Annotated[
+        float | None,
+        typer.Option(min=0, help="Seconds a job gets to stop (on shutdown; SIGTERM to SIGKILL)."),
+    ] = None,
+    batch: Annotated[
+        int | None, typer.Option(min=1, max=1000, help="Jobs per claim and per acknowledgement.")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Worker name (default: host-pid).")] = None,
+    log_level: Annotated[
+        str, typer.Option(envvar="JOBQ_LOG_LEVEL", help="debug, info, warning, error.")
+    ] = "info",
+    url: Url = DEFAULT_URL,
+) -> None:
+    """Claim jobs and run them: commands (payload argv) and Python tasks (--app)."""
+    from jobq.worker.main import main as run_worker
+
+    overrides = {"queues": queue, "concurrency": concurrency, "lease": lease, "grace": grace,
+                 "batch": batch, "name": name}  # fmt: skip
+    run_worker(url, app_ref, overrides, log_level)
 
 
 @jobs_app.command("ls")
@@ -142,12 +239,13 @@ def jobs_ls(
     limit: Annotated[int, typer.Option(help="At most this many.")] = 50,
     sort: Annotated[str, typer.Option(help="Sort field, '-' for descending.")] = "-created_at",
     url: Url = DEFAULT_URL,
+    key: Key = None,
     as_json: AsJson = False,
 ) -> None:
     """List jobs."""
     params: dict[str, Any] = {"queue": queue or [], "state": state or [], "type": type or [],
                               "limit": limit, "sort": sort}  # fmt: skip
-    jobs = _call("GET", url, "/jobs", params=params)["jobs"]
+    jobs = _call("GET", url, key, "/jobs", params=params)["jobs"]
     if as_json:
         print(json.dumps(jobs, indent=2))
         return
@@ -159,9 +257,11 @@ def jobs_ls(
 
 
 @jobs_app.command("show")
-def jobs_show(job_id: str, url: Url = DEFAULT_URL, as_json: AsJson = False) -> None:
+def jobs_show(
+    job_id: str, url: Url = DEFAULT_URL, key: Key = None, as_json: AsJson = False
+) -> None:
     """Show one job."""
-    _show_job(_call("GET", url, f"/jobs/{job_id}"), as_json)
+    _show_job(_call("GET", url, key, f"/jobs/{job_id}"), as_json)
 
 
 @jobs_app.command("cancel")
@@ -169,22 +269,27 @@ def jobs_cancel(
     job_id: str,
     reason: Annotated[str | None, typer.Option(help="Why.")] = None,
     url: Url = DEFAULT_URL,
+    key: Key = None,
     as_json: AsJson = False,
 ) -> None:
     """Cancel a job (a running one is asked to stop)."""
-    _show_job(_call("POST", url, f"/jobs/{job_id}/cancel", json={"reason": reason}), as_json)
+    _show_job(_call("POST", url, key, f"/jobs/{job_id}/cancel", json={"reason": reason}), as_json)
 
 
 @jobs_app.command("retry")
-def jobs_retry(job_id: str, url: Url = DEFAULT_URL, as_json: AsJson = False) -> None:
+def jobs_retry(
+    job_id: str, url: Url = DEFAULT_URL, key: Key = None, as_json: AsJson = False
+) -> None:
     """Run a finished job again, as a new job."""
-    _show_job(_call("POST", url, f"/jobs/{job_id}/retry"), as_json)
+    _show_job(_call("POST", url, key, f"/jobs/{job_id}/retry"), as_json)
 
 
 @jobs_app.command("rm")
-def jobs_rm(job_ids: list[str], url: Url = DEFAULT_URL, as_json: AsJson = False) -> None:
+def jobs_rm(
+    job_ids: list[str], url: Url = DEFAULT_URL, key: Key = None, as_json: AsJson = False
+) -> None:
     """Delete finished jobs."""
-    results = _call("DELETE", url, "/jobs", params={"ids": ",".join(job_ids)})["results"]
+    results = _call("DELETE", url, key, "/jobs", params={"ids": ",".join(job_ids)})["results"]
     if as_json:
         print(json.dumps(results, indent=2))
     for r in results if not as_json else []:
@@ -202,20 +307,21 @@ def jobs_logs(
     ] = False,
     tail: Annotated[int | None, typer.Option(help="Only the last N lines.")] = None,
     url: Url = DEFAULT_URL,
+    key: Key = None,
 ) -> None:
     """Print a job's log."""
     params = {"tail": tail} if tail else {}
-    data = _call("GET", url, f"/jobs/{job_id}/logs", params=params)
+    data = _call("GET", url, key, f"/jobs/{job_id}/logs", params=params)
     for entry in data["entries"]:
         _print_log(entry)
     if follow:
-        _follow(url, job_id, data["last_seq"])
+        _follow(url, key, job_id, data["last_seq"])
 
 
 @queues_app.command("ls")
-def queues_ls(url: Url = DEFAULT_URL, as_json: AsJson = False) -> None:
+def queues_ls(url: Url = DEFAULT_URL, key: Key = None, as_json: AsJson = False) -> None:
     """Every queue with its counts per state."""
-    queues = _call("GET", url, "/queues")["queues"]
+    queues = _call("GET", url, key, "/queues")["queues"]
     if as_json:
         print(json.dumps(queues, indent=2))
         return
@@ -230,26 +336,32 @@ def queues_ls(url: Url = DEFAULT_URL, as_json: AsJson = False) -> None:
 
 
 @queues_app.command("pause")
-def queues_pause(name: str, url: Url = DEFAULT_URL) -> None:
+def queues_pause(name: str, url: Url = DEFAULT_URL, key: Key = None) -> None:
     """Stop handing out jobs from a queue."""
-    _call("POST", url, f"/queues/{name}/pause")
+    _call("POST", url, key, f"/queues/{name}/pause")
     console.print(f"{name}: paused")
 
 
 @queues_app.command("resume")
-def queues_resume(name: str, url: Url = DEFAULT_URL) -> None:
+def queues_resume(name: str, url: Url = DEFAULT_URL, key: Key = None) -> None:
     """Hand out jobs from a paused queue again."""
-    _call("POST", url, f"/queues/{name}/resume")
+    _call("POST", url, key, f"/queues/{name}/resume")
     console.print(f"{name}: resumed")
 
 
 # --- helpers ---
 
 
-def _call(method: str, url: str, path: str, timeout: float = 30.0, **kwargs: Any) -> Any:
+def _headers(key: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"} if key else {}
+
+
+def _call(
+    method: str, url: str, key: str | None, path: str, timeout: float = 30.0, **kwargs: Any
+) -> Any:
     try:
         response = httpx.request(method, f"{url.rstrip('/')}/api/v1{path}", timeout=timeout,
-                                 **kwargs)  # fmt: skip
+                                 headers=_headers(key), **kwargs)  # fmt: skip
     except httpx.HTTPError as exc:
         console.print(f"[red]cannot reach jobq at {url}: {exc}[/red]")
         raise typer.Exit(2) from None
@@ -264,9 +376,11 @@ def _call(method: str, url: str, path: str, timeout: float = 30.0, **kwargs: Any
     return response.json() if response.content else None
 
 
-def _follow(url: str, job_id: str, after: int) -> None:
+def _follow(url: str, key: str | None, job_id: str, after: int) -> None:
     path = f"{url.rstrip('/')}/api/v1/jobs/{job_id}/logs/stream"
-    with httpx.stream("GET", path, params={"after": after}, timeout=None) as response:
+    with httpx.stream(
+        "GET", path, params={"after": after}, headers=_headers(key), timeout=None
+    ) as response:
         event = None
         for line in response.iter_lines():
             if line.startswith("event: "):
@@ -288,8 +402,8 @@ def _show_job(job: dict[str, Any], as_json: bool) -> None:
         return
     table = Table("field", "value", show_header=False)
     for key in ("id", "queue", "type", "state", "priority", "attempt", "max_attempts",
-                "created_at", "started_at", "finished_at", "result", "error", "retry_of",
-                "retried_by"):  # fmt: skip
+                "created_at", "started_at", "finished_at", "result", "error", "exit_code",
+                "retry_of", "retried_by"):  # fmt: skip
         value = job.get(key)
         if key == "state":
             value = _state(job)

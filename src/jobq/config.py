@@ -23,7 +23,10 @@ class Config:
     mounts: dict[str, str] = field(default_factory=dict)  # dialect name -> path prefix
     insecure: bool = False
     access_log: bool = False
+    auth_fail_limit: int = 20  # failed authentications per client address ...
+    auth_fail_window: float = 60.0  # ... in this many seconds, then 429
     defaults: Defaults = field(default_factory=Defaults)
+    auto_migrate: bool = True  # apply schema migrations at start (PostgreSQL)
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:

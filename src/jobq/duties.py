@@ -40,8 +40,12 @@ class Duties:
 
     async def stop(self) -> None:
         for task in (self._task, self._sending):
-            if task is not None:
+            # cancel until it is done: Python 3.11's wait_for can swallow a cancellation that
+            # arrives just as the wait it guards ends (the loop would then sleep on)
+            while task is not None and not task.done():
                 task.cancel()
+                await asyncio.wait([task], timeout=1.0)
+            if task is not None:
                 await asyncio.gather(task, return_exceptions=True)
         await self.callbacks.close()
 
@@ -77,8 +81,8 @@ class Duties:
             self._next = planned
             sleep = min(max(planned - now, 0.0), self.max_sleep)
             if sleep > 0:
-                # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that
-                # arrives just as the wake-up is set, and stop() then waits forever
+                # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that
+                # arrives as the wake-up fires, and stop() then waits forever.
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(sleep):
                         await self._wake.wait()

@@ -9,11 +9,11 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobq import rules
+from jobq import respawn, rules
 from jobq.errors import Conflict, InvalidInput, JobqError, NotFound
 from jobq.model import (
     Attempt,
@@ -162,15 +162,20 @@ class Engine:
         )
         return moved.job
 
-    async def cancel(self, job_id: str, reason: str | None = None, details: Any = None) -> Job:
+    async def cancel(
+        self, job_id: str, reason: str | None = None, details: Any = None, immediate: bool = False
+    ) -> Job:
         now = self.clock()
-        moved = await self._move(job_id, lambda j: rules.cancel(j, reason, details, now), now)
+        moved = await self._move(
+            job_id, lambda j: rules.cancel(j, reason, details, now, immediate), now
+        )
         return moved.job
 
     async def retry(self, job_id: str, **overrides: Any) -> Job:
         """A new job made from a finished one, linked by retry_of / retried_by."""
         old = await self.get(job_id)
         rules.retryable_source(old)
+        respawn.check_manual_retry(old)
         spec = JobSpec(
             queue=old.queue, type=old.type, payload=old.payload, metadata=dict(old.metadata),
             priority=old.priority, lease_seconds=old.lease_seconds,
@@ -190,8 +195,15 @@ class Engine:
 
     # --- workers ---
 
-    async def claim(self, spec: ClaimSpec, wait: float = 0.0) -> list[Job]:
-        """Up to spec.limit jobs, each with a lease; waits up to `wait` seconds for one."""
+    async def claim(
+        self,
+        spec: ClaimSpec,
+        wait: float = 0.0,
+        gone: Callable[[], Awaitable[bool]] | None = None,
+    ) -> list[Job]:
+        """Up to spec.limit jobs, each with a lease; waits up to `wait` seconds for one.
+        `gone` says whether the claimer has left (a long poll must not hand a job to a
+        worker that died while it waited: the job would sit out a whole lease)."""
         if spec.limit < 1 or not spec.queues:
             raise InvalidInput("a claim needs at least one queue and a limit of at least 1")
         give_up = self.clock() + min(max(wait, 0.0), self.defaults.max_claim_wait)
@@ -202,11 +214,12 @@ class Engine:
                 if jobs or left <= 0:
                     return jobs
                 await listener.wait(left)
+                if gone is not None and await gone():
+                    return []
 
     async def _claim_now(self, spec: ClaimSpec) -> list[Job]:
         now = self.clock()
-        tokens = [secrets.token_urlsafe(18) for _ in range(spec.limit)]
-        jobs = await self.store.claim(spec, tokens, now)
+        jobs = await self.store.claim(spec, secrets.token_urlsafe(18), now)
         if jobs:
             self._publish([Moved(job, State.queued) for job in jobs], now)
             self.on_timer(min(j.lease_expires_at or now for j in jobs))
@@ -240,9 +253,12 @@ class Engine:
     async def ack(self, acks: Sequence[Ack]) -> list[Job | JobqError]:
         """Complete or fail many jobs in one transaction; each succeeds or fails alone."""
         now = self.clock()
-        steps = [Step(a.job_id, _ack_plan(a, now), a.token) for a in acks]
+        spawned: dict[str, Job] = {}
+        steps = [Step(a.job_id, respawn.wrap(_ack_plan(a, now), now, spawned), a.token)
+                 for a in acks]  # fmt: skip
         results = await self.store.transition(steps, now)
         self._publish([r for r in results if isinstance(r, Moved)], now)
+        self._publish(respawn.spawned_moves(results, spawned), now)
         return [r.job if isinstance(r, Moved) else r for r in results]
 
     async def release(self, job_id: str, token: str) -> Job:
@@ -270,6 +286,10 @@ class Engine:
         return await self.store.attempts(job_id)
 
     # --- queues and workers ---
+
+    async def queue_names(self) -> list[str]:
+        """Every queue the store knows (cheap; for claims from any queue)."""
+        return await self.store.queue_names()
 
     async def queues(self) -> list[QueueStats]:
         return await self.store.queue_stats()
@@ -304,8 +324,16 @@ class Engine:
 
     async def expire_overdue(self, now: float, limit: int = 1000) -> int:
         ids = await self.store.overdue_running(now, limit)
-        steps = [Step(i, lambda j: rules.overdue(j, now)) for i in ids]
-        return await self._apply_steps(steps, now)
+        spawned: dict[str, Job] = {}
+        decide = respawn.wrap(lambda j: rules.overdue(j, now), now, spawned)
+        steps = [Step(i, decide) for i in ids]
+        if not steps:
+            return 0
+        results = await self.store.transition(steps, now)
+        moved = [r for r in results if isinstance(r, Moved)]
+        self._publish(moved, now)
+        self._publish(respawn.spawned_moves(results, spawned), now)
+        return len(moved)
 
     async def _apply_steps(self, steps: Sequence[Step], now: float) -> int:
         if not steps:

@@ -7,10 +7,12 @@
     ├── InvalidInput        a value is well-formed but not acceptable
     ├── Unauthorized        no valid credentials
     ├── Forbidden           valid credentials, not allowed
+    ├── RateLimited         too many failed authentications from one address
     └── StoreUnavailable    the database cannot be reached or is full
 
 Each interface renders these in its own shape; the HTTP native API maps them to 404, 409, 409,
-422, 401, 403 and 503.
+422, 401, 403, 429 and 503. An error may carry `headers`
+(WWW-Authenticate, Retry-After) that every interface sends along.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ class JobqError(Exception):
     """Something went wrong in jobq."""
 
     code = "error"
+    headers: dict[str, str] | None = None  # sent along by every interface (challenges, ...)
 
     def __init__(self, message: str | None = None, **details: Any) -> None:
         self.message = message or (self.__doc__ or self.code).strip()
@@ -63,6 +66,12 @@ class Forbidden(JobqError):
     """Not allowed."""
 
     code = "forbidden"
+
+
+class RateLimited(JobqError):
+    """Too many failed authentications; try again later."""
+
+    code = "rate_limited"
 
 
 class StoreUnavailable(JobqError):

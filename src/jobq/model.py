@@ -90,6 +90,7 @@ class Plan:
     attempt_outcome: str | None = None  # closes the current attempt record
     attempt_error: dict[str, Any] | None = None
     callback: bool = False  # queue the job's callback (it has finished)
+    spawn: Job | None = None  # a new job to insert with this transition (see jobq.respawn)
 
 
 Decide = Callable[[Job], Plan]
@@ -122,6 +123,7 @@ class ClaimSpec:
     limit: int
     lease_seconds: float | None
     worker: Worker
+    ids: list[str] | None = None  # claim only these jobs (each still must be queued)
 
 
 @dataclass(slots=True)

@@ -89,12 +89,17 @@ def cancelled_while_running(
     )
 
 
-def cancel(job: Job, reason: str | None, details: Any, now: float) -> Plan:
-    """Cancel at once if waiting; ask the worker to stop if running."""
+def cancel(job: Job, reason: str | None, details: Any, now: float, immediate: bool = False) -> Plan:
+    """Cancel at once if waiting; ask the worker to stop if running, or with `immediate`
+    cancel it at once too (its lease is revoked: the worker's later reports are refused)."""
     why = {"reason": reason, "details": details, "requested_at": now}
     if job.state in WAITING:
         error = {"code": "cancelled", "message": reason or "cancelled", "details": details}
         return Plan(Event.cancel, finished(now, job, error=error, cancel_reason=why), callback=True)
+    if job.state == State.running and immediate:
+        plan = cancelled_while_running(job, now, why)
+        plan.changes["cancel_reason"] = why
+        return plan
     if job.state == State.running:
         if job.cancel_requested:
             return Plan(Event.cancel_request, {})

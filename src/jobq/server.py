@@ -2,36 +2,38 @@
 
 from __future__ import annotations
 
-import ipaddress
+import asyncio
 import logging
 
 import uvicorn
 
 from jobq.api.app import create_app
+from jobq.auth.protect import bind_refusal, is_loopback
 from jobq.config import Config
+from jobq.store import open_store
 
 log = logging.getLogger("jobq")
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
+async def users_exist(db: str) -> bool:
+    store = open_store(db)
+    await store.open()
     try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+        return await store.has_users()
+    finally:
+        await store.close()
 
 
 def check_bind(config: Config) -> None:
-    """Secure by default: without auth, serve loopback only unless --insecure."""
+    """Secure by default: with no users (no auth), serve loopback only unless --insecure."""
     if is_loopback(config.host):
         return
-    if not config.insecure:
-        raise SystemExit(
-            f"refusing to serve {config.host} without authentication: "
-            "bind 127.0.0.1, or pass --insecure to accept requests from anyone"
-        )
-    log.warning("INSECURE: serving %s with no authentication", config.host)
+    exist = asyncio.run(users_exist(config.db))
+    refusal = bind_refusal(config.host, config.insecure, exist)
+    if refusal is not None:
+        raise SystemExit(refusal)
+    if not exist:
+        log.warning("INSECURE: serving %s with no authentication", config.host)
 
 
 def run(config: Config) -> None:

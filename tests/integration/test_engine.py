@@ -309,3 +309,33 @@ async def test_many_concurrent_claimers_never_share_a_job(engine: Engine):
     assert len(set(holders.values())) > 1
     [stats] = await engine.queues()
     assert stats.counts["succeeded"] == total
+
+
+async def test_a_failed_job_with_a_respawn_policy_runs_again_as_a_new_job(engine: Engine):
+    from jobq import respawn
+
+    [job] = await enqueue(engine, max_attempts=1, metadata=respawn.policy(1, 0))
+    [held] = await engine.claim(claim_spec())
+    failed = await engine.fail(held.id, held.lease_token, {"code": "x"})
+    assert failed.state == State.failed and failed.retried_by is not None
+    spawned = await engine.get(failed.retried_by)
+    assert spawned.retry_of == job.id and spawned.metadata[respawn.REMAINING] == "0"
+
+
+async def test_a_claim_of_named_jobs_takes_only_those(engine: Engine):
+    jobs = await enqueue(engine, 3)
+    spec = claim_spec(limit=5)
+    spec.ids = [jobs[2].id]
+    assert [j.id for j in await engine.claim(spec)] == [jobs[2].id]
+
+
+async def test_a_released_job_can_be_claimed_again(engine: Engine):
+    [job] = await enqueue(engine)
+    [held] = await engine.claim(claim_spec())
+    released = await engine.release(held.id, held.lease_token)
+    assert released.state == State.queued and released.attempt == 0
+    [again] = await engine.claim(claim_spec(name="w2"))
+    assert again.id == job.id and again.attempt == 1
+    await engine.complete(again.id, again.lease_token)
+    [attempt] = await engine.attempts(job.id)
+    assert attempt.outcome == "succeeded" and attempt.worker.name == "w2"

@@ -95,3 +95,12 @@ def test_finished_jobs_get_a_purge_time_from_their_ttl():
 def test_ids_are_uuid7_and_time_ordered():
     a, b = new_id(1000.0), new_id(1000.002)
     assert a[14] == "7" and a < b and len(a) == 36
+
+
+def test_iso_renders_utc_milliseconds():
+    from jobq.render import iso
+
+    assert iso(0.0) == "1970-01-01T00:00:00.000Z"
+    assert iso(1_700_000_000.1234) == "2023-11-14T22:13:20.123Z"
+    assert iso(1_700_000_000.9996) == "2023-11-14T22:13:21.000Z"
+    assert iso(None) is None

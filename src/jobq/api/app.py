@@ -10,14 +10,17 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from jobq import __version__
-from jobq.api import errors, native, problems
-from jobq.api.dialects import vidispine, vidispine_wire
+from jobq.api import admin, errors, native, problems, security, session
+from jobq.api.dialects import accepted, connect, titan02, titan03, vidispine, vidispine_wire
+from jobq.api.dialects.titan_common import titan_error
 from jobq.api.errors import ErrorShapes, Renderer
 from jobq.api.limits import BodyLimit
 from jobq.api.responses import JSONResponse
+from jobq.auth.protect import open_to_anyone
+from jobq.auth.service import Authenticator, FailureLimiter
 from jobq.callbacks import CallbackSender
 from jobq.config import Config
 from jobq.duties import Duties
@@ -35,15 +38,51 @@ class Interface:
     default_prefix: str
     router: Callable[[], APIRouter]
     render_error: Renderer = errors.native_error
+    credentials: security.Scheme = security.BEARER  # how its requests carry an API key
 
 
 def interfaces() -> list[Interface]:
     """Every interface jobq serves, with its default mount point."""
     return [
-        Interface("native", "/api/v1", lambda: native.router),
-        Interface("problems", "/api/v1", lambda: problems.router),
-        Interface("vidispine", "/API", lambda: vidispine.router, vidispine_wire.render_error),
+        Interface("native", "/api/v1", native_routes),
+        Interface(titan02.NAME, titan02.PREFIX, titan02.build_router, titan_error),
+        Interface(titan03.NAME, titan03.PREFIX, titan03.build_router, titan_error),
+        Interface(accepted.NAME, accepted.PREFIX, accepted.build_router, accepted.accepted_error),
+        Interface(
+            connect.NAME,
+            connect.PREFIX,
+            connect.build_router,
+            connect.connect_error,
+            credentials=security.KEY,
+        ),
+        Interface(
+            vidispine.NAME,
+            vidispine.PREFIX,
+            vidispine.build_router,
+            vidispine_wire.render_error,
+            credentials=security.BASIC,
+        ),
     ]
+
+
+def native_routes() -> APIRouter:
+    """The native API with its administration routes (users, keys, grants)."""
+    router = APIRouter()
+    router.include_router(native.router)
+    router.include_router(admin.router)
+    router.include_router(problems.router)
+    return router
+
+
+def dialect_links(config: Config) -> str:
+    """Links to each dialect's own API documentation, for the main docs page."""
+    lines = [
+        f"- {i.name} at `{config.mounts.get(i.name, i.default_prefix)}`: "
+        f"[docs]({config.mounts.get(i.name, i.default_prefix)}/docs)"
+        for i in interfaces()
+        if i.name != "native"
+    ]
+    return "\n\nDialects, each with its own OpenAPI document:\n\n" + "\n".join(lines)
 
 
 def make_notifier(store: Store) -> Notifier:
@@ -54,13 +93,16 @@ def make_notifier(store: Store) -> Notifier:
 def create_app(config: Config) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = open_store(config.db)
+        store = open_store(config.db, migrate=config.auto_migrate)
         await store.open()
         notifier = make_notifier(store)
         await notifier.start()
         engine = Engine(store, notifier, config.defaults)
         duties = Duties(engine, CallbackSender(store, config.callback_allow))
         app.state.engine = engine
+        limiter = FailureLimiter(config.auth_fail_limit, config.auth_fail_window)
+        app.state.auth = Authenticator(store, limiter=limiter)
+        app.state.open_to_anyone = open_to_anyone(config.host, config.insecure)
         await duties.start()
         app.state.ready = True
         try:
@@ -74,15 +116,19 @@ def create_app(config: Config) -> FastAPI:
     app = FastAPI(
         title="jobq",
         version=__version__,
-        description="An HTTP job server. The native API is under /api/v1.",
+        description="An HTTP job server. The native API is under /api/v1." + dialect_links(config),
         lifespan=lifespan,
         default_response_class=JSONResponse,
     )
     shapes = ErrorShapes()
     for interface in interfaces():
         prefix = config.mounts.get(interface.name, interface.default_prefix)
-        app.include_router(interface.router(), prefix=prefix, tags=[interface.name])
+        authenticate = Depends(security.authenticate(interface.credentials))
+        app.include_router(
+            interface.router(), prefix=prefix, tags=[interface.name], dependencies=[authenticate]
+        )
         shapes.register(prefix, interface.render_error)
+    app.include_router(session.router, prefix="/ui", tags=["dashboard"])
     app.add_api_route("/healthz", native.healthz, methods=["GET"], tags=["health"])
     app.add_api_route("/readyz", native.readyz, methods=["GET"], tags=["health"])
     errors.install(app, shapes)

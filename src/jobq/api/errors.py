@@ -23,6 +23,7 @@ from jobq.errors import (
     InvalidInput,
     JobqError,
     NotFound,
+    RateLimited,
     StoreUnavailable,
     Unauthorized,
 )
@@ -46,6 +47,7 @@ STATUS: list[tuple[type[JobqError], int]] = [
     (InvalidInput, 422),
     (Unauthorized, 401),
     (Forbidden, 403),
+    (RateLimited, 429),
     (StoreUnavailable, 503),
 ]
 
@@ -88,7 +90,9 @@ def install(app: FastAPI, shapes: ErrorShapes) -> None:
     async def on_jobq_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, JobqError)
         err = HttpError(status_of(exc), exc.code, exc.message, exc.details)
-        return shapes.render(request, err)
+        response = shapes.render(request, err)
+        response.headers.update(exc.headers or {})
+        return response
 
     async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)

@@ -13,7 +13,10 @@ from fastapi.responses import PlainTextResponse, Response
 
 from jobq.api import schemas as s
 from jobq.api.responses import json
+from jobq.api.security import guard_of
 from jobq.api.sse import KEEPALIVE, KEEPALIVE_SECONDS, frame, stream
+from jobq.auth.guard import Guard
+from jobq.auth.policy import Action
 from jobq.engine import Ack, Engine, JobSpec
 from jobq.errors import InvalidInput, JobqError
 from jobq.model import SORT_FIELDS, ClaimSpec, Job, JobQuery, Worker
@@ -23,7 +26,7 @@ from jobq.states import TERMINAL, State
 router = APIRouter()
 JOB = {"model": s.JobOut}
 ERRORS: dict[int | str, dict[str, Any]] = {
-    c: {"model": s.ErrorOut} for c in (400, 404, 409, 413, 422, 503)
+    c: {"model": s.ErrorOut} for c in (400, 401, 403, 404, 409, 413, 422, 429, 503)
 }
 SORT_ALIASES = {"created_at": "seq", "id": "seq"}
 
@@ -38,8 +41,14 @@ def seconds(t: datetime | None) -> float | None:
 
 
 def spec_from(job: s.JobIn, owner: str | None = None) -> JobSpec:
-    fields = job.model_dump(exclude={"run_at"})
-    return JobSpec(**fields, run_at=seconds(job.run_at), owner=owner)
+    return JobSpec(
+        queue=job.queue, type=job.type, payload=job.payload, metadata=job.metadata,
+        priority=job.priority, run_at=seconds(job.run_at), delay=job.delay,
+        lease_seconds=job.lease_seconds, deadline_seconds=job.deadline_seconds,
+        max_attempts=job.max_attempts, backoff_base=job.backoff_base,
+        backoff_max=job.backoff_max, result_ttl=job.result_ttl, keep_forever=job.keep_forever,
+        callback_url=job.callback_url, unique_key=job.unique_key, owner=owner,
+    )  # fmt: skip
 
 
 def claimed_document(job: Job) -> dict[str, Any]:
@@ -55,6 +64,7 @@ async def enqueue(request: Request, body: Annotated[s.OneOrMany, Body()]) -> Res
     live job returns that job (200) instead of a duplicate."""
     owner = getattr(request.state, "user", None)
     batch = body.jobs if isinstance(body, s.JobBatchIn) else [body]
+    await (await guard_of(request)).enqueue(j.queue for j in batch)
     inserted = await engine_of(request).enqueue([spec_from(j, owner) for j in batch])
     status = 201 if any(created for _, created in inserted) else 200
     if isinstance(body, s.JobBatchIn):
@@ -83,8 +93,11 @@ async def list_jobs(
     """List jobs. Filters combine; `state` may repeat or be comma-separated; `meta.KEY=VALUE`
     filters on metadata; `sort` is a field name, `-` in front for descending; pass
     `next_cursor` back as `cursor` for the next page."""
+    queues = (await guard_of(request)).listing(_split(queue))
+    if queues == []:
+        return json({"jobs": [], "next_cursor": None})
     query = JobQuery(
-        queues=_split(queue), types=_split(type), states=_states(state), owner=owner,
+        queues=queues, types=_split(type), states=_states(state), owner=owner,
         metadata=_metadata_filters(request),
         created_after=seconds(created_after), created_before=seconds(created_before),
         started_after=seconds(started_after), started_before=seconds(started_before),
@@ -103,8 +116,11 @@ async def list_jobs(
 async def delete_jobs(request: Request, ids: Annotated[str, Query(min_length=1)]) -> Response:
     """Delete several finished jobs; the outcome for each id."""
     wanted = [i for i in ids.split(",") if i][:1000]
-    states = await engine_of(request).delete(wanted)
-    return json({"results": [_deletion(i, st) for i, st in zip(wanted, states, strict=True)]})
+    refused = await (await guard_of(request)).jobs(wanted, Action.manage)
+    states = iter(await engine_of(request).delete([i for i in wanted if i not in refused]))
+    return json({"results": [
+        _error_item(i, "deleted", refused[i]) if i in refused else _deletion(i, next(states))
+        for i in wanted]})  # fmt: skip
 
 
 @router.get("/jobs/{job_id}", responses={200: JOB, **ERRORS})
@@ -112,6 +128,7 @@ async def get_job(
     request: Request, job_id: str, wait: Annotated[float, Query(ge=0, le=300)] = 0
 ) -> Response:
     """A job; with `wait`, long-polls until it has finished or `wait` seconds pass."""
+    await (await guard_of(request)).job(job_id, Action.read)
     engine = engine_of(request)
     job = await (engine.wait(job_id, wait) if wait > 0 else engine.get(job_id))
     return json(job_document(job))
@@ -120,6 +137,7 @@ async def get_job(
 @router.patch("/jobs/{job_id}", responses={200: JOB, **ERRORS})
 async def update_job(request: Request, job_id: str, body: s.JobPatch) -> Response:
     """Change priority, run_at or metadata of a job that has not started."""
+    await (await guard_of(request)).job(job_id, Action.manage)
     job = await engine_of(request).update(
         job_id, priority=body.priority, run_at=seconds(body.run_at), metadata=body.metadata
     )
@@ -129,6 +147,7 @@ async def update_job(request: Request, job_id: str, body: s.JobPatch) -> Respons
 @router.delete("/jobs/{job_id}", status_code=204, responses=ERRORS)
 async def delete_job(request: Request, job_id: str) -> Response:
     """Delete a finished job (409 while it is waiting or running)."""
+    await (await guard_of(request)).job(job_id, Action.manage)
     [state] = await engine_of(request).delete([job_id])
     outcome = _deletion(job_id, state)
     if "error" in outcome:
@@ -141,6 +160,7 @@ async def cancel_job(
     request: Request, job_id: str, body: Annotated[s.CancelIn | None, Body()] = None
 ) -> Response:
     """Cancel: at once if waiting; a running job is asked to stop (`cancel_requested`)."""
+    await (await guard_of(request)).job(job_id, Action.manage)
     body = body or s.CancelIn()
     job = await engine_of(request).cancel(job_id, body.reason, body.details)
     return json(job_document(job))
@@ -149,12 +169,14 @@ async def cancel_job(
 @router.post("/jobs/{job_id}/retry", status_code=201, responses={201: JOB, **ERRORS})
 async def retry_job(request: Request, job_id: str) -> Response:
     """Run a finished job again as a NEW job (`retry_of` points back)."""
+    await (await guard_of(request)).job(job_id, Action.manage)
     job = await engine_of(request).retry(job_id)
     return json(job_document(job), 201)
 
 
 @router.get("/jobs/{job_id}/attempts", responses=ERRORS)
 async def job_attempts(request: Request, job_id: str) -> Response:
+    await (await guard_of(request)).job(job_id, Action.read)
     engine = engine_of(request)
     await engine.get(job_id)
     return json({"attempts": [attempt_document(a) for a in await engine.attempts(job_id)]})
@@ -166,9 +188,10 @@ async def job_attempts(request: Request, job_id: str) -> Response:
 @router.post("/claim", responses={200: {"description": "claimed jobs"}, 204: {}, **ERRORS})
 async def claim(request: Request, body: s.ClaimIn) -> Response:
     """Claim up to `max` jobs, each with a lease token; long-polls up to `wait` seconds."""
+    (await guard_of(request)).queues(body.queues, Action.work)
     worker = Worker(body.worker.name, body.worker.host, body.worker.pid)
     spec = ClaimSpec(body.queues, body.types, body.max, body.lease_seconds, worker)
-    jobs = await engine_of(request).claim(spec, body.wait)
+    jobs = await engine_of(request).claim(spec, body.wait, gone=request.is_disconnected)
     if not jobs:
         return Response(status_code=204)
     return json({"jobs": [claimed_document(j) for j in jobs]})
@@ -177,6 +200,7 @@ async def claim(request: Request, body: s.ClaimIn) -> Response:
 @router.post("/jobs/{job_id}/heartbeat", responses=ERRORS)
 async def heartbeat(request: Request, job_id: str, body: s.HeartbeatIn) -> Response:
     """Extend the lease; answers whether the job should stop (`cancel_requested`)."""
+    await (await guard_of(request)).job(job_id, Action.work)
     progress = body.progress.model_dump(exclude_none=True) if body.progress else None
     job = await engine_of(request).heartbeat(job_id, body.token, progress)
     return json({"id": job.id, "state": str(job.state), "cancel_requested": job.cancel_requested,
@@ -185,6 +209,7 @@ async def heartbeat(request: Request, job_id: str, body: s.HeartbeatIn) -> Respo
 
 @router.post("/jobs/{job_id}/complete", responses={200: JOB, **ERRORS})
 async def complete(request: Request, job_id: str, body: s.CompleteIn) -> Response:
+    await (await guard_of(request)).job(job_id, Action.work)
     job = await engine_of(request).complete(job_id, body.token, body.result)
     return json(job_document(job))
 
@@ -192,6 +217,7 @@ async def complete(request: Request, job_id: str, body: s.CompleteIn) -> Respons
 @router.post("/jobs/{job_id}/fail", responses={200: JOB, **ERRORS})
 async def fail(request: Request, job_id: str, body: s.FailIn) -> Response:
     """Report a failed attempt; retried with backoff while `retryable` and attempts remain."""
+    await (await guard_of(request)).job(job_id, Action.work)
     job = await engine_of(request).fail(
         job_id, body.token, body.error.model_dump(), body.retryable, body.exit_code
     )
@@ -201,6 +227,7 @@ async def fail(request: Request, job_id: str, body: s.FailIn) -> Response:
 @router.post("/jobs/{job_id}/release", responses={200: JOB, **ERRORS})
 async def release(request: Request, job_id: str, body: s.ReleaseIn) -> Response:
     """Hand a claimed job back to its queue unrun (the attempt does not count)."""
+    await (await guard_of(request)).job(job_id, Action.work)
     job = await engine_of(request).release(job_id, body.token)
     return json(job_document(job))
 
@@ -213,8 +240,13 @@ async def ack(request: Request, body: s.AckIn) -> Response:
             a.retryable, a.exit_code)
         for a in body.acks
     ]  # fmt: skip
-    outcomes = await engine_of(request).ack(acks)
-    results = [_ack_result(a.job_id, o) for a, o in zip(acks, outcomes, strict=True)]
+    refused = await (await guard_of(request)).jobs([a.job_id for a in acks], Action.work)
+    outcomes = iter(await engine_of(request).ack([a for a in acks if a.job_id not in refused]))
+    results = [
+        _error_item(a.job_id, "ok", refused[a.job_id]) if a.job_id in refused
+        else _ack_result(a.job_id, next(outcomes))
+        for a in acks
+    ]  # fmt: skip
     return json({"results": results})
 
 
@@ -223,6 +255,7 @@ async def ack(request: Request, body: s.AckIn) -> Response:
 
 @router.post("/jobs/{job_id}/logs", status_code=201, responses=ERRORS)
 async def append_logs(request: Request, job_id: str, body: s.LogsIn) -> Response:
+    await (await guard_of(request)).job(job_id, Action.work)
     entries = [(seconds(e.time), e.stream, e.text) for e in body.entries]
     last = await engine_of(request).append_logs(job_id, entries)
     return json({"last_seq": last}, 201)
@@ -236,6 +269,7 @@ async def read_logs(
     after: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
 ) -> Response:
+    await (await guard_of(request)).job(job_id, Action.read_logs)
     entries = await engine_of(request).logs(job_id, after, tail, limit)
     last = entries[-1].seq if entries else after
     return json({"entries": [log_document(e) for e in entries], "last_seq": last})
@@ -244,6 +278,7 @@ async def read_logs(
 @router.get("/jobs/{job_id}/logs/stream", responses=ERRORS)
 async def stream_logs(request: Request, job_id: str, after: int = 0) -> Response:
     """Server-sent events: each log entry as it is written; `end` once the job finished."""
+    await (await guard_of(request)).job(job_id, Action.read_logs)
     engine = engine_of(request)
     await engine.get(job_id)
     return stream(request, _follow_logs(engine, job_id, after))
@@ -251,6 +286,7 @@ async def stream_logs(request: Request, job_id: str, after: int = 0) -> Response
 
 @router.get("/jobs/{job_id}/log.txt", response_class=PlainTextResponse, responses=ERRORS)
 async def download_log(request: Request, job_id: str) -> Response:
+    await (await guard_of(request)).job(job_id, Action.read_logs)
     entries = await engine_of(request).logs(job_id, 0, None, 10_000_000)
     text = "".join(f"{iso(e.time)} {e.stream} {e.text.rstrip(chr(10))}\n" for e in entries)
     headers = {"Content-Disposition": f'attachment; filename="job-{job_id}.log"'}
@@ -262,18 +298,21 @@ async def download_log(request: Request, job_id: str) -> Response:
 
 @router.get("/queues")
 async def list_queues(request: Request) -> Response:
-    queues = await engine_of(request).queues()
+    guard = await guard_of(request)
+    queues = [q for q in await engine_of(request).queues() if guard.sees_queue(q.name)]
     return json({"queues": [_queue_document(q) for q in queues]})
 
 
 @router.post("/queues/{name}/pause", responses=ERRORS)
 async def pause_queue(request: Request, name: str) -> Response:
+    (await guard_of(request)).queue(name, Action.administer)
     await engine_of(request).pause(name)
     return json({"name": name, "paused": True})
 
 
 @router.post("/queues/{name}/resume", responses=ERRORS)
 async def resume_queue(request: Request, name: str) -> Response:
+    (await guard_of(request)).queue(name, Action.administer)
     await engine_of(request).resume(name)
     return json({"name": name, "paused": False})
 
@@ -281,12 +320,17 @@ async def resume_queue(request: Request, name: str) -> Response:
 @router.get("/events")
 async def events(request: Request) -> Response:
     """Server-sent events: every transition (id, queue, from, to, at) from now on."""
-    return stream(request, _follow_events(engine_of(request)))
+    guard = await guard_of(request)
+    return stream(request, _follow_events(engine_of(request), guard))
 
 
 @router.get("/workers")
 async def list_workers(request: Request) -> Response:
-    workers = await engine_of(request).workers()
+    guard = await guard_of(request)
+    workers = [
+        w for w in await engine_of(request).workers()
+        if guard.unrestricted or any(guard.sees_queue(q) for q in w.queues)
+    ]  # fmt: skip
     return json({"workers": [
         {"name": w.name, "host": w.host, "pid": w.pid, "queues": w.queues,
          "last_seen": iso(w.last_seen), "jobs_held": w.jobs_held}
@@ -328,7 +372,7 @@ async def _follow_logs(engine: Engine, job_id: str, after: int) -> AsyncIterator
                     yield KEEPALIVE
 
 
-async def _follow_events(engine: Engine) -> AsyncIterator[bytes]:
+async def _follow_events(engine: Engine, guard: Guard) -> AsyncIterator[bytes]:
     yield KEEPALIVE
     with engine.notifier.listen(["events"]) as listener:
         while True:
@@ -336,6 +380,8 @@ async def _follow_events(engine: Engine) -> AsyncIterator[bytes]:
                 yield KEEPALIVE
                 continue
             for event in listener.drain():
+                if not guard.may_read(event["queue"]):
+                    continue
                 yield frame({**event, "at": iso(event["at"])}, event="transition")
 
 
@@ -408,6 +454,11 @@ def _deletion_error(job_id: str, state: State | None) -> JobqError:
     return Conflict(
         f"only finished jobs can be deleted; this one is {state}", state=str(state), id=job_id
     )
+
+
+def _error_item(job_id: str, flag: str, err: JobqError) -> dict[str, Any]:
+    error = {"code": err.code, "message": err.message, "details": err.details}
+    return {"id": job_id, flag: False, "error": error}
 
 
 def _ack_result(job_id: str, outcome: Job | JobqError) -> dict[str, Any]:

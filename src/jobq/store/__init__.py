@@ -5,8 +5,9 @@ from __future__ import annotations
 from jobq.store.base import Store
 
 
-def open_store(url: str) -> Store:
-    """A store for `url`: sqlite:///path/to/file.db or postgresql://user@host:port/db."""
+def open_store(url: str, *, migrate: bool = True) -> Store:
+    """A store for `url`: sqlite:///path/to/file.db or postgresql://user@host:port/db.
+    `migrate=False` makes a PostgreSQL store refuse an old schema instead of migrating it."""
     if url.startswith("sqlite:"):
         from jobq.store.sqlite import SQLiteStore
 
@@ -14,7 +15,7 @@ def open_store(url: str) -> Store:
     if url.startswith(("postgresql:", "postgres:")):
         from jobq.store.postgres import PostgresStore  # type: ignore[import-not-found,unused-ignore]
 
-        store: Store = PostgresStore(url)
+        store: Store = PostgresStore(url, migrate=migrate)
         return store
     raise ValueError(f"unsupported database URL {url!r} (use sqlite:///PATH or postgresql://...)")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
+from jobq.auth.model import ApiKey, Grant, Role, User
 from jobq.model import (
     Attempt,
     Callback,
@@ -55,9 +56,10 @@ class Store(ABC):
         """Jobs matching `query`, in its stable order, at most `query.limit`."""
 
     @abstractmethod
-    async def claim(self, spec: ClaimSpec, token_for: Sequence[str], now: float) -> list[Job]:
+    async def claim(self, spec: ClaimSpec, lease_key: str, now: float) -> list[Job]:
         """Move up to spec.limit queued jobs (highest priority, then oldest) of unpaused
-        queues to running, each with the next token of `token_for`, and open an attempt."""
+        queues to running and open an attempt for each. Each job's lease token is
+        `lease_key + "." + str(seq)`: secret through the key, distinct through the seq."""
 
     @abstractmethod
     async def transition(self, steps: Sequence[Step], now: float) -> list[StepResult]:
@@ -105,6 +107,10 @@ class Store(ABC):
     @abstractmethod
     async def queue_stats(self) -> list[QueueStats]: ...
 
+    async def queue_names(self) -> list[str]:
+        """The names of every known queue; stores may answer this more cheaply."""
+        return [q.name for q in await self.queue_stats()]
+
     @abstractmethod
     async def set_paused(self, queue: str, paused: bool, now: float) -> None: ...
 
@@ -145,3 +151,66 @@ class Store(ABC):
     @abstractmethod
     async def callback_failed(self, callback_id: int, next_at: float | None, error: str) -> None:
         """Record a failed delivery; next_at None gives up on it."""
+
+    # --- users, API keys, queue owners and grants (jobq.auth) ---
+    # Not abstract, so a store that does not implement them yet still runs: it has no users,
+    # and the server stays in open, loopback-only mode. SQLite: store/sqlite_auth.py.
+
+    async def has_users(self) -> bool:
+        """Whether any user exists (then every request must authenticate)."""
+        return False
+
+    async def add_user(self, user: User) -> None:
+        """Conflict if the name is taken."""
+        raise NotImplementedError
+
+    async def get_user(self, name: str) -> User | None:
+        raise NotImplementedError
+
+    async def users(self) -> list[User]:
+        raise NotImplementedError
+
+    async def add_key(self, key: ApiKey) -> None:
+        """NotFound if key.user does not exist."""
+        raise NotImplementedError
+
+    async def get_key(self, key_id: str) -> ApiKey | None:
+        raise NotImplementedError
+
+    async def keys(self, user: str | None = None) -> list[ApiKey]:
+        raise NotImplementedError
+
+    async def revoke_key(self, key_id: str, now: float) -> bool:
+        """False if no such key or it was revoked before."""
+        raise NotImplementedError
+
+    async def key_used(self, key_id: str, now: float) -> None:
+        raise NotImplementedError
+
+    async def queue_owner(self, queue: str) -> str | None:
+        raise NotImplementedError
+
+    async def claim_queue(self, queue: str, user: str, now: float) -> str:
+        """Make `user` the owner of `queue` unless it has one; the owner after."""
+        raise NotImplementedError
+
+    async def set_queue_owner(self, queue: str, user: str, now: float) -> None:
+        raise NotImplementedError
+
+    async def grant(self, grant: Grant) -> None:
+        """Give (or change) a user's role on a queue; NotFound if the user does not exist."""
+        raise NotImplementedError
+
+    async def revoke_grant(self, queue: str, user: str) -> bool:
+        raise NotImplementedError
+
+    async def grants(self, queue: str | None = None) -> list[Grant]:
+        raise NotImplementedError
+
+    async def roles(self, user: str) -> dict[str, Role]:
+        """Every queue `user` owns or holds a grant on, with the role."""
+        raise NotImplementedError
+
+    async def secret(self, name: str, fresh: str) -> str:
+        """The server-wide secret `name`, set to `fresh` by whoever asks first."""
+        raise NotImplementedError

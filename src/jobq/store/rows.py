@@ -1,8 +1,14 @@
-"""Jobs to rows and back, shared by the stores (JSON columns as text)."""
+"""Jobs to rows and back, shared by the stores (JSON columns as text).
+
+Columns are listed in the order of the `Job` dataclass fields, so a row decodes into a job
+positionally; this is the hot path of every claim and acknowledgement.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import fields
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -10,16 +16,22 @@ import orjson
 from jobq.model import Attempt, Job, Worker
 from jobq.states import State
 
-JOB_COLUMNS: tuple[str, ...] = (
-    "seq", "id", "queue", "type", "payload", "metadata", "priority", "state", "run_at",
-    "lease_seconds", "deadline_seconds", "max_attempts", "backoff_base", "backoff_max",
-    "attempt", "result", "error", "exit_code", "progress", "result_ttl", "callback_url",
-    "owner", "created_at", "updated_at", "started_at", "finished_at", "last_heartbeat_at",
-    "lease_token", "lease_expires_at", "deadline_at", "worker", "cancel_requested",
-    "cancel_reason", "retry_of", "retried_by", "unique_key", "purge_at",
-)  # fmt: skip
-INSERT_COLUMNS = JOB_COLUMNS[1:]
+JOB_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Job))
+INSERT_COLUMNS = tuple(c for c in JOB_COLUMNS if c != "seq")
 JSON_COLUMNS = frozenset({"payload", "metadata", "result", "error", "progress", "cancel_reason"})
+_JSON_AT = tuple(i for i, c in enumerate(JOB_COLUMNS) if c in JSON_COLUMNS)
+_INSERT_JSON_AT = tuple(i for i, c in enumerate(INSERT_COLUMNS) if c in JSON_COLUMNS)
+_STATE_AT = JOB_COLUMNS.index("state")
+_WORKER_AT = JOB_COLUMNS.index("worker")
+_CANCEL_AT = JOB_COLUMNS.index("cancel_requested")
+_METADATA_AT = JOB_COLUMNS.index("metadata")
+_INSERT_STATE_AT = INSERT_COLUMNS.index("state")
+_INSERT_WORKER_AT = INSERT_COLUMNS.index("worker")
+_INSERT_CANCEL_AT = INSERT_COLUMNS.index("cancel_requested")
+_INSERT_METADATA_AT = INSERT_COLUMNS.index("metadata")
+_insert_getter = attrgetter(*INSERT_COLUMNS)
+_loads = orjson.loads
+_STATES = {str(s): s for s in State}
 
 
 def dumps(value: Any) -> str:
@@ -43,33 +55,40 @@ def worker_dict(worker: Worker) -> dict[str, Any]:
     return {"name": worker.name, "host": worker.host, "pid": worker.pid}
 
 
-def decode_worker(raw: str | None) -> Worker | None:
+def decode_worker(raw: str | bytes | None) -> Worker | None:
     if raw is None:
         return None
-    data = orjson.loads(raw)
+    data = _loads(raw)
     return Worker(name=data.get("name", ""), host=data.get("host"), pid=data.get("pid"))
 
 
-def job_values(job: Job) -> tuple[Any, ...]:
+def job_values(job: Job) -> list[Any]:
     """The INSERT_COLUMNS values of a new job."""
-    return tuple(encode(c, getattr(job, c)) for c in INSERT_COLUMNS)
+    values = list(_insert_getter(job))
+    for i in _INSERT_JSON_AT:
+        v = values[i]
+        if v is not None or i == _INSERT_METADATA_AT:
+            values[i] = orjson.dumps(v).decode()
+    values[_INSERT_STATE_AT] = str(values[_INSERT_STATE_AT])
+    worker = values[_INSERT_WORKER_AT]
+    values[_INSERT_WORKER_AT] = None if worker is None else dumps(worker_dict(worker))
+    values[_INSERT_CANCEL_AT] = int(bool(values[_INSERT_CANCEL_AT]))
+    return values
 
 
 def job_from_row(row: Sequence[Any] | Mapping[str, Any]) -> Job:
     """A job from a row in JOB_COLUMNS order (or a mapping by column name)."""
-    if isinstance(row, Mapping):
-        values = {c: row[c] for c in JOB_COLUMNS}
-    else:
-        values = dict(zip(JOB_COLUMNS, row, strict=True))
-    for column in JSON_COLUMNS:
-        raw = values[column]
-        values[column] = orjson.loads(raw) if isinstance(raw, str | bytes) else raw
-    if values["metadata"] is None:
-        values["metadata"] = {}
-    values["worker"] = decode_worker(values["worker"])
-    values["state"] = State(values["state"])
-    values["cancel_requested"] = bool(values["cancel_requested"])
-    return Job(**values)
+    values = [row[c] for c in JOB_COLUMNS] if isinstance(row, Mapping) else list(row)
+    for i in _JSON_AT:
+        raw = values[i]
+        if isinstance(raw, str | bytes):
+            values[i] = _loads(raw)
+    if values[_METADATA_AT] is None:
+        values[_METADATA_AT] = {}
+    values[_WORKER_AT] = decode_worker(values[_WORKER_AT])
+    values[_STATE_AT] = _STATES[values[_STATE_AT]]
+    values[_CANCEL_AT] = bool(values[_CANCEL_AT])
+    return Job(*values)
 
 
 def attempt_from_row(row: Sequence[Any]) -> Attempt:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import replace
+from typing import Any, NamedTuple
 
 import orjson
 
+from jobq.auth.model import ApiKey, Grant, Role, User
 from jobq.errors import Conflict, JobqError, NotFound, StaleLease
 from jobq.model import (
     Attempt,
@@ -17,6 +19,7 @@ from jobq.model import (
     JobQuery,
     LogEntry,
     Moved,
+    Plan,
     QueueStats,
     Step,
     StepResult,
@@ -25,6 +28,7 @@ from jobq.model import (
     WorkerSeen,
 )
 from jobq.states import LIVE, State, sources, target
+from jobq.store import sqlite_auth as auth
 from jobq.store.base import Store
 from jobq.store.rows import (
     INSERT_COLUMNS,
@@ -42,7 +46,7 @@ from jobq.store.sqlite_conn import GroupCommitter, Readers, connect, migrate
 SELECT_JOB = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs"
 INSERT_JOB = (
     f"INSERT INTO jobs ({', '.join(INSERT_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in INSERT_COLUMNS)}) RETURNING seq"
+    f"VALUES ({', '.join('?' for _ in INSERT_COLUMNS)})"
 )
 LIVE_STATES = tuple(str(s) for s in LIVE)
 
@@ -85,11 +89,11 @@ class SQLiteStore(Store):
         rows = await self._readers.run(lambda c: c.execute(sql, params).fetchall())
         return [job_from_row(r) for r in rows]
 
-    async def claim(self, spec: ClaimSpec, token_for: Sequence[str], now: float) -> list[Job]:
-        return await self._write(lambda c: _claim(c, spec, token_for, now))  # type: ignore[no-any-return]
+    async def claim(self, spec: ClaimSpec, lease_key: str, now: float) -> list[Job]:
+        return await self._write(lambda c: _claim(c, spec, lease_key, now))  # type: ignore[no-any-return]
 
     async def transition(self, steps: Sequence[Step], now: float) -> list[StepResult]:
-        return await self._write(lambda c: [_step(c, s, now) for s in steps])  # type: ignore[no-any-return]
+        return await self._write(lambda c: _transition(c, steps, now))  # type: ignore[no-any-return]
 
     async def delete(self, ids: Sequence[str], allowed: frozenset[State]) -> list[State | None]:
         return await self._write(lambda c: [_delete(c, i, allowed) for i in ids])  # type: ignore[no-any-return]
@@ -141,6 +145,12 @@ class SQLiteStore(Store):
     # queues and workers
     async def queue_stats(self) -> list[QueueStats]:
         return await self._readers.run(_queue_stats)
+
+    async def queue_names(self) -> list[str]:
+        rows = await self._readers.run(
+            lambda c: c.execute("SELECT name FROM queues ORDER BY name").fetchall()
+        )
+        return [r[0] for r in rows]
 
     async def set_paused(self, queue: str, paused: bool, now: float) -> None:
         sql = (
@@ -207,6 +217,58 @@ class SQLiteStore(Store):
 
         await self._write(op)
 
+    # users, API keys, queue owners and grants (operations in sqlite_auth.py)
+    async def has_users(self) -> bool:
+        return await self._readers.run(auth.has_users)
+
+    async def add_user(self, user: User) -> None:
+        await self._write(lambda c: auth.add_user(c, user))
+
+    async def get_user(self, name: str) -> User | None:
+        return await self._readers.run(lambda c: auth.get_user(c, name))
+
+    async def users(self) -> list[User]:
+        return await self._readers.run(auth.users)
+
+    async def add_key(self, key: ApiKey) -> None:
+        await self._write(lambda c: auth.add_key(c, key))
+
+    async def get_key(self, key_id: str) -> ApiKey | None:
+        return await self._readers.run(lambda c: auth.get_key(c, key_id))
+
+    async def keys(self, user: str | None = None) -> list[ApiKey]:
+        return await self._readers.run(lambda c: auth.keys(c, user))
+
+    async def revoke_key(self, key_id: str, now: float) -> bool:
+        return await self._write(lambda c: auth.revoke_key(c, key_id, now))  # type: ignore[no-any-return]
+
+    async def key_used(self, key_id: str, now: float) -> None:
+        await self._write(lambda c: auth.key_used(c, key_id, now))
+
+    async def queue_owner(self, queue: str) -> str | None:
+        return await self._readers.run(lambda c: auth.queue_owner(c, queue))
+
+    async def claim_queue(self, queue: str, user: str, now: float) -> str:
+        return await self._write(lambda c: auth.claim_queue(c, queue, user, now))  # type: ignore[no-any-return]
+
+    async def set_queue_owner(self, queue: str, user: str, now: float) -> None:
+        await self._write(lambda c: auth.set_queue_owner(c, queue, user, now))
+
+    async def grant(self, grant: Grant) -> None:
+        await self._write(lambda c: auth.grant(c, grant))
+
+    async def revoke_grant(self, queue: str, user: str) -> bool:
+        return await self._write(lambda c: auth.revoke_grant(c, queue, user))  # type: ignore[no-any-return]
+
+    async def grants(self, queue: str | None = None) -> list[Grant]:
+        return await self._readers.run(lambda c: auth.grants(c, queue))
+
+    async def roles(self, user: str) -> dict[str, Role]:
+        return await self._readers.run(lambda c: auth.roles(c, user))
+
+    async def secret(self, name: str, fresh: str) -> str:
+        return await self._write(lambda c: auth.secret(c, name, fresh))  # type: ignore[no-any-return]
+
 
 # --- operations, each run inside the writer's transaction or on a reader ---
 
@@ -217,68 +279,97 @@ def _get(c: sqlite3.Connection, job_id: str) -> Job | None:
 
 
 def _insert(c: sqlite3.Connection, jobs: Sequence[Job], now: float) -> list[tuple[Job, bool]]:
+    c.executemany(
+        "INSERT OR IGNORE INTO queues (name, paused, updated_at) VALUES (?, 0, ?)",
+        [(queue, now) for queue in {j.queue for j in jobs}],
+    )
     out: list[tuple[Job, bool]] = []
-    for queue in {j.queue for j in jobs}:
-        c.execute(
-            "INSERT OR IGNORE INTO queues (name, paused, updated_at) VALUES (?, 0, ?)",
-            (queue, now),
-        )
+    plain: list[Job] = []  # consecutive jobs with no unique key or retry link: one executemany
     for job in jobs:
-        if job.unique_key is not None:
-            existing = c.execute(
-                f"{SELECT_JOB} WHERE unique_key = ? AND state IN (?, ?, ?)",
-                (job.unique_key, *LIVE_STATES),
-            ).fetchone()
-            if existing is not None:
-                out.append((job_from_row(existing), False))
-                continue
-        (job.seq,) = c.execute(INSERT_JOB, job_values(job)).fetchone()
-        if job.retry_of is not None:
-            c.execute("UPDATE jobs SET retried_by = ? WHERE id = ?", (job.id, job.retry_of))
-        out.append((job, True))
-    return out
+        if job.unique_key is None and job.retry_of is None:
+            plain.append(job)
+            continue
+        out += _insert_plain(c, plain)
+        plain = []
+        out.append(_insert_special(c, job))
+    return out + _insert_plain(c, plain)
 
 
-def _claim(c: sqlite3.Connection, spec: ClaimSpec, tokens: Sequence[str], now: float) -> list[Job]:
+def _insert_plain(c: sqlite3.Connection, jobs: list[Job]) -> list[tuple[Job, bool]]:
+    if not jobs:
+        return []
+    c.executemany(INSERT_JOB, [job_values(j) for j in jobs])
+    # one writer, one statement: the rows got consecutive seqs ending at the last rowid
+    (last,) = c.execute("SELECT last_insert_rowid()").fetchone()
+    for offset, job in enumerate(jobs):
+        job.seq = last - len(jobs) + 1 + offset
+    return [(job, True) for job in jobs]
+
+
+def _insert_special(c: sqlite3.Connection, job: Job) -> tuple[Job, bool]:
+    if job.unique_key is not None:
+        existing = c.execute(
+            f"{SELECT_JOB} WHERE unique_key = ? AND state IN (?, ?, ?)",
+            (job.unique_key, *LIVE_STATES),
+        ).fetchone()
+        if existing is not None:
+            return job_from_row(existing), False
+    c.execute(INSERT_JOB, job_values(job))
+    (job.seq,) = c.execute("SELECT last_insert_rowid()").fetchone()
+    if job.retry_of is not None:
+        c.execute("UPDATE jobs SET retried_by = ? WHERE id = ?", (job.id, job.retry_of))
+    return job, True
+
+
+def _claim(c: sqlite3.Connection, spec: ClaimSpec, lease_key: str, now: float) -> list[Job]:
     _touch_worker(c, spec.worker, spec.queues, now)
     paused = {r[0] for r in c.execute("SELECT name FROM queues WHERE paused = 1")}
     candidates: list[tuple[int, int]] = []
     for queue in spec.queues:
         if queue in paused:
             continue
+        if spec.ids is not None:
+            candidates += _claim_chosen(c, queue, spec.ids)
+            continue
         for kind in spec.types or [None]:  # type: ignore[list-item]
             candidates += _claim_candidates(c, queue, kind, spec.limit)
     candidates.sort(key=lambda pc: (-pc[0], pc[1]))
+    chosen = [seq for _, seq in candidates[: spec.limit]]
+    if not chosen:
+        return []
     worker = dumps(worker_dict(spec.worker))
-    claimed = []
-    for (_, seq), token in zip(candidates[: spec.limit], tokens, strict=False):
-        row = c.execute(CLAIM_ONE, (spec.lease_seconds, token, now, now, now, worker, now, seq))
-        job = job_from_row(row.fetchone())
-        c.execute(
-            "INSERT INTO attempts (job_id, attempt, started_at, worker) VALUES (?, ?, ?, ?)",
-            (job.id, job.attempt, now, worker),
-        )
-        claimed.append(job)
+    sql = CLAIM_MANY.format(seqs=", ".join("?" for _ in chosen))
+    rows = c.execute(sql, (spec.lease_seconds, lease_key, now, worker, *chosen)).fetchall()
+    order = {seq: i for i, seq in enumerate(chosen)}
+    claimed = sorted((job_from_row(r) for r in rows), key=lambda j: order[j.seq])
+    c.executemany(INSERT_ATTEMPT, [(job.id, job.attempt, now, worker) for job in claimed])
     return claimed
 
 
-CLAIM_ONE = f"""
+# A released attempt gave its number back (release does not count it); the next claim of the
+# job reuses that number, so its row is started afresh.
+INSERT_ATTEMPT = """
+INSERT INTO attempts (job_id, attempt, started_at, worker) VALUES (?, ?, ?, ?)
+ON CONFLICT (job_id, attempt) DO UPDATE SET started_at = excluded.started_at,
+    worker = excluded.worker, finished_at = NULL, outcome = NULL, error = NULL
+"""
+
+CLAIM_MANY = """
 UPDATE jobs SET
     state = 'running',
     attempt = attempt + 1,
     lease_seconds = coalesce(?1, lease_seconds),
-    lease_token = ?2,
+    lease_token = ?2 || '.' || seq,
     lease_expires_at = ?3 + coalesce(?1, lease_seconds),
-    started_at = coalesce(started_at, ?4),
+    started_at = coalesce(started_at, ?3),
     deadline_at = CASE WHEN deadline_seconds IS NULL THEN NULL
-                       ELSE coalesce(deadline_at, ?4 + deadline_seconds) END,
-    last_heartbeat_at = ?5,
-    worker = ?6,
-    updated_at = ?7,
+                       ELSE coalesce(deadline_at, ?3 + deadline_seconds) END,
+    last_heartbeat_at = ?3,
+    worker = ?4,
+    updated_at = ?3,
     cancel_requested = 0
-WHERE seq = ?8 AND state = 'queued'
-RETURNING {", ".join(JOB_COLUMNS)}
-"""
+WHERE seq IN ({seqs}) AND state = 'queued'
+RETURNING """ + ", ".join(JOB_COLUMNS).replace("{", "{{").replace("}", "}}")
 
 
 def _claim_candidates(
@@ -297,15 +388,53 @@ def _claim_candidates(
     return c.execute(sql, (queue, kind, limit)).fetchall()
 
 
-def _step(c: sqlite3.Connection, step: Step, now: float) -> StepResult:
-    try:
-        return _apply(c, step, now)
-    except JobqError as exc:
-        return exc
+def _transition(c: sqlite3.Connection, steps: Sequence[Step], now: float) -> list[StepResult]:
+    """Decide every step on the rows as they are now, then write the plans in bulk."""
+    jobs = _get_many(c, list({step.job_id for step in steps}))
+    writes = _Writes(now)
+    results: list[StepResult] = []
+    for step in steps:
+        try:
+            decided = _decide(jobs.get(step.job_id), step, now)
+        except JobqError as exc:
+            results.append(exc)
+            continue
+        job = decided.moved.job
+        if job.id in writes.touched:  # the same job twice: keep the writes in order
+            writes.flush(c)
+        writes.add(decided)
+        jobs[job.id] = job
+        results.append(decided.moved)
+    writes.flush(c)
+    return results
 
 
-def _apply(c: sqlite3.Connection, step: Step, now: float) -> Moved:
-    job = _get(c, step.job_id)
+def _claim_chosen(c: sqlite3.Connection, queue: str, ids: Sequence[str]) -> list[tuple[int, int]]:
+    """The queued jobs among `ids` in `queue` (a claim of named jobs)."""
+    marks = ", ".join("?" for _ in ids)
+    sql = f"SELECT priority, seq FROM jobs WHERE state = 'queued' AND queue = ? AND id IN ({marks})"
+    return c.execute(sql, (queue, *ids)).fetchall()
+
+
+def _get_many(c: sqlite3.Connection, ids: list[str]) -> dict[str, Job]:
+    found: dict[str, Job] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        sql = f"{SELECT_JOB} WHERE id IN ({', '.join('?' * len(chunk))})"
+        for row in c.execute(sql, chunk):
+            job = job_from_row(row)
+            found[job.id] = job
+    return found
+
+
+class _Decided(NamedTuple):
+    moved: Moved
+    plan: Plan
+    changes: dict[str, Any]
+    attempt: int  # the attempt the plan may close
+
+
+def _decide(job: Job | None, step: Step, now: float) -> _Decided:
     if job is None:
         raise NotFound("job not found", id=step.job_id)
     if step.token is not None and (job.state != State.running or job.lease_token != step.token):
@@ -316,28 +445,58 @@ def _apply(c: sqlite3.Connection, step: Step, now: float) -> Moved:
     except ValueError as exc:
         raise Conflict(str(exc), state=str(job.state), id=job.id) from None
     changes = {**plan.changes, "state": new_state, "updated_at": now}
-    assignments = ", ".join(f"{column} = ?" for column in changes)
-    allowed = sorted(str(s) for s in sources(plan.event))
-    sql = (
-        f"UPDATE jobs SET {assignments} WHERE id = ? "
-        f"AND state IN ({', '.join('?' for _ in allowed)}) RETURNING {', '.join(JOB_COLUMNS)}"
-    )
-    params = [encode(k, v) for k, v in changes.items()]
-    row = c.execute(sql, (*params, job.id, *allowed)).fetchone()
-    if row is None:  # cannot happen with one writer; kept as the compare-and-set guard
-        raise Conflict(state=str(job.state), id=job.id)
-    if plan.attempt_outcome is not None:
-        c.execute(
+    return _Decided(Moved(replace(job, **changes), job.state), plan, changes, job.attempt)
+
+
+class _Writes:
+    """Plans waiting to be written, grouped so that each group is one executemany."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+        self.touched: set[str] = set()
+        self.updates: dict[tuple[tuple[str, ...], tuple[str, ...]], list[list[Any]]] = {}
+        self.attempts: list[tuple[Any, ...]] = []
+        self.callbacks: list[tuple[Any, ...]] = []
+        self.spawns: list[Job] = []  # new jobs a plan makes (respawn on failure)
+
+    def add(self, decided: _Decided) -> None:
+        job, plan, changes = decided.moved.job, decided.plan, decided.changes
+        allowed = tuple(sorted(str(s) for s in sources(plan.event)))
+        params = [encode(k, v) for k, v in changes.items()]
+        self.updates.setdefault((tuple(changes), allowed), []).append([*params, job.id, *allowed])
+        self.touched.add(job.id)
+        if plan.attempt_outcome is not None:
+            error = encode("error", plan.attempt_error)
+            self.attempts.append((self.now, plan.attempt_outcome, error, job.id, decided.attempt))
+        if plan.callback and job.callback_url:
+            self.callbacks.append((job.id, job.callback_url, self.now))
+        if plan.spawn is not None:
+            self.spawns.append(plan.spawn)
+
+    def flush(self, c: sqlite3.Connection) -> None:
+        for (columns, allowed), rows in self.updates.items():
+            assignments = ", ".join(f"{column} = ?" for column in columns)
+            sql = (
+                f"UPDATE jobs SET {assignments} "
+                f"WHERE id = ? AND state IN ({', '.join('?' * len(allowed))})"
+            )
+            if c.executemany(sql, rows).rowcount != len(rows):
+                # cannot happen with one writer deciding on fresh rows; the guard stays
+                raise RuntimeError("compare-and-set failed inside the writer")
+        c.executemany(
             "UPDATE attempts SET finished_at = ?, outcome = ?, error = ? "
             "WHERE job_id = ? AND attempt = ?",
-            (now, plan.attempt_outcome, encode("error", plan.attempt_error), job.id, job.attempt),
+            self.attempts,
         )
-    if plan.callback and job.callback_url:
-        c.execute(
-            "INSERT INTO callbacks (job_id, url, next_at) VALUES (?, ?, ?)",
-            (job.id, job.callback_url, now),
+        c.executemany(
+            "INSERT INTO callbacks (job_id, url, next_at) VALUES (?, ?, ?)", self.callbacks
         )
-    return Moved(job_from_row(row), job.state)
+        _insert(c, self.spawns, self.now)
+        self.touched.clear()
+        self.updates.clear()
+        self.attempts.clear()
+        self.callbacks.clear()
+        self.spawns.clear()
 
 
 def _claim_callbacks(c: sqlite3.Connection, now: float, limit: int, lease: float) -> list[Callback]:

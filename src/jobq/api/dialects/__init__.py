@@ -1,0 +1,1 @@
+"""The seed APIs jobq speaks beside its native API: each a thin translation over the engine."""

@@ -1,0 +1,40 @@
+"""Each dialect's own OpenAPI document and Swagger page, at PREFIX/openapi.json and PREFIX/docs.
+
+The document is built from the dialect's router alone, with the mount prefix as its server URL,
+so a generated client for that dialect needs only the base URL it already uses.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse, Response
+
+from jobq.api.responses import json
+
+
+def add_docs(router: APIRouter, title: str, version: str, description: str) -> None:
+    """Serve `router`'s own OpenAPI document and docs page under its mount prefix."""
+    documents: dict[str, dict[str, Any]] = {}
+
+    def document(prefix: str) -> dict[str, Any]:
+        if prefix not in documents:
+            doc = get_openapi(
+                title=title, version=version, description=description, routes=router.routes
+            )
+            doc["servers"] = [{"url": prefix or "/"}]
+            documents[prefix] = doc
+        return documents[prefix]
+
+    async def openapi(request: Request) -> Response:
+        return json(document(request.url.path.removesuffix("/openapi.json")))
+
+    async def docs(request: Request) -> HTMLResponse:
+        prefix = request.url.path.removesuffix("/docs")
+        return get_swagger_ui_html(openapi_url=f"{prefix}/openapi.json", title=f"jobq: {title}")
+
+    router.add_api_route("/openapi.json", openapi, methods=["GET"], include_in_schema=False)
+    router.add_api_route("/docs", docs, methods=["GET"], include_in_schema=False)

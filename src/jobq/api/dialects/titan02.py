@@ -1,0 +1,169 @@
+"""Titan job API 0.2.x (seed 000), default mount /titan-0.2/v1.
+
+Flat routes over one queue ("default", jobq's own default queue): `GET /jobs` peeks,
+`GET /jobs/consume` claims. A translation table: every decision is the engine's.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, File, Form, Query, Request, UploadFile
+from fastapi.responses import Response
+
+from jobq.api.dialects import titan_common as t
+from jobq.api.dialects.docs import add_docs
+from jobq.api.responses import json
+from jobq.engine import Engine
+from jobq.errors import Conflict, NotFound
+from jobq.model import ClaimSpec, Job, JobQuery
+from jobq.states import LIVE, TERMINAL
+
+NAME = "titan-0.2"
+PREFIX = "/titan-0.2/v1"
+QUEUE = "default"
+STATUS = t.statuses(succeeded="succeeded", failed="failed")
+ERRORS: dict[int | str, dict[str, Any]] = {
+    c: {"description": '`{"error": {"message", "fields"}}`'} for c in (400, 404, 409)
+}
+
+
+class NewJob(t.Loose):
+    image: str | None = None
+    payload: t.Payload | None = None
+    delay: t.Seconds = 0
+    timeout: t.Timeout = t.TIMEOUT
+    priority: t.Priority = 0
+    max_retries: t.MaxRetries = 3
+    retries_delay: t.Seconds = t.RETRIES_DELAY
+
+
+class NewJobsWrapper(t.Loose):
+    jobs: list[NewJob]
+
+
+def engine_of(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def document(job: Job) -> dict[str, Any]:
+    return {
+        **t.job_fields(job),
+        "status": STATUS[job.state],
+        "details": t.details(job),
+        "retry_id": job.retried_by,
+    }
+
+
+def one(job: Job) -> Response:
+    return json({"job": document(job)})
+
+
+def many(jobs: list[Job], status: int = 200) -> Response:
+    return json({"jobs": [document(j) for j in jobs]}, status)
+
+
+async def enqueue(request: Request, body: NewJobsWrapper) -> Response:
+    """Enqueue job(s): all of them, or none if any is invalid."""
+    specs = [
+        t.spec(QUEUE, j.image, j.payload, j.delay, j.timeout, j.priority, j.max_retries,
+               j.retries_delay)
+        for j in body.jobs
+    ]  # fmt: skip
+    inserted = await engine_of(request).enqueue(specs)
+    return many([job for job, _ in inserted], 201)
+
+
+async def peek(request: Request, n: Annotated[int, Query(ge=1, le=1000)] = 10) -> Response:
+    """Active (delayed, queued, running) jobs, without taking any."""
+    query = JobQuery(queues=[QUEUE], states=sorted(LIVE), limit=n)
+    return many(await engine_of(request).list_jobs(query))
+
+
+async def consume(request: Request, n: Annotated[int, Query(ge=1, le=1000)] = 1) -> Response:
+    """Up to n jobs, each now running; no other consumer gets them."""
+    spec = ClaimSpec([QUEUE], None, n, None, t.worker(request, NAME))
+    return many(await engine_of(request).claim(spec))
+
+
+async def get_job(request: Request, id: str) -> Response:
+    return one(await engine_of(request).get(id))
+
+
+async def delete_job(request: Request, id: str) -> Response:
+    """Delete a succeeded, failed or cancelled job and its log."""
+    [state] = await engine_of(request).delete([id])
+    if state is None:
+        raise NotFound("job not found", id=id)
+    if state not in TERMINAL:
+        raise Conflict(f"only a finished job can be deleted; this one is {STATUS[state]}", id=id)
+    return Response(status_code=200)
+
+
+async def cancel(
+    request: Request, id: str, details: Annotated[str | None, Body(max_length=100_000)] = None
+) -> Response:
+    """Cancel a delayed, queued or running job; the body is a JSON string of details.
+    A running job is cancelled at once: its runner's later reports are refused."""
+    return one(await engine_of(request).cancel(id, "client_request", details, immediate=True))
+
+
+async def fail(
+    request: Request,
+    id: str,
+    reason: Annotated[str, Form()] = "bad_exit",
+    details: Annotated[str | None, Form()] = None,
+    log: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """Mark a running job failed (reason timeout, killed or bad_exit), with its log."""
+    engine = engine_of(request)
+    error = t.failure_error(reason, details)
+    job = await engine.fail(id, await t.holder_token(engine, id), error)
+    await t.store_log(engine, id, log)
+    return one(job)
+
+
+async def success(
+    request: Request, id: str, log: Annotated[UploadFile | None, File()] = None
+) -> Response:
+    """Mark a running job succeeded, with its log."""
+    engine = engine_of(request)
+    job = await engine.complete(id, await t.holder_token(engine, id))
+    await t.store_log(engine, id, log)
+    return one(job)
+
+
+async def retry(request: Request, id: str) -> Response:
+    """A new job running this one again (succeeded, cancelled, or failed with max_retries 0)."""
+    return one(await engine_of(request).retry(id))
+
+
+async def touch(request: Request, id: str) -> Response:
+    """Reset a running job's timeout."""
+    engine = engine_of(request)
+    await engine.heartbeat(id, await t.holder_token(engine, id))
+    return Response(status_code=200)
+
+
+async def log(request: Request, id: str) -> Response:
+    """The job's log, text/plain."""
+    return await t.log_response(engine_of(request), id)
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(responses=ERRORS)
+    add = router.add_api_route
+    add("/jobs", enqueue, methods=["POST"], status_code=201, summary="Enqueue Job")
+    add("/jobs", peek, methods=["GET"], summary="Peek at list of jobs.")
+    add("/jobs/consume", consume, methods=["GET"], summary="Get next job.")
+    add("/job/{id}", get_job, methods=["GET"], summary="Gets job by id")
+    add("/job/{id}", delete_job, methods=["DELETE"], summary="Delete the job.")
+    add("/job/{id}/cancel", cancel, methods=["POST"], summary="Cancel a job.")
+    add("/job/{id}/fail", fail, methods=["POST"], summary="Mark job as failed.")
+    add("/job/{id}/success", success, methods=["POST"], summary="Mark job as succeeded.")
+    add("/job/{id}/retry", retry, methods=["POST"], summary="Retry a job.")
+    add("/job/{id}/touch", touch, methods=["POST"], summary="Extend job timeout.")
+    add("/job/{id}/log", log, methods=["GET"], summary="Get the log of a completed job.")
+    add_docs(router, "Titan 0.2", "0.2.0", "Titan's job API 0.2.x (seed 000), served by jobq.")
+    return router

@@ -1,0 +1,200 @@
+"""What Titan 0.2 and 0.3 share: the job fields, their defaults, reasons, errors, logs.
+
+How a Titan job lives in jobq (see docs/design.md, "Titan and Accepted dialects"):
+
+    Titan           jobq
+    image           type
+    payload         payload (a string; other payloads are shown as their JSON text)
+    delay           run_at = now + delay (shown as run_at - created_at)
+    timeout         lease_seconds, with max_attempts 1: an expired lease fails the job
+    priority 0..2   priority
+    max_retries     metadata jobq.respawn.remaining (see jobq.respawn)
+    retries_delay   metadata jobq.respawn.delay
+    retry_id/at     retried_by
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Request, UploadFile
+from fastapi.responses import PlainTextResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from jobq import respawn
+from jobq.api.errors import HttpError
+from jobq.api.responses import JSONResponse
+from jobq.engine import Engine, JobSpec
+from jobq.errors import InvalidInput
+from jobq.model import Job, Worker
+from jobq.render import iso
+from jobq.states import State
+
+TIMEOUT = 60
+RETRIES_DELAY = 60
+MAX_RETRIES = 25
+FAILURE_REASONS = ("timeout", "killed", "bad_exit")
+REASON_OF_CODE = {
+    "timeout": "timeout",
+    "killed": "killed",
+    "bad_exit": "bad_exit",
+    "lease_expired": "timeout",
+    "deadline_exceeded": "timeout",
+}
+LOG_LIMIT = 10_000_000  # entries read back for one log download
+
+Seconds = Annotated[int, Field(ge=0, le=10 * 365 * 86400)]
+Timeout = Annotated[int, Field(gt=0, le=7 * 86400)]
+Priority = Annotated[int, Field(ge=0, le=2)]
+MaxRetries = Annotated[int, Field(ge=0, le=MAX_RETRIES)]
+Payload = Annotated[str, Field(max_length=256 * 1024 * 1024)]
+
+
+class Loose(BaseModel):
+    """Titan's servers ignored fields they did not know; so does jobq, for its clients."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+def statuses(succeeded: str, failed: str) -> dict[State, str]:
+    return {
+        State.scheduled: "delayed",
+        State.queued: "queued",
+        State.running: "running",
+        State.succeeded: succeeded,
+        State.failed: failed,
+        State.cancelled: "cancelled",
+    }
+
+
+def spec(
+    queue: str,
+    image: str | None,
+    payload: str | None,
+    delay: int,
+    timeout: int,
+    priority: int,
+    max_retries: int,
+    retries_delay: int,
+) -> JobSpec:
+    """The jobq job for a Titan NewJob: one attempt, the timeout as its lease."""
+    return JobSpec(
+        queue=queue, type=image or "default", payload=payload, priority=priority,
+        delay=float(delay), lease_seconds=float(timeout), max_attempts=1,
+        metadata=respawn.policy(max_retries, float(retries_delay)),
+    )  # fmt: skip
+
+
+def payload_text(job: Job) -> str:
+    if isinstance(job.payload, str):
+        return job.payload
+    if job.payload is None:
+        return ""
+    return orjson.dumps(job.payload).decode()
+
+
+def reason(job: Job) -> str | None:
+    """Titan's reason: why a job failed or was cancelled."""
+    if job.state == State.cancelled:
+        return "client_request"
+    if job.state != State.failed:
+        return None
+    return REASON_OF_CODE.get(str((job.error or {}).get("code")), "bad_exit")
+
+
+def details(job: Job) -> str | None:
+    error = job.error or {}
+    text = error.get("details") if job.state == State.cancelled else error.get("message")
+    if text is None or isinstance(text, str):
+        return text
+    return orjson.dumps(text).decode()
+
+
+def job_fields(job: Job) -> dict[str, Any]:
+    """The fields both versions render (a job enqueued elsewhere gets Titan's defaults)."""
+    retries_delay = respawn.delay(job) if respawn.DELAY in job.metadata else RETRIES_DELAY
+    return {
+        "id": job.id,
+        "image": job.type,
+        "payload": payload_text(job),
+        "delay": max(round(job.run_at - job.created_at), 0),
+        "timeout": max(round(job.lease_seconds), 1),
+        "priority": min(max(job.priority, 0), 2),
+        "max_retries": min(respawn.remaining(job), MAX_RETRIES),
+        "retries_delay": round(retries_delay),
+        "reason": reason(job),
+        "created_at": iso(job.created_at),
+        "started_at": iso(job.started_at),
+        "completed_at": iso(job.finished_at),
+        "retry_of": job.retry_of,
+    }
+
+
+def worker(request: Request, name: str) -> Worker:
+    return Worker(name, request.client.host if request.client else None)
+
+
+async def holder_token(engine: Engine, job_id: str) -> str:
+    """The lease token of the job's current holder: Titan runners do not carry one, so a
+    report about the job is about its current run. After a timeout or a cancel the job has no
+    holder and the report is refused as stale."""
+    job = await engine.get(job_id)
+    return job.lease_token or ""
+
+
+def failure_error(reason_name: str, text: str | None) -> dict[str, Any]:
+    if reason_name not in FAILURE_REASONS:
+        raise InvalidInput(
+            f"reason must be one of {', '.join(FAILURE_REASONS)}", field="reason", value=reason_name
+        )
+    return {"code": reason_name, "message": text or reason_name, "details": None}
+
+
+async def store_log(engine: Engine, job_id: str, log: UploadFile | None) -> None:
+    """Keep an uploaded log file as one log entry of the job."""
+    if log is None:
+        return
+    text = (await log.read()).decode("utf-8", errors="replace")
+    if text:
+        await engine.append_logs(job_id, [(None, "stdout", text)])
+
+
+async def log_response(engine: Engine, job_id: str) -> Response:
+    """The job's log as text/plain: an uploaded file as it was, log lines one per line."""
+    entries = await engine.logs(job_id, 0, None, LOG_LIMIT)
+    parts: list[str] = []
+    for entry in entries:
+        if parts and not parts[-1].endswith("\n"):
+            parts.append("\n")
+        parts.append(entry.text)
+    return PlainTextResponse("".join(parts), media_type="text/plain; charset=utf-8")
+
+
+async def json_body(request: Request) -> Any:
+    """The request body as JSON, None when empty (400 when it is not JSON)."""
+    raw = await request.body()
+    if not raw.strip():
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise InvalidInput("the request body is not valid JSON") from None
+
+
+def field_names(err: HttpError) -> str:
+    fields = err.details.get("fields")
+    if isinstance(fields, list):
+        return ", ".join(str(f.get("field") or "body") for f in fields if isinstance(f, dict))
+    return str(err.details.get("field") or "")
+
+
+def titan_error(request: Request, err: HttpError) -> Response:
+    """`{"error": {"message", "fields"}}`; invalid input is 400, as Titan answered it."""
+    status = 400 if err.status == 422 else err.status
+    message = err.message
+    if err.code == "stale_lease":  # Titan runners hold no token: say it in their terms
+        message = "the job is not running (it timed out, was cancelled or has finished)"
+    body = {"error": {"message": message, "fields": field_names(err)}}
+    headers = {"Retry-After": "1"} if status == 503 else None
+    return JSONResponse(body, status_code=status, headers=headers)

@@ -1,0 +1,151 @@
+"""Authentication over HTTP: credential schemes and the dependency every interface mounts.
+
+An interface names its scheme (`Interface.credentials`); the app adds `authenticate(scheme)`
+as a dependency of that interface's router. Failures raise Unauthorized or RateLimited, which
+the interface's own error renderer shapes (api/errors.py), with the scheme's WWW-Authenticate
+challenge and Retry-After headers. Routes then call `await guard_of(request)` for permission
+checks (jobq.auth.guard).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from jobq.auth.guard import Guard
+from jobq.auth.model import OPEN, Principal
+from jobq.auth.service import Authenticator
+from jobq.errors import RateLimited, Unauthorized
+
+log = logging.getLogger("jobq.auth")
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    key: str
+    user: str | None = None  # HTTP basic: the user the key must belong to
+
+
+@dataclass(frozen=True, slots=True)
+class Scheme:
+    """How an interface carries a key: a parser (None when the request has no credentials;
+    Unauthorized when they are malformed) and the challenge a 401 sends."""
+
+    name: str
+    parse: Callable[[Request], Credentials | None]
+    challenge: str
+
+
+def _authorization(request: Request, scheme: str) -> str | None:
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    given, _, value = header.strip().partition(" ")
+    if given.lower() != scheme.lower() or not value.strip():
+        raise Unauthorized(f"expected 'Authorization: {scheme} ...'")
+    return value.strip()
+
+
+def parse_bearer(request: Request) -> Credentials | None:
+    value = _authorization(request, "Bearer")
+    return None if value is None else Credentials(value)
+
+
+def parse_key(request: Request) -> Credentials | None:
+    value = _authorization(request, "Key")
+    return None if value is None else Credentials(value)
+
+
+def parse_basic(request: Request) -> Credentials | None:
+    value = _authorization(request, "Basic")
+    if value is None:
+        return None
+    try:
+        decoded = base64.b64decode(value, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise Unauthorized("malformed HTTP basic credentials") from None
+    user, sep, key = decoded.partition(":")
+    if not sep or not user or not key:
+        raise Unauthorized("HTTP basic credentials need a user name and a key as password")
+    return Credentials(key, user)
+
+
+BEARER = Scheme("bearer", parse_bearer, 'Bearer realm="jobq"')
+KEY = Scheme("key", parse_key, 'Key realm="jobq"')
+BASIC = Scheme("basic", parse_basic, 'Basic realm="jobq", charset="UTF-8"')
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def authenticator_of(request: Request) -> Authenticator:
+    auth: Authenticator = request.app.state.auth
+    return auth
+
+
+async def identify(request: Request, scheme: Scheme) -> Principal:
+    """Who sends `request`: OPEN when no users exist, else the key's holder."""
+    auth = authenticator_of(request)
+    if not await auth.users_exist():
+        if getattr(request.app.state, "open_to_anyone", False):
+            log.warning(
+                "INSECURE: %s %s from %s served without authentication",
+                request.method, request.url.path, client_address(request),
+            )  # fmt: skip
+        return OPEN
+    address = client_address(request)
+    wait = auth.limiter.retry_after(address)
+    if wait is not None:
+        raise _rate_limited(wait)
+    try:
+        credentials = scheme.parse(request)
+        if credentials is None:
+            raise _challenge(Unauthorized("authentication required: send an API key"), scheme)
+        return await auth.principal(credentials.key, credentials.user)
+    except Unauthorized as exc:
+        if request.headers.get("authorization") is not None:
+            auth.limiter.failed(address)
+        raise _challenge(exc, scheme) from None
+
+
+def authenticate(scheme: Scheme) -> Callable[[Request], Awaitable[None]]:
+    """The dependency an interface's router mounts: sets request.state.principal and .user."""
+
+    async def dependency(request: Request) -> None:
+        principal = await identify(request, scheme)
+        request.state.principal = principal
+        request.state.user = principal.user
+
+    return dependency
+
+
+async def guard_of(request: Request) -> Guard:
+    """The permission checks for this request (after `authenticate` ran)."""
+    principal = getattr(request.state, "principal", None)
+    if not isinstance(principal, Principal):
+        raise Unauthorized("this route is mounted without authentication")
+    auth = authenticator_of(request)
+    roles = {} if principal.admin else await auth.roles(principal)
+    return Guard(principal, roles, auth.store, auth.clock(), auth.forget)
+
+
+def _challenge(exc: Unauthorized, scheme: Scheme) -> Unauthorized:
+    exc.headers = {"WWW-Authenticate": scheme.challenge}
+    return exc
+
+
+def _rate_limited(wait: float) -> RateLimited:
+    seconds = max(1, math.ceil(wait))
+    exc = RateLimited(
+        f"too many failed authentications from this address; retry in {seconds} s",
+        retry_after=seconds,
+    )
+    exc.headers = {"Retry-After": str(seconds)}
+    return exc

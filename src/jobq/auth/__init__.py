@@ -1,0 +1,10 @@
+"""Who may do what: users, API keys, queue owners and grants.
+
+    model     User, ApiKey, Grant, Role, Principal (plain data, shared with the store)
+    keys      making, parsing and checking API keys
+    policy    which role allows which action (pure)
+    service   Authenticator: a key to a Principal, with a short cache and a failure limiter
+    guard     Guard: one request's permission checks against queues and jobs
+
+HTTP lives in `jobq.api.security` (credential schemes) and `jobq.api.admin` (admin routes).
+"""

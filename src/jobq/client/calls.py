@@ -1,0 +1,317 @@
+"""Every native API call as a value: what to send and how to read the answer.
+
+`Client` and `AsyncClient` differ only in how they send a `Call`, so each route is described
+once, here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+from urllib.parse import quote
+
+import httpx
+
+from jobq.client.types import (
+    AckItem,
+    AckResult,
+    Attempt,
+    ClaimedJob,
+    Deletion,
+    Heartbeat,
+    Job,
+    JobPage,
+    LogEntry,
+    LogPage,
+    Queue,
+    WorkerInfo,
+)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Generic[T]):
+    method: str
+    path: str
+    read: Callable[[httpx.Response], T]
+    params: Any = None
+    json: Any = None
+    wait: float = 0.0  # seconds the server may hold the request (added to the timeout)
+
+
+@dataclass(slots=True)
+class NewJob:
+    """A job to enqueue; None means the server's default."""
+
+    queue: str = "default"
+    type: str = "default"
+    payload: Any = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    priority: int = 0
+    run_at: datetime | None = None
+    delay: float | None = None
+    lease_seconds: float | None = None
+    deadline_seconds: float | None = None
+    max_attempts: int | None = None
+    backoff_base: float | None = None
+    backoff_max: float | None = None
+    result_ttl: float | None = None
+    keep_forever: bool = False
+    callback_url: str | None = None
+    unique_key: str | None = None
+
+    def document(self) -> dict[str, Any]:
+        doc = {k: v for k, v in asdict(self).items() if v is not None or k == "payload"}
+        if self.run_at is not None:
+            doc["run_at"] = self.run_at.isoformat()
+        return doc
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerId:
+    """How a worker names itself when it claims."""
+
+    name: str
+    host: str | None = None
+    pid: int | None = None
+
+
+def _seg(value: str) -> str:
+    """One path segment, escaped."""
+    return quote(value, safe="")
+
+
+# --- readers ---
+
+
+def _json(response: httpx.Response) -> Any:
+    return response.json()
+
+
+def _job(response: httpx.Response) -> Job:
+    return Job.parse(response.json())
+
+
+def _created_jobs(response: httpx.Response) -> list[Job]:
+    return [Job.parse(doc) for doc in response.json()["jobs"]]
+
+
+def _nothing(response: httpx.Response) -> None:
+    return None
+
+
+def _claimed(response: httpx.Response) -> list[ClaimedJob]:
+    if response.status_code == 204:
+        return []
+    return [ClaimedJob.parse(doc) for doc in response.json()["jobs"]]
+
+
+def _page(response: httpx.Response) -> JobPage:
+    body = response.json()
+    return JobPage([Job.parse(d) for d in body["jobs"]], body.get("next_cursor"))
+
+
+def _logs(response: httpx.Response) -> LogPage:
+    body = response.json()
+    return LogPage([LogEntry.parse(d) for d in body["entries"]], body["last_seq"])
+
+
+# --- jobs ---
+
+
+def enqueue(job: NewJob) -> Call[Job]:
+    return Call("POST", "/jobs", _job, json=job.document())
+
+
+def enqueue_many(jobs: Iterable[NewJob]) -> Call[list[Job]]:
+    return Call("POST", "/jobs", _created_jobs, json={"jobs": [j.document() for j in jobs]})
+
+
+def list_jobs(
+    *,
+    queue: str | Sequence[str] | None = None,
+    type: str | Sequence[str] | None = None,
+    state: str | Sequence[str] | None = None,
+    owner: str | None = None,
+    metadata: dict[str, str] | None = None,
+    sort: str = "created_at",
+    limit: int = 100,
+    cursor: str | None = None,
+    **times: datetime,
+) -> Call[JobPage]:
+    """Filters as `GET /jobs` takes them; `times` are created_after, finished_before, ..."""
+    params: list[tuple[str, Any]] = [("sort", sort), ("limit", limit)]
+    for name, value in (("queue", queue), ("type", type), ("state", state)):
+        values = [value] if isinstance(value, str) else list(value or [])
+        params += [(name, v) for v in values]
+    params += [(f"meta.{k}", v) for k, v in (metadata or {}).items()]
+    params += [(k, v.isoformat()) for k, v in times.items()]
+    if owner is not None:
+        params.append(("owner", owner))
+    if cursor is not None:
+        params.append(("cursor", cursor))
+    return Call("GET", "/jobs", _page, params=params)
+
+
+def get(job_id: str, wait: float = 0.0) -> Call[Job]:
+    params = {"wait": wait} if wait > 0 else None
+    return Call("GET", f"/jobs/{_seg(job_id)}", _job, params=params, wait=wait)
+
+
+def update(
+    job_id: str,
+    *,
+    priority: int | None = None,
+    run_at: datetime | None = None,
+    metadata: dict[str, str] | None = None,
+) -> Call[Job]:
+    body: dict[str, Any] = {"priority": priority, "metadata": metadata,
+                            "run_at": run_at.isoformat() if run_at else None}  # fmt: skip
+    body = {k: v for k, v in body.items() if v is not None}
+    return Call("PATCH", f"/jobs/{_seg(job_id)}", _job, json=body)
+
+
+def delete(job_id: str) -> Call[None]:
+    return Call("DELETE", f"/jobs/{_seg(job_id)}", _nothing)
+
+
+def delete_many(job_ids: Sequence[str]) -> Call[list[Deletion]]:
+    def read(response: httpx.Response) -> list[Deletion]:
+        return [Deletion(r["id"], r["deleted"], r.get("error")) for r in response.json()["results"]]
+
+    return Call("DELETE", "/jobs", read, params={"ids": ",".join(job_ids)})
+
+
+def cancel(job_id: str, reason: str | None = None, details: Any = None) -> Call[Job]:
+    body = {"reason": reason, "details": details}
+    return Call("POST", f"/jobs/{_seg(job_id)}/cancel", _job, json=body)
+
+
+def retry(job_id: str) -> Call[Job]:
+    return Call("POST", f"/jobs/{_seg(job_id)}/retry", _job)
+
+
+def attempts(job_id: str) -> Call[list[Attempt]]:
+    def read(response: httpx.Response) -> list[Attempt]:
+        return [Attempt.parse(a) for a in response.json()["attempts"]]
+
+    return Call("GET", f"/jobs/{_seg(job_id)}/attempts", read)
+
+
+# --- workers ---
+
+
+def claim(
+    queues: Sequence[str],
+    worker: WorkerId,
+    *,
+    types: Sequence[str] | None = None,
+    max: int = 1,
+    wait: float = 0.0,
+    lease_seconds: float | None = None,
+) -> Call[list[ClaimedJob]]:
+    who = {k: v for k, v in asdict(worker).items() if v is not None}
+    body: dict[str, Any] = {"queues": list(queues), "max": max, "wait": wait, "worker": who}
+    if types is not None:
+        body["types"] = list(types)
+    if lease_seconds is not None:
+        body["lease_seconds"] = lease_seconds
+    return Call("POST", "/claim", _claimed, json=body, wait=wait)
+
+
+def heartbeat(job_id: str, token: str, progress: dict[str, Any] | None = None) -> Call[Heartbeat]:
+    body: dict[str, Any] = {"token": token}
+    if progress is not None:
+        body["progress"] = progress
+
+    def read(response: httpx.Response) -> Heartbeat:
+        return Heartbeat.parse(response.json())
+
+    return Call("POST", f"/jobs/{_seg(job_id)}/heartbeat", read, json=body)
+
+
+def complete(job_id: str, token: str, result: Any = None) -> Call[Job]:
+    return Call(
+        "POST", f"/jobs/{_seg(job_id)}/complete", _job, json={"token": token, "result": result}
+    )
+
+
+def fail(
+    job_id: str,
+    token: str,
+    error: dict[str, Any] | None = None,
+    *,
+    retryable: bool = True,
+    exit_code: int | None = None,
+) -> Call[Job]:
+    body = {"token": token, "error": error or {}, "retryable": retryable, "exit_code": exit_code}
+    return Call("POST", f"/jobs/{_seg(job_id)}/fail", _job, json=body)
+
+
+def release(job_id: str, token: str) -> Call[Job]:
+    return Call("POST", f"/jobs/{_seg(job_id)}/release", _job, json={"token": token})
+
+
+def ack(items: Sequence[AckItem]) -> Call[list[AckResult]]:
+    def read(response: httpx.Response) -> list[AckResult]:
+        return [AckResult(r["id"], r["ok"], r.get("state"), r.get("error"))
+                for r in response.json()["results"]]  # fmt: skip
+
+    return Call("POST", "/ack", read, json={"acks": [i.document() for i in items]})
+
+
+# --- logs ---
+
+
+def append_logs(job_id: str, entries: Sequence[dict[str, Any] | str]) -> Call[int]:
+    """Entries are strings (stdout lines) or {"text", "stream", "time"} documents."""
+    docs = [{"text": e} if isinstance(e, str) else _log_doc(e) for e in entries]
+
+    def read(response: httpx.Response) -> int:
+        return int(response.json()["last_seq"])
+
+    return Call("POST", f"/jobs/{_seg(job_id)}/logs", read, json={"entries": docs})
+
+
+def _log_doc(entry: dict[str, Any]) -> dict[str, Any]:
+    time = entry.get("time")
+    return {**entry, "time": time.isoformat()} if isinstance(time, datetime) else entry
+
+
+def logs(
+    job_id: str, *, after: int = 0, tail: int | None = None, limit: int = 10_000
+) -> Call[LogPage]:
+    params: dict[str, Any] = {"after": after, "limit": limit}
+    if tail is not None:
+        params["tail"] = tail
+    return Call("GET", f"/jobs/{_seg(job_id)}/logs", _logs, params=params)
+
+
+def log_text(job_id: str) -> Call[str]:
+    return Call("GET", f"/jobs/{_seg(job_id)}/log.txt", lambda r: r.text)
+
+
+# --- queues, workers, health ---
+
+
+def queues() -> Call[list[Queue]]:
+    return Call("GET", "/queues", lambda r: [Queue.parse(q) for q in r.json()["queues"]])
+
+
+def pause(queue: str) -> Call[None]:
+    return Call("POST", f"/queues/{_seg(queue)}/pause", _nothing)
+
+
+def resume(queue: str) -> Call[None]:
+    return Call("POST", f"/queues/{_seg(queue)}/resume", _nothing)
+
+
+def workers() -> Call[list[WorkerInfo]]:
+    return Call("GET", "/workers", lambda r: [WorkerInfo.parse(w) for w in r.json()["workers"]])
+
+
+def healthz() -> Call[bool]:
+    return Call("GET", "/healthz", lambda r: r.json().get("status") == "ok")

@@ -1,0 +1,228 @@
+"""What the client returns: the native API's documents as typed, read-only dataclasses.
+
+Times are timezone-aware `datetime`s. Fields a newer server adds are ignored, so an older
+client keeps working.
+"""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+J = TypeVar("J", bound="Job")
+
+
+def parse_time(value: Any) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(str(value))
+
+
+def _build(cls: type[T], doc: dict[str, Any], times: frozenset[str]) -> T:
+    known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    values = {k: (parse_time(v) if k in times else v) for k, v in doc.items() if k in known}
+    return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerRef:
+    """The worker that holds (or held) a job."""
+
+    name: str
+    host: str | None = None
+    pid: int | None = None
+
+    @classmethod
+    def parse(cls, doc: dict[str, Any] | None) -> WorkerRef | None:
+        return None if doc is None else cls(doc["name"], doc.get("host"), doc.get("pid"))
+
+
+JOB_TIMES = frozenset({"run_at", "created_at", "updated_at", "started_at", "finished_at",
+                       "last_heartbeat_at", "lease_expires_at", "deadline_at"})  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A job as the server last reported it."""
+
+    id: str
+    seq: int
+    queue: str
+    type: str
+    state: str
+    cancel_requested: bool = False
+    payload: Any = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    priority: int = 0
+    run_at: datetime | None = None
+    lease_seconds: float = 0.0
+    deadline_seconds: float | None = None
+    max_attempts: int = 1
+    backoff_base: float = 0.0
+    backoff_max: float = 0.0
+    attempt: int = 0
+    result: Any = None
+    error: dict[str, Any] | None = None
+    exit_code: int | None = None
+    progress: dict[str, Any] | None = None
+    result_ttl: float | None = None
+    callback_url: str | None = None
+    owner: str | None = None
+    unique_key: str | None = None
+    retry_of: str | None = None
+    retried_by: str | None = None
+    worker: WorkerRef | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    last_heartbeat_at: datetime | None = None
+    lease_expires_at: datetime | None = None
+    deadline_at: datetime | None = None
+    cancel_reason: dict[str, Any] | None = None
+    created: bool | None = None  # set by enqueue: False when a live unique_key matched
+
+    @property
+    def finished(self) -> bool:
+        return self.state in ("succeeded", "failed", "cancelled")
+
+    @classmethod
+    def parse(cls: builtins.type[J], doc: dict[str, Any]) -> J:
+        return _build(cls, {**doc, "worker": WorkerRef.parse(doc.get("worker"))}, JOB_TIMES)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob(Job):
+    """A job this worker holds: `lease_token` must accompany heartbeat, complete and fail."""
+
+    lease_token: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class JobPage:
+    """One page of a listing; pass `next_cursor` back for the next (None on the last)."""
+
+    jobs: list[Job]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    attempt: int
+    started_at: datetime | None
+    finished_at: datetime | None
+    worker: WorkerRef | None
+    outcome: str | None
+    error: dict[str, Any] | None
+
+    @classmethod
+    def parse(cls, doc: dict[str, Any]) -> Attempt:
+        return cls(doc["attempt"], parse_time(doc.get("started_at")),
+                   parse_time(doc.get("finished_at")), WorkerRef.parse(doc.get("worker")),
+                   doc.get("outcome"), doc.get("error"))  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    seq: int
+    time: datetime | None
+    stream: str
+    text: str
+    attempt: int | None = None
+
+    @classmethod
+    def parse(cls, doc: dict[str, Any]) -> LogEntry:
+        return _build(cls, doc, frozenset({"time"}))
+
+
+@dataclass(frozen=True, slots=True)
+class LogPage:
+    entries: list[LogEntry]
+    last_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """The server's answer to a heartbeat: stop the job when `cancel_requested`."""
+
+    id: str
+    state: str
+    cancel_requested: bool
+    lease_expires_at: datetime | None
+
+    @classmethod
+    def parse(cls, doc: dict[str, Any]) -> Heartbeat:
+        return _build(cls, doc, frozenset({"lease_expires_at"}))
+
+
+@dataclass(frozen=True, slots=True)
+class AckItem:
+    """One outcome for `ack`: a result, or an error when `error` is set."""
+
+    id: str
+    token: str
+    result: Any = None
+    error: dict[str, Any] | None = None
+    retryable: bool = True
+    exit_code: int | None = None
+
+    def document(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"id": self.id, "token": self.token}
+        if self.error is None:
+            doc["result"] = self.result
+        else:
+            doc.update(error=self.error, retryable=self.retryable, exit_code=self.exit_code)
+        return doc
+
+
+@dataclass(frozen=True, slots=True)
+class AckResult:
+    """How one acknowledgement went; `error` holds code, message and details when not ok."""
+
+    id: str
+    ok: bool
+    state: str | None = None
+    error: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Deletion:
+    id: str
+    deleted: bool
+    error: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Queue:
+    name: str
+    counts: dict[str, int]
+    paused: bool
+    oldest_queued_at: datetime | None
+
+    @classmethod
+    def parse(cls, doc: dict[str, Any]) -> Queue:
+        return _build(cls, doc, frozenset({"oldest_queued_at"}))
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    name: str
+    host: str | None
+    pid: int | None
+    queues: list[str]
+    last_seen: datetime | None
+    jobs_held: int
+
+    @classmethod
+    def parse(cls, doc: dict[str, Any]) -> WorkerInfo:
+        return _build(cls, doc, frozenset({"last_seen"}))
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A server-sent event: its name (`log`, `end`, `transition`) and its JSON data."""
+
+    event: str
+    data: Any
+    id: str | None = None

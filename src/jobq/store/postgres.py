@@ -1,0 +1,569 @@
+"""The PostgreSQL store: many jobq servers on one database.
+
+The same semantics as the SQLite store (the integration suite runs against both); what differs
+is how concurrency is made safe when several processes write at once:
+
+- transition() locks the rows of all its steps up front, in id order (so two batches never
+  deadlock), then applies each step as in SQLite: token check, decide, compare-and-set UPDATE.
+- claim() takes rows with FOR UPDATE SKIP LOCKED on the partial index jobs_claim, so claimers
+  never wait on each other and never take the same job.
+- background duties on many nodes are safe because every move is a compare-and-set; callback
+  rows are leased (next_at moved ahead) so two nodes never deliver the same callback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import orjson
+
+from jobq.auth.model import ApiKey, Grant, Role, User
+from jobq.errors import Conflict, JobqError, NotFound, StaleLease, StoreUnavailable
+from jobq.model import (
+    Attempt,
+    Callback,
+    ClaimSpec,
+    Job,
+    JobQuery,
+    LogEntry,
+    Moved,
+    QueueStats,
+    Step,
+    StepResult,
+    Worker,
+    WorkerSeen,
+)
+from jobq.states import State, sources, target
+from jobq.store import postgres_auth as auth
+from jobq.store.base import Store
+from jobq.store.postgres_conn import LATEST, Conn, Database, migrate, schema_version
+from jobq.store.postgres_sql import (
+    CLAIM,
+    INSERT_MANY,
+    INSERT_UNIQUE,
+    LIVE_SQL,
+    LOCK_CANDIDATES,
+    LOCK_CHOSEN,
+    NEXT_DUE,
+    OPEN_ATTEMPTS,
+    PEEK_CANDIDATES,
+    SELECT_JOB,
+    list_sql,
+)
+from jobq.store.rows import (
+    INSERT_COLUMNS,
+    JOB_COLUMNS,
+    attempt_from_row,
+    dumps,
+    encode,
+    job_from_row,
+    job_values,
+    worker_dict,
+)
+
+
+class PostgresStore(Store):
+    def __init__(self, url: str, *, migrate: bool = True, pool_size: int | None = None) -> None:
+        self.url = url
+        self.auto_migrate = migrate
+        conn_url, size = split_pool_size(url)
+        self.db = Database(conn_url, min_size=1, max_size=pool_size or size)
+
+    async def open(self) -> None:
+        await self.db.open()
+        try:
+            if self.auto_migrate:
+                await self.db.read(migrate)
+            else:
+                await self._check_schema()
+        except BaseException:
+            await self.db.close()
+            raise
+
+    async def _check_schema(self) -> None:
+        version = await self.db.read(schema_version)
+        if version < LATEST:
+            raise StoreUnavailable(
+                f"the database schema is at version {version}, this jobq needs {LATEST}: "
+                "run `jobq db migrate --db URL`"
+            )
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    async def ping(self) -> None:
+        await self.db.read(lambda c: c.fetchval("SELECT 1"))
+
+    async def migrate(self, upto: int | None = None) -> list[int]:
+        return await self.db.read(lambda c: migrate(c, upto))
+
+    def make_notifier(self) -> Any:
+        from jobq.store.postgres_notify import PostgresNotifier
+
+        return PostgresNotifier(self.db)
+
+    # jobs
+    async def insert(self, jobs: Sequence[Job], now: float) -> list[tuple[Job, bool]]:
+        return await self.db.run(lambda c: _insert(c, jobs, now))
+
+    async def get(self, job_id: str) -> Job | None:
+        row = await self.db.read(lambda c: c.fetchrow(f"{SELECT_JOB} WHERE id = $1", job_id))
+        return None if row is None else job_from_row(row)
+
+    async def list_jobs(self, query: JobQuery) -> list[Job]:
+        sql, params = list_sql(query)
+        rows = await self.db.read(lambda c: c.fetch(sql, *params))
+        return [job_from_row(r) for r in rows]
+
+    async def claim(self, spec: ClaimSpec, lease_key: str, now: float) -> list[Job]:
+        return await self.db.run(lambda c: _claim(c, spec, lease_key, now))
+
+    async def transition(self, steps: Sequence[Step], now: float) -> list[StepResult]:
+        if not steps:
+            return []
+        return await self.db.run(lambda c: _transition(c, steps, now))
+
+    async def delete(self, ids: Sequence[str], allowed: frozenset[State]) -> list[State | None]:
+        return await self.db.run(lambda c: _delete(c, ids, allowed))
+
+    # background duties
+    async def due_scheduled(self, now: float, limit: int) -> list[str]:
+        sql = (
+            "SELECT id FROM jobs WHERE state = 'scheduled' AND run_at <= $1 "
+            "ORDER BY run_at LIMIT $2"
+        )
+        return await self._ids(sql, now, limit)
+
+    async def overdue_running(self, now: float, limit: int) -> list[str]:
+        sql = (
+            "SELECT id FROM jobs WHERE state = 'running' AND lease_expires_at <= $1 UNION "
+            "SELECT id FROM jobs WHERE state = 'running' AND deadline_at IS NOT NULL "
+            "AND deadline_at <= $1 LIMIT $2"
+        )
+        return await self._ids(sql, now, limit)
+
+    async def _ids(self, sql: str, *params: Any) -> list[str]:
+        rows = await self.db.read(lambda c: c.fetch(sql, *params))
+        return [r[0] for r in rows]
+
+    async def purge(self, now: float, limit: int) -> int:
+        return await self.db.run(lambda c: _purge(c, now, limit))
+
+    async def next_due(self) -> float | None:
+        value = await self.db.read(lambda c: c.fetchval(NEXT_DUE))
+        return None if value is None else float(value)
+
+    # attempts and logs
+    async def attempts(self, job_id: str) -> list[Attempt]:
+        sql = (
+            "SELECT job_id, attempt, started_at, finished_at, worker, outcome, error "
+            "FROM attempts WHERE job_id = $1 ORDER BY attempt"
+        )
+        rows = await self.db.read(lambda c: c.fetch(sql, job_id))
+        return [attempt_from_row(tuple(r)) for r in rows]
+
+    async def append_logs(
+        self, job_id: str, entries: Sequence[tuple[float, str, str]], attempt: int
+    ) -> int:
+        return await self.db.run(lambda c: _append_logs(c, job_id, entries, attempt))
+
+    async def logs(
+        self, job_id: str, after: int = 0, tail: int | None = None, limit: int = 10_000
+    ) -> list[LogEntry]:
+        cols = "SELECT seq, time, stream, text, attempt FROM logs WHERE job_id = $1 AND seq > $2"
+        if tail is not None:
+            sql = f"{cols} ORDER BY seq DESC LIMIT $3"
+            rows = await self.db.read(lambda c: c.fetch(sql, job_id, after, min(tail, limit)))
+            rows = list(reversed(rows))
+        else:
+            sql = f"{cols} ORDER BY seq LIMIT $3"
+            rows = await self.db.read(lambda c: c.fetch(sql, job_id, after, limit))
+        return [LogEntry(*r) for r in rows]
+
+    # queues and workers
+    async def queue_stats(self) -> list[QueueStats]:
+        return await self.db.run(_queue_stats)
+
+    async def set_paused(self, queue: str, paused: bool, now: float) -> None:
+        sql = (
+            "INSERT INTO queues (name, paused, updated_at) VALUES ($1, $2, $3) "
+            "ON CONFLICT (name) DO UPDATE SET paused = excluded.paused, "
+            "updated_at = excluded.updated_at"
+        )
+        await self.db.run(lambda c: c.execute(sql, queue, int(paused), now))
+
+    async def paused_queues(self) -> set[str]:
+        rows = await self.db.read(lambda c: c.fetch("SELECT name FROM queues WHERE paused = 1"))
+        return {r[0] for r in rows}
+
+    async def touch_worker(self, worker: Worker, queues: Sequence[str], now: float) -> None:
+        await self.db.run(lambda c: _touch_worker(c, worker, queues, now))
+
+    async def workers(self) -> list[WorkerSeen]:
+        return await self.db.run(_workers)
+
+    # callback outbox
+    async def due_callbacks(self, now: float, limit: int, lease: float = 60.0) -> list[Callback]:
+        """Due callbacks, leased to this node: another node sees them again only if this one
+        neither reports them sent nor failed within `lease` seconds (it died)."""
+        sql = """
+            WITH due AS (
+                SELECT id, next_at FROM callbacks WHERE next_at <= $1
+                ORDER BY next_at LIMIT $2 FOR UPDATE SKIP LOCKED
+            )
+            UPDATE callbacks SET next_at = $1 + $3 FROM due WHERE callbacks.id = due.id
+            RETURNING callbacks.id, job_id, url, attempts, due.next_at"""
+        rows = await self.db.run(lambda c: c.fetch(sql, now, limit, lease))
+        return sorted((Callback(*r) for r in rows), key=lambda cb: (cb.next_at, cb.id))
+
+    async def callback_sent(self, callback_id: int) -> None:
+        await self.db.run(lambda c: c.execute("DELETE FROM callbacks WHERE id = $1", callback_id))
+
+    async def callback_failed(self, callback_id: int, next_at: float | None, error: str) -> None:
+        async def op(c: Conn) -> None:
+            if next_at is None:
+                await c.execute("DELETE FROM callbacks WHERE id = $1", callback_id)
+            else:
+                await c.execute(
+                    "UPDATE callbacks SET attempts = attempts + 1, next_at = $1, "
+                    "last_error = $2 WHERE id = $3",
+                    next_at, error, callback_id,
+                )  # fmt: skip
+
+        await self.db.run(op)
+
+    # users, API keys, queue owners and grants (operations in postgres_auth.py)
+    async def has_users(self) -> bool:
+        return await self.db.read(auth.has_users)
+
+    async def add_user(self, user: User) -> None:
+        await self.db.run(lambda c: auth.add_user(c, user))
+
+    async def get_user(self, name: str) -> User | None:
+        return await self.db.read(lambda c: auth.get_user(c, name))
+
+    async def users(self) -> list[User]:
+        return await self.db.read(auth.users)
+
+    async def add_key(self, key: ApiKey) -> None:
+        await self.db.run(lambda c: auth.add_key(c, key))
+
+    async def get_key(self, key_id: str) -> ApiKey | None:
+        return await self.db.read(lambda c: auth.get_key(c, key_id))
+
+    async def keys(self, user: str | None = None) -> list[ApiKey]:
+        return await self.db.read(lambda c: auth.keys(c, user))
+
+    async def revoke_key(self, key_id: str, now: float) -> bool:
+        return await self.db.run(lambda c: auth.revoke_key(c, key_id, now))
+
+    async def key_used(self, key_id: str, now: float) -> None:
+        await self.db.run(lambda c: auth.key_used(c, key_id, now))
+
+    async def queue_owner(self, queue: str) -> str | None:
+        return await self.db.read(lambda c: auth.queue_owner(c, queue))
+
+    async def claim_queue(self, queue: str, user: str, now: float) -> str:
+        return await self.db.run(lambda c: auth.claim_queue(c, queue, user, now))
+
+    async def set_queue_owner(self, queue: str, user: str, now: float) -> None:
+        await self.db.run(lambda c: auth.set_queue_owner(c, queue, user, now))
+
+    async def grant(self, grant: Grant) -> None:
+        await self.db.run(lambda c: auth.grant(c, grant))
+
+    async def revoke_grant(self, queue: str, user: str) -> bool:
+        return await self.db.run(lambda c: auth.revoke_grant(c, queue, user))
+
+    async def grants(self, queue: str | None = None) -> list[Grant]:
+        return await self.db.read(lambda c: auth.grants(c, queue))
+
+    async def roles(self, user: str) -> dict[str, Role]:
+        return await self.db.read(lambda c: auth.roles(c, user))
+
+    async def secret(self, name: str, fresh: str) -> str:
+        return await self.db.run(lambda c: auth.secret(c, name, fresh))
+
+
+def split_pool_size(url: str, default: int = 10) -> tuple[str, int]:
+    """The URL without jobq's own `pool_size=N` query parameter, and N (asyncpg would take
+    an unknown parameter for a server setting)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    sizes = [v for k, v in query if k == "pool_size"]
+    if not sizes:
+        return url, default
+    if not sizes[-1].isdigit() or int(sizes[-1]) < 1:
+        raise ValueError(f"pool_size must be a positive integer, got {sizes[-1]!r}")
+    rest = urlencode([(k, v) for k, v in query if k != "pool_size"])
+    return urlunsplit(parts._replace(query=rest)), int(sizes[-1])
+
+
+# --- operations, each inside one transaction ---
+
+
+async def _insert(c: Conn, jobs: Sequence[Job], now: float) -> list[tuple[Job, bool]]:
+    queues = sorted({j.queue for j in jobs})
+    await c.execute(
+        "INSERT INTO queues (name, paused, updated_at) SELECT unnest($1::text[]), 0, $2 "
+        "ON CONFLICT (name) DO NOTHING",
+        queues, now,
+    )  # fmt: skip
+    out: list[tuple[Job, bool]] = []
+    plain: list[Job] = []
+    for job in jobs:
+        if job.unique_key is None:
+            plain.append(job)
+            out.append((job, True))
+            continue
+        await _insert_plain(c, plain)
+        plain = []
+        out.append(await _insert_unique(c, job))
+    await _insert_plain(c, plain)
+    retried = [(j.id, j.retry_of) for j, created in out if created and j.retry_of is not None]
+    if retried:
+        await c.executemany("UPDATE jobs SET retried_by = $1 WHERE id = $2", retried)
+    return out
+
+
+async def _insert_plain(c: Conn, jobs: list[Job]) -> None:
+    if not jobs:
+        return
+    rows = [job_values(j) for j in jobs]
+    columns = [list(col) for col in zip(*rows, strict=True)]
+    assert len(columns) == len(INSERT_COLUMNS)
+    seqs = {r["id"]: r["seq"] for r in await c.fetch(INSERT_MANY, *columns)}
+    for job in jobs:
+        job.seq = seqs[job.id]
+
+
+async def _insert_unique(c: Conn, job: Job) -> tuple[Job, bool]:
+    seq = await c.fetchval(INSERT_UNIQUE, *job_values(job))
+    if seq is not None:
+        job.seq = seq
+        return job, True
+    row = await c.fetchrow(f"{SELECT_JOB} WHERE unique_key = $1 AND {LIVE_SQL}", job.unique_key)
+    if row is None:  # the holder finished between the two statements: try once more
+        return await _insert_unique(c, job)
+    return job_from_row(row), False
+
+
+async def _claim(c: Conn, spec: ClaimSpec, lease_key: str, now: float) -> list[Job]:
+    await _touch_worker(c, spec.worker, spec.queues, now)
+    paused = {r[0] for r in await c.fetch("SELECT name FROM queues WHERE paused = 1")}
+    kinds: list[str | None] = [*spec.types] if spec.types else [None]
+    pairs = [(q, t) for q in spec.queues if q not in paused for t in kinds]
+    limit = spec.limit
+    if not pairs or limit < 1:
+        return []
+    if spec.ids is not None:
+        seqs = await _lock_chosen(c, [q for q in spec.queues if q not in paused], spec.ids, limit)
+    elif len(pairs) == 1:
+        seqs = await _lock_candidates(c, *pairs[0], limit)
+    else:
+        seqs = await _lock_best(c, pairs, limit)
+    if not seqs:
+        return []
+    worker = dumps(worker_dict(spec.worker))
+    tokens = [f"{lease_key}.{seq}" for seq in seqs]
+    rows = await c.fetch(CLAIM, spec.lease_seconds, now, worker, seqs, tokens)
+    jobs = sorted((job_from_row(r) for r in rows), key=lambda j: (-j.priority, j.seq))
+    await c.execute(OPEN_ATTEMPTS, [j.id for j in jobs], [j.attempt for j in jobs], now, worker)
+    return jobs
+
+
+async def _lock_chosen(c: Conn, queues: list[str], ids: Sequence[str], limit: int) -> list[int]:
+    """The queued jobs among `ids` in `queues` (a claim of named jobs), locked."""
+    rows = await c.fetch(
+        "SELECT seq FROM jobs WHERE state = 'queued' AND queue = ANY($1::text[]) "
+        "AND id = ANY($2::text[]) ORDER BY priority DESC, seq LIMIT $3 FOR UPDATE SKIP LOCKED",
+        queues, list(ids), limit,
+    )  # fmt: skip
+    return [r[0] for r in rows]
+
+
+def _type_filter(kind: str | None, param: int) -> str:
+    return "" if kind is None else f"AND type = ${param} "
+
+
+async def _lock_candidates(c: Conn, queue: str, kind: str | None, limit: int) -> list[int]:
+    """The best `limit` queued jobs of one queue (and type) that nobody else is claiming."""
+    sql = LOCK_CANDIDATES.format(type_filter=_type_filter(kind, 2), limit=int(limit))
+    params = (queue,) if kind is None else (queue, kind)
+    return [r[0] for r in await c.fetch(sql, *params)]
+
+
+async def _lock_best(
+    c: Conn, pairs: list[tuple[str, str | None]], limit: int, rounds: int = 4
+) -> list[int]:
+    """Across several queues: peek at each queue's best jobs (index scans, no locks), take the
+    best `limit` overall, then lock those nobody else holds. Locking only what is taken means
+    no job is held back from other claimers by a claim that does not take it."""
+    locked: list[int] = []
+    seen: list[int] = []
+    for _ in range(rounds):
+        want = limit - len(locked)
+        candidates: list[tuple[int, int]] = []
+        for queue, kind in pairs:
+            sql = PEEK_CANDIDATES.format(type_filter=_type_filter(kind, 3), limit=int(want))
+            params = (queue, seen) if kind is None else (queue, seen, kind)
+            candidates += [(r[0], r[1]) for r in await c.fetch(sql, *params)]
+        if not candidates:
+            break
+        chosen = [seq for _, seq in sorted(candidates, key=lambda ps: (-ps[0], ps[1]))[:want]]
+        seen += chosen
+        locked += [r[0] for r in await c.fetch(LOCK_CHOSEN, chosen)]
+        if len(locked) >= limit:
+            break
+    return locked
+
+
+async def _transition(c: Conn, steps: Sequence[Step], now: float) -> list[StepResult]:
+    ids = sorted({s.job_id for s in steps})
+    rows = await c.fetch(f"{SELECT_JOB} WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE", ids)
+    current = {r["id"]: job_from_row(r) for r in rows}
+    results: list[StepResult] = []
+    for step in steps:
+        try:
+            moved = await _apply(c, current.get(step.job_id), step, now)
+        except JobqError as exc:
+            results.append(exc)
+            continue
+        current[step.job_id] = moved.job
+        results.append(moved)
+    return results
+
+
+async def _apply(c: Conn, job: Job | None, step: Step, now: float) -> Moved:
+    if job is None:
+        raise NotFound("job not found", id=step.job_id)
+    if step.token is not None and (job.state != State.running or job.lease_token != step.token):
+        raise StaleLease(state=str(job.state), id=job.id)
+    plan = step.decide(job)
+    try:
+        new_state = target(plan.event, job.state)
+    except ValueError as exc:
+        raise Conflict(str(exc), state=str(job.state), id=job.id) from None
+    changes = {**plan.changes, "state": new_state, "updated_at": now}
+    params = [encode(k, v) for k, v in changes.items()]
+    assignments = ", ".join(f"{column} = ${i}" for i, column in enumerate(changes, 1))
+    n = len(changes)
+    sql = (
+        f"UPDATE jobs SET {assignments} WHERE id = ${n + 1} AND state = ANY(${n + 2}::text[]) "
+        f"RETURNING {', '.join(JOB_COLUMNS)}"
+    )
+    allowed = sorted(str(s) for s in sources(plan.event))
+    row = await c.fetchrow(sql, *params, job.id, allowed)
+    if row is None:  # the row is locked, so this cannot happen; kept as the guard
+        raise Conflict(state=str(job.state), id=job.id)
+    if plan.attempt_outcome is not None:
+        await c.execute(
+            "UPDATE attempts SET finished_at = $1, outcome = $2, error = $3 "
+            "WHERE job_id = $4 AND attempt = $5",
+            now, plan.attempt_outcome, encode("error", plan.attempt_error), job.id, job.attempt,
+        )  # fmt: skip
+    if plan.callback and job.callback_url:
+        await c.execute(
+            "INSERT INTO callbacks (job_id, url, next_at) VALUES ($1, $2, $3)",
+            job.id, job.callback_url, now,
+        )  # fmt: skip
+    if plan.spawn is not None:
+        await _insert(c, [plan.spawn], now)
+    return Moved(job_from_row(row), job.state)
+
+
+async def _delete(c: Conn, ids: Sequence[str], allowed: frozenset[State]) -> list[State | None]:
+    rows = await c.fetch(
+        "SELECT id, state FROM jobs WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE",
+        sorted(set(ids)),
+    )
+    states = {r["id"]: State(r["state"]) for r in rows}
+    doomed = [i for i, s in states.items() if s in allowed]
+    await _delete_rows(c, doomed)
+    return [states.get(i) for i in ids]
+
+
+async def _delete_rows(c: Conn, ids: Sequence[str]) -> None:
+    if ids:
+        await c.execute("DELETE FROM jobs WHERE id = ANY($1::text[])", list(ids))
+        await c.execute("DELETE FROM attempts WHERE job_id = ANY($1::text[])", list(ids))
+        await c.execute("DELETE FROM logs WHERE job_id = ANY($1::text[])", list(ids))
+
+
+async def _purge(c: Conn, now: float, limit: int) -> int:
+    rows = await c.fetch(
+        "SELECT id FROM jobs WHERE purge_at <= $1 ORDER BY purge_at LIMIT $2 "
+        "FOR UPDATE SKIP LOCKED",
+        now, limit,
+    )  # fmt: skip
+    ids = [r[0] for r in rows]
+    await _delete_rows(c, ids)
+    return len(ids)
+
+
+async def _append_logs(
+    c: Conn, job_id: str, entries: Sequence[tuple[float, str, str]], attempt: int
+) -> int:
+    # appends to one job from several nodes take turns, so seq numbers never collide
+    await c.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", job_id)
+    last = await c.fetchval("SELECT coalesce(max(seq), 0) FROM logs WHERE job_id = $1", job_id)
+    times, streams, texts = ([e[i] for e in entries] for i in range(3))
+    await c.execute(
+        "INSERT INTO logs (job_id, seq, attempt, time, stream, text) "
+        "SELECT $1, $2 + n, $3, t, s, x "
+        "FROM unnest($4::float8[], $5::text[], $6::text[]) WITH ORDINALITY AS e(t, s, x, n)",
+        job_id, last, attempt, [float(t) for t in times], streams, texts,
+    )  # fmt: skip
+    return int(last) + len(entries)
+
+
+async def _queue_stats(c: Conn) -> list[QueueStats]:
+    stats: dict[str, QueueStats] = {}
+    empty = {str(s): 0 for s in State}
+    for name, paused in await c.fetch("SELECT name, paused FROM queues ORDER BY name"):
+        stats[name] = QueueStats(name, dict(empty), None, bool(paused))
+    for queue, state, count in await c.fetch(
+        "SELECT queue, state, count(*) FROM jobs GROUP BY queue, state"
+    ):
+        entry = stats.setdefault(queue, QueueStats(queue, dict(empty), None, False))
+        entry.counts[state] = count
+    for queue, oldest in await c.fetch(
+        "SELECT queue, min(created_at) FROM jobs WHERE state = 'queued' GROUP BY queue"
+    ):
+        stats[queue].oldest_queued_at = oldest
+    return sorted(stats.values(), key=lambda s: s.name)
+
+
+async def _touch_worker(c: Conn, worker: Worker, queues: Sequence[str], now: float) -> None:
+    await c.execute(
+        "INSERT INTO workers (name, host, pid, queues, last_seen) VALUES ($1, $2, $3, $4, $5) "
+        "ON CONFLICT (name, host, pid) DO UPDATE SET queues = excluded.queues, "
+        "last_seen = excluded.last_seen",
+        worker.name, worker.host or "", worker.pid or 0, dumps(list(queues)), now,
+    )  # fmt: skip
+
+
+async def _workers(c: Conn) -> list[WorkerSeen]:
+    held: dict[tuple[str, str, int], int] = {}
+    for raw, count in await c.fetch(
+        "SELECT worker, count(*) FROM jobs WHERE state = 'running' GROUP BY worker"
+    ):
+        if raw is not None:
+            w = orjson.loads(raw)
+            key = (w.get("name", ""), w.get("host") or "", w.get("pid") or 0)
+            held[key] = held.get(key, 0) + count
+    out = []
+    for name, host, pid, queues, last_seen in await c.fetch(
+        "SELECT name, host, pid, queues, last_seen FROM workers ORDER BY last_seen DESC"
+    ):
+        listed = orjson.loads(queues)
+        out.append(
+            WorkerSeen(
+                name, host or None, pid or None,
+                [str(q) for q in listed] if isinstance(listed, list) else [], last_seen,
+                held.get((name, host, pid), 0),
+            )
+        )  # fmt: skip
+    return out

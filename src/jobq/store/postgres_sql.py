@@ -1,0 +1,134 @@
+"""SQL text of the PostgreSQL store that is built from parts: listings and claims."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jobq.model import JobQuery
+from jobq.store.rows import INSERT_COLUMNS, JOB_COLUMNS
+
+COLUMNS = ", ".join(JOB_COLUMNS)
+SELECT_JOB = f"SELECT {COLUMNS} FROM jobs"
+LIVE_SQL = "state IN ('scheduled', 'queued', 'running')"
+
+# One INSERT for a whole batch: each column arrives as an array, unnest turns them into rows.
+COLUMN_TYPES = {
+    "priority": "bigint", "max_attempts": "bigint", "attempt": "bigint", "exit_code": "bigint",
+    "cancel_requested": "integer", "run_at": "float8", "lease_seconds": "float8",
+    "deadline_seconds": "float8", "backoff_base": "float8", "backoff_max": "float8",
+    "result_ttl": "float8", "created_at": "float8", "updated_at": "float8",
+    "started_at": "float8", "finished_at": "float8", "last_heartbeat_at": "float8",
+    "lease_expires_at": "float8", "deadline_at": "float8", "purge_at": "float8",
+}  # fmt: skip
+INSERT_MANY = (
+    f"INSERT INTO jobs ({', '.join(INSERT_COLUMNS)}) SELECT * FROM unnest("
+    + ", ".join(f"${i}::{COLUMN_TYPES.get(c, 'text')}[]" for i, c in enumerate(INSERT_COLUMNS, 1))
+    + ") RETURNING id, seq"
+)
+# A job with a unique_key: skipped when a live job holds the key (the partial unique index).
+INSERT_UNIQUE = (
+    f"INSERT INTO jobs ({', '.join(INSERT_COLUMNS)}) "
+    f"VALUES ({', '.join(f'${i}' for i in range(1, len(INSERT_COLUMNS) + 1))}) "
+    f"ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND {LIVE_SQL} DO NOTHING "
+    "RETURNING seq"
+)
+
+LOCK_CANDIDATES = (
+    "SELECT seq FROM jobs WHERE state = 'queued' AND queue = $1 {type_filter}"
+    "ORDER BY priority DESC, seq LIMIT {limit} FOR UPDATE SKIP LOCKED"
+)
+PEEK_CANDIDATES = (
+    "SELECT priority, seq FROM jobs WHERE state = 'queued' AND queue = $1 {type_filter}"
+    "AND NOT (seq = ANY($2::bigint[])) ORDER BY priority DESC, seq LIMIT {limit}"
+)
+LOCK_CHOSEN = (
+    "SELECT seq FROM jobs WHERE seq = ANY($1::bigint[]) AND state = 'queued' FOR UPDATE SKIP LOCKED"
+)
+CLAIM = f"""
+UPDATE jobs SET
+    state = 'running',
+    attempt = jobs.attempt + 1,
+    lease_seconds = coalesce($1::float8, jobs.lease_seconds),
+    lease_token = picked.token,
+    lease_expires_at = $2::float8 + coalesce($1::float8, jobs.lease_seconds),
+    started_at = coalesce(jobs.started_at, $2::float8),
+    deadline_at = CASE WHEN jobs.deadline_seconds IS NULL THEN NULL
+                       ELSE coalesce(jobs.deadline_at, $2::float8 + jobs.deadline_seconds) END,
+    last_heartbeat_at = $2::float8,
+    worker = $3,
+    updated_at = $2::float8,
+    cancel_requested = 0
+FROM unnest($4::bigint[], $5::text[]) AS picked (seq, token)
+WHERE jobs.seq = picked.seq AND jobs.state = 'queued'
+RETURNING {", ".join(f"jobs.{c}" for c in JOB_COLUMNS)}
+"""
+# a released attempt gave its number back: the next claim starts that row afresh
+OPEN_ATTEMPTS = (
+    "INSERT INTO attempts (job_id, attempt, started_at, worker) "
+    "SELECT unnest($1::text[]), unnest($2::bigint[]), $3::float8, $4::text "
+    "ON CONFLICT (job_id, attempt) DO UPDATE SET started_at = excluded.started_at, "
+    "worker = excluded.worker, finished_at = NULL, outcome = NULL, error = NULL"
+)
+
+NEXT_DUE = """SELECT least(
+    (SELECT min(run_at) FROM jobs WHERE state = 'scheduled'),
+    (SELECT min(lease_expires_at) FROM jobs WHERE state = 'running'),
+    (SELECT min(deadline_at) FROM jobs WHERE state = 'running' AND deadline_at IS NOT NULL),
+    (SELECT min(purge_at) FROM jobs WHERE purge_at IS NOT NULL),
+    (SELECT min(next_at) FROM callbacks))"""
+
+
+class Params:
+    """Positional parameters ($1, $2, ...) collected while a query is built."""
+
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+
+    def add(self, value: Any, cast: str = "") -> str:
+        self.values.append(value)
+        return f"${len(self.values)}{cast}"
+
+
+def list_sql(q: JobQuery) -> tuple[str, list[Any]]:
+    """The SELECT for a job listing, with keyset pagination on (sort value, seq)."""
+    p = Params()
+    where = _filters(q, p)
+    key = "seq" if q.sort == "seq" else f"coalesce({q.sort}, 0)"
+    order = "DESC" if q.descending else "ASC"
+    if q.after is not None:
+        op = "<" if q.descending else ">"
+        if q.sort == "seq":
+            where.append(f"seq {op} {p.add(int(q.after[1]), '::bigint')}")
+        else:
+            low = p.add(float(q.after[0]), "::float8")
+            where.append(f"({key}, seq) {op} ({low}, {p.add(int(q.after[1]), '::bigint')})")
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    tiebreak = "" if q.sort == "seq" else f", seq {order}"
+    sql = f"{SELECT_JOB}{clause} ORDER BY {key} {order}{tiebreak} LIMIT {p.add(q.limit)}"
+    return sql, p.values
+
+
+def _filters(q: JobQuery, p: Params) -> list[str]:
+    where: list[str] = []
+    for column, values in (
+        ("queue", q.queues),
+        ("type", q.types),
+        ("state", q.states),
+        ("id", q.ids),
+    ):
+        if values:
+            where.append(f"{column} = ANY({p.add([str(v) for v in values], '::text[]')})")
+    if q.owner is not None:
+        where.append(f"owner = {p.add(q.owner)}")
+    for name, value in q.metadata.items():
+        where.append(f"(metadata::jsonb ->> {p.add(name, '::text')}) = {p.add(value, '::text')}")
+    for column, low, high in (
+        ("created_at", q.created_after, q.created_before),
+        ("started_at", q.started_after, q.started_before),
+        ("finished_at", q.finished_after, q.finished_before),
+    ):
+        if low is not None:
+            where.append(f"{column} >= {p.add(float(low), '::float8')}")
+        if high is not None:
+            where.append(f"{column} < {p.add(float(high), '::float8')}")
+    return where

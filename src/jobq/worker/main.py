@@ -1,0 +1,49 @@
+"""`jobq worker`: load the app (if any), merge the flags into its settings, run until stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import importlib
+import logging
+import os
+import sys
+from typing import Any
+
+import typer
+
+from jobq.worker.app import Worker
+from jobq.worker.runner import serve
+
+
+def load_app(ref: str | None) -> Worker:
+    """`module:attr` naming a jobq.Worker (the current directory is importable), or a worker
+    with no tasks (commands only)."""
+    if ref is None:
+        return Worker()
+    module_name, sep, attr = ref.partition(":")
+    if not sep or not module_name or not attr:
+        raise typer.BadParameter(f"--app wants module:attr, got {ref!r}")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise typer.BadParameter(f"cannot import {module_name!r}: {exc}") from None
+    app = getattr(module, attr, None)
+    if not isinstance(app, Worker):
+        raise typer.BadParameter(f"{ref} is not a jobq.Worker (got {type(app).__name__})")
+    return app
+
+
+def main(url: str, app_ref: str | None, overrides: dict[str, Any], log_level: str) -> None:
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
+    app = load_app(app_ref)
+    given = {k: v for k, v in overrides.items() if v is not None and v != []}
+    settings = dataclasses.replace(app.settings, **given)
+    with contextlib.suppress(KeyboardInterrupt):  # a signal before the handlers were set
+        asyncio.run(serve(app, url, settings))

@@ -1,0 +1,218 @@
+"""The worker's main loop: claim, run, report; heartbeats; graceful shutdown.
+
+claim (long-poll, up to `batch` jobs, never more than free slots)
+  -> one asyncio task per job: a Python task, or a command, with a Lease kept alive
+  -> outcome: result/error into the ack batch (POST /ack), or release, or nothing
+SIGTERM/SIGINT: stop claiming, give running jobs `grace` seconds, then stop the rest and
+release them at once. A second signal skips what is left of the grace period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
+
+from jobq.client import AckItem, AckResult, AsyncClient, ClaimedJob
+from jobq.client.calls import WorkerId
+from jobq.client.errors import ClientError, ServerUnavailable, TransportError
+from jobq.worker.app import Settings, TaskContext, Worker
+from jobq.worker.batch import Batcher
+from jobq.worker.command import is_command, run_command
+from jobq.worker.joblog import JobLog
+from jobq.worker.lease import Heartbeats, Lease, StopReason
+from jobq.worker.outcome import Outcome
+from jobq.worker.task import run_task
+
+log = logging.getLogger("jobq.worker")
+ACK_LINGER = 0.005  # seconds a finished job waits for others to share its acknowledgement
+COMMAND_TYPES = ("command", "default")
+
+
+class Runner:
+    def __init__(self, client: AsyncClient, app: Worker, settings: Settings) -> None:
+        self.client = client
+        self.app = app
+        self.settings = settings
+        self.batch = settings.batch or min(settings.concurrency, 100)
+        name = settings.name or f"{socket.gethostname()}-{os.getpid()}"
+        self.me = WorkerId(name, socket.gethostname(), os.getpid())
+        self.types = sorted({*app.tasks, *COMMAND_TYPES}) if app.tasks else list(COMMAND_TYPES)
+        self.heartbeats = Heartbeats(client)
+        self.acks: Batcher[AckItem] = Batcher(self._send_acks, self.batch, ACK_LINGER,
+                                              max_pending=10**9, what="ack batch")  # fmt: skip
+        self.threads = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="jobq-task")
+        self.running: dict[asyncio.Task[None], Lease] = {}
+        self.stopping = asyncio.Event()
+        self.hurry = asyncio.Event()
+        self.slot_freed = asyncio.Event()
+
+    # --- lifecycle ---
+
+    async def run(self) -> None:
+        self._install_signals()
+        self.heartbeats.start()
+        log.info("worker %s: queues %s, types %s, concurrency %d", self.me.name,
+                 ",".join(self.settings.queues), ",".join(self.types),
+                 self.settings.concurrency)  # fmt: skip
+        try:
+            await self._claim_loop()
+            await self._shut_down()
+        finally:
+            await self.acks.close()
+            await self.heartbeats.stop()
+            self.threads.shutdown(wait=False, cancel_futures=True)
+
+    def request_stop(self) -> None:
+        """First call: stop claiming and drain; a second: stop the running jobs now."""
+        if self.stopping.is_set():
+            log.warning("second signal: stopping running jobs now")
+            self.hurry.set()
+        else:
+            log.info("shutting down: no more claims; %d running", len(self.running))
+            self.stopping.set()
+        self.slot_freed.set()
+
+    def _install_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.request_stop)
+
+    async def _shut_down(self) -> None:
+        tasks = set(self.running)
+        if tasks:
+            log.info("waiting up to %gs for %d running jobs", self.settings.grace, len(tasks))
+            await self._drain(tasks)
+        for lease in list(self.running.values()):
+            lease.stop(StopReason.shutdown)
+        await asyncio.gather(*self.running, return_exceptions=True)
+
+    async def _drain(self, tasks: set[asyncio.Task[None]]) -> None:
+        """Until every task is done, the grace period is over, or a second signal came."""
+        all_done = asyncio.ensure_future(asyncio.wait(tasks))
+        hurry = asyncio.create_task(self.hurry.wait())
+        await asyncio.wait({all_done, hurry}, timeout=self.settings.grace,
+                           return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+        all_done.cancel()
+        hurry.cancel()
+
+    # --- claiming ---
+
+    async def _claim_loop(self) -> None:
+        failures = 0
+        while not self.stopping.is_set():
+            free = self.settings.concurrency - len(self.running)
+            if free <= 0:
+                self.slot_freed.clear()
+                await self.slot_freed.wait()
+                continue
+            try:
+                jobs = await self._claim(min(free, self.batch))
+                failures = 0
+            except (TransportError, ServerUnavailable) as exc:
+                failures += 1
+                log.warning("cannot claim: %s", exc)
+                await self._pause(min(0.2 * 2**failures, 10.0))
+                continue
+            for job in jobs:
+                self._start(job)
+
+    async def _claim(self, limit: int) -> list[ClaimedJob]:
+        s = self.settings
+        return await self.client.claim(s.queues, self.me, types=self.types, max=limit,
+                                       wait=s.claim_wait, lease_seconds=s.lease)  # fmt: skip
+
+    async def _pause(self, seconds: float) -> None:
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), seconds)
+
+    def _start(self, job: ClaimedJob) -> None:
+        lease = Lease(job)
+        if self.stopping.is_set():
+            lease.stop(StopReason.shutdown)
+        task = asyncio.create_task(self._execute(lease))
+        self.running[task] = lease
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self.running.pop(task, None)
+        self.slot_freed.set()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("job task crashed", exc_info=task.exception())
+
+    # --- one job ---
+
+    async def _execute(self, lease: Lease) -> None:
+        joblog = JobLog(self.client, lease.job.id)
+        self.heartbeats.add(lease)
+        try:
+            outcome = await self._run(lease, joblog) if lease.stop_reason is None else Outcome()
+        finally:
+            lease.finished = True  # a job done while shutdown began is reported, not released
+            self.heartbeats.remove(lease)
+            await joblog.close()
+        await self._settle(lease, outcome)
+
+    async def _run(self, lease: Lease, joblog: JobLog) -> Outcome:
+        job = lease.job
+        fn = self.app.tasks.get(job.type)
+        if fn is not None:
+            ctx = TaskContext(job, asyncio.get_running_loop(), joblog.write,
+                              lambda p: self._report_progress(lease, p))  # fmt: skip
+            return await run_task(fn, ctx, lease, self.threads)
+        if is_command(job.type, job.payload):
+            return await run_command(job.payload, lease, joblog, self.settings.grace)
+        return Outcome.failure("no_handler", f"this worker has no task for type {job.type!r}",
+                               {"worker": self.me.name}, retryable=False)  # fmt: skip
+
+    def _report_progress(self, lease: Lease, progress: dict[str, object]) -> None:
+        lease.set_progress(dict(progress))
+        self.heartbeats.poke()
+
+    async def _settle(self, lease: Lease, outcome: Outcome) -> None:
+        """Tell the server how the attempt ended (or, for a lost lease, nothing)."""
+        job, reason = lease.job, lease.stop_reason
+        if reason == StopReason.lost:
+            return
+        if reason == StopReason.shutdown:
+            await self._release(lease)
+            return
+        if reason == StopReason.cancel:
+            outcome = Outcome.failure("cancelled", "stopped on request",
+                                      exit_code=outcome.exit_code)  # fmt: skip
+        elif reason == StopReason.deadline:
+            outcome = Outcome.failure("deadline_exceeded", "the job ran past its deadline",
+                                      retryable=False, exit_code=outcome.exit_code)  # fmt: skip
+        elif not lease.progress_sent:
+            await self.heartbeats.beat(lease)
+        self.acks.put(AckItem(job.id, lease.token, outcome.result, outcome.error,
+                              outcome.retryable, outcome.exit_code))  # fmt: skip
+
+    async def _release(self, lease: Lease) -> None:
+        try:
+            await self.client.release(lease.job.id, lease.token)
+            log.info("job %s handed back to its queue", lease.job.id)
+        except ClientError as exc:
+            log.warning("could not hand back job %s: %s", lease.job.id, exc)
+
+    async def _send_acks(self, items: list[AckItem]) -> None:
+        for result in await self.client.ack(items):
+            _note(result)
+
+
+def _note(result: AckResult) -> None:
+    if not result.ok:
+        error = result.error or {}
+        log.warning("job %s: acknowledgement refused: %s", result.id, error.get("code"))
+
+
+async def serve(app: Worker, url: str | None, settings: Settings) -> None:
+    """Run a worker until it is told to stop."""
+    max_connections = settings.concurrency * 2 + 10
+    async with AsyncClient(url, max_connections=max_connections) as client:
+        await Runner(client, app, settings).run()

@@ -1,0 +1,90 @@
+"""A worker's life: kill -9 mid-job, graceful shutdown (SIGTERM) with and without overrun."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from jobq.client import Client, Job
+from tests.acceptance.conftest import WorkerProcess, wait_until
+
+pytestmark = pytest.mark.acceptance
+PY = sys.executable
+
+
+def wait_for_marker_job(marker: Path, started: Path) -> dict[str, object]:
+    """A command that notes it started, then runs until `marker` exists (at most 10 min)."""
+    script = (
+        "import os, sys, time, uuid\n"
+        f"open(os.path.join({str(started)!r}, uuid.uuid4().hex), 'w').close()\n"
+        "for _ in range(12000):\n"
+        f"    if os.path.exists({str(marker)!r}): sys.exit(0)\n"
+        "    time.sleep(0.05)\n"
+        "sys.exit(1)\n"
+    )
+    return {"type": "command", "payload": {"argv": [PY, "-c", script]}}
+
+
+def states(client: Client, jobs: list[Job]) -> list[str]:
+    return [client.get(j.id).state for j in jobs]
+
+
+def test_kill_9_of_a_worker_mid_job_returns_the_job_after_its_lease_and_another_finishes_it(
+    client: Client, start_worker: Callable[..., WorkerProcess], tmp_path: Path
+) -> None:
+    marker, started = tmp_path / "go", tmp_path / "started"
+    started.mkdir()
+    first = start_worker("--lease", "2", "--name", "first")
+    job = client.enqueue(**wait_for_marker_job(marker, started))
+    wait_until(lambda: any(started.iterdir()), what="the command to start")
+    first.signal(signal.SIGKILL)
+    first.wait()
+    marker.touch()  # the orphaned command exits; the next attempt succeeds at once
+    start_worker("--lease", "2", "--name", "second")
+    done = client.get(job.id, wait=120)
+    assert done.state == "succeeded"
+    attempts = client.attempts(job.id)
+    assert [a.outcome for a in attempts] == ["expired", "succeeded"], attempts
+    assert [a.worker.name for a in attempts if a.worker] == ["first", "second"]
+
+
+def test_sigterm_lets_running_jobs_finish_within_the_grace_period(
+    client: Client, start_worker: Callable[..., WorkerProcess], tmp_path: Path
+) -> None:
+    marker, started = tmp_path / "go", tmp_path / "started"
+    started.mkdir()
+    worker = start_worker("--concurrency", "3", "--grace", "120")
+    jobs = [client.enqueue(**wait_for_marker_job(marker, started)) for _ in range(3)]
+    wait_until(lambda: len(list(started.iterdir())) == 3, what="three commands to start")
+    worker.signal(signal.SIGTERM)
+    late = client.enqueue(**wait_for_marker_job(marker, started))  # must not be claimed now
+    marker.touch()
+    assert worker.wait(120) == 0
+    assert states(client, jobs) == ["succeeded"] * 3
+    assert client.get(late.id).state == "queued"
+
+
+def test_sigterm_after_the_grace_period_hands_running_jobs_back_and_loses_nothing(
+    client: Client, start_worker: Callable[..., WorkerProcess], tmp_path: Path
+) -> None:
+    marker, started = tmp_path / "go", tmp_path / "started"
+    started.mkdir()
+    worker = start_worker("--concurrency", "4", "--grace", "1")
+    quick = [client.enqueue(type="command", payload={"argv": ["true"]}) for _ in range(5)]
+    wait_until(lambda: states(client, quick) == ["succeeded"] * 5, what="quick jobs")
+    slow = [client.enqueue(**wait_for_marker_job(marker, started)) for _ in range(6)]
+    wait_until(lambda: len(list(started.iterdir())) == 4, what="four commands to start")
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(120) == 0
+    # handed back at once: queued again, nothing waits for a lease to run out
+    assert sorted(states(client, slow)) == ["queued"] * 6
+    held = [a for j in slow for a in client.attempts(j.id)]
+    assert sorted(a.outcome or "" for a in held) == ["released"] * 4
+    marker.touch()
+    start_worker("--concurrency", "4")
+    for job in [*quick, *slow]:
+        assert client.get(job.id, wait=120).state == "succeeded"

@@ -1,0 +1,153 @@
+"""Python tasks run by `jobq worker --app module:worker`."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from jobq.client import Client
+from tests.acceptance.conftest import WorkerProcess, wait_until
+
+pytestmark = pytest.mark.acceptance
+
+APP = """
+import asyncio
+import os
+import time
+
+import jobq
+
+worker = jobq.Worker(queues=["py"], concurrency=4)
+
+
+@worker.task("flaky")
+def flaky(job):
+    if job.attempt < 3:
+        raise RuntimeError(f"boom {job.attempt}")
+    return {"ok": job.attempt}
+
+
+@worker.task("report")
+async def report(job):
+    job.log("hello from the task")
+    job.progress(1, 4, "first step")
+    while not os.path.exists(job.payload["marker"]):
+        await asyncio.sleep(0.05)
+    return "done"
+
+
+@worker.task("sync_report")
+def sync_report(job):
+    job.log("line one\\nline two")
+    job.progress(2, 2, "all done")
+    return [1, 2, 3]
+
+
+@worker.task("forever")
+async def forever(job):
+    job.log("waiting forever")
+    await asyncio.sleep(3600)
+
+
+@worker.task("permanent")
+def permanent(job):
+    raise jobq.Fail("this will never work", code="bad_input", retryable=False)
+
+
+@worker.task("noop")
+async def noop(job):
+    return job.payload
+"""
+
+
+@pytest.fixture
+def app_worker(
+    tmp_path: Path, start_worker: Callable[..., WorkerProcess]
+) -> Callable[..., WorkerProcess]:
+    (tmp_path / "tasks_app.py").write_text(textwrap.dedent(APP))
+
+    def start(*args: str) -> WorkerProcess:
+        return start_worker("--app", "tasks_app:worker", *args)
+
+    return start
+
+
+def test_a_task_that_raises_twice_then_succeeds_ends_succeeded_after_three_attempts(
+    client: Client, app_worker: Callable[..., WorkerProcess]
+) -> None:
+    app_worker()
+    job = client.enqueue("py", "flaky", max_attempts=3, backoff_base=0.05, backoff_max=0.1)
+    done = client.get(job.id, wait=120)
+    assert done.state == "succeeded"
+    assert done.result == {"ok": 3}
+    assert done.attempt == 3
+    attempts = client.attempts(job.id)
+    assert [a.outcome for a in attempts] == ["failed", "failed", "succeeded"]
+    for n, attempt in enumerate(attempts[:2], start=1):
+        assert attempt.error is not None
+        assert attempt.error["message"] == f"RuntimeError: boom {n}"
+        assert attempt.error["details"]["type"] == "builtins.RuntimeError"
+        assert "Traceback" in attempt.error["details"]["traceback"]
+
+
+def test_progress_and_log_from_a_task_are_visible_on_the_job_while_it_runs(
+    client: Client, app_worker: Callable[..., WorkerProcess], tmp_path: Path
+) -> None:
+    app_worker()
+    marker = tmp_path / "go"
+    job = client.enqueue("py", "report", {"marker": str(marker)})
+    wanted = {"step": 1, "total": 4, "description": "first step"}
+    wait_until(lambda: client.get(job.id).progress == wanted, what="progress")
+    assert client.get(job.id).state == "running"
+    assert [e.text for e in client.logs(job.id).entries] == ["hello from the task"]
+    marker.touch()
+    done = client.get(job.id, wait=120)
+    assert (done.state, done.result) == ("succeeded", "done")
+    assert done.progress == {"step": 4, "total": 4, "description": "first step"}
+
+
+def test_a_sync_task_reports_progress_logs_and_its_result(
+    client: Client, app_worker: Callable[..., WorkerProcess]
+) -> None:
+    app_worker()
+    job = client.enqueue("py", "sync_report")
+    done = client.get(job.id, wait=120)
+    assert (done.state, done.result) == ("succeeded", [1, 2, 3])
+    assert done.progress == {"step": 2, "total": 2, "description": "all done"}
+    assert [e.text for e in client.logs(job.id).entries] == ["line one", "line two"]
+
+
+def test_cancel_stops_an_async_task_and_the_job_ends_cancelled(
+    client: Client, app_worker: Callable[..., WorkerProcess]
+) -> None:
+    app_worker()
+    job = client.enqueue("py", "forever")
+    wait_until(lambda: client.logs(job.id).entries, what="the task to start")
+    client.cancel(job.id)
+    assert client.get(job.id, wait=120).state == "cancelled"
+
+
+def test_fail_with_retryable_false_is_not_retried_and_unknown_types_are_left_alone(
+    client: Client, app_worker: Callable[..., WorkerProcess]
+) -> None:
+    app_worker()
+    other = client.enqueue("py", "someone_elses_type")
+    job = client.enqueue("py", "permanent", max_attempts=5)
+    done = client.get(job.id, wait=120)
+    assert done.state == "failed"
+    assert done.attempt == 1
+    assert done.error is not None and done.error["code"] == "bad_input"
+    assert client.get(other.id).state == "queued"
+
+
+def test_many_noop_tasks_complete_through_batched_claims_and_acks(
+    client: Client, app_worker: Callable[..., WorkerProcess]
+) -> None:
+    app_worker("--concurrency", "50", "--batch", "50")
+    jobs = client.enqueue_many([{"queue": "py", "type": "noop", "payload": i} for i in range(500)])
+    for job in jobs:
+        done = client.get(job.id, wait=120)
+        assert (done.state, done.result) == ("succeeded", job.payload)

@@ -1,0 +1,385 @@
+"""What only PostgreSQL has to prove: many nodes on one database, migrations, outages."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from jobq.engine import Engine, JobSpec
+from jobq.errors import InvalidInput, StoreUnavailable
+from jobq.model import ClaimSpec, Job, JobQuery, Step, Worker
+from jobq.rules import complete
+from jobq.states import State
+from tests import pgdb
+
+asyncpg = pytest.importorskip("asyncpg")
+from jobq.store.postgres import PostgresStore  # noqa: E402
+from jobq.store.postgres_conn import LATEST, migrate  # noqa: E402
+from jobq.store.postgres_notify import PostgresNotifier, pack  # noqa: E402
+
+
+@pytest.fixture
+async def db_url() -> AsyncIterator[str]:
+    url = await pgdb.create_database()
+    yield url
+    await pgdb.drop_database(url)
+
+
+class Node:
+    """One jobq server's worth of store, notifier and engine."""
+
+    def __init__(self, url: str) -> None:
+        self.store = PostgresStore(url, pool_size=4)
+        self.notifier: PostgresNotifier | None = None
+        self.engine: Engine | None = None
+
+    async def start(self) -> Node:
+        await self.store.open()
+        self.notifier = self.store.make_notifier()
+        await self.notifier.start()
+        self.engine = Engine(self.store, self.notifier)
+        return self
+
+    async def stop(self) -> None:
+        if self.notifier is not None:
+            await self.notifier.stop()
+        await self.store.close()
+
+
+@pytest.fixture
+async def nodes(db_url: str) -> AsyncIterator[Callable[[int], Any]]:
+    started: list[Node] = []
+
+    async def make(n: int) -> list[Node]:
+        for _ in range(n):
+            started.append(await Node(db_url).start())
+        return started[-n:]
+
+    yield make
+    for node in started:
+        await node.stop()
+
+
+def eng(node: Node) -> Engine:
+    assert node.engine is not None
+    return node.engine
+
+
+async def admin(sql: str, *args: Any) -> Any:
+    conn = await asyncpg.connect(pgdb.ADMIN_URL)
+    try:
+        return await conn.fetch(sql, *args)
+    finally:
+        await conn.close()
+
+
+async def terminate_backends(url: str, where: str = "TRUE") -> int:
+    name = url.rsplit("/", 1)[1]
+    rows = await admin(
+        f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND {where}",
+        name,
+    )
+    return len(rows)
+
+
+# --- migrations ---
+
+
+async def schema_of(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    conn = await asyncpg.connect(url)
+    try:
+        columns = await conn.fetch(
+            "SELECT table_name, column_name, data_type, is_nullable, column_default, "
+            "is_identity FROM information_schema.columns WHERE table_schema = 'public' "
+            "AND table_name <> 'schema_migrations' ORDER BY table_name, ordinal_position"
+        )
+        indexes = await conn.fetch(
+            "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' "
+            "ORDER BY indexname"
+        )
+        constraints = await conn.fetch(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
+            "FROM pg_constraint WHERE connamespace = 'public'::regnamespace ORDER BY conname"
+        )
+    finally:
+        await conn.close()
+    return {
+        "columns": [tuple(r) for r in columns],
+        "indexes": [tuple(r) for r in indexes],
+        "constraints": [tuple(r) for r in constraints],
+    }
+
+
+async def test_a_migrated_database_equals_a_fresh_one(db_url: str) -> None:
+    """The template (all migrations at once) against a database migrated one version at a
+    time, as an installation upgraded release by release would be; re-running is a no-op."""
+    stepwise = await pgdb.create_database(migrated=False)
+    try:
+        conn = await asyncpg.connect(stepwise)
+        try:
+            for version in range(1, LATEST + 1):
+                assert await migrate(conn, upto=version) == [version]
+            assert await migrate(conn) == []
+        finally:
+            await conn.close()
+        fresh, upgraded = await schema_of(db_url), await schema_of(stepwise)
+        assert fresh == upgraded
+        assert any(i[1] == "jobs_claim" and "WHERE (state = 'queued'" in i[2]
+                   for i in fresh["indexes"])  # fmt: skip
+    finally:
+        await pgdb.drop_database(stepwise)
+
+
+async def test_concurrent_starts_migrate_once() -> None:
+    url = await pgdb.create_database(migrated=False)
+    try:
+        stores = [PostgresStore(url, pool_size=1) for _ in range(3)]
+        await asyncio.gather(*(s.open() for s in stores))
+        rows = await asyncio.gather(*(s.migrate() for s in stores))
+        assert rows == [[], [], []]
+        for s in stores:
+            await s.close()
+    finally:
+        await pgdb.drop_database(url)
+
+
+async def test_without_auto_migrate_an_old_schema_is_refused() -> None:
+    url = await pgdb.create_database(migrated=False)
+    try:
+        store = PostgresStore(url, migrate=False)
+        with pytest.raises(StoreUnavailable, match="jobq db migrate"):
+            await store.open()
+        cli = [sys.executable, "-m", "jobq", "db", "migrate", "--db", url]
+        first = subprocess.run(cli, capture_output=True, text=True, timeout=60)
+        assert first.returncode == 0 and "applied migrations 1" in first.stdout
+        again = subprocess.run(cli, capture_output=True, text=True, timeout=60)
+        assert again.returncode == 0 and "up to date" in again.stdout
+        await store.open()
+        await store.close()
+    finally:
+        await pgdb.drop_database(url)
+
+
+def test_serve_explains_a_missing_driver() -> None:
+    code = (
+        "import sys; sys.modules['asyncpg'] = None; from jobq.cli import app; "
+        "sys.argv = ['jobq', 'serve', '--db', 'postgresql://x@127.0.0.1/y']; app()"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "COLUMNS": "200"})  # fmt: skip
+    assert done.returncode == 2
+    assert "pip install 'jobq[postgres]'" in done.stdout + done.stderr
+
+
+# --- many nodes, one database ---
+
+
+async def test_concurrent_claimers_never_hold_the_same_job(nodes: Any) -> None:
+    four = await nodes(4)
+    await eng(four[0]).enqueue([JobSpec(queue="q", payload=i) for i in range(400)])
+    held: dict[str, str] = {}
+    done: list[str] = []
+
+    async def claimer(node: Node, name: str) -> None:
+        while True:
+            jobs = await eng(node).claim(ClaimSpec(["q", "other"], None, 7, 30.0, Worker(name)))
+            if not jobs:
+                return
+            for job in jobs:
+                assert job.id not in held, f"{job.id} held by {held.get(job.id)} and {name}"
+                held[job.id] = name
+            outcomes = await eng(node).ack(
+                [_ack(job) for job in jobs]  # complete every job it holds
+            )
+            assert all(isinstance(o, Job) and o.state == State.succeeded for o in outcomes)
+            done.extend(job.id for job in jobs)
+
+    await asyncio.gather(*(claimer(n, f"{i}-{k}") for i, n in enumerate(four) for k in range(3)))
+    assert len(done) == 400 and len(set(done)) == 400
+
+
+def _ack(job: Job) -> Any:
+    from jobq.engine import Ack
+
+    return Ack(job.id, job.lease_token or "", result=job.payload)
+
+
+async def test_overlapping_batches_in_opposite_order_do_not_deadlock(nodes: Any) -> None:
+    a, b = await nodes(2)
+    inserted = await eng(a).enqueue([JobSpec(queue="q") for _ in range(40)])
+    ids = [job.id for job, _ in inserted]
+    now = eng(a).clock()
+
+    def steps(order: list[str]) -> list[Step]:
+        return [Step(i, lambda j: _cancel_plan(j, now)) for i in order]
+
+    results = await asyncio.gather(
+        *(
+            store.transition(steps(order), now)
+            for _ in range(3)
+            for store, order in ((a.store, ids), (b.store, ids[::-1]))
+        )
+    )
+    moved = [r for batch in results for r in batch if not isinstance(r, Exception)]
+    assert len(moved) == 40  # each job cancelled exactly once; the rest are conflicts
+
+
+def _cancel_plan(job: Job, now: float) -> Any:
+    from jobq.rules import cancel
+
+    return cancel(job, "test", None, now)
+
+
+async def test_two_nodes_never_deliver_the_same_callback(nodes: Any) -> None:
+    a, b = await nodes(2)
+    await eng(a).enqueue([JobSpec(queue="q", callback_url="https://example.com/h")
+                          for _ in range(30)])  # fmt: skip
+    for job in await eng(a).claim(ClaimSpec(["q"], None, 30, 30.0, Worker("w"))):
+        await eng(a).complete(job.id, job.lease_token or "", None)
+    now = eng(a).clock() + 1
+    got = await asyncio.gather(*(node.store.due_callbacks(now, 7) for node in (a, b) * 3))
+    ids = [cb.id for batch in got for cb in batch]
+    assert len(ids) == 30 and len(set(ids)) == 30
+    # a node that dies without reporting: its callbacks come back once the lease is over
+    assert await a.store.due_callbacks(now + 1, 100) == []
+    assert len(await b.store.due_callbacks(now + 3600, 100)) == 30
+
+
+async def test_purge_on_two_nodes_deletes_each_job_once(nodes: Any) -> None:
+    a, b = await nodes(2)
+    await eng(a).enqueue([JobSpec(queue="q", result_ttl=0.0) for _ in range(50)])
+    for job in await eng(a).claim(ClaimSpec(["q"], None, 50, 30.0, Worker("w"))):
+        await eng(a).complete(job.id, job.lease_token or "", None)
+    later = eng(a).clock() + 1
+    counts = await asyncio.gather(*(n.store.purge(later, 9) for n in (a, b, a, b, a, b, a, b)))
+    rest = 0
+    while count := await a.store.purge(later, 100):
+        rest += count
+    assert sum(counts) + rest == 50
+    assert await a.store.list_jobs(JobQuery()) == []
+
+
+# --- wake-ups across nodes ---
+
+
+async def test_enqueue_on_one_node_wakes_a_claimer_on_another(nodes: Any) -> None:
+    a, b = await nodes(2)
+    waiting = asyncio.create_task(
+        eng(b).claim(ClaimSpec(["wake"], None, 1, 30.0, Worker("w")), wait=30.0)
+    )
+    await asyncio.sleep(0.2)
+    assert not waiting.done()
+    [(job, _)] = await eng(a).enqueue([JobSpec(queue="wake")])
+    [claimed] = await asyncio.wait_for(waiting, 10)
+    assert claimed.id == job.id
+
+
+async def test_result_waits_logs_and_events_cross_nodes(nodes: Any) -> None:
+    a, b = await nodes(2)
+    [(job, _)] = await eng(a).enqueue([JobSpec(queue="q")])
+    result = asyncio.create_task(eng(b).wait(job.id, 30.0))
+    assert b.notifier is not None and a.notifier is not None
+    with b.notifier.listen(["events", f"logs:{job.id}"]) as listener:
+        for _ in range(100):  # b's interest in events reaches a
+            if a.notifier.has_listeners("events"):
+                break
+            await asyncio.sleep(0.05)
+        [claimed] = await eng(a).claim(ClaimSpec(["q"], None, 1, 30.0, Worker("w")))
+        await eng(a).append_logs(job.id, [(None, "stdout", "hello")])
+        await eng(a).complete(job.id, claimed.lease_token or "", "ok")
+        finished = await asyncio.wait_for(result, 10)
+        assert finished.state == State.succeeded and finished.result == "ok"
+        seen: list[Any] = []
+        while not any(isinstance(m, dict) and m.get("to") == "succeeded" for m in seen):
+            assert await listener.wait(10)
+            seen += listener.drain()
+    assert 1 in seen  # the last log seq
+    assert [m["to"] for m in seen if isinstance(m, dict)] == ["running", "succeeded"]
+
+
+async def test_listen_reconnects_after_its_connection_is_killed(nodes: Any, db_url: str) -> None:
+    a, b = await nodes(2)
+    assert b.notifier is not None
+    assert await terminate_backends(db_url, "application_name = 'jobq-listen'") == 2
+    for _ in range(200):
+        if not b.notifier.connected.is_set():
+            break
+        await asyncio.sleep(0.05)
+    assert not b.notifier.connected.is_set()
+    await asyncio.wait_for(b.notifier.connected.wait(), 20)
+    waiting = asyncio.create_task(
+        eng(b).claim(ClaimSpec(["again"], None, 1, 30.0, Worker("w")), wait=30.0)
+    )
+    await asyncio.sleep(0.2)
+    await eng(a).enqueue([JobSpec(queue="again")])
+    assert len(await asyncio.wait_for(waiting, 10)) == 1
+
+
+def test_pool_size_is_taken_from_the_url() -> None:
+    store = PostgresStore("postgresql://u@h:5432/db?sslmode=disable&pool_size=25")
+    assert store.db.max_size == 25 and store.db.url == "postgresql://u@h:5432/db?sslmode=disable"
+    assert PostgresStore("postgresql://u@h/db").db.max_size == 10
+    with pytest.raises(ValueError, match="pool_size"):
+        PostgresStore("postgresql://u@h/db?pool_size=lots")
+
+
+def test_payloads_stay_under_the_notify_limit() -> None:
+    messages = [(f"job:{i:036d}", "succeeded") for i in range(1000)]
+    payloads = pack("node", messages)
+    assert len(payloads) > 1 and all(len(p.encode()) <= 7900 for p in payloads)
+    import json
+
+    unpacked = [tuple(m) for p in payloads for m in json.loads(p)["m"]]
+    assert unpacked == messages
+
+
+# --- outages ---
+
+
+async def test_unreachable_database_is_store_unavailable() -> None:
+    store = PostgresStore("postgresql://postgres@127.0.0.1:1/nothing")
+    with pytest.raises(StoreUnavailable, match="cannot be reached"):
+        await store.open()
+
+
+async def test_lost_connections_answer_unavailable_then_recover(nodes: Any, db_url: str) -> None:
+    [a] = await nodes(1)
+    await eng(a).enqueue([JobSpec(queue="q")])
+    await terminate_backends(db_url)
+    outcomes: list[str] = []
+    for _ in range(50):
+        try:
+            await a.store.list_jobs(JobQuery())
+            outcomes.append("ok")
+        except StoreUnavailable:
+            outcomes.append("unavailable")
+        if outcomes[-1] == "ok":
+            break
+    assert outcomes[-1] == "ok"
+    assert len(await a.store.list_jobs(JobQuery())) == 1
+
+
+async def test_nul_characters_are_refused_as_invalid_input(nodes: Any) -> None:
+    [a] = await nodes(1)
+    [(job, _)] = await eng(a).enqueue([JobSpec(queue="q", payload="nul \u0000 in json is fine")])
+    with pytest.raises(InvalidInput):
+        await eng(a).append_logs(job.id, [(None, "stdout", "raw \u0000 in text")])
+    stored = await a.store.get(job.id)
+    assert stored is not None and stored.payload == "nul \u0000 in json is fine"
+
+
+async def test_transition_batch_is_one_transaction(nodes: Any) -> None:
+    [a] = await nodes(1)
+    [(job, _)] = await eng(a).enqueue([JobSpec(queue="q")])
+    [claimed] = await eng(a).claim(ClaimSpec(["q"], None, 1, 30.0, Worker("w")))
+    now = eng(a).clock()
+    [moved] = await a.store.transition(
+        [Step(job.id, lambda j: complete(j, 1, now), claimed.lease_token)], now
+    )
+    assert not isinstance(moved, Exception) and moved.job.state == State.succeeded
