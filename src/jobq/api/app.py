@@ -42,7 +42,9 @@ def interfaces() -> list[Interface]:
     return [
         Interface("native", "/api/v1", lambda: native.router),
         Interface("problems", "/api/v1", lambda: problems.router),
-        Interface("vidispine", "/API", lambda: vidispine.router, vidispine_wire.render_error),
+        Interface(
+            vidispine.NAME, vidispine.PREFIX, vidispine.build_router, vidispine_wire.render_error
+        ),
     ]
 
 
