@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from jobq.api.dialects.docs import add_docs
 from jobq.api.dialects.vidispine_map import (
     STORE_STATES,
     View,
@@ -50,11 +51,21 @@ from jobq.model import Job, JobQuery
 from jobq.problems import Problem
 from jobq.states import TERMINAL, WAITING, State
 
+NAME = "vidispine"
+PREFIX = "/API"
 router = APIRouter()
 WITH_TEXT = (XML, JSON, TEXT)
 SCAN_LIMIT = 10_000  # jobs a listing looks at (newest first) to count hits, filter and sort
 TYPE_NAME = re.compile(r"^[A-Za-z0-9_.:@/-]{1,200}$")
 WIRE_ID = re.compile(r"^[A-Za-z_]+-([0-9]{1,18})$")
+
+
+def build_router() -> APIRouter:
+    """The JobApi routes, for mounting under PREFIX (a new router each time)."""
+    mounted = APIRouter()
+    mounted.include_router(router)
+    add_docs(mounted, "Vidispine JobApi (jobq)", "5.0", __doc__ or "")
+    return mounted
 
 
 def engine_of(request: Request) -> Engine:
