@@ -8,9 +8,9 @@ vidispine_wire. Every decision about a job is the engine's.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -49,6 +49,7 @@ from jobq.engine import Engine, JobSpec
 from jobq.errors import Conflict, InvalidInput, NotFound
 from jobq.model import Job, JobQuery
 from jobq.problems import Problem
+from jobq.render import iso
 from jobq.states import TERMINAL, WAITING, State
 
 NAME = "vidispine"
@@ -324,8 +325,10 @@ class ListParams:
         return JobQuery(
             queues=self.types, states=states,
             owner=user if self.user else None, metadata=self.metadata_filter,
-            created_after=self.start_from, created_before=_past(self.start_to),
-            finished_after=self.finish_from, finished_before=_past(self.finish_to),
+            created_after=_widen(self.start_from, -0.001),
+            created_before=_widen(self.start_to, 0.001),
+            finished_after=_widen(self.finish_from, -0.001),
+            finished_before=_widen(self.finish_to, 0.001),
             sort="seq", descending=True, limit=SCAN_LIMIT,
         )  # fmt: skip
 
@@ -344,9 +347,16 @@ class ListParams:
         return jobs
 
 
-def _past(t: float | None) -> float | None:
-    """An inclusive upper bound, widened by the millisecond the wire format drops."""
-    return None if t is None else t + 0.001
+def _widen(t: float | None, by: float) -> float | None:
+    """A store-side bound widened by the millisecond the wire format rounds away; `_within`
+    then compares exactly, at the precision of the times as rendered."""
+    return None if t is None else t + by
+
+
+def _rendered_ms(t: float) -> int:
+    """`t` in milliseconds exactly as the documents show it."""
+    shown = iso(t) or ""
+    return round(datetime.fromisoformat(shown.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 def _within(t: float | None, low: float | None, high: float | None) -> bool:
@@ -354,5 +364,5 @@ def _within(t: float | None, low: float | None, high: float | None) -> bool:
         return True
     if t is None:
         return False
-    ms = math.floor(t * 1000)
+    ms = _rendered_ms(t)
     return (low is None or ms >= round(low * 1000)) and (high is None or ms <= round(high * 1000))
