@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
-import httpx
 import pytest
-from fastapi import Request
 
-from jobq.api.app import create_app
-from jobq.config import Config
+from tests.authkit import add_person, running_app, store_of
 from tests.integration.vidispine.conftest import (
     HEADERS,
     JSON,
@@ -174,30 +170,31 @@ async def test_list_step_and_metadata_options(api: Api):
     assert only["data"] == []
 
 
-async def test_user_true_lists_only_the_callers_jobs(tmp_path: Path):
-    """Auth (jobq.auth) sets request.state.principal; here a stand-in middleware does."""
-    app = create_app(Config(db=f"sqlite:///{tmp_path / 'jobq.db'}"))
+def basic(user: str, key: str) -> dict[str, str]:
+    token = base64.b64encode(f"{user}:{key}".encode()).decode()
+    return {**JSON, "Authorization": f"Basic {token}"}
 
-    @app.middleware("http")
-    async def principal(request: Request, call_next: Any) -> Any:
-        user = request.headers.get("x-test-user")
-        if user:
-            request.state.principal = SimpleNamespace(user=user)
-        return await call_next(request)
 
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
-            ada, bob = {**JSON, "x-test-user": "ada"}, {**JSON, "x-test-user": "bob"}
-            mine = (await c.post("/API/job?type=T", headers=ada)).json()
-            assert mine["user"] == "ada"
-            theirs = (await c.post("/API/job?type=T", headers=bob)).json()
-            listed = (await c.get("/API/job", headers=ada)).json()
-            assert [j["jobId"] for j in listed["job"]] == [mine["jobId"]]
-            everyone = (await c.get("/API/job?user=false", headers=ada)).json()
-            assert everyone["hits"] == 2
-            open_mode = (await c.get("/API/job", headers=JSON)).json()
-            assert {j["jobId"] for j in open_mode["job"]} == {mine["jobId"], theirs["jobId"]}
+async def test_user_true_lists_only_the_callers_jobs_and_others_are_hidden(tmp_path: Path):
+    """With users, Vidispine speaks HTTP basic (user name + key); jobq's roles apply."""
+    async with running_app(tmp_path) as (app, c):
+        store = store_of(app)
+        root = basic("root", await add_person(store, "root", admin=True))
+        ada = basic("ada", await add_person(store, "ada"))
+        bob = basic("bob", await add_person(store, "bob"))
+        assert (await c.get("/API/job", headers=JSON)).status_code == 401
+        assert "Basic" in (await c.get("/API/job", headers=JSON)).headers["www-authenticate"]
+        mine = (await c.post("/API/job?type=ADA", headers=ada)).json()
+        assert mine["user"] == "ada"
+        theirs = (await c.post("/API/job?type=BOB", headers=bob)).json()
+        listed = (await c.get("/API/job", headers=ada)).json()
+        assert [j["jobId"] for j in listed["job"]] == [mine["jobId"]]
+        assert (await c.get("/API/job?user=false", headers=ada)).json()["hits"] == 1
+        everyone = (await c.get("/API/job?user=false", headers=root)).json()
+        assert everyone["hits"] == 2
+        assert (await c.get(f"/API/job/{theirs['jobId']}", headers=ada)).status_code == 404
+        assert (await c.delete(f"/API/job/{theirs['jobId']}", headers=ada)).status_code == 404
+        assert (await c.get("/API/jobtype", headers=ada)).json()["uri"] == ["ADA"]
 
 
 @pytest.mark.parametrize("media", ["json", "xml", "text"])

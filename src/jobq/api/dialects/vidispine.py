@@ -45,6 +45,8 @@ from jobq.api.dialects.vidispine_wire import (
     text,
     timestamp,
 )
+from jobq.api.security import guard_of
+from jobq.auth.policy import Action
 from jobq.engine import Engine, JobSpec
 from jobq.errors import Conflict, InvalidInput, NotFound
 from jobq.model import Job, JobQuery
@@ -90,7 +92,9 @@ async def get_all_job_problems(request: Request) -> Response:
     """Unresolved problems, each with the jobs waiting for it to be resolved."""
     media = negotiate(request)
     engine = engine_of(request)
-    return await _problems(engine, media, await engine.problems())
+    guard = await guard_of(request)
+    found = [p for p in await engine.problems() if guard.may_read(p.queue)]
+    return await _problems(engine, media, found)
 
 
 @router.get("/job/{job_id}/problem")
@@ -99,6 +103,7 @@ async def get_job_problems(request: Request, job_id: str) -> Response:
     media = negotiate(request)
     engine = engine_of(request)
     job = await find_job(engine, job_id)
+    await (await guard_of(request)).job(job.id, Action.read)
     return await _problems(engine, media, await engine.problems_of(job))
 
 
@@ -109,6 +114,7 @@ async def get_job(request: Request, job_id: str) -> Response:
     fields, metadata = csv(request, "field"), flag(request, "metadata", False)
     engine = engine_of(request)
     job = await find_job(engine, job_id)
+    await (await guard_of(request)).job(job.id, Action.read)
     view = await _view(engine, [job], metadata, fields, steps=True)
     if media == TEXT:
         return Response(status(job, view), media_type=TEXT)
@@ -121,7 +127,8 @@ async def get_jobs(request: Request) -> Response:
     media = negotiate(request, WITH_TEXT)
     params = ListParams.read(request)
     engine = engine_of(request)
-    jobs = await engine.list_jobs(params.query(caller(request)))
+    params.types = (await guard_of(request)).listing(params.types)
+    jobs = await engine.list_jobs(params.query(caller(request))) if params.types != [] else []
     view = await _view(engine, jobs, params.metadata, params.fields, params.step)
     matching = params.order([j for j in jobs if params.keep(j, view)], view)
     page = matching[params.first - 1 : params.first - 1 + params.number]
@@ -146,6 +153,7 @@ async def create_custom_job(request: Request) -> Response:
     metadata.update(dict(await metadata_body(request)))
     _check_metadata(metadata)
     priority = priority_value(request.query_params.get("priority") or "MEDIUM")
+    await (await guard_of(request)).enqueue([kind])
     spec = JobSpec(queue=kind, type=kind, metadata=metadata, priority=priority,
                    owner=caller(request))  # fmt: skip
     engine = engine_of(request)
@@ -163,7 +171,9 @@ async def create_duplicate_job(request: Request, job_id: str) -> Response:
     if caller(request) is not None:
         overrides["owner"] = caller(request)
     engine = engine_of(request)
-    job = await engine.retry((await find_job(engine, job_id)).id, **overrides)
+    old = await find_job(engine, job_id)
+    await (await guard_of(request)).job(old.id, Action.manage)
+    job = await engine.retry(old.id, **overrides)
     return respond(media, "JobDocument", job_document(job, await _view(engine, [job])))
 
 
@@ -172,7 +182,9 @@ async def update_job(request: Request, job_id: str) -> Response:
     """Set the priority of a job that has not started (MEDIUM when not given)."""
     priority = priority_value(request.query_params.get("priority") or "MEDIUM")
     engine = engine_of(request)
-    await engine.update((await find_job(engine, job_id)).id, priority=priority)
+    job = await find_job(engine, job_id)
+    await (await guard_of(request)).job(job.id, Action.manage)
+    await engine.update(job.id, priority=priority)
     return Response(status_code=200)
 
 
@@ -183,7 +195,9 @@ async def abort_job(request: Request, job_id: str) -> Response:
     cleanup = flag(request, "cleanup", True)
     reason = request.query_params.get("reason") or None
     engine = engine_of(request)
-    await engine.cancel((await find_job(engine, job_id)).id, reason, {"cleanup": cleanup})
+    job = await find_job(engine, job_id)
+    await (await guard_of(request)).job(job.id, Action.manage)
+    await engine.cancel(job.id, reason, {"cleanup": cleanup})
     return Response(status_code=200)
 
 
@@ -196,6 +210,9 @@ async def delete_jobs(request: Request) -> Response:
         raise InvalidInput("id is required: a comma-separated list of job ids", context="id")
     engine = engine_of(request)
     jobs = [job for job in [await _lookup(engine, i) for i in ids] if job is not None]
+    refused = await (await guard_of(request)).jobs([job.id for job in jobs], Action.manage)
+    if refused:
+        raise next(iter(refused.values()))
     live = [job for job in jobs if job.state not in TERMINAL]
     if live:
         first = wire_id(live[0])
@@ -211,7 +228,8 @@ async def delete_jobs(request: Request) -> Response:
 async def get_job_types(request: Request) -> Response:
     """Job type names (jobq queues), as a URIListDocument or one per line."""
     media = negotiate(request, WITH_TEXT)
-    names = [q.name for q in await engine_of(request).queues()]
+    guard = await guard_of(request)
+    names = [q.name for q in await engine_of(request).queues() if guard.may_read(q.name)]
     if media == TEXT:
         return text(names)
     return respond(media, "URIListDocument", {"hits": len(names), "uri": names})
