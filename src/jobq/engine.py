@@ -29,6 +29,7 @@ from jobq.model import (
     new_id,
 )
 from jobq.notify import Notifier
+from jobq.problems import Problem, ProblemFinder, holds
 from jobq.states import LIVE, TERMINAL, State
 from jobq.store.base import Store
 
@@ -97,6 +98,7 @@ class Engine:
         self.defaults = defaults or Defaults()
         self.clock = clock
         self.on_timer: Callable[[float], None] = lambda at: None  # set by the duties
+        self.problem_finder = ProblemFinder(store)
 
     # --- producers ---
 
@@ -301,6 +303,17 @@ class Engine:
 
     async def workers(self) -> list[WorkerSeen]:
         return await self.store.workers()
+
+    # --- problems (why jobs cannot go on; see jobq.problems) ---
+
+    async def problems(self) -> list[Problem]:
+        return await self.problem_finder.find(self.clock())
+
+    async def problems_of(self, job: Job, found: list[Problem] | None = None) -> list[Problem]:
+        """The problems that hold `job` (from `found` when the caller already has them)."""
+        now = self.clock()
+        found = await self.problems() if found is None else found
+        return [p for p in found if holds(p, job, self.problem_finder, now)]
 
     # --- background duties (called by jobq.duties) ---
 

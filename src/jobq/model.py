@@ -165,6 +165,19 @@ class WorkerSeen:
 
 
 @dataclass(slots=True)
+class TypeActivity:
+    """Jobs of one queue and type that wait: how many, since when, and when a worker last
+    took (claimed or heartbeated) a job of this queue and type."""
+
+    queue: str
+    type: str
+    queued: int
+    running: int
+    oldest_waiting_since: float | None
+    last_taken_at: float | None
+
+
+@dataclass(slots=True)
 class Callback:
     id: int
     job_id: str

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from fastapi import APIRouter, Depends, FastAPI
 
 from jobq import __version__
-from jobq.api import admin, errors, native, security, session
-from jobq.api.dialects import accepted, connect, titan02, titan03
+from jobq.api import admin, errors, native, problems, security, session
+from jobq.api.dialects import accepted, connect, titan02, titan03, vidispine, vidispine_wire
 from jobq.api.dialects.titan_common import titan_error
 from jobq.api.errors import ErrorShapes, Renderer
 from jobq.api.limits import BodyLimit
@@ -55,6 +55,13 @@ def interfaces() -> list[Interface]:
             connect.connect_error,
             credentials=security.KEY,
         ),
+        Interface(
+            vidispine.NAME,
+            vidispine.PREFIX,
+            vidispine.build_router,
+            vidispine_wire.render_error,
+            credentials=security.BASIC,
+        ),
     ]
 
 
@@ -63,6 +70,7 @@ def native_routes() -> APIRouter:
     router = APIRouter()
     router.include_router(native.router)
     router.include_router(admin.router)
+    router.include_router(problems.router)
     return router
 
 

@@ -21,6 +21,7 @@ from jobq.model import (
     QueueStats,
     Step,
     StepResult,
+    TypeActivity,
     Worker,
     WorkerSeen,
 )
@@ -121,6 +122,22 @@ class Store(ABC):
 
     @abstractmethod
     async def workers(self) -> list[WorkerSeen]: ...
+
+    # problems (jobq.problems)
+    @abstractmethod
+    async def type_activity(self) -> list[TypeActivity]:
+        """Per queue and type that has queued jobs: counts of queued and running jobs, the
+        earliest time a queued one became due (max of created_at and run_at), and the latest
+        last_heartbeat_at of any of its jobs."""
+
+    @abstractmethod
+    async def failing_jobs(self, min_attempt: int, limit: int) -> list[Job]:
+        """Live jobs (scheduled, queued, running) that carry an error from an earlier attempt
+        and have reached attempt `min_attempt`, oldest first."""
+
+    @abstractmethod
+    async def deadlines_before(self, at: float, limit: int) -> list[Job]:
+        """Live jobs whose deadline_at is set and is at or before `at`, earliest first."""
 
     # callback outbox
     @abstractmethod

@@ -32,6 +32,7 @@ from jobq.model import (
     QueueStats,
     Step,
     StepResult,
+    TypeActivity,
     Worker,
     WorkerSeen,
 )
@@ -204,6 +205,27 @@ class PostgresStore(Store):
     async def workers(self) -> list[WorkerSeen]:
         return await self.db.run(_workers)
 
+    # problems
+    async def type_activity(self) -> list[TypeActivity]:
+        rows = await self.db.read(lambda c: c.fetch(TYPE_ACTIVITY))
+        return [TypeActivity(*r) for r in rows]
+
+    async def failing_jobs(self, min_attempt: int, limit: int) -> list[Job]:
+        sql = (
+            f"{SELECT_JOB} WHERE {LIVE_SQL} AND error IS NOT NULL AND attempt >= $1 "
+            "ORDER BY seq LIMIT $2"
+        )
+        rows = await self.db.read(lambda c: c.fetch(sql, min_attempt, limit))
+        return [job_from_row(r) for r in rows]
+
+    async def deadlines_before(self, at: float, limit: int) -> list[Job]:
+        sql = (
+            f"{SELECT_JOB} WHERE {LIVE_SQL} AND deadline_at IS NOT NULL AND deadline_at <= $1 "
+            "ORDER BY deadline_at LIMIT $2"
+        )
+        rows = await self.db.read(lambda c: c.fetch(sql, at, limit))
+        return [job_from_row(r) for r in rows]
+
     # callback outbox
     async def due_callbacks(self, now: float, limit: int, lease: float = 60.0) -> list[Callback]:
         """Due callbacks, leased to this node: another node sees them again only if this one
@@ -285,6 +307,18 @@ class PostgresStore(Store):
 
     async def secret(self, name: str, fresh: str) -> str:
         return await self.db.run(lambda c: auth.secret(c, name, fresh))
+
+
+TYPE_ACTIVITY = """
+SELECT queue, type,
+       count(*) FILTER (WHERE state = 'queued'),
+       count(*) FILTER (WHERE state = 'running'),
+       min(GREATEST(created_at, run_at)) FILTER (WHERE state = 'queued'),
+       max(last_heartbeat_at)
+FROM jobs GROUP BY queue, type
+HAVING count(*) FILTER (WHERE state = 'queued') > 0
+ORDER BY queue, type
+"""
 
 
 def split_pool_size(url: str, default: int = 10) -> tuple[str, int]:

@@ -23,6 +23,7 @@ from jobq.model import (
     QueueStats,
     Step,
     StepResult,
+    TypeActivity,
     Worker,
     WorkerSeen,
 )
@@ -170,6 +171,31 @@ class SQLiteStore(Store):
 
     async def workers(self) -> list[WorkerSeen]:
         return await self._readers.run(_workers)
+
+    # problems
+    async def type_activity(self) -> list[TypeActivity]:
+        rows = await self._readers.run(lambda c: c.execute(TYPE_ACTIVITY).fetchall())
+        return [TypeActivity(*r) for r in rows]
+
+    async def failing_jobs(self, min_attempt: int, limit: int) -> list[Job]:
+        sql = (
+            f"{SELECT_JOB} WHERE state IN (?, ?, ?) AND error IS NOT NULL AND attempt >= ? "
+            "ORDER BY seq LIMIT ?"
+        )
+        rows = await self._readers.run(
+            lambda c: c.execute(sql, (*LIVE_STATES, min_attempt, limit)).fetchall()
+        )
+        return [job_from_row(r) for r in rows]
+
+    async def deadlines_before(self, at: float, limit: int) -> list[Job]:
+        sql = (
+            f"{SELECT_JOB} WHERE state IN (?, ?, ?) AND deadline_at IS NOT NULL "
+            "AND deadline_at <= ? ORDER BY deadline_at LIMIT ?"
+        )
+        rows = await self._readers.run(
+            lambda c: c.execute(sql, (*LIVE_STATES, at, limit)).fetchall()
+        )
+        return [job_from_row(r) for r in rows]
 
     # callback outbox
     async def due_callbacks(self, now: float, limit: int, lease: float = 60.0) -> list[Callback]:
@@ -574,6 +600,18 @@ def _queue_stats(c: sqlite3.Connection) -> list[QueueStats]:
         ).fetchone()
         entry.oldest_queued_at = row[0]
     return sorted(stats.values(), key=lambda s: s.name)
+
+
+TYPE_ACTIVITY = """
+SELECT queue, type,
+       sum(CASE WHEN state = 'queued' THEN 1 ELSE 0 END),
+       sum(CASE WHEN state = 'running' THEN 1 ELSE 0 END),
+       min(CASE WHEN state = 'queued' THEN max(created_at, run_at) END),
+       max(last_heartbeat_at)
+FROM jobs GROUP BY queue, type
+HAVING sum(CASE WHEN state = 'queued' THEN 1 ELSE 0 END) > 0
+ORDER BY queue, type
+"""
 
 
 def _touch_worker(c: sqlite3.Connection, worker: Worker, queues: Sequence[str], now: float) -> None:

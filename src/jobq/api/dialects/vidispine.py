@@ -1,0 +1,386 @@
+"""The Vidispine JobApi (seed 004), mounted at /API by default.
+
+A Vidispine job type is a jobq queue (a job made here gets that name as queue and type, so
+workers find it either way); `data` / `jobmetadata` is the job's metadata; `user` its owner.
+States, priorities and documents are translated in vidispine_map, content types and errors in
+vidispine_wire. Every decision about a job is the engine's.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from jobq.api.dialects.docs import add_docs
+from jobq.api.dialects.vidispine_map import (
+    STORE_STATES,
+    View,
+    id_document,
+    job_document,
+    parse_sort,
+    priority_name,
+    priority_value,
+    problem_document,
+    sort_key,
+    state_name,
+    status,
+    wire_id,
+)
+from jobq.api.dialects.vidispine_wire import (
+    JSON,
+    TEXT,
+    XML,
+    csv,
+    flag,
+    key_values,
+    metadata_body,
+    negotiate,
+    number,
+    respond,
+    text,
+    timestamp,
+)
+from jobq.api.security import guard_of
+from jobq.auth.policy import Action
+from jobq.engine import Engine, JobSpec
+from jobq.errors import Conflict, InvalidInput, NotFound
+from jobq.model import Job, JobQuery
+from jobq.problems import Problem
+from jobq.render import iso
+from jobq.states import TERMINAL, WAITING, State
+
+NAME = "vidispine"
+PREFIX = "/API"
+router = APIRouter()
+WITH_TEXT = (XML, JSON, TEXT)
+SCAN_LIMIT = 10_000  # jobs a listing looks at (newest first) to count hits, filter and sort
+TYPE_NAME = re.compile(r"^[A-Za-z0-9_.:@/-]{1,200}$")
+WIRE_ID = re.compile(r"^[A-Za-z_]+-([0-9]{1,18})$")
+
+
+def build_router() -> APIRouter:
+    """The JobApi routes, for mounting under PREFIX (a new router each time)."""
+    mounted = APIRouter()
+    mounted.include_router(router)
+    add_docs(mounted, "Vidispine JobApi (jobq)", "5.0", __doc__ or "")
+    return mounted
+
+
+def engine_of(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def caller(request: Request) -> str | None:
+    """The calling user: set by jobq.auth's HTTP basic dependency when auth is mounted; None
+    in open (loopback) mode, where every job is the caller's."""
+    principal = getattr(request.state, "principal", None)
+    user = getattr(principal, "user", None)
+    return user if isinstance(user, str) else None
+
+
+# --- jobs ---
+
+
+@router.get("/job/problem")
+async def get_all_job_problems(request: Request) -> Response:
+    """Unresolved problems, each with the jobs waiting for it to be resolved."""
+    media = negotiate(request)
+    engine = engine_of(request)
+    guard = await guard_of(request)
+    found = [p for p in await engine.problems() if guard.may_read(p.queue)]
+    return await _problems(engine, media, found)
+
+
+@router.get("/job/{job_id}/problem")
+async def get_job_problems(request: Request, job_id: str) -> Response:
+    """The problems that hold one job."""
+    media = negotiate(request)
+    engine = engine_of(request)
+    job = await find_job(engine, job_id)
+    await (await guard_of(request)).job(job.id, Action.read)
+    return await _problems(engine, media, await engine.problems_of(job))
+
+
+@router.get("/job/{job_id}")
+async def get_job(request: Request, job_id: str) -> Response:
+    """A job; as text/plain, only its state."""
+    media = negotiate(request, WITH_TEXT)
+    fields, metadata = csv(request, "field"), flag(request, "metadata", False)
+    engine = engine_of(request)
+    job = await find_job(engine, job_id)
+    await (await guard_of(request)).job(job.id, Action.read)
+    view = await _view(engine, [job], metadata, fields, steps=True)
+    if media == TEXT:
+        return Response(status(job, view), media_type=TEXT)
+    return respond(media, "JobDocument", job_document(job, view))
+
+
+@router.get("/job")
+async def get_jobs(request: Request) -> Response:
+    """Jobs matching the criteria, with `hits` the number matching in all."""
+    media = negotiate(request, WITH_TEXT)
+    params = ListParams.read(request)
+    engine = engine_of(request)
+    params.types = (await guard_of(request)).listing(params.types)
+    jobs = await engine.list_jobs(params.query(caller(request))) if params.types != [] else []
+    view = await _view(engine, jobs, params.metadata, params.fields, params.step)
+    matching = params.order([j for j in jobs if params.keep(j, view)], view)
+    page = matching[params.first - 1 : params.first - 1 + params.number]
+    if media == TEXT:
+        return text([wire_id(j) for j in page])
+    render = id_document if params.idonly else (lambda j: job_document(j, view))
+    return respond(
+        media, "JobListDocument", {"hits": len(matching), "job": [render(j) for j in page]}
+    )
+
+
+@router.post("/job")
+async def create_custom_job(request: Request) -> Response:
+    """Start a job of `type`, with metadata from `jobmetadata` and an optional
+    SimpleMetadataDocument body (whose keys win)."""
+    media = negotiate(request)
+    kind = request.query_params.get("type", "")
+    if not TYPE_NAME.match(kind):
+        raise InvalidInput("type is required: a job type name (letters, digits, _.:@/-)",
+                           context="type", value=kind or None)  # fmt: skip
+    metadata = key_values(request.query_params.getlist("jobmetadata"), "jobmetadata")
+    metadata.update(dict(await metadata_body(request)))
+    _check_metadata(metadata)
+    priority = priority_value(request.query_params.get("priority") or "MEDIUM")
+    await (await guard_of(request)).enqueue([kind])
+    spec = JobSpec(queue=kind, type=kind, metadata=metadata, priority=priority,
+                   owner=caller(request))  # fmt: skip
+    engine = engine_of(request)
+    [(job, _)] = await engine.enqueue([spec])
+    return respond(media, "JobDocument", job_document(job, await _view(engine, [job])))
+
+
+@router.post("/job/{job_id}/re-run")
+async def create_duplicate_job(request: Request, job_id: str) -> Response:
+    """A new job made from a finished one (its priority unless `priority` is given)."""
+    media = negotiate(request)
+    overrides: dict[str, Any] = {}
+    if request.query_params.get("priority"):
+        overrides["priority"] = priority_value(request.query_params["priority"])
+    if caller(request) is not None:
+        overrides["owner"] = caller(request)
+    engine = engine_of(request)
+    old = await find_job(engine, job_id)
+    await (await guard_of(request)).job(old.id, Action.manage)
+    job = await engine.retry(old.id, **overrides)
+    return respond(media, "JobDocument", job_document(job, await _view(engine, [job])))
+
+
+@router.put("/job/{job_id}")
+async def update_job(request: Request, job_id: str) -> Response:
+    """Set the priority of a job that has not started (MEDIUM when not given)."""
+    priority = priority_value(request.query_params.get("priority") or "MEDIUM")
+    engine = engine_of(request)
+    job = await find_job(engine, job_id)
+    await (await guard_of(request)).job(job.id, Action.manage)
+    await engine.update(job.id, priority=priority)
+    return Response(status_code=200)
+
+
+@router.delete("/job/{job_id}")
+async def abort_job(request: Request, job_id: str) -> Response:
+    """Abort: a waiting job is ABORTED at once; a running one is ABORTED_PENDING until its
+    worker stops (the worker sees the reason and whether to run its cleanup)."""
+    cleanup = flag(request, "cleanup", True)
+    reason = request.query_params.get("reason") or None
+    engine = engine_of(request)
+    job = await find_job(engine, job_id)
+    await (await guard_of(request)).job(job.id, Action.manage)
+    await engine.cancel(job.id, reason, {"cleanup": cleanup})
+    return Response(status_code=200)
+
+
+@router.delete("/job")
+async def delete_jobs(request: Request) -> Response:
+    """Delete finished jobs and everything recorded about them. Nothing is deleted while any
+    of them still waits or runs (409); ids that do not exist are already gone."""
+    ids = csv(request, "id")
+    if not ids:
+        raise InvalidInput("id is required: a comma-separated list of job ids", context="id")
+    engine = engine_of(request)
+    jobs = [job for job in [await _lookup(engine, i) for i in ids] if job is not None]
+    refused = await (await guard_of(request)).jobs([job.id for job in jobs], Action.manage)
+    if refused:
+        raise next(iter(refused.values()))
+    live = [job for job in jobs if job.state not in TERMINAL]
+    if live:
+        first = wire_id(live[0])
+        raise Conflict(f"job {first} has not finished: abort it first", id=first)
+    await engine.delete([job.id for job in jobs])
+    return Response(status_code=200)
+
+
+# --- job types ---
+
+
+@router.get("/jobtype")
+async def get_job_types(request: Request) -> Response:
+    """Job type names (jobq queues), as a URIListDocument or one per line."""
+    media = negotiate(request, WITH_TEXT)
+    guard = await guard_of(request)
+    names = [q.name for q in await engine_of(request).queues() if guard.may_read(q.name)]
+    if media == TEXT:
+        return text(names)
+    return respond(media, "URIListDocument", {"hits": len(names), "uri": names})
+
+
+# --- helpers ---
+
+
+async def find_job(engine: Engine, job_id: str) -> Job:
+    """The job a wire id names: `VX-<seq>` (or any `PREFIX-<seq>`), or a jobq id."""
+    job = await _lookup(engine, job_id)
+    if job is None:
+        raise NotFound("job not found", id=job_id)
+    return job
+
+
+async def _lookup(engine: Engine, job_id: str) -> Job | None:
+    match = WIRE_ID.match(job_id)
+    if match is None:
+        return await engine.store.get(job_id) if len(job_id) <= 100 else None
+    seq = int(match.group(1))
+    after = JobQuery(sort="seq", after=(seq - 1, seq - 1), limit=1)
+    found = await engine.list_jobs(after)
+    return found[0] if found and found[0].seq == seq else None
+
+
+async def _problems(engine: Engine, media: str, problems: list[Problem]) -> Response:
+    ids = sorted({i for p in problems for i in p.jobs})
+    jobs = await engine.list_jobs(JobQuery(ids=ids, limit=len(ids))) if ids else []
+    seqs = {job.id: job.seq for job in jobs}
+    doc = {"problem": [problem_document(p, seqs) for p in problems]}
+    return respond(media, "JobProblemListDocument", doc)
+
+
+async def _view(
+    engine: Engine,
+    jobs: list[Job],
+    metadata: bool = False,
+    fields: list[str] | None = None,
+    steps: bool = True,
+) -> View:
+    """What rendering `jobs` needs: paused queues and the problems holding waiting jobs."""
+    view = View(metadata=metadata, fields=fields, steps=steps)
+    view.paused = {q.name for q in await engine.queues() if q.paused}
+    waiting = [job for job in jobs if job.state in WAITING]
+    found = await engine.problems() if waiting else []
+    if found:
+        for job in waiting:
+            view.holding[job.id] = await engine.problems_of(job, found)
+    return view
+
+
+def _check_metadata(metadata: dict[str, str]) -> None:
+    for key, value in metadata.items():
+        if not 1 <= len(key) <= 200 or len(value) > 10_000:
+            raise InvalidInput("metadata keys are 1-200 characters, values at most 10000",
+                               context="jobmetadata", value=key[:200])  # fmt: skip
+
+
+@dataclass(slots=True)
+class ListParams:
+    """GET /job's parameters, as spelled on the wire."""
+
+    metadata_filter: dict[str, str]
+    fields: list[str] | None
+    start_from: float | None
+    start_to: float | None
+    finish_from: float | None
+    finish_to: float | None
+    user: bool
+    first: int
+    number: int
+    types: list[str] | None
+    states: list[str] | None
+    priorities: list[str] | None
+    step: bool
+    idonly: bool
+    metadata: bool
+    sort: list[tuple[str, bool]]
+
+    @classmethod
+    def read(cls, request: Request) -> ListParams:
+        states = csv(request, "state")
+        priorities = csv(request, "priority")
+        return cls(
+            metadata_filter=key_values(request.query_params.getlist("jobmetadata"),
+                                       "jobmetadata"),
+            fields=csv(request, "field"),
+            start_from=timestamp(request, "starttime-from"),
+            start_to=timestamp(request, "starttime-to"),
+            finish_from=timestamp(request, "finishtime-from"),
+            finish_to=timestamp(request, "finishtime-to"),
+            user=flag(request, "user", True),
+            first=number(request, "first", 1, 1, 10**9),
+            number=number(request, "number", 100, 0, 10**9),
+            types=csv(request, "type"),
+            states=None if states is None else [state_name(s) for s in states],
+            priorities=None if priorities is None else
+            [priority_name(priority_value(p)) for p in priorities],
+            step=flag(request, "step", False),
+            idonly=flag(request, "idonly", False),
+            metadata=flag(request, "metadata", False),
+            sort=parse_sort(request.query_params.get("sort") or "startTime desc"),
+        )  # fmt: skip
+
+    def query(self, user: str | None) -> JobQuery:
+        """What the store can filter; the rest is checked by `keep`."""
+        states: list[State] | None = None
+        if self.states is not None:  # an empty list filters nothing here; `keep` drops all
+            states = sorted({s for name in self.states for s in STORE_STATES[name]})
+        return JobQuery(
+            queues=self.types, states=states,
+            owner=user if self.user else None, metadata=self.metadata_filter,
+            created_after=_widen(self.start_from, -0.001),
+            created_before=_widen(self.start_to, 0.001),
+            finished_after=_widen(self.finish_from, -0.001),
+            finished_before=_widen(self.finish_to, 0.001),
+            sort="seq", descending=True, limit=SCAN_LIMIT,
+        )  # fmt: skip
+
+    def keep(self, job: Job, view: View) -> bool:
+        if self.states is not None and status(job, view) not in self.states:
+            return False
+        if self.priorities is not None and priority_name(job.priority) not in self.priorities:
+            return False
+        return _within(job.created_at, self.start_from, self.start_to) and _within(
+            job.finished_at, self.finish_from, self.finish_to
+        )
+
+    def order(self, jobs: list[Job], view: View) -> list[Job]:
+        for name, descending in reversed(self.sort):
+            jobs.sort(key=sort_key(name, view), reverse=descending)
+        return jobs
+
+
+def _widen(t: float | None, by: float) -> float | None:
+    """A store-side bound widened by the millisecond the wire format rounds away; `_within`
+    then compares exactly, at the precision of the times as rendered."""
+    return None if t is None else t + by
+
+
+def _rendered_ms(t: float) -> int:
+    """`t` in milliseconds exactly as the documents show it."""
+    shown = iso(t) or ""
+    return round(datetime.fromisoformat(shown.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def _within(t: float | None, low: float | None, high: float | None) -> bool:
+    if low is None and high is None:
+        return True
+    if t is None:
+        return False
+    ms = _rendered_ms(t)
+    return (low is None or ms >= round(low * 1000)) and (high is None or ms <= round(high * 1000))

@@ -1,0 +1,51 @@
+"""Problems in the native API: GET /api/v1/problems and GET /api/v1/problems/{id}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from jobq.api.responses import json
+from jobq.engine import Engine
+from jobq.errors import NotFound
+from jobq.problems import Problem
+
+router = APIRouter()
+
+
+def problem_document(problem: Problem) -> dict[str, Any]:
+    return {
+        "id": problem.id,
+        "kind": problem.kind,
+        "queue": problem.queue,
+        "type": problem.type,
+        "message": problem.message,
+        "jobs": problem.jobs,
+        "job_count": problem.job_count,
+        "data": problem.data,
+    }
+
+
+def _engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+@router.get("/problems")
+async def list_problems(request: Request) -> Response:
+    """Why jobs cannot go on now: paused queues, queues or types no worker takes, attempts
+    failing again and again, deadlines about to pass; each with the jobs it holds. An id
+    stays the same while its cause lasts; a problem disappears once its cause is gone."""
+    problems = await _engine(request).problems()
+    return json({"problems": [problem_document(p) for p in problems]})
+
+
+@router.get("/problems/{problem_id}")
+async def get_problem(request: Request, problem_id: str) -> Response:
+    """One problem; 404 once it has resolved (or never existed)."""
+    for problem in await _engine(request).problems():
+        if problem.id == problem_id:
+            return json(problem_document(problem))
+    raise NotFound("no such problem (it may have resolved)", id=problem_id)
