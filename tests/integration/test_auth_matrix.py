@@ -74,6 +74,10 @@ def listed_queue(c: Cell, r: httpx.Response) -> bool:
     return any(q["name"] == c.queue for q in r.json()["queues"])
 
 
+def listed_problem(c: Cell, r: httpx.Response) -> bool:
+    return any(p["queue"] == c.queue for p in r.json()["problems"])
+
+
 def listed_worker(c: Cell, r: httpx.Response) -> bool:
     return any(w["name"] == f"w-{c.queue}" for w in r.json()["workers"])
 
@@ -108,6 +112,8 @@ CASES = [
     Case("POST", "/queues/{queue}/pause", "queue", "administer"),
     Case("POST", "/queues/{queue}/resume", "queue", "administer"),
     Case("GET", "/events", "any", stream=True),
+    Case("GET", "/problems", "list", state="queued", visible=listed_problem),
+    Case("GET", "/problems/none", "any", ok=404),
     Case("GET", "/workers", "list", visible=listed_worker),
     Case("GET", "/healthz", "any"),
     Case("GET", "/readyz", "any"),
@@ -132,6 +138,7 @@ TEMPLATES = {  # the route each case's path exercises
     "/queues/{queue}/owner": "/queues/{name}/owner",
     "/queues/{queue}/grants": "/queues/{name}/grants",
     "/queues/{queue}/grants/extra": "/queues/{name}/grants/{user}",
+    "/problems/none": "/problems/{problem_id}",
 }
 
 
@@ -164,6 +171,8 @@ class Native:
             c.vars["key_id"] = record.id
         if c.case.method == "DELETE" and c.case.path.endswith("/grants/extra"):
             await service.grant(store, c.queue, "extra", "viewer", time.time())
+        if c.case.path == "/problems":
+            await self.engine.pause(c.queue)  # a paused queue holding a job: a problem
         c.vars["job_id"] = c.job_id
 
     async def send(self, c: Cell) -> tuple[int, bool]:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from jobq.api.responses import json
+from jobq.api.security import guard_of
 from jobq.engine import Engine
 from jobq.errors import NotFound
 from jobq.problems import Problem
@@ -33,19 +34,29 @@ def _engine(request: Request) -> Engine:
     return engine
 
 
+async def visible_problems(request: Request) -> list[Problem]:
+    """The problems of the queues the caller holds a role on (all of them for admins)."""
+    problems = await _engine(request).problems()
+    guard = await guard_of(request)
+    if guard.unrestricted:
+        return problems
+    return [p for p in problems if guard.role(p.queue) is not None]
+
+
 @router.get("/problems")
 async def list_problems(request: Request) -> Response:
     """Why jobs cannot go on now: paused queues, queues or types no worker takes, attempts
     failing again and again, deadlines about to pass; each with the jobs it holds. An id
-    stays the same while its cause lasts; a problem disappears once its cause is gone."""
-    problems = await _engine(request).problems()
+    stays the same while its cause lasts; a problem disappears once its cause is gone. Only
+    the problems of queues the caller holds a role on are listed."""
+    problems = await visible_problems(request)
     return json({"problems": [problem_document(p) for p in problems]})
 
 
 @router.get("/problems/{problem_id}")
 async def get_problem(request: Request, problem_id: str) -> Response:
-    """One problem; 404 once it has resolved (or never existed)."""
-    for problem in await _engine(request).problems():
+    """One problem; 404 once it has resolved (or never existed, or is not the caller's)."""
+    for problem in await visible_problems(request):
         if problem.id == problem_id:
             return json(problem_document(problem))
     raise NotFound("no such problem (it may have resolved)", id=problem_id)
