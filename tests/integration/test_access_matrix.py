@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from jobq.api import app as app_module
 from jobq.api.dialects import accepted, connect, titan02, titan03
 from tests.access import (
     PERSONAS,
@@ -113,12 +114,18 @@ CONNECT = [
 ]  # fmt: skip
 
 SURFACES = [
-    Surface("titan-0.3", titan03.PREFIX, TITAN03),
-    Surface("accepted", accepted.PREFIX, ACCEPTED),
-    Surface("connect", connect.PREFIX, CONNECT, expect_connect, connect_key_of),
+    Surface(titan03.NAME, titan03.PREFIX, TITAN03),
+    Surface(accepted.NAME, accepted.PREFIX, ACCEPTED),
+    Surface(connect.NAME, connect.PREFIX, CONNECT, expect_connect, connect_key_of),
     # Titan 0.2 has one queue, "default": it is arranged as "own" and then as "other"
-    Surface("titan-0.2", titan02.PREFIX, TITAN02, queues={"own": "default", "other": "default"}),
+    Surface(titan02.NAME, titan02.PREFIX, TITAN02, queues={"own": "default", "other": "default"}),
 ]
+
+
+def test_every_mounted_interface_has_a_case_list() -> None:
+    mounted = {i.name for i in app_module.interfaces()}
+    missing = mounted - {"native", *(s.name for s in SURFACES)}
+    assert not missing, f"add a case list and a Surface to SURFACES for: {sorted(missing)}"
 
 
 async def run_native(app: Any, client: httpx.AsyncClient, world: World) -> list[Outcome]:
@@ -138,7 +145,7 @@ async def test_every_interface_access_matrix(tmp_path: Path) -> None:
         outcomes: dict[str, list[Outcome]] = {"native": await run_native(app, client, world)}
         for surface in SURFACES:
             check_coverage(app, surface)
-            if surface.name == "titan-0.2":
+            if surface.name == titan02.NAME:
                 await world.arrange("default", "owner", ("collaborator", "viewer", "worker"))
                 own = await run_surface(world, client, surface, ["own"])
                 await world.arrange("default", "other", ())
