@@ -22,10 +22,11 @@ from jobq.store.base import Store
 
 @asynccontextmanager
 async def running_app(
-    tmp_path: Path, **options: Any
+    tmp_path: Path, db: str | None = None, **options: Any
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    """A real app (lifespan run) on a fresh SQLite file, and an in-process client."""
-    app = create_app(Config(db=f"sqlite:///{tmp_path / 'jobq.db'}", **options))
+    """A real app (lifespan run) on a fresh SQLite file (or the store at `db`), and an
+    in-process client."""
+    app = create_app(Config(db=db or f"sqlite:///{tmp_path / 'jobq.db'}", **options))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
@@ -104,6 +105,12 @@ class Case:
     body: Callable[[Cell], Any] | None = None
     stream: bool = False
     visible: Callable[[Cell, httpx.Response], bool] | None = None  # list: did it show the scope?
+    # list: the (queue, job id) of every item shown, so any item from a queue the persona may
+    # not `action` on is a leak; `must_show`: the cell's own job must be among them when allowed
+    shown: Callable[[httpx.Response], list[tuple[str, str]]] | None = None
+    must_show: bool = False
+    content: str = "json"  # how `body` is sent: json, form (urlencoded) or files (multipart)
+    template: str = ""  # the route's path template, when `path` is not it
 
 
 @dataclass

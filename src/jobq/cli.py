@@ -222,13 +222,14 @@ def worker(
         str, typer.Option(envvar="JOBQ_LOG_LEVEL", help="debug, info, warning, error.")
     ] = "info",
     url: Url = DEFAULT_URL,
+    key: Key = None,
 ) -> None:
     """Claim jobs and run them: commands (payload argv) and Python tasks (--app)."""
     from jobq.worker.main import main as run_worker
 
     overrides = {"queues": queue, "concurrency": concurrency, "lease": lease, "grace": grace,
                  "batch": batch, "name": name}  # fmt: skip
-    run_worker(url, app_ref, overrides, log_level)
+    run_worker(url, app_ref, overrides, log_level, key)
 
 
 @jobs_app.command("ls")

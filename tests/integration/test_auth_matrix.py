@@ -1,5 +1,6 @@
 """Every native route x {no key, bad key, admin, owner, collaborator, viewer, worker,
-stranger} x {own queue, other queue}, against a real app on a real SQLite store.
+stranger} x {own queue, other queue}, against a real app on a real PostgreSQL store here; the
+same cases run on SQLite with every other interface's in test_access_matrix.py.
 
 The expected status of each cell is derived here from issue 6's words (the ROLE_MAY table
 below), independently of jobq.auth.policy, so a mistake in either shows up as a mismatch.
@@ -220,8 +221,10 @@ async def setup(app: Any) -> dict[str, str | None]:
     return keys
 
 
-async def test_native_access_matrix(tmp_path: Path) -> None:
-    async with running_app(tmp_path, auth_fail_limit=100_000) as (app, client):
+async def test_native_access_matrix_on_postgres(tmp_path: Path, pg_url: str) -> None:
+    """The native matrix on the PostgreSQL store (on SQLite it runs within every interface's
+    matrix, tests/integration/test_access_matrix.py)."""
+    async with running_app(tmp_path, db=pg_url, auth_fail_limit=100_000) as (app, client):
         keys = await setup(app)
         covered = {(c.method, TEMPLATES.get(c.path, c.path)) for c in CASES}
         assert route_set(app, "/api/v1") == covered, "every native route has a matrix case"

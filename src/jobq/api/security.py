@@ -16,7 +16,9 @@ import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from fastapi import Request
+from fastapi import Depends, Request
+from fastapi.openapi.models import APIKey, APIKeyIn, HTTPBase, HTTPBearer, SecurityBase
+from fastapi.security.base import SecurityBase as SecurityDependency
 
 from jobq.auth.guard import Guard
 from jobq.auth.model import OPEN, Principal
@@ -32,14 +34,28 @@ class Credentials:
     user: str | None = None  # HTTP basic: the user the key must belong to
 
 
+class Declared(SecurityDependency):
+    """A security scheme as OpenAPI declares it (the Authorize button of /docs). It checks
+    nothing: `identify` does, so that failures keep the interface's own error shape."""
+
+    def __init__(self, model: SecurityBase, name: str) -> None:
+        self.model = model
+        self.scheme_name = name
+
+    async def __call__(self) -> None:
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class Scheme:
     """How an interface carries a key: a parser (None when the request has no credentials;
-    Unauthorized when they are malformed) and the challenge a 401 sends."""
+    Unauthorized when they are malformed), the challenge a 401 sends, and its OpenAPI
+    declaration."""
 
     name: str
     parse: Callable[[Request], Credentials | None]
     challenge: str
+    declared: Declared | None = None
 
 
 def _authorization(request: Request, scheme: str) -> str | None:
@@ -76,9 +92,20 @@ def parse_basic(request: Request) -> Credentials | None:
     return Credentials(key, user)
 
 
-BEARER = Scheme("bearer", parse_bearer, 'Bearer realm="jobq"')
-KEY = Scheme("key", parse_key, 'Key realm="jobq"')
-BASIC = Scheme("basic", parse_basic, 'Basic realm="jobq", charset="UTF-8"')
+KEY_HELP = "a jobq API key (`jobq keys create USER`)"
+BEARER = Scheme(
+    "bearer", parse_bearer, 'Bearer realm="jobq"',
+    Declared(HTTPBearer(bearerFormat="jobq_<id>_<secret>", description=KEY_HELP), "bearer"),
+)  # fmt: skip
+KEY = Scheme(
+    "key", parse_key, 'Key realm="jobq"',
+    Declared(APIKey.model_validate({"in": APIKeyIn.header, "name": "Authorization",
+                                    "description": f"`Key KEY`: {KEY_HELP}"}), "connectKey"),
+)  # fmt: skip
+BASIC = Scheme(
+    "basic", parse_basic, 'Basic realm="jobq", charset="UTF-8"',
+    Declared(HTTPBase(scheme="basic", description=f"the user name, and {KEY_HELP}"), "basic"),
+)  # fmt: skip
 
 
 def client_address(request: Request) -> str:
@@ -115,7 +142,7 @@ async def identify(request: Request, scheme: Scheme) -> Principal:
         raise _challenge(exc, scheme) from None
 
 
-def authenticate(scheme: Scheme) -> Callable[[Request], Awaitable[None]]:
+def authenticate(scheme: Scheme) -> Callable[..., Awaitable[None]]:
     """The dependency an interface's router mounts: sets request.state.principal and .user."""
 
     async def dependency(request: Request) -> None:
@@ -123,7 +150,14 @@ def authenticate(scheme: Scheme) -> Callable[[Request], Awaitable[None]]:
         request.state.principal = principal
         request.state.user = principal.user
 
-    return dependency
+    declared = scheme.declared
+    if declared is None:
+        return dependency
+
+    async def declaring(request: Request, _: None = Depends(declared)) -> None:
+        await dependency(request)
+
+    return declaring
 
 
 async def guard_of(request: Request) -> Guard:

@@ -98,6 +98,10 @@ class Guard:
             return sorted(readable)
         return [q for q in requested if q in readable]
 
+    def may(self, queue: str, action: Action) -> bool:
+        """Whether the caller may do `action` on `queue` (for filtering, not refusing)."""
+        return may(self.principal, self.role(queue), action)
+
     def sees_queue(self, queue: str) -> bool:
         return sees(self.principal, self.role(queue))
 

@@ -39,13 +39,18 @@ DEFAULT_URL = "http://127.0.0.1:8080"
 
 class _Base:
     def __init__(
-        self, url: str | None = None, *, token: str | None = None, timeout: float = 30.0
+        self,
+        url: str | None = None,
+        *,
+        key: str | None = None,
+        token: str | None = None,
+        timeout: float = 30.0,
     ) -> None:
         self.url = (url or os.environ.get("JOBQ_URL") or DEFAULT_URL).rstrip("/")
         self.api = f"{self.url}/api/v1"
         self.timeout = timeout
-        token = token or os.environ.get("JOBQ_TOKEN")
-        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+        key = key or token or os.environ.get("JOBQ_KEY") or os.environ.get("JOBQ_TOKEN")
+        self.headers = {"Authorization": f"Bearer {key}"} if key else {}
 
     def _timeout(self, call: Call[Any]) -> httpx.Timeout:
         return httpx.Timeout(self.timeout + call.wait)
@@ -66,12 +71,19 @@ def _jobs(jobs: Iterable[NewJob | dict[str, Any]]) -> list[NewJob]:
 
 
 class Client(_Base):
-    """A blocking client of a jobq server: `with jobq.Client(url) as c: c.enqueue(...)`."""
+    """A blocking client of a jobq server: `with jobq.Client(url, key=...) as c: ...`.
+    `key` (else JOBQ_KEY) is an API key, sent as `Authorization: Bearer`; `token` is its
+    older name."""
 
     def __init__(
-        self, url: str | None = None, *, token: str | None = None, timeout: float = 30.0
+        self,
+        url: str | None = None,
+        *,
+        key: str | None = None,
+        token: str | None = None,
+        timeout: float = 30.0,
     ) -> None:
-        super().__init__(url, token=token, timeout=timeout)
+        super().__init__(url, key=key, token=token, timeout=timeout)
         self.http = httpx.Client(base_url=self.api, headers=self.headers)
 
     def __enter__(self) -> Client:
@@ -230,11 +242,12 @@ class AsyncClient(_Base):
         self,
         url: str | None = None,
         *,
+        key: str | None = None,
         token: str | None = None,
         timeout: float = 30.0,
         max_connections: int = 100,
     ) -> None:
-        super().__init__(url, token=token, timeout=timeout)
+        super().__init__(url, key=key, token=token, timeout=timeout)
         limits = httpx.Limits(max_connections=max_connections,
                               max_keepalive_connections=max_connections)  # fmt: skip
         self.http = httpx.AsyncClient(base_url=self.api, headers=self.headers, limits=limits)

@@ -14,7 +14,7 @@ from typing import Any
 import typer
 
 from jobq.worker.app import Worker
-from jobq.worker.runner import serve
+from jobq.worker.runner import Refused, serve
 
 
 def load_app(ref: str | None) -> Worker:
@@ -37,7 +37,13 @@ def load_app(ref: str | None) -> Worker:
     return app
 
 
-def main(url: str, app_ref: str | None, overrides: dict[str, Any], log_level: str) -> None:
+def main(
+    url: str,
+    app_ref: str | None,
+    overrides: dict[str, Any],
+    log_level: str,
+    key: str | None = None,
+) -> None:
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
@@ -45,5 +51,10 @@ def main(url: str, app_ref: str | None, overrides: dict[str, Any], log_level: st
     app = load_app(app_ref)
     given = {k: v for k, v in overrides.items() if v is not None and v != []}
     settings = dataclasses.replace(app.settings, **given)
-    with contextlib.suppress(KeyboardInterrupt):  # a signal before the handlers were set
-        asyncio.run(serve(app, url, settings))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):  # a signal before the handlers were set
+            asyncio.run(serve(app, url, settings, key))
+    except Refused as exc:
+        hint = "" if key else " (no API key given: pass --key or set JOBQ_KEY)"
+        typer.echo(f"jobq worker: the server refused this worker: {exc}{hint}", err=True)
+        raise typer.Exit(2) from None

@@ -19,7 +19,13 @@ from contextlib import suppress
 
 from jobq.client import AckItem, AckResult, AsyncClient, ClaimedJob
 from jobq.client.calls import WorkerId
-from jobq.client.errors import ClientError, ServerUnavailable, TransportError
+from jobq.client.errors import (
+    ClientError,
+    Forbidden,
+    ServerUnavailable,
+    TransportError,
+    Unauthorized,
+)
 from jobq.worker.app import Settings, TaskContext, Worker
 from jobq.worker.batch import Batcher
 from jobq.worker.command import is_command, run_command
@@ -31,6 +37,11 @@ from jobq.worker.task import run_task
 log = logging.getLogger("jobq.worker")
 ACK_LINGER = 0.005  # seconds a finished job waits for others to share its acknowledgement
 COMMAND_TYPES = ("command", "default")
+
+
+class Refused(Exception):
+    """The server will not let this worker claim (no key, a bad key, or no worker role on a
+    queue): retrying cannot help, so the worker stops."""
 
 
 class Runner:
@@ -50,6 +61,7 @@ class Runner:
         self.stopping = asyncio.Event()
         self.hurry = asyncio.Event()
         self.slot_freed = asyncio.Event()
+        self.refused: ClientError | None = None
 
     # --- lifecycle ---
 
@@ -119,8 +131,18 @@ class Runner:
                 log.warning("cannot claim: %s", exc)
                 await self._pause(min(0.2 * 2**failures, 10.0))
                 continue
+            except (Unauthorized, Forbidden) as exc:
+                self._refused(exc)
+                return
             for job in jobs:
                 self._start(job)
+
+    def _refused(self, exc: ClientError) -> None:
+        """Stop at once: the running jobs cannot be reported either."""
+        log.error("the server refuses this worker: %s", exc)
+        self.refused = exc
+        self.stopping.set()
+        self.hurry.set()
 
     async def _claim(self, limit: int) -> list[ClaimedJob]:
         s = self.settings
@@ -211,8 +233,11 @@ def _note(result: AckResult) -> None:
         log.warning("job %s: acknowledgement refused: %s", result.id, error.get("code"))
 
 
-async def serve(app: Worker, url: str | None, settings: Settings) -> None:
-    """Run a worker until it is told to stop."""
+async def serve(app: Worker, url: str | None, settings: Settings, key: str | None = None) -> None:
+    """Run a worker until it is told to stop; Refused when the server will not have it."""
     max_connections = settings.concurrency * 2 + 10
-    async with AsyncClient(url, max_connections=max_connections) as client:
-        await Runner(client, app, settings).run()
+    async with AsyncClient(url, key=key, max_connections=max_connections) as client:
+        runner = Runner(client, app, settings)
+        await runner.run()
+    if runner.refused is not None:
+        raise Refused(str(runner.refused))

@@ -12,7 +12,8 @@
     X-Accepted-Wait-Result       a result wait
     PUT status done|failed       complete | fail (final); running: heartbeat with progress
 
-A translation table: every decision is the engine's.
+A translation table: every decision is the engine's, every permission the guard's
+(docs/auth.md: which route follows which rule).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from jobq.api.dialects import titan_common as t
 from jobq.api.dialects.docs import add_docs
 from jobq.api.errors import HttpError
 from jobq.api.responses import JSONResponse, json
+from jobq.api.security import guard_of
+from jobq.auth.policy import Action
 from jobq.engine import Engine, JobSpec
 from jobq.errors import Conflict, InvalidInput
 from jobq.model import ClaimSpec, Job, Worker
@@ -46,7 +49,7 @@ STATUS = {
 }
 ERRORS: dict[int | str, dict[str, Any]] = {
     c: {"description": '`{"error": code, "message": text, "details": {...}}`'}
-    for c in (400, 404, 409)
+    for c in (400, 401, 403, 404, 409, 429)
 }
 MAX_SECONDS = 10 * 365 * 86400.0
 
@@ -133,9 +136,11 @@ async def enqueue(
         callback_url=callback_url(x_accepted_callback_url),
         deadline_seconds=seconds("X-Accepted-Job-Timeout", x_accepted_job_timeout),
         delay=seconds("X-Accepted-Delay", x_accepted_delay), max_attempts=REHANDS,
+        owner=t.owner(request),
     )  # fmt: skip
     if spec.deadline_seconds == 0:
         raise InvalidInput("X-Accepted-Job-Timeout must be above 0", field="X-Accepted-Job-Timeout")
+    await (await guard_of(request)).enqueue([body.queue])
     [(job, _)] = await engine_of(request).enqueue([spec])
     location = f"{request.url.path.rstrip('/')}/{job.id}"
     return json(document(job), 202, headers={"Location": location})
@@ -147,6 +152,7 @@ async def get_job(
     """The job; with X-Accepted-Wait-Result, once it has finished or the wait is over."""
     engine = engine_of(request)
     wait = seconds("X-Accepted-Wait-Result", x_accepted_wait_result)
+    await (await guard_of(request)).job(uuid, Action.read)
     job = await (engine.wait(uuid, wait) if wait else engine.get(uuid))
     return json(document(job))
 
@@ -157,13 +163,15 @@ async def want_job(
     x_accepted_timeout: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Take a job (from any queue, or those named by `?queue=`); 204 when there is none,
-    after waiting up to X-Accepted-Block-For seconds. X-Accepted-Timeout is the lease."""
+    after waiting up to X-Accepted-Block-For seconds. X-Accepted-Timeout is the lease.
+    Named queues must all allow the caller to work (else 403); unnamed, the queues it may
+    work on are tried."""
     engine = engine_of(request)
     wait = seconds("X-Accepted-Block-For", x_accepted_block_for) or 0.0
     lease = seconds("X-Accepted-Timeout", x_accepted_timeout)
     if lease == 0:
         raise InvalidInput("X-Accepted-Timeout must be above 0", field="X-Accepted-Timeout")
-    queues = request.query_params.getlist("queue") or await engine.queue_names()
+    queues = await _work_queues(request, engine)
     if not queues:
         return Response(status_code=204)
     host = request.client.host if request.client else None
@@ -174,9 +182,19 @@ async def want_job(
     return json({**document(jobs[0]), "lease_token": jobs[0].lease_token})
 
 
+async def _work_queues(request: Request, engine: Engine) -> list[str]:
+    guard = await guard_of(request)
+    named = request.query_params.getlist("queue")
+    if named:
+        guard.queues(named, Action.work)
+        return named
+    return [q for q in await engine.queue_names() if guard.may(q, Action.work)]
+
+
 async def update(request: Request, uuid: str, body: Annotated[Update, Body()]) -> Response:
     """Report on a job being worked: done or failed (final, with `result`), or running
     (progress; extends the lease)."""
+    await (await guard_of(request)).job(uuid, Action.work)
     engine = engine_of(request)
     token = await t.holder_token(engine, uuid)
     if body.status == "done":
@@ -198,6 +216,7 @@ def _progress(result: Any) -> dict[str, Any] | None:
 
 async def delete_job(request: Request, uuid: str) -> Response:
     """Cancel a job that has not finished; delete one that has. Answers with the job."""
+    await (await guard_of(request)).job(uuid, Action.manage)
     engine = engine_of(request)
     job = await engine.get(uuid)
     if job.state not in TERMINAL:

@@ -1,7 +1,8 @@
 """Titan job API 0.2.x (seed 000), default mount /titan-0.2/v1.
 
 Flat routes over one queue ("default", jobq's own default queue): `GET /jobs` peeks,
-`GET /jobs/consume` claims. A translation table: every decision is the engine's.
+`GET /jobs/consume` claims. A translation table: every decision is the engine's, every
+permission the guard's (docs/auth.md: which route follows which rule).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from fastapi.responses import Response
 from jobq.api.dialects import titan_common as t
 from jobq.api.dialects.docs import add_docs
 from jobq.api.responses import json
+from jobq.api.security import guard_of
+from jobq.auth.policy import Action
 from jobq.engine import Engine
 from jobq.errors import Conflict, NotFound
 from jobq.model import ClaimSpec, Job, JobQuery
@@ -24,7 +27,7 @@ PREFIX = "/titan-0.2/v1"
 QUEUE = "default"
 STATUS = t.statuses(succeeded="succeeded", failed="failed")
 ERRORS: dict[int | str, dict[str, Any]] = {
-    c: {"description": '`{"error": {"message", "fields"}}`'} for c in (400, 404, 409)
+    c: {"description": '`{"error": {"message", "fields"}}`'} for c in (400, 401, 403, 404, 409, 429)
 }
 
 
@@ -67,32 +70,39 @@ def many(jobs: list[Job], status: int = 200) -> Response:
 async def enqueue(request: Request, body: NewJobsWrapper) -> Response:
     """Enqueue job(s): all of them, or none if any is invalid."""
     specs = [
-        t.spec(QUEUE, j.image, j.payload, j.delay, j.timeout, j.priority, j.max_retries,
-               j.retries_delay)
+        t.spec(QUEUE, t.owner(request), j.image, j.payload, j.delay, j.timeout, j.priority,
+               j.max_retries, j.retries_delay)
         for j in body.jobs
     ]  # fmt: skip
+    await (await guard_of(request)).enqueue([QUEUE])
     inserted = await engine_of(request).enqueue(specs)
     return many([job for job, _ in inserted], 201)
 
 
 async def peek(request: Request, n: Annotated[int, Query(ge=1, le=1000)] = 10) -> Response:
-    """Active (delayed, queued, running) jobs, without taking any."""
+    """Active (delayed, queued, running) jobs, without taking any (none unless the caller
+    may read the queue)."""
+    if not (await guard_of(request)).listing([QUEUE]):
+        return many([])
     query = JobQuery(queues=[QUEUE], states=sorted(LIVE), limit=n)
     return many(await engine_of(request).list_jobs(query))
 
 
 async def consume(request: Request, n: Annotated[int, Query(ge=1, le=1000)] = 1) -> Response:
     """Up to n jobs, each now running; no other consumer gets them."""
+    (await guard_of(request)).queue(QUEUE, Action.work)
     spec = ClaimSpec([QUEUE], None, n, None, t.worker(request, NAME))
     return many(await engine_of(request).claim(spec))
 
 
 async def get_job(request: Request, id: str) -> Response:
+    await (await guard_of(request)).job(id, Action.read)
     return one(await engine_of(request).get(id))
 
 
 async def delete_job(request: Request, id: str) -> Response:
     """Delete a succeeded, failed or cancelled job and its log."""
+    await (await guard_of(request)).job(id, Action.manage)
     [state] = await engine_of(request).delete([id])
     if state is None:
         raise NotFound("job not found", id=id)
@@ -106,6 +116,7 @@ async def cancel(
 ) -> Response:
     """Cancel a delayed, queued or running job; the body is a JSON string of details.
     A running job is cancelled at once: its runner's later reports are refused."""
+    await (await guard_of(request)).job(id, Action.manage)
     return one(await engine_of(request).cancel(id, "client_request", details, immediate=True))
 
 
@@ -117,6 +128,7 @@ async def fail(
     log: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     """Mark a running job failed (reason timeout, killed or bad_exit), with its log."""
+    await (await guard_of(request)).job(id, Action.work)
     engine = engine_of(request)
     error = t.failure_error(reason, details)
     job = await engine.fail(id, await t.holder_token(engine, id), error)
@@ -128,6 +140,7 @@ async def success(
     request: Request, id: str, log: Annotated[UploadFile | None, File()] = None
 ) -> Response:
     """Mark a running job succeeded, with its log."""
+    await (await guard_of(request)).job(id, Action.work)
     engine = engine_of(request)
     job = await engine.complete(id, await t.holder_token(engine, id))
     await t.store_log(engine, id, log)
@@ -136,11 +149,13 @@ async def success(
 
 async def retry(request: Request, id: str) -> Response:
     """A new job running this one again (succeeded, cancelled, or failed with max_retries 0)."""
+    await (await guard_of(request)).job(id, Action.manage)
     return one(await engine_of(request).retry(id))
 
 
 async def touch(request: Request, id: str) -> Response:
     """Reset a running job's timeout."""
+    await (await guard_of(request)).job(id, Action.work)
     engine = engine_of(request)
     await engine.heartbeat(id, await t.holder_token(engine, id))
     return Response(status_code=200)
@@ -148,6 +163,7 @@ async def touch(request: Request, id: str) -> Response:
 
 async def log(request: Request, id: str) -> Response:
     """The job's log, text/plain."""
+    await (await guard_of(request)).job(id, Action.read_logs)
     return await t.log_response(engine_of(request), id)
 
 

@@ -1,7 +1,8 @@
 """Titan job API 0.3.3 (seed 001), default mount /titan-0.3/v1 (its clients expect /v1).
 
 A group is a jobq queue. Jobs live under /groups/{group_name}/jobs; `GET /jobs` claims from any
-queue. A translation table: every decision is the engine's.
+queue. A translation table: every decision is the engine's, every permission the guard's
+(docs/auth.md: which route follows which rule).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from jobq.api.dialects import titan_common as t
 from jobq.api.dialects.docs import add_docs
 from jobq.api.errors import HttpError
 from jobq.api.responses import json
+from jobq.api.security import guard_of
+from jobq.auth.policy import Action
 from jobq.engine import Engine
 from jobq.errors import Conflict, NotFound
 from jobq.model import ClaimSpec, Job, JobQuery
@@ -30,7 +33,10 @@ STATUS = t.statuses(succeeded="success", failed="error")
 Group = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_-]+$")]
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": 'Error: `{"error": {"message", "fields"}}`'},
+    401: {"description": "Error: no valid API key (`Authorization: Bearer KEY`)"},
+    403: {"description": "Error: the caller's role on the group does not allow this"},
     404: {"description": "Error"},
+    429: {"description": "Error: too many failed authentications from this address"},
     409: {"description": 'IdStatus `{"id", "status"}` (cancel: Error)'},
 }
 
@@ -75,8 +81,11 @@ def many(jobs: list[Job], status: int = 200) -> Response:
     return json({"jobs": [document(j) for j in jobs]}, status)
 
 
-async def in_group(engine: Engine, group: str, id: str) -> Job:
-    job = await engine.get(id)
+async def in_group(request: Request, group: str, id: str, action: Action) -> Job:
+    """The job `id` of `group`, once the caller may do `action` on it (rule J: 404 without a
+    role on the job's group, whatever group the path names)."""
+    await (await guard_of(request)).job(id, action)
+    job = await engine_of(request).get(id)
     if job.queue != group:
         raise NotFound("job not found in this group", id=id, group_name=group)
     return job
@@ -95,10 +104,11 @@ async def id_status(id: str, outcome: Awaitable[Response]) -> Response:
 async def enqueue(request: Request, group_name: Group, body: NewJobsWrapper) -> Response:
     """Enqueue job(s) in the group: all of them, or none if any is invalid."""
     specs = [
-        t.spec(group_name, j.image, j.payload, j.delay, j.timeout, j.priority, j.max_retries,
-               j.retries_delay)
+        t.spec(group_name, t.owner(request), j.image, j.payload, j.delay, j.timeout, j.priority,
+               j.max_retries, j.retries_delay)
         for j in body.jobs
     ]  # fmt: skip
+    await (await guard_of(request)).enqueue([group_name])
     inserted = await engine_of(request).enqueue(specs)
     return many([job for job, _ in inserted], 201)
 
@@ -109,7 +119,10 @@ async def list_group(
     created_after: datetime | None = None,
     n: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
-    """The group's jobs, oldest first; pass the last `created_at` as `created_after` for more."""
+    """The group's jobs, oldest first; pass the last `created_at` as `created_after` for more.
+    Empty unless the caller may read the group."""
+    if not (await guard_of(request)).listing([group_name]):
+        return many([])
     after = None
     if created_after is not None:  # after the rendered millisecond, so a page does not repeat
         after = math.floor(created_after.timestamp() * 1000 + 1e-6) / 1000 + 0.001
@@ -118,22 +131,24 @@ async def list_group(
 
 
 async def consume(request: Request, n: Annotated[int, Query(ge=1, le=1000)] = 1) -> Response:
-    """Up to n jobs from any group, each now running; no other consumer gets them."""
+    """Up to n jobs from any group the caller may work on, each now running; no other
+    consumer gets them."""
     engine = engine_of(request)
-    queues = await engine.queue_names()
+    guard = await guard_of(request)
+    queues = [q for q in await engine.queue_names() if guard.may(q, Action.work)]
     if not queues:
         return many([])
     return many(await engine.claim(ClaimSpec(queues, None, n, None, t.worker(request, NAME))))
 
 
 async def get_job(request: Request, group_name: Group, id: str) -> Response:
-    return one(await in_group(engine_of(request), group_name, id))
+    return one(await in_group(request, group_name, id, Action.read))
 
 
 async def delete_job(request: Request, group_name: Group, id: str) -> Response:
     """Delete a finished job and its log (409 IdStatus otherwise)."""
     engine = engine_of(request)
-    await in_group(engine, group_name, id)
+    await in_group(request, group_name, id, Action.manage)
 
     async def delete() -> Response:
         [state] = await engine.delete([id])
@@ -149,7 +164,7 @@ async def delete_job(request: Request, group_name: Group, id: str) -> Response:
 async def cancel(request: Request, group_name: Group, id: str) -> Response:
     """Cancel a delayed, queued or running job (reason client_request); 409 once finished."""
     engine = engine_of(request)
-    await in_group(engine, group_name, id)
+    await in_group(request, group_name, id, Action.manage)
     return one(await engine.cancel(id, "client_request", None, immediate=True))
 
 
@@ -159,7 +174,7 @@ async def start(
     """Mark the job running: a queued job is taken now; a consumed one has its timeout reset
     (it keeps the `started_at` of the moment it was handed out)."""
     engine = engine_of(request)
-    job = await in_group(engine, group_name, id)
+    job = await in_group(request, group_name, id, Action.work)
     if job.state == State.queued:
         spec = ClaimSpec([job.queue], None, 1, None, t.worker(request, NAME), ids=[id])
         claimed = await engine.claim(spec)
@@ -178,7 +193,7 @@ async def _touched(engine: Engine, job: Job) -> Response:
 async def success(request: Request, group_name: Group, id: str) -> Response:
     """Mark a running job succeeded."""
     engine = engine_of(request)
-    job = await in_group(engine, group_name, id)
+    job = await in_group(request, group_name, id, Action.work)
     return await id_status(id, _completed(engine, job))
 
 
@@ -190,8 +205,8 @@ async def error(request: Request, group_name: Group, id: str) -> Response:
     """Mark a running job failed with `reason` (timeout, killed, bad_exit; form field, JSON
     body field or query parameter)."""
     engine = engine_of(request)
+    job = await in_group(request, group_name, id, Action.work)
     failure = t.failure_error(await _reason(request), None)
-    job = await in_group(engine, group_name, id)
     return await id_status(id, _failed(engine, job, failure))
 
 
@@ -213,7 +228,7 @@ async def _reason(request: Request) -> str:
 async def touch(request: Request, group_name: Group, id: str) -> Response:
     """Reset a running job's timeout (409 IdStatus when it is not running)."""
     engine = engine_of(request)
-    job = await in_group(engine, group_name, id)
+    job = await in_group(request, group_name, id, Action.work)
     return await id_status(id, _touch(engine, job))
 
 
@@ -225,7 +240,7 @@ async def _touch(engine: Engine, job: Job) -> Response:
 async def retry(request: Request, group_name: Group, id: str) -> Response:
     """A NEW job running this one again (succeeded, cancelled, or failed with max_retries 0)."""
     engine = engine_of(request)
-    await in_group(engine, group_name, id)
+    await in_group(request, group_name, id, Action.manage)
     return await id_status(id, _retried(engine, id))
 
 
@@ -238,7 +253,7 @@ async def upload_log(
 ) -> Response:
     """Store the job's log (multipart file `log`), usually sent after it finished."""
     engine = engine_of(request)
-    await in_group(engine, group_name, id)
+    await in_group(request, group_name, id, Action.work)
     await t.store_log(engine, id, log)
     return one(await engine.get(id), 201)
 
@@ -246,7 +261,7 @@ async def upload_log(
 async def download_log(request: Request, group_name: Group, id: str) -> Response:
     """The job's log, text/plain; 428 while the job has not finished."""
     engine = engine_of(request)
-    job = await in_group(engine, group_name, id)
+    job = await in_group(request, group_name, id, Action.read_logs)
     if job.state not in TERMINAL:
         return t.titan_error(request, HttpError(428, "not_finished", _unfinished(job), {}))
     return await t.log_response(engine, id)

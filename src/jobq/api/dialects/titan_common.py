@@ -70,6 +70,7 @@ def statuses(succeeded: str, failed: str) -> dict[State, str]:
 
 def spec(
     queue: str,
+    owner: str | None,
     image: str | None,
     payload: str | None,
     delay: int,
@@ -82,7 +83,7 @@ def spec(
     return JobSpec(
         queue=queue, type=image or "default", payload=payload, priority=priority,
         delay=float(delay), lease_seconds=float(timeout), max_attempts=1,
-        metadata=respawn.policy(max_retries, float(retries_delay)),
+        metadata=respawn.policy(max_retries, float(retries_delay)), owner=owner,
     )  # fmt: skip
 
 
@@ -129,6 +130,12 @@ def job_fields(job: Job) -> dict[str, Any]:
         "completed_at": iso(job.finished_at),
         "retry_of": job.retry_of,
     }
+
+
+def owner(request: Request) -> str | None:
+    """The caller's user name: the owner of the jobs it enqueues (None in the open mode)."""
+    user = getattr(request.state, "user", None)
+    return user if isinstance(user, str) else None
 
 
 def worker(request: Request, name: str) -> Worker:
