@@ -97,6 +97,7 @@ class Engine:
         self.defaults = defaults or Defaults()
         self.clock = clock
         self.on_timer: Callable[[float], None] = lambda at: None  # set by the duties
+        self.on_moves: Callable[[Sequence[Moved], float], None] | None = None  # jobq.metrics
 
     # --- producers ---
 
@@ -347,6 +348,8 @@ class Engine:
 
     def _publish(self, moves: Sequence[Moved], now: float) -> None:
         """Wake waiters and stream events for jobs that moved."""
+        if self.on_moves is not None:
+            self.on_moves(moves, now)
         ready: dict[str, int] = {}
         for move in moves:
             job = move.job
