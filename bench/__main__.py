@@ -28,7 +28,7 @@ from bench.stats import Figure, percentile
 SCALES = {
     "full": dict(rounds=3, single=20_000, clients=32, batched=200_000, e2e1=10_000,
                  e2e_batch=50_000, pickup=300, backlog=(1_000, 1_000_000), others=10_000),
-    "quick": dict(rounds=3, single=5_000, clients=32, batched=50_000, e2e1=3_000,
+    "quick": dict(rounds=3, single=3_000, clients=32, batched=50_000, e2e1=2_000,
                   e2e_batch=10_000, pickup=100, backlog=(1_000, 100_000), others=3_000),
     "smoke": dict(rounds=1, single=200, clients=4, batched=1_000, e2e1=100, e2e_batch=200,
                   pickup=10, backlog=(100, 1_000), others=100),
@@ -38,7 +38,9 @@ SCALES = {
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.scale = SCALES[args.scale]
+        self.scale = dict(SCALES[args.scale])
+        if args.backlog:
+            self.scale["backlog"] = (self.scale["backlog"][0], args.backlog)
         self.out = Path(args.out)
         self.out.mkdir(parents=True, exist_ok=True)
         self.logs = Path(tempfile.mkdtemp(prefix="jobq-bench-"))
@@ -82,6 +84,12 @@ class Bench:
             batched = self.figure("enqueue", store, "100 jobs/request", "jobs/s")
             self.rounds(batched, lambda i: asyncio.run(
                 jr.enqueue_rate(server, s["batched"], 100, 8)))  # fmt: skip
+        finally:
+            server.stop()
+            self.release(db)
+        db = self.database(store, "e2e")  # a fresh one: the enqueued jobs above stay behind
+        server = self.server(db)
+        try:
             self.end_to_end(server, store)
             self.pickup(server, store)
         finally:
@@ -173,6 +181,7 @@ def main() -> int:
     parser.add_argument("--stores", default="sqlite,postgres")
     parser.add_argument("--skip-others", action="store_true", help="no Celery, RQ, procrastinate")
     parser.add_argument("--no-charts", action="store_true")
+    parser.add_argument("--backlog", type=int, help="the big backlog (default by scale)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
     return Bench(parser.parse_args()).run()
 

@@ -8,7 +8,6 @@ processes) drain them; the clock runs from the first job taken to the queue bein
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -99,15 +98,18 @@ def procrastinate(n: int, workers: int, log: Path) -> float:
 
     dsn = create_pg_database("procrastinate")
     env = {**worker_env(), "PROCRASTINATE_DSN": dsn}
-    os.environ["PROCRASTINATE_DSN"] = dsn
     try:
+        import procrastinate as pc
+
         from bench import procrastinate_tasks as tasks
 
-        tasks.app.connector = tasks.procrastinate.PsycopgConnector(conninfo=dsn)
-        with tasks.app.open():
-            tasks.app.schema_manager.apply_schema()
+        app = tasks.app.with_connector(pc.PsycopgConnector(conninfo=dsn))
+        with app.open():
+            app.schema_manager.apply_schema()
+            deferrer = pc.tasks.configure_task(name="noop", job_manager=app.job_manager,
+                                               queue="bench")  # fmt: skip
             for start in range(0, n, 1000):
-                tasks.noop.batch_defer(*[{} for _ in range(min(1000, n - start))])
+                deferrer.batch_defer(*[{} for _ in range(min(1000, n - start))])
         cmd = [sys.executable, "-m", "procrastinate", "--app", "bench.procrastinate_tasks.app",
                "worker", "-q", "bench", "-c", "10"]  # fmt: skip
         with psycopg.connect(dsn, autocommit=True) as conn:
