@@ -25,8 +25,8 @@ run: $(VENV)/.installed
 	$(VENV)/bin/jobq serve --db sqlite:///$(DB) --host 127.0.0.1 --port 8080
 
 lint: dev
-	$(VENV)/bin/ruff check src tests
-	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
 
 typecheck: dev
 	$(VENV)/bin/mypy

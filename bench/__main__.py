@@ -125,8 +125,9 @@ class Bench:
                 server = self.server(db)
                 try:
                     fig = self.figure("backlog", store, f"claim, {size:,} waiting", "ms")
-                    self.rounds(fig, lambda i: 1000 * percentile(
-                        asyncio.run(jr.claim_latency(server, "backlog", min(200, size // 4))), 50))  # fmt: skip
+                    samples = min(200, size // 4)
+                    self.rounds(fig, lambda i, s=server, k=samples: 1000 * percentile(
+                        asyncio.run(jr.claim_latency(s, "backlog", k)), 50))  # fmt: skip
                     rss = self.figure("memory", store, f"RSS, {size:,} waiting", "MB")
                     rss.rounds.append(jr.server_rss(server))
                 finally:
@@ -150,6 +151,15 @@ class Bench:
             fig = self.figure("others", store, name, "jobs/s")
             self.rounds(fig, lambda i, run=run: run(n, self.cores, log))
 
+    def earlier(self) -> list[dict[str, object]]:
+        """The figures of the last run in the output folder that this run did not measure."""
+        path = self.out / "results.json"
+        if not path.exists():
+            return []
+        now = {(f.scenario, f.store, f.name) for f in self.figures}
+        old: list[dict[str, object]] = json.loads(path.read_text())["figures"]
+        return [f for f in old if (f["scenario"], f["store"], f["name"]) not in now]
+
     def run(self) -> int:
         info = machine()
         print(f"jobq bench ({self.args.scale}): {info['cores']} cores, commit {info['commit']}, "
@@ -164,8 +174,11 @@ class Bench:
         if not self.args.skip_others:
             self.others()
         info["load_after"] = os.getloadavg()
+        earlier = self.earlier() if self.args.append else []
         data = {"machine": info, "scale": self.args.scale, "backlog_sizes": self.scale["backlog"],
-                "figures": [f.as_dict() for f in self.figures]}  # fmt: skip
+                "figures": earlier + [f.as_dict() for f in self.figures]}  # fmt: skip
+        if earlier:
+            data["machine_earlier"] = json.loads((self.out / "results.json").read_text())["machine"]
         (self.out / "results.json").write_text(json.dumps(data, indent=2))
         text = report.markdown(data)
         (self.out / "results.md").write_text(text)
@@ -181,6 +194,11 @@ def main() -> int:
     parser.add_argument("--stores", default="sqlite,postgres")
     parser.add_argument("--skip-others", action="store_true", help="no Celery, RQ, procrastinate")
     parser.add_argument("--no-charts", action="store_true")
+    parser.add_argument(
+        "--append",
+        action="store_true",
+        help="keep the figures of the last run that this one does not measure",
+    )
     parser.add_argument("--backlog", type=int, help="the big backlog (default by scale)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
     return Bench(parser.parse_args()).run()

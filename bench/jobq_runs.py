@@ -142,12 +142,13 @@ async def pickup_latency(server: JobqServer, samples: int) -> list[float]:
         assert worker.writer is not None
         worker.writer.write(
             f"POST {API}/claim HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n".encode() + body
+            f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
         )
         await asyncio.sleep(0.02)  # the claim is parked on the server, waiting
         started = time.perf_counter()
         await producer.request("POST", f"{API}/jobs", {"queue": "pickup", "type": "noop"})
-        status, text = await worker.response()
+        _, text = await worker.response()
         out.append(time.perf_counter() - started)
         job = orjson.loads(text)["jobs"][0]
         done = {"token": job["lease_token"]}

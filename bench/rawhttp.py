@@ -29,8 +29,8 @@ class Connection:
     async def request(self, method: str, path: str, body: object = None) -> tuple[int, bytes]:
         assert self.reader is not None and self.writer is not None
         data = b"" if body is None else orjson.dumps(body)
-        head = (f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n"
-                f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n")  # fmt: skip
+        head = (f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: "
+                f"application/json\r\nContent-Length: {len(data)}\r\n\r\n")  # fmt: skip
         self.writer.write(head.encode() + data)
         return await self.response()
 

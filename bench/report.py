@@ -53,21 +53,36 @@ def targets(data: Data) -> list[str]:
     for store in ("sqlite", "postgres"):
         e1 = find(data, "end to end", store, "claims of 1")
         eb = find(data, "end to end", store, "batches of 100")
-        rows += [(f"{store}: end to end, claims of 1 / Celery", _ratio(e1, celery), 2, True),
-                 (f"{store}: end to end, batched / Celery", _ratio(eb, celery), 10, True),
-                 (f"{store}: pick-up p50 (ms)", find(data, "pick-up", store, "p50"), 2, False),
-                 (f"{store}: pick-up p99 (ms)", find(data, "pick-up", store, "p99"), 10, False)]
+        rows += [
+            (f"{store}: end to end, claims of 1 / Celery", _ratio(e1, celery), 2, True),
+            (f"{store}: end to end, batched / Celery", _ratio(eb, celery), 10, True),
+            (f"{store}: pick-up p50 (ms)", find(data, "pick-up", store, "p50"), 2, False),
+            (f"{store}: pick-up p99 (ms)", find(data, "pick-up", store, "p99"), 10, False),
+        ]
         small = find(data, "backlog", store, f"claim, {backlog[0]:,} waiting")
         big = find(data, "backlog", store, f"claim, {backlog[-1]:,} waiting")
         rows.append((f"{store}: claim with {backlog[-1]:,} / with {backlog[0]:,} waiting",
                      _ratio(big, small), 1.3, False))  # fmt: skip
         rss = find(data, "memory", store, f"RSS, {backlog[-1]:,} waiting")
         rows.append((f"{store}: server RSS with {backlog[-1]:,} waiting (MB)", rss, 200, False))
-    rows.insert(0, ("sqlite: batched enqueue (jobs/s)",
-                    find(data, "enqueue", "sqlite", "100 jobs/request"), 50_000, True))
+    rows.insert(
+        0,
+        (
+            "sqlite: batched enqueue (jobs/s)",
+            find(data, "enqueue", "sqlite", "100 jobs/request"),
+            50_000,
+            True,
+        ),
+    )
     for mode in ("claims of 1", "batches of 100"):
-        rows.append((f"postgres: end to end, {mode} / procrastinate",
-                     _ratio(find(data, "end to end", "postgres", mode), proc), 3, True))
+        rows.append(
+            (
+                f"postgres: end to end, {mode} / procrastinate",
+                _ratio(find(data, "end to end", "postgres", mode), proc),
+                3,
+                True,
+            )
+        )
     lines = ["| target | measured | goal | holds |", "|---|---:|---:|---|"]
     for what, value, goal, bigger in rows:
         if value is None:
@@ -86,6 +101,12 @@ def markdown(data: Data) -> str:
             f"{m['commit']}, Python {m['python']}, load average before "
             f"{', '.join(f'{x:.2f}' for x in m['load'])}, after "
             f"{', '.join(f'{x:.2f}' for x in m.get('load_after', m['load']))}")  # fmt: skip
+    if "machine_earlier" in data:
+        e = data["machine_earlier"]
+        head += (
+            f"; figures not measured in this run are from {e['date']}, commit "
+            f"{e['commit']}, load average {', '.join(f'{x:.2f}' for x in e['load'])}"
+        )
     parts = [head, "", *table(data), "", "jobq end to end as a multiple of the others:", "",
              *ratios(data), "", "Targets:", "", *targets(data), ""]  # fmt: skip
     return "\n".join(parts)
