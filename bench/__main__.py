@@ -176,7 +176,7 @@ class Bench:
         info["load_after"] = os.getloadavg()
         earlier = self.earlier() if self.args.append else []
         data = {"machine": info, "scale": self.args.scale, "backlog_sizes": self.scale["backlog"],
-                "figures": earlier + [f.as_dict() for f in self.figures]}  # fmt: skip
+                "figures": earlier + [f.as_dict() for f in self.figures if f.rounds]}  # fmt: skip
         if earlier:
             data["machine_earlier"] = json.loads((self.out / "results.json").read_text())["machine"]
         (self.out / "results.json").write_text(json.dumps(data, indent=2))
