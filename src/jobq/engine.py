@@ -99,6 +99,7 @@ class Engine:
         self.clock = clock
         self.on_timer: Callable[[float], None] = lambda at: None  # set by the duties
         self.problem_finder = ProblemFinder(store)
+        self.on_moves: Callable[[Sequence[Moved], float], None] | None = None  # jobq.metrics
 
     # --- producers ---
 
@@ -360,6 +361,8 @@ class Engine:
 
     def _publish(self, moves: Sequence[Moved], now: float) -> None:
         """Wake waiters and stream events for jobs that moved."""
+        if self.on_moves is not None:
+            self.on_moves(moves, now)
         ready: dict[str, int] = {}
         for move in moves:
             job = move.job

@@ -90,6 +90,11 @@ class Notifier:
                     if not waiting:
                         del self._channels[name]
 
+    def waiting(self, prefix: str) -> int:
+        """How many listeners wait on channels starting with `prefix` (each counted once)."""
+        return len({id(li) for name, lis in self._channels.items() if name.startswith(prefix)
+                    for li in lis})  # fmt: skip
+
     def has_listeners(self, channel: str) -> bool:
         return channel in self._channels
 

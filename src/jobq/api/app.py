@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter, Depends, FastAPI
 
-from jobq import __version__
+from jobq import __version__, metrics
 from jobq.api import admin, errors, native, problems, security, session
 from jobq.api.dialects import accepted, connect, titan02, titan03, vidispine, vidispine_wire
 from jobq.api.dialects.titan_common import titan_error
@@ -100,6 +100,7 @@ def create_app(config: Config) -> FastAPI:
         engine = Engine(store, notifier, config.defaults)
         duties = Duties(engine, CallbackSender(store, config.callback_allow))
         app.state.engine = engine
+        metrics.attach(engine, app.state.metrics)
         limiter = FailureLimiter(config.auth_fail_limit, config.auth_fail_window)
         app.state.auth = Authenticator(store, limiter=limiter)
         app.state.open_to_anyone = open_to_anyone(config.host, config.insecure)
@@ -133,4 +134,5 @@ def create_app(config: Config) -> FastAPI:
     app.add_api_route("/readyz", native.readyz, methods=["GET"], tags=["health"])
     errors.install(app, shapes)
     app.add_middleware(BodyLimit, max_body=config.max_body)
+    metrics.install(app, metrics.Metrics())
     return app

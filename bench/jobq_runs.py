@@ -1,0 +1,208 @@
+"""The jobq scenarios: enqueue, end to end through `jobq worker`, pick-up latency, backlog."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import orjson
+
+from bench.rawhttp import Connection
+from bench.services import JobqServer, free_port, rss_mb, worker_env
+from bench.stats import percentile
+
+API = "/api/v1"
+
+
+def _jobs(queue: str, n: int, job_type: str = "noop") -> list[dict[str, object]]:
+    return [{"queue": queue, "type": job_type} for _ in range(n)]
+
+
+async def _connections(server: JobqServer, n: int) -> list[Connection]:
+    return [await Connection("127.0.0.1", server.port).open() for _ in range(n)]
+
+
+# --- 1. enqueue ---
+
+
+async def enqueue_rate(server: JobqServer, total: int, per_request: int, clients: int) -> float:
+    """Jobs/s enqueued by `clients` concurrent connections, `per_request` jobs a request."""
+    conns = await _connections(server, clients)
+    requests = total // per_request
+    body: object = (_jobs("enq", 1)[0] if per_request == 1
+                    else {"jobs": _jobs("enq", per_request)})  # fmt: skip
+    todo = iter(range(requests))
+
+    async def client(conn: Connection) -> None:
+        for _ in todo:
+            status, text = await conn.request("POST", f"{API}/jobs", body)
+            if status != 201:
+                raise RuntimeError(f"enqueue answered {status}: {text[:200]!r}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client(c) for c in conns))
+    elapsed = time.perf_counter() - started
+    for c in conns:
+        c.close()
+    return requests * per_request / elapsed
+
+
+# --- 2. end to end ---
+
+
+def fill(url: str, queue: str, n: int, job_type: str = "noop") -> None:
+    with httpx.Client(base_url=url + API, timeout=120) as http:
+        for start in range(0, n, 1000):
+            batch = _jobs(queue, min(1000, n - start), job_type)
+            http.post("/jobs", json={"jobs": batch}).raise_for_status()
+
+
+def metric(url: str, sample: str) -> float:
+    """One sample of GET /metrics, e.g. 'jobq_claim_waiters' (cheap: counters are kept in
+    memory; polling the per-queue counts instead would scan the jobs table each time)."""
+    text = httpx.get(f"{url}/metrics", timeout=30).text
+    for line in text.splitlines():
+        if line.startswith(sample + " "):
+            return float(line.rpartition(" ")[2])
+    return 0.0
+
+
+def claim_waiters(url: str) -> float:
+    return metric(url, "jobq_claim_waiters")
+
+
+@contextmanager
+def workers(url: str, queue: str, processes: int, concurrency: int, batch: int,
+            log: Path) -> Iterator[list[subprocess.Popen[bytes]]]:  # fmt: skip
+    cmd = [sys.executable, "-m", "jobq", "worker", "--app", "bench.noop:worker", "--url", url,
+           "-q", queue, "--concurrency", str(concurrency), "--batch", str(batch),
+           "--log-level", "warning", "--grace", "5"]  # fmt: skip
+    with open(log, "ab") as out:
+        procs = [subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=worker_env())
+                 for _ in range(processes)]  # fmt: skip
+    try:
+        yield procs
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def end_to_end(server: JobqServer, n: int, processes: int, concurrency: int, batch: int,
+               queue: str, log: Path) -> float:  # fmt: skip
+    """Jobs/s: N no-op jobs waiting in a paused queue, workers idle, then resume until done."""
+    with httpx.Client(base_url=server.url + API, timeout=60) as http:
+        http.post(f"/queues/{queue}/pause").raise_for_status()
+        fill(server.url, queue, n)
+        with workers(server.url, queue, processes, concurrency, batch, log) as procs:
+            _wait_for(lambda: claim_waiters(server.url) >= processes, 60, "workers polling")
+            started = time.perf_counter()
+            http.post(f"/queues/{queue}/resume").raise_for_status()
+            done = f'jobq_jobs_finished_total{{queue="{queue}",state="succeeded"}}'
+            while metric(server.url, done) < n:
+                if any(p.poll() is not None for p in procs):
+                    raise RuntimeError(f"a jobq worker exited; see {log}")
+                time.sleep(0.05)
+            return n / (time.perf_counter() - started)
+
+
+def _wait_for(check: object, timeout: float, what: str) -> None:
+    give_up = time.monotonic() + timeout
+    while not check():  # type: ignore[operator]
+        if time.monotonic() > give_up:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+# --- 3. pick-up latency ---
+
+
+async def pickup_latency(server: JobqServer, samples: int) -> list[float]:
+    """Seconds from sending an enqueue to an idle long-polling claimer holding the job."""
+    worker, producer = await _connections(server, 2)
+    claim = {"queues": ["pickup"], "max": 1, "wait": 30,
+             "worker": {"name": "bench", "host": "bench", "pid": os.getpid()}}  # fmt: skip
+    body = orjson.dumps(claim)
+    out = []
+    for _ in range(samples):
+        assert worker.writer is not None
+        worker.writer.write(
+            f"POST {API}/claim HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        await asyncio.sleep(0.02)  # the claim is parked on the server, waiting
+        started = time.perf_counter()
+        await producer.request("POST", f"{API}/jobs", {"queue": "pickup", "type": "noop"})
+        _, text = await worker.response()
+        out.append(time.perf_counter() - started)
+        job = orjson.loads(text)["jobs"][0]
+        done = {"token": job["lease_token"]}
+        await producer.request("POST", f"{API}/jobs/{job['id']}/complete", done)
+    worker.close()
+    producer.close()
+    return out
+
+
+# --- 4. backlog and memory ---
+
+
+async def claim_latency(server: JobqServer, queue: str, samples: int) -> list[float]:
+    """Seconds per claim of one job (then completed, untimed) from `queue`."""
+    [conn] = await _connections(server, 1)
+    claim = {"queues": [queue], "max": 1,
+             "worker": {"name": "bench", "host": "bench", "pid": os.getpid()}}  # fmt: skip
+    out = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        status, text = await conn.request("POST", f"{API}/claim", claim)
+        out.append(time.perf_counter() - started)
+        if status != 200:
+            raise RuntimeError(f"claim answered {status}: {text[:200]!r}")
+        job = orjson.loads(text)["jobs"][0]
+        await conn.request("POST", f"{API}/jobs/{job['id']}/complete",
+                           {"token": job["lease_token"]})  # fmt: skip
+    conn.close()
+    return out
+
+
+async def insert_backlog(db: str, queue: str, n: int) -> None:
+    """n queued jobs written straight through the store (as the engine builds them)."""
+    from jobq.engine import Engine, JobSpec
+    from jobq.notify import Notifier
+    from jobq.store import open_store
+
+    store = open_store(db)
+    await store.open()
+    try:
+        engine = Engine(store, Notifier())
+        for start in range(0, n, 10_000):
+            now = time.time()
+            count = min(10_000, n - start)
+            jobs = [engine.build(JobSpec(queue=queue, type="noop"), now) for _ in range(count)]
+            await store.insert(jobs, now)
+    finally:
+        await store.close()
+
+
+def server_rss(server: JobqServer) -> float:
+    assert server.proc is not None
+    return rss_mb(server.proc.pid)
+
+
+__all__ = ["claim_latency", "end_to_end", "enqueue_rate", "free_port", "insert_backlog",
+           "percentile", "pickup_latency", "server_rss"]  # fmt: skip
