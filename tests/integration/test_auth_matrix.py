@@ -74,6 +74,10 @@ def listed_queue(c: Cell, r: httpx.Response) -> bool:
     return any(q["name"] == c.queue for q in r.json()["queues"])
 
 
+def listed_throughput(c: Cell, r: httpx.Response) -> bool:
+    return c.queue in r.json()["queues"]
+
+
 def listed_worker(c: Cell, r: httpx.Response) -> bool:
     return any(w["name"] == f"w-{c.queue}" for w in r.json()["workers"])
 
@@ -109,6 +113,8 @@ CASES = [
     Case("POST", "/queues/{queue}/resume", "queue", "administer"),
     Case("GET", "/events", "any", stream=True),
     Case("GET", "/workers", "list", visible=listed_worker),
+    Case("GET", "/stats/throughput", "list", state="succeeded", visible=listed_throughput),
+    Case("GET", "/stats/queues", "list", state="queued", visible=listed_queue),
     Case("GET", "/healthz", "any"),
     Case("GET", "/readyz", "any"),
     Case("GET", "/me", "any"),
