@@ -105,6 +105,14 @@ def test_cancel_a_running_job_only_after_the_confirm_step(page: Page, dashboard:
     sign_in(page, dashboard)
     page.goto(dashboard.url(f"/jobs/{job['id']}"))
     cancel = page.get_by_role("button", name="Cancel job")
+    expect(cancel).to_be_visible()
+    page.keyboard.press("Tab")  # by keyboard: the skip link comes first
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    cancel.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#confirm-ok")).to_be_focused()
+    page.keyboard.press("Escape")  # backs out without a request
+    expect(page.locator("dialog#confirm")).to_be_hidden()
     cancel.click()
     page.locator("dialog#confirm").get_by_role("button", name="Go back").click()
     expect(page.locator("dialog#confirm")).to_be_hidden()
