@@ -155,6 +155,16 @@ class QueueStats:
 
 
 @dataclass(slots=True)
+class FinishedCount:
+    """How many jobs of `queue` reached `state` (a terminal one) in time bucket `bucket`."""
+
+    queue: str
+    bucket: int
+    state: str
+    count: int
+
+
+@dataclass(slots=True)
 class WorkerSeen:
     name: str
     host: str | None

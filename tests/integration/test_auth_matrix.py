@@ -79,6 +79,10 @@ def listed_problem(c: Cell, r: httpx.Response) -> bool:
     return any(p["queue"] == c.queue for p in r.json()["problems"])
 
 
+def listed_throughput(c: Cell, r: httpx.Response) -> bool:
+    return c.queue in r.json()["queues"]
+
+
 def listed_worker(c: Cell, r: httpx.Response) -> bool:
     return any(w["name"] == f"w-{c.queue}" for w in r.json()["workers"])
 
@@ -116,6 +120,8 @@ CASES = [
     Case("GET", "/problems", "list", state="queued", visible=listed_problem),
     Case("GET", "/problems/none", "any", ok=404),
     Case("GET", "/workers", "list", visible=listed_worker),
+    Case("GET", "/stats/throughput", "list", state="succeeded", visible=listed_throughput),
+    Case("GET", "/stats/queues", "list", state="queued", visible=listed_queue),
     Case("GET", "/healthz", "any"),
     Case("GET", "/readyz", "any"),
     Case("GET", "/me", "any"),

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter, Depends, FastAPI
 
-from jobq import __version__, metrics
-from jobq.api import admin, errors, native, problems, security, session
+from jobq import __version__, metrics, web
+from jobq.api import admin, errors, native, problems, security, session, session_auth, stats
 from jobq.api.dialects import accepted, connect, titan02, titan03, vidispine, vidispine_wire
 from jobq.api.dialects.titan_common import titan_error
 from jobq.api.errors import ErrorShapes, Renderer
@@ -39,12 +39,13 @@ class Interface:
     router: Callable[[], APIRouter]
     render_error: Renderer = errors.native_error
     credentials: security.Scheme = security.BEARER  # how its requests carry an API key
+    session: bool = False  # also accept the dashboard's session cookie (api/session_auth.py)
 
 
 def interfaces() -> list[Interface]:
     """Every interface jobq serves, with its default mount point."""
     return [
-        Interface("native", "/api/v1", native_routes),
+        Interface("native", "/api/v1", native_routes, session=True),
         Interface(titan02.NAME, titan02.PREFIX, titan02.build_router, titan_error),
         Interface(titan03.NAME, titan03.PREFIX, titan03.build_router, titan_error),
         Interface(accepted.NAME, accepted.PREFIX, accepted.build_router, accepted.accepted_error),
@@ -71,6 +72,7 @@ def native_routes() -> APIRouter:
     router.include_router(native.router)
     router.include_router(admin.router)
     router.include_router(problems.router)
+    router.include_router(stats.router)
     return router
 
 
@@ -124,12 +126,14 @@ def create_app(config: Config) -> FastAPI:
     shapes = ErrorShapes()
     for interface in interfaces():
         prefix = config.mounts.get(interface.name, interface.default_prefix)
-        authenticate = Depends(security.authenticate(interface.credentials))
+        by = session_auth if interface.session else security
+        authenticate = Depends(by.authenticate(interface.credentials))
         app.include_router(
             interface.router(), prefix=prefix, tags=[interface.name], dependencies=[authenticate]
         )
         shapes.register(prefix, interface.render_error)
     app.include_router(session.router, prefix="/ui", tags=["dashboard"])
+    web.mount(app, "/ui", config.mounts.get("native", "/api/v1"))
     app.add_api_route("/healthz", native.healthz, methods=["GET"], tags=["health"])
     app.add_api_route("/readyz", native.readyz, methods=["GET"], tags=["health"])
     errors.install(app, shapes)

@@ -15,6 +15,7 @@ from jobq.model import (
     Attempt,
     Callback,
     ClaimSpec,
+    FinishedCount,
     Job,
     JobQuery,
     LogEntry,
@@ -110,6 +111,11 @@ class Store(ABC):
     async def queue_names(self) -> list[str]:
         """The names of every known queue; stores may answer this more cheaply."""
         return [q.name for q in await self.queue_stats()]
+
+    @abstractmethod
+    async def finished_counts(self, since: float, bucket_seconds: float) -> list[FinishedCount]:
+        """Jobs finished at or after `since`, counted per queue, terminal state and bucket
+        (bucket n covers since + n * bucket_seconds onwards); read from an index only."""
 
     @abstractmethod
     async def set_paused(self, queue: str, paused: bool, now: float) -> None: ...

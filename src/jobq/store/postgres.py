@@ -25,6 +25,7 @@ from jobq.model import (
     Attempt,
     Callback,
     ClaimSpec,
+    FinishedCount,
     Job,
     JobQuery,
     LogEntry,
@@ -186,6 +187,15 @@ class PostgresStore(Store):
     # queues and workers
     async def queue_stats(self) -> list[QueueStats]:
         return await self.db.run(_queue_stats)
+
+    async def finished_counts(self, since: float, bucket_seconds: float) -> list[FinishedCount]:
+        sql = (
+            "SELECT queue, floor((finished_at - $1) / $2)::integer AS bucket, state, count(*) "
+            "FROM jobs WHERE finished_at IS NOT NULL AND finished_at >= $1 "
+            "GROUP BY queue, bucket, state"
+        )
+        rows = await self.db.read(lambda c: c.fetch(sql, since, bucket_seconds))
+        return [FinishedCount(r[0], r[1], r[2], r[3]) for r in rows]
 
     async def set_paused(self, queue: str, paused: bool, now: float) -> None:
         sql = (

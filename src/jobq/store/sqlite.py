@@ -15,6 +15,7 @@ from jobq.model import (
     Attempt,
     Callback,
     ClaimSpec,
+    FinishedCount,
     Job,
     JobQuery,
     LogEntry,
@@ -145,6 +146,17 @@ class SQLiteStore(Store):
     # queues and workers
     async def queue_stats(self) -> list[QueueStats]:
         return await self._readers.run(_queue_stats)
+
+    async def finished_counts(self, since: float, bucket_seconds: float) -> list[FinishedCount]:
+        sql = (
+            "SELECT queue, CAST((finished_at - ?) / ? AS INTEGER) AS bucket, state, count(*) "
+            "FROM jobs WHERE finished_at IS NOT NULL AND finished_at >= ? "
+            "GROUP BY queue, bucket, state"
+        )
+        rows = await self._readers.run(
+            lambda c: c.execute(sql, (since, bucket_seconds, since)).fetchall()
+        )
+        return [FinishedCount(*r) for r in rows]
 
     async def queue_names(self) -> list[str]:
         rows = await self._readers.run(

@@ -1,0 +1,42 @@
+"""The dashboard's session cookie as credentials for the native API.
+
+The dashboard's pages call /api/v1 from the browser, so every call goes through the same
+authentication and permission guard as any other client. A request with no Authorization
+header but a `jobq_session` cookie is authenticated by the cookie; a request that changes
+anything (any method but GET, HEAD, OPTIONS) must then also carry the CSRF token of the
+`jobq_csrf` cookie in an `X-CSRF-Token` header and must not name a foreign Origin (the checks
+of `session.check_form`). A request with an Authorization header is judged by it alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import Request
+
+from jobq.api import security, session
+from jobq.errors import Unauthorized
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_HEADER = "x-csrf-token"
+
+
+def authenticate(scheme: security.Scheme) -> Callable[[Request], Awaitable[None]]:
+    """Like `security.authenticate(scheme)`, also accepting the dashboard's session."""
+    by_key = security.authenticate(scheme)
+
+    async def dependency(request: Request) -> None:
+        if "authorization" in request.headers or session.SESSION not in request.cookies:
+            await by_key(request)
+            return
+        principal = await session.session_principal(request)
+        if principal is None:
+            exc = Unauthorized("the dashboard session has ended; sign in again")
+            exc.headers = {"WWW-Authenticate": scheme.challenge}
+            raise exc
+        if request.method not in SAFE_METHODS:
+            session.check_form(request, request.headers.get(CSRF_HEADER))
+        request.state.principal = principal
+        request.state.user = principal.user
+
+    return dependency
