@@ -28,7 +28,7 @@ from tests.reliability.figures import record, size
 from tests.reliability.inprocess import serve_in_thread
 
 pytestmark = pytest.mark.reliability
-EXAMPLES = size(25, 100)
+EXAMPLES = size(10, 100)  # per operation
 # the root document holds the native API; each dialect serves PREFIX/openapi.json
 DOCUMENTS = {
     "native": ("", "/api/v1"),

@@ -94,5 +94,6 @@ def check_numbers(body: bytes) -> None:
 async def keepable_json(request: Request) -> None:
     """A route dependency: refuse bodies jobq could not keep exactly (see the module)."""
     body = request.scope.get("jobq.body")  # read once by jobq.api.limits.BodyLimit
-    if isinstance(body, bytes):
+    content_type = request.headers.get("content-type", "json")
+    if isinstance(body, bytes) and "json" in content_type:  # not a form or an upload
         check_body(body)
