@@ -3,7 +3,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 DB ?= ./jobq.db
 
-.PHONY: run test lint typecheck unit venv dev clean bench
+.PHONY: run test lint typecheck unit venv dev clean bench reliability
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -33,6 +33,14 @@ typecheck: dev
 
 test: dev lint typecheck
 	$(VENV)/bin/pytest -q
+
+# crashes, faults, fuzzing, hostile input, soak at full size (tens of minutes); `make test`
+# runs the short version of each. Figures go to reliability/results.json and RESULTS.md.
+reliability: dev
+	rm -f reliability/results.json
+	JOBQ_RELIABILITY=full JOBQ_RELIABILITY_RESULTS=reliability/results.json \
+		$(VENV)/bin/pytest -q -s -m reliability -p no:cacheprovider --timeout 3600 tests/reliability
+	$(PY) -m tests.reliability.report reliability/results.json reliability/RESULTS.md
 
 unit: dev
 	$(VENV)/bin/pytest -q tests/unit

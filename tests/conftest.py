@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -66,6 +67,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def listens_on(pid: int, port: int) -> bool:
+    """Whether process `pid` holds the listening TCP socket of `port` (Linux /proc)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(fields[9])
+    try:
+        links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+    except OSError:
+        return False
+    return any(link == f"socket:[{inode}]" for link in links for inode in inodes)
+
+
 class Server:
     """A real `jobq serve` subprocess on a free loopback port."""
 
@@ -89,7 +106,15 @@ class Server:
                 raise RuntimeError(f"jobq serve exited {self.proc.returncode}: {self.output()}")
             try:
                 if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return self
+                    if listens_on(self.proc.pid, self.port):
+                        return self
+                    # another test's server took the port first (free_port() is a race
+                    # between processes): ours will exit; start again on a new port
+                    self.kill()
+                    self.port = free_port()
+                    self.url = f"http://127.0.0.1:{self.port}"
+                    self.api = f"{self.url}/api/v1"
+                    return self.start(timeout)
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)

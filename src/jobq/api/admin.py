@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from jobq.api.responses import json
+from jobq.api.schemas import ErrorOut
 from jobq.api.security import authenticator_of, guard_of
 from jobq.auth import service
 from jobq.auth.model import ApiKey, Grant, User
@@ -22,6 +23,10 @@ from jobq.errors import Forbidden, NotFound
 from jobq.render import iso
 
 router = APIRouter()
+# every route may refuse (401, 403) or not find what it names (404), or conflict (409)
+ERRORS: dict[int | str, dict[str, Any]] = {
+    c: {"model": ErrorOut} for c in (400, 401, 403, 404, 409, 422, 429, 503)
+}
 
 
 class UserIn(BaseModel):
@@ -65,7 +70,7 @@ def grant_document(g: Grant) -> dict[str, Any]:
             "created_at": iso(g.created_at)}  # fmt: skip
 
 
-@router.get("/me")
+@router.get("/me", responses=ERRORS)
 async def me(request: Request) -> Response:
     """Who the key in this request belongs to, and the caller's role on each queue."""
     guard = await guard_of(request)
@@ -75,14 +80,14 @@ async def me(request: Request) -> Response:
                  "roles": roles})  # fmt: skip
 
 
-@router.get("/users")
+@router.get("/users", responses=ERRORS)
 async def list_users(request: Request) -> Response:
     await _admin_only(request)
     users = await authenticator_of(request).store.users()
     return json({"users": [user_document(u) for u in users]})
 
 
-@router.post("/users", status_code=201)
+@router.post("/users", status_code=201, responses=ERRORS)
 async def add_user(request: Request, body: UserIn) -> Response:
     await _admin_only(request)
     auth = authenticator_of(request)
@@ -90,14 +95,14 @@ async def add_user(request: Request, body: UserIn) -> Response:
     return json(user_document(user), 201)
 
 
-@router.get("/keys")
+@router.get("/keys", responses=ERRORS)
 async def list_keys(request: Request, user: str | None = None) -> Response:
     await _admin_only(request)
     keys = await authenticator_of(request).store.keys(user)
     return json({"keys": [key_document(k) for k in keys]})
 
 
-@router.post("/keys", status_code=201)
+@router.post("/keys", status_code=201, responses=ERRORS)
 async def create_key(request: Request, body: KeyIn) -> Response:
     """A new key; the answer's `key` is the only time it is shown."""
     await _admin_only(request)
@@ -106,7 +111,7 @@ async def create_key(request: Request, body: KeyIn) -> Response:
     return json({**key_document(record), "key": key}, 201)
 
 
-@router.delete("/keys/{key_id}", status_code=204)
+@router.delete("/keys/{key_id}", status_code=204, responses=ERRORS)
 async def revoke_key(request: Request, key_id: str) -> Response:
     await _admin_only(request)
     auth = authenticator_of(request)
@@ -116,7 +121,7 @@ async def revoke_key(request: Request, key_id: str) -> Response:
     return Response(status_code=204)
 
 
-@router.put("/queues/{name}/owner")
+@router.put("/queues/{name}/owner", responses=ERRORS)
 async def set_owner(request: Request, name: str, body: OwnerIn) -> Response:
     await _admin_only(request)
     auth = authenticator_of(request)
@@ -125,7 +130,7 @@ async def set_owner(request: Request, name: str, body: OwnerIn) -> Response:
     return json({"queue": name, "owner": body.user})
 
 
-@router.get("/queues/{name}/grants")
+@router.get("/queues/{name}/grants", responses=ERRORS)
 async def list_grants(request: Request, name: str) -> Response:
     (await guard_of(request)).queue(name, Action.administer)
     store = authenticator_of(request).store
@@ -134,7 +139,7 @@ async def list_grants(request: Request, name: str) -> Response:
                  "grants": [grant_document(g) for g in grants]})  # fmt: skip
 
 
-@router.put("/queues/{name}/grants/{user}")
+@router.put("/queues/{name}/grants/{user}", responses=ERRORS)
 async def put_grant(request: Request, name: str, user: str, body: GrantIn) -> Response:
     """Give `user` a role on the queue (collaborator, viewer or worker), or change it."""
     (await guard_of(request)).queue(name, Action.administer)
@@ -144,7 +149,7 @@ async def put_grant(request: Request, name: str, user: str, body: GrantIn) -> Re
     return json(grant_document(grant))
 
 
-@router.delete("/queues/{name}/grants/{user}", status_code=204)
+@router.delete("/queues/{name}/grants/{user}", status_code=204, responses=ERRORS)
 async def delete_grant(request: Request, name: str, user: str) -> Response:
     (await guard_of(request)).queue(name, Action.administer)
     auth = authenticator_of(request)

@@ -17,6 +17,7 @@ from jobq.api import admin, errors, native, problems, security, session, session
 from jobq.api.dialects import accepted, connect, titan02, titan03, vidispine, vidispine_wire
 from jobq.api.dialects.titan_common import titan_error
 from jobq.api.errors import ErrorShapes, Renderer
+from jobq.api.json_limits import keepable_json
 from jobq.api.limits import BodyLimit
 from jobq.api.responses import JSONResponse
 from jobq.auth.protect import open_to_anyone
@@ -129,7 +130,10 @@ def create_app(config: Config) -> FastAPI:
         by = session_auth if interface.session else security
         authenticate = Depends(by.authenticate(interface.credentials))
         app.include_router(
-            interface.router(), prefix=prefix, tags=[interface.name], dependencies=[authenticate]
+            interface.router(),
+            prefix=prefix,
+            tags=[interface.name],
+            dependencies=[authenticate, Depends(keepable_json)],
         )
         shapes.register(prefix, interface.render_error)
     app.include_router(session.router, prefix="/ui", tags=["dashboard"])

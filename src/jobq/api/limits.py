@@ -37,7 +37,10 @@ class BodyLimit:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        await self.app(scope, _replay(b"".join(chunks), receive), send)
+        body = b"".join(chunks)
+        # kept for checks that must not consume the stream again (jobq.api.numbers)
+        scope = {**scope, "jobq.body": body}
+        await self.app(scope, _replay(body, receive), send)
 
     async def _refuse(self, send: Send) -> None:
         body = orjson.dumps(

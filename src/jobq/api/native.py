@@ -25,9 +25,16 @@ from jobq.states import TERMINAL, State
 
 router = APIRouter()
 JOB = {"model": s.JobOut}
+JOB_OR_BATCH = {"model": s.JobOut | s.JobBatchOut}
 ERRORS: dict[int | str, dict[str, Any]] = {
     c: {"model": s.ErrorOut} for c in (400, 401, 403, 404, 409, 413, 422, 429, 503)
 }
+# errors of a route whose success is not JSON (its response_class would claim them otherwise)
+JSON_ERRORS: dict[int | str, dict[str, Any]] = {
+    c: {"description": "error", "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/ErrorOut"}}}}
+    for c in ERRORS
+}  # fmt: skip
 SORT_ALIASES = {"created_at": "seq", "id": "seq"}
 
 
@@ -58,7 +65,7 @@ def claimed_document(job: Job) -> dict[str, Any]:
 # --- jobs ---
 
 
-@router.post("/jobs", status_code=201, responses={201: JOB, 200: JOB, **ERRORS})
+@router.post("/jobs", status_code=201, responses={201: JOB_OR_BATCH, 200: JOB_OR_BATCH, **ERRORS})
 async def enqueue(request: Request, body: Annotated[s.OneOrMany, Body()]) -> Response:
     """Enqueue one job, or `{"jobs": [...]}` all-or-nothing. A `unique_key` that matches a
     live job returns that job (200) instead of a duplicate."""
@@ -284,7 +291,7 @@ async def stream_logs(request: Request, job_id: str, after: int = 0) -> Response
     return stream(request, _follow_logs(engine, job_id, after))
 
 
-@router.get("/jobs/{job_id}/log.txt", response_class=PlainTextResponse, responses=ERRORS)
+@router.get("/jobs/{job_id}/log.txt", response_class=PlainTextResponse, responses=JSON_ERRORS)
 async def download_log(request: Request, job_id: str) -> Response:
     await (await guard_of(request)).job(job_id, Action.read_logs)
     entries = await engine_of(request).logs(job_id, 0, None, 10_000_000)

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from jobq.api.native import ERRORS
 from jobq.api.responses import json
 from jobq.api.security import guard_of
 from jobq.engine import Engine
@@ -43,7 +44,7 @@ async def visible_problems(request: Request) -> list[Problem]:
     return [p for p in problems if guard.role(p.queue) is not None]
 
 
-@router.get("/problems")
+@router.get("/problems", responses=ERRORS)
 async def list_problems(request: Request) -> Response:
     """Why jobs cannot go on now: paused queues, queues or types no worker takes, attempts
     failing again and again, deadlines about to pass; each with the jobs it holds. An id
@@ -53,7 +54,7 @@ async def list_problems(request: Request) -> Response:
     return json({"problems": [problem_document(p) for p in problems]})
 
 
-@router.get("/problems/{problem_id}")
+@router.get("/problems/{problem_id}", responses=ERRORS)
 async def get_problem(request: Request, problem_id: str) -> Response:
     """One problem; 404 once it has resolved (or never existed, or is not the caller's)."""
     for problem in await visible_problems(request):

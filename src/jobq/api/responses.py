@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from starlette.responses import Response
+from starlette.responses import JSONResponse as StarletteJSONResponse
 
 
-class JSONResponse(Response):
+class JSONResponse(StarletteJSONResponse):
+    """A JSON response (a starlette JSONResponse, so FastAPI documents routes that return it
+    as JSON rather than as a plain string)."""
+
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:

@@ -181,5 +181,15 @@ class JobOut(BaseModel):
     lease_token: str | None = None
 
 
+class JobCreatedOut(JobOut):
+    """One job of a batch enqueue: `created` is false for a live duplicate of a unique_key."""
+
+    created: bool
+
+
+class JobBatchOut(BaseModel):
+    jobs: list[JobCreatedOut]
+
+
 class ErrorOut(BaseModel):
     error: dict[str, Any]

@@ -241,7 +241,13 @@ def build_router() -> APIRouter:
     add = router.add_api_route
     add("/jobs", enqueue, methods=["POST"], status_code=202, summary="Enqueue a job.")
     add("/jobs/{uuid}", get_job, methods=["GET"], summary="Get job info.")
-    add("/want_job", want_job, methods=["POST"], summary="Grab a job for processing.")
+    add(
+        "/want_job",
+        want_job,
+        methods=["POST"],
+        summary="Grab a job for processing.",
+        responses={204: {"description": "No job arrived within X-Accepted-Block-For."}},
+    )
     add("/want_job/", want_job, methods=["POST"], include_in_schema=False)
     add("/jobs/{uuid}", update, methods=["PUT"], summary="Update the job.")
     add("/jobs/{uuid}", delete_job, methods=["DELETE"], summary="Delete or cancel the job.")

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from jobq import __version__
 from jobq.api.dialects import connect_shapes as shape
 from jobq.api.dialects.connect_access import ContentAction, authorize
+from jobq.api.dialects.docs import add_docs
 from jobq.api.errors import HttpError
 from jobq.api.native import engine_of
 from jobq.api.responses import json
@@ -75,6 +76,7 @@ def build_router() -> APIRouter:
           responses=_errors())  # fmt: skip
     route(job + "/error", job_error, methods=["GET"], summary="JobError",
           responses={204: {"description": "No error is found."}, **_errors()})  # fmt: skip
+    add_docs(router, "Posit Connect", "1", "The Posit Connect content jobs API, served by jobq.")
     return router
 
 

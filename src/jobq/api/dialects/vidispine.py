@@ -56,7 +56,16 @@ from jobq.states import TERMINAL, WAITING, State
 
 NAME = "vidispine"
 PREFIX = "/API"
-router = APIRouter()
+# Every answer may come as XML, JSON or text (content negotiation), errors included.
+_ANY_TYPE: dict[str, Any] = {
+    "content": {"application/xml": {}, "application/json": {}, "text/plain": {}}
+}
+DOCUMENTED: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Success, in the negotiated content type.", **_ANY_TYPE},
+    **{code: {"description": "An ErrorDocument.", **_ANY_TYPE}
+       for code in (400, 401, 403, 404, 406, 409, 415, 429, 503)},
+}  # fmt: skip
+router = APIRouter(responses=DOCUMENTED)
 WITH_TEXT = (XML, JSON, TEXT)
 SCAN_LIMIT = 10_000  # jobs a listing looks at (newest first) to count hits, filter and sort
 TYPE_NAME = re.compile(r"^[A-Za-z0-9_.:@/-]{1,200}$")
