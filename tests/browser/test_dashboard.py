@@ -142,7 +142,12 @@ def test_retry_a_failed_job_then_follow_the_new_one(page: Page, dashboard: Dashb
     expect(page.locator("#attempts-table tbody")).to_contain_text("disk full")
     page.get_by_role("button", name="Retry job").click()
     confirm(page)
-    retried_by = dashboard.call("GET", f"/jobs/{job['id']}")["retried_by"]
+    retried_by = None
+    for _ in range(200):  # the page's POST may still be on its way
+        retried_by = dashboard.call("GET", f"/jobs/{job['id']}")["retried_by"]
+        if retried_by is not None:
+            break
+        page.wait_for_timeout(50)
     assert retried_by is not None
     expect(field(page, "retried_by")).to_have_text(retried_by)
     expect(page.get_by_role("button", name="Retry job")).to_be_hidden()

@@ -38,8 +38,9 @@ class BodyLimit:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        # kept for checks that must not consume the stream again (jobq.api.numbers)
-        scope = {**scope, "jobq.body": body}
+        # kept for checks that must not consume the stream again (jobq.api.json_limits); set
+        # on the scope itself, so what the router records there (the route) is seen outside
+        scope["jobq.body"] = body
         await self.app(scope, _replay(body, receive), send)
 
     async def _refuse(self, send: Send) -> None:

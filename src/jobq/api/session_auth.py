@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from jobq.api import security, session
 from jobq.errors import Unauthorized
@@ -39,4 +39,11 @@ def authenticate(scheme: security.Scheme) -> Callable[[Request], Awaitable[None]
         request.state.principal = principal
         request.state.user = principal.user
 
-    return dependency
+    declared = scheme.declared
+    if declared is None:
+        return dependency
+
+    async def declaring(request: Request, _: None = Depends(declared)) -> None:
+        await dependency(request)  # the parameter only puts the scheme in OpenAPI
+
+    return declaring
