@@ -2,8 +2,8 @@
 stranger} x {own queue, other queue}, against a real app on a real PostgreSQL store here; the
 same cases run on SQLite with every other interface's in test_access_matrix.py.
 
-The expected status of each cell is derived here from issue 6's words (the ROLE_MAY table
-below), independently of jobq.auth.policy, so a mistake in either shows up as a mismatch.
+The expected status of each cell is derived from issue 6's words (the ROLE_MAY table in
+tests/access.py), independently of jobq.auth.policy, so a mistake in either shows up.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import httpx
 from jobq.auth import service
 from jobq.engine import JobSpec
 from jobq.model import ClaimSpec, Worker
+from tests.access import BAD_KEY, PERSONAS, SCOPES, role_of
+from tests.access import expect_roles as expect
 from tests.authkit import (
     Case,
     Cell,
@@ -29,38 +31,8 @@ from tests.authkit import (
     store_of,
 )
 
-PERSONAS = ["no key", "bad key", "admin", "owner", "collaborator", "viewer", "worker", "stranger"]
-SCOPES = ["own", "other"]
 QUEUES = {"own": "q-own", "other": "q-other"}
 OWNERS = {"own": "owner", "other": "other"}
-BAD_KEY = "jobq_abcdefghij_" + "x" * 43
-ROLE_MAY = {  # issue 6: owner everything; collaborator enqueue, cancel, retry, delete, read logs
-    "owner": {"read", "enqueue", "manage", "read_logs", "work", "administer"},
-    "collaborator": {"read", "enqueue", "manage", "read_logs"},
-    "viewer": {"read"},
-    "worker": {"work"},
-}
-
-
-def role_of(persona: str, scope: str) -> str | None:
-    if scope != "own":
-        return None
-    return persona if persona in ROLE_MAY else None
-
-
-def expect(case: Case, persona: str, scope: str) -> int:
-    if persona in ("no key", "bad key"):
-        return 401
-    if persona == "admin" or case.kind in ("any", "list"):
-        return case.ok
-    if case.kind == "admin":
-        return 403
-    role = role_of(persona, scope)
-    if role is not None and case.action in ROLE_MAY[role]:
-        return case.ok
-    if case.kind in ("job", "batch") and role is None:
-        return 404
-    return 403
 
 
 def token(c: Cell) -> dict[str, Any]:
