@@ -253,6 +253,8 @@ class Engine:
 
     async def ack(self, acks: Sequence[Ack]) -> list[Job | JobqError]:
         """Complete or fail many jobs in one transaction; each succeeds or fails alone."""
+        if not acks:
+            return []
         now = self.clock()
         spawned: dict[str, Job] = {}
         steps = [Step(a.job_id, respawn.wrap(_ack_plan(a, now), now, spawned), a.token)

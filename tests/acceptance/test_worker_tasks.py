@@ -6,10 +6,12 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from jobq.client import Client
 from tests.acceptance.conftest import WorkerProcess, wait_until
+from tests.conftest import Server
 
 pytestmark = pytest.mark.acceptance
 
@@ -151,3 +153,26 @@ def test_many_noop_tasks_complete_through_batched_claims_and_acks(
     for job in jobs:
         done = client.get(job.id, wait=120)
         assert (done.state, done.result) == ("succeeded", job.payload)
+
+
+def http_requests(server: Server, route: str) -> float:
+    """POST requests to `route` the server has answered, from its /metrics."""
+    sample = f'jobq_http_requests_total{{method="POST",route="{route}",status="200"}}'
+    for line in httpx.get(f"{server.url}/metrics", timeout=30).text.splitlines():
+        if line.startswith(sample + " "):
+            return float(line.rpartition(" ")[2])
+    return 0.0
+
+
+def test_claims_of_one_carry_the_acknowledgements_of_the_jobs_before(
+    client: Client, server: Server, app_worker: Callable[..., WorkerProcess]
+) -> None:
+    app_worker("--concurrency", "2", "--batch", "1")
+    jobs = client.enqueue_many([{"queue": "py", "type": "noop", "payload": i} for i in range(60)])
+    for job in jobs:
+        done = client.get(job.id, wait=120)
+        assert (done.state, done.result) == ("succeeded", job.payload)
+    # each job's outcome rode on a later claim; only the last few (no claim followed within
+    # the linger) went out on their own
+    assert http_requests(server, "/api/v1/ack") <= len(jobs) // 4
+    assert http_requests(server, "/api/v1/claim") >= len(jobs)

@@ -176,6 +176,17 @@ async def test_a_batch_answers_each_item_by_its_own_queue(tmp_path: Path) -> Non
         assert results[0]["error"]["code"] == "not_found"
         job = (await client.get(f"/api/v1/jobs/{theirs[0]}", headers=bearer(bob))).json()
         assert job["state"] == "running"
+        # acknowledgements carried on a claim are checked the same way, item by item
+        claim = {"queues": ["anns"], "worker": {"name": "w"}, "acks": acks}
+        r = await client.post("/api/v1/claim", json=claim, headers=bearer(ann))
+        assert r.status_code == 200 and r.json()["jobs"] == []
+        assert [x["ok"] for x in r.json()["results"]] == [False, False, False]
+        assert [x["error"]["code"] for x in r.json()["results"]][1] == "stale_lease"
+        job = (await client.get(f"/api/v1/jobs/{theirs[0]}", headers=bearer(bob))).json()
+        assert job["state"] == "running"
+        claim = {"queues": ["bobs"], "worker": {"name": "w"}, "acks": []}
+        r = await client.post("/api/v1/claim", json=claim, headers=bearer(ann))
+        assert r.status_code == 403
 
 
 async def test_the_event_stream_shows_only_readable_queues(tmp_path: Path) -> None:

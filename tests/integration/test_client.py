@@ -205,3 +205,46 @@ async def test_async_client_covers_the_same_calls(server: Server) -> None:
         assert [d.deleted for d in await client.delete_many([job.id])] == [True]
         with pytest.raises(e.NotFound):
             await client.get(other.id)
+
+
+def test_ack_and_claim_stores_outcomes_then_claims_in_one_request(client: Client) -> None:
+    first, second = (client.enqueue("piggy", payload=i, max_attempts=1) for i in range(2))
+    [held] = client.claim(["piggy"], "pw")
+    assert held.id == first.id
+    items = [AckItem(held.id, held.lease_token, result="one"), AckItem(second.id, "no-token")]
+    results, jobs = client.ack_and_claim(items, ["piggy"], "pw", max=5)
+    assert [(r.id, r.ok, r.state) for r in results] == [
+        (first.id, True, "succeeded"), (second.id, False, None)]  # fmt: skip
+    assert results[1].error is not None and results[1].error["code"] == "stale_lease"
+    assert [j.id for j in jobs] == [second.id] and jobs[0].lease_token
+    assert client.get(first.id).result == "one"
+    # nothing left to claim: still 200 with the results (a plain claim would answer 204)
+    results, jobs = client.ack_and_claim([AckItem(second.id, jobs[0].lease_token)],
+                                         ["piggy"], "pw", wait=0.1)  # fmt: skip
+    assert [(r.ok, r.state) for r in results] == [(True, "succeeded")] and jobs == []
+
+
+async def test_async_client_speaks_errors_streams_and_ack_and_claim(server: Server) -> None:
+    async with AsyncClient(server.url, timeout=60) as client:
+        with pytest.raises(e.NotFound) as not_found:
+            await client.get("no-such-job")
+        assert not_found.value.details == {"id": "no-such-job"}
+        with pytest.raises(e.InvalidRequest) as huge:  # sent (orjson refuses it), then refused
+            await client.enqueue("big", payload={"n": 2**70})
+        assert "64 bits" in str(huge.value)
+        big = await client.enqueue("big", payload={1: "int key"})  # orjson refuses; json not
+        assert big.payload == {"1": "int key"}
+        assert (await client.list_jobs(queue="big", state=["queued"])).jobs[0].id == big.id
+        [held] = await client.claim(["big"], WorkerId("aw2", "h", 7))
+        results, jobs = await client.ack_and_claim(
+            [AckItem(held.id, held.lease_token, result=True)], ["big"], "aw2", wait=0.1
+        )
+        assert [r.state for r in results] == ["succeeded"] and jobs == []
+        long_line = "x" * 200_000  # longer than aiohttp's own line limit
+        logged = await client.enqueue("big")
+        await client.append_logs(logged.id, [long_line, "short"])
+        await client.cancel(logged.id)
+        assert [x.text async for x in client.follow_logs(logged.id)] == [long_line, "short"]
+    async with AsyncClient("http://127.0.0.1:9", timeout=2) as dead:
+        with pytest.raises(e.TransportError):
+            await dead.healthz()

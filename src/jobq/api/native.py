@@ -194,14 +194,21 @@ async def job_attempts(request: Request, job_id: str) -> Response:
 
 @router.post("/claim", responses={200: {"description": "claimed jobs"}, 204: {}, **ERRORS})
 async def claim(request: Request, body: s.ClaimIn) -> Response:
-    """Claim up to `max` jobs, each with a lease token; long-polls up to `wait` seconds."""
-    (await guard_of(request)).queues(body.queues, Action.work)
+    """Claim up to `max` jobs, each with a lease token; long-polls up to `wait` seconds.
+    With `acks`, those outcomes are stored first (as POST /ack stores them) and their
+    `results` come back beside `jobs`: a worker's usual round trip in one request."""
+    guard = await guard_of(request)
+    guard.queues(body.queues, Action.work)
+    results = None if body.acks is None else await _acknowledge(request, guard, body.acks)
     worker = Worker(body.worker.name, body.worker.host, body.worker.pid)
     spec = ClaimSpec(body.queues, body.types, body.max, body.lease_seconds, worker)
     jobs = await engine_of(request).claim(spec, body.wait, gone=request.is_disconnected)
-    if not jobs:
+    if results is None and not jobs:
         return Response(status_code=204)
-    return json({"jobs": [claimed_document(j) for j in jobs]})
+    doc: dict[str, Any] = {"jobs": [claimed_document(j) for j in jobs]}
+    if results is not None:
+        doc["results"] = results
+    return json(doc)
 
 
 @router.post("/jobs/{job_id}/heartbeat", responses=ERRORS)
@@ -242,19 +249,24 @@ async def release(request: Request, job_id: str, body: s.ReleaseIn) -> Response:
 @router.post("/ack", responses=ERRORS)
 async def ack(request: Request, body: s.AckIn) -> Response:
     """Complete and fail many jobs at once; each item succeeds or fails on its own."""
+    return json({"results": await _acknowledge(request, await guard_of(request), body.acks)})
+
+
+async def _acknowledge(request: Request, guard: Guard,
+                       items: list[s.AckItem]) -> list[dict[str, Any]]:  # fmt: skip
+    """Store each outcome on its own; one result per item, in order."""
     acks = [
         Ack(a.id, a.token, a.result, a.error.model_dump() if a.error else None,
             a.retryable, a.exit_code)
-        for a in body.acks
+        for a in items
     ]  # fmt: skip
-    refused = await (await guard_of(request)).jobs([a.job_id for a in acks], Action.work)
+    refused = await guard.jobs([a.job_id for a in acks], Action.work)
     outcomes = iter(await engine_of(request).ack([a for a in acks if a.job_id not in refused]))
-    results = [
+    return [
         _error_item(a.job_id, "ok", refused[a.job_id]) if a.job_id in refused
         else _ack_result(a.job_id, next(outcomes))
         for a in acks
     ]  # fmt: skip
-    return json({"results": results})
 
 
 # --- logs ---

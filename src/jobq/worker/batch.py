@@ -45,13 +45,29 @@ class Batcher(Generic[T]):
 
     def put(self, item: T) -> None:
         self._items.append(item)
-        if self._task is None:
-            self._task = asyncio.create_task(self._run())
-        self._wake.set()
+        self._kick()
         if len(self._items) >= self.max_batch:
             self._hurry.set()
         if len(self._items) >= self.max_pending:
             self._room.clear()
+
+    def take(self) -> list[T]:
+        """Everything pending, for a caller that sends it another way (a claim carrying
+        acknowledgements); `give_back` returns what it could not send."""
+        items, self._items = self._items[: self.max_batch], self._items[self.max_batch :]
+        if len(self._items) < self.max_pending:
+            self._room.set()
+        return items
+
+    def give_back(self, items: list[T]) -> None:
+        if items:
+            self._items[:0] = items
+            self._kick()
+
+    def _kick(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run())
+        self._wake.set()
 
     async def room(self) -> None:
         """Wait while too many items are pending (back-pressure for fast producers)."""

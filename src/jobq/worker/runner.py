@@ -1,8 +1,10 @@
 """The worker's main loop: claim, run, report; heartbeats; graceful shutdown.
 
-claim (long-poll, up to `batch` jobs, never more than free slots)
+claim (long-poll, up to `batch` jobs, never more than free slots; up to MAX_CLAIMS claims in
+       flight, each carrying the acknowledgements pending when it leaves)
   -> one asyncio task per job: a Python task, or a command, with a Lease kept alive
-  -> outcome: result/error into the ack batch (POST /ack), or release, or nothing
+  -> outcome: result/error into the ack batch (sent on the next claim, or on its own as POST
+     /ack after ACK_LINGER), or release, or nothing
 SIGTERM/SIGINT: stop claiming, give running jobs `grace` seconds, then stop the rest and
 release them at once. A second signal skips what is left of the grace period.
 """
@@ -36,6 +38,8 @@ from jobq.worker.task import run_task
 
 log = logging.getLogger("jobq.worker")
 ACK_LINGER = 0.005  # seconds a finished job waits for others to share its acknowledgement
+CLAIM_LINGER = 0.005  # seconds freed slots gather before a claim smaller than half a batch
+MAX_CLAIMS = 4  # claims in flight at once (each long-polls while the queues are empty)
 COMMAND_TYPES = ("command", "default")
 
 
@@ -54,8 +58,14 @@ class Runner:
         self.me = WorkerId(name, socket.gethostname(), os.getpid())
         self.types = sorted({*app.tasks, *COMMAND_TYPES}) if app.tasks else list(COMMAND_TYPES)
         self.heartbeats = Heartbeats(client)
-        self.acks: Batcher[AckItem] = Batcher(self._send_acks, self.batch, ACK_LINGER,
-                                              max_pending=10**9, what="ack batch")  # fmt: skip
+        # acknowledgements wait ACK_LINGER for a claim to carry them (batch-full never hurries
+        # them out on their own: a claim is due as soon as a job ends and frees its slot)
+        self.acks: Batcher[AckItem] = Batcher(self._send_acks, max(self.batch, 1000),
+                                              ACK_LINGER, max_pending=10**9,
+                                              what="ack batch")  # fmt: skip
+        self.claims: set[asyncio.Task[None]] = set()
+        self.reserved = 0  # slots promised to the claims in flight
+        self.failures = 0
         self.threads = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="jobq-task")
         self.running: dict[asyncio.Task[None], Lease] = {}
         self.stopping = asyncio.Event()
@@ -116,26 +126,74 @@ class Runner:
     # --- claiming ---
 
     async def _claim_loop(self) -> None:
-        failures = 0
         while not self.stopping.is_set():
-            free = self.settings.concurrency - len(self.running)
-            if free <= 0:
-                self.slot_freed.clear()
-                await self.slot_freed.wait()
+            if self.failures:
+                await self._pause(min(0.2 * 2**self.failures, 10.0))
+                if self.stopping.is_set():
+                    break
+            room = self.settings.concurrency - len(self.running) - self.reserved
+            if room <= 0 or len(self.claims) >= MAX_CLAIMS:
+                await self._slot_freed()
                 continue
-            try:
-                jobs = await self._claim(min(free, self.batch))
-                failures = 0
-            except (TransportError, ServerUnavailable) as exc:
-                failures += 1
-                log.warning("cannot claim: %s", exc)
-                await self._pause(min(0.2 * 2**failures, 10.0))
-                continue
-            except (Unauthorized, Forbidden) as exc:
-                self._refused(exc)
-                return
-            for job in jobs:
-                self._start(job)
+            if room < self.batch / 2 and self.running:
+                await self._slot_freed(CLAIM_LINGER)  # let a few more finish
+                room = self.settings.concurrency - len(self.running) - self.reserved
+                if room <= 0:
+                    continue
+            self._send_claim(min(room, self.batch))
+        await asyncio.gather(*self.claims, return_exceptions=True)
+
+    async def _slot_freed(self, timeout: float | None = None) -> None:
+        self.slot_freed.clear()
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self.slot_freed.wait(), timeout)
+
+    def _send_claim(self, limit: int) -> None:
+        self.reserved += limit
+        task = asyncio.create_task(self._claim(limit))
+        self.claims.add(task)
+
+        def done(_: asyncio.Task[None]) -> None:
+            self.claims.discard(task)
+            self.reserved -= limit
+            self.slot_freed.set()
+
+        task.add_done_callback(done)
+
+    async def _claim(self, limit: int) -> None:
+        """One claim, carrying the pending acknowledgements; starts the jobs it brings."""
+        s = self.settings
+        acks = self.acks.take()
+        try:
+            if acks:
+                results, jobs = await self.client.ack_and_claim(
+                    acks, s.queues, self.me, types=self.types, max=limit, wait=s.claim_wait,
+                    lease_seconds=s.lease,
+                )  # fmt: skip
+            else:
+                results, jobs = [], await self.client.claim(
+                    s.queues, self.me, types=self.types, max=limit, wait=s.claim_wait,
+                    lease_seconds=s.lease,
+                )  # fmt: skip
+        except (TransportError, ServerUnavailable) as exc:
+            self.acks.give_back(acks)
+            self.failures += 1
+            log.warning("cannot claim: %s", exc)
+            return
+        except (Unauthorized, Forbidden) as exc:
+            self.acks.give_back(acks)
+            self._refused(exc)
+            return
+        except ClientError as exc:  # the server refused this claim: log, back off, go on
+            self.acks.give_back(acks)
+            self.failures += 1
+            log.error("claim refused: %s", exc)
+            return
+        self.failures = 0
+        for result in results:
+            _note(result)
+        for job in jobs:
+            self._start(job)
 
     def _refused(self, exc: ClientError) -> None:
         """Stop at once: the running jobs cannot be reported either."""
@@ -143,11 +201,6 @@ class Runner:
         self.refused = exc
         self.stopping.set()
         self.hurry.set()
-
-    async def _claim(self, limit: int) -> list[ClaimedJob]:
-        s = self.settings
-        return await self.client.claim(s.queues, self.me, types=self.types, max=limit,
-                                       wait=s.claim_wait, lease_seconds=s.lease)  # fmt: skip
 
     async def _pause(self, seconds: float) -> None:
         with suppress(TimeoutError):
