@@ -25,6 +25,7 @@ from jobq.model import (
     Plan,
     QueueStats,
     Step,
+    StepResult,
     WorkerSeen,
     new_id,
 )
@@ -221,10 +222,36 @@ class Engine:
     async def _claim_now(self, spec: ClaimSpec) -> list[Job]:
         now = self.clock()
         jobs = await self.store.claim(spec, secrets.token_urlsafe(18), now)
+        self._claimed(jobs, now)
+        return jobs
+
+    def _claimed(self, jobs: list[Job], now: float) -> None:
         if jobs:
             self._publish([Moved(job, State.queued) for job in jobs], now)
             self.on_timer(min(j.lease_expires_at or now for j in jobs))
-        return jobs
+
+    async def ack_and_claim(
+        self,
+        acks: Sequence[Ack],
+        spec: ClaimSpec,
+        wait: float = 0.0,
+        gone: Callable[[], Awaitable[bool]] | None = None,
+    ) -> tuple[list[Job | JobqError], list[Job]]:
+        """`ack(acks)` then `claim(spec, wait)`, the first try of both in one transaction: a
+        worker's outcomes and its next claim cost one commit."""
+        if spec.limit < 1 or not spec.queues:
+            raise InvalidInput("a claim needs at least one queue and a limit of at least 1")
+        started = self.clock()
+        steps, spawned = self._ack_steps(acks, started)
+        results, jobs = await self.store.transition_and_claim(
+            steps, spec, secrets.token_urlsafe(18), started
+        )
+        self._acked(results, spawned, started)
+        self._claimed(jobs, started)
+        if jobs or wait <= 0:
+            return self._outcomes(results), jobs
+        left = wait - (self.clock() - started)
+        return self._outcomes(results), await self.claim(spec, max(left, 0.0), gone)
 
     async def heartbeat(
         self, job_id: str, token: str, progress: dict[str, Any] | None = None
@@ -256,12 +283,24 @@ class Engine:
         if not acks:
             return []
         now = self.clock()
+        steps, spawned = self._ack_steps(acks, now)
+        results = await self.store.transition(steps, now)
+        self._acked(results, spawned, now)
+        return self._outcomes(results)
+
+    @staticmethod
+    def _ack_steps(acks: Sequence[Ack], now: float) -> tuple[list[Step], dict[str, Job]]:
         spawned: dict[str, Job] = {}
         steps = [Step(a.job_id, respawn.wrap(_ack_plan(a, now), now, spawned), a.token)
                  for a in acks]  # fmt: skip
-        results = await self.store.transition(steps, now)
+        return steps, spawned
+
+    def _acked(self, results: Sequence[StepResult], spawned: dict[str, Job], now: float) -> None:
         self._publish([r for r in results if isinstance(r, Moved)], now)
         self._publish(respawn.spawned_moves(results, spawned), now)
+
+    @staticmethod
+    def _outcomes(results: Sequence[StepResult]) -> list[Job | JobqError]:
         return [r.job if isinstance(r, Moved) else r for r in results]
 
     async def release(self, job_id: str, token: str) -> Job:

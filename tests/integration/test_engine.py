@@ -233,6 +233,36 @@ async def test_batch_ack_reports_each_outcome(engine: Engine):
     assert outcomes[2].state == State.failed
 
 
+async def test_ack_and_claim_stores_outcomes_then_claims_in_one_go(engine: Engine):
+    first, second, third = await enqueue(engine, 3)
+    [held] = await engine.claim(claim_spec())
+    assert held.id == first.id
+    acks = [Ack(held.id, held.lease_token, result="r"), Ack(second.id, "not-held")]
+    outcomes, claimed = await engine.ack_and_claim(acks, claim_spec(limit=5))
+    assert outcomes[0].state == State.succeeded and isinstance(outcomes[1], StaleLease)
+    assert [j.id for j in claimed] == [second.id, third.id]
+    assert (await engine.get(first.id)).result == "r"
+    [attempt] = await engine.attempts(first.id)
+    assert attempt.outcome == "succeeded"
+    # a failed attempt with attempts left is not claimed again in the same breath (backoff)
+    retry = Ack(second.id, claimed[0].lease_token, error={"code": "x"}, retryable=True)
+    outcomes, again = await engine.ack_and_claim([retry], claim_spec(), wait=0.2)
+    assert outcomes[0].state == State.scheduled and again == []
+
+
+async def test_ack_and_claim_waits_for_a_job_after_storing_the_outcomes(engine: Engine):
+    [job] = await enqueue(engine)
+    [held] = await engine.claim(claim_spec())
+    later = asyncio.create_task(
+        engine.ack_and_claim([Ack(held.id, held.lease_token)], claim_spec(), wait=30)
+    )
+    await asyncio.sleep(0.1)
+    assert (await engine.get(job.id)).state == State.succeeded  # stored before the wait
+    [new] = await enqueue(engine)
+    outcomes, claimed = await asyncio.wait_for(later, 30)
+    assert outcomes[0].state == State.succeeded and [j.id for j in claimed] == [new.id]
+
+
 async def test_logs_append_in_order_with_tail_and_after(engine: Engine):
     [job] = await enqueue(engine)
     await engine.append_logs(job.id, [(None, "stdout", f"line {i}") for i in range(10)])

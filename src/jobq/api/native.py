@@ -199,16 +199,20 @@ async def claim(request: Request, body: s.ClaimIn) -> Response:
     `results` come back beside `jobs`: a worker's usual round trip in one request."""
     guard = await guard_of(request)
     guard.queues(body.queues, Action.work)
-    results = None if body.acks is None else await _acknowledge(request, guard, body.acks)
     worker = Worker(body.worker.name, body.worker.host, body.worker.pid)
     spec = ClaimSpec(body.queues, body.types, body.max, body.lease_seconds, worker)
-    jobs = await engine_of(request).claim(spec, body.wait, gone=request.is_disconnected)
-    if results is None and not jobs:
-        return Response(status_code=204)
-    doc: dict[str, Any] = {"jobs": [claimed_document(j) for j in jobs]}
-    if results is not None:
-        doc["results"] = results
-    return json(doc)
+    engine = engine_of(request)
+    if body.acks is None:
+        jobs = await engine.claim(spec, body.wait, gone=request.is_disconnected)
+        if not jobs:
+            return Response(status_code=204)
+        return json({"jobs": [claimed_document(j) for j in jobs]})
+    acks, refused = await _admitted(guard, body.acks)
+    outcomes, jobs = await engine.ack_and_claim(
+        [a for a in acks if a.job_id not in refused], spec, body.wait, request.is_disconnected
+    )
+    return json({"jobs": [claimed_document(j) for j in jobs],
+                 "results": _ack_results(acks, refused, outcomes)})  # fmt: skip
 
 
 @router.post("/jobs/{job_id}/heartbeat", responses=ERRORS)
@@ -255,16 +259,28 @@ async def ack(request: Request, body: s.AckIn) -> Response:
 async def _acknowledge(request: Request, guard: Guard,
                        items: list[s.AckItem]) -> list[dict[str, Any]]:  # fmt: skip
     """Store each outcome on its own; one result per item, in order."""
+    acks, refused = await _admitted(guard, items)
+    outcomes = await engine_of(request).ack([a for a in acks if a.job_id not in refused])
+    return _ack_results(acks, refused, outcomes)
+
+
+async def _admitted(guard: Guard, items: list[s.AckItem]) -> tuple[list[Ack], dict[str, JobqError]]:
+    """The outcomes as the engine takes them, and why the caller may not give some."""
     acks = [
         Ack(a.id, a.token, a.result, a.error.model_dump() if a.error else None,
             a.retryable, a.exit_code)
         for a in items
     ]  # fmt: skip
-    refused = await guard.jobs([a.job_id for a in acks], Action.work)
-    outcomes = iter(await engine_of(request).ack([a for a in acks if a.job_id not in refused]))
+    return acks, await guard.jobs([a.job_id for a in acks], Action.work)
+
+
+def _ack_results(acks: list[Ack], refused: dict[str, JobqError],
+                 outcomes: list[Job | JobqError]) -> list[dict[str, Any]]:  # fmt: skip
+    """One result per outcome given, in order: refused by auth, or as the engine stored it."""
+    stored = iter(outcomes)
     return [
         _error_item(a.job_id, "ok", refused[a.job_id]) if a.job_id in refused
-        else _ack_result(a.job_id, next(outcomes))
+        else _ack_result(a.job_id, next(stored))
         for a in acks
     ]  # fmt: skip
 

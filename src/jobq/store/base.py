@@ -67,6 +67,13 @@ class Store(ABC):
         """For each step, in one transaction: load the job, check the token, ask the step
         for a plan, apply it by compare-and-set. Each step succeeds or fails on its own."""
 
+    async def transition_and_claim(
+        self, steps: Sequence[Step], spec: ClaimSpec, lease_key: str, now: float
+    ) -> tuple[list[StepResult], list[Job]]:
+        """`transition(steps)` then `claim(spec)`: a worker's outcomes and its next claim.
+        Stores override this to do both in one transaction (one commit, one round trip)."""
+        return await self.transition(steps, now), await self.claim(spec, lease_key, now)
+
     @abstractmethod
     async def delete(self, ids: Sequence[str], allowed: frozenset[State]) -> list[State | None]:
         """Delete each job whose state is in `allowed`. Per id: its state before (deleted

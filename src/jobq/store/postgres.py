@@ -127,6 +127,15 @@ class PostgresStore(Store):
             return []
         return await self.db.run(lambda c: _transition(c, steps, now))
 
+    async def transition_and_claim(
+        self, steps: Sequence[Step], spec: ClaimSpec, lease_key: str, now: float
+    ) -> tuple[list[StepResult], list[Job]]:
+        async def both(c: Conn) -> tuple[list[StepResult], list[Job]]:
+            results = await _transition(c, steps, now) if steps else []
+            return results, await _claim(c, spec, lease_key, now)
+
+        return await self.db.run(both)
+
     async def delete(self, ids: Sequence[str], allowed: frozenset[State]) -> list[State | None]:
         return await self.db.run(lambda c: _delete(c, ids, allowed))
 

@@ -96,6 +96,14 @@ class SQLiteStore(Store):
     async def transition(self, steps: Sequence[Step], now: float) -> list[StepResult]:
         return await self._write(lambda c: _transition(c, steps, now))  # type: ignore[no-any-return]
 
+    async def transition_and_claim(
+        self, steps: Sequence[Step], spec: ClaimSpec, lease_key: str, now: float
+    ) -> tuple[list[StepResult], list[Job]]:
+        def both(c: sqlite3.Connection) -> tuple[list[StepResult], list[Job]]:
+            return (_transition(c, steps, now) if steps else []), _claim(c, spec, lease_key, now)
+
+        return await self._write(both)  # type: ignore[no-any-return]
+
     async def delete(self, ids: Sequence[str], allowed: frozenset[State]) -> list[State | None]:
         return await self._write(lambda c: [_delete(c, i, allowed) for i in ids])  # type: ignore[no-any-return]
 
