@@ -62,6 +62,11 @@ def permanent(job):
 @worker.task("noop")
 async def noop(job):
     return job.payload
+
+
+@worker.task("unstorable")
+async def unstorable(job):
+    return {"too_big": 2**70} if job.payload == "int" else {"a set": {1, 2}}
 """
 
 
@@ -176,3 +181,16 @@ def test_claims_of_one_carry_the_acknowledgements_of_the_jobs_before(
     # the linger) went out on their own
     assert http_requests(server, "/api/v1/ack") <= len(jobs) // 4
     assert http_requests(server, "/api/v1/claim") >= len(jobs)
+
+
+def test_a_result_the_server_cannot_store_fails_alone_not_its_batch(
+    client: Client, app_worker: Callable[..., WorkerProcess]
+) -> None:
+    app_worker("--concurrency", "10", "--batch", "10")
+    bad = [client.enqueue("py", "unstorable", kind) for kind in ("int", "set")]
+    good = client.enqueue_many([{"queue": "py", "type": "noop", "payload": i} for i in range(8)])
+    for job in bad:
+        done = client.get(job.id, wait=60)
+        assert done.state == "failed" and done.error is not None
+        assert done.error["code"] == "bad_result"
+    assert all(client.get(j.id, wait=60).state == "succeeded" for j in good)

@@ -19,8 +19,13 @@ def parse_time(value: Any) -> datetime | None:
     return None if value is None else datetime.fromisoformat(str(value))
 
 
+_FIELDS: dict[type, frozenset[str]] = {}
+
+
 def _build(cls: type[T], doc: dict[str, Any], times: frozenset[str]) -> T:
-    known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    known = _FIELDS.get(cls)
+    if known is None:
+        known = _FIELDS[cls] = frozenset(f.name for f in fields(cls))  # type: ignore[arg-type]
     values = {k: (parse_time(v) if k in times else v) for k, v in doc.items() if k in known}
     return cls(**values)
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -79,7 +78,7 @@ class TaskContext:
         self._loop = loop
         self._write = write
         self._report = report
-        self._stop = threading.Event()
+        self._stopped = False  # set on the loop, read by a sync task's thread: a plain flag
 
     @property
     def id(self) -> str:
@@ -104,7 +103,7 @@ class TaskContext:
     @property
     def cancel_requested(self) -> bool:
         """True once the job must stop (cancelled, lost, past its deadline, shutting down)."""
-        return self._stop.is_set()
+        return self._stopped
 
     def log(self, text: str, stream: str = "stdout") -> None:
         for line in str(text).splitlines() or [""]:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
+
+import orjson
 
 from jobq.worker.app import TaskContext, is_async
 from jobq.worker.lease import Lease, StopReason
@@ -21,7 +22,7 @@ async def run_task(fn: Callable[..., Any], ctx: TaskContext, lease: Lease,
     inner: asyncio.Future[Any] = asyncio.ensure_future(work)
 
     def stop(reason: StopReason) -> None:
-        ctx._stop.set()
+        ctx._stopped = True
         inner.cancel()
 
     lease.on_stop(stop)
@@ -38,9 +39,11 @@ async def run_task(fn: Callable[..., Any], ctx: TaskContext, lease: Lease,
 
 
 def _checked(result: Any) -> Outcome:
+    """The result, if the server can store it: JSON with 64-bit integers (orjson refuses
+    what the server would refuse, so one bad result cannot spoil the batch it travels in)."""
     try:
-        json.dumps(result)
-    except (TypeError, ValueError) as exc:
+        orjson.dumps(result)
+    except TypeError as exc:
         return Outcome.failure("bad_result", f"the task's result is not JSON: {exc}",
                                retryable=False)  # fmt: skip
     return Outcome(result=result)
