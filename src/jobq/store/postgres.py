@@ -43,14 +43,12 @@ from jobq.store.base import Store
 from jobq.store.postgres_conn import LATEST, Conn, Database, migrate, schema_version
 from jobq.store.postgres_sql import (
     CLAIM,
+    CLAIM_PICKED,
     INSERT_MANY,
     INSERT_UNIQUE,
     LIVE_SQL,
-    LOCK_CANDIDATES,
-    LOCK_CHOSEN,
     NEXT_DUE,
     OPEN_ATTEMPTS,
-    PEEK_CANDIDATES,
     SELECT_JOB,
     list_sql,
 )
@@ -65,6 +63,9 @@ from jobq.store.rows import (
     worker_dict,
 )
 
+TOUCH_EVERY = 1.0  # seconds between two updates of a worker's last_seen from one node
+MAX_TOUCHED = 10_000
+
 
 class PostgresStore(Store):
     def __init__(self, url: str, *, migrate: bool = True, pool_size: int | None = None) -> None:
@@ -72,6 +73,7 @@ class PostgresStore(Store):
         self.auto_migrate = migrate
         conn_url, size = split_pool_size(url)
         self.db = Database(conn_url, min_size=1, max_size=pool_size or size)
+        self._touched: dict[tuple[str, str, int], float] = {}
 
     async def open(self) -> None:
         await self.db.open()
@@ -120,7 +122,22 @@ class PostgresStore(Store):
         return [job_from_row(r) for r in rows]
 
     async def claim(self, spec: ClaimSpec, lease_key: str, now: float) -> list[Job]:
-        return await self.db.run(lambda c: _claim(c, spec, lease_key, now))
+        touch = self._touch_due(spec.worker, now)
+        if touch or spec.ids is not None:
+            return await self.db.run(lambda c: _claim(c, spec, lease_key, now, touch))
+        return await self.db.once(lambda c: _claim(c, spec, lease_key, now, touch=False))
+
+    def _touch_due(self, worker: Worker, now: float) -> bool:
+        """Whether this claim should record its worker as seen: at most every TOUCH_EVERY
+        seconds per worker and node. Every claim did before, and a worker's claims in flight
+        then queued on the lock of its one row in `workers`."""
+        key = (worker.name, worker.host or "", worker.pid or 0)
+        if now - self._touched.get(key, float("-inf")) < TOUCH_EVERY:
+            return False
+        if len(self._touched) >= MAX_TOUCHED:
+            self._touched.clear()  # bounded: the cost is one extra upsert per worker
+        self._touched[key] = now
+        return True
 
     async def transition(self, steps: Sequence[Step], now: float) -> list[StepResult]:
         if not steps:
@@ -130,9 +147,11 @@ class PostgresStore(Store):
     async def transition_and_claim(
         self, steps: Sequence[Step], spec: ClaimSpec, lease_key: str, now: float
     ) -> tuple[list[StepResult], list[Job]]:
+        touch = self._touch_due(spec.worker, now)
+
         async def both(c: Conn) -> tuple[list[StepResult], list[Job]]:
             results = await _transition(c, steps, now) if steps else []
-            return results, await _claim(c, spec, lease_key, now)
+            return results, await _claim(c, spec, lease_key, now, touch)
 
         return await self.db.run(both)
 
@@ -403,74 +422,42 @@ async def _insert_unique(c: Conn, job: Job) -> tuple[Job, bool]:
     return job_from_row(row), False
 
 
-async def _claim(c: Conn, spec: ClaimSpec, lease_key: str, now: float) -> list[Job]:
-    await _touch_worker(c, spec.worker, spec.queues, now)
-    paused = {r[0] for r in await c.fetch("SELECT name FROM queues WHERE paused = 1")}
-    kinds: list[str | None] = [*spec.types] if spec.types else [None]
-    pairs = [(q, t) for q in spec.queues if q not in paused for t in kinds]
-    limit = spec.limit
-    if not pairs or limit < 1:
-        return []
-    if spec.ids is not None:
-        seqs = await _lock_chosen(c, [q for q in spec.queues if q not in paused], spec.ids, limit)
-    elif len(pairs) == 1:
-        seqs = await _lock_candidates(c, *pairs[0], limit)
-    else:
-        seqs = await _lock_best(c, pairs, limit)
-    if not seqs:
+async def _claim(
+    c: Conn, spec: ClaimSpec, lease_key: str, now: float, touch: bool = True
+) -> list[Job]:
+    if touch:
+        await _touch_worker(c, spec.worker, spec.queues, now)
+    if spec.limit < 1:
         return []
     worker = dumps(worker_dict(spec.worker))
+    if spec.ids is not None:
+        return await _claim_chosen(c, spec, lease_key, now, worker)
+    types = list(spec.types) if spec.types else None
+    rows = await c.fetch(CLAIM_PICKED, spec.lease_seconds, now, worker, list(spec.queues),
+                         types, lease_key, spec.limit)  # fmt: skip
+    return sorted((job_from_row(r) for r in rows), key=lambda j: (-j.priority, j.seq))
+
+
+async def _claim_chosen(
+    c: Conn, spec: ClaimSpec, lease_key: str, now: float, worker: str
+) -> list[Job]:
+    """A claim of named jobs (`spec.ids`), among the queued ones of unpaused queues."""
+    assert spec.ids is not None
+    paused = {r[0] for r in await c.fetch("SELECT name FROM queues WHERE paused = 1")}
+    queues = [q for q in spec.queues if q not in paused]
+    rows = await c.fetch(
+        "SELECT seq FROM jobs WHERE state = 'queued' AND queue = ANY($1::text[]) "
+        "AND id = ANY($2::text[]) ORDER BY priority DESC, seq LIMIT $3 FOR UPDATE SKIP LOCKED",
+        queues, list(spec.ids), spec.limit,
+    )  # fmt: skip
+    seqs = [r[0] for r in rows]
+    if not seqs:
+        return []
     tokens = [f"{lease_key}.{seq}" for seq in seqs]
     rows = await c.fetch(CLAIM, spec.lease_seconds, now, worker, seqs, tokens)
     jobs = sorted((job_from_row(r) for r in rows), key=lambda j: (-j.priority, j.seq))
     await c.execute(OPEN_ATTEMPTS, [j.id for j in jobs], [j.attempt for j in jobs], now, worker)
     return jobs
-
-
-async def _lock_chosen(c: Conn, queues: list[str], ids: Sequence[str], limit: int) -> list[int]:
-    """The queued jobs among `ids` in `queues` (a claim of named jobs), locked."""
-    rows = await c.fetch(
-        "SELECT seq FROM jobs WHERE state = 'queued' AND queue = ANY($1::text[]) "
-        "AND id = ANY($2::text[]) ORDER BY priority DESC, seq LIMIT $3 FOR UPDATE SKIP LOCKED",
-        queues, list(ids), limit,
-    )  # fmt: skip
-    return [r[0] for r in rows]
-
-
-def _type_filter(kind: str | None, param: int) -> str:
-    return "" if kind is None else f"AND type = ${param} "
-
-
-async def _lock_candidates(c: Conn, queue: str, kind: str | None, limit: int) -> list[int]:
-    """The best `limit` queued jobs of one queue (and type) that nobody else is claiming."""
-    sql = LOCK_CANDIDATES.format(type_filter=_type_filter(kind, 2), limit=int(limit))
-    params = (queue,) if kind is None else (queue, kind)
-    return [r[0] for r in await c.fetch(sql, *params)]
-
-
-async def _lock_best(
-    c: Conn, pairs: list[tuple[str, str | None]], limit: int, rounds: int = 4
-) -> list[int]:
-    """Across several queues: peek at each queue's best jobs (index scans, no locks), take the
-    best `limit` overall, then lock those nobody else holds. Locking only what is taken means
-    no job is held back from other claimers by a claim that does not take it."""
-    locked: list[int] = []
-    seen: list[int] = []
-    for _ in range(rounds):
-        want = limit - len(locked)
-        candidates: list[tuple[int, int]] = []
-        for queue, kind in pairs:
-            sql = PEEK_CANDIDATES.format(type_filter=_type_filter(kind, 3), limit=int(want))
-            params = (queue, seen) if kind is None else (queue, seen, kind)
-            candidates += [(r[0], r[1]) for r in await c.fetch(sql, *params)]
-        if not candidates:
-            break
-        chosen = [seq for _, seq in sorted(candidates, key=lambda ps: (-ps[0], ps[1]))[:want]]
-        seen += chosen
-        locked += [r[0] for r in await c.fetch(LOCK_CHOSEN, chosen)]
-        if len(locked) >= limit:
-            break
-    return locked
 
 
 async def _transition(c: Conn, steps: Sequence[Step], now: float) -> list[StepResult]:

@@ -116,6 +116,19 @@ class Database:
                 await asyncio.sleep(0.01 * 2**attempt)
         raise StoreUnavailable("PostgreSQL kept aborting the transaction; try again")
 
+    async def once(self, op: Callable[[Conn], Awaitable[T]]) -> T:
+        """Run a single-statement write (its own transaction: one round trip); retried on
+        deadlock or serialization failure, which rolled it back, but not when the connection
+        broke, since the statement may have committed."""
+        for attempt in range(RETRIES):
+            try:
+                async with self._translate():
+                    return await self._plain(op)
+            except RETRYABLE as exc:
+                log.info("statement retried after %s", type(exc).__name__)
+                await asyncio.sleep(0.01 * 2**attempt)
+        raise StoreUnavailable("PostgreSQL kept aborting the statement; try again")
+
     async def read(self, op: Callable[[Conn], Awaitable[T]]) -> T:
         """Run a read (no explicit transaction); a read is safe to repeat, so one that met a
         dead pooled connection is tried once more on a new one."""

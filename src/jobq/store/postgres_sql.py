@@ -33,17 +33,6 @@ INSERT_UNIQUE = (
     "RETURNING seq"
 )
 
-LOCK_CANDIDATES = (
-    "SELECT seq FROM jobs WHERE state = 'queued' AND queue = $1 {type_filter}"
-    "ORDER BY priority DESC, seq LIMIT {limit} FOR UPDATE SKIP LOCKED"
-)
-PEEK_CANDIDATES = (
-    "SELECT priority, seq FROM jobs WHERE state = 'queued' AND queue = $1 {type_filter}"
-    "AND NOT (seq = ANY($2::bigint[])) ORDER BY priority DESC, seq LIMIT {limit}"
-)
-LOCK_CHOSEN = (
-    "SELECT seq FROM jobs WHERE seq = ANY($1::bigint[]) AND state = 'queued' FOR UPDATE SKIP LOCKED"
-)
 CLAIM = f"""
 UPDATE jobs SET
     state = 'running',
@@ -61,6 +50,38 @@ UPDATE jobs SET
 FROM unnest($4::bigint[], $5::text[]) AS picked (seq, token)
 WHERE jobs.seq = picked.seq AND jobs.state = 'queued'
 RETURNING {", ".join(f"jobs.{c}" for c in JOB_COLUMNS)}
+"""
+# a claim in one statement: jobq_pick (migration 0004) locks the best jobs, the update leases
+# them, the insert opens their attempts (a released attempt gave its number back: the next
+# claim starts that row afresh)
+CLAIM_PICKED = f"""
+WITH picked AS (
+    SELECT seq, $6::text || '.' || seq AS token
+    FROM unnest(jobq_pick($4::text[], $5::text[], $7::integer)) AS seq
+), claimed AS (
+    UPDATE jobs SET
+        state = 'running',
+        attempt = jobs.attempt + 1,
+        lease_seconds = coalesce($1::float8, jobs.lease_seconds),
+        lease_token = picked.token,
+        lease_expires_at = $2::float8 + coalesce($1::float8, jobs.lease_seconds),
+        started_at = coalesce(jobs.started_at, $2::float8),
+        deadline_at = CASE WHEN jobs.deadline_seconds IS NULL THEN NULL
+                           ELSE coalesce(jobs.deadline_at, $2::float8 + jobs.deadline_seconds) END,
+        last_heartbeat_at = $2::float8,
+        worker = $3,
+        updated_at = $2::float8,
+        cancel_requested = 0
+    FROM picked
+    WHERE jobs.seq = picked.seq AND jobs.state = 'queued'
+    RETURNING {", ".join(f"jobs.{c}" for c in JOB_COLUMNS)}
+), opened AS (
+    INSERT INTO attempts (job_id, attempt, started_at, worker)
+    SELECT id, attempt, $2::float8, $3::text FROM claimed
+    ON CONFLICT (job_id, attempt) DO UPDATE SET started_at = excluded.started_at,
+        worker = excluded.worker, finished_at = NULL, outcome = NULL, error = NULL
+)
+SELECT * FROM claimed
 """
 # a released attempt gave its number back: the next claim starts that row afresh
 OPEN_ATTEMPTS = (
