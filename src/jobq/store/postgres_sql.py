@@ -33,7 +33,9 @@ INSERT_UNIQUE = (
     "RETURNING seq"
 )
 
-CLAIM = f"""
+# the lease a claim gives each `picked (seq, token)` row: $1 lease seconds (None: the job's
+# own), $2 now, $3 the worker
+LEASE = f"""
 UPDATE jobs SET
     state = 'running',
     attempt = jobs.attempt + 1,
@@ -47,35 +49,22 @@ UPDATE jobs SET
     worker = $3,
     updated_at = $2::float8,
     cancel_requested = 0
-FROM unnest($4::bigint[], $5::text[]) AS picked (seq, token)
+FROM picked
 WHERE jobs.seq = picked.seq AND jobs.state = 'queued'
 RETURNING {", ".join(f"jobs.{c}" for c in JOB_COLUMNS)}
 """
-# a claim in one statement: jobq_pick (migration 0004) locks the best jobs, the update leases
-# them, the insert opens their attempts (a released attempt gave its number back: the next
-# claim starts that row afresh)
+# named jobs, locked beforehand: $4 their seqs, $5 their tokens
+CLAIM = f"""
+WITH picked AS (SELECT * FROM unnest($4::bigint[], $5::text[]) AS p (seq, token))
+{LEASE}"""
+# a claim in one statement: jobq_pick (migration 0004) locks the best jobs ($4 queues, $5
+# types, $7 how many), the update leases them (tokens from the key $6), the insert opens their
+# attempts (a released attempt gave its number back: the next claim starts that row afresh)
 CLAIM_PICKED = f"""
 WITH picked AS (
     SELECT seq, $6::text || '.' || seq AS token
     FROM unnest(jobq_pick($4::text[], $5::text[], $7::integer)) AS seq
-), claimed AS (
-    UPDATE jobs SET
-        state = 'running',
-        attempt = jobs.attempt + 1,
-        lease_seconds = coalesce($1::float8, jobs.lease_seconds),
-        lease_token = picked.token,
-        lease_expires_at = $2::float8 + coalesce($1::float8, jobs.lease_seconds),
-        started_at = coalesce(jobs.started_at, $2::float8),
-        deadline_at = CASE WHEN jobs.deadline_seconds IS NULL THEN NULL
-                           ELSE coalesce(jobs.deadline_at, $2::float8 + jobs.deadline_seconds) END,
-        last_heartbeat_at = $2::float8,
-        worker = $3,
-        updated_at = $2::float8,
-        cancel_requested = 0
-    FROM picked
-    WHERE jobs.seq = picked.seq AND jobs.state = 'queued'
-    RETURNING {", ".join(f"jobs.{c}" for c in JOB_COLUMNS)}
-), opened AS (
+), claimed AS ({LEASE}), opened AS (
     INSERT INTO attempts (job_id, attempt, started_at, worker)
     SELECT id, attempt, $2::float8, $3::text FROM claimed
     ON CONFLICT (job_id, attempt) DO UPDATE SET started_at = excluded.started_at,
