@@ -88,6 +88,20 @@ async def test_claim_skips_paused_queues_and_filters_types(store: Store) -> None
     assert await store.paused_queues() == set()
 
 
+async def test_claim_of_named_jobs_takes_only_those_that_are_queued(store: Store) -> None:
+    engine = make_engine(store)
+    inserted = await engine.enqueue([spec(priority=p) for p in (0, 5, 9)] + [spec("paused")])
+    low, mid, high, parked = (job for job, _ in inserted)
+    await engine.pause("paused")
+    named = ClaimSpec(["q", "paused"], None, 10, 30.0, W, ids=[low.id, mid.id, parked.id])
+    claimed = await engine.claim(named)
+    assert [j.id for j in claimed] == [mid.id, low.id]  # best first; not the paused one
+    assert all(j.state == State.running and j.lease_token for j in claimed)
+    assert len(await store.attempts(low.id)) == 1
+    assert await engine.claim(named) == []  # already held
+    assert [j.id for j in await engine.claim(claim_spec())] == [high.id]
+
+
 async def test_claim_opens_an_attempt_and_records_the_worker(store: Store) -> None:
     engine = make_engine(store)
     await engine.enqueue([spec()])
