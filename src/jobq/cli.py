@@ -50,7 +50,11 @@ def _config_defaults(ctx: typer.Context, param: Any, path: str | None) -> str | 
 @app.command()
 def serve(
     db: Annotated[
-        str, typer.Option(envvar="JOBQ_DB", help="sqlite:///PATH or postgresql://...")
+        str,
+        typer.Option(
+            envvar="JOBQ_DB",
+            help="sqlite:///PATH[?cache_mib=N] or postgresql://...[?pool_size=N]",
+        ),
     ] = DEFAULT_DB,
     host: Annotated[str, typer.Option(envvar="JOBQ_HOST", help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(envvar="JOBQ_PORT", help="Port to bind.")] = 8080,

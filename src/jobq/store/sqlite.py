@@ -42,7 +42,14 @@ from jobq.store.rows import (
     job_values,
     worker_dict,
 )
-from jobq.store.sqlite_conn import GroupCommitter, Readers, connect, migrate
+from jobq.store.sqlite_conn import (
+    DEFAULT_CACHE_MIB,
+    GroupCommitter,
+    Readers,
+    cache_split,
+    connect,
+    migrate,
+)
 
 SELECT_JOB = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs"
 INSERT_JOB = (
@@ -53,10 +60,12 @@ LIVE_STATES = tuple(str(s) for s in LIVE)
 
 
 class SQLiteStore(Store):
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, cache_mib: int = DEFAULT_CACHE_MIB) -> None:
+        """`cache_mib`: the page-cache budget of all this store's connections together."""
         self.path = path
-        self._writer = GroupCommitter(path)
-        self._readers = Readers(path)
+        self._writer_kib, reader_kib = cache_split(cache_mib)
+        self._writer = GroupCommitter(path, self._writer_kib)
+        self._readers = Readers(path, reader_kib)
 
     async def open(self) -> None:
         self._writer.start()
@@ -69,7 +78,7 @@ class SQLiteStore(Store):
         await self._readers.run(lambda c: c.execute("SELECT 1").fetchone())
 
     def migrate(self) -> list[int]:
-        conn = connect(self.path)
+        conn = connect(self.path, cache_kib=self._writer_kib)
         try:
             return migrate(conn)
         finally:

@@ -6,6 +6,13 @@ flight in ONE transaction (each inside its own savepoint, so one failing operati
 the others), commits once with synchronous=FULL, and only then answers every caller. Durability
 is per request; the cost of the fsync is shared. Reads run on a small pool of threads, each with
 its own connection (WAL lets them read while the writer writes).
+
+Memory: each connection keeps its own page cache, which SQLite fills up to the connection's
+`cache_size` as the database grows. A store has one budget for all its connections together
+(`cache_split`): half for the writer, whose cache survives its own commits and holds what
+writes touch (the tail of the table and of each index, the head of each queue), half shared by
+the readers, whose caches SQLite empties anyway whenever another connection wrote since their
+last read (so they only matter while nothing is written). See docs/design.md.
 """
 
 from __future__ import annotations
@@ -28,15 +35,27 @@ Op = Callable[[sqlite3.Connection], Any]
 log = logging.getLogger("jobq.store")
 
 MAX_GROUP = 2000  # operations per transaction
+DEFAULT_CACHE_MIB = 32  # page-cache budget of one store, all its connections together
+READERS = 2  # reader threads (and connections) per store
 _STOP = object()
 
 
-def connect(path: str, *, readonly: bool = False) -> sqlite3.Connection:
+def cache_split(budget_mib: int, readers: int = READERS) -> tuple[int, int]:
+    """(writer KiB, KiB per reader) of a page-cache budget: half to the writer, half shared
+    by the readers."""
+    if budget_mib < 1:
+        raise ValueError(f"the SQLite cache budget must be at least 1 MiB, got {budget_mib}")
+    half = budget_mib * 1024 // 2
+    return half, half // readers
+
+
+def connect(path: str, *, cache_kib: int, readonly: bool = False) -> sqlite3.Connection:
+    """A connection in WAL mode whose page cache holds at most `cache_kib` KiB."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA busy_timeout=30000")
-    conn.execute("PRAGMA cache_size=-65536")
+    conn.execute(f"PRAGMA cache_size=-{int(cache_kib)}")  # negative: KiB, not pages
     if readonly:
         conn.execute("PRAGMA query_only=1")
     return conn
@@ -73,14 +92,15 @@ def migrate(conn: sqlite3.Connection) -> list[int]:
 class GroupCommitter:
     """The writer thread: runs write operations in shared transactions."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, cache_kib: int) -> None:
         self._path = path
+        self._cache_kib = cache_kib
         self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="jobq-sqlite-writer", daemon=True)
         self._conn: sqlite3.Connection | None = None
 
     def start(self) -> None:
-        self._conn = connect(self._path)
+        self._conn = connect(self._path, cache_kib=self._cache_kib)
         migrate(self._conn)
         self._thread.start()
 
@@ -167,8 +187,9 @@ def _settle(items: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
 class Readers:
     """A few threads, each with its own read-only connection."""
 
-    def __init__(self, path: str, threads: int = 2) -> None:
+    def __init__(self, path: str, cache_kib: int, threads: int = READERS) -> None:
         self._path = path
+        self._cache_kib = cache_kib
         self._local = threading.local()
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="jobq-sqlite-read")
         self._conns: list[sqlite3.Connection] = []
@@ -177,7 +198,7 @@ class Readers:
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = connect(self._path, readonly=True)
+            conn = connect(self._path, cache_kib=self._cache_kib, readonly=True)
             self._local.conn = conn
             with self._lock:
                 self._conns.append(conn)
