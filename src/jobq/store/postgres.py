@@ -64,6 +64,7 @@ from jobq.store.rows import (
     job_values,
     worker_dict,
 )
+from jobq.store.seen import SeenWorkers
 
 
 class PostgresStore(Store):
@@ -72,6 +73,7 @@ class PostgresStore(Store):
         self.auto_migrate = migrate
         conn_url, size = split_pool_size(url)
         self.db = Database(conn_url, min_size=1, max_size=pool_size or size)
+        self._seen = SeenWorkers()
 
     async def open(self) -> None:
         await self.db.open()
@@ -120,7 +122,11 @@ class PostgresStore(Store):
         return [job_from_row(r) for r in rows]
 
     async def claim(self, spec: ClaimSpec, lease_key: str, now: float) -> list[Job]:
-        return await self.db.run(lambda c: _claim(c, spec, lease_key, now))
+        touch = self._seen.due(spec.worker, spec.queues, now)
+        jobs: list[Job] = await self.db.run(lambda c: _claim(c, spec, lease_key, now, touch))
+        if touch:
+            self._seen.noted(spec.worker, spec.queues, now)
+        return jobs
 
     async def transition(self, steps: Sequence[Step], now: float) -> list[StepResult]:
         if not steps:
@@ -394,8 +400,9 @@ async def _insert_unique(c: Conn, job: Job) -> tuple[Job, bool]:
     return job_from_row(row), False
 
 
-async def _claim(c: Conn, spec: ClaimSpec, lease_key: str, now: float) -> list[Job]:
-    await _touch_worker(c, spec.worker, spec.queues, now)
+async def _claim(c: Conn, spec: ClaimSpec, lease_key: str, now: float, touch: bool) -> list[Job]:
+    if touch:
+        await _touch_worker(c, spec.worker, spec.queues, now)
     paused = {r[0] for r in await c.fetch("SELECT name FROM queues WHERE paused = 1")}
     kinds: list[str | None] = [*spec.types] if spec.types else [None]
     pairs = [(q, t) for q in spec.queues if q not in paused for t in kinds]

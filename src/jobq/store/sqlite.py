@@ -30,18 +30,18 @@ from jobq.model import (
 )
 from jobq.states import LIVE, State, sources, target
 from jobq.store import sqlite_auth as auth
+from jobq.store import sqlite_claim
 from jobq.store.base import Store
 from jobq.store.rows import (
     INSERT_COLUMNS,
     JOB_COLUMNS,
     attempt_from_row,
     decode_worker,
-    dumps,
     encode,
     job_from_row,
     job_values,
-    worker_dict,
 )
+from jobq.store.seen import SeenWorkers
 from jobq.store.sqlite_conn import GroupCommitter, Readers, connect, migrate
 
 SELECT_JOB = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs"
@@ -57,6 +57,7 @@ class SQLiteStore(Store):
         self.path = path
         self._writer = GroupCommitter(path)
         self._readers = Readers(path)
+        self._seen = SeenWorkers()
 
     async def open(self) -> None:
         self._writer.start()
@@ -91,7 +92,13 @@ class SQLiteStore(Store):
         return [job_from_row(r) for r in rows]
 
     async def claim(self, spec: ClaimSpec, lease_key: str, now: float) -> list[Job]:
-        return await self._write(lambda c: _claim(c, spec, lease_key, now))  # type: ignore[no-any-return]
+        touch = self._seen.due(spec.worker, spec.queues, now)
+        jobs: list[Job] = await self._write(
+            lambda c: sqlite_claim.claim(c, spec, lease_key, now, touch)
+        )
+        if touch:
+            self._seen.noted(spec.worker, spec.queues, now)
+        return jobs
 
     async def transition(self, steps: Sequence[Step], now: float) -> list[StepResult]:
         return await self._write(lambda c: _transition(c, steps, now))  # type: ignore[no-any-return]
@@ -179,7 +186,7 @@ class SQLiteStore(Store):
         return {r[0] for r in rows}
 
     async def touch_worker(self, worker: Worker, queues: Sequence[str], now: float) -> None:
-        await self._write(lambda c: _touch_worker(c, worker, queues, now))
+        await self._write(lambda c: sqlite_claim.touch_worker(c, worker, queues, now))
 
     async def workers(self) -> list[WorkerSeen]:
         return await self._readers.run(_workers)
@@ -333,73 +340,6 @@ def _insert_special(c: sqlite3.Connection, job: Job) -> tuple[Job, bool]:
     return job, True
 
 
-def _claim(c: sqlite3.Connection, spec: ClaimSpec, lease_key: str, now: float) -> list[Job]:
-    _touch_worker(c, spec.worker, spec.queues, now)
-    paused = {r[0] for r in c.execute("SELECT name FROM queues WHERE paused = 1")}
-    candidates: list[tuple[int, int]] = []
-    for queue in spec.queues:
-        if queue in paused:
-            continue
-        if spec.ids is not None:
-            candidates += _claim_chosen(c, queue, spec.ids)
-            continue
-        for kind in spec.types or [None]:  # type: ignore[list-item]
-            candidates += _claim_candidates(c, queue, kind, spec.limit)
-    candidates.sort(key=lambda pc: (-pc[0], pc[1]))
-    chosen = [seq for _, seq in candidates[: spec.limit]]
-    if not chosen:
-        return []
-    worker = dumps(worker_dict(spec.worker))
-    sql = CLAIM_MANY.format(seqs=", ".join("?" for _ in chosen))
-    rows = c.execute(sql, (spec.lease_seconds, lease_key, now, worker, *chosen)).fetchall()
-    order = {seq: i for i, seq in enumerate(chosen)}
-    claimed = sorted((job_from_row(r) for r in rows), key=lambda j: order[j.seq])
-    c.executemany(INSERT_ATTEMPT, [(job.id, job.attempt, now, worker) for job in claimed])
-    return claimed
-
-
-# A released attempt gave its number back (release does not count it); the next claim of the
-# job reuses that number, so its row is started afresh.
-INSERT_ATTEMPT = """
-INSERT INTO attempts (job_id, attempt, started_at, worker) VALUES (?, ?, ?, ?)
-ON CONFLICT (job_id, attempt) DO UPDATE SET started_at = excluded.started_at,
-    worker = excluded.worker, finished_at = NULL, outcome = NULL, error = NULL
-"""
-
-CLAIM_MANY = """
-UPDATE jobs SET
-    state = 'running',
-    attempt = attempt + 1,
-    lease_seconds = coalesce(?1, lease_seconds),
-    lease_token = ?2 || '.' || seq,
-    lease_expires_at = ?3 + coalesce(?1, lease_seconds),
-    started_at = coalesce(started_at, ?3),
-    deadline_at = CASE WHEN deadline_seconds IS NULL THEN NULL
-                       ELSE coalesce(deadline_at, ?3 + deadline_seconds) END,
-    last_heartbeat_at = ?3,
-    worker = ?4,
-    updated_at = ?3,
-    cancel_requested = 0
-WHERE seq IN ({seqs}) AND state = 'queued'
-RETURNING """ + ", ".join(JOB_COLUMNS).replace("{", "{{").replace("}", "}}")
-
-
-def _claim_candidates(
-    c: sqlite3.Connection, queue: str, kind: str | None, limit: int
-) -> list[tuple[int, int]]:
-    if kind is None:
-        sql = (
-            "SELECT priority, seq FROM jobs INDEXED BY jobs_claim WHERE state = 'queued' "
-            "AND queue = ? ORDER BY priority DESC, seq LIMIT ?"
-        )
-        return c.execute(sql, (queue, limit)).fetchall()
-    sql = (
-        "SELECT priority, seq FROM jobs INDEXED BY jobs_claim_type WHERE state = 'queued' "
-        "AND queue = ? AND type = ? ORDER BY priority DESC, seq LIMIT ?"
-    )
-    return c.execute(sql, (queue, kind, limit)).fetchall()
-
-
 def _transition(c: sqlite3.Connection, steps: Sequence[Step], now: float) -> list[StepResult]:
     """Decide every step on the rows as they are now, then write the plans in bulk."""
     jobs = _get_many(c, list({step.job_id for step in steps}))
@@ -419,13 +359,6 @@ def _transition(c: sqlite3.Connection, steps: Sequence[Step], now: float) -> lis
         results.append(decided.moved)
     writes.flush(c)
     return results
-
-
-def _claim_chosen(c: sqlite3.Connection, queue: str, ids: Sequence[str]) -> list[tuple[int, int]]:
-    """The queued jobs among `ids` in `queue` (a claim of named jobs)."""
-    marks = ", ".join("?" for _ in ids)
-    sql = f"SELECT priority, seq FROM jobs WHERE state = 'queued' AND queue = ? AND id IN ({marks})"
-    return c.execute(sql, (queue, *ids)).fetchall()
 
 
 def _get_many(c: sqlite3.Connection, ids: list[str]) -> dict[str, Job]:
@@ -624,15 +557,6 @@ FROM jobs GROUP BY queue, type
 HAVING sum(CASE WHEN state = 'queued' THEN 1 ELSE 0 END) > 0
 ORDER BY queue, type
 """
-
-
-def _touch_worker(c: sqlite3.Connection, worker: Worker, queues: Sequence[str], now: float) -> None:
-    c.execute(
-        "INSERT INTO workers (name, host, pid, queues, last_seen) VALUES (?, ?, ?, ?, ?) "
-        "ON CONFLICT (name, host, pid) DO UPDATE SET queues = excluded.queues, "
-        "last_seen = excluded.last_seen",
-        (worker.name, worker.host or "", worker.pid or 0, dumps(list(queues)), now),
-    )
 
 
 def _workers(c: sqlite3.Connection) -> list[WorkerSeen]:
