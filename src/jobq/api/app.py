@@ -163,8 +163,7 @@ def create_app(config: Config) -> FastAPI:
     for interface in interfaces():
         prefix = config.mounts.get(interface.name, interface.default_prefix)
         by = session_auth if interface.session else security
-        authenticate = Depends(by.authenticate(interface.credentials))
-        dependencies = [authenticate, Depends(keepable_json)]
+        dependencies = [Depends(by.authenticate(interface.credentials, then=keepable_json))]
         add_routes(app.router, interface.router(), prefix, interface.name, dependencies)
         shapes.register(prefix, interface.render_error)
     app.include_router(session.router, prefix="/ui", tags=["dashboard"])
