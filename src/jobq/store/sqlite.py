@@ -35,11 +35,14 @@ from jobq.store.base import Store
 from jobq.store.rows import (
     INSERT_COLUMNS,
     JOB_COLUMNS,
+    NEW_COLUMNS,
     attempt_from_row,
     decode_worker,
     encode,
+    is_new,
     job_from_row,
     job_values,
+    new_job_values,
 )
 from jobq.store.seen import SeenWorkers
 from jobq.store.sqlite_conn import GroupCommitter, Readers, connect, migrate
@@ -48,6 +51,9 @@ SELECT_JOB = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs"
 INSERT_JOB = (
     f"INSERT INTO jobs ({', '.join(INSERT_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in INSERT_COLUMNS)})"
+)
+INSERT_NEW = (
+    f"INSERT INTO jobs ({', '.join(NEW_COLUMNS)}) VALUES ({', '.join('?' for _ in NEW_COLUMNS)})"
 )
 LIVE_STATES = tuple(str(s) for s in LIVE)
 
@@ -317,7 +323,10 @@ def _insert(c: sqlite3.Connection, jobs: Sequence[Job], now: float) -> list[tupl
 def _insert_plain(c: sqlite3.Connection, jobs: list[Job]) -> list[tuple[Job, bool]]:
     if not jobs:
         return []
-    c.executemany(INSERT_JOB, [job_values(j) for j in jobs])
+    if all(map(is_new, jobs)):
+        c.executemany(INSERT_NEW, [new_job_values(j) for j in jobs])
+    else:
+        c.executemany(INSERT_JOB, [job_values(j) for j in jobs])
     # one writer, one statement: the rows got consecutive seqs ending at the last rowid
     (last,) = c.execute("SELECT last_insert_rowid()").fetchone()
     for offset, job in enumerate(jobs):
