@@ -48,9 +48,10 @@ from jobq.store.postgres_sql import (
     LIVE_SQL,
     LOCK_CANDIDATES,
     LOCK_CHOSEN,
+    LOCK_NAMED,
     NEXT_DUE,
     OPEN_ATTEMPTS,
-    PEEK_CANDIDATES,
+    PEEK_ARM,
     SELECT_JOB,
     list_sql,
 )
@@ -403,14 +404,13 @@ async def _insert_unique(c: Conn, job: Job) -> tuple[Job, bool]:
 async def _claim(c: Conn, spec: ClaimSpec, lease_key: str, now: float, touch: bool) -> list[Job]:
     if touch:
         await _touch_worker(c, spec.worker, spec.queues, now)
-    paused = {r[0] for r in await c.fetch("SELECT name FROM queues WHERE paused = 1")}
     kinds: list[str | None] = [*spec.types] if spec.types else [None]
-    pairs = [(q, t) for q in spec.queues if q not in paused for t in kinds]
+    pairs = [(q, t) for q in spec.queues for t in kinds]
     limit = spec.limit
     if not pairs or limit < 1:
         return []
     if spec.ids is not None:
-        seqs = await _lock_chosen(c, [q for q in spec.queues if q not in paused], spec.ids, limit)
+        seqs = await _lock_chosen(c, spec.queues, spec.ids, limit)
     elif len(pairs) == 1:
         seqs = await _lock_candidates(c, *pairs[0], limit)
     else:
@@ -427,11 +427,7 @@ async def _claim(c: Conn, spec: ClaimSpec, lease_key: str, now: float, touch: bo
 
 async def _lock_chosen(c: Conn, queues: list[str], ids: Sequence[str], limit: int) -> list[int]:
     """The queued jobs among `ids` in `queues` (a claim of named jobs), locked."""
-    rows = await c.fetch(
-        "SELECT seq FROM jobs WHERE state = 'queued' AND queue = ANY($1::text[]) "
-        "AND id = ANY($2::text[]) ORDER BY priority DESC, seq LIMIT $3 FOR UPDATE SKIP LOCKED",
-        queues, list(ids), limit,
-    )  # fmt: skip
+    rows = await c.fetch(LOCK_NAMED, queues, list(ids), limit)
     return [r[0] for r in rows]
 
 
@@ -456,11 +452,8 @@ async def _lock_best(
     seen: list[int] = []
     for _ in range(rounds):
         want = limit - len(locked)
-        candidates: list[tuple[int, int]] = []
-        for queue, kind in pairs:
-            sql = PEEK_CANDIDATES.format(type_filter=_type_filter(kind, 3), limit=int(want))
-            params = (queue, seen) if kind is None else (queue, seen, kind)
-            candidates += [(r[0], r[1]) for r in await c.fetch(sql, *params)]
+        params = [p for pair in pairs for p in pair if p is not None]
+        candidates = [(r[0], r[1]) for r in await c.fetch(_peek(pairs, want), seen, *params)]
         if not candidates:
             break
         chosen = [seq for _, seq in sorted(candidates, key=lambda ps: (-ps[0], ps[1]))[:want]]
@@ -469,6 +462,18 @@ async def _lock_best(
         if len(locked) >= limit:
             break
     return locked
+
+
+def _peek(pairs: list[tuple[str, str | None]], limit: int) -> str:
+    """One query for the best `limit` jobs of each (queue, type): a round trip, not one per
+    pair. $1 is the seqs already taken, then each pair's queue (and type)."""
+    arms = []
+    at = 2
+    for _, kind in pairs:
+        type_filter = _type_filter(kind, at + 1)
+        arms.append(PEEK_ARM.format(queue=f"${at}", type_filter=type_filter, limit=int(limit)))
+        at += 1 if kind is None else 2
+    return " UNION ALL ".join(arms)
 
 
 async def _transition(c: Conn, steps: Sequence[Step], now: float) -> list[StepResult]:
