@@ -160,7 +160,7 @@ async def authenticate_request(request: Request, scheme: Scheme) -> None:
 
 
 def authenticate(scheme: Scheme, then: Check | None = None) -> Check:
-    """The dependency an interface's router mounts: `authenticate_request`, then `then` (a
+    """The dependency on every route of an interface: `authenticate_request`, then `then` (a
     further check of every request, e.g. jobq.api.json_limits.keepable_json)."""
 
     async def dependency(request: Request) -> None:
