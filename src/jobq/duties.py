@@ -66,7 +66,6 @@ class Duties:
 
     async def _loop(self) -> None:
         while True:
-            self._wake.clear()
             self._next = float("inf")
             try:
                 due = await self.run_once()
@@ -76,13 +75,18 @@ class Duties:
             except Exception:
                 log.exception("background duties failed; retrying in 1s")
                 due = self.engine.clock() + 1.0
-            now = self.engine.clock()
-            planned = min(due if due is not None else float("inf"), self._next)
-            self._next = planned
-            sleep = min(max(planned - now, 0.0), self.max_sleep)
-            if sleep > 0:
-                # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that
-                # arrives as the wake-up fires, and stop() then waits forever.
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(sleep):
-                        await self._wake.wait()
+            self.at(due if due is not None else float("inf"))
+            await self._sleep(self.engine.clock() + self.max_sleep)
+
+    async def _sleep(self, latest: float) -> None:
+        """Sleep until the next due time (`self._next`, moved earlier by `at`) or `latest`.
+
+        An earlier time only shortens the sleep: a claim's new lease must not cost a whole
+        round of store reads now, when all it changes is when the next round is due."""
+        while (wake_at := min(self._next, latest)) > (now := self.engine.clock()):
+            self._wake.clear()
+            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that
+            # arrives as the wake-up fires, and stop() then waits forever.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wake_at - now):
+                    await self._wake.wait()

@@ -28,6 +28,7 @@ from jobq.model import (
     StepResult,
     WorkerSeen,
     new_id,
+    new_ids,
 )
 from jobq.notify import Notifier
 from jobq.problems import Problem, ProblemFinder, holds
@@ -108,17 +109,18 @@ class Engine:
         """Insert all or none; (job, created) for each, an existing live job for a duplicate
         unique_key."""
         now = self.clock()
-        jobs = [self.build(spec, now) for spec in specs]
+        ids = new_ids(len(specs), now)
+        jobs = [self.build(spec, now, i) for spec, i in zip(specs, ids, strict=True)]
         inserted = await self.store.insert(jobs, now)
         self._announce_new([job for job, created in inserted if created])
         return inserted
 
-    def build(self, spec: JobSpec, now: float) -> Job:
+    def build(self, spec: JobSpec, now: float, job_id: str | None = None) -> Job:
         d = self.defaults
         run_at = spec.run_at if spec.run_at is not None else now + (spec.delay or 0.0)
         result_ttl = None if spec.keep_forever else _pick(spec.result_ttl, d.result_ttl)
         return Job(
-            id=new_id(now), queue=spec.queue, type=spec.type, payload=spec.payload,
+            id=job_id or new_id(now), queue=spec.queue, type=spec.type, payload=spec.payload,
             metadata=dict(spec.metadata), priority=spec.priority,
             state=State.scheduled if run_at > now else State.queued, run_at=run_at,
             lease_seconds=_pick(spec.lease_seconds, d.lease_seconds),

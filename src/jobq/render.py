@@ -8,18 +8,24 @@ from typing import Any
 from jobq.model import Attempt, Job, LogEntry, Worker
 
 _second: list[Any] = [None, ""]  # the last whole second formatted, and its text
+_last: list[tuple[float, str]] = [(float("nan"), "")]  # the last time formatted, and its text
 
 
 def iso(t: float | None) -> str | None:
     """UNIX seconds as ISO 8601 UTC with milliseconds (2026-01-02T03:04:05.678Z)."""
     if t is None:
         return None
+    last, text = _last[0]
+    if t == last:  # a new job's run_at, created_at and updated_at; a batch's jobs
+        return text
     millis = round(t * 1000)
     second, ms = divmod(millis, 1000)
     if second != _second[0]:  # most times in one response share their second
         _second[0] = second
         _second[1] = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{_second[1]}.{ms:03d}Z"
+    text = f"{_second[1]}.{ms:03d}Z"
+    _last[0] = (t, text)
+    return text
 
 
 def worker_document(worker: Worker | None) -> dict[str, Any] | None:

@@ -10,7 +10,9 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, params
+from fastapi.routing import APIRoute
+from fastapi.telemetry import TelemetryConfig
 
 from jobq import __version__, metrics, web
 from jobq.api import admin, errors, native, problems, security, session, session_auth, stats
@@ -29,6 +31,8 @@ from jobq.engine import Engine
 from jobq.notify import Notifier
 from jobq.store import open_store
 from jobq.store.base import Store
+
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
 @dataclass(slots=True)
@@ -68,13 +72,41 @@ def interfaces() -> list[Interface]:
 
 
 def native_routes() -> APIRouter:
-    """The native API with its administration routes (users, keys, grants)."""
-    router = APIRouter()
-    router.include_router(native.router)
-    router.include_router(admin.router)
-    router.include_router(problems.router)
-    router.include_router(stats.router)
-    return router
+    """The native API with its administration routes (users, keys, grants).
+
+    One flat router, not four included ones: FastAPI matches an included router by scanning
+    its routes, then scans them again to handle the request, at every level of nesting."""
+    parts = (native.router, admin.router, problems.router, stats.router)
+    return APIRouter(routes=[route for part in parts for route in part.routes])
+
+
+def add_routes(
+    app: APIRouter, router: APIRouter, prefix: str, tag: str, dependencies: list[params.Depends]
+) -> None:
+    """What `app.include_router(router, prefix=..., tags=[tag], dependencies=...)` does, with
+    the routes added to `app` itself. FastAPI 0.165 matches an included router by scanning its
+    routes, then scans them again to handle the request, with scope bookkeeping around every
+    candidate; a request to the last interface scanned all the others that way."""
+    for route in router.routes:
+        if not isinstance(route, APIRoute):
+            raise TypeError(f"{prefix}: only API routes can be added flat, not {route!r}")
+        app.add_api_route(
+            prefix + route.path, route.endpoint, response_model=route.response_model,
+            status_code=route.status_code, tags=[tag, *route.tags],
+            dependencies=[*dependencies, *route.dependencies], summary=route.summary,
+            description=route.description, response_description=route.response_description,
+            responses=route.responses, deprecated=route.deprecated, methods=route.methods,
+            operation_id=route.operation_id, response_model_include=route.response_model_include,
+            response_model_exclude=route.response_model_exclude,
+            response_model_by_alias=route.response_model_by_alias,
+            response_model_exclude_unset=route.response_model_exclude_unset,
+            response_model_exclude_defaults=route.response_model_exclude_defaults,
+            response_model_exclude_none=route.response_model_exclude_none,
+            include_in_schema=route.include_in_schema, response_class=route.response_class,
+            name=route.name, callbacks=route.callbacks, openapi_extra=route.openapi_extra,
+            generate_unique_id_function=route.generate_unique_id_function,
+            strict_content_type=route.strict_content_type, max_body_size=route.max_body_size,
+        )  # fmt: skip
 
 
 def dialect_links(config: Config) -> str:
@@ -123,18 +155,16 @@ def create_app(config: Config) -> FastAPI:
         description="An HTTP job server. The native API is under /api/v1." + dialect_links(config),
         lifespan=lifespan,
         default_response_class=JSONResponse,
+        # jobq has its own metrics (jobq.metrics); FastAPI's OpenTelemetry would otherwise ask
+        # the global OpenTelemetry providers on every request whether one is configured
+        telemetry=NO_TELEMETRY,
     )
     shapes = ErrorShapes()
     for interface in interfaces():
         prefix = config.mounts.get(interface.name, interface.default_prefix)
         by = session_auth if interface.session else security
-        authenticate = Depends(by.authenticate(interface.credentials))
-        app.include_router(
-            interface.router(),
-            prefix=prefix,
-            tags=[interface.name],
-            dependencies=[authenticate, Depends(keepable_json)],
-        )
+        dependencies = [Depends(by.authenticate(interface.credentials, then=keepable_json))]
+        add_routes(app.router, interface.router(), prefix, interface.name, dependencies)
         shapes.register(prefix, interface.render_error)
     app.include_router(session.router, prefix="/ui", tags=["dashboard"])
     web.mount(app, "/ui", config.mounts.get("native", "/api/v1"))

@@ -58,6 +58,12 @@ def spec_from(job: s.JobIn, owner: str | None = None) -> JobSpec:
     )  # fmt: skip
 
 
+def created_document(job: Job, created: bool) -> dict[str, Any]:
+    doc = job_document(job)
+    doc["created"] = created
+    return doc
+
+
 def claimed_document(job: Job) -> dict[str, Any]:
     return {**job_document(job), "lease_token": job.lease_token}
 
@@ -75,8 +81,7 @@ async def enqueue(request: Request, body: Annotated[s.OneOrMany, Body()]) -> Res
     inserted = await engine_of(request).enqueue([spec_from(j, owner) for j in batch])
     status = 201 if any(created for _, created in inserted) else 200
     if isinstance(body, s.JobBatchIn):
-        docs = [{**job_document(j), "created": c} for j, c in inserted]
-        return json({"jobs": docs}, status)
+        return json({"jobs": [created_document(j, c) for j, c in inserted]}, status)
     return json(job_document(inserted[0][0]), status)
 
 

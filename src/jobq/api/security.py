@@ -1,8 +1,8 @@
 """Authentication over HTTP: credential schemes and the dependency every interface mounts.
 
 An interface names its scheme (`Interface.credentials`); the app adds `authenticate(scheme)`
-as a dependency of that interface's router. Failures raise Unauthorized or RateLimited, which
-the interface's own error renderer shapes (api/errors.py), with the scheme's WWW-Authenticate
+as a dependency of each of that interface's routes. Failures raise Unauthorized or RateLimited,
+which the interface's own error renderer shapes (api/errors.py), with the scheme's WWW-Authenticate
 challenge and Retry-After headers. Routes then call `await guard_of(request)` for permission
 checks (jobq.auth.guard).
 """
@@ -16,7 +16,7 @@ import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from fastapi import Depends, Request
+from fastapi import Request
 from fastapi.openapi.models import APIKey, APIKeyIn, HTTPBase, HTTPBearer, SecurityBase
 from fastapi.security.base import SecurityBase as SecurityDependency
 
@@ -34,16 +34,26 @@ class Credentials:
     user: str | None = None  # HTTP basic: the user the key must belong to
 
 
-class Declared(SecurityDependency):
-    """A security scheme as OpenAPI declares it (the Authorize button of /docs). It checks
-    nothing: `identify` does, so that failures keep the interface's own error shape."""
+Check = Callable[[Request], Awaitable[None]]
 
-    def __init__(self, model: SecurityBase, name: str) -> None:
+
+class Declared(SecurityDependency):
+    """A security scheme as OpenAPI declares it (the Authorize button of /docs). As declared by
+    a Scheme it checks nothing; `checking` makes the dependency that checks a request, in the
+    interface's own error shape, while it declares the scheme: one dependency, not two, since
+    FastAPI resolves every dependency of every request anew."""
+
+    def __init__(self, model: SecurityBase, name: str, check: Check | None = None) -> None:
         self.model = model
         self.scheme_name = name
+        self.check = check
 
-    async def __call__(self) -> None:
-        return None
+    def checking(self, check: Check) -> Declared:
+        return Declared(self.model, self.scheme_name, check)
+
+    async def __call__(self, request: Request) -> None:
+        if self.check is not None:
+            await self.check(request)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,22 +152,28 @@ async def identify(request: Request, scheme: Scheme) -> Principal:
         raise _challenge(exc, scheme) from None
 
 
-def authenticate(scheme: Scheme) -> Callable[..., Awaitable[None]]:
-    """The dependency an interface's router mounts: sets request.state.principal and .user."""
+async def authenticate_request(request: Request, scheme: Scheme) -> None:
+    """Set request.state.principal and .user, or raise Unauthorized or RateLimited."""
+    principal = await identify(request, scheme)
+    request.state.principal = principal
+    request.state.user = principal.user
+
+
+def authenticate(scheme: Scheme, then: Check | None = None) -> Check:
+    """The dependency on every route of an interface: `authenticate_request`, then `then` (a
+    further check of every request, e.g. jobq.api.json_limits.keepable_json)."""
 
     async def dependency(request: Request) -> None:
-        principal = await identify(request, scheme)
-        request.state.principal = principal
-        request.state.user = principal.user
+        await authenticate_request(request, scheme)
+        if then is not None:
+            await then(request)
 
-    declared = scheme.declared
-    if declared is None:
-        return dependency
+    return declaring(scheme, dependency)
 
-    async def declaring(request: Request, _: None = Depends(declared)) -> None:
-        await dependency(request)
 
-    return declaring
+def declaring(scheme: Scheme, check: Check) -> Check:
+    """`check`, as a dependency that also declares `scheme` in OpenAPI."""
+    return check if scheme.declared is None else scheme.declared.checking(check)
 
 
 async def guard_of(request: Request) -> Guard:

@@ -10,9 +10,7 @@ of `session.check_form`). A request with an Authorization header is judged by it
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-from fastapi import Depends, Request
+from fastapi import Request
 
 from jobq.api import security, session
 from jobq.errors import Unauthorized
@@ -21,29 +19,27 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "x-csrf-token"
 
 
-def authenticate(scheme: security.Scheme) -> Callable[[Request], Awaitable[None]]:
-    """Like `security.authenticate(scheme)`, also accepting the dashboard's session."""
-    by_key = security.authenticate(scheme)
+def authenticate(scheme: security.Scheme, then: security.Check | None = None) -> security.Check:
+    """Like `security.authenticate(scheme, then)`, also accepting the dashboard's session."""
 
     async def dependency(request: Request) -> None:
-        if "authorization" in request.headers or session.SESSION not in request.cookies:
-            await by_key(request)
-            return
-        principal = await session.session_principal(request)
-        if principal is None:
-            exc = Unauthorized("the dashboard session has ended; sign in again")
-            exc.headers = {"WWW-Authenticate": scheme.challenge}
-            raise exc
-        if request.method not in SAFE_METHODS:
-            session.check_form(request, request.headers.get(CSRF_HEADER))
-        request.state.principal = principal
-        request.state.user = principal.user
+        await authenticate_request(request, scheme)
+        if then is not None:
+            await then(request)
 
-    declared = scheme.declared
-    if declared is None:
-        return dependency
+    return security.declaring(scheme, dependency)
 
-    async def declaring(request: Request, _: None = Depends(declared)) -> None:
-        await dependency(request)  # the parameter only puts the scheme in OpenAPI
 
-    return declaring
+async def authenticate_request(request: Request, scheme: security.Scheme) -> None:
+    if "authorization" in request.headers or session.SESSION not in request.cookies:
+        await security.authenticate_request(request, scheme)
+        return
+    principal = await session.session_principal(request)
+    if principal is None:
+        exc = Unauthorized("the dashboard session has ended; sign in again")
+        exc.headers = {"WWW-Authenticate": scheme.challenge}
+        raise exc
+    if request.method not in SAFE_METHODS:
+        session.check_form(request, request.headers.get(CSRF_HEADER))
+    request.state.principal = principal
+    request.state.user = principal.user

@@ -47,6 +47,7 @@ from jobq.store.postgres_sql import (
     INSERT_MANY,
     INSERT_UNIQUE,
     LIVE_SQL,
+    LOCK_NAMED,
     NEXT_DUE,
     OPEN_ATTEMPTS,
     SELECT_JOB,
@@ -62,9 +63,7 @@ from jobq.store.rows import (
     job_values,
     worker_dict,
 )
-
-TOUCH_EVERY = 1.0  # seconds between two updates of a worker's last_seen from one node
-MAX_TOUCHED = 10_000
+from jobq.store.seen import SeenWorkers
 
 
 class PostgresStore(Store):
@@ -73,7 +72,7 @@ class PostgresStore(Store):
         self.auto_migrate = migrate
         conn_url, size = split_pool_size(url)
         self.db = Database(conn_url, min_size=1, max_size=pool_size or size)
-        self._touched: dict[tuple[str, str, int], float] = {}
+        self._seen = SeenWorkers()
 
     async def open(self) -> None:
         await self.db.open()
@@ -122,22 +121,14 @@ class PostgresStore(Store):
         return [job_from_row(r) for r in rows]
 
     async def claim(self, spec: ClaimSpec, lease_key: str, now: float) -> list[Job]:
-        touch = self._touch_due(spec.worker, now)
+        touch = self._seen.due(spec.worker, spec.queues, now)
         if touch or spec.ids is not None:
-            return await self.db.run(lambda c: _claim(c, spec, lease_key, now, touch))
-        return await self.db.once(lambda c: _claim(c, spec, lease_key, now, touch=False))
-
-    def _touch_due(self, worker: Worker, now: float) -> bool:
-        """Whether this claim should record its worker as seen: at most every TOUCH_EVERY
-        seconds per worker and node. Every claim did before, and a worker's claims in flight
-        then queued on the lock of its one row in `workers`."""
-        key = (worker.name, worker.host or "", worker.pid or 0)
-        if now - self._touched.get(key, float("-inf")) < TOUCH_EVERY:
-            return False
-        if len(self._touched) >= MAX_TOUCHED:
-            self._touched.clear()  # bounded: the cost is one extra upsert per worker
-        self._touched[key] = now
-        return True
+            jobs: list[Job] = await self.db.run(lambda c: _claim(c, spec, lease_key, now, touch))
+        else:  # one statement, its own transaction: one round trip
+            jobs = await self.db.once(lambda c: _claim(c, spec, lease_key, now, touch=False))
+        if touch:
+            self._seen.noted(spec.worker, spec.queues, now)
+        return jobs
 
     async def transition(self, steps: Sequence[Step], now: float) -> list[StepResult]:
         if not steps:
@@ -147,13 +138,16 @@ class PostgresStore(Store):
     async def transition_and_claim(
         self, steps: Sequence[Step], spec: ClaimSpec, lease_key: str, now: float
     ) -> tuple[list[StepResult], list[Job]]:
-        touch = self._touch_due(spec.worker, now)
+        touch = self._seen.due(spec.worker, spec.queues, now)
 
         async def both(c: Conn) -> tuple[list[StepResult], list[Job]]:
             results = await _transition(c, steps, now) if steps else []
             return results, await _claim(c, spec, lease_key, now, touch)
 
-        return await self.db.run(both)
+        done = await self.db.run(both)
+        if touch:
+            self._seen.noted(spec.worker, spec.queues, now)
+        return done
 
     async def delete(self, ids: Sequence[str], allowed: frozenset[State]) -> list[State | None]:
         return await self.db.run(lambda c: _delete(c, ids, allowed))
@@ -443,13 +437,7 @@ async def _claim_chosen(
 ) -> list[Job]:
     """A claim of named jobs (`spec.ids`), among the queued ones of unpaused queues."""
     assert spec.ids is not None
-    paused = {r[0] for r in await c.fetch("SELECT name FROM queues WHERE paused = 1")}
-    queues = [q for q in spec.queues if q not in paused]
-    rows = await c.fetch(
-        "SELECT seq FROM jobs WHERE state = 'queued' AND queue = ANY($1::text[]) "
-        "AND id = ANY($2::text[]) ORDER BY priority DESC, seq LIMIT $3 FOR UPDATE SKIP LOCKED",
-        queues, list(spec.ids), spec.limit,
-    )  # fmt: skip
+    rows = await c.fetch(LOCK_NAMED, list(spec.queues), list(spec.ids), spec.limit)
     seqs = [r[0] for r in rows]
     if not seqs:
         return []

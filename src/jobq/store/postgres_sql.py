@@ -33,6 +33,14 @@ INSERT_UNIQUE = (
     "RETURNING seq"
 )
 
+# a claim of named jobs: paused queues are skipped inside the query (a subquery on a tiny
+# table), not read first
+NOT_PAUSED = "queue NOT IN (SELECT name FROM queues WHERE paused = 1)"
+LOCK_NAMED = (
+    "SELECT seq FROM jobs WHERE state = 'queued' AND queue = ANY($1::text[]) "
+    f"AND id = ANY($2::text[]) AND {NOT_PAUSED} "
+    "ORDER BY priority DESC, seq LIMIT $3 FOR UPDATE SKIP LOCKED"
+)
 # the lease a claim gives each `picked (seq, token)` row: $1 lease seconds (None: the job's
 # own), $2 now, $3 the worker
 LEASE = f"""

@@ -30,6 +30,17 @@ _INSERT_WORKER_AT = INSERT_COLUMNS.index("worker")
 _INSERT_CANCEL_AT = INSERT_COLUMNS.index("cancel_requested")
 _INSERT_METADATA_AT = INSERT_COLUMNS.index("metadata")
 _insert_getter = attrgetter(*INSERT_COLUMNS)
+# What transitions set: a new job holds their column defaults (NULL, 0), so its INSERT need not
+# bind them (a third fewer values per row, the bulk of a batched enqueue's writing).
+LATER_COLUMNS = ("attempt", "result", "error", "exit_code", "progress", "started_at",
+                 "finished_at", "last_heartbeat_at", "lease_token", "lease_expires_at",
+                 "deadline_at", "worker", "cancel_requested", "cancel_reason", "retried_by",
+                 "purge_at")  # fmt: skip
+NEW_COLUMNS = tuple(c for c in INSERT_COLUMNS if c not in LATER_COLUMNS)
+_later_getter = attrgetter(*LATER_COLUMNS)
+_new_getter = attrgetter(*NEW_COLUMNS)
+_NEW_JSON_AT = tuple(i for i, c in enumerate(NEW_COLUMNS) if c in JSON_COLUMNS)
+_NEW_STATE_AT = NEW_COLUMNS.index("state")
 _loads = orjson.loads
 _STATES = {str(s): s for s in State}
 
@@ -76,6 +87,20 @@ def job_values(job: Job) -> list[Any]:
     return values
 
 
+def is_new(job: Job) -> bool:
+    """Whether `job` holds the defaults of every LATER_COLUMNS field, as a job just built does."""
+    return _later_getter(job) == _LATER_DEFAULTS
+
+
+def new_job_values(job: Job) -> list[Any]:
+    """The NEW_COLUMNS values of a job for which `is_new` holds."""
+    values = list(_new_getter(job))
+    for i in _NEW_JSON_AT:
+        values[i] = orjson.dumps(values[i]).decode()
+    values[_NEW_STATE_AT] = str(values[_NEW_STATE_AT])
+    return values
+
+
 def job_from_row(row: Sequence[Any] | Mapping[str, Any]) -> Job:
     """A job from a row in JOB_COLUMNS order (or a mapping by column name)."""
     values = [row[c] for c in JOB_COLUMNS] if isinstance(row, Mapping) else list(row)
@@ -102,3 +127,6 @@ def attempt_from_row(row: Sequence[Any]) -> Attempt:
         outcome=outcome,
         error=orjson.loads(error) if error else None,
     )
+
+
+_LATER_DEFAULTS = _later_getter(Job(id="", queue=""))

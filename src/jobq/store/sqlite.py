@@ -30,18 +30,21 @@ from jobq.model import (
 )
 from jobq.states import LIVE, State, sources, target
 from jobq.store import sqlite_auth as auth
+from jobq.store import sqlite_claim
 from jobq.store.base import Store
 from jobq.store.rows import (
     INSERT_COLUMNS,
     JOB_COLUMNS,
+    NEW_COLUMNS,
     attempt_from_row,
     decode_worker,
-    dumps,
     encode,
+    is_new,
     job_from_row,
     job_values,
-    worker_dict,
+    new_job_values,
 )
+from jobq.store.seen import SeenWorkers
 from jobq.store.sqlite_conn import (
     DEFAULT_CACHE_MIB,
     GroupCommitter,
@@ -56,6 +59,9 @@ INSERT_JOB = (
     f"INSERT INTO jobs ({', '.join(INSERT_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in INSERT_COLUMNS)})"
 )
+INSERT_NEW = (
+    f"INSERT INTO jobs ({', '.join(NEW_COLUMNS)}) VALUES ({', '.join('?' for _ in NEW_COLUMNS)})"
+)
 LIVE_STATES = tuple(str(s) for s in LIVE)
 
 
@@ -66,6 +72,7 @@ class SQLiteStore(Store):
         self._writer_kib, reader_kib = cache_split(cache_mib)
         self._writer = GroupCommitter(path, self._writer_kib)
         self._readers = Readers(path, reader_kib)
+        self._seen = SeenWorkers()
 
     async def open(self) -> None:
         self._writer.start()
@@ -100,7 +107,13 @@ class SQLiteStore(Store):
         return [job_from_row(r) for r in rows]
 
     async def claim(self, spec: ClaimSpec, lease_key: str, now: float) -> list[Job]:
-        return await self._write(lambda c: _claim(c, spec, lease_key, now))  # type: ignore[no-any-return]
+        touch = self._seen.due(spec.worker, spec.queues, now)
+        jobs: list[Job] = await self._write(
+            lambda c: sqlite_claim.claim(c, spec, lease_key, now, touch)
+        )
+        if touch:
+            self._seen.noted(spec.worker, spec.queues, now)
+        return jobs
 
     async def transition(self, steps: Sequence[Step], now: float) -> list[StepResult]:
         return await self._write(lambda c: _transition(c, steps, now))  # type: ignore[no-any-return]
@@ -108,10 +121,16 @@ class SQLiteStore(Store):
     async def transition_and_claim(
         self, steps: Sequence[Step], spec: ClaimSpec, lease_key: str, now: float
     ) -> tuple[list[StepResult], list[Job]]:
-        def both(c: sqlite3.Connection) -> tuple[list[StepResult], list[Job]]:
-            return (_transition(c, steps, now) if steps else []), _claim(c, spec, lease_key, now)
+        touch = self._seen.due(spec.worker, spec.queues, now)
 
-        return await self._write(both)  # type: ignore[no-any-return]
+        def both(c: sqlite3.Connection) -> tuple[list[StepResult], list[Job]]:
+            results = _transition(c, steps, now) if steps else []
+            return results, sqlite_claim.claim(c, spec, lease_key, now, touch)
+
+        done: tuple[list[StepResult], list[Job]] = await self._write(both)
+        if touch:
+            self._seen.noted(spec.worker, spec.queues, now)
+        return done
 
     async def delete(self, ids: Sequence[str], allowed: frozenset[State]) -> list[State | None]:
         return await self._write(lambda c: [_delete(c, i, allowed) for i in ids])  # type: ignore[no-any-return]
@@ -196,7 +215,7 @@ class SQLiteStore(Store):
         return {r[0] for r in rows}
 
     async def touch_worker(self, worker: Worker, queues: Sequence[str], now: float) -> None:
-        await self._write(lambda c: _touch_worker(c, worker, queues, now))
+        await self._write(lambda c: sqlite_claim.touch_worker(c, worker, queues, now))
 
     async def workers(self) -> list[WorkerSeen]:
         return await self._readers.run(_workers)
@@ -327,7 +346,10 @@ def _insert(c: sqlite3.Connection, jobs: Sequence[Job], now: float) -> list[tupl
 def _insert_plain(c: sqlite3.Connection, jobs: list[Job]) -> list[tuple[Job, bool]]:
     if not jobs:
         return []
-    c.executemany(INSERT_JOB, [job_values(j) for j in jobs])
+    if all(map(is_new, jobs)):
+        c.executemany(INSERT_NEW, [new_job_values(j) for j in jobs])
+    else:
+        c.executemany(INSERT_JOB, [job_values(j) for j in jobs])
     # one writer, one statement: the rows got consecutive seqs ending at the last rowid
     (last,) = c.execute("SELECT last_insert_rowid()").fetchone()
     for offset, job in enumerate(jobs):
@@ -350,73 +372,6 @@ def _insert_special(c: sqlite3.Connection, job: Job) -> tuple[Job, bool]:
     return job, True
 
 
-def _claim(c: sqlite3.Connection, spec: ClaimSpec, lease_key: str, now: float) -> list[Job]:
-    _touch_worker(c, spec.worker, spec.queues, now)
-    paused = {r[0] for r in c.execute("SELECT name FROM queues WHERE paused = 1")}
-    candidates: list[tuple[int, int]] = []
-    for queue in spec.queues:
-        if queue in paused:
-            continue
-        if spec.ids is not None:
-            candidates += _claim_chosen(c, queue, spec.ids)
-            continue
-        for kind in spec.types or [None]:  # type: ignore[list-item]
-            candidates += _claim_candidates(c, queue, kind, spec.limit)
-    candidates.sort(key=lambda pc: (-pc[0], pc[1]))
-    chosen = [seq for _, seq in candidates[: spec.limit]]
-    if not chosen:
-        return []
-    worker = dumps(worker_dict(spec.worker))
-    sql = CLAIM_MANY.format(seqs=", ".join("?" for _ in chosen))
-    rows = c.execute(sql, (spec.lease_seconds, lease_key, now, worker, *chosen)).fetchall()
-    order = {seq: i for i, seq in enumerate(chosen)}
-    claimed = sorted((job_from_row(r) for r in rows), key=lambda j: order[j.seq])
-    c.executemany(INSERT_ATTEMPT, [(job.id, job.attempt, now, worker) for job in claimed])
-    return claimed
-
-
-# A released attempt gave its number back (release does not count it); the next claim of the
-# job reuses that number, so its row is started afresh.
-INSERT_ATTEMPT = """
-INSERT INTO attempts (job_id, attempt, started_at, worker) VALUES (?, ?, ?, ?)
-ON CONFLICT (job_id, attempt) DO UPDATE SET started_at = excluded.started_at,
-    worker = excluded.worker, finished_at = NULL, outcome = NULL, error = NULL
-"""
-
-CLAIM_MANY = """
-UPDATE jobs SET
-    state = 'running',
-    attempt = attempt + 1,
-    lease_seconds = coalesce(?1, lease_seconds),
-    lease_token = ?2 || '.' || seq,
-    lease_expires_at = ?3 + coalesce(?1, lease_seconds),
-    started_at = coalesce(started_at, ?3),
-    deadline_at = CASE WHEN deadline_seconds IS NULL THEN NULL
-                       ELSE coalesce(deadline_at, ?3 + deadline_seconds) END,
-    last_heartbeat_at = ?3,
-    worker = ?4,
-    updated_at = ?3,
-    cancel_requested = 0
-WHERE seq IN ({seqs}) AND state = 'queued'
-RETURNING """ + ", ".join(JOB_COLUMNS).replace("{", "{{").replace("}", "}}")
-
-
-def _claim_candidates(
-    c: sqlite3.Connection, queue: str, kind: str | None, limit: int
-) -> list[tuple[int, int]]:
-    if kind is None:
-        sql = (
-            "SELECT priority, seq FROM jobs INDEXED BY jobs_claim WHERE state = 'queued' "
-            "AND queue = ? ORDER BY priority DESC, seq LIMIT ?"
-        )
-        return c.execute(sql, (queue, limit)).fetchall()
-    sql = (
-        "SELECT priority, seq FROM jobs INDEXED BY jobs_claim_type WHERE state = 'queued' "
-        "AND queue = ? AND type = ? ORDER BY priority DESC, seq LIMIT ?"
-    )
-    return c.execute(sql, (queue, kind, limit)).fetchall()
-
-
 def _transition(c: sqlite3.Connection, steps: Sequence[Step], now: float) -> list[StepResult]:
     """Decide every step on the rows as they are now, then write the plans in bulk."""
     jobs = _get_many(c, list({step.job_id for step in steps}))
@@ -436,13 +391,6 @@ def _transition(c: sqlite3.Connection, steps: Sequence[Step], now: float) -> lis
         results.append(decided.moved)
     writes.flush(c)
     return results
-
-
-def _claim_chosen(c: sqlite3.Connection, queue: str, ids: Sequence[str]) -> list[tuple[int, int]]:
-    """The queued jobs among `ids` in `queue` (a claim of named jobs)."""
-    marks = ", ".join("?" for _ in ids)
-    sql = f"SELECT priority, seq FROM jobs WHERE state = 'queued' AND queue = ? AND id IN ({marks})"
-    return c.execute(sql, (queue, *ids)).fetchall()
 
 
 def _get_many(c: sqlite3.Connection, ids: list[str]) -> dict[str, Job]:
@@ -641,15 +589,6 @@ FROM jobs GROUP BY queue, type
 HAVING sum(CASE WHEN state = 'queued' THEN 1 ELSE 0 END) > 0
 ORDER BY queue, type
 """
-
-
-def _touch_worker(c: sqlite3.Connection, worker: Worker, queues: Sequence[str], now: float) -> None:
-    c.execute(
-        "INSERT INTO workers (name, host, pid, queues, last_seen) VALUES (?, ?, ?, ?, ?) "
-        "ON CONFLICT (name, host, pid) DO UPDATE SET queues = excluded.queues, "
-        "last_seen = excluded.last_seen",
-        (worker.name, worker.host or "", worker.pid or 0, dumps(list(queues)), now),
-    )
 
 
 def _workers(c: sqlite3.Connection) -> list[WorkerSeen]:

@@ -2,10 +2,11 @@
 
 One writer thread owns the only write connection. Every write operation is a function of that
 connection; the writer runs all operations that arrived while the previous transaction was in
-flight in ONE transaction (each inside its own savepoint, so one failing operation does not undo
-the others), commits once with synchronous=FULL, and only then answers every caller. Durability
-is per request; the cost of the fsync is shared. Reads run on a small pool of threads, each with
-its own connection (WAL lets them read while the writer writes).
+flight in ONE transaction (if one fails, the group runs again with each operation in its own
+savepoint, so one failing operation does not undo the others), commits once with
+synchronous=FULL, and only then answers every caller. Durability is per request; the cost of
+the fsync is shared. Reads run on a small pool of threads, each with its own connection (WAL
+lets them read while the writer writes).
 
 Memory: each connection keeps its own page cache, which SQLite fills up to the connection's
 `cache_size` as the database grows. A store has one budget for all its connections together
@@ -137,18 +138,37 @@ class GroupCommitter:
     def _commit(self, batch: list[Any]) -> None:
         assert self._conn is not None
         conn = self._conn
-        outcomes: list[tuple[bool, Any]] = []
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            for op, _, _ in batch:
-                outcomes.append(_run_in_savepoint(conn, op))
-            conn.execute("COMMIT")
+            outcomes = _run_group(conn, [op for op, _, _ in batch])
         except sqlite3.Error as exc:
             log.error("transaction failed: %s", exc)
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             outcomes = [(False, unavailable(exc))] * len(batch)
         _answer(batch, outcomes)
+
+
+def _run_group(conn: sqlite3.Connection, ops: list[Op]) -> list[tuple[bool, Any]]:
+    """Run `ops` in one transaction and commit it.
+
+    Optimistically without savepoints: every statement costs the writer a release and a
+    retake of the GIL, which the event loop holds most of the time under load. If an operation
+    fails, the transaction is rolled back whole; a lone operation's caller gets the error, a
+    group runs again with each operation in its own savepoint, so only the failing one is
+    undone (operations are functions of the connection: running one again is safe)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        outcomes = [(True, op(conn)) for op in ops]
+    except sqlite3.OperationalError:
+        raise  # disk full, I/O error: the whole transaction is lost
+    except Exception as exc:
+        conn.execute("ROLLBACK")
+        if len(ops) == 1:
+            return [(False, exc)]
+        conn.execute("BEGIN IMMEDIATE")
+        outcomes = [_run_in_savepoint(conn, op) for op in ops]
+    conn.execute("COMMIT")
+    return outcomes
 
 
 def _run_in_savepoint(conn: sqlite3.Connection, op: Op) -> tuple[bool, Any]:

@@ -74,8 +74,7 @@ WIRE_ID = re.compile(r"^[A-Za-z_]+-([0-9]{1,18})$")
 
 def build_router() -> APIRouter:
     """The JobApi routes, for mounting under PREFIX (a new router each time)."""
-    mounted = APIRouter()
-    mounted.include_router(router)
+    mounted = APIRouter(routes=list(router.routes))
     add_docs(mounted, "Vidispine JobApi (jobq)", "5.0", __doc__ or "")
     return mounted
 

@@ -1,0 +1,38 @@
+"""Which workers a store recorded as seen lately, so a busy worker's claims skip the write.
+
+A claim records its worker (name, host, pid, queues, last seen) for the workers list and the
+problem finder, whose resolution is seconds. Writing that row on every claim was a statement of
+every claim; now it is written when the worker is new to this process, asks for other queues,
+or was last written `every` seconds ago or more. Noted only after the claim's commit, so a
+rolled-back claim never leaves a worker unrecorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from jobq.model import Worker
+
+TOUCH_EVERY = 1.0  # seconds
+MAX_WORKERS = 10_000  # beyond this many, forget them all (they are written again, no harm)
+
+
+class SeenWorkers:
+    def __init__(self, every: float = TOUCH_EVERY) -> None:
+        self.every = every
+        self._seen: dict[tuple[str, str, int], tuple[tuple[str, ...], float]] = {}
+
+    def due(self, worker: Worker, queues: Sequence[str], now: float) -> bool:
+        """Whether a claim by `worker` at `now` should write its row."""
+        seen = self._seen.get(_key(worker))
+        return seen is None or seen[0] != tuple(queues) or not 0 <= now - seen[1] < self.every
+
+    def noted(self, worker: Worker, queues: Sequence[str], now: float) -> None:
+        """The row of `worker` was written (and committed) at `now`."""
+        if len(self._seen) >= MAX_WORKERS:
+            self._seen.clear()
+        self._seen[_key(worker)] = (tuple(queues), now)
+
+
+def _key(worker: Worker) -> tuple[str, str, int]:
+    return (worker.name, worker.host or "", worker.pid or 0)

@@ -1,0 +1,40 @@
+"""The background duties' timer: rounds run when work is due, not whenever a time is reported."""
+
+from __future__ import annotations
+
+import asyncio
+
+from jobq.callbacks import CallbackSender
+from jobq.duties import Duties
+from jobq.engine import Engine
+
+
+class CountedDuties(Duties):
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine, CallbackSender(engine.store, []))
+        self.rounds = 0
+        self.round_done = asyncio.Event()
+
+    async def run_once(self) -> float | None:
+        due = await super().run_once()
+        self.rounds += 1
+        self.round_done.set()
+        return due
+
+
+async def test_a_later_time_moves_the_wake_up_without_running_a_round(engine: Engine):
+    duties = CountedDuties(engine)
+    await duties.start()
+    try:
+        await duties.round_done.wait()
+        duties.round_done.clear()
+        for minutes in (60, 30, 10):  # each earlier than the last: new leases, say
+            duties.at(engine.clock() + minutes * 60)
+            await asyncio.sleep(0)
+        await asyncio.sleep(0.05)  # let the loop see every wake-up
+        assert duties.rounds == 1
+        duties.at(engine.clock())  # something is due now: a round runs
+        await duties.round_done.wait()
+        assert duties.rounds == 2
+    finally:
+        await duties.stop()
