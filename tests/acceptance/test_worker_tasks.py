@@ -194,3 +194,44 @@ def test_a_result_the_server_cannot_store_fails_alone_not_its_batch(
         assert done.state == "failed" and done.error is not None
         assert done.error["code"] == "bad_result"
     assert all(client.get(j.id, wait=60).state == "succeeded" for j in good)
+
+
+def test_an_outcome_the_server_refuses_does_not_stop_the_worker(
+    tmp_path: Path, start_worker: Callable[..., WorkerProcess]
+) -> None:
+    small = Server(f"sqlite:///{tmp_path / 'small.db'}", "--max-body", "20000").start()
+    try:
+        (tmp_path / "huge_app.py").write_text(textwrap.dedent(HUGE_APP))
+        worker = WorkerProcess(small, tmp_path / "huge.log",
+                               ("--app", "huge_app:worker", "--concurrency", "2", "--batch", "1"),
+                               tmp_path)  # fmt: skip
+        try:
+            with Client(small.url, timeout=60) as c:
+                huge = c.enqueue("py", "huge", lease_seconds=60, max_attempts=1)
+                wait_until(lambda: c.get(huge.id).attempt == 1, what="the huge job to run")
+                later = [c.enqueue("py", "noop", i) for i in range(20)]
+                for job in later:
+                    assert c.get(job.id, wait=60).state == "succeeded"
+                assert c.get(huge.id).state == "running"  # its outcome was refused (413)
+            assert "413" in worker.output() or "too large" in worker.output()
+        finally:
+            worker.stop()
+    finally:
+        small.stop()
+
+
+HUGE_APP = """
+import jobq
+
+worker = jobq.Worker(queues=["py"])
+
+
+@worker.task("huge")
+async def huge(job):
+    return "x" * 30000
+
+
+@worker.task("noop")
+async def noop(job):
+    return job.payload
+"""

@@ -59,10 +59,13 @@ class Batcher(Generic[T]):
             self._room.set()
         return items
 
-    def give_back(self, items: list[T]) -> None:
+    def give_back(self, items: list[T], *, now: bool = False) -> None:
+        """Return items `take` took; `now`: send them at once rather than after the linger."""
         if items:
             self._items[:0] = items
             self._kick()
+            if now:
+                self._hurry.set()
 
     def _kick(self) -> None:
         if self._task is None:

@@ -185,7 +185,9 @@ class Runner:
             self._refused(exc)
             return
         except ClientError as exc:  # the server refused this claim: log, back off, go on
-            self.acks.give_back(acks)
+            # the outcomes may be why (a result over the body limit): they go on their own at
+            # once, while the claims back off, so one bad outcome cannot keep every claim failing
+            self.acks.give_back(acks, now=True)
             self.failures += 1
             log.error("claim refused: %s", exc)
             return
