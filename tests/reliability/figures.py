@@ -15,7 +15,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 FULL = os.environ.get("JOBQ_RELIABILITY", "").lower() == "full"
 RESULTS = Path(
@@ -24,7 +24,10 @@ RESULTS = Path(
 )
 
 
-def size(short: int, full: int) -> int:
+N = TypeVar("N", int, float)
+
+
+def size(short: N, full: N) -> N:
     """The short figure by default, the full one under JOBQ_RELIABILITY=full."""
     return full if FULL else short
 

@@ -20,6 +20,8 @@ from tests.reliability.load import seconds
 
 pytestmark = pytest.mark.reliability
 JOBS, KILLS = size(60, 200), size(3, 20)
+# each job's run: the work (JOBS x RUN / 12 slots) must outlast the kills (about 2 s apart)
+RUN = size(1.5, 3.0)
 LEASE = 2.0
 
 
@@ -65,7 +67,7 @@ def test_killed_workers_lose_no_job(tmp_path: Path):
         workers[name] = WorkerProcess(server, tmp_path / f"{name}.log", args, tmp_path)
 
     try:
-        command = {"type": "command", "payload": {"argv": ["sleep", "1.5"]}, "max_attempts": 50}
+        command = {"type": "command", "payload": {"argv": ["sleep", str(RUN)]}, "max_attempts": 50}
         body = {"jobs": [command for _ in range(JOBS)]}
         ids = [j["id"] for j in httpx.post(f"{server.api}/jobs", json=body).json()["jobs"]]
         for n in range(3):
