@@ -230,7 +230,7 @@ class Engine:
     def _claimed(self, jobs: list[Job], now: float) -> None:
         if jobs:
             self._publish([Moved(job, State.queued) for job in jobs], now)
-            self.on_timer(min(j.lease_expires_at or now for j in jobs))
+            self.on_timer(min(_next_check(j, now) for j in jobs))
 
     async def ack_and_claim(
         self,
@@ -463,3 +463,9 @@ async def wait_all(tasks: Sequence[asyncio.Task[Any]]) -> None:
 
 
 __all__ = ["LIVE", "Ack", "Conflict", "Defaults", "Engine", "JobSpec"]
+
+
+def _next_check(job: Job, now: float) -> float:
+    """When a claimed job next needs the duties: its lease ends, or its deadline passes."""
+    times = [t for t in (job.lease_expires_at, job.deadline_at) if t is not None]
+    return min(times) if times else now

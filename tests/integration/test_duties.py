@@ -38,3 +38,21 @@ async def test_a_later_time_moves_the_wake_up_without_running_a_round(engine: En
         assert duties.rounds == 2
     finally:
         await duties.stop()
+
+
+async def test_a_claimed_job_s_deadline_wakes_the_duties_before_its_lease_ends(engine: Engine):
+    from jobq.engine import JobSpec
+    from jobq.model import ClaimSpec, Worker
+    from jobq.states import State
+
+    duties = CountedDuties(engine)
+    await duties.start()
+    try:
+        await duties.round_done.wait()  # the first round ran: nothing is due for a while
+        await engine.enqueue([JobSpec(queue="d", deadline_seconds=0.3, max_attempts=3)])
+        [job] = await engine.claim(ClaimSpec(["d"], None, 1, 600.0, Worker("w")))
+        failed = await engine.wait(job.id, 10)  # the lease runs 600 s; the deadline 0.3 s
+        assert failed.state == State.failed and failed.error is not None
+        assert failed.error["code"] == "deadline_exceeded"
+    finally:
+        await duties.stop()
