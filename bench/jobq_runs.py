@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import orjson
 
 from bench.rawhttp import Connection
 from bench.services import JobqServer, free_port, rss_mb, worker_env
+from bench.services import processes as run_processes
 from bench.stats import percentile
 
 API = "/api/v1"
@@ -85,21 +85,8 @@ def workers(url: str, queue: str, processes: int, concurrency: int, batch: int,
     cmd = [sys.executable, "-m", "jobq", "worker", "--app", "bench.noop:worker", "--url", url,
            "-q", queue, "--concurrency", str(concurrency), "--batch", str(batch),
            "--log-level", "warning", "--grace", "5"]  # fmt: skip
-    with open(log, "ab") as out:
-        procs = [subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=worker_env())
-                 for _ in range(processes)]  # fmt: skip
-    try:
+    with run_processes([cmd] * processes, log, worker_env()) as procs:
         yield procs
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
 
 
 def end_to_end(server: JobqServer, n: int, processes: int, concurrency: int, batch: int,

@@ -8,34 +8,19 @@ processes) drain them; the clock runs from the first job taken to the queue bein
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
-from bench.services import REDIS_URL, create_pg_database, drop_pg_database, worker_env
-
-
-@contextmanager
-def processes(cmds: list[list[str]], log: Path,
-              env: dict[str, str]) -> Iterator[list[subprocess.Popen[bytes]]]:  # fmt: skip
-    with open(log, "ab") as out:
-        procs = [subprocess.Popen(c, stdout=out, stderr=subprocess.STDOUT, env=env) for c in cmds]
-    try:
-        yield procs
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+from bench.services import (
+    REDIS_URL,
+    create_pg_database,
+    drop_pg_database,
+    processes,
+    worker_env,
+)
 
 
 def drain(waiting: Callable[[], int], n: int, procs: list[subprocess.Popen[bytes]],

@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncio
 import datetime
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,3 +146,23 @@ def worker_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = f"{ROOT}{os.pathsep}{env.get('PYTHONPATH', '')}"
     return env
+
+
+@contextmanager
+def processes(cmds: list[list[str]], log: Path,
+              env: dict[str, str]) -> Iterator[list[subprocess.Popen[bytes]]]:  # fmt: skip
+    """`cmds` running, their output in `log`; SIGTERM at the end, SIGKILL 20 s later."""
+    with open(log, "ab") as out:
+        procs = [subprocess.Popen(c, stdout=out, stderr=subprocess.STDOUT, env=env) for c in cmds]
+    try:
+        yield procs
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()

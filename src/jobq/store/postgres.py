@@ -117,6 +117,9 @@ class PostgresStore(Store):
 
     async def list_jobs(self, query: JobQuery) -> list[Job]:
         sql, params = list_sql(query)
+        return await self._select_jobs(sql, *params)
+
+    async def _select_jobs(self, sql: str, *params: Any) -> list[Job]:
         rows = await self.db.read(lambda c: c.fetch(sql, *params))
         return [job_from_row(r) for r in rows]
 
@@ -247,16 +250,14 @@ class PostgresStore(Store):
             f"{SELECT_JOB} WHERE {LIVE_SQL} AND error IS NOT NULL AND attempt >= $1 "
             "ORDER BY seq LIMIT $2"
         )
-        rows = await self.db.read(lambda c: c.fetch(sql, min_attempt, limit))
-        return [job_from_row(r) for r in rows]
+        return await self._select_jobs(sql, min_attempt, limit)
 
     async def deadlines_before(self, at: float, limit: int) -> list[Job]:
         sql = (
             f"{SELECT_JOB} WHERE {LIVE_SQL} AND deadline_at IS NOT NULL AND deadline_at <= $1 "
             "ORDER BY deadline_at LIMIT $2"
         )
-        rows = await self.db.read(lambda c: c.fetch(sql, at, limit))
-        return [job_from_row(r) for r in rows]
+        return await self._select_jobs(sql, at, limit)
 
     # callback outbox
     async def due_callbacks(self, now: float, limit: int, lease: float = 60.0) -> list[Callback]:

@@ -102,7 +102,9 @@ class SQLiteStore(Store):
         return await self._readers.run(lambda c: _get(c, job_id))
 
     async def list_jobs(self, query: JobQuery) -> list[Job]:
-        sql, params = list_sql(query)
+        return await self._select_jobs(*list_sql(query))
+
+    async def _select_jobs(self, sql: str, params: Sequence[Any]) -> list[Job]:
         rows = await self._readers.run(lambda c: c.execute(sql, params).fetchall())
         return [job_from_row(r) for r in rows]
 
@@ -230,20 +232,14 @@ class SQLiteStore(Store):
             f"{SELECT_JOB} WHERE state IN (?, ?, ?) AND error IS NOT NULL AND attempt >= ? "
             "ORDER BY seq LIMIT ?"
         )
-        rows = await self._readers.run(
-            lambda c: c.execute(sql, (*LIVE_STATES, min_attempt, limit)).fetchall()
-        )
-        return [job_from_row(r) for r in rows]
+        return await self._select_jobs(sql, (*LIVE_STATES, min_attempt, limit))
 
     async def deadlines_before(self, at: float, limit: int) -> list[Job]:
         sql = (
             f"{SELECT_JOB} WHERE state IN (?, ?, ?) AND deadline_at IS NOT NULL "
             "AND deadline_at <= ? ORDER BY deadline_at LIMIT ?"
         )
-        rows = await self._readers.run(
-            lambda c: c.execute(sql, (*LIVE_STATES, at, limit)).fetchall()
-        )
-        return [job_from_row(r) for r in rows]
+        return await self._select_jobs(sql, (*LIVE_STATES, at, limit))
 
     # callback outbox
     async def due_callbacks(self, now: float, limit: int, lease: float = 60.0) -> list[Callback]:
