@@ -7,6 +7,7 @@ atomically, and then wakes whoever waits on the outcome through the notifier.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -15,6 +16,7 @@ from typing import Any
 
 from jobq import respawn, rules
 from jobq.errors import Conflict, InvalidInput, JobqError, NotFound
+from jobq.handoff import Parked, Parking
 from jobq.model import (
     Attempt,
     ClaimSpec,
@@ -30,7 +32,7 @@ from jobq.model import (
     new_id,
     new_ids,
 )
-from jobq.notify import Notifier
+from jobq.notify import Listener, Notifier
 from jobq.problems import Problem, ProblemFinder, holds
 from jobq.states import LIVE, TERMINAL, State
 from jobq.store.base import Store
@@ -102,6 +104,7 @@ class Engine:
         self.on_timer: Callable[[float], None] = lambda at: None  # set by the duties
         self.problem_finder = ProblemFinder(store)
         self.on_moves: Callable[[Sequence[Moved], float], None] | None = None  # jobq.metrics
+        self.parking = Parking()  # long-polling claims an enqueue can claim for (jobq.handoff)
 
     # --- producers ---
 
@@ -111,8 +114,34 @@ class Engine:
         now = self.clock()
         ids = new_ids(len(specs), now)
         jobs = [self.build(spec, now, i) for spec, i in zip(specs, ids, strict=True)]
-        inserted = await self.store.insert(jobs, now)
+        takers = self.parking.take(jobs)
+        if not takers:
+            inserted = await self.store.insert(jobs, now)
+            self._announce_new([job for job, created in inserted if created])
+            return inserted
+        return await self._enqueue_and_hand(jobs, takers, now)
+
+    async def _enqueue_and_hand(
+        self, jobs: list[Job], takers: list[Parked], now: float
+    ) -> list[tuple[Job, bool]]:
+        """Insert `jobs` and claim for the parked `takers` in one transaction, then hand each
+        what it got (the jobs rendered to the producer are as inserted: queued)."""
+        try:
+            inserted, claimed = await self.store.insert_and_claim(
+                jobs, [(p.spec, p.lease_key) for p in takers], now
+            )
+        except BaseException:
+            for parked in takers:
+                if not parked.handed.done():
+                    parked.handed.set_result([])  # they claim on their own again
+            raise
         self._announce_new([job for job, created in inserted if created])
+        self._claimed([job for got in claimed for job in got], now)
+        for parked, got in zip(takers, claimed, strict=True):
+            if parked.handed.done():  # the claimer left meanwhile
+                await self.give_back(got)
+            else:
+                parked.handed.set_result(got)
         return inserted
 
     def build(self, spec: JobSpec, now: float, job_id: str | None = None) -> Job:
@@ -217,9 +246,36 @@ class Engine:
                 left = give_up - self.clock()
                 if jobs or left <= 0:
                     return jobs
-                await listener.wait(left)
+                handed = await self._wait_for_work(spec, listener, left)
                 if gone is not None and await gone():
+                    await self.give_back(handed)
                     return []
+                if handed:
+                    return handed
+
+    async def _wait_for_work(self, spec: ClaimSpec, listener: Listener, left: float) -> list[Job]:
+        """Wait until woken or `left` runs out, parked: the jobs an enqueue claimed for this
+        claim meanwhile ([] if none)."""
+        if spec.ids is not None:
+            await listener.wait(left)
+            return []
+        with self.parking.park(spec) as parked:
+            woken = asyncio.ensure_future(listener.wait(left))
+            try:
+                await asyncio.wait((woken, parked.handed), return_when=asyncio.FIRST_COMPLETED)
+                if parked.taken:
+                    return await parked.handed  # its transaction is in flight
+            finally:
+                woken.cancel()
+                parked.handed.cancel()  # a no-op once handed; if not, the enqueue gives back
+        return []
+
+    async def give_back(self, jobs: Sequence[Job]) -> None:
+        """Release jobs claimed for a claimer that left before it got them."""
+        for job in jobs:
+            if job.lease_token is not None:
+                with contextlib.suppress(JobqError):
+                    await self.release(job.id, job.lease_token)
 
     async def _claim_now(self, spec: ClaimSpec) -> list[Job]:
         now = self.clock()

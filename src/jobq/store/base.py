@@ -74,6 +74,15 @@ class Store(ABC):
         Stores override this to do both in one transaction (one commit, one round trip)."""
         return await self.transition(steps, now), await self.claim(spec, lease_key, now)
 
+    async def insert_and_claim(
+        self, jobs: Sequence[Job], claims: Sequence[tuple[ClaimSpec, str]], now: float
+    ) -> tuple[list[tuple[Job, bool]], list[list[Job]]]:
+        """`insert(jobs)`, then `claim(spec, lease_key)` for each of `claims`, in order: new
+        work handed to the claims that wait for it. Stores override this to do it all in one
+        transaction (one commit instead of two before a waiting worker holds a new job)."""
+        inserted = await self.insert(jobs, now)
+        return inserted, [await self.claim(spec, key, now) for spec, key in claims]
+
     @abstractmethod
     async def delete(self, ids: Sequence[str], allowed: frozenset[State]) -> list[State | None]:
         """Delete each job whose state is in `allowed`. Per id: its state before (deleted

@@ -63,7 +63,7 @@ from jobq.store.rows import (
     job_values,
     worker_dict,
 )
-from jobq.store.seen import SeenWorkers
+from jobq.store.seen import SeenWorkers, due_claims, noted_claims
 
 
 class PostgresStore(Store):
@@ -150,6 +150,21 @@ class PostgresStore(Store):
         done = await self.db.run(both)
         if touch:
             self._seen.noted(spec.worker, spec.queues, now)
+        return done
+
+    async def insert_and_claim(
+        self, jobs: Sequence[Job], claims: Sequence[tuple[ClaimSpec, str]], now: float
+    ) -> tuple[list[tuple[Job, bool]], list[list[Job]]]:
+        specs = [spec for spec, _ in claims]
+        touches = due_claims(self._seen, specs, now)
+
+        async def both(c: Conn) -> tuple[list[tuple[Job, bool]], list[list[Job]]]:
+            inserted = await _insert(c, jobs, now)
+            pairs = zip(claims, touches, strict=True)
+            return inserted, [await _claim(c, spec, k, now, touch) for (spec, k), touch in pairs]
+
+        done: tuple[list[tuple[Job, bool]], list[list[Job]]] = await self.db.run(both)
+        noted_claims(self._seen, specs, touches, now)
         return done
 
     async def delete(self, ids: Sequence[str], allowed: frozenset[State]) -> list[State | None]:

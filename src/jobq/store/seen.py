@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from jobq.model import Worker
+from jobq.model import ClaimSpec, Worker
 
 TOUCH_EVERY = 1.0  # seconds
 MAX_WORKERS = 10_000  # beyond this many, forget them all (they are written again, no harm)
@@ -32,6 +32,20 @@ class SeenWorkers:
         if len(self._seen) >= MAX_WORKERS:
             self._seen.clear()
         self._seen[_key(worker)] = (tuple(queues), now)
+
+
+def due_claims(seen: SeenWorkers, claims: Sequence[ClaimSpec], now: float) -> list[bool]:
+    """For each claim, whether it should write its worker's row (see `SeenWorkers.due`)."""
+    return [seen.due(spec.worker, spec.queues, now) for spec in claims]
+
+
+def noted_claims(
+    seen: SeenWorkers, claims: Sequence[ClaimSpec], touched: Sequence[bool], now: float
+) -> None:
+    """After the commit: the rows of the claims that wrote theirs are written."""
+    for spec, touch in zip(claims, touched, strict=True):
+        if touch:
+            seen.noted(spec.worker, spec.queues, now)
 
 
 def _key(worker: Worker) -> tuple[str, str, int]:

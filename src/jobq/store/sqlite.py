@@ -44,7 +44,7 @@ from jobq.store.rows import (
     job_values,
     new_job_values,
 )
-from jobq.store.seen import SeenWorkers
+from jobq.store.seen import SeenWorkers, due_claims, noted_claims
 from jobq.store.sqlite_conn import (
     DEFAULT_CACHE_MIB,
     GroupCommitter,
@@ -132,6 +132,23 @@ class SQLiteStore(Store):
         done: tuple[list[StepResult], list[Job]] = await self._write(both)
         if touch:
             self._seen.noted(spec.worker, spec.queues, now)
+        return done
+
+    async def insert_and_claim(
+        self, jobs: Sequence[Job], claims: Sequence[tuple[ClaimSpec, str]], now: float
+    ) -> tuple[list[tuple[Job, bool]], list[list[Job]]]:
+        specs = [spec for spec, _ in claims]
+        touches = due_claims(self._seen, specs, now)
+
+        def both(c: sqlite3.Connection) -> tuple[list[tuple[Job, bool]], list[list[Job]]]:
+            inserted = _insert(c, jobs, now)
+            return inserted, [
+                sqlite_claim.claim(c, spec, key, now, touch)
+                for (spec, key), touch in zip(claims, touches, strict=True)
+            ]
+
+        done: tuple[list[tuple[Job, bool]], list[list[Job]]] = await self._write(both)
+        noted_claims(self._seen, specs, touches, now)
         return done
 
     async def delete(self, ids: Sequence[str], allowed: frozenset[State]) -> list[State | None]:

@@ -1,0 +1,75 @@
+"""Long-polling claims parked in this process, so that new work is claimed for them at once.
+
+A claim that finds no job waits. Woken by a notification, it would claim in a transaction of
+its own: two commits in sequence between an enqueue and a waiting worker holding the job (the
+pick-up latency). Instead, an enqueue that brings jobs a parked claim wants claims them for it
+in the enqueue's own transaction (`Store.insert_and_claim`) and hands them over: one commit.
+
+One parked claim is taken per new queued job it wants, oldest first; a taken claim whose claim
+found nothing (another claim of the same transaction got the job first, or the queue is
+paused) simply claims again, as a woken one would. A claim of named jobs is never parked.
+Parking is per process: with several servers on one PostgreSQL, the other servers' claims are
+woken by LISTEN/NOTIFY and claim on their own, as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from jobq.model import ClaimSpec, Job
+from jobq.states import State
+
+
+@dataclass(eq=False, slots=True)
+class Parked:
+    spec: ClaimSpec
+    lease_key: str
+    handed: asyncio.Future[list[Job]]  # what an enqueue claimed for it ([]: claim again)
+    taken: bool = False  # an enqueue is claiming for it: it must wait for `handed`
+
+    def wants(self, queue: str, kind: str) -> bool:
+        return queue in self.spec.queues and (self.spec.types is None or kind in self.spec.types)
+
+
+class Parking:
+    def __init__(self) -> None:
+        self._waiting: list[Parked] = []  # oldest first
+
+    def __len__(self) -> int:
+        return len(self._waiting)
+
+    @contextmanager
+    def park(self, spec: ClaimSpec) -> Iterator[Parked]:
+        """Park `spec` for as long as the block runs (unless an enqueue takes it first)."""
+        loop = asyncio.get_running_loop()
+        parked = Parked(spec, secrets.token_urlsafe(18), loop.create_future())
+        self._waiting.append(parked)
+        try:
+            yield parked
+        finally:
+            if not parked.taken:
+                self._waiting.remove(parked)
+
+    def take(self, jobs: Sequence[Job]) -> list[Parked]:
+        """The parked claims that will claim `jobs`: for each (queue, type), at most as many
+        as there are new queued jobs of it, oldest first; no longer parked."""
+        if not self._waiting:
+            return []
+        wanted = Counter((job.queue, job.type) for job in jobs if job.state is State.queued)
+        taken: list[Parked] = []
+        for (queue, kind), count in wanted.items():
+            for parked in self._waiting:
+                if count == 0:
+                    break
+                if not parked.taken and parked.wants(queue, kind):
+                    parked.taken = True
+                    taken.append(parked)
+                    count -= 1
+        if taken:
+            self._waiting = [p for p in self._waiting if not p.taken]
+        return taken
