@@ -9,7 +9,8 @@ parser before its endpoint runs: measured, more than half of the event loop's ti
   bytes `BodyLimit` read (one pass in Rust, no dict in between);
 - the route's own dependencies (the interface's authentication and its JSON checks) run with
   the request, then the route's endpoint, whose Response is sent as FastAPI would send it;
-- a JobqError goes to the app's exception handler for it, as it would from a route.
+- a JobqError (or an HTTPException) goes to the app's exception handler for it, as it would
+  from a route.
 
 Whatever it does not answer exactly as FastAPI would goes on to FastAPI untouched: another
 content type, and every body the model refuses (FastAPI renders the 422 in the interface's
@@ -27,6 +28,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
 from starlette._utils import get_route_path
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -88,7 +90,7 @@ class FastRoutes:
             for check in fast.checks:
                 await check(request)
             response: Response = await fast.route.endpoint(request, parsed)
-        except JobqError as exc:
+        except (JobqError, HTTPException) as exc:
             response = await _handled(request, exc)
         await response(scope, receive, send)
 
@@ -108,7 +110,7 @@ def _is_json(scope: Scope) -> bool:
     return False
 
 
-async def _handled(request: Request, exc: JobqError) -> Response:
+async def _handled(request: Request, exc: Exception) -> Response:
     """The app's answer to `exc`, from the handler a route's error would reach."""
     handlers = request.app.exception_handlers
     for kind in type(exc).__mro__:
