@@ -45,6 +45,7 @@ from jobq.store.postgres_sql import (
     CLAIM,
     CLAIM_PICKED,
     INSERT_MANY,
+    INSERT_MANY_AND_QUEUES,
     INSERT_UNIQUE,
     LIVE_SQL,
     LOCK_NAMED,
@@ -388,6 +389,21 @@ def split_pool_size(url: str, default: int = 10) -> tuple[str, int]:
 
 async def _insert(c: Conn, jobs: Sequence[Job], now: float) -> list[tuple[Job, bool]]:
     queues = sorted({j.queue for j in jobs})
+    if all(j.unique_key is None for j in jobs):  # the usual batch: one statement
+        await _insert_plain(c, list(jobs), (queues, now))
+        out = [(job, True) for job in jobs]
+    else:
+        out = await _insert_mixed(c, jobs, queues, now)
+    retried = [(j.id, j.retry_of) for j, created in out if created and j.retry_of is not None]
+    if retried:
+        await c.executemany("UPDATE jobs SET retried_by = $1 WHERE id = $2", retried)
+    return out
+
+
+async def _insert_mixed(
+    c: Conn, jobs: Sequence[Job], queues: list[str], now: float
+) -> list[tuple[Job, bool]]:
+    """A batch holding jobs with a unique key: those one by one, the others in runs."""
     await c.execute(
         "INSERT INTO queues (name, paused, updated_at) SELECT unnest($1::text[]), 0, $2 "
         "ON CONFLICT (name) DO NOTHING",
@@ -404,19 +420,23 @@ async def _insert(c: Conn, jobs: Sequence[Job], now: float) -> list[tuple[Job, b
         plain = []
         out.append(await _insert_unique(c, job))
     await _insert_plain(c, plain)
-    retried = [(j.id, j.retry_of) for j, created in out if created and j.retry_of is not None]
-    if retried:
-        await c.executemany("UPDATE jobs SET retried_by = $1 WHERE id = $2", retried)
     return out
 
 
-async def _insert_plain(c: Conn, jobs: list[Job]) -> None:
+async def _insert_plain(
+    c: Conn, jobs: list[Job], new_queues: tuple[list[str], float] | None = None
+) -> None:
+    """Insert `jobs` in one statement; `new_queues` (names, now): record those queues too."""
     if not jobs:
         return
     rows = [job_values(j) for j in jobs]
     columns = [list(col) for col in zip(*rows, strict=True)]
     assert len(columns) == len(INSERT_COLUMNS)
-    seqs = {r["id"]: r["seq"] for r in await c.fetch(INSERT_MANY, *columns)}
+    if new_queues is None:
+        found = await c.fetch(INSERT_MANY, *columns)
+    else:
+        found = await c.fetch(INSERT_MANY_AND_QUEUES, *columns, *new_queues)
+    seqs = {r["id"]: r["seq"] for r in found}
     for job in jobs:
         job.seq = seqs[job.id]
 
@@ -494,20 +514,18 @@ async def _apply(c: Conn, job: Job | None, step: Step, now: float) -> Moved:
     params = [encode(k, v) for k, v in changes.items()]
     assignments = ", ".join(f"{column} = ${i}" for i, column in enumerate(changes, 1))
     n = len(changes)
-    sql = (
+    update = (
         f"UPDATE jobs SET {assignments} WHERE id = ${n + 1} AND state = ANY(${n + 2}::text[]) "
         f"RETURNING {', '.join(JOB_COLUMNS)}"
     )
     allowed = sorted(str(s) for s in sources(plan.event))
-    row = await c.fetchrow(sql, *params, job.id, allowed)
+    if plan.attempt_outcome is None:
+        row = await c.fetchrow(update, *params, job.id, allowed)
+    else:  # the attempt is closed in the same statement: one round trip, not two
+        closed = (plan.attempt_outcome, encode("error", plan.attempt_error), job.attempt, now)
+        row = await c.fetchrow(close_attempt(update, n), *params, job.id, allowed, *closed)
     if row is None:  # the row is locked, so this cannot happen; kept as the guard
         raise Conflict(state=str(job.state), id=job.id)
-    if plan.attempt_outcome is not None:
-        await c.execute(
-            "UPDATE attempts SET finished_at = $1, outcome = $2, error = $3 "
-            "WHERE job_id = $4 AND attempt = $5",
-            now, plan.attempt_outcome, encode("error", plan.attempt_error), job.id, job.attempt,
-        )  # fmt: skip
     if plan.callback and job.callback_url:
         await c.execute(
             "INSERT INTO callbacks (job_id, url, next_at) VALUES ($1, $2, $3)",
@@ -516,6 +534,17 @@ async def _apply(c: Conn, job: Job | None, step: Step, now: float) -> Moved:
     if plan.spawn is not None:
         await _insert(c, [plan.spawn], now)
     return Moved(job_from_row(row), job.state)
+
+
+def close_attempt(update: str, n: int) -> str:
+    """`update` (of n changes, then the id and the allowed states), also closing the job's
+    attempt if the job was updated: $n+3 its outcome, $n+4 its error, $n+5 its number, $n+6
+    when it finished."""
+    return (
+        f"WITH moved AS ({update}), closed AS (UPDATE attempts SET finished_at = ${n + 6}, "
+        f"outcome = ${n + 3}, error = ${n + 4} WHERE job_id = ${n + 1} AND attempt = ${n + 5} "
+        "AND EXISTS (SELECT 1 FROM moved)) SELECT * FROM moved"
+    )
 
 
 async def _delete(c: Conn, ids: Sequence[str], allowed: frozenset[State]) -> list[State | None]:

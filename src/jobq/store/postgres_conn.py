@@ -61,6 +61,14 @@ def unavailable(exc: BaseException, url: str) -> StoreUnavailable:
     )
 
 
+async def keep_session(conn: Conn) -> None:
+    """What a pooled connection needs when it is given back: nothing more than asyncpg itself
+    does (roll back a transaction left open, drop listeners). jobq leaves no session state on
+    pooled connections (its locks are transaction locks, its settings SET LOCAL, LISTEN has a
+    connection of its own), so asyncpg's default reset query (UNLISTEN *, RESET ALL, ...) was a
+    round trip per store call for nothing."""
+
+
 class _Stale(Exception):
     """A pooled connection was found dead before any work was done on it."""
 
@@ -83,6 +91,7 @@ class Database:
                 command_timeout=60,
                 max_inactive_connection_lifetime=300,
                 server_settings={"application_name": "jobq"},
+                reset=keep_session,
             )
         except UNREACHABLE as exc:
             raise unavailable(exc, self.url) from exc
