@@ -159,12 +159,18 @@ async def authenticate_request(request: Request, scheme: Scheme) -> None:
     request.state.user = principal.user
 
 
-def authenticate(scheme: Scheme, then: Check | None = None) -> Check:
-    """The dependency on every route of an interface: `authenticate_request`, then `then` (a
-    further check of every request, e.g. jobq.api.json_limits.keepable_json)."""
+Identify = Callable[[Request, "Scheme"], Awaitable[None]]
+
+
+def authenticate(
+    scheme: Scheme, then: Check | None = None, identify: Identify = authenticate_request
+) -> Check:
+    """The dependency on every route of an interface: `identify` (by default
+    `authenticate_request`), then `then` (a further check of every request, e.g.
+    jobq.api.json_limits.keepable_json)."""
 
     async def dependency(request: Request) -> None:
-        await authenticate_request(request, scheme)
+        await identify(request, scheme)
         if then is not None:
             await then(request)
 

@@ -21,13 +21,7 @@ CSRF_HEADER = "x-csrf-token"
 
 def authenticate(scheme: security.Scheme, then: security.Check | None = None) -> security.Check:
     """Like `security.authenticate(scheme, then)`, also accepting the dashboard's session."""
-
-    async def dependency(request: Request) -> None:
-        await authenticate_request(request, scheme)
-        if then is not None:
-            await then(request)
-
-    return security.declaring(scheme, dependency)
+    return security.authenticate(scheme, then, authenticate_request)
 
 
 async def authenticate_request(request: Request, scheme: security.Scheme) -> None:

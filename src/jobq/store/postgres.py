@@ -64,7 +64,7 @@ from jobq.store.rows import (
     job_values,
     worker_dict,
 )
-from jobq.store.seen import SeenWorkers, due_claims, noted_claims
+from jobq.store.seen import SeenWorkers, recording
 
 
 class PostgresStore(Store):
@@ -125,14 +125,14 @@ class PostgresStore(Store):
         return [job_from_row(r) for r in rows]
 
     async def claim(self, spec: ClaimSpec, lease_key: str, now: float) -> list[Job]:
-        touch = self._seen.due(spec.worker, spec.queues, now)
-        if touch or spec.ids is not None:
-            jobs: list[Job] = await self.db.run(lambda c: _claim(c, spec, lease_key, now, touch))
-        else:  # one statement, its own transaction: one round trip
-            jobs = await self.db.once(lambda c: _claim(c, spec, lease_key, now, touch=False))
-        if touch:
-            self._seen.noted(spec.worker, spec.queues, now)
-        return jobs
+        async def write(touches: list[bool]) -> list[Job]:
+            [touch] = touches
+            if touch or spec.ids is not None:
+                return await self.db.run(lambda c: _claim(c, spec, lease_key, now, touch))
+            # one statement, its own transaction: one round trip
+            return await self.db.once(lambda c: _claim(c, spec, lease_key, now, touch=False))
+
+        return await recording(self._seen, [spec], now, write)
 
     async def transition(self, steps: Sequence[Step], now: float) -> list[StepResult]:
         if not steps:
@@ -142,31 +142,27 @@ class PostgresStore(Store):
     async def transition_and_claim(
         self, steps: Sequence[Step], spec: ClaimSpec, lease_key: str, now: float
     ) -> tuple[list[StepResult], list[Job]]:
-        touch = self._seen.due(spec.worker, spec.queues, now)
+        async def write(touches: list[bool]) -> tuple[list[StepResult], list[Job]]:
+            async def both(c: Conn) -> tuple[list[StepResult], list[Job]]:
+                results = await _transition(c, steps, now) if steps else []
+                return results, await _claim(c, spec, lease_key, now, touches[0])
 
-        async def both(c: Conn) -> tuple[list[StepResult], list[Job]]:
-            results = await _transition(c, steps, now) if steps else []
-            return results, await _claim(c, spec, lease_key, now, touch)
+            return await self.db.run(both)
 
-        done = await self.db.run(both)
-        if touch:
-            self._seen.noted(spec.worker, spec.queues, now)
-        return done
+        return await recording(self._seen, [spec], now, write)
 
     async def insert_and_claim(
         self, jobs: Sequence[Job], claims: Sequence[tuple[ClaimSpec, str]], now: float
     ) -> tuple[list[tuple[Job, bool]], list[list[Job]]]:
-        specs = [spec for spec, _ in claims]
-        touches = due_claims(self._seen, specs, now)
+        async def write(touches: list[bool]) -> tuple[list[tuple[Job, bool]], list[list[Job]]]:
+            async def both(c: Conn) -> tuple[list[tuple[Job, bool]], list[list[Job]]]:
+                pairs = zip(claims, touches, strict=True)
+                inserted = await _insert(c, jobs, now)
+                return inserted, [await _claim(c, spec, k, now, t) for (spec, k), t in pairs]
 
-        async def both(c: Conn) -> tuple[list[tuple[Job, bool]], list[list[Job]]]:
-            inserted = await _insert(c, jobs, now)
-            pairs = zip(claims, touches, strict=True)
-            return inserted, [await _claim(c, spec, k, now, touch) for (spec, k), touch in pairs]
+            return await self.db.run(both)
 
-        done: tuple[list[tuple[Job, bool]], list[list[Job]]] = await self.db.run(both)
-        noted_claims(self._seen, specs, touches, now)
-        return done
+        return await recording(self._seen, [spec for spec, _ in claims], now, write)
 
     async def delete(self, ids: Sequence[str], allowed: frozenset[State]) -> list[State | None]:
         return await self.db.run(lambda c: _delete(c, ids, allowed))

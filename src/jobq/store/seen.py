@@ -9,10 +9,12 @@ rolled-back claim never leaves a worker unrecorded.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 from jobq.model import ClaimSpec, Worker
 
+T = TypeVar("T")
 TOUCH_EVERY = 1.0  # seconds
 MAX_WORKERS = 10_000  # beyond this many, forget them all (they are written again, no harm)
 
@@ -34,18 +36,20 @@ class SeenWorkers:
         self._seen[_key(worker)] = (tuple(queues), now)
 
 
-def due_claims(seen: SeenWorkers, claims: Sequence[ClaimSpec], now: float) -> list[bool]:
-    """For each claim, whether it should write its worker's row (see `SeenWorkers.due`)."""
-    return [seen.due(spec.worker, spec.queues, now) for spec in claims]
-
-
-def noted_claims(
-    seen: SeenWorkers, claims: Sequence[ClaimSpec], touched: Sequence[bool], now: float
-) -> None:
-    """After the commit: the rows of the claims that wrote theirs are written."""
-    for spec, touch in zip(claims, touched, strict=True):
+async def recording(
+    seen: SeenWorkers,
+    claims: Sequence[ClaimSpec],
+    now: float,
+    write: Callable[[list[bool]], Awaitable[T]],
+) -> T:
+    """`write(touches)`: a store's write holding `claims`, told for each whether it records
+    its worker; the workers it recorded are noted once it has committed."""
+    touches = [seen.due(spec.worker, spec.queues, now) for spec in claims]
+    done = await write(touches)
+    for spec, touch in zip(claims, touches, strict=True):
         if touch:
             seen.noted(spec.worker, spec.queues, now)
+    return done
 
 
 def _key(worker: Worker) -> tuple[str, str, int]:

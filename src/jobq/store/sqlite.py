@@ -44,7 +44,7 @@ from jobq.store.rows import (
     job_values,
     new_job_values,
 )
-from jobq.store.seen import SeenWorkers, due_claims, noted_claims
+from jobq.store.seen import SeenWorkers, recording
 from jobq.store.sqlite_conn import (
     DEFAULT_CACHE_MIB,
     GroupCommitter,
@@ -109,13 +109,12 @@ class SQLiteStore(Store):
         return [job_from_row(r) for r in rows]
 
     async def claim(self, spec: ClaimSpec, lease_key: str, now: float) -> list[Job]:
-        touch = self._seen.due(spec.worker, spec.queues, now)
-        jobs: list[Job] = await self._write(
-            lambda c: sqlite_claim.claim(c, spec, lease_key, now, touch)
-        )
-        if touch:
-            self._seen.noted(spec.worker, spec.queues, now)
-        return jobs
+        async def write(touches: list[bool]) -> list[Job]:
+            return await self._write(  # type: ignore[no-any-return]
+                lambda c: sqlite_claim.claim(c, spec, lease_key, now, touches[0])
+            )
+
+        return await recording(self._seen, [spec], now, write)
 
     async def transition(self, steps: Sequence[Step], now: float) -> list[StepResult]:
         return await self._write(lambda c: _transition(c, steps, now))  # type: ignore[no-any-return]
@@ -123,33 +122,28 @@ class SQLiteStore(Store):
     async def transition_and_claim(
         self, steps: Sequence[Step], spec: ClaimSpec, lease_key: str, now: float
     ) -> tuple[list[StepResult], list[Job]]:
-        touch = self._seen.due(spec.worker, spec.queues, now)
+        async def write(touches: list[bool]) -> tuple[list[StepResult], list[Job]]:
+            def both(c: sqlite3.Connection) -> tuple[list[StepResult], list[Job]]:
+                results = _transition(c, steps, now) if steps else []
+                return results, sqlite_claim.claim(c, spec, lease_key, now, touches[0])
 
-        def both(c: sqlite3.Connection) -> tuple[list[StepResult], list[Job]]:
-            results = _transition(c, steps, now) if steps else []
-            return results, sqlite_claim.claim(c, spec, lease_key, now, touch)
+            return await self._write(both)  # type: ignore[no-any-return]
 
-        done: tuple[list[StepResult], list[Job]] = await self._write(both)
-        if touch:
-            self._seen.noted(spec.worker, spec.queues, now)
-        return done
+        return await recording(self._seen, [spec], now, write)
 
     async def insert_and_claim(
         self, jobs: Sequence[Job], claims: Sequence[tuple[ClaimSpec, str]], now: float
     ) -> tuple[list[tuple[Job, bool]], list[list[Job]]]:
-        specs = [spec for spec, _ in claims]
-        touches = due_claims(self._seen, specs, now)
+        async def write(touches: list[bool]) -> tuple[list[tuple[Job, bool]], list[list[Job]]]:
+            def both(c: sqlite3.Connection) -> tuple[list[tuple[Job, bool]], list[list[Job]]]:
+                return _insert(c, jobs, now), [
+                    sqlite_claim.claim(c, spec, key, now, touch)
+                    for (spec, key), touch in zip(claims, touches, strict=True)
+                ]
 
-        def both(c: sqlite3.Connection) -> tuple[list[tuple[Job, bool]], list[list[Job]]]:
-            inserted = _insert(c, jobs, now)
-            return inserted, [
-                sqlite_claim.claim(c, spec, key, now, touch)
-                for (spec, key), touch in zip(claims, touches, strict=True)
-            ]
+            return await self._write(both)  # type: ignore[no-any-return]
 
-        done: tuple[list[tuple[Job, bool]], list[list[Job]]] = await self._write(both)
-        noted_claims(self._seen, specs, touches, now)
-        return done
+        return await recording(self._seen, [spec for spec, _ in claims], now, write)
 
     async def delete(self, ids: Sequence[str], allowed: frozenset[State]) -> list[State | None]:
         return await self._write(lambda c: [_delete(c, i, allowed) for i in ids])  # type: ignore[no-any-return]
