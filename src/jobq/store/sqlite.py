@@ -53,15 +53,15 @@ from jobq.store.sqlite_conn import (
     connect,
     migrate,
 )
+from jobq.store.sqlite_many import insert_rows, update_rows
 
 SELECT_JOB = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs"
 INSERT_JOB = (
     f"INSERT INTO jobs ({', '.join(INSERT_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in INSERT_COLUMNS)})"
 )
-INSERT_NEW = (
-    f"INSERT INTO jobs ({', '.join(NEW_COLUMNS)}) VALUES ({', '.join('?' for _ in NEW_COLUMNS)})"
-)
+INSERT_NEW_HEAD = f"INSERT INTO jobs ({', '.join(NEW_COLUMNS)})"
+INSERT_JOB_HEAD = f"INSERT INTO jobs ({', '.join(INSERT_COLUMNS)})"
 LIVE_STATES = tuple(str(s) for s in LIVE)
 
 
@@ -334,6 +334,8 @@ def _get(c: sqlite3.Connection, job_id: str) -> Job | None:
 
 
 def _insert(c: sqlite3.Connection, jobs: Sequence[Job], now: float) -> list[tuple[Job, bool]]:
+    if not jobs:
+        return []
     c.executemany(
         "INSERT OR IGNORE INTO queues (name, paused, updated_at) VALUES (?, 0, ?)",
         [(queue, now) for queue in {j.queue for j in jobs}],
@@ -354,10 +356,10 @@ def _insert_plain(c: sqlite3.Connection, jobs: list[Job]) -> list[tuple[Job, boo
     if not jobs:
         return []
     if all(map(is_new, jobs)):
-        c.executemany(INSERT_NEW, [new_job_values(j) for j in jobs])
+        insert_rows(c, INSERT_NEW_HEAD, len(NEW_COLUMNS), [new_job_values(j) for j in jobs])
     else:
-        c.executemany(INSERT_JOB, [job_values(j) for j in jobs])
-    # one writer, one statement: the rows got consecutive seqs ending at the last rowid
+        insert_rows(c, INSERT_JOB_HEAD, len(INSERT_COLUMNS), [job_values(j) for j in jobs])
+    # one writer, statements in order: the rows got consecutive seqs ending at the last rowid
     (last,) = c.execute("SELECT last_insert_rowid()").fetchone()
     for offset, job in enumerate(jobs):
         job.seq = last - len(jobs) + 1 + offset
@@ -432,8 +434,15 @@ def _decide(job: Job | None, step: Step, now: float) -> _Decided:
     return _Decided(Moved(evolve(job, changes), job.state), plan, changes, job.attempt)
 
 
+ATTEMPT_END = ("finished_at", "outcome", "error")
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
 class _Writes:
-    """Plans waiting to be written, grouped so that each group is one executemany."""
+    """Plans waiting to be written, grouped so that each group is one multi-row UPDATE."""
 
     def __init__(self, now: float) -> None:
         self.now = now
@@ -447,7 +456,7 @@ class _Writes:
         job, plan, changes = decided.moved.job, decided.plan, decided.changes
         allowed = tuple(sorted(str(s) for s in sources(plan.event)))
         params = [encode(k, v) for k, v in changes.items()]
-        self.updates.setdefault((tuple(changes), allowed), []).append([*params, job.id, *allowed])
+        self.updates.setdefault((tuple(changes), allowed), []).append([*params, job.id])
         self.touched.add(job.id)
         if plan.attempt_outcome is not None:
             error = encode("error", plan.attempt_error)
@@ -459,22 +468,12 @@ class _Writes:
 
     def flush(self, c: sqlite3.Connection) -> None:
         for (columns, allowed), rows in self.updates.items():
-            assignments = ", ".join(f"{column} = ?" for column in columns)
-            sql = (
-                f"UPDATE jobs SET {assignments} "
-                f"WHERE id = ? AND state IN ({', '.join('?' * len(allowed))})"
-            )
-            if c.executemany(sql, rows).rowcount != len(rows):
+            where = f"jobs.state IN ({', '.join(_quoted(state) for state in allowed)})"
+            if update_rows(c, "jobs", columns, ["id"], rows, where) != len(rows):
                 # cannot happen with one writer deciding on fresh rows; the guard stays
                 raise RuntimeError("compare-and-set failed inside the writer")
-        c.executemany(
-            "UPDATE attempts SET finished_at = ?, outcome = ?, error = ? "
-            "WHERE job_id = ? AND attempt = ?",
-            self.attempts,
-        )
-        c.executemany(
-            "INSERT INTO callbacks (job_id, url, next_at) VALUES (?, ?, ?)", self.callbacks
-        )
+        update_rows(c, "attempts", ATTEMPT_END, ["job_id", "attempt"], self.attempts)
+        insert_rows(c, "INSERT INTO callbacks (job_id, url, next_at)", 3, self.callbacks)
         _insert(c, self.spawns, self.now)
         self.touched.clear()
         self.updates.clear()

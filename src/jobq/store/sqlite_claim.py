@@ -16,6 +16,7 @@ from functools import lru_cache
 
 from jobq.model import ClaimSpec, Job, Worker
 from jobq.store.rows import JOB_COLUMNS, dumps, job_from_row, worker_dict
+from jobq.store.sqlite_many import insert_rows
 
 MAX_PAIRS = 32  # (queue, type) pairs one claim statement serves (SQLite allows 500 arms)
 
@@ -40,8 +41,8 @@ RETURNING """ + ", ".join(JOB_COLUMNS).replace("{", "{{").replace("}", "}}")
 
 # A released attempt gave its number back (release does not count it); the next claim of the
 # job reuses that number, so its row is started afresh.
-INSERT_ATTEMPT = """
-INSERT INTO attempts (job_id, attempt, started_at, worker) VALUES (?, ?, ?, ?)
+ATTEMPT_HEAD = "INSERT INTO attempts (job_id, attempt, started_at, worker)"
+ATTEMPT_AGAIN = """
 ON CONFLICT (job_id, attempt) DO UPDATE SET started_at = excluded.started_at,
     worker = excluded.worker, finished_at = NULL, outcome = NULL, error = NULL
 """
@@ -77,7 +78,8 @@ def claim(
             return []
         rows = c.execute(LEASE.format(chosen=", ".join("?" for _ in chosen)), (*head, *chosen))
     claimed = sorted((job_from_row(r) for r in rows), key=lambda j: (-j.priority, j.seq))
-    c.executemany(INSERT_ATTEMPT, [(job.id, job.attempt, now, worker) for job in claimed])
+    attempts = [(job.id, job.attempt, now, worker) for job in claimed]
+    insert_rows(c, ATTEMPT_HEAD, 4, attempts, ATTEMPT_AGAIN)
     return claimed
 
 
