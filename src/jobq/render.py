@@ -7,25 +7,33 @@ from typing import Any
 
 from jobq.model import Attempt, Job, LogEntry, Worker
 
-_second: list[Any] = [None, ""]  # the last whole second formatted, and its text
-_last: list[tuple[float, str]] = [(float("nan"), "")]  # the last time formatted, and its text
+_texts: dict[float, str] = {}  # times formatted lately (a batch's jobs share most of theirs)
+_seconds: dict[int, str] = {}  # whole seconds formatted lately
+_KEEP = 4096  # entries each cache holds before it starts afresh
 
 
 def iso(t: float | None) -> str | None:
     """UNIX seconds as ISO 8601 UTC with milliseconds (2026-01-02T03:04:05.678Z)."""
     if t is None:
         return None
-    last, text = _last[0]
-    if t == last:  # a new job's run_at, created_at and updated_at; a batch's jobs
-        return text
-    millis = round(t * 1000)
-    second, ms = divmod(millis, 1000)
-    if second != _second[0]:  # most times in one response share their second
-        _second[0] = second
-        _second[1] = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    text = f"{_second[1]}.{ms:03d}Z"
-    _last[0] = (t, text)
+    text = _texts.get(t)
+    if text is None:
+        text = _format(t)
+        if len(_texts) >= _KEEP:
+            _texts.clear()
+        _texts[t] = text
     return text
+
+
+def _format(t: float) -> str:
+    second, ms = divmod(round(t * 1000), 1000)
+    head = _seconds.get(second)
+    if head is None:  # a job's times fall in a few seconds: now, run_at, lease expiry, ...
+        head = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        if len(_seconds) >= _KEEP:
+            _seconds.clear()
+        _seconds[second] = head
+    return f"{head}.{ms:03d}Z"
 
 
 def worker_document(worker: Worker | None) -> dict[str, Any] | None:

@@ -104,3 +104,20 @@ def test_iso_renders_utc_milliseconds():
     assert iso(1_700_000_000.1234) == "2023-11-14T22:13:20.123Z"
     assert iso(1_700_000_000.9996) == "2023-11-14T22:13:21.000Z"
     assert iso(None) is None
+
+
+def test_iso_agrees_with_datetime_however_times_interleave():
+    """The formatting caches (by exact time and by whole second) never hand out another
+    time's text: times from many seconds, repeated and interleaved, past the caches' size."""
+    from datetime import UTC, datetime
+
+    from jobq import render
+
+    rng = random.Random(7)
+    times = [rng.uniform(0, 4_102_444_800) for _ in range(3 * render._KEEP)]
+    times += [t + rng.choice([0.0, 0.0004, 300.0, 86_400.0]) for t in times[:500]]
+    rng.shuffle(times)
+    for t in times:
+        millis = round(t * 1000)
+        expected = datetime.fromtimestamp(millis / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+        assert render.iso(t) == expected[:-3] + "Z", t
