@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from jobq.client import Client
+from jobq.client import Client, Job
 from tests.acceptance.conftest import WorkerProcess, wait_until
 from tests.conftest import Server
 
@@ -212,10 +212,48 @@ def test_an_outcome_the_server_refuses_does_not_stop_the_worker(
                 later = [c.enqueue("py", "noop", i) for i in range(20)]
                 for job in later:
                     assert c.get(job.id, wait=60).state == "succeeded"
-                assert c.get(huge.id).state == "running"  # its outcome was refused (413)
+                _assert_refused(c.get(huge.id, wait=30))  # well before its lease ends
             assert "413" in worker.output() or "too large" in worker.output()
         finally:
             worker.stop()
+    finally:
+        small.stop()
+
+
+def _assert_refused(job: Job) -> None:
+    """Failed at once, with why, after the server refused the outcome (413)."""
+    assert job.state == "failed" and job.error is not None, job
+    assert job.error["code"] == "outcome_refused"
+    assert job.error["details"] == {"status": 413, "code": "too_large"}
+    assert job.attempt == 1
+
+
+def test_one_refused_outcome_does_not_lose_the_others_of_its_batch(
+    tmp_path: Path, start_worker: Callable[..., WorkerProcess]
+) -> None:
+    """Outcomes go to the server ten at a time; one of them is over the body limit, so the
+    server refuses their batch whole. The other nine must still land (their leases are far
+    longer than the test waits), and the refused one must fail at once."""
+    small = Server(f"sqlite:///{tmp_path / 'small.db'}", "--max-body", "20000").start()
+    try:
+        (tmp_path / "huge_app.py").write_text(textwrap.dedent(HUGE_APP))
+        with Client(small.url, timeout=60) as c:
+            c.pause("py")
+            huge = c.enqueue("py", "huge", lease_seconds=600, max_attempts=1)
+            good = c.enqueue_many([{"queue": "py", "type": "noop", "payload": i,
+                                    "lease_seconds": 600} for i in range(9)])  # fmt: skip
+            worker = WorkerProcess(small, tmp_path / "huge.log",
+                                   ("--app", "huge_app:worker", "--concurrency", "10",
+                                    "--batch", "10"), tmp_path)  # fmt: skip
+            try:
+                wait_until(lambda: any(w.queues == ["py"] for w in c.workers()),
+                           what="the worker to claim")  # fmt: skip
+                c.resume("py")
+                for job in good:
+                    assert c.get(job.id, wait=30).state == "succeeded"
+                _assert_refused(c.get(huge.id, wait=30))
+            finally:
+                worker.stop()
     finally:
         small.stop()
 

@@ -24,6 +24,9 @@ from jobq.client.calls import WorkerId
 from jobq.client.errors import (
     ClientError,
     Forbidden,
+    InvalidRequest,
+    PayloadTooLarge,
+    ServerError,
     ServerUnavailable,
     TransportError,
     Unauthorized,
@@ -278,8 +281,31 @@ class Runner:
             log.warning("could not hand back job %s: %s", lease.job.id, exc)
 
     async def _send_acks(self, items: list[AckItem]) -> None:
-        for result in await self.client.ack(items):
+        """Send outcomes. The server refuses a batch whole when one outcome in it cannot be
+        kept (a result over the body limit, say): then they go one by one, so the others land,
+        and the refused one goes again as a failure saying why, so its job does not sit out
+        its lease."""
+        try:
+            results = await self.client.ack(items)
+        except (InvalidRequest, PayloadTooLarge) as exc:
+            if len(items) > 1:
+                for item in items:
+                    await self._send_acks([item])
+                return
+            log.error("job %s: the server refused its outcome: %s", items[0].id, exc)
+            results = await self.client.ack([refused_outcome(items[0], exc)])
+        for result in results:
             _note(result)
+
+
+def refused_outcome(item: AckItem, refusal: ServerError) -> AckItem:
+    """The failure that replaces an outcome the server would not take. Not retried if the
+    task had succeeded (its result would be refused again); a failure keeps its own choice."""
+    error = {"code": "outcome_refused",
+             "message": f"the server refused this attempt's outcome: {refusal.message[:500]}",
+             "details": {"status": refusal.status, "code": refusal.code}}  # fmt: skip
+    retryable = item.retryable if item.error is not None else False
+    return AckItem(item.id, item.token, None, error, retryable)
 
 
 def _note(result: AckResult) -> None:
