@@ -3,7 +3,8 @@
 Python's sqlite3 releases the GIL around every `sqlite3_step`, and `executemany` steps once
 per row. The writer thread then has to win the GIL back from the event loop after each row,
 which under load means waiting for the loop to block or for the switch interval to pass
-(measured: a 100-row executemany took 10x its CPU time in wall time beside a busy thread). So
+(measured beside a thread busy in Python: 100-row inserts by executemany took ~5.7 ms of wall
+time per row, as multi-row statements ~0.55 ms; ~15 us either way alone). So
 rows go in as multi-row statements: `INSERT ... VALUES (...), (...), ...` and
 `UPDATE ... FROM (VALUES ...)`, one step per statement. The row counts per statement are
 powers of two (at most `LARGEST`), so a table sees a handful of distinct statements and
