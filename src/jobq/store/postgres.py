@@ -482,7 +482,10 @@ async def _claim_chosen(
 
 async def _transition(c: Conn, steps: Sequence[Step], now: float) -> list[StepResult]:
     ids = sorted({s.job_id for s in steps})
-    rows = await c.fetch(f"{SELECT_JOB} WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE", ids)
+    if len(ids) == 1:  # PostgreSQL plans `= ANY($1)` anew on every call (a custom plan)
+        rows = await c.fetch(f"{SELECT_JOB} WHERE id = $1 FOR UPDATE", ids[0])
+    else:
+        rows = await c.fetch(f"{SELECT_JOB} WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE", ids)
     current = {r["id"]: job_from_row(r) for r in rows}
     results: list[StepResult] = []
     for step in steps:
