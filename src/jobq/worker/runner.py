@@ -292,10 +292,17 @@ class Runner:
                 for item in items:
                     await self._send_acks([item])
                 return
-            log.error("job %s: the server refused its outcome: %s", items[0].id, exc)
-            results = await self.client.ack([refused_outcome(items[0], exc)])
+            results = await self._send_refused(items[0], exc)
         for result in results:
             _note(result)
+
+    async def _send_refused(self, item: AckItem, refusal: ServerError) -> list[AckResult]:
+        log.error("job %s: the server refused its outcome: %s", item.id, refusal)
+        try:
+            return await self.client.ack([refused_outcome(item, refusal)])
+        except (InvalidRequest, PayloadTooLarge) as exc:  # the lease's end recovers the job
+            log.error("job %s: the server refused its failure too: %s", item.id, exc)
+            return []
 
 
 def refused_outcome(item: AckItem, refusal: ServerError) -> AckItem:
