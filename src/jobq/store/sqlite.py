@@ -56,10 +56,6 @@ from jobq.store.sqlite_conn import (
 from jobq.store.sqlite_many import insert_rows, update_rows
 
 SELECT_JOB = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs"
-INSERT_JOB = (
-    f"INSERT INTO jobs ({', '.join(INSERT_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in INSERT_COLUMNS)})"
-)
 INSERT_NEW_HEAD = f"INSERT INTO jobs ({', '.join(NEW_COLUMNS)})"
 INSERT_JOB_HEAD = f"INSERT INTO jobs ({', '.join(INSERT_COLUMNS)})"
 LIVE_STATES = tuple(str(s) for s in LIVE)
@@ -374,7 +370,7 @@ def _insert_special(c: sqlite3.Connection, job: Job) -> tuple[Job, bool]:
         ).fetchone()
         if existing is not None:
             return job_from_row(existing), False
-    c.execute(INSERT_JOB, job_values(job))
+    insert_rows(c, INSERT_JOB_HEAD, len(INSERT_COLUMNS), [job_values(job)])
     (job.seq,) = c.execute("SELECT last_insert_rowid()").fetchone()
     if job.retry_of is not None:
         c.execute("UPDATE jobs SET retried_by = ? WHERE id = ?", (job.id, job.retry_of))

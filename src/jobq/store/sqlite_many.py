@@ -21,7 +21,7 @@ from typing import Any
 LARGEST = 64  # rows per statement (x ~20 columns: far below SQLite's variable limit)
 
 
-def run_in_chunks(
+def _run_in_chunks(
     c: sqlite3.Connection, sql_for: Callable[[int], str], rows: Sequence[Sequence[Any]]
 ) -> int:
     """Run `sql_for(n)` (a statement taking n rows' parameters one row after another) over
@@ -44,7 +44,7 @@ def _chunk(left: int) -> int:
 
 
 @lru_cache(maxsize=256)
-def values(width: int, rows: int) -> str:
+def _values(width: int, rows: int) -> str:
     """`(?, ?), (?, ?)`: `rows` rows of `width` parameters."""
     row = "(" + ", ".join("?" * width) + ")"
     return ", ".join([row] * rows)
@@ -54,12 +54,12 @@ def insert_rows(
     c: sqlite3.Connection, head: str, width: int, rows: Sequence[Sequence[Any]], tail: str = ""
 ) -> int:
     """`head VALUES (...), ... tail` over `rows` of `width` values each; rows inserted."""
-    return run_in_chunks(c, lambda n: _insert_sql(head, width, n, tail), rows)
+    return _run_in_chunks(c, lambda n: _insert_sql(head, width, n, tail), rows)
 
 
 @lru_cache(maxsize=256)
 def _insert_sql(head: str, width: int, rows: int, tail: str) -> str:
-    return f"{head} VALUES {values(width, rows)} {tail}"
+    return f"{head} VALUES {_values(width, rows)} {tail}"
 
 
 def update_rows(
@@ -70,7 +70,7 @@ def update_rows(
     values, then the key values), with `UPDATE ... FROM (VALUES ...)`; `where`: a further
     condition on the table's row. The number of rows changed."""
     shape = (table, tuple(columns), tuple(keys), where)
-    return run_in_chunks(c, lambda n: _update_sql(*shape, n), rows)
+    return _run_in_chunks(c, lambda n: _update_sql(*shape, n), rows)
 
 
 @lru_cache(maxsize=256)
@@ -86,6 +86,6 @@ def _update_sql(
     match = [f"{table}.{key} = v.column{i}" for i, key in enumerate(keys, len(columns) + 1)]
     width = len(columns) + len(keys)
     return (
-        f"UPDATE {table} SET {sets} FROM (VALUES {values(width, rows)}) AS v "
+        f"UPDATE {table} SET {sets} FROM (VALUES {_values(width, rows)}) AS v "
         f"WHERE {' AND '.join(match + extra)}"
     )
