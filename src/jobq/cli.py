@@ -225,6 +225,9 @@ def worker(
     log_level: Annotated[
         str, typer.Option(envvar="JOBQ_LOG_LEVEL", help="debug, info, warning, error.")
     ] = "info",
+    loop: Annotated[
+        str, typer.Option(help="Event loop: auto (uvloop if installed), uvloop, asyncio.")
+    ] = "auto",
     url: Url = DEFAULT_URL,
     key: Key = None,
 ) -> None:
@@ -233,7 +236,7 @@ def worker(
 
     overrides = {"queues": queue, "concurrency": concurrency, "lease": lease, "grace": grace,
                  "batch": batch, "name": name}  # fmt: skip
-    run_worker(url, app_ref, overrides, log_level, key)
+    run_worker(url, app_ref, overrides, log_level, key, loop)
 
 
 @jobs_app.command("ls")

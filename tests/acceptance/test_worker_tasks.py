@@ -64,6 +64,11 @@ async def noop(job):
     return job.payload
 
 
+@worker.task("loop")
+async def loop(job):
+    return type(asyncio.get_running_loop()).__module__
+
+
 @worker.task("unstorable")
 async def unstorable(job):
     return {"too_big": 2**70} if job.payload == "int" else {"a set": {1, 2}}
@@ -98,6 +103,17 @@ def test_a_task_that_raises_twice_then_succeeds_ends_succeeded_after_three_attem
         assert attempt.error["message"] == f"RuntimeError: boom {n}"
         assert attempt.error["details"]["type"] == "builtins.RuntimeError"
         assert "Traceback" in attempt.error["details"]["traceback"]
+
+
+@pytest.mark.parametrize(("flags", "module"), [((), "uvloop"), (("--loop", "asyncio"), "asyncio")])
+def test_tasks_run_on_uvloop_unless_the_worker_is_told_asyncio(
+    client: Client, app_worker: Callable[..., WorkerProcess], flags: tuple[str, ...], module: str
+) -> None:
+    app_worker(*flags)
+    job = client.enqueue("py", "loop")
+    done = client.get(job.id, wait=120)
+    assert done.state == "succeeded"
+    assert str(done.result).split(".")[0] == module
 
 
 def test_progress_and_log_from_a_task_are_visible_on_the_job_while_it_runs(
