@@ -129,7 +129,7 @@ async def test_the_claim_function_is_planned_once(db_url: str) -> None:
         config = await conn.fetchval("SELECT proconfig FROM pg_proc WHERE proname = 'jobq_pick'")
     finally:
         await conn.close()
-    assert config == ["plan_cache_mode=force_generic_plan"]
+    assert config == ["plan_cache_mode=force_generic_plan"]  # kept by 0006's new definition
 
 
 async def test_a_migrated_database_equals_a_fresh_one(db_url: str) -> None:
@@ -218,6 +218,24 @@ async def test_concurrent_claimers_never_hold_the_same_job(nodes: Any) -> None:
 
     await asyncio.gather(*(claimer(n, f"{i}-{k}") for i, n in enumerate(four) for k in range(3)))
     assert len(done) == 400 and len(set(done)) == 400
+
+
+@pytest.mark.parametrize("types", [None, ["a", "b"]])
+async def test_a_claim_takes_the_next_job_when_the_head_of_the_queue_is_held(
+    nodes: Any, db_url: str, types: list[str] | None
+) -> None:
+    """Claimers arriving together all see the same best jobs; a claimer that finds the best
+    ten held by others (in flight in their transactions) still takes the eleventh."""
+    [node] = await nodes(1)
+    await eng(node).enqueue([JobSpec(queue="q", type="a", payload=i) for i in range(20)])
+    other = await asyncpg.connect(db_url)
+    try:
+        async with other.transaction():
+            await other.execute("SELECT seq FROM jobs ORDER BY seq LIMIT 10 FOR UPDATE")
+            jobs = await eng(node).claim(ClaimSpec(["q"], types, 1, 30.0, Worker("w")))
+            assert [j.payload for j in jobs] == [10]
+    finally:
+        await other.close()
 
 
 def _ack(job: Job) -> Any:
