@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -22,6 +23,7 @@ asyncpg = pytest.importorskip("asyncpg")
 from jobq.store.postgres import PostgresStore  # noqa: E402
 from jobq.store.postgres_conn import LATEST, migrate  # noqa: E402
 from jobq.store.postgres_notify import PostgresNotifier, pack  # noqa: E402
+from jobq.store.postgres_sql import CLAIM_PICKED  # noqa: E402
 
 
 @pytest.fixture
@@ -236,6 +238,36 @@ async def test_a_claim_takes_the_next_job_when_the_head_of_the_queue_is_held(
             assert [j.payload for j in jobs] == [10]
     finally:
         await other.close()
+
+
+async def test_a_claim_reads_a_few_pages_however_many_jobs_are_queued(
+    nodes: Any, db_url: str
+) -> None:
+    """The claim's plan, made once, must find the jobs it locks and leases by key. Planned
+    while the statistics count few queued jobs (a new table, not yet analyzed), it read every
+    queued job through the claim indexes instead, once per claim: 300 pages here with 5,000
+    jobs waiting, and ten times that with ten times the jobs."""
+    [node] = await nodes(1)
+    await eng(node).enqueue([JobSpec(queue="q", type="a") for _ in range(5000)])
+    conn = await asyncpg.connect(db_url)
+    try:
+        await conn.execute("SET plan_cache_mode = force_generic_plan")
+        await conn.execute(f"PREPARE claim AS {CLAIM_PICKED}")
+        pages = []
+        for _ in range(3):  # the first call also reads the catalogs
+            transaction = conn.transaction()
+            await transaction.start()
+            plan = await conn.fetchval(
+                "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) "
+                "EXECUTE claim(NULL, 1.0, 'w', '{q}', '{a,b}', 'key', 1)"
+            )
+            await transaction.rollback()
+            top = json.loads(plan)[0]["Plan"]
+            assert top["Actual Rows"] == 1
+            pages.append(top["Shared Hit Blocks"] + top["Shared Read Blocks"])
+    finally:
+        await conn.close()
+    assert max(pages[1:]) < 150, pages
 
 
 def _ack(job: Job) -> Any:

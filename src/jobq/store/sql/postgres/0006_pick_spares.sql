@@ -1,4 +1,11 @@
--- jobq_pick peeks without locks, then locks what it saw FOR UPDATE SKIP LOCKED. Claimers that
+-- jobq_pick peeks without locks, then locks what it saw FOR UPDATE SKIP LOCKED.
+--
+-- The lock found the jobs it saw by scanning every queued job: its plan, made once (0005),
+-- took the claim indexes for `state = 'queued'` while the statistics counted few queued jobs
+-- (as they do for a new table until it is analyzed, and for a queue that filled since), so each
+-- claim cost O(queued jobs). It now finds them by key.
+--
+-- Claimers that
 -- arrive together all peek at the same best jobs, and all but one lock nothing and go round
 -- again (at most four rounds, each a new scan from the head of the queue). Now each round peeks
 -- SPARE more jobs than it wants and locks the best it wants of them that nobody holds, so a
@@ -42,8 +49,11 @@ BEGIN
         END IF;
         EXIT WHEN v_chosen IS NULL;
         v_seen := v_seen || v_chosen;
+        -- by key, whatever the statistics say: `state = 'queued'` as such would let the
+        -- planner read every queued job through the claim indexes (their predicate), and
+        -- with statistics that count few queued jobs it did, once per claim
         v_locked := v_locked || ARRAY(
-            SELECT seq FROM jobs WHERE seq = ANY (v_chosen) AND state = 'queued'
+            SELECT seq FROM jobs WHERE seq = ANY (v_chosen) AND coalesce(state, '') = 'queued'
             ORDER BY priority DESC, seq LIMIT v_want FOR UPDATE SKIP LOCKED);
     END LOOP;
     RETURN v_locked;
