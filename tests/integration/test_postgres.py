@@ -131,7 +131,7 @@ async def test_the_claim_function_is_planned_once(db_url: str) -> None:
         config = await conn.fetchval("SELECT proconfig FROM pg_proc WHERE proname = 'jobq_pick'")
     finally:
         await conn.close()
-    assert config == ["plan_cache_mode=force_generic_plan"]  # kept by 0006's new definition
+    assert config == ["plan_cache_mode=force_generic_plan", "enable_seqscan=off"]
 
 
 async def test_a_migrated_database_equals_a_fresh_one(db_url: str) -> None:

@@ -75,13 +75,13 @@ RETURNING {", ".join(f"jobs.{c}" for c in JOB_COLUMNS)}
 CLAIM = f"""
 WITH picked AS (SELECT * FROM unnest($4::bigint[], $5::text[]) AS p (seq, token))
 {LEASE}"""
-# a claim in one statement: jobq_pick (migration 0004) locks the best jobs ($4 queues, $5
-# types, $7 how many), the update leases them (tokens from the key $6), the insert opens their
+# a claim in one statement: jobq_picked (migrations 0004, 0006) locks the best jobs ($4 queues,
+# $5 types, $7 how many), the update leases them (tokens from the key $6), the insert opens their
 # attempts (a released attempt gave its number back: the next claim starts that row afresh)
 CLAIM_PICKED = f"""
 WITH picked AS (
     SELECT seq, $6::text || '.' || seq AS token
-    FROM unnest(jobq_pick($4::text[], $5::text[], $7::integer)) AS seq
+    FROM jobq_picked($4::text[], $5::text[], $7::integer) AS seq
 ), claimed AS ({LEASE}), opened AS (
     INSERT INTO attempts (job_id, attempt, started_at, worker)
     SELECT id, attempt, $2::float8, $3::text FROM claimed
