@@ -108,7 +108,7 @@ class PostgresNotifier(Notifier):
     async def _send(self, batch: list[tuple[str, Any]]) -> None:
         payloads = pack(self.node, coalesce(batch))
         try:
-            await self.db.run(lambda c: _notify(c, payloads))
+            await self.db.once(lambda c: _notify(c, payloads))
         except StoreUnavailable as exc:
             log.warning("wake-ups for other nodes dropped: %s", exc.message)
 
@@ -168,8 +168,10 @@ class PostgresNotifier(Notifier):
 
 
 async def _notify(c: Conn, payloads: list[str]) -> None:
-    # a wake-up need not survive a crash: commit without waiting for the WAL flush
-    await c.execute("SET LOCAL synchronous_commit TO off")
+    """One statement in its own transaction: one round trip (it was four, with BEGIN, a
+    `SET LOCAL synchronous_commit` and COMMIT). A transaction that only notifies writes no WAL
+    but its commit record, whose flush PostgreSQL does not wait for anyway (checked with
+    pg_stat_wal: no WAL sync per notification either way)."""
     await c.execute("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p", PG_CHANNEL, payloads)
 
 
