@@ -41,18 +41,22 @@ INSERT_UNIQUE = (
     "RETURNING seq"
 )
 
+# a job still queued, tested so that only a lookup by key can serve it: `state = 'queued'` as
+# such would let the planner read every queued job through the claim indexes (their
+# predicate) when the statistics count few queued jobs, as they do for a new table or a queue
+# that filled since its last analyze (jobq_pick's lock does the same, migration 0006)
+STILL_QUEUED = "coalesce(jobs.state, '') = 'queued'"
+
 # a claim of named jobs: paused queues are skipped inside the query (a subquery on a tiny
-# table), not read first; found by id, not through the claim indexes (see LEASE)
+# table), not read first; the jobs are found by id
 NOT_PAUSED = "queue NOT IN (SELECT name FROM queues WHERE paused = 1)"
 LOCK_NAMED = (
-    "SELECT seq FROM jobs WHERE coalesce(state, '') = 'queued' AND queue = ANY($1::text[]) "
+    f"SELECT seq FROM jobs WHERE {STILL_QUEUED} AND queue = ANY($1::text[]) "
     f"AND id = ANY($2::text[]) AND {NOT_PAUSED} "
     "ORDER BY priority DESC, seq LIMIT $3 FOR UPDATE SKIP LOCKED"
 )
-# the lease a claim gives each `picked (seq, token)` row: $1 lease seconds (None: the job's
-# own), $2 now, $3 the worker. The rows are found by key: `state = 'queued'` as such would let
-# the planner read every queued job through the claim indexes (their predicate) when the
-# statistics count few queued jobs, as they do for a new table or a queue that filled since
+# the lease a claim gives each `picked (seq, token)` row, found by key: $1 lease seconds
+# (None: the job's own), $2 now, $3 the worker
 LEASE = f"""
 UPDATE jobs SET
     state = 'running',
@@ -68,7 +72,7 @@ UPDATE jobs SET
     updated_at = $2::float8,
     cancel_requested = 0
 FROM picked
-WHERE jobs.seq = picked.seq AND coalesce(jobs.state, '') = 'queued'
+WHERE jobs.seq = picked.seq AND {STILL_QUEUED}
 RETURNING {", ".join(f"jobs.{c}" for c in JOB_COLUMNS)}
 """
 # named jobs, locked beforehand: $4 their seqs, $5 their tokens

@@ -11,11 +11,11 @@
 -- jobs, and an array's unnest counts ten rows, for which a scan of a table the statistics
 -- call small again looked cheaper than lookups by key.
 --
--- Claimers that
--- arrive together all peek at the same best jobs, and all but one lock nothing and go round
--- again (at most four rounds, each a new scan from the head of the queue). Now each round peeks
--- SPARE more jobs than it wants and locks the best it wants of them that nobody holds, so a
--- claimer that loses the head of the queue to another takes the next job in the same round.
+-- Claimers that arrive together all peek at the same best jobs, and all but one locked nothing
+-- and went round again (at most four rounds, each a new scan from the head of the queue). Now
+-- each round peeks v_spare more jobs than it wants and locks the best it wants of them that
+-- nobody holds, so a claimer that loses the head of the queue takes the next job in the same
+-- round.
 CREATE OR REPLACE FUNCTION jobq_pick(p_queues text[], p_types text[], p_limit integer)
 RETURNS bigint[] LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan SET enable_seqscan = off AS $$
