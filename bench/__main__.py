@@ -1,5 +1,10 @@
 """`python -m bench`: every scenario against both stores and the other queues; tables on
-stdout, results.json, results.md and PNG charts in the output folder."""
+stdout, results.json, results.md and PNG charts in the output folder.
+
+The other queues' rounds run between jobq's end-to-end rounds on the store each is compared
+with (Celery and RQ beside SQLite, procrastinate beside PostgreSQL), so that every ratio of a
+target divides figures measured a minute apart: this machine's speed drifts by a fifth
+within a run."""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bench import jobq_runs as jr
@@ -34,6 +39,12 @@ SCALES = {
                   pickup=10, backlog=(100, 1_000), others=100),
 }  # fmt: skip
 
+# (name, what it runs on, the check that it can, the run); each runs beside a jobq store
+OTHERS = {"celery": ("redis", check_redis, others.celery),
+          "rq": ("redis", check_redis, others.rq),
+          "procrastinate": ("postgres", check_postgres, others.procrastinate)}  # fmt: skip
+BESIDE = {"sqlite": ("celery", "rq"), "postgres": ("procrastinate",)}
+
 
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
@@ -46,6 +57,7 @@ class Bench:
         self.logs = Path(tempfile.mkdtemp(prefix="jobq-bench-"))
         self.figures: list[Figure] = []
         self.cores = os.cpu_count() or 1
+        self.tried: set[str] = set()  # the other queues already measured, or found missing
 
     def figure(self, scenario: str, store: str, name: str, unit: str) -> Figure:
         f = Figure(scenario, store, name, unit)
@@ -54,9 +66,11 @@ class Bench:
 
     def rounds(self, fig: Figure, measure: Callable[[int], float]) -> None:
         for i in range(self.scale["rounds"]):
-            fig.rounds.append(measure(i))
-            print(f"  {fig.scenario} {fig.store} {fig.name}: {fig.rounds[-1]:,.1f} {fig.unit}",
-                  flush=True)  # fmt: skip
+            self.measure(fig, measure(i))
+
+    def measure(self, fig: Figure, value: float) -> None:
+        fig.rounds.append(value)
+        print(f"  {fig.scenario} {fig.store} {fig.name}: {value:,.1f} {fig.unit}", flush=True)
 
     # --- jobq, one store ---
 
@@ -98,13 +112,18 @@ class Bench:
         self.backlog(store)
 
     def end_to_end(self, server: JobqServer, store: str) -> None:
+        """jobq's rounds, each followed by a round of the other queues compared with `store`."""
         s, log = self.scale, self.logs / "workers.log"
         one = self.figure("end to end", store, "claims of 1", "jobs/s")
-        self.rounds(one, lambda i: jr.end_to_end(
-            server, s["e2e1"], self.cores, 4, 1, f"e2e1-{i}", log))  # fmt: skip
         many = self.figure("end to end", store, "batches of 100", "jobs/s")
-        self.rounds(many, lambda i: jr.end_to_end(
-            server, s["e2e_batch"], self.cores, 100, 100, f"e2eb-{i}", log))  # fmt: skip
+        theirs = [] if self.args.skip_others else self.others_ready(BESIDE.get(store, ()))
+        for i in range(s["rounds"]):
+            self.measure(one, jr.end_to_end(
+                server, s["e2e1"], self.cores, 4, 1, f"e2e1-{i}", log))  # fmt: skip
+            self.measure(many, jr.end_to_end(
+                server, s["e2e_batch"], self.cores, 100, 100, f"e2eb-{i}", log))  # fmt: skip
+            for fig, run in theirs:
+                self.measure(fig, run())
 
     def pickup(self, server: JobqServer, store: str) -> None:
         p50 = self.figure("pick-up", store, "p50", "ms")
@@ -137,19 +156,29 @@ class Bench:
 
     # --- the others ---
 
-    def others(self) -> None:
+    def others_ready(self, names: Sequence[str]) -> list[tuple[Figure, Callable[[], float]]]:
+        """A figure and a round for each of `names` not tried yet that can run here (those
+        that cannot are said to be skipped)."""
         n, log = self.scale["others"], self.logs / "others.log"
-        runs = [("celery", "redis", check_redis, others.celery),
-                ("rq", "redis", check_redis, others.rq),
-                ("procrastinate", "postgres", check_postgres, others.procrastinate)]  # fmt: skip
-        for name, store, check, run in runs:
+        ready = []
+        for name in names:
+            store, check, run = OTHERS[name]
+            if name in self.tried:
+                continue
+            self.tried.add(name)
             try:
                 check()
             except Missing as exc:
                 print(f"SKIPPED {name}: {exc}", file=sys.stderr)
                 continue
             fig = self.figure("others", store, name, "jobs/s")
-            self.rounds(fig, lambda i, run=run: run(n, self.cores, log))
+            ready.append((fig, lambda run=run: float(run(n, self.cores, log))))
+        return ready
+
+    def others(self) -> None:
+        """The other queues not measured beside a store (that store was not benchmarked)."""
+        for fig, run in self.others_ready(list(OTHERS)):
+            self.rounds(fig, lambda i, run=run: run())
 
     def earlier(self) -> list[dict[str, object]]:
         """The figures of the last run in the output folder that this run did not measure."""

@@ -24,6 +24,8 @@ from jobq.store.postgres import PostgresStore  # noqa: E402
 from jobq.store.postgres_conn import LATEST, migrate  # noqa: E402
 from jobq.store.postgres_notify import PostgresNotifier, pack  # noqa: E402
 from jobq.store.postgres_sql import CLAIM_PICKED  # noqa: E402
+from jobq.store.postgres_writes import update_sql  # noqa: E402
+from jobq.store.rows import encode  # noqa: E402
 
 
 @pytest.fixture
@@ -268,6 +270,46 @@ async def test_a_claim_reads_a_few_pages_however_many_jobs_are_queued(
     finally:
         await conn.close()
     assert max(pages[1:]) < 150, pages
+
+
+async def test_acknowledgements_find_their_jobs_by_id_whatever_the_statistics_say(
+    nodes: Any, db_url: str
+) -> None:
+    """A batch of acknowledgements is one UPDATE joined to its ids. With the statistics of a
+    new table (few jobs running), a plain `state = 'running'` test let the planner read every
+    running job through jobs_lease and jobs_state instead: O(jobs running) per batch."""
+    [node] = await nodes(1)
+    await eng(node).enqueue([JobSpec(queue="q") for _ in range(5000)])
+    jobs = await eng(node).claim(ClaimSpec(["q"], None, 2, 30.0, Worker("w")))
+    now = eng(node).clock()
+    changes = {**complete(jobs[0], None, now).changes, "state": "succeeded", "updated_at": now}
+    arrays = [[encode(k, v)] * 2 for k, v in changes.items()]
+    arrays += [[j.id for j in jobs], ["succeeded"] * 2, [None] * 2, [1, 1]]
+    conn = await asyncpg.connect(db_url)
+    try:
+        transaction = conn.transaction()
+        await transaction.start()
+        plan = await conn.fetchval(
+            f"EXPLAIN (ANALYZE, FORMAT JSON) {update_sql(tuple(changes))}",
+            *arrays, ["running"], now,
+        )  # fmt: skip
+        await transaction.rollback()
+    finally:
+        await conn.close()
+    [update] = _nodes(
+        json.loads(plan)[0]["Plan"],
+        lambda n: n["Node Type"] == "ModifyTable" and n["Relation Name"] == "jobs",
+    )
+    indexes = {n["Index Name"] for n in _nodes(update, lambda n: "Index Name" in n)}
+    assert indexes == {"jobs_id_key"}, indexes
+
+
+def _nodes(plan: dict[str, Any], wanted: Callable[[dict[str, Any]], bool]) -> list[Any]:
+    """The nodes of an EXPLAIN plan for which `wanted` holds, outermost first."""
+    found = [plan] if wanted(plan) else []
+    for child in plan.get("Plans", []):
+        found += _nodes(child, wanted)
+    return found
 
 
 def _ack(job: Job) -> Any:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from jobq.engine import Engine, JobSpec
 from jobq.errors import Conflict, NotFound, StaleLease
-from jobq.model import ClaimSpec, Job, JobQuery, Step, Worker
+from jobq.model import ClaimSpec, Job, JobQuery, Plan, Step, Worker
 from jobq.notify import Notifier
-from jobq.rules import complete, due
+from jobq.rules import complete, due, fail, heartbeat, release
 from jobq.states import TERMINAL, State
 from jobq.store.base import Store
 
@@ -139,6 +141,52 @@ async def test_transition_checks_the_token_and_the_state_table(store: Store) -> 
     assert stored is not None and stored.result == "done" and stored.lease_token is None
     [attempt] = await store.attempts(job.id)
     assert attempt.outcome == "succeeded" and attempt.finished_at is not None
+
+
+async def test_a_batch_of_steps_of_every_shape_stores_each_job_as_its_step_returned_it(
+    store: Store,
+) -> None:
+    """Steps that change different columns, in one transition, are written grouped by what
+    they change: each stored job must still equal the job its step returned, every attempt
+    must be closed with its own outcome and every finished job with a callback URL queued."""
+    engine = make_engine(store)
+    hook = "https://example.com/hook"
+    await engine.enqueue([spec(), spec(), spec(), spec(callback_url=hook, max_attempts=1),
+                          spec(), spec(callback_url=hook), spec()])  # fmt: skip
+    jobs = sorted(await engine.claim(claim_spec()), key=lambda j: j.seq)
+    assert len(jobs) == 7
+    now = engine.clock()
+    error = {"code": "boom", "message": "it broke"}
+    decisions: list[tuple[int, Callable[[Job], Plan]]] = [
+        (0, lambda j: complete(j, {"n": 0}, now)),
+        (1, lambda j: complete(j, [1, "one"], now)),
+        (2, lambda j: fail(j, error, True, 3, now)),  # retried later
+        (3, lambda j: fail(j, error, True, None, now)),  # no attempt left: failed, called back
+        (4, lambda j: heartbeat(j, now, {"done": 1})),
+        (4, lambda j: complete(j, "after progress", now)),  # the same job again
+        (5, lambda j: complete(j, None, now)),
+        (6, lambda j: release(j)),
+    ]
+    results = await store.transition(
+        [Step(jobs[i].id, decide, jobs[i].lease_token) for i, decide in decisions], now
+    )
+    moved = {}
+    for result in results:
+        assert not isinstance(result, Exception), result
+        moved[result.job.id] = result.job
+    states = [moved[j.id].state for j in jobs]
+    assert states == [State.succeeded, State.succeeded, State.scheduled, State.failed,
+                      State.succeeded, State.succeeded, State.queued]  # fmt: skip
+    for job in jobs:
+        assert await store.get(job.id) == moved[job.id]
+    outcomes = ["succeeded", "succeeded", "failed", "failed", "succeeded", "succeeded",
+                "released"]  # fmt: skip
+    for job, outcome in zip(jobs, outcomes, strict=True):
+        [attempt] = await store.attempts(job.id)
+        assert attempt.outcome == outcome and attempt.finished_at == now
+        assert attempt.error == (error if outcome == "failed" else None)
+    called = await store.due_callbacks(now + 1, 10)
+    assert sorted(c.job_id for c in called) == sorted([jobs[3].id, jobs[5].id])
 
 
 async def test_delete_reports_each_id(store: Store) -> None:

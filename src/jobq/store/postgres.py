@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import orjson
 
 from jobq.auth.model import ApiKey, Grant, Role, User
-from jobq.errors import Conflict, JobqError, NotFound, StaleLease, StoreUnavailable
+from jobq.errors import JobqError, StoreUnavailable
 from jobq.model import (
     Attempt,
     Callback,
@@ -29,7 +29,6 @@ from jobq.model import (
     Job,
     JobQuery,
     LogEntry,
-    Moved,
     QueueStats,
     Step,
     StepResult,
@@ -37,9 +36,10 @@ from jobq.model import (
     Worker,
     WorkerSeen,
 )
-from jobq.states import State, sources, target
+from jobq.states import State
 from jobq.store import postgres_auth as auth
 from jobq.store.base import Store
+from jobq.store.decide import decide
 from jobq.store.postgres_conn import LATEST, Conn, Database, migrate, schema_version
 from jobq.store.postgres_sql import (
     CLAIM,
@@ -54,12 +54,11 @@ from jobq.store.postgres_sql import (
     SELECT_JOB,
     list_sql,
 )
+from jobq.store.postgres_writes import Writes
 from jobq.store.rows import (
     INSERT_COLUMNS,
-    JOB_COLUMNS,
     attempt_from_row,
     dumps,
-    encode,
     job_from_row,
     job_values,
     worker_dict,
@@ -481,69 +480,36 @@ async def _claim_chosen(
 
 
 async def _transition(c: Conn, steps: Sequence[Step], now: float) -> list[StepResult]:
+    """Decide every step on the rows as they are (locked), then write the decisions grouped
+    (see jobq.store.postgres_writes)."""
     ids = sorted({s.job_id for s in steps})
     if len(ids) == 1:  # PostgreSQL plans `= ANY($1)` anew on every call (a custom plan)
         rows = await c.fetch(f"{SELECT_JOB} WHERE id = $1 FOR UPDATE", ids[0])
     else:
         rows = await c.fetch(f"{SELECT_JOB} WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE", ids)
     current = {r["id"]: job_from_row(r) for r in rows}
+    writes = Writes(now)
     results: list[StepResult] = []
     for step in steps:
         try:
-            moved = await _apply(c, current.get(step.job_id), step, now)
+            decided = decide(current.get(step.job_id), step, now)
         except JobqError as exc:
             results.append(exc)
             continue
-        current[step.job_id] = moved.job
-        results.append(moved)
+        job = decided.moved.job
+        if job.id in writes.touched:  # the same job twice: keep the writes in order
+            await _write(c, writes)
+        writes.add(decided)
+        current[job.id] = job
+        results.append(decided.moved)
+    await _write(c, writes)
     return results
 
 
-async def _apply(c: Conn, job: Job | None, step: Step, now: float) -> Moved:
-    if job is None:
-        raise NotFound("job not found", id=step.job_id)
-    if step.token is not None and (job.state != State.running or job.lease_token != step.token):
-        raise StaleLease(state=str(job.state), id=job.id)
-    plan = step.decide(job)
-    try:
-        new_state = target(plan.event, job.state)
-    except ValueError as exc:
-        raise Conflict(str(exc), state=str(job.state), id=job.id) from None
-    changes = {**plan.changes, "state": new_state, "updated_at": now}
-    params = [encode(k, v) for k, v in changes.items()]
-    assignments = ", ".join(f"{column} = ${i}" for i, column in enumerate(changes, 1))
-    n = len(changes)
-    update = (
-        f"UPDATE jobs SET {assignments} WHERE id = ${n + 1} AND state = ANY(${n + 2}::text[]) "
-        f"RETURNING {', '.join(JOB_COLUMNS)}"
-    )
-    allowed = sorted(str(s) for s in sources(plan.event))
-    if plan.attempt_outcome is None:
-        row = await c.fetchrow(update, *params, job.id, allowed)
-    else:  # the attempt is closed in the same statement: one round trip, not two
-        closed = (plan.attempt_outcome, encode("error", plan.attempt_error), job.attempt, now)
-        row = await c.fetchrow(close_attempt(update, n), *params, job.id, allowed, *closed)
-    if row is None:  # the row is locked, so this cannot happen; kept as the guard
-        raise Conflict(state=str(job.state), id=job.id)
-    if plan.callback and job.callback_url:
-        await c.execute(
-            "INSERT INTO callbacks (job_id, url, next_at) VALUES ($1, $2, $3)",
-            job.id, job.callback_url, now,
-        )  # fmt: skip
-    if plan.spawn is not None:
-        await _insert(c, [plan.spawn], now)
-    return Moved(job_from_row(row), job.state)
-
-
-def close_attempt(update: str, n: int) -> str:
-    """`update` (of n changes, then the id and the allowed states), also closing the job's
-    attempt if the job was updated: $n+3 its outcome, $n+4 its error, $n+5 its number, $n+6
-    when it finished."""
-    return (
-        f"WITH moved AS ({update}), closed AS (UPDATE attempts SET finished_at = ${n + 6}, "
-        f"outcome = ${n + 3}, error = ${n + 4} WHERE job_id = ${n + 1} AND attempt = ${n + 5} "
-        "AND EXISTS (SELECT 1 FROM moved)) SELECT * FROM moved"
-    )
+async def _write(c: Conn, writes: Writes) -> None:
+    spawns = await writes.flush(c)
+    if spawns:
+        await _insert(c, spawns, writes.now)
 
 
 async def _delete(c: Conn, ids: Sequence[str], allowed: frozenset[State]) -> list[State | None]:

@@ -41,11 +41,13 @@ INSERT_UNIQUE = (
     "RETURNING seq"
 )
 
-# a job still queued, tested so that only a lookup by key can serve it: `state = 'queued'` as
-# such would let the planner read every queued job through the claim indexes (their
-# predicate) when the statistics count few queued jobs, as they do for a new table or a queue
-# that filled since its last analyze (jobq_pick's lock does the same, migration 0006)
-STILL_QUEUED = "coalesce(jobs.state, '') = 'queued'"
+# a job's state, in tests that only a lookup by key may serve: `state = 'queued'` as such
+# lets the planner read every job in that state through the indexes that hold it (the claim
+# indexes' predicate, jobs_lease's, jobs_state) when the statistics count few such jobs, as
+# they do for a new table or a queue that filled since its last analyze (jobq_pick's lock
+# does the same, migration 0006)
+STATE_BY_KEY = "coalesce(jobs.state, '')"
+STILL_QUEUED = f"{STATE_BY_KEY} = 'queued'"
 
 # a claim of named jobs: paused queues are skipped inside the query (a subquery on a tiny
 # table), not read first; the jobs are found by id

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 
 from jobq.auth.model import ApiKey, Grant, Role, User
-from jobq.errors import Conflict, JobqError, NotFound, StaleLease
+from jobq.errors import JobqError
 from jobq.model import (
     Attempt,
     Callback,
@@ -18,20 +18,18 @@ from jobq.model import (
     Job,
     JobQuery,
     LogEntry,
-    Moved,
-    Plan,
     QueueStats,
     Step,
     StepResult,
     TypeActivity,
     Worker,
     WorkerSeen,
-    evolve,
 )
-from jobq.states import LIVE, State, sources, target
+from jobq.states import LIVE, State, sources
 from jobq.store import sqlite_auth as auth
 from jobq.store import sqlite_claim
 from jobq.store.base import Store
+from jobq.store.decide import Decided, decide
 from jobq.store.rows import (
     INSERT_COLUMNS,
     JOB_COLUMNS,
@@ -384,7 +382,7 @@ def _transition(c: sqlite3.Connection, steps: Sequence[Step], now: float) -> lis
     results: list[StepResult] = []
     for step in steps:
         try:
-            decided = _decide(jobs.get(step.job_id), step, now)
+            decided = decide(jobs.get(step.job_id), step, now)
         except JobqError as exc:
             results.append(exc)
             continue
@@ -409,27 +407,6 @@ def _get_many(c: sqlite3.Connection, ids: list[str]) -> dict[str, Job]:
     return found
 
 
-class _Decided(NamedTuple):
-    moved: Moved
-    plan: Plan
-    changes: dict[str, Any]
-    attempt: int  # the attempt the plan may close
-
-
-def _decide(job: Job | None, step: Step, now: float) -> _Decided:
-    if job is None:
-        raise NotFound("job not found", id=step.job_id)
-    if step.token is not None and (job.state != State.running or job.lease_token != step.token):
-        raise StaleLease(state=str(job.state), id=job.id)
-    plan = step.decide(job)
-    try:
-        new_state = target(plan.event, job.state)
-    except ValueError as exc:
-        raise Conflict(str(exc), state=str(job.state), id=job.id) from None
-    changes = {**plan.changes, "state": new_state, "updated_at": now}
-    return _Decided(Moved(evolve(job, changes), job.state), plan, changes, job.attempt)
-
-
 ATTEMPT_END = ("finished_at", "outcome", "error")
 
 
@@ -448,7 +425,7 @@ class _Writes:
         self.callbacks: list[tuple[Any, ...]] = []
         self.spawns: list[Job] = []  # new jobs a plan makes (respawn on failure)
 
-    def add(self, decided: _Decided) -> None:
+    def add(self, decided: Decided) -> None:
         job, plan, changes = decided.moved.job, decided.plan, decided.changes
         allowed = tuple(sorted(str(s) for s in sources(plan.event)))
         params = [encode(k, v) for k, v in changes.items()]
