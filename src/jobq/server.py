@@ -10,6 +10,7 @@ import uvicorn
 from jobq.api.app import create_app
 from jobq.auth.protect import bind_refusal, is_loopback
 from jobq.config import Config
+from jobq.heap import freeze_startup_objects
 from jobq.store import open_store
 
 log = logging.getLogger("jobq")
@@ -42,8 +43,10 @@ def run(config: Config) -> None:
     )
     check_bind(config)
     log.info("jobq on http://%s:%d (docs at /docs), store %s", config.host, config.port, config.db)
+    app = create_app(config)
+    freeze_startup_objects()
     uvicorn.run(
-        create_app(config),
+        app,
         host=config.host,
         port=config.port,
         log_level=config.log_level,

@@ -14,6 +14,7 @@ from typing import Any
 
 import typer
 
+from jobq.heap import freeze_startup_objects
 from jobq.worker.app import Worker
 from jobq.worker.runner import Refused, serve
 
@@ -75,6 +76,7 @@ def main(
     given = {k: v for k, v in overrides.items() if v is not None and v != []}
     settings = dataclasses.replace(app.settings, **given)
     factory = loop_factory(loop)
+    freeze_startup_objects()
     try:
         # KeyboardInterrupt: a signal before the worker's own handlers were set
         with contextlib.suppress(KeyboardInterrupt), asyncio.Runner(loop_factory=factory) as run:
