@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import sys
@@ -39,10 +40,23 @@ SCALES = {
                   pickup=10, backlog=(100, 1_000), others=100),
 }  # fmt: skip
 
-# (name, what it runs on, the check that it can, the run); each runs beside a jobq store
-OTHERS = {"celery": ("redis", check_redis, others.celery),
-          "rq": ("redis", check_redis, others.rq),
-          "procrastinate": ("postgres", check_postgres, others.procrastinate)}  # fmt: skip
+
+def _needs(package: str, service: Callable[[], None]) -> Callable[[], None]:
+    """A check that `package` is installed and `service` answers (Missing if not)."""
+
+    def check() -> None:
+        if importlib.util.find_spec(package) is None:
+            raise Missing(f"{package} is not installed (make bench installs the bench extra)")
+        service()
+
+    return check
+
+
+# name: (what it runs on, the check that it can run here, the run); each runs beside a store
+OTHERS = {"celery": ("redis", _needs("celery", check_redis), others.celery),
+          "rq": ("redis", _needs("rq", check_redis), others.rq),
+          "procrastinate": ("postgres", _needs("procrastinate", check_postgres),
+                            others.procrastinate)}  # fmt: skip
 BESIDE = {"sqlite": ("celery", "rq"), "postgres": ("procrastinate",)}
 
 

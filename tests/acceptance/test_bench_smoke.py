@@ -27,26 +27,3 @@ def test_bench_harness_runs_every_scenario(tmp_path: Path) -> None:
     text = (tmp_path / "results.md").read_text()
     assert "| enqueue | sqlite | 100 jobs/request |" in text
     assert "Targets:" in text
-
-
-@pytest.mark.acceptance
-def test_the_other_queues_run_between_the_end_to_end_rounds_they_are_compared_with(
-    tmp_path: Path,
-) -> None:
-    """A ratio of a target divides figures measured together: Celery and RQ run right after
-    jobq's end-to-end rounds on SQLite, before the pick-up; procrastinate, whose store is not
-    benchmarked here, at the end."""
-    cmd = [sys.executable, "-m", "bench", "--scale", "smoke", "--stores", "sqlite",
-           "--no-charts", "--out", str(tmp_path)]  # fmt: skip
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=280)
-    assert done.returncode == 0, done.stdout + done.stderr
-    order = [line.split(":")[0].strip() for line in done.stdout.splitlines()
-             if line.startswith("  ")]  # fmt: skip
-    assert order.index("end to end sqlite batches of 100") < order.index("others redis celery")
-    assert order.index("others redis rq") < order.index("pick-up sqlite")
-    assert order.index("backlog sqlite claim, 1,000 waiting") < order.index(
-        "others postgres procrastinate"
-    )
-    data = json.loads((tmp_path / "results.json").read_text())
-    theirs = {f["name"] for f in data["figures"] if f["scenario"] == "others"}
-    assert theirs == {"celery", "rq", "procrastinate"}

@@ -23,7 +23,7 @@ asyncpg = pytest.importorskip("asyncpg")
 from jobq.store.postgres import PostgresStore  # noqa: E402
 from jobq.store.postgres_conn import LATEST, migrate  # noqa: E402
 from jobq.store.postgres_notify import PostgresNotifier, pack  # noqa: E402
-from jobq.store.postgres_sql import CLAIM_PICKED  # noqa: E402
+from jobq.store.postgres_sql import CLAIM_PICKED, OLDEST_QUEUED  # noqa: E402
 from jobq.store.postgres_writes import update_sql  # noqa: E402
 from jobq.store.rows import encode  # noqa: E402
 
@@ -302,6 +302,21 @@ async def test_acknowledgements_find_their_jobs_by_id_whatever_the_statistics_sa
     )
     indexes = {n["Index Name"] for n in _nodes(update, lambda n: "Index Name" in n)}
     assert indexes == {"jobs_id_key"}, indexes
+
+
+async def test_the_oldest_queued_job_is_one_index_step_per_queue(nodes: Any, db_url: str) -> None:
+    """Metrics and GET /queues read each queue's oldest queued job; min(created_at) read
+    every queued job of every queue (O(jobs waiting) per scrape)."""
+    [node] = await nodes(1)
+    await eng(node).enqueue([JobSpec(queue=f"q{i % 2}") for i in range(5000)])
+    conn = await asyncpg.connect(db_url)
+    try:
+        plan = await conn.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {OLDEST_QUEUED}")
+    finally:
+        await conn.close()
+    scans = _nodes(json.loads(plan)[0]["Plan"], lambda n: n.get("Relation Name") == "jobs")
+    assert {n.get("Index Name") for n in scans} == {"jobs_queue_state"}, scans
+    assert all(n["Actual Rows"] <= 1 for n in scans), scans
 
 
 def _nodes(plan: dict[str, Any], wanted: Callable[[dict[str, Any]], bool]) -> list[Any]:

@@ -293,6 +293,24 @@ async def test_queue_stats_count_each_state(store: Store) -> None:
     assert stats["b"].counts["queued"] == 1 and not stats["b"].paused
 
 
+async def test_the_oldest_queued_job_of_each_queue_is_the_first_come_still_waiting(
+    store: Store,
+) -> None:
+    engine = make_engine(store)
+    [(first, _)] = await engine.enqueue([spec("a", priority=-5)])
+    engine.clock = lambda: first.created_at + 10  # type: ignore[method-assign]
+    [(second, _), _, (other, _)] = await engine.enqueue(
+        [spec("a", priority=5), spec("a", delay=60.0), spec("b")]
+    )
+    oldest = {s.name: s.oldest_queued_at for s in await store.queue_stats()}
+    assert oldest == {"a": first.created_at, "b": other.created_at}
+    [claimed] = await engine.claim(claim_spec("a", limit=1))  # the higher priority: second
+    assert claimed.id == second.id
+    assert {s.name: s.oldest_queued_at for s in await store.queue_stats()}["a"] == first.created_at
+    await engine.claim(claim_spec("a", limit=1))
+    assert {s.name: s.oldest_queued_at for s in await store.queue_stats()}["a"] is None
+
+
 @pytest.mark.parametrize("limit", [1, 7])
 async def test_claim_hands_out_at_most_the_limit_with_distinct_tokens(
     store: Store, limit: int

@@ -50,6 +50,7 @@ from jobq.store.postgres_sql import (
     LIVE_SQL,
     LOCK_NAMED,
     NEXT_DUE,
+    OLDEST_QUEUED,
     OPEN_ATTEMPTS,
     SELECT_JOB,
     list_sql,
@@ -567,10 +568,8 @@ async def _queue_stats(c: Conn) -> list[QueueStats]:
     ):
         entry = stats.setdefault(queue, QueueStats(queue, dict(empty), None, False))
         entry.counts[state] = count
-    for queue, oldest in await c.fetch(
-        "SELECT queue, min(created_at) FROM jobs WHERE state = 'queued' GROUP BY queue"
-    ):
-        stats[queue].oldest_queued_at = oldest
+    for name, oldest in await c.fetch(OLDEST_QUEUED):
+        stats[name].oldest_queued_at = oldest
     return sorted(stats.values(), key=lambda s: s.name)
 
 

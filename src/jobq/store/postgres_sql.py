@@ -166,3 +166,13 @@ def _filters(q: JobQuery, p: Params) -> list[str]:
         if high is not None:
             where.append(f"{column} < {p.add(float(high), '::float8')}")
     return where
+
+
+# each queue's first-come queued job (lowest seq) and when it was created, read in the order
+# of jobs_queue_state: one index step per queue, where min(created_at) read every queued job
+OLDEST_QUEUED = """
+SELECT name, (SELECT created_at FROM jobs
+              WHERE jobs.queue = queues.name AND jobs.state = 'queued'
+              ORDER BY jobs.queue, jobs.state, jobs.seq LIMIT 1)
+FROM queues
+"""

@@ -550,12 +550,18 @@ def _queue_stats(c: sqlite3.Connection) -> list[QueueStats]:
     ):
         entry = stats.setdefault(queue, QueueStats(queue, {str(s): 0 for s in State}, None, False))
         entry.counts[state] = count
-    for entry in stats.values():
-        row = c.execute(
-            "SELECT min(created_at) FROM jobs WHERE queue = ? AND state = 'queued'", (entry.name,)
-        ).fetchone()
-        entry.oldest_queued_at = row[0]
+    for name, oldest in c.execute(OLDEST_QUEUED):
+        stats[name].oldest_queued_at = oldest
     return sorted(stats.values(), key=lambda s: s.name)
+
+
+# each queue's first-come queued job (lowest seq) and when it was created: one index step per
+# queue, where min(created_at) read every queued job of the queue (200 ms with 1,000,000)
+OLDEST_QUEUED = """
+SELECT name, (SELECT created_at FROM jobs INDEXED BY jobs_queue_state
+              WHERE jobs.queue = queues.name AND jobs.state = 'queued' ORDER BY jobs.seq LIMIT 1)
+FROM queues
+"""
 
 
 TYPE_ACTIVITY = """
