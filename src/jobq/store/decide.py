@@ -7,10 +7,11 @@ rows that change the same columns from the same allowed states go out as one sta
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from jobq.errors import Conflict, NotFound, StaleLease
-from jobq.model import Job, Moved, Plan, Step, evolve
+from jobq.errors import Conflict, JobqError, NotFound, StaleLease
+from jobq.model import Job, Moved, Plan, Step, StepResult, evolve
 from jobq.states import State, target
 
 
@@ -34,3 +35,29 @@ def decide(job: Job | None, step: Step, now: float) -> Decided:
         raise Conflict(str(exc), state=str(job.state), id=job.id) from None
     changes = {**plan.changes, "state": new_state, "updated_at": now}
     return Decided(Moved(evolve(job, changes), job.state), plan, changes, job.attempt)
+
+
+def decide_all(
+    steps: Sequence[Step], jobs: dict[str, Job], now: float
+) -> tuple[list[StepResult], list[list[Decided]]]:
+    """Each step's result, in order, each deciding on the job as the steps before it left it
+    (`jobs`, by id, is updated); and the decisions to write, in rounds: a job moved twice
+    starts a new round, so its writes keep their order."""
+    results: list[StepResult] = []
+    rounds: list[list[Decided]] = [[]]
+    in_round: set[str] = set()
+    for step in steps:
+        try:
+            decided = decide(jobs.get(step.job_id), step, now)
+        except JobqError as exc:
+            results.append(exc)
+            continue
+        job = decided.moved.job
+        if job.id in in_round:
+            rounds.append([])
+            in_round.clear()
+        rounds[-1].append(decided)
+        in_round.add(job.id)
+        jobs[job.id] = job
+        results.append(decided.moved)
+    return results, rounds

@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import orjson
 
 from jobq.auth.model import ApiKey, Grant, Role, User
-from jobq.errors import JobqError, StoreUnavailable
+from jobq.errors import StoreUnavailable
 from jobq.model import (
     Attempt,
     Callback,
@@ -39,7 +39,7 @@ from jobq.model import (
 from jobq.states import State
 from jobq.store import postgres_auth as auth
 from jobq.store.base import Store
-from jobq.store.decide import decide
+from jobq.store.decide import decide_all
 from jobq.store.postgres_conn import LATEST, Conn, Database, migrate, schema_version
 from jobq.store.postgres_sql import (
     CLAIM,
@@ -489,21 +489,12 @@ async def _transition(c: Conn, steps: Sequence[Step], now: float) -> list[StepRe
     else:
         rows = await c.fetch(f"{SELECT_JOB} WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE", ids)
     current = {r["id"]: job_from_row(r) for r in rows}
-    writes = Writes(now)
-    results: list[StepResult] = []
-    for step in steps:
-        try:
-            decided = decide(current.get(step.job_id), step, now)
-        except JobqError as exc:
-            results.append(exc)
-            continue
-        job = decided.moved.job
-        if job.id in writes.touched:  # the same job twice: keep the writes in order
-            await _write(c, writes)
-        writes.add(decided)
-        current[job.id] = job
-        results.append(decided.moved)
-    await _write(c, writes)
+    results, rounds = decide_all(steps, current, now)
+    for decisions in rounds:
+        writes = Writes(now)
+        for decided in decisions:
+            writes.add(decided)
+        await _write(c, writes)
     return results
 
 

@@ -39,7 +39,6 @@ class Writes:
 
     def __init__(self, now: float) -> None:
         self.now = now
-        self.touched: set[str] = set()
         self.rows: dict[Shape, list[list[Any]]] = {}
         self.callbacks: list[tuple[str, str]] = []
         self.spawns: list[Job] = []  # new jobs the plans make (respawn on failure)
@@ -54,7 +53,6 @@ class Writes:
         self.rows.setdefault((tuple(changes), allowed), []).append(
             [*values, job.id, outcome, error, decided.attempt]
         )
-        self.touched.add(job.id)
         if plan.callback and job.callback_url:
             self.callbacks.append((job.id, job.callback_url))
         if plan.spawn is not None:
@@ -74,9 +72,7 @@ class Writes:
                 "SELECT unnest($1::text[]), unnest($2::text[]), $3",
                 ids, urls, self.now,
             )  # fmt: skip
-        spawns = self.spawns
-        self.touched, self.rows, self.callbacks, self.spawns = set(), {}, [], []
-        return spawns
+        return self.spawns
 
 
 @lru_cache(maxsize=64)

@@ -9,7 +9,6 @@ from typing import Any
 import orjson
 
 from jobq.auth.model import ApiKey, Grant, Role, User
-from jobq.errors import JobqError
 from jobq.model import (
     Attempt,
     Callback,
@@ -29,7 +28,7 @@ from jobq.states import LIVE, State, sources
 from jobq.store import sqlite_auth as auth
 from jobq.store import sqlite_claim
 from jobq.store.base import Store
-from jobq.store.decide import Decided, decide
+from jobq.store.decide import Decided, decide_all
 from jobq.store.rows import (
     INSERT_COLUMNS,
     JOB_COLUMNS,
@@ -378,21 +377,12 @@ def _insert_special(c: sqlite3.Connection, job: Job) -> tuple[Job, bool]:
 def _transition(c: sqlite3.Connection, steps: Sequence[Step], now: float) -> list[StepResult]:
     """Decide every step on the rows as they are now, then write the plans in bulk."""
     jobs = _get_many(c, list({step.job_id for step in steps}))
-    writes = _Writes(now)
-    results: list[StepResult] = []
-    for step in steps:
-        try:
-            decided = decide(jobs.get(step.job_id), step, now)
-        except JobqError as exc:
-            results.append(exc)
-            continue
-        job = decided.moved.job
-        if job.id in writes.touched:  # the same job twice: keep the writes in order
-            writes.flush(c)
-        writes.add(decided)
-        jobs[job.id] = job
-        results.append(decided.moved)
-    writes.flush(c)
+    results, rounds = decide_all(steps, jobs, now)
+    for decisions in rounds:
+        writes = _Writes(now)
+        for decided in decisions:
+            writes.add(decided)
+        writes.flush(c)
     return results
 
 
@@ -419,7 +409,6 @@ class _Writes:
 
     def __init__(self, now: float) -> None:
         self.now = now
-        self.touched: set[str] = set()
         self.updates: dict[tuple[tuple[str, ...], tuple[str, ...]], list[list[Any]]] = {}
         self.attempts: list[tuple[Any, ...]] = []
         self.callbacks: list[tuple[Any, ...]] = []
@@ -430,7 +419,6 @@ class _Writes:
         allowed = tuple(sorted(str(s) for s in sources(plan.event)))
         params = [encode(k, v) for k, v in changes.items()]
         self.updates.setdefault((tuple(changes), allowed), []).append([*params, job.id])
-        self.touched.add(job.id)
         if plan.attempt_outcome is not None:
             error = encode("error", plan.attempt_error)
             self.attempts.append((self.now, plan.attempt_outcome, error, job.id, decided.attempt))
@@ -448,7 +436,6 @@ class _Writes:
         update_rows(c, "attempts", ATTEMPT_END, ["job_id", "attempt"], self.attempts)
         insert_rows(c, "INSERT INTO callbacks (job_id, url, next_at)", 3, self.callbacks)
         _insert(c, self.spawns, self.now)
-        self.touched.clear()
         self.updates.clear()
         self.attempts.clear()
         self.callbacks.clear()
