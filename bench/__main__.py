@@ -58,6 +58,7 @@ OTHERS = {"celery": ("redis", _needs("celery", check_redis), others.celery),
           "procrastinate": ("postgres", _needs("procrastinate", check_postgres),
                             others.procrastinate)}  # fmt: skip
 BESIDE = {"sqlite": ("celery", "rq"), "postgres": ("procrastinate",)}
+FEW_SLOTS = "claims of 1, 4 slots"  # the worker's default: each claim's round trip shows
 
 
 class Bench:
@@ -129,11 +130,14 @@ class Bench:
         """jobq's rounds, each followed by a round of the other queues compared with `store`."""
         s, log = self.scale, self.logs / "workers.log"
         one = self.figure("end to end", store, "claims of 1", "jobs/s")
+        few = self.figure("end to end", store, FEW_SLOTS, "jobs/s")
         many = self.figure("end to end", store, "batches of 100", "jobs/s")
         theirs = [] if self.args.skip_others else self.others_ready(BESIDE.get(store, ()))
         for i in range(s["rounds"]):
             self.measure(one, jr.end_to_end(
-                server, s["e2e1"], self.cores, 4, 1, f"e2e1-{i}", log))  # fmt: skip
+                server, s["e2e1"], self.cores, jr.SLOTS, 1, f"e2e1-{i}", log))  # fmt: skip
+            self.measure(few, jr.end_to_end(
+                server, s["e2e1"], self.cores, 4, 1, f"e2e4-{i}", log))  # fmt: skip
             self.measure(many, jr.end_to_end(
                 server, s["e2e_batch"], self.cores, 100, 100, f"e2eb-{i}", log))  # fmt: skip
             for fig, run in theirs:

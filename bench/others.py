@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bench.jobq_runs import SLOTS
 from bench.services import (
     REDIS_URL,
     create_pg_database,
@@ -56,7 +57,9 @@ def celery(n: int, workers: int, log: Path) -> float:
     cmd = [sys.executable, "-m", "celery", "-A", "bench.celery_tasks", "worker", "-c",
            str(workers), "-P", "prefork", "--loglevel", "WARNING", "--without-gossip",
            "--without-mingle", "--without-heartbeat", "-Q", "bench_celery"]  # fmt: skip
-    with processes([cmd], log, worker_env()) as procs:
+    # as many jobs reserved as jobq's workers hold slots: its children's prefetch (default 4)
+    env = {**worker_env(), "JOBQ_BENCH_PREFETCH": str(SLOTS)}
+    with processes([cmd], log, env) as procs:
         return drain(lambda: int(r.llen("bench_celery")), n, procs, log)
 
 
@@ -96,7 +99,7 @@ def procrastinate(n: int, workers: int, log: Path) -> float:
             for start in range(0, n, 1000):
                 deferrer.batch_defer(*[{} for _ in range(min(1000, n - start))])
         cmd = [sys.executable, "-m", "procrastinate", "--app", "bench.procrastinate_tasks.app",
-               "worker", "-q", "bench", "-c", "10"]  # fmt: skip
+               "worker", "-q", "bench", "-c", str(SLOTS)]  # fmt: skip
         with psycopg.connect(dsn, autocommit=True) as conn:
 
             def waiting() -> int:

@@ -31,7 +31,7 @@ def ratios(data: Data) -> list[str]:
               for name, store in (("celery", "redis"), ("rq", "redis"),
                                   ("procrastinate", "postgres"))}  # fmt: skip
     for store in ("sqlite", "postgres"):
-        for mode in ("claims of 1", "batches of 100"):
+        for mode in ("claims of 1", "claims of 1, 4 slots", "batches of 100"):
             ours = find(data, "end to end", store, mode)
             if ours is None:
                 continue

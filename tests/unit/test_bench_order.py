@@ -19,7 +19,7 @@ def test_the_other_queues_run_between_the_rounds_they_are_compared_with(
 
     def jobq_round(server: Any, n: int, processes: int, concurrency: int, batch: int,
                    queue: str, log: Path) -> float:  # fmt: skip
-        calls.append(f"jobq {server} batch {batch}")
+        calls.append(f"jobq {server} {concurrency} slots batch {batch}")
         return 100.0
 
     def other(name: str) -> Any:
@@ -37,7 +37,9 @@ def test_the_other_queues_run_between_the_rounds_they_are_compared_with(
     bench = bench_main.Bench(args)
     bench.end_to_end("sqlite-server", "sqlite")  # type: ignore[arg-type]
     bench.others()  # the PostgreSQL store was not benchmarked: procrastinate runs at the end
-    sqlite_round = ["jobq sqlite-server batch 1", "jobq sqlite-server batch 100", "celery", "rq"]
+    sqlite_round = [f"jobq sqlite-server {bench_main.jr.SLOTS} slots batch 1",
+                    "jobq sqlite-server 4 slots batch 1", "jobq sqlite-server 100 slots batch 100",
+                    "celery", "rq"]  # fmt: skip
     assert calls == sqlite_round * 3 + ["procrastinate"] * 3
     medians = {f.name: f.rounds for f in bench.figures if f.scenario == "others"}
     assert medians == {"celery": [10.0] * 3, "rq": [10.0] * 3, "procrastinate": [10.0] * 3}
