@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from jobq.notify import Listener, Notifier
 from jobq.problems import Problem, ProblemFinder, holds
 from jobq.states import LIVE, TERMINAL, State
 from jobq.store.base import Store
+from jobq.tokens import lease_key
 
 Clock = Callable[[], float]
 
@@ -279,7 +279,7 @@ class Engine:
 
     async def _claim_now(self, spec: ClaimSpec) -> list[Job]:
         now = self.clock()
-        jobs = await self.store.claim(spec, secrets.token_urlsafe(18), now)
+        jobs = await self.store.claim(spec, lease_key(), now)
         self._claimed(jobs, now)
         return jobs
 
@@ -301,9 +301,7 @@ class Engine:
             raise InvalidInput("a claim needs at least one queue and a limit of at least 1")
         started = self.clock()
         steps, spawned = self._ack_steps(acks, started)
-        results, jobs = await self.store.transition_and_claim(
-            steps, spec, secrets.token_urlsafe(18), started
-        )
+        results, jobs = await self.store.transition_and_claim(steps, spec, lease_key(), started)
         self._acked(results, spawned, started)
         self._claimed(jobs, started)
         if jobs or wait <= 0:

@@ -15,7 +15,6 @@ woken by LISTEN/NOTIFY and claim on their own, as before.
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 
 from jobq.model import ClaimSpec, Job
 from jobq.states import State
+from jobq.tokens import lease_key
 
 
 @dataclass(eq=False, slots=True)
@@ -47,7 +47,7 @@ class Parking:
     def park(self, spec: ClaimSpec) -> Iterator[Parked]:
         """Park `spec` for as long as the block runs (unless an enqueue takes it first)."""
         loop = asyncio.get_running_loop()
-        parked = Parked(spec, secrets.token_urlsafe(18), loop.create_future())
+        parked = Parked(spec, lease_key(), loop.create_future())
         self._waiting.append(parked)
         try:
             yield parked
