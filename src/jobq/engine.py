@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobq import respawn, rules
+from jobq.entropy import lease_key
 from jobq.errors import Conflict, InvalidInput, JobqError, NotFound
 from jobq.handoff import Parked, Parking
 from jobq.model import (
@@ -35,7 +36,6 @@ from jobq.notify import Listener, Notifier
 from jobq.problems import Problem, ProblemFinder, holds
 from jobq.states import LIVE, TERMINAL, State
 from jobq.store.base import Store
-from jobq.tokens import lease_key
 
 Clock = Callable[[], float]
 

@@ -20,9 +20,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from jobq.entropy import lease_key
 from jobq.model import ClaimSpec, Job
 from jobq.states import State
-from jobq.tokens import lease_key
 
 
 @dataclass(eq=False, slots=True)

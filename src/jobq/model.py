@@ -5,13 +5,13 @@ Times are UNIX seconds (float, UTC). Interfaces render them as they like.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from operator import attrgetter
 from typing import Any
 
+from jobq.entropy import random_bytes
 from jobq.errors import JobqError
 from jobq.states import Event, State
 
@@ -30,7 +30,7 @@ def new_ids(count: int, now: float | None = None) -> list[str]:
     ms = int((time.time() if now is None else now) * 1000) & ((1 << 48) - 1)
     t = f"{ms:012x}"
     head = f"{t[:8]}-{t[8:]}-7"
-    digits = os.urandom(10 * count).hex()
+    digits = random_bytes(10 * count).hex()
     return [
         f"{head}{r[:3]}-{_VARIANT[r[3]]}{r[4:7]}-{r[7:19]}"
         for r in (digits[at : at + 20] for at in range(0, 20 * count, 20))
