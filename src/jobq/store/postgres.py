@@ -9,6 +9,8 @@ is how concurrency is made safe when several processes write at once:
   never wait on each other and never take the same job.
 - background duties on many nodes are safe because every move is a compare-and-set; callback
   rows are leased (next_at moved ahead) so two nodes never deliver the same callback.
+- a worker's acknowledge-and-claim requests that arrive together run as one transaction
+  (jobq.store.combine): at most two at once per server.
 """
 
 from __future__ import annotations
@@ -39,6 +41,16 @@ from jobq.model import (
 from jobq.states import State
 from jobq.store import postgres_auth as auth
 from jobq.store.base import Store
+from jobq.store.combine import (
+    Combiner,
+    Outcome,
+    Request,
+    all_steps,
+    claim_groups,
+    combined_now,
+    deal,
+    split_results,
+)
 from jobq.store.decide import decide_all
 from jobq.store.postgres_conn import LATEST, Conn, Database, migrate, schema_version
 from jobq.store.postgres_sql import (
@@ -74,6 +86,7 @@ class PostgresStore(Store):
         conn_url, size = split_pool_size(url)
         self.db = Database(conn_url, min_size=1, max_size=pool_size or size)
         self._seen = SeenWorkers()
+        self._combiner = Combiner(self._alone, self._together)
 
     async def open(self) -> None:
         await self.db.open()
@@ -125,14 +138,8 @@ class PostgresStore(Store):
         return [job_from_row(r) for r in rows]
 
     async def claim(self, spec: ClaimSpec, lease_key: str, now: float) -> list[Job]:
-        async def write(touches: list[bool]) -> list[Job]:
-            [touch] = touches
-            if touch or spec.ids is not None:
-                return await self.db.run(lambda c: _claim(c, spec, lease_key, now, touch))
-            # one statement, its own transaction: one round trip
-            return await self.db.once(lambda c: _claim(c, spec, lease_key, now, touch=False))
-
-        return await recording(self._seen, [spec], now, write)
+        _, jobs = await self.transition_and_claim([], spec, lease_key, now)
+        return jobs
 
     async def transition(self, steps: Sequence[Step], now: float) -> list[StepResult]:
         if not steps:
@@ -143,13 +150,37 @@ class PostgresStore(Store):
         self, steps: Sequence[Step], spec: ClaimSpec, lease_key: str, now: float
     ) -> tuple[list[StepResult], list[Job]]:
         async def write(touches: list[bool]) -> tuple[list[StepResult], list[Job]]:
-            async def both(c: Conn) -> tuple[list[StepResult], list[Job]]:
-                results = await _transition(c, steps, now) if steps else []
-                return results, await _claim(c, spec, lease_key, now, touches[0])
-
-            return await self.db.run(both)
+            return await self._combiner.run(Request(steps, spec, lease_key, now, touches[0]))
 
         return await recording(self._seen, [spec], now, write)
+
+    async def _alone(self, r: Request) -> Outcome:
+        """One acknowledge-and-claim in its own transaction."""
+        if not r.steps and not r.touch and r.spec.ids is None:
+            # one statement, its own transaction: one round trip
+            claim = await self.db.once(lambda c: _claim(c, r.spec, r.lease_key, r.now, False))
+            return [], claim
+
+        async def both(c: Conn) -> Outcome:
+            results = await _transition(c, r.steps, r.now) if r.steps else []
+            return results, await _claim(c, r.spec, r.lease_key, r.now, r.touch)
+
+        return await self.db.run(both)
+
+    async def _together(self, requests: Sequence[Request]) -> list[Outcome]:
+        """Several in one transaction (see jobq.store.combine)."""
+        now = combined_now(requests)
+
+        async def op(c: Conn) -> list[Outcome]:
+            steps = all_steps(requests)
+            results = await _transition(c, steps, now) if steps else []
+            claimed: list[list[Job]] = [[] for _ in requests]
+            for spec, touch, members in claim_groups(requests):
+                key = requests[members[0]].lease_key
+                deal(requests, members, await _claim(c, spec, key, now, touch), claimed)
+            return list(zip(split_results(requests, results), claimed, strict=True))
+
+        return await self.db.run(op)
 
     async def insert_and_claim(
         self, jobs: Sequence[Job], claims: Sequence[tuple[ClaimSpec, str]], now: float
