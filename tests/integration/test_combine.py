@@ -112,6 +112,17 @@ async def test_a_caller_that_leaves_does_not_stop_the_others() -> None:
     assert leaver.cancelled()
 
 
+async def test_a_combination_cancelled_at_shutdown_cancels_its_waiters() -> None:
+    s = StandIn()
+    combiner = Combiner(s.one, s.all, in_flight=1)
+    waiter = asyncio.create_task(combiner.run(request("a")))
+    await turns()
+    [running] = combiner._tasks
+    running.cancel()
+    await turns()
+    assert waiter.cancelled()
+
+
 def test_claims_of_one_shape_go_as_one_and_their_jobs_are_dealt_in_order() -> None:
     rs = [request("a", 1), request("b", 2, worker="other"), request("c", 2), request("d", 1)]
     groups = claim_groups(rs)

@@ -80,7 +80,11 @@ class Combiner:
                     future.set_result(outcome)
         except BaseException as exc:  # cancelled (shutdown): nobody is left unanswered
             for _, future in batch:
-                if not future.done():
+                if future.done():
+                    continue
+                if isinstance(exc, asyncio.CancelledError):
+                    future.cancel()
+                else:
                     future.set_exception(exc)
             raise
         finally:
