@@ -1,4 +1,5 @@
-"""How many claims a real `jobq worker` keeps in flight: enough for its slots."""
+"""How many claims a real idle `jobq worker` keeps in flight (how many while work flows:
+tests/unit/test_worker_claims.py)."""
 
 from __future__ import annotations
 
@@ -22,8 +23,9 @@ def claim_waiters(server: Server) -> int:
     raise AssertionError("no jobq_claim_waiters in /metrics")
 
 
-@pytest.mark.parametrize(("concurrency", "batch", "expected"), [("12", "1", 12), ("12", "12", 1)])
-def test_an_idle_worker_long_polls_with_as_many_claims_as_its_slots_need(
+@pytest.mark.parametrize(("concurrency", "batch", "expected"),
+                         [("12", "1", MIN_CLAIMS), ("12", "12", 1), ("2", "1", 2)])  # fmt: skip
+def test_an_idle_worker_long_polls_with_a_few_claims_at_most_one_per_slot(
     server: Server, start_worker: Callable[..., WorkerProcess],
     concurrency: str, batch: str, expected: int,
 ) -> None:  # fmt: skip

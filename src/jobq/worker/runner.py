@@ -1,8 +1,8 @@
 """The worker's main loop: claim, run, report; heartbeats; graceful shutdown.
 
-claim (long-poll, up to `batch` jobs, never more than free slots; as many claims in flight as
-       the free slots need, at most MAX_CLAIMS, each carrying the acknowledgements pending
-       when it leaves)
+claim (long-poll, up to `batch` jobs, never more than free slots; while claims bring work,
+       as many in flight as the free slots need, at most MAX_CLAIMS; while they come back
+       empty, MIN_CLAIMS; each carrying the acknowledgements pending when it leaves)
   -> one asyncio task per job: a Python task, or a command, with a Lease kept alive
   -> outcome: result/error into the ack batch (sent on the next claim, or on its own as POST
      /ack after ACK_LINGER), or release, or nothing
@@ -43,8 +43,8 @@ from jobq.worker.task import run_task
 log = logging.getLogger("jobq.worker")
 ACK_LINGER = 0.005  # seconds a finished job waits for others to share its acknowledgement
 CLAIM_LINGER = 0.005  # seconds freed slots gather before a claim smaller than half a batch
-MIN_CLAIMS = 4  # claims a worker may keep in flight whatever its batch (partial refills)
-MAX_CLAIMS = 64  # and never more (each long-polls while the queues are empty)
+MIN_CLAIMS = 4  # claims in flight whatever the batch, and all an idle worker keeps polling
+MAX_CLAIMS = 64  # and never more
 COMMAND_TYPES = ("command", "default")
 
 
@@ -70,6 +70,7 @@ class Runner:
                                               what="ack batch")  # fmt: skip
         self.claims: set[asyncio.Task[None]] = set()
         self.max_claims = claims_in_flight(settings.concurrency, self.batch)
+        self.work_flows = False  # the last claim answered brought jobs
         self.reserved = 0  # slots promised to the claims in flight
         self.failures = 0
         self.threads = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="jobq-task")
@@ -138,7 +139,8 @@ class Runner:
                 if self.stopping.is_set():
                     break
             room = self.settings.concurrency - len(self.running) - self.reserved
-            if room <= 0 or len(self.claims) >= self.max_claims:
+            most = self.max_claims if self.work_flows else MIN_CLAIMS
+            if room <= 0 or len(self.claims) >= most:
                 await self._slot_freed()
                 continue
             if room < self.batch / 2 and self.running:
@@ -198,6 +200,7 @@ class Runner:
             log.error("claim refused: %s", exc)
             return
         self.failures = 0
+        self.work_flows = bool(jobs)
         for result in results:
             _note(result)
         for job in jobs:
@@ -309,9 +312,11 @@ class Runner:
 
 
 def claims_in_flight(concurrency: int, batch: int) -> int:
-    """How many claims a worker keeps in flight: enough to fill every slot with claims of
-    `batch` (a worker with 32 slots claiming one job at a time keeps 32 requests going, so a
-    round trip's wait is not each slot's), at least MIN_CLAIMS, at most MAX_CLAIMS."""
+    """How many claims a worker keeps in flight while they bring work: enough to fill every
+    slot with claims of `batch` (a worker with 32 slots claiming one job at a time keeps 32
+    requests going, so a round trip's wait is not each slot's), at least MIN_CLAIMS, at most
+    MAX_CLAIMS. An idle worker keeps MIN_CLAIMS long-polls, not one per slot: an idle fleet
+    would otherwise poll the server many times over."""
     return max(MIN_CLAIMS, min(MAX_CLAIMS, -(-concurrency // max(batch, 1))))
 
 
