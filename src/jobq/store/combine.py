@@ -104,20 +104,23 @@ class Combiner:
         return list(await asyncio.gather(*alone, return_exceptions=True))
 
 
-def combined_now(requests: Sequence[Request]) -> float:
-    return max(r.now for r in requests)
-
-
-def all_steps(requests: Sequence[Request]) -> list[Step]:
-    return [step for r in requests for step in r.steps]
-
-
-def split_results(
-    requests: Sequence[Request], results: Sequence[StepResult]
-) -> list[list[StepResult]]:
-    """The results of `all_steps(requests)`, one list per request."""
-    each = iter(results)
-    return [[next(each) for _ in r.steps] for r in requests]
+async def together(
+    requests: Sequence[Request],
+    transition: Callable[[Sequence[Step], float], Awaitable[list[StepResult]]],
+    claim: Callable[[ClaimSpec, str, bool, float], Awaitable[list[Job]]],
+) -> list[Outcome]:
+    """Run `requests` as one: every step in one `transition`, one `claim` per shape (its spec,
+    lease key, whether it records its worker, the time), its jobs dealt out; each request's
+    outcome. The store calls this inside its transaction."""
+    now = max(r.now for r in requests)
+    steps = [step for r in requests for step in r.steps]
+    results = iter(await transition(steps, now) if steps else [])
+    acked = [[next(results) for _ in r.steps] for r in requests]
+    claimed: list[list[Job]] = [[] for _ in requests]
+    for spec, touch, members in claim_groups(requests):
+        jobs = await claim(spec, requests[members[0]].lease_key, touch, now)
+        deal(requests, members, jobs, claimed)
+    return list(zip(acked, claimed, strict=True))
 
 
 def claim_groups(requests: Sequence[Request]) -> list[tuple[ClaimSpec, bool, list[int]]]:

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 from jobq.errors import Conflict, JobqError, NotFound, StaleLease
 from jobq.model import Job, Moved, Plan, Step, StepResult, evolve
-from jobq.states import State, target
+from jobq.states import State, sources, target
 
 
 class Decided(NamedTuple):
@@ -20,6 +20,13 @@ class Decided(NamedTuple):
     plan: Plan
     changes: dict[str, Any]  # the columns to set, state and updated_at included
     attempt: int  # the attempt the plan may close
+
+    @property
+    def shape(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(the columns it sets, the states it may move from): decisions of one shape are
+        written by one statement."""
+        allowed = tuple(sorted(str(s) for s in sources(self.plan.event)))
+        return tuple(self.changes), allowed
 
 
 def decide(job: Job | None, step: Step, now: float) -> Decided:

@@ -41,16 +41,7 @@ from jobq.model import (
 from jobq.states import State
 from jobq.store import postgres_auth as auth
 from jobq.store.base import Store
-from jobq.store.combine import (
-    Combiner,
-    Outcome,
-    Request,
-    all_steps,
-    claim_groups,
-    combined_now,
-    deal,
-    split_results,
-)
+from jobq.store.combine import Combiner, Outcome, Request, together
 from jobq.store.decide import decide_all
 from jobq.store.postgres_conn import LATEST, Conn, Database, migrate, schema_version
 from jobq.store.postgres_sql import (
@@ -160,25 +151,18 @@ class PostgresStore(Store):
             # one statement, its own transaction: one round trip
             claim = await self.db.once(lambda c: _claim(c, r.spec, r.lease_key, r.now, False))
             return [], claim
-
-        async def both(c: Conn) -> Outcome:
-            results = await _transition(c, r.steps, r.now) if r.steps else []
-            return results, await _claim(c, r.spec, r.lease_key, r.now, r.touch)
-
-        return await self.db.run(both)
+        [outcome] = await self._together([r])
+        return outcome
 
     async def _together(self, requests: Sequence[Request]) -> list[Outcome]:
         """Several in one transaction (see jobq.store.combine)."""
-        now = combined_now(requests)
 
         async def op(c: Conn) -> list[Outcome]:
-            steps = all_steps(requests)
-            results = await _transition(c, steps, now) if steps else []
-            claimed: list[list[Job]] = [[] for _ in requests]
-            for spec, touch, members in claim_groups(requests):
-                key = requests[members[0]].lease_key
-                deal(requests, members, await _claim(c, spec, key, now, touch), claimed)
-            return list(zip(split_results(requests, results), claimed, strict=True))
+            return await together(
+                requests,
+                lambda steps, now: _transition(c, steps, now),
+                lambda spec, key, touch, now: _claim(c, spec, key, now, touch),
+            )
 
         return await self.db.run(op)
 

@@ -13,7 +13,6 @@ from functools import lru_cache
 from typing import Any
 
 from jobq.model import Job
-from jobq.states import sources
 from jobq.store.decide import Decided
 from jobq.store.postgres_conn import Conn
 from jobq.store.postgres_sql import STATE_BY_KEY
@@ -45,12 +44,11 @@ class Writes:
 
     def add(self, decided: Decided) -> None:
         job, plan, changes = decided.moved.job, decided.plan, decided.changes
-        allowed = tuple(sorted(str(s) for s in sources(plan.event)))
         outcome, error = plan.attempt_outcome, None
         if outcome is not None:
             error = encode("error", plan.attempt_error)
         values = [encode(k, v) for k, v in changes.items()]
-        self.rows.setdefault((tuple(changes), allowed), []).append(
+        self.rows.setdefault(decided.shape, []).append(
             [*values, job.id, outcome, error, decided.attempt]
         )
         if plan.callback and job.callback_url:

@@ -24,7 +24,7 @@ from jobq.model import (
     Worker,
     WorkerSeen,
 )
-from jobq.states import LIVE, State, sources
+from jobq.states import LIVE, State
 from jobq.store import sqlite_auth as auth
 from jobq.store import sqlite_claim
 from jobq.store.base import Store
@@ -416,9 +416,8 @@ class _Writes:
 
     def add(self, decided: Decided) -> None:
         job, plan, changes = decided.moved.job, decided.plan, decided.changes
-        allowed = tuple(sorted(str(s) for s in sources(plan.event)))
         params = [encode(k, v) for k, v in changes.items()]
-        self.updates.setdefault((tuple(changes), allowed), []).append([*params, job.id])
+        self.updates.setdefault(decided.shape, []).append([*params, job.id])
         if plan.attempt_outcome is not None:
             error = encode("error", plan.attempt_error)
             self.attempts.append((self.now, plan.attempt_outcome, error, job.id, decided.attempt))
