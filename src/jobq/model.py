@@ -24,17 +24,21 @@ def new_id(now: float | None = None) -> str:
 
 
 def new_ids(count: int, now: float | None = None) -> list[str]:
-    """`count` UUIDv7s of one moment. Built as text: the time part once, then per id 20 hex
-    digits of randomness, 74 bits of which are used (3 digits of rand_a, 2 bits and 15 digits
-    of rand_b, after the version digit 7 and the variant bits 10)."""
+    """`count` UUIDv7s of one moment, in ascending order. Built as text: the time part once,
+    then per id 20 hex digits of randomness, 74 bits of which are used (3 digits of rand_a, 2
+    bits and 15 digits of rand_b, after the version digit 7 and the variant bits 10).
+
+    Ascending, so that a batch's jobs sort by id as they do by seq: rows keyed by job id (the
+    attempts) are then written for a batch's jobs side by side, not scattered over every page
+    that holds ids of the same millisecond."""
     ms = int((time.time() if now is None else now) * 1000) & ((1 << 48) - 1)
     t = f"{ms:012x}"
     head = f"{t[:8]}-{t[8:]}-7"
     digits = random_bytes(10 * count).hex()
-    return [
+    return sorted(
         f"{head}{r[:3]}-{_VARIANT[r[3]]}{r[4:7]}-{r[7:19]}"
         for r in (digits[at : at + 20] for at in range(0, 20 * count, 20))
-    ]
+    )
 
 
 _VARIANT = {d: "89ab"[int(d, 16) & 3] for d in "0123456789abcdef"}  # the bits 10, then 2 random

@@ -19,6 +19,8 @@ async def test_a_batch_is_stored_in_order_with_the_seqs_it_was_given(store: Stor
     assert [job.payload for job in inserted] == [spec.payload for spec in specs]
     seqs = [job.seq for job in inserted]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    ids = [job.id for job in inserted]  # ids ascend with seqs, so rows keyed by id sit together
+    assert ids == sorted(ids)
     stored = await store.list_jobs(JobQuery(limit=1000))
     assert [(j.id, j.seq, j.payload) for j in stored] == [
         (j.id, j.seq, j.payload) for j in inserted

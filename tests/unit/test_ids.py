@@ -29,3 +29,8 @@ def test_every_random_digit_varies():
             continue
         assert len({x >> shift & 0xF for x in ints}) == 16, shift
     assert {x >> 62 & 3 for x in ints} == {0b10}
+
+
+def test_ids_of_one_batch_ascend_in_the_order_given():
+    ids = new_ids(300, 1_790_000_000.5)
+    assert ids == sorted(ids) and len(set(ids)) == 300
