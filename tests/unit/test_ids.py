@@ -31,6 +31,6 @@ def test_every_random_digit_varies():
     assert {x >> 62 & 3 for x in ints} == {0b10}
 
 
-def test_ids_of_one_batch_ascend_in_the_order_given():
+def test_ids_of_one_batch_ascend():
     ids = new_ids(300, 1_790_000_000.5)
     assert ids == sorted(ids) and len(set(ids)) == 300
