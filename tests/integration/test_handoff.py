@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from jobq.engine import Engine, JobSpec
 from jobq.model import ClaimSpec, Worker
 from jobq.states import State
@@ -129,3 +131,53 @@ async def test_a_claim_cancelled_while_an_enqueue_claims_for_it_gives_the_job_ba
     stored = await engine.get(job.id)
     assert stored.state is State.queued and stored.attempt == 0
     assert len(engine.parking) == 0
+
+
+@pytest.mark.parametrize("priority", [5, 0])
+async def test_a_parked_claim_gets_the_job_that_comes_first_not_the_new_one(
+    engine: Engine, priority: int
+):
+    """A job already queued (here written past the engine, so no claim was woken) that comes
+    before the new one (higher priority, or older at the same priority) is the one held."""
+    waiting = asyncio.create_task(engine.claim(spec(), wait=WAIT))
+    await parked(engine, 1)
+    now = engine.clock()
+    first = engine.build(JobSpec(queue="q", type="t", priority=priority), now)
+    await engine.store.insert([first], now)
+    [(new, _)] = await enqueue(engine)
+    [held] = await asyncio.wait_for(waiting, WAIT)
+    assert held.id == first.id and held.state is State.running
+    assert (await engine.get(new.id)).state is State.queued
+    assert [a.attempt for a in await engine.attempts(new.id)] == []
+
+
+async def test_jobs_a_parked_claim_does_not_want_do_not_keep_a_new_one_from_it(engine: Engine):
+    claims = count_claims(engine)
+    waiting = asyncio.create_task(engine.claim(spec(types=["wanted"]), wait=WAIT))
+    await parked(engine, 1)
+    now = engine.clock()
+    other = engine.build(JobSpec(queue="q", type="other", priority=9), now)
+    await engine.store.insert([other], now)  # queued, before the new one, of another type
+    [(job, _)] = await enqueue(engine, type="wanted")
+    [held] = await asyncio.wait_for(waiting, WAIT)
+    assert held.id == job.id
+    assert claims == [1]  # handed with the enqueue, not claimed again
+
+
+async def test_a_handed_job_is_leased_as_a_claim_leases_it(engine: Engine):
+    """The lease, deadline, attempt and worker a hand-over writes are a claim's."""
+    waiting = asyncio.create_task(engine.claim(
+        ClaimSpec(["q"], None, 1, 30.0, Worker("w", "h", 1)), wait=WAIT))  # fmt: skip
+    await parked(engine, 1)
+    [(job, _)] = await enqueue(engine, deadline_seconds=100.0, metadata={"k": "v"}, priority=3)
+    [held] = await asyncio.wait_for(waiting, WAIT)
+    stored = await engine.get(job.id)
+    assert stored.lease_seconds == 30.0 and stored.attempt == 1 and stored.priority == 3
+    assert stored.started_at is not None and stored.started_at >= job.created_at
+    assert stored.lease_expires_at == stored.started_at + 30.0
+    assert stored.deadline_at == stored.started_at + 100.0
+    assert stored.last_heartbeat_at == stored.started_at and stored.metadata == {"k": "v"}
+    assert stored.worker == Worker("w", "h", 1) and stored.lease_token == held.lease_token
+    assert stored.lease_token is not None and stored.lease_token.endswith(f".{stored.seq}")
+    [attempt] = await engine.attempts(job.id)
+    assert attempt.started_at == stored.started_at and attempt.worker == Worker("w", "h", 1)

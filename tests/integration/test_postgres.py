@@ -506,3 +506,28 @@ async def test_transition_batch_is_one_transaction(nodes: Any) -> None:
         [Step(job.id, lambda j: complete(j, 1, now), claimed.lease_token)], now
     )
     assert not isinstance(moved, Exception) and moved.job.state == State.succeeded
+
+
+async def test_one_new_job_for_one_waiting_claim_is_one_statement(nodes: Any) -> None:
+    """The pick-up's hand-over (jobq.store.postgres_handover): no transaction, one round trip."""
+    [node] = await nodes(1)
+    engine = eng(node)
+    worker = Worker("w", "h", 1)
+    waiting = asyncio.create_task(engine.claim(ClaimSpec(["q"], None, 1, None, worker), wait=20))
+    while len(engine.parking) == 0:
+        await asyncio.sleep(0.005)
+    calls: list[str] = []
+    db: Any = node.store.db
+    for name in ("run", "once", "read"):
+        original = getattr(db, name)
+
+        def spy(op: Any, name: str = name, original: Any = original) -> Any:
+            calls.append(name)
+            return original(op)
+
+        setattr(db, name, spy)
+    [(job, _)] = await engine.enqueue([JobSpec(queue="q", type="t")])
+    [held] = await asyncio.wait_for(waiting, 20)
+    assert held.id == job.id and held.state is State.running
+    assert "run" not in calls and "read" not in calls  # (a once is the NOTIFY to other nodes)
+    assert 1 <= calls.count("once") <= 2

@@ -44,6 +44,7 @@ from jobq.store.base import Store
 from jobq.store.combine import Combiner, Outcome, Request, together
 from jobq.store.decide import decide_all
 from jobq.store.postgres_conn import LATEST, Conn, Database, migrate, schema_version
+from jobq.store.postgres_handover import can_hand_over, hand_over
 from jobq.store.postgres_sql import (
     CLAIM,
     CLAIM_PICKED,
@@ -170,6 +171,11 @@ class PostgresStore(Store):
         self, jobs: Sequence[Job], claims: Sequence[tuple[ClaimSpec, str]], now: float
     ) -> tuple[list[tuple[Job, bool]], list[list[Job]]]:
         async def write(touches: list[bool]) -> tuple[list[tuple[Job, bool]], list[list[Job]]]:
+            if can_hand_over(jobs, claims, touches):  # one statement
+                [job], [(spec, key)] = jobs, claims
+                inserted, got = await self.db.once(lambda c: hand_over(c, job, spec, key, now))
+                return [(inserted, True)], [got]
+
             async def both(c: Conn) -> tuple[list[tuple[Job, bool]], list[list[Job]]]:
                 pairs = zip(claims, touches, strict=True)
                 inserted = await _insert(c, jobs, now)

@@ -57,22 +57,35 @@ LOCK_NAMED = (
     f"AND id = ANY($2::text[]) AND {NOT_PAUSED} "
     "ORDER BY priority DESC, seq LIMIT $3 FOR UPDATE SKIP LOCKED"
 )
-# the lease a claim gives each `picked (seq, token)` row, found by key: $1 lease seconds
-# (None: the job's own), $2 now, $3 the worker
+# what a claim writes into a job: each column's new value from the row as it was ({row}), $1 the
+# lease seconds (None: the job's own), $2 now, $3 the worker (the lease token is the claim's)
+LEASED = {
+    "state": "'running'",
+    "attempt": "{row}.attempt + 1",
+    "lease_seconds": "coalesce($1::float8, {row}.lease_seconds)",
+    "lease_expires_at": "$2::float8 + coalesce($1::float8, {row}.lease_seconds)",
+    "started_at": "coalesce({row}.started_at, $2::float8)",
+    "deadline_at": "CASE WHEN {row}.deadline_seconds IS NULL THEN NULL "
+    "ELSE coalesce({row}.deadline_at, $2::float8 + {row}.deadline_seconds) END",
+    "last_heartbeat_at": "$2::float8",
+    "worker": "$3",
+    "updated_at": "$2::float8",
+    "cancel_requested": "0",
+}
+
+
+def leased(column: str, row: str) -> str:
+    """The value a claim gives `column` of the job `row` (the column itself if untouched)."""
+    expression = LEASED.get(column)
+    return f"{row}.{column}" if expression is None else expression.format(row=row)
+
+
+# the lease a claim gives each `picked (seq, token)` row, found by key
+_LEASE_SET = ",\n    ".join(f"{c} = {leased(c, 'jobs')}" for c in LEASED)
 LEASE = f"""
 UPDATE jobs SET
-    state = 'running',
-    attempt = jobs.attempt + 1,
-    lease_seconds = coalesce($1::float8, jobs.lease_seconds),
-    lease_token = picked.token,
-    lease_expires_at = $2::float8 + coalesce($1::float8, jobs.lease_seconds),
-    started_at = coalesce(jobs.started_at, $2::float8),
-    deadline_at = CASE WHEN jobs.deadline_seconds IS NULL THEN NULL
-                       ELSE coalesce(jobs.deadline_at, $2::float8 + jobs.deadline_seconds) END,
-    last_heartbeat_at = $2::float8,
-    worker = $3,
-    updated_at = $2::float8,
-    cancel_requested = 0
+    {_LEASE_SET},
+    lease_token = picked.token
 FROM picked
 WHERE jobs.seq = picked.seq AND {STILL_QUEUED}
 RETURNING {", ".join(f"jobs.{c}" for c in JOB_COLUMNS)}

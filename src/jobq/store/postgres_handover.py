@@ -1,0 +1,105 @@
+"""One new job handed to one waiting claim on PostgreSQL, in one statement.
+
+An enqueue that brings a job a parked claim wants (jobq.handoff) inserted it, then claimed for
+the claim, in one transaction: BEGIN, the insert, the claim, COMMIT, four round trips. After a
+pause each round trip wakes both processes again, and the pick-up latency (from a producer's
+enqueue to an idle worker holding the job) is mostly those wake-ups. The common case, one job
+for one claim, is now one statement in its own transaction: the job is inserted already leased
+to the claim, with its attempt opened, when the claim would have chosen it: its queue is not
+paused and no queued job the claim wants comes before it (priority, then age). Otherwise the
+job is inserted queued and the claim is handed nothing; it then claims as a woken claim would,
+and gets the job that comes first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+
+from jobq.model import ClaimSpec, Job
+from jobq.states import State
+from jobq.store.postgres_conn import Conn
+from jobq.store.postgres_sql import COLUMN_TYPES, leased
+from jobq.store.rows import (
+    INSERT_COLUMNS,
+    JOB_COLUMNS,
+    dumps,
+    job_from_row,
+    job_values,
+    worker_dict,
+)
+
+# $1 lease seconds (None: the job's own), $2 now, $3 the worker, $4 the lease key, $5 the
+# claim's queues, $6 its types if it names them, then the job's INSERT_COLUMNS
+_TARGET = ", ".join(("seq", *INSERT_COLUMNS))
+_AS_QUEUED = ", ".join(f"new.{c}" for c in ("seq", *INSERT_COLUMNS))
+_TOKEN = "$4::text || '.' || new.seq"  # as a claim's: the lease key and the job's seq
+_AS_LEASED = ", ".join(
+    ("new.seq", *(_TOKEN if c == "lease_token" else leased(c, "new") for c in INSERT_COLUMNS))
+)
+_RETURNING = ", ".join(JOB_COLUMNS)
+
+
+@lru_cache(maxsize=2)
+def hand_over_sql(typed: bool) -> str:
+    """The statement; `typed`: the claim names its types ($6)."""
+    of_type = " AND type = ANY($6::text[])" if typed else ""
+    first = 6 + typed  # the job's first value
+    values = ", ".join(
+        f"${i}::{COLUMN_TYPES.get(c, 'text')} AS {c}" for i, c in enumerate(INSERT_COLUMNS, first)
+    )
+    return f"""
+WITH new AS (
+    SELECT nextval(pg_get_serial_sequence('jobs', 'seq')) AS seq, {values}
+), hand AS (
+    SELECT NOT EXISTS (SELECT 1 FROM queues WHERE name = new.queue AND paused = 1)
+       AND NOT EXISTS (SELECT 1 FROM jobs WHERE state = 'queued' AND queue = ANY($5::text[])
+                       AND priority >= new.priority{of_type}) AS ok
+    FROM new
+), handed AS (
+    INSERT INTO jobs ({_TARGET}) SELECT {_AS_LEASED} FROM new, hand WHERE hand.ok
+    RETURNING {_RETURNING}
+), queued AS (
+    INSERT INTO jobs ({_TARGET}) SELECT {_AS_QUEUED} FROM new, hand WHERE NOT hand.ok
+    RETURNING {_RETURNING}
+), opened AS (
+    INSERT INTO attempts (job_id, attempt, started_at, worker)
+    SELECT id, attempt, $2::float8, $3::text FROM handed
+), new_queue AS (
+    INSERT INTO queues (name, paused, updated_at) SELECT queue, 0, $2::float8 FROM new
+    ON CONFLICT (name) DO NOTHING
+)
+SELECT * FROM handed UNION ALL SELECT * FROM queued
+"""
+
+
+def can_hand_over(
+    jobs: Sequence[Job], claims: Sequence[tuple[ClaimSpec, str]], touches: list[bool]
+) -> bool:
+    """Whether this enqueue-and-claim is the one-statement case: one plain queued job, one
+    claim of the usual kind, whose worker row is not due to be written (`touches`)."""
+    if len(jobs) != 1 or touches != [False]:
+        return False
+    job, (spec, _) = jobs[0], claims[0]
+    return (job.unique_key is None and job.retry_of is None and spec.ids is None
+            and spec.limit >= 1 and job.state is State.queued)  # fmt: skip
+
+
+async def hand_over(
+    c: Conn, job: Job, spec: ClaimSpec, lease_key: str, now: float
+) -> tuple[Job, list[Job]]:
+    """Insert `job`, leased to the claim `spec` if the claim would have chosen it: (the job
+    as inserted, queued; what the claim got)."""
+    params = [
+        spec.lease_seconds,
+        now,
+        dumps(worker_dict(spec.worker)),
+        lease_key,
+        list(spec.queues),
+        *([list(spec.types)] if spec.types else []),
+        *job_values(job),
+    ]
+    row = await c.fetchrow(hand_over_sql(bool(spec.types)), *params)
+    stored = job_from_row(row)
+    job.seq = stored.seq
+    return job, [stored] if stored.state != job.state else []
