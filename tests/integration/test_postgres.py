@@ -22,10 +22,11 @@ from tests import pgdb
 asyncpg = pytest.importorskip("asyncpg")
 from jobq.store.postgres import PostgresStore  # noqa: E402
 from jobq.store.postgres_conn import LATEST, migrate  # noqa: E402
+from jobq.store.postgres_handover import hand_over_sql  # noqa: E402
 from jobq.store.postgres_notify import PostgresNotifier, pack  # noqa: E402
 from jobq.store.postgres_sql import CLAIM_PICKED, OLDEST_QUEUED  # noqa: E402
 from jobq.store.postgres_writes import update_sql  # noqa: E402
-from jobq.store.rows import encode  # noqa: E402
+from jobq.store.rows import encode, job_values  # noqa: E402
 
 
 @pytest.fixture
@@ -531,3 +532,36 @@ async def test_one_new_job_for_one_waiting_claim_is_one_statement(nodes: Any) ->
     assert held.id == job.id and held.state is State.running
     assert "run" not in calls and "read" not in calls  # (a once is the NOTIFY to other nodes)
     assert 1 <= calls.count("once") <= 2
+
+
+@pytest.mark.parametrize("types", [None, ["a"]])
+async def test_a_hand_over_reads_a_few_pages_however_many_jobs_are_queued(
+    nodes: Any, db_url: str, types: list[str] | None
+) -> None:
+    """The hand-over's check that no queued job the claim wants comes first must look at the
+    head of each queue (and type) by key. Asked as `priority >= the new job's`, its plan made
+    once, with statistics, read the whole table: 5,000 queued jobs of another type here, for
+    a claim of type a."""
+    [node] = await nodes(1)
+    await eng(node).enqueue([JobSpec(queue="q", type="b") for _ in range(5000)])
+    conn = await asyncpg.connect(db_url)
+    try:
+        await conn.execute("ANALYZE jobs")
+        await conn.execute("SET plan_cache_mode = force_generic_plan")
+        await conn.execute(f"PREPARE hand AS {hand_over_sql(types is not None)}")
+        job = eng(node).build(JobSpec(queue="q", type="a", priority=1), 1.0)
+        head = ["NULL", "1.0", "'w'", "'key'", "'{q}'"] + (["'{a}'"] if types else [])
+        values = ["$$" + str(v) + "$$" if v is not None else "NULL" for v in job_values(job)]
+        pages = []
+        for _ in range(3):  # the first call also reads the catalogs
+            transaction = conn.transaction()
+            await transaction.start()
+            plan = await conn.fetchval(
+                f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE hand({', '.join(head + values)})"
+            )
+            await transaction.rollback()
+            top = json.loads(plan)[0]["Plan"]
+            pages.append(top["Shared Hit Blocks"] + top["Shared Read Blocks"])
+    finally:
+        await conn.close()
+    assert max(pages[1:]) < 60, pages

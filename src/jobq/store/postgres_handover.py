@@ -42,8 +42,11 @@ _RETURNING = ", ".join(JOB_COLUMNS)
 
 @lru_cache(maxsize=2)
 def hand_over_sql(typed: bool) -> str:
-    """The statement; `typed`: the claim names its types ($6)."""
-    of_type = " AND type = ANY($6::text[])" if typed else ""
+    """The statement; `typed`: the claim names its types ($6). Whether a queued job comes
+    first is read off the head of each queue (and type) in the claim index's order: asked as
+    `priority >= the new job's`, the plan (made once) read the whole table."""
+    kinds = ", unnest($6::text[]) AS t (kind)" if typed else ""
+    of_type = " AND type = t.kind" if typed else ""
     first = 6 + typed  # the job's first value
     values = ", ".join(
         f"${i}::{COLUMN_TYPES.get(c, 'text')} AS {c}" for i, c in enumerate(INSERT_COLUMNS, first)
@@ -53,8 +56,11 @@ WITH new AS (
     SELECT nextval(pg_get_serial_sequence('jobs', 'seq')) AS seq, {values}
 ), hand AS (
     SELECT NOT EXISTS (SELECT 1 FROM queues WHERE name = new.queue AND paused = 1)
-       AND NOT EXISTS (SELECT 1 FROM jobs WHERE state = 'queued' AND queue = ANY($5::text[])
-                       AND priority >= new.priority{of_type}) AS ok
+       AND NOT EXISTS (
+           SELECT 1 FROM unnest($5::text[]) AS q (name){kinds}, LATERAL (
+               SELECT priority FROM jobs WHERE state = 'queued' AND queue = q.name{of_type}
+               ORDER BY priority DESC, seq LIMIT 1) AS head
+           WHERE head.priority >= new.priority) AS ok
     FROM new
 ), handed AS (
     INSERT INTO jobs ({_TARGET}) SELECT {_AS_LEASED} FROM new, hand WHERE hand.ok
