@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,8 +135,10 @@ class Engine:
                 if not parked.handed.done():
                     parked.handed.set_result([])  # they claim on their own again
             raise
-        self._announce_new([job for job, created in inserted if created])
-        self._claimed([job for got in claimed for job in got], now)
+        held = [job for got in claimed for job in got]
+        handed = {job.id for job in held}  # no one else need wake for these
+        self._announce_new([job for job, created in inserted if created], handed)
+        self._claimed(held, now)
         for parked, got in zip(takers, claimed, strict=True):
             if parked.handed.done():  # the claimer left meanwhile
                 await self.give_back(got)
@@ -452,18 +454,19 @@ class Engine:
         self._publish([result], now)
         return result
 
-    def _announce_new(self, jobs: Sequence[Job]) -> None:
+    def _announce_new(self, jobs: Sequence[Job], handed: Collection[str] = ()) -> None:
         now = self.clock()
-        self._publish([Moved(job, None) for job in jobs], now)
+        self._publish([Moved(job, None) for job in jobs], now, handed)
 
-    def _publish(self, moves: Sequence[Moved], now: float) -> None:
-        """Wake waiters and stream events for jobs that moved."""
+    def _publish(self, moves: Sequence[Moved], now: float, handed: Collection[str] = ()) -> None:
+        """Wake waiters and stream events for jobs that moved; `handed`: ids of new jobs
+        already claimed in their enqueue's transaction, which wake no claimer."""
         if self.on_moves is not None:
             self.on_moves(moves, now)
         ready: dict[str, int] = {}
         for move in moves:
             job = move.job
-            if job.state == State.queued:
+            if job.state == State.queued and job.id not in handed:
                 ready[job.queue] = ready.get(job.queue, 0) + 1
             elif job.state == State.scheduled:
                 self.on_timer(job.run_at)

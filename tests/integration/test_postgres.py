@@ -565,3 +565,27 @@ async def test_a_hand_over_reads_a_few_pages_however_many_jobs_are_queued(
     finally:
         await conn.close()
     assert max(pages[1:]) < 60, pages
+
+
+async def test_a_job_handed_over_on_one_node_wakes_no_claim_on_another(nodes: Any) -> None:
+    """It is no longer queued: a claim on another node woken for it would only claim nothing."""
+    a, b = await nodes(2)
+    claims = [0]
+    original = b.store.claim
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        claims[0] += 1
+        return await original(*args, **kwargs)
+
+    b.store.claim = counted
+    spec = ClaimSpec(["q"], None, 1, None, Worker("w"))
+    elsewhere = asyncio.create_task(eng(b).claim(spec, wait=20))
+    here = asyncio.create_task(eng(a).claim(spec, wait=20))
+    while len(eng(a).parking) == 0 or len(eng(b).parking) == 0:
+        await asyncio.sleep(0.005)
+    [(job, _)] = await eng(a).enqueue([JobSpec(queue="q")])
+    assert [j.id for j in await asyncio.wait_for(here, 20)] == [job.id]
+    await asyncio.sleep(0.3)  # time enough for a NOTIFY to wake it and for it to claim
+    assert claims == [1] and not elsewhere.done()  # its first try, no more
+    [(other, _)] = await eng(b).enqueue([JobSpec(queue="q")])
+    assert [j.id for j in await asyncio.wait_for(elsewhere, 20)] == [other.id]
