@@ -27,3 +27,21 @@ def test_bench_harness_runs_every_scenario(tmp_path: Path) -> None:
     text = (tmp_path / "results.md").read_text()
     assert "| enqueue | sqlite | 100 jobs/request |" in text
     assert "Targets:" in text
+
+
+@pytest.mark.acceptance
+def test_ab_runs_two_versions_in_alternating_blocks() -> None:
+    """`python -m bench.ab`: a worktree of one revision beside the working tree, each with its
+    own server; both measured, the worktree removed afterwards."""
+    cmd = [sys.executable, "-m", "bench.ab", "HEAD", ".", "--scenario", "pickup",
+           "--store", "sqlite", "--blocks", "2", "--size", "3"]  # fmt: skip
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("pickup on sqlite, 2 blocks")
+    assert lines[1].startswith("  A HEAD: ") and "n=6)" in lines[1]
+    assert lines[2].startswith("  B .: ") and "n=6)" in lines[2]
+    assert float(lines[3].rpartition(": ")[2]) > 0
+    listed = subprocess.run(["git", "-C", str(ROOT), "worktree", "list"], capture_output=True,
+                            text=True, check=True).stdout  # fmt: skip
+    assert "jobq-ab-" not in listed
