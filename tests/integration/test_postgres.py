@@ -27,6 +27,7 @@ from jobq.store.postgres_notify import PostgresNotifier, pack  # noqa: E402
 from jobq.store.postgres_sql import CLAIM_PICKED, OLDEST_QUEUED  # noqa: E402
 from jobq.store.postgres_writes import update_sql  # noqa: E402
 from jobq.store.rows import encode, job_values  # noqa: E402
+from jobq.store.seen import SeenWorkers  # noqa: E402
 
 
 @pytest.fixture
@@ -509,9 +510,16 @@ async def test_transition_batch_is_one_transaction(nodes: Any) -> None:
     assert not isinstance(moved, Exception) and moved.job.state == State.succeeded
 
 
-async def test_one_new_job_for_one_waiting_claim_is_one_statement(nodes: Any) -> None:
-    """The pick-up's hand-over (jobq.store.postgres_handover): no transaction, one round trip."""
+@pytest.mark.parametrize("worker_row_due", [False, True])
+async def test_one_new_job_for_one_waiting_claim_is_one_statement(
+    nodes: Any, worker_row_due: bool
+) -> None:
+    """The pick-up's hand-over (jobq.store.postgres_handover): no transaction, one round trip,
+    also when the worker's row is due to be written (an idle worker's usually is: it is
+    written at most once a second)."""
     [node] = await nodes(1)
+    if worker_row_due:
+        node.store._seen = SeenWorkers(every=0.0)
     engine = eng(node)
     worker = Worker("w", "h", 1)
     waiting = asyncio.create_task(engine.claim(ClaimSpec(["q"], None, 1, None, worker), wait=20))
@@ -532,6 +540,9 @@ async def test_one_new_job_for_one_waiting_claim_is_one_statement(nodes: Any) ->
     assert held.id == job.id and held.state is State.running
     assert "run" not in calls and "read" not in calls  # (a once is the NOTIFY to other nodes)
     assert 1 <= calls.count("once") <= 2
+    [seen] = await node.store.workers()
+    assert (seen.name, seen.host, seen.pid, seen.queues) == ("w", "h", 1, ["q"])
+    assert (seen.last_seen >= job.created_at) is worker_row_due
 
 
 @pytest.mark.parametrize("types", [None, ["a"]])

@@ -58,6 +58,7 @@ from jobq.store.postgres_sql import (
     OPEN_ATTEMPTS,
     SELECT_JOB,
     list_sql,
+    touch_worker_sql,
 )
 from jobq.store.postgres_writes import Writes
 from jobq.store.rows import (
@@ -67,8 +68,11 @@ from jobq.store.rows import (
     job_from_row,
     job_values,
     worker_dict,
+    worker_values,
 )
 from jobq.store.seen import SeenWorkers, recording
+
+TOUCH_WORKER = touch_worker_sql(1)
 
 
 class PostgresStore(Store):
@@ -171,9 +175,11 @@ class PostgresStore(Store):
         self, jobs: Sequence[Job], claims: Sequence[tuple[ClaimSpec, str]], now: float
     ) -> tuple[list[tuple[Job, bool]], list[list[Job]]]:
         async def write(touches: list[bool]) -> tuple[list[tuple[Job, bool]], list[list[Job]]]:
-            if can_hand_over(jobs, claims, touches):  # one statement
-                [job], [(spec, key)] = jobs, claims
-                inserted, got = await self.db.once(lambda c: hand_over(c, job, spec, key, now))
+            if can_hand_over(jobs, claims):  # one statement
+                [job], [(spec, key)], [touch] = jobs, claims, touches
+                inserted, got = await self.db.once(
+                    lambda c: hand_over(c, job, spec, key, now, touch)
+                )
                 return [(inserted, True)], [got]
 
             async def both(c: Conn) -> tuple[list[tuple[Job, bool]], list[list[Job]]]:
@@ -586,12 +592,7 @@ async def _queue_stats(c: Conn) -> list[QueueStats]:
 
 
 async def _touch_worker(c: Conn, worker: Worker, queues: Sequence[str], now: float) -> None:
-    await c.execute(
-        "INSERT INTO workers (name, host, pid, queues, last_seen) VALUES ($1, $2, $3, $4, $5) "
-        "ON CONFLICT (name, host, pid) DO UPDATE SET queues = excluded.queues, "
-        "last_seen = excluded.last_seen",
-        worker.name, worker.host or "", worker.pid or 0, dumps(list(queues)), now,
-    )  # fmt: skip
+    await c.execute(TOUCH_WORKER, *worker_values(worker, queues, now))
 
 
 async def _workers(c: Conn) -> list[WorkerSeen]:

@@ -19,7 +19,7 @@ from functools import lru_cache
 from jobq.model import ClaimSpec, Job
 from jobq.states import State
 from jobq.store.postgres_conn import Conn
-from jobq.store.postgres_sql import COLUMN_TYPES, leased
+from jobq.store.postgres_sql import COLUMN_TYPES, leased, touch_worker_sql
 from jobq.store.rows import (
     INSERT_COLUMNS,
     JOB_COLUMNS,
@@ -27,6 +27,7 @@ from jobq.store.rows import (
     job_from_row,
     job_values,
     worker_dict,
+    worker_values,
 )
 
 # $1 lease seconds (None: the job's own), $2 now, $3 the worker, $4 the lease key, $5 the
@@ -40,9 +41,10 @@ _AS_LEASED = ", ".join(
 _RETURNING = ", ".join(JOB_COLUMNS)
 
 
-@lru_cache(maxsize=2)
-def hand_over_sql(typed: bool) -> str:
-    """The statement; `typed`: the claim names its types ($6). Whether a queued job comes
+@lru_cache(maxsize=4)
+def hand_over_sql(typed: bool, touch: bool = False) -> str:
+    """The statement; `typed`: the claim names its types ($6); `touch`: the worker's row is
+    written too (its values after the job's). Whether a queued job comes
     first is read off the head of each queue (and type) in the claim index's order: asked as
     `priority >= the new job's`, the plan (made once) read the whole table."""
     kinds = ", unnest($6::text[]) AS t (kind)" if typed else ""
@@ -51,6 +53,7 @@ def hand_over_sql(typed: bool) -> str:
     values = ", ".join(
         f"${i}::{COLUMN_TYPES.get(c, 'text')} AS {c}" for i, c in enumerate(INSERT_COLUMNS, first)
     )
+    seen = f"), seen AS ({touch_worker_sql(first + len(INSERT_COLUMNS))}" if touch else ""
     return f"""
 WITH new AS (
     SELECT nextval(pg_get_serial_sequence('jobs', 'seq')) AS seq, {values}
@@ -74,17 +77,15 @@ WITH new AS (
 ), new_queue AS (
     INSERT INTO queues (name, paused, updated_at) SELECT queue, 0, $2::float8 FROM new
     ON CONFLICT (name) DO NOTHING
-)
+{seen})
 SELECT * FROM handed UNION ALL SELECT * FROM queued
 """
 
 
-def can_hand_over(
-    jobs: Sequence[Job], claims: Sequence[tuple[ClaimSpec, str]], touches: list[bool]
-) -> bool:
+def can_hand_over(jobs: Sequence[Job], claims: Sequence[tuple[ClaimSpec, str]]) -> bool:
     """Whether this enqueue-and-claim is the one-statement case: one plain queued job, one
-    claim of the usual kind, whose worker row is not due to be written (`touches`)."""
-    if len(jobs) != 1 or touches != [False]:
+    claim of the usual kind."""
+    if len(jobs) != 1 or len(claims) != 1:
         return False
     job, (spec, _) = jobs[0], claims[0]
     return (job.unique_key is None and job.retry_of is None and spec.ids is None
@@ -92,10 +93,11 @@ def can_hand_over(
 
 
 async def hand_over(
-    c: Conn, job: Job, spec: ClaimSpec, lease_key: str, now: float
+    c: Conn, job: Job, spec: ClaimSpec, lease_key: str, now: float, touch: bool
 ) -> tuple[Job, list[Job]]:
-    """Insert `job`, leased to the claim `spec` if the claim would have chosen it: (the job
-    as inserted, queued; what the claim got)."""
+    """Insert `job`, leased to the claim `spec` if the claim would have chosen it, and
+    record the claim's worker as seen if `touch`: (the job as inserted, queued; what the
+    claim got)."""
     params = [
         spec.lease_seconds,
         now,
@@ -104,8 +106,9 @@ async def hand_over(
         list(spec.queues),
         *([list(spec.types)] if spec.types else []),
         *job_values(job),
+        *(worker_values(spec.worker, spec.queues, now) if touch else []),
     ]
-    row = await c.fetchrow(hand_over_sql(bool(spec.types)), *params)
+    row = await c.fetchrow(hand_over_sql(bool(spec.types), touch), *params)
     stored = job_from_row(row)
     job.seq = stored.seq
     return job, [stored] if stored.state != job.state else []

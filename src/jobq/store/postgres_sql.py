@@ -117,6 +117,19 @@ OPEN_ATTEMPTS = (
     "worker = excluded.worker, finished_at = NULL, outcome = NULL, error = NULL"
 )
 
+
+def touch_worker_sql(first: int) -> str:
+    """Record a worker as seen: its name, host, pid, queues (JSON) and now are the
+    parameters from `$first` on."""
+    name, host, pid, queues, now = (f"${i}" for i in range(first, first + 5))
+    return (
+        f"INSERT INTO workers (name, host, pid, queues, last_seen) "
+        f"VALUES ({name}, {host}, {pid}, {queues}, {now}) "
+        "ON CONFLICT (name, host, pid) DO UPDATE SET queues = excluded.queues, "
+        "last_seen = excluded.last_seen"
+    )
+
+
 NEXT_DUE = """SELECT least(
     (SELECT min(run_at) FROM jobs WHERE state = 'scheduled'),
     (SELECT min(lease_expires_at) FROM jobs WHERE state = 'running'),

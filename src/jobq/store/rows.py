@@ -66,6 +66,11 @@ def worker_dict(worker: Worker) -> dict[str, Any]:
     return {"name": worker.name, "host": worker.host, "pid": worker.pid}
 
 
+def worker_values(worker: Worker, queues: Sequence[str], now: float) -> list[Any]:
+    """A `workers` row: name, host, pid, queues (JSON), last seen."""
+    return [worker.name, worker.host or "", worker.pid or 0, dumps(list(queues)), now]
+
+
 def decode_worker(raw: str | bytes | None) -> Worker | None:
     if raw is None:
         return None

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from jobq.model import ClaimSpec, Job, Worker
-from jobq.store.rows import JOB_COLUMNS, dumps, job_from_row, worker_dict
+from jobq.store.rows import JOB_COLUMNS, dumps, job_from_row, worker_dict, worker_values
 from jobq.store.sqlite_many import insert_rows
 
 MAX_PAIRS = 32  # (queue, type) pairs one claim statement serves (SQLite allows 500 arms)
@@ -136,5 +136,5 @@ def touch_worker(c: sqlite3.Connection, worker: Worker, queues: Sequence[str], n
         "INSERT INTO workers (name, host, pid, queues, last_seen) VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT (name, host, pid) DO UPDATE SET queues = excluded.queues, "
         "last_seen = excluded.last_seen",
-        (worker.name, worker.host or "", worker.pid or 0, dumps(list(queues)), now),
+        worker_values(worker, queues, now),
     )
