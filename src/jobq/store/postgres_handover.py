@@ -2,13 +2,14 @@
 
 An enqueue that brings a job a parked claim wants (jobq.handoff) inserted it, then claimed for
 the claim, in one transaction: BEGIN, the insert, the claim, COMMIT, four round trips. After a
-pause each round trip wakes both processes again, and the pick-up latency (from a producer's
-enqueue to an idle worker holding the job) is mostly those wake-ups. The common case, one job
-for one claim, is now one statement in its own transaction: the job is inserted already leased
-to the claim, with its attempt opened, when the claim would have chosen it: its queue is not
-paused and no queued job the claim wants comes before it (priority, then age). Otherwise the
-job is inserted queued and the claim is handed nothing; it then claims as a woken claim would,
-and gets the job that comes first.
+pause each round trip wakes both processes again: in process, after 20 ms idle, 1.9-2.3 ms,
+against 1.1 back to back (the pick-up latency runs from a producer's enqueue to an idle
+worker holding the job). The common case, one job for one claim, is now one statement in its
+own transaction: the job is inserted already leased to the claim, with its attempt opened,
+when the claim would have chosen it: its queue is not paused and no queued job the claim
+wants comes before it (priority, then age). Otherwise the job is inserted queued and the
+claim is handed nothing; it then claims as a woken claim would, and gets the job that comes
+first.
 """
 
 from __future__ import annotations
@@ -44,9 +45,9 @@ _RETURNING = ", ".join(JOB_COLUMNS)
 @lru_cache(maxsize=4)
 def hand_over_sql(typed: bool, touch: bool = False) -> str:
     """The statement; `typed`: the claim names its types ($6); `touch`: the worker's row is
-    written too (its values after the job's). Whether a queued job comes
-    first is read off the head of each queue (and type) in the claim index's order: asked as
-    `priority >= the new job's`, the plan (made once) read the whole table."""
+    written too (its values after the job's). Whether a queued job comes first is read off
+    the head of each queue (and type) in the claim index's order: asked as `priority >= the
+    new job's`, the plan (made once) read the whole table."""
     kinds = ", unnest($6::text[]) AS t (kind)" if typed else ""
     of_type = " AND type = t.kind" if typed else ""
     first = 6 + typed  # the job's first value
