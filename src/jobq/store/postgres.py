@@ -57,8 +57,8 @@ from jobq.store.postgres_sql import (
     OLDEST_QUEUED,
     OPEN_ATTEMPTS,
     SELECT_JOB,
+    TOUCH_WORKER,
     list_sql,
-    touch_worker_sql,
 )
 from jobq.store.postgres_writes import Writes
 from jobq.store.rows import (
@@ -71,8 +71,6 @@ from jobq.store.rows import (
     worker_values,
 )
 from jobq.store.seen import SeenWorkers, recording
-
-TOUCH_WORKER = touch_worker_sql(1)
 
 
 class PostgresStore(Store):

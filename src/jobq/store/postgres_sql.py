@@ -123,11 +123,14 @@ def touch_worker_sql(first: int) -> str:
     parameters from `$first` on."""
     name, host, pid, queues, now = (f"${i}" for i in range(first, first + 5))
     return (
-        f"INSERT INTO workers (name, host, pid, queues, last_seen) "
+        "INSERT INTO workers (name, host, pid, queues, last_seen) "
         f"VALUES ({name}, {host}, {pid}, {queues}, {now}) "
         "ON CONFLICT (name, host, pid) DO UPDATE SET queues = excluded.queues, "
         "last_seen = excluded.last_seen"
     )
+
+
+TOUCH_WORKER = touch_worker_sql(1)  # a claim's, in the claim's transaction
 
 
 NEXT_DUE = """SELECT least(
