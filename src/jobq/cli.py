@@ -200,6 +200,10 @@ def enqueue(
         raise typer.Exit(1)
 
 
+PREFETCH_HELP = ("Jobs claimed ahead of the free slots, held until one frees (default: one "
+                 "batch while jobs take under 0.1 s on average; 0: none).")  # fmt: skip
+
+
 @app.command()
 def worker(
     queue: Annotated[
@@ -221,6 +225,10 @@ def worker(
     batch: Annotated[
         int | None, typer.Option(min=1, max=1000, help="Jobs per claim and per acknowledgement.")
     ] = None,
+    prefetch: Annotated[
+        int | None,
+        typer.Option(min=0, max=10_000, help=PREFETCH_HELP),
+    ] = None,
     name: Annotated[str | None, typer.Option(help="Worker name (default: host-pid).")] = None,
     log_level: Annotated[
         str, typer.Option(envvar="JOBQ_LOG_LEVEL", help="debug, info, warning, error.")
@@ -235,7 +243,7 @@ def worker(
     from jobq.worker.main import main as run_worker
 
     overrides = {"queues": queue, "concurrency": concurrency, "lease": lease, "grace": grace,
-                 "batch": batch, "name": name}  # fmt: skip
+                 "batch": batch, "name": name, "prefetch": prefetch}  # fmt: skip
     run_worker(url, app_ref, overrides, log_level, key, loop)
 
 

@@ -1,9 +1,11 @@
-"""A worker's life: kill -9 mid-job, graceful shutdown (SIGTERM) with and without overrun."""
+"""A worker's life: kill -9 mid-job, graceful shutdown (SIGTERM) with and without overrun, jobs
+claimed ahead of a free slot."""
 
 from __future__ import annotations
 
 import signal
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -73,7 +75,7 @@ def test_sigterm_after_the_grace_period_hands_running_jobs_back_and_loses_nothin
 ) -> None:
     marker, started = tmp_path / "go", tmp_path / "started"
     started.mkdir()
-    worker = start_worker("--concurrency", "4", "--grace", "1")
+    worker = start_worker("--concurrency", "4", "--grace", "1", "--prefetch", "0")
     quick = [client.enqueue(type="command", payload={"argv": ["true"]}) for _ in range(5)]
     wait_until(lambda: states(client, quick) == ["succeeded"] * 5, what="quick jobs")
     slow = [client.enqueue(**wait_for_marker_job(marker, started)) for _ in range(6)]
@@ -88,3 +90,25 @@ def test_sigterm_after_the_grace_period_hands_running_jobs_back_and_loses_nothin
     start_worker("--concurrency", "4")
     for job in [*quick, *slow]:
         assert client.get(job.id, wait=120).state == "succeeded"
+
+
+def test_jobs_claimed_ahead_keep_their_lease_while_held_and_go_back_at_once_on_sigterm(
+    client: Client, start_worker: Callable[..., WorkerProcess], tmp_path: Path
+) -> None:
+    marker, started = tmp_path / "go", tmp_path / "started"
+    started.mkdir()
+    worker = start_worker("--concurrency", "1", "--batch", "4", "--prefetch", "3",
+                          "--lease", "1", "--grace", "120")  # fmt: skip
+    jobs = [client.enqueue(**wait_for_marker_job(marker, started)) for _ in range(4)]
+    wait_until(lambda: states(client, jobs) == ["running"] * 4, what="all four claimed")
+    time.sleep(3)  # three leases long: the held jobs' leases are kept alive too
+    assert states(client, jobs) == ["running"] * 4
+    assert len(list(started.iterdir())) == 1  # one slot: one command runs, three wait
+    worker.signal(signal.SIGTERM)
+    wait_until(lambda: states(client, jobs).count("queued") == 3, what="held jobs back")
+    assert len(list(started.iterdir())) == 1  # handed back while the running one still runs
+    marker.touch()
+    assert worker.wait(120) == 0
+    assert sorted(states(client, jobs)) == ["queued"] * 3 + ["succeeded"]
+    outcomes = sorted(a.outcome or "" for j in jobs for a in client.attempts(j.id))
+    assert outcomes == ["released"] * 3 + ["succeeded"]

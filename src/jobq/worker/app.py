@@ -37,6 +37,9 @@ class Settings:
     batch: int | None = None  # claim/ack batch size; None: the concurrency (at most 100)
     name: str | None = None
     claim_wait: float = 2.0  # long-poll seconds per claim (bounds how long shutdown waits)
+    # jobs claimed beyond the free slots, held (their leases kept alive) until a slot frees;
+    # None: one batch while the jobs run under QUICK_JOB seconds on average, else none
+    prefetch: int | None = None
 
 
 class Worker:
@@ -44,8 +47,9 @@ class Worker:
 
     def __init__(self, queues: Sequence[str] = ("default",), *, concurrency: int = 4,
                  lease: float | None = None, grace: float = 30.0, batch: int | None = None,
-                 name: str | None = None) -> None:  # fmt: skip
-        self.settings = Settings(list(queues), concurrency, lease, grace, batch, name)
+                 name: str | None = None, prefetch: int | None = None) -> None:  # fmt: skip
+        self.settings = Settings(list(queues), concurrency, lease, grace, batch, name,
+                                 prefetch=prefetch)  # fmt: skip
         self.tasks: dict[str, Callable[..., Any]] = {}
 
     def task(self, job_type: str) -> Callable[[F], F]:

@@ -1,13 +1,16 @@
 """The worker's main loop: claim, run, report; heartbeats; graceful shutdown.
 
-claim (long-poll, up to `batch` jobs, never more than free slots; while claims bring work,
-       as many in flight as the free slots need, at most MAX_CLAIMS; while they come back
-       empty, MIN_CLAIMS; each carrying the acknowledgements pending when it leaves)
-  -> one asyncio task per job: a Python task, or a command, with a Lease kept alive
+claim (long-poll, up to `batch` jobs, never more than the free slots and the prefetch;
+       while claims bring work, as many in flight as those need, at most MAX_CLAIMS; while
+       they come back empty, MIN_CLAIMS; each carrying the acknowledgements pending when it
+       leaves)
+  -> one asyncio task per job: a Python task, or a command, with a Lease kept alive; a job
+     claimed ahead (no slot free yet) is held, its lease kept alive, and starts when one frees
   -> outcome: result/error into the ack batch (sent on the next claim, or on its own as POST
      /ack after ACK_LINGER), or release, or nothing
 SIGTERM/SIGINT: stop claiming, give running jobs `grace` seconds, then stop the rest and
-release them at once. A second signal skips what is left of the grace period.
+release them at once; jobs held for a slot go back at once. A second signal skips what is
+left of the grace period.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import logging
 import os
 import signal
 import socket
+import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 
@@ -46,6 +51,10 @@ CLAIM_LINGER = 0.005  # seconds freed slots gather before a claim smaller than h
 MIN_CLAIMS = 4  # claims in flight whatever the batch, and all an idle worker keeps polling
 MAX_CLAIMS = 64  # and never more
 COMMAND_TYPES = ("command", "default")
+# jobs that run under this many seconds on average are claimed a batch ahead (by default):
+# the next batch's round trip overlaps the end of this one, and a held job waits about one
+# job's run time for its slot; longer jobs are left for idle workers to take
+QUICK_JOB = 0.1
 
 
 class Refused(Exception):
@@ -75,6 +84,8 @@ class Runner:
         self.failures = 0
         self.threads = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="jobq-task")
         self.running: dict[asyncio.Task[None], Lease] = {}
+        self.held: deque[Lease] = deque()  # claimed ahead, waiting for a slot
+        self.pace = Pace()
         self.stopping = asyncio.Event()
         self.hurry = asyncio.Event()
         self.slot_freed = asyncio.Event()
@@ -113,6 +124,7 @@ class Runner:
                 loop.add_signal_handler(sig, self.request_stop)
 
     async def _shut_down(self) -> None:
+        self._hand_back_held()
         tasks = set(self.running)
         if tasks:
             log.info("waiting up to %gs for %d running jobs", self.settings.grace, len(tasks))
@@ -138,18 +150,29 @@ class Runner:
                 await self._pause(min(0.2 * 2**self.failures, 10.0))
                 if self.stopping.is_set():
                     break
-            room = self.settings.concurrency - len(self.running) - self.reserved
+            room = self._room()
             most = self.max_claims if self.work_flows else MIN_CLAIMS
             if room <= 0 or len(self.claims) >= most:
                 await self._slot_freed()
                 continue
             if room < self.batch / 2 and self.running:
                 await self._slot_freed(CLAIM_LINGER)  # let a few more finish
-                room = self.settings.concurrency - len(self.running) - self.reserved
+                room = self._room()
                 if room <= 0:
                     continue
             self._send_claim(min(room, self.batch))
         await asyncio.gather(*self.claims, return_exceptions=True)
+
+    def _room(self) -> int:
+        """How many more jobs a claim may bring: the free slots and the prefetch, less the jobs
+        held and those the claims in flight may bring."""
+        taken = len(self.running) + len(self.held) + self.reserved
+        return self.settings.concurrency + self._prefetch() - taken
+
+    def _prefetch(self) -> int:
+        if self.settings.prefetch is not None:
+            return self.settings.prefetch
+        return self.batch if self.pace.mean < QUICK_JOB else 0
 
     async def _slot_freed(self, timeout: float | None = None) -> None:
         self.slot_freed.clear()
@@ -218,15 +241,33 @@ class Runner:
             await asyncio.wait_for(self.stopping.wait(), seconds)
 
     def _start(self, job: ClaimedJob) -> None:
+        """Run a claimed job, or hold it until a slot frees (its lease kept alive meanwhile)."""
         lease = Lease(job)
         if self.stopping.is_set():
             lease.stop(StopReason.shutdown)
+        elif len(self.running) >= self.settings.concurrency:
+            self.held.append(lease)
+            self.heartbeats.add(lease)
+            return
+        self._launch(lease)
+
+    def _launch(self, lease: Lease) -> None:
         task = asyncio.create_task(self._execute(lease))
         self.running[task] = lease
         task.add_done_callback(self._finished)
 
+    def _hand_back_held(self) -> None:
+        """On shutdown, once the last claims are back (a claim still in flight would take a
+        job handed back earlier straight back): the jobs held for a slot go back at once."""
+        while self.held:
+            lease = self.held.popleft()
+            lease.stop(StopReason.shutdown)
+            self._launch(lease)
+
     def _finished(self, task: asyncio.Task[None]) -> None:
         self.running.pop(task, None)
+        if self.held and not self.stopping.is_set():
+            self._launch(self.held.popleft())
         self.slot_freed.set()
         if not task.cancelled() and task.exception() is not None:
             log.error("job task crashed", exc_info=task.exception())
@@ -237,7 +278,12 @@ class Runner:
         joblog = JobLog(self.client, lease.job.id)
         self.heartbeats.add(lease)
         try:
-            outcome = await self._run(lease, joblog) if lease.stop_reason is None else Outcome()
+            if lease.stop_reason is None:
+                started = time.monotonic()
+                outcome = await self._run(lease, joblog)
+                self.pace.took(time.monotonic() - started)
+            else:
+                outcome = Outcome()
         finally:
             lease.finished = True  # a job done while shutdown began is reported, not released
             self.heartbeats.remove(lease)
@@ -309,6 +355,22 @@ class Runner:
         except (InvalidRequest, PayloadTooLarge) as exc:  # the lease's end recovers the job
             log.error("job %s: the server refused its failure too: %s", item.id, exc)
             return []
+
+
+class Pace:
+    """How long this worker's jobs run, on average over the last few dozen (unknown, infinite,
+    until one ran)."""
+
+    WEIGHT = 0.05  # of the newest job
+
+    def __init__(self) -> None:
+        self.mean = float("inf")
+
+    def took(self, seconds: float) -> None:
+        if self.mean == float("inf"):
+            self.mean = seconds
+        else:
+            self.mean += self.WEIGHT * (seconds - self.mean)
 
 
 def claims_in_flight(concurrency: int, batch: int) -> int:
