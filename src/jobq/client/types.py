@@ -7,11 +7,12 @@ client keeps working.
 from __future__ import annotations
 
 import builtins
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-T = TypeVar("T")
+from jobq.client.build import Convert, build
+
 J = TypeVar("J", bound="Job")
 
 
@@ -19,15 +20,8 @@ def parse_time(value: Any) -> datetime | None:
     return None if value is None else datetime.fromisoformat(str(value))
 
 
-_FIELDS: dict[type, frozenset[str]] = {}
-
-
-def _build(cls: type[T], doc: dict[str, Any], times: frozenset[str]) -> T:
-    known = _FIELDS.get(cls)
-    if known is None:
-        known = _FIELDS[cls] = frozenset(f.name for f in fields(cls))  # type: ignore[arg-type]
-    values = {k: (parse_time(v) if k in times else v) for k, v in doc.items() if k in known}
-    return cls(**values)
+def _times(*names: str) -> dict[str, Convert]:
+    return dict.fromkeys(names, parse_time)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +37,9 @@ class WorkerRef:
         return None if doc is None else cls(doc["name"], doc.get("host"), doc.get("pid"))
 
 
-JOB_TIMES = frozenset({"run_at", "created_at", "updated_at", "started_at", "finished_at",
-                       "last_heartbeat_at", "lease_expires_at", "deadline_at"})  # fmt: skip
+JOB_FIELDS = {**_times("run_at", "created_at", "updated_at", "started_at", "finished_at",
+                      "last_heartbeat_at", "lease_expires_at", "deadline_at"),
+              "worker": WorkerRef.parse}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +89,7 @@ class Job:
 
     @classmethod
     def parse(cls: builtins.type[J], doc: dict[str, Any]) -> J:
-        return _build(cls, {**doc, "worker": WorkerRef.parse(doc.get("worker"))}, JOB_TIMES)
+        return build(cls, doc, JOB_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +123,12 @@ class Attempt:
                    doc.get("outcome"), doc.get("error"))  # fmt: skip
 
 
+LOG_FIELDS = _times("time")
+HEARTBEAT_FIELDS = _times("lease_expires_at")
+QUEUE_FIELDS = _times("oldest_queued_at")
+WORKER_FIELDS = _times("last_seen")
+
+
 @dataclass(frozen=True, slots=True)
 class LogEntry:
     seq: int
@@ -138,7 +139,7 @@ class LogEntry:
 
     @classmethod
     def parse(cls, doc: dict[str, Any]) -> LogEntry:
-        return _build(cls, doc, frozenset({"time"}))
+        return build(cls, doc, LOG_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +159,7 @@ class Heartbeat:
 
     @classmethod
     def parse(cls, doc: dict[str, Any]) -> Heartbeat:
-        return _build(cls, doc, frozenset({"lease_expires_at"}))
+        return build(cls, doc, HEARTBEAT_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +208,7 @@ class Queue:
 
     @classmethod
     def parse(cls, doc: dict[str, Any]) -> Queue:
-        return _build(cls, doc, frozenset({"oldest_queued_at"}))
+        return build(cls, doc, QUEUE_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +222,7 @@ class WorkerInfo:
 
     @classmethod
     def parse(cls, doc: dict[str, Any]) -> WorkerInfo:
-        return _build(cls, doc, frozenset({"last_seen"}))
+        return build(cls, doc, WORKER_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
