@@ -65,7 +65,9 @@ def created_document(job: Job, created: bool) -> dict[str, Any]:
 
 
 def claimed_document(job: Job) -> dict[str, Any]:
-    return {**job_document(job), "lease_token": job.lease_token}
+    doc = job_document(job)
+    doc["lease_token"] = job.lease_token
+    return doc
 
 
 # --- jobs ---
