@@ -4,7 +4,10 @@ This machine's speed moves by a fifth within minutes and by half between hours, 
 of one version minutes apart can differ more than a change does. Here each version gets its
 own `jobq serve` (and `jobq worker`s), started from a git worktree of its revision (`.`: the
 working tree as it is), and the blocks alternate A B B A A B ...: both versions see the same
-spells of the machine. Printed: each version's figure over all its blocks and B / A.
+spells of the machine. Printed: each version's figure over all its blocks and B / A, and
+the CPU each job (or pick-up) cost, median of the blocks: the server's event loop, its other
+threads (the SQLite writer, the readers), the workers (`bench/cpu.py`; the server's figures
+include the block's fill of the queue).
 
   python -m bench.ab HEAD~1 . --scenario pickup --store postgres --blocks 8
 """
@@ -22,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bench import jobq_runs as jr
+from bench.cpu import Usage, usage
 from bench.services import ROOT, JobqServer, create_pg_database, drop_pg_database
 from bench.stats import percentile
 
@@ -85,11 +89,16 @@ def use(src: Path) -> None:
     os.environ["PYTHONPATH"] = os.pathsep.join([str(src), str(ROOT)])
 
 
-def run(args: argparse.Namespace) -> dict[str, list[float]]:
+Figures = dict[str, list[float]]
+Costs = dict[str, list[Usage]]
+
+
+def run(args: argparse.Namespace) -> tuple[Figures, Costs]:
     measure, default_size, _ = SCENARIOS[args.scenario]
     size = args.size or default_size
     work = Path(tempfile.mkdtemp(prefix="jobq-ab-"))
-    figures: dict[str, list[float]] = {"A": [], "B": []}
+    figures: Figures = {"A": [], "B": []}
+    costs: Costs = {"A": [], "B": []}
     with checkout(args.a, work / "a") as src_a, checkout(args.b, work / "b") as src_b:
         sources = {"A": src_a, "B": src_b}
         servers: dict[str, JobqServer] = {}
@@ -102,17 +111,21 @@ def run(args: argparse.Namespace) -> dict[str, list[float]]:
                 order = ("A", "B") if block % 2 == 0 else ("B", "A")
                 for name in order:
                     use(sources[name])
-                    figures[name] += measure(servers[name], size, f"ab{block}", work)
+                    server = servers[name]
+                    assert server.proc is not None
+                    before = usage(server.proc.pid)
+                    figures[name] += measure(server, size, f"ab{block}", work)
+                    costs[name].append(usage(server.proc.pid).per(before, size))
         finally:
             for server in servers.values():
                 server.stop()
             if args.store == "postgres":
                 for url in dbs.values():
                     drop_pg_database(url)
-    return figures
+    return figures, costs
 
 
-def report(args: argparse.Namespace, figures: dict[str, list[float]]) -> str:
+def report(args: argparse.Namespace, figures: Figures, costs: Costs) -> str:
     _, _, unit = SCENARIOS[args.scenario]
     lines = [f"{args.scenario} on {args.store}, {args.blocks} blocks ({unit}):"]
     middle = {}
@@ -123,6 +136,11 @@ def report(args: argparse.Namespace, figures: dict[str, list[float]]) -> str:
         spread = f"p90 {p90:,.2f}, min {low:,.2f}, max {high:,.2f}"
         lines.append(f"  {name} {rev}: {middle[name]:,.2f}  ({spread}, n={len(values)})")
     lines.append(f"  B / A: {middle['B'] / middle['A']:.3f}")
+    lines.append("  CPU per job (us, median of blocks): server loop, server threads, workers")
+    for name in ("A", "B"):
+        parts = [percentile([getattr(c, part) for c in costs[name]], 50)
+                 for part in ("loop", "threads", "workers")]  # fmt: skip
+        lines.append(f"  {name}: " + ", ".join(f"{p:,.1f}" for p in parts))
     return "\n".join(lines)
 
 
@@ -139,7 +157,7 @@ def main() -> int:
     parser.add_argument("--blocks", type=int, default=8, help="blocks per version")
     parser.add_argument("--size", type=int, help="pick-ups or jobs per block")
     args = parser.parse_args()
-    print(report(args, run(args)))
+    print(report(args, *run(args)))
     return 0
 
 

@@ -32,7 +32,7 @@ def test_bench_harness_runs_every_scenario(tmp_path: Path) -> None:
 @pytest.mark.acceptance
 def test_ab_runs_two_versions_in_alternating_blocks() -> None:
     """`python -m bench.ab`: a worktree of one revision beside the working tree, each with its
-    own server; both measured, the worktree removed afterwards."""
+    own server; both measured, with the CPU each pick-up cost; the worktree removed after."""
     cmd = [sys.executable, "-m", "bench.ab", "HEAD", ".", "--scenario", "pickup",
            "--store", "sqlite", "--blocks", "2", "--size", "3"]  # fmt: skip
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
@@ -42,6 +42,10 @@ def test_ab_runs_two_versions_in_alternating_blocks() -> None:
     assert lines[1].startswith("  A HEAD: ") and "n=6)" in lines[1]
     assert lines[2].startswith("  B .: ") and "n=6)" in lines[2]
     assert float(lines[3].rpartition(": ")[2]) > 0
+    assert lines[4].startswith("  CPU per job (us, median of blocks)")
+    for line, name in ((lines[5], "A"), (lines[6], "B")):  # loop, threads, workers
+        loop, threads, workers = (float(v.replace(",", "")) for v in line[5:].split(", "))
+        assert line.startswith(f"  {name}: ") and loop > 0 and threads >= 0 and workers >= 0
     listed = subprocess.run(["git", "-C", str(ROOT), "worktree", "list"], capture_output=True,
                             text=True, check=True).stdout  # fmt: skip
     assert "jobq-ab-" not in listed
