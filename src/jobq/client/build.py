@@ -34,7 +34,9 @@ _PLANS: dict[type, tuple[_Field, ...]] = {}
 
 
 def build(cls: type[T], doc: dict[str, Any], converts: dict[str, Convert]) -> T:
-    """An instance of the frozen, slotted dataclass `cls` with the fields `doc` has."""
+    """An instance of the frozen, slotted dataclass `cls` with the fields `doc` has;
+    `converts` (field name: conversion) must be the same on every call for one class, whose
+    plan is made on the first."""
     plan = _PLANS.get(cls)
     if plan is None:
         plan = _PLANS[cls] = _plan(cls, converts)
