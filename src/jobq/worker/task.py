@@ -44,7 +44,7 @@ async def _run_async(fn: Callable[..., Any], ctx: TaskContext, lease: Lease) -> 
     except asyncio.CancelledError:
         if not cancelled or job_task.uncancel() > 0:
             raise
-        return Outcome.failure("stopped", f"stopped: {lease.stop_reason}")
+        return _stopped(lease)
     except Exception as exc:
         outcome = Outcome.from_exception(exc)
     else:
@@ -73,10 +73,15 @@ async def _run_sync(fn: Callable[..., Any], ctx: TaskContext, lease: Lease,
         task = asyncio.current_task()
         if lease.stop_reason is None or (task is not None and task.cancelling()):
             raise
-        return Outcome.failure("stopped", f"stopped: {lease.stop_reason}")
+        return _stopped(lease)
     except Exception as exc:
         return Outcome.from_exception(exc)
     return _checked(result)
+
+
+def _stopped(lease: Lease) -> Outcome:
+    """What a stopped function ends with (the worker reports the stop's own reason)."""
+    return Outcome.failure("stopped", f"stopped: {lease.stop_reason}")
 
 
 def _checked(result: Any) -> Outcome:
