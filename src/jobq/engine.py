@@ -144,6 +144,7 @@ class Engine:
                 await self.give_back(got)
             else:
                 parked.handed.set_result(got)
+        await asyncio.sleep(0)  # the claimers answer first: a worker waits, the producer less so
         return inserted
 
     def build(self, spec: JobSpec, now: float, job_id: str | None = None) -> Job:
@@ -261,16 +262,13 @@ class Engine:
         if spec.ids is not None:
             await listener.wait(left)
             return []
-        with self.parking.park(spec) as parked:
-            woken = asyncio.ensure_future(listener.wait(left))
+        with self.parking.park(spec) as parked, listener.calling(parked.wake):
+            timer = asyncio.get_running_loop().call_later(left, parked.wake)
             try:
-                await asyncio.wait((woken, parked.handed), return_when=asyncio.FIRST_COMPLETED)
-                if parked.taken:
-                    return await parked.handed  # its transaction is in flight
+                return await parked.handed  # one future: the hand-over wakes this task at once
             finally:
-                woken.cancel()
+                timer.cancel()
                 parked.handed.cancel()  # a no-op once handed; if not, the enqueue gives back
-        return []
 
     async def give_back(self, jobs: Sequence[Job]) -> None:
         """Release jobs claimed for a claimer that left before it got them."""

@@ -32,6 +32,12 @@ class Parked:
     handed: asyncio.Future[list[Job]]  # what an enqueue claimed for it ([]: claim again)
     taken: bool = False  # an enqueue is claiming for it: it must wait for `handed`
 
+    def wake(self) -> None:
+        """Stop waiting to be handed jobs and claim again (unless an enqueue is claiming for
+        this claim: then its jobs are on their way)."""
+        if not self.taken and not self.handed.done():
+            self.handed.set_result([])
+
     def wants(self, queue: str, kind: str) -> bool:
         return queue in self.spec.queues and (self.spec.types is None or kind in self.spec.types)
 
@@ -66,7 +72,7 @@ class Parking:
             for parked in self._waiting:
                 if count == 0:
                     break
-                if not parked.taken and parked.wants(queue, kind):
+                if not parked.taken and not parked.handed.done() and parked.wants(queue, kind):
                     parked.taken = True
                     taken.append(parked)
                     count -= 1

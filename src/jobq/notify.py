@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -28,6 +28,7 @@ class Listener:
 
     def __init__(self) -> None:
         self._wake = asyncio.Event()
+        self._on_wake: Callable[[], None] | None = None
         self.messages: deque[Any] = deque(maxlen=EVENT_BACKLOG)
         self.dropped = 0
 
@@ -35,7 +36,7 @@ class Listener:
         if len(self.messages) == self.messages.maxlen:
             self.dropped += 1
         self.messages.append(message)
-        self._wake.set()
+        self.poke()
 
     @property
     def woken(self) -> bool:
@@ -43,6 +44,22 @@ class Listener:
 
     def poke(self) -> None:
         self._wake.set()
+        if self._on_wake is not None:
+            self._on_wake()
+
+    @contextmanager
+    def calling(self, on_wake: Callable[[], None]) -> Iterator[None]:
+        """While the block runs, a wake-up also calls `on_wake` (at once if one came before
+        the block); the wake-up is cleared when the block ends. For a waiter that waits on a
+        future of its own (a parked claim) instead of `wait`."""
+        self._on_wake = on_wake
+        try:
+            if self._wake.is_set():
+                on_wake()
+            yield
+        finally:
+            self._on_wake = None
+            self._wake.clear()
 
     async def wait(self, timeout: float | None) -> bool:
         """Wait until woken or `timeout`; True if woken. Clears the wake-up."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import socket
 import threading
 import time
 from typing import Any
@@ -77,6 +79,33 @@ def test_long_poll_claim_is_woken_by_an_enqueue(server: Server):
     t.join(35)
     assert [j["id"] for j in got["jobs"]] == [job["id"]]
     assert got["elapsed"] < 20, "woken by the enqueue, not by the end of the wait"
+
+
+def claim_waiters(server: Server) -> float:
+    text = httpx.get(f"{server.url}/metrics").text
+    [line] = [ln for ln in text.splitlines() if ln.startswith("jobq_claim_waiters ")]
+    return float(line.split()[1])
+
+
+def test_a_long_polling_claimer_that_hung_up_is_handed_nothing(server: Server):
+    body = json.dumps({"queues": ["q"], "worker": WORKER, "wait": 30}).encode()
+    head = (f"POST /api/v1/claim HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()  # fmt: skip
+    with socket.create_connection(("127.0.0.1", server.port)) as conn:
+        conn.sendall(head + body)
+        wait_for(lambda: claim_waiters(server) == 1)
+    time.sleep(0.3)  # the server has seen the connection close; the claim is still parked
+    assert claim_waiters(server) == 1
+    job = enqueue(server.api)
+    back = wait_for(lambda: (j := get(server.api, job["id"]))["state"] == "queued" and j, 10)
+    assert back["attempt"] == 0  # given back at once, not left to its lease
+    assert [j["id"] for j in claim(server.api)] == [job["id"]]
+
+
+def get(api: str, job_id: str) -> dict[str, Any]:
+    r = httpx.get(f"{api}/jobs/{job_id}")
+    assert r.status_code == 200, r.text
+    return r.json()
 
 
 def test_claim_with_nothing_waiting_answers_204(server: Server):

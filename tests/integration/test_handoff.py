@@ -90,6 +90,35 @@ async def test_one_new_job_goes_to_the_oldest_parked_claim(engine: Engine):
     assert [j.id for j in await asyncio.wait_for(second, WAIT)] == [b.id]
 
 
+async def test_the_claimer_is_answered_before_the_producer(engine: Engine):
+    """A worker waits for its job; the producer's answer comes one turn of the loop later."""
+    finished: list[str] = []
+    waiting = asyncio.create_task(engine.claim(spec(), wait=WAIT))
+    waiting.add_done_callback(lambda _: finished.append("claim"))
+    await parked(engine, 1)
+    enqueuing = asyncio.create_task(enqueue(engine))
+    enqueuing.add_done_callback(lambda _: finished.append("enqueue"))
+    await asyncio.wait_for(asyncio.gather(waiting, enqueuing), WAIT)
+    assert finished == ["claim", "enqueue"]
+
+
+async def test_a_parked_claim_woken_by_an_announcement_claims_again(engine: Engine):
+    """Work announced without a hand-over (a retry come due, another server's enqueue)."""
+    claims = count_claims(engine)
+    waiting = asyncio.create_task(engine.claim(spec(), wait=WAIT))
+    await parked(engine, 1)
+    await engine.pause("q")
+    [(job, _)] = await enqueue(engine)  # paused: taken, handed nothing, claimed again
+    await parked(engine, 1)
+    await engine.store.set_paused("q", False, engine.clock())  # resumed past the engine: no word
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    engine.notifier.work_available("q")
+    [held] = await asyncio.wait_for(waiting, WAIT)
+    assert held.id == job.id
+    assert claims == [3]  # the first try, after the empty hand-over, after the wake-up
+
+
 async def test_a_claim_handed_nothing_waits_on(engine: Engine):
     await engine.pause("q")
     waiting = asyncio.create_task(engine.claim(spec(), wait=WAIT))

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from jobq.api import schemas as s
+from jobq.api.departure import Departure
 from jobq.api.responses import json
 from jobq.api.security import guard_of
 from jobq.api.sse import KEEPALIVE, KEEPALIVE_SECONDS, frame, stream
@@ -210,14 +211,16 @@ async def claim(request: Request, body: s.ClaimIn) -> Response:
     spec = ClaimSpec(body.queues, body.types, body.max, body.lease_seconds, worker)
     engine = engine_of(request)
     if body.acks is None:
-        jobs = await engine.claim(spec, body.wait, gone=request.is_disconnected)
+        with Departure(request.receive) as departure:
+            jobs = await engine.claim(spec, body.wait, gone=departure.gone)
         if not jobs:
             return Response(status_code=204)
         return json({"jobs": [claimed_document(j) for j in jobs]})
     acks, refused = await _admitted(guard, body.acks)
-    outcomes, jobs = await engine.ack_and_claim(
-        [a for a in acks if a.job_id not in refused], spec, body.wait, request.is_disconnected
-    )
+    with Departure(request.receive) as departure:
+        outcomes, jobs = await engine.ack_and_claim(
+            [a for a in acks if a.job_id not in refused], spec, body.wait, departure.gone
+        )
     return json({"jobs": [claimed_document(j) for j in jobs],
                  "results": _ack_results(acks, refused, outcomes)})  # fmt: skip
 
