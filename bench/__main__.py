@@ -113,6 +113,9 @@ class Bench:
             batched = self.figure("enqueue", store, "100 jobs/request", "jobs/s")
             self.rounds(batched, lambda i: asyncio.run(
                 jr.enqueue_rate(server, s["batched"], 100, 8)))  # fmt: skip
+            minimal = self.figure("enqueue", store, "100 jobs/request, minimal answers", "jobs/s")
+            self.rounds(minimal, lambda i: asyncio.run(
+                jr.enqueue_rate(server, s["batched"], 100, 8, minimal=True)))  # fmt: skip
         finally:
             server.stop()
             self.release(db)

@@ -39,17 +39,20 @@ async def _connections(server: JobqServer, n: int) -> list[Connection]:
 # --- 1. enqueue ---
 
 
-async def enqueue_rate(server: JobqServer, total: int, per_request: int, clients: int) -> float:
-    """Jobs/s enqueued by `clients` concurrent connections, `per_request` jobs a request."""
+async def enqueue_rate(server: JobqServer, total: int, per_request: int, clients: int,
+                       minimal: bool = False) -> float:  # fmt: skip
+    """Jobs/s enqueued by `clients` concurrent connections, `per_request` jobs a request;
+    `minimal`: asking for `Prefer: return=minimal` answers (ids, not whole documents)."""
     conns = await _connections(server, clients)
     requests = total // per_request
     body: object = (_jobs("enq", 1)[0] if per_request == 1
                     else {"jobs": _jobs("enq", per_request)})  # fmt: skip
+    headers = {"Prefer": "return=minimal"} if minimal else None
     todo = iter(range(requests))
 
     async def client(conn: Connection) -> None:
         for _ in todo:
-            status, text = await conn.request("POST", f"{API}/jobs", body)
+            status, text = await conn.request("POST", f"{API}/jobs", body, headers)
             if status != 201:
                 raise RuntimeError(f"enqueue answered {status}: {text[:200]!r}")
 

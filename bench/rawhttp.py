@@ -26,11 +26,13 @@ class Connection:
         if self.writer is not None:
             self.writer.close()
 
-    async def request(self, method: str, path: str, body: object = None) -> tuple[int, bytes]:
+    async def request(self, method: str, path: str, body: object = None,
+                      headers: dict[str, str] | None = None) -> tuple[int, bytes]:  # fmt: skip
         assert self.reader is not None and self.writer is not None
         data = b"" if body is None else orjson.dumps(body)
+        extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
         head = (f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: "
-                f"application/json\r\nContent-Length: {len(data)}\r\n\r\n")  # fmt: skip
+                f"application/json\r\n{extra}Content-Length: {len(data)}\r\n\r\n")  # fmt: skip
         self.writer.write(head.encode() + data)
         return await self.response()
 

@@ -26,6 +26,7 @@ def test_bench_harness_runs_every_scenario(tmp_path: Path) -> None:
     assert all(f["median"] > 0 for f in data["figures"]), data["figures"]
     text = (tmp_path / "results.md").read_text()
     assert "| enqueue | sqlite | 100 jobs/request |" in text
+    assert "| enqueue | sqlite | 100 jobs/request, minimal answers |" in text
     assert "Targets:" in text
 
 

@@ -13,6 +13,7 @@ from fastapi.responses import PlainTextResponse, Response
 
 from jobq.api import schemas as s
 from jobq.api.departure import Departure
+from jobq.api.prefer import MINIMAL_APPLIED, prefers_minimal
 from jobq.api.responses import json
 from jobq.api.security import guard_of
 from jobq.api.sse import KEEPALIVE, KEEPALIVE_SECONDS, frame, stream
@@ -26,7 +27,7 @@ from jobq.states import TERMINAL, State
 
 router = APIRouter()
 JOB = {"model": s.JobOut}
-JOB_OR_BATCH = {"model": s.JobOut | s.JobBatchOut}
+JOB_OR_BATCH = {"model": s.JobOut | s.JobBatchOut | s.JobReceiptOut | s.JobReceiptBatchOut}
 ERRORS: dict[int | str, dict[str, Any]] = {
     c: {"model": s.ErrorOut} for c in (400, 401, 403, 404, 409, 413, 422, 429, 503)
 }
@@ -65,6 +66,10 @@ def created_document(job: Job, created: bool) -> dict[str, Any]:
     return doc
 
 
+def receipt(job: Job, created: bool) -> dict[str, Any]:
+    return {"id": job.id, "state": str(job.state), "created": created}
+
+
 def claimed_document(job: Job) -> dict[str, Any]:
     doc = job_document(job)
     doc["lease_token"] = job.lease_token
@@ -77,12 +82,17 @@ def claimed_document(job: Job) -> dict[str, Any]:
 @router.post("/jobs", status_code=201, responses={201: JOB_OR_BATCH, 200: JOB_OR_BATCH, **ERRORS})
 async def enqueue(request: Request, body: Annotated[s.OneOrMany, Body()]) -> Response:
     """Enqueue one job, or `{"jobs": [...]}` all-or-nothing. A `unique_key` that matches a
-    live job returns that job (200) instead of a duplicate."""
+    live job returns that job (200) instead of a duplicate. With `Prefer: return=minimal`
+    each job is answered by its id, state and `created` alone."""
     owner = getattr(request.state, "user", None)
     batch = body.jobs if isinstance(body, s.JobBatchIn) else [body]
     await (await guard_of(request)).enqueue(j.queue for j in batch)
     inserted = await engine_of(request).enqueue([spec_from(j, owner) for j in batch])
     status = 201 if any(created for _, created in inserted) else 200
+    if prefers_minimal(request.headers.getlist("prefer")):
+        receipts = [receipt(j, c) for j, c in inserted]
+        answer = {"jobs": receipts} if isinstance(body, s.JobBatchIn) else receipts[0]
+        return json(answer, status, MINIMAL_APPLIED)
     if isinstance(body, s.JobBatchIn):
         return json({"jobs": [created_document(j, c) for j, c in inserted]}, status)
     return json(job_document(inserted[0][0]), status)

@@ -197,5 +197,18 @@ class JobBatchOut(BaseModel):
     jobs: list[JobCreatedOut]
 
 
+class JobReceiptOut(BaseModel):
+    """A job enqueued with `Prefer: return=minimal`: its id, state and whether it was created
+    (false: a live duplicate of its unique_key), without the rest of its document."""
+
+    id: str
+    state: Literal["scheduled", "queued", "running", "succeeded", "failed", "cancelled"]
+    created: bool
+
+
+class JobReceiptBatchOut(BaseModel):
+    jobs: list[JobReceiptOut]
+
+
 class ErrorOut(BaseModel):
     error: dict[str, Any]
