@@ -210,3 +210,20 @@ async def test_a_handed_job_is_leased_as_a_claim_leases_it(engine: Engine):
     assert stored.lease_token is not None and stored.lease_token.endswith(f".{stored.seq}")
     [attempt] = await engine.attempts(job.id)
     assert attempt.started_at == stored.started_at and attempt.worker == Worker("w", "h", 1)
+
+
+async def test_a_handed_job_takes_the_next_seq_and_never_a_deleted_jobs(engine: Engine):
+    """The hand-over writes the job's seq itself (SQLite) or takes it from the sequence
+    (PostgreSQL): after the newest job was deleted, its seq is not given again."""
+    [(done, _)] = await enqueue(engine)
+    [got] = await engine.claim(spec())
+    await engine.complete(got.id, got.lease_token or "", None)
+    assert await engine.delete([done.id]) == [State.succeeded]
+    waiting = asyncio.create_task(engine.claim(spec(), wait=WAIT))
+    await parked(engine, 1)
+    [(handed, _)] = await enqueue(engine)
+    [held] = await asyncio.wait_for(waiting, WAIT)
+    [(after, _)] = await enqueue(engine)
+    assert held.id == handed.id and held.seq == handed.seq
+    assert done.seq < handed.seq < after.seq
+    assert (await engine.get(handed.id)).seq == handed.seq

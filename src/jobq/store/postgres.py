@@ -43,8 +43,9 @@ from jobq.store import postgres_auth as auth
 from jobq.store.base import Store
 from jobq.store.combine import Combiner, Outcome, Request, together
 from jobq.store.decide import decide_all
+from jobq.store.handover import can_hand_over
 from jobq.store.postgres_conn import LATEST, Conn, Database, migrate, schema_version
-from jobq.store.postgres_handover import can_hand_over, hand_over
+from jobq.store.postgres_handover import hand_over
 from jobq.store.postgres_sql import (
     CLAIM,
     CLAIM_PICKED,

@@ -14,11 +14,9 @@ first.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from functools import lru_cache
 
 from jobq.model import ClaimSpec, Job
-from jobq.states import State
 from jobq.store.postgres_conn import Conn
 from jobq.store.postgres_sql import COLUMN_TYPES, leased, touch_worker_sql
 from jobq.store.rows import (
@@ -81,16 +79,6 @@ WITH new AS (
 {seen})
 SELECT * FROM handed UNION ALL SELECT * FROM queued
 """
-
-
-def can_hand_over(jobs: Sequence[Job], claims: Sequence[tuple[ClaimSpec, str]]) -> bool:
-    """Whether this enqueue-and-claim is the one-statement case: one plain queued job, one
-    claim of the usual kind."""
-    if len(jobs) != 1 or len(claims) != 1:
-        return False
-    job, (spec, _) = jobs[0], claims[0]
-    return (job.unique_key is None and job.retry_of is None and spec.ids is None
-            and spec.limit >= 1 and job.state is State.queued)  # fmt: skip
 
 
 async def hand_over(

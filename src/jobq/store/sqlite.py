@@ -26,9 +26,10 @@ from jobq.model import (
 )
 from jobq.states import LIVE, State
 from jobq.store import sqlite_auth as auth
-from jobq.store import sqlite_claim
+from jobq.store import sqlite_claim, sqlite_handover
 from jobq.store.base import Store
 from jobq.store.decide import Decided, decide_all
+from jobq.store.handover import can_hand_over
 from jobq.store.rows import (
     INSERT_COLUMNS,
     JOB_COLUMNS,
@@ -129,6 +130,10 @@ class SQLiteStore(Store):
     ) -> tuple[list[tuple[Job, bool]], list[list[Job]]]:
         async def write(touches: list[bool]) -> tuple[list[tuple[Job, bool]], list[list[Job]]]:
             def both(c: sqlite3.Connection) -> tuple[list[tuple[Job, bool]], list[list[Job]]]:
+                if can_hand_over(jobs, claims):
+                    handed = _hand_over(c, jobs[0], *claims[0], now, touches[0])
+                    if handed is not None:
+                        return [(jobs[0], True)], [[handed]]
                 return _insert(c, jobs, now), [
                     sqlite_claim.claim(c, spec, key, now, touch)
                     for (spec, key), touch in zip(claims, touches, strict=True)
@@ -343,6 +348,17 @@ def _insert(c: sqlite3.Connection, jobs: Sequence[Job], now: float) -> list[tupl
         plain = []
         out.append(_insert_special(c, job))
     return out + _insert_plain(c, plain)
+
+
+def _hand_over(c: sqlite3.Connection, job: Job, spec: ClaimSpec, key: str, now: float,
+               touch: bool) -> Job | None:  # fmt: skip
+    """`job` inserted leased to the claim (sqlite_handover), or None and nothing written."""
+    c.execute("INSERT OR IGNORE INTO queues (name, paused, updated_at) VALUES (?, 0, ?)",
+              (job.queue, now))  # fmt: skip
+    handed = sqlite_handover.hand_over(c, job, spec, key, now)
+    if handed is not None and touch:
+        sqlite_claim.touch_worker(c, spec.worker, spec.queues, now)
+    return handed
 
 
 def _insert_plain(c: sqlite3.Connection, jobs: list[Job]) -> list[tuple[Job, bool]]:
