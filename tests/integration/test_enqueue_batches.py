@@ -38,3 +38,12 @@ async def test_a_new_job_round_trips_every_field(store: Store):
     [(job, created)] = await engine.enqueue([spec])
     assert created
     assert await store.get(job.id) == job
+
+
+async def test_every_new_jobs_queue_gets_a_row_and_a_paused_one_stays_paused(store: Store):
+    engine = Engine(store, Notifier())
+    await engine.pause("held")
+    await engine.enqueue([JobSpec(queue="a"), JobSpec(queue="b"), JobSpec(queue="a")])
+    await engine.enqueue([JobSpec(queue="c", unique_key="u"), JobSpec(queue="held")])
+    assert await store.queue_names() == ["a", "b", "c", "held"]
+    assert await store.paused_queues() == {"held"}
