@@ -38,6 +38,9 @@ def test_enqueue_get_update_list_and_paginate(client: Client) -> None:
     assert (changed.priority, changed.state, changed.metadata) == (9, "scheduled", {"team": "b"})
     many = client.enqueue_many([{"queue": "mail", "payload": i} for i in range(5)])
     assert [j.payload for j in many] == list(range(5)) and all(j.created for j in many)
+    receipts = client.enqueue_receipts([{"queue": "other", "unique_key": "r"}] * 2)
+    assert [(r.state, r.created) for r in receipts] == [("queued", True), ("queued", False)]
+    assert receipts[0].id == receipts[1].id and client.get(receipts[0].id).queue == "other"
     page = client.list_jobs(queue="mail", limit=2)
     assert len(page.jobs) == 2 and page.next_cursor is not None
     assert len(list(client.iter_jobs(queue="mail", limit=2))) == 6
@@ -175,6 +178,9 @@ async def test_async_client_covers_the_same_calls(server: Server) -> None:
         assert await client.healthz()
         job = await client.enqueue("aq", "t", {"n": 1})
         [more] = await client.enqueue_many([{"queue": "aq", "payload": 2}])
+        [receipt] = await client.enqueue_receipts([{"queue": "aq3", "delay": 60}])
+        assert (receipt.state, receipt.created) == ("scheduled", True)
+        assert (await client.get(receipt.id)).queue == "aq3"
         assert (await client.update(more.id, priority=3)).priority == 3
         assert len([j async for j in client.iter_jobs(queue="aq", limit=1)]) == 2
         assert len((await client.list_jobs(queue="aq")).jobs) == 2

@@ -19,12 +19,17 @@ from starlette.types import Receive
 
 
 class Departure:
-    def __init__(self, receive: Receive) -> None:
+    """`with Departure(receive, watch) as departure:` then `await departure.gone()`; with
+    `watch` false (a claim that will not wait) nothing is read and the client never gone."""
+
+    def __init__(self, receive: Receive, watch: bool = True) -> None:
         self._receive = receive
+        self._watch = watch
         self._next: asyncio.Future[Any] | None = None
 
     def __enter__(self) -> Departure:
-        self._next = asyncio.ensure_future(self._receive())
+        if self._watch:
+            self._next = asyncio.ensure_future(self._receive())
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,

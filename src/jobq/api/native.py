@@ -221,13 +221,13 @@ async def claim(request: Request, body: s.ClaimIn) -> Response:
     spec = ClaimSpec(body.queues, body.types, body.max, body.lease_seconds, worker)
     engine = engine_of(request)
     if body.acks is None:
-        with Departure(request.receive) as departure:
+        with Departure(request.receive, body.wait > 0) as departure:
             jobs = await engine.claim(spec, body.wait, gone=departure.gone)
         if not jobs:
             return Response(status_code=204)
         return json({"jobs": [claimed_document(j) for j in jobs]})
     acks, refused = await _admitted(guard, body.acks)
-    with Departure(request.receive) as departure:
+    with Departure(request.receive, body.wait > 0) as departure:
         outcomes, jobs = await engine.ack_and_claim(
             [a for a in acks if a.job_id not in refused], spec, body.wait, departure.gone
         )

@@ -28,6 +28,7 @@ from jobq.client.types import (
     LogEntry,
     LogPage,
     Queue,
+    Receipt,
     WorkerInfo,
     WorkerRef,
 )
@@ -36,6 +37,6 @@ __all__ = [
     "AckItem", "AckResult", "AsyncClient", "Attempt", "ClaimedJob", "Client", "ClientError",
     "Conflict", "Deletion", "Event", "Forbidden", "Heartbeat", "InvalidRequest", "Job",
     "JobPage", "LogEntry", "LogPage", "NewJob", "NotFound", "PayloadTooLarge", "Queue",
-    "ServerError", "ServerUnavailable", "StaleLease", "TransportError", "Unauthorized",
+    "Receipt", "ServerError", "ServerUnavailable", "StaleLease", "TransportError", "Unauthorized",
     "WorkerId", "WorkerInfo", "WorkerRef",
 ]  # fmt: skip

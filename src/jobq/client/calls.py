@@ -26,6 +26,7 @@ from jobq.client.types import (
     LogEntry,
     LogPage,
     Queue,
+    Receipt,
     WorkerInfo,
 )
 
@@ -55,6 +56,7 @@ class Call(Generic[T]):
     params: Any = None
     json: Any = None
     wait: float = 0.0  # seconds the server may hold the request (added to the timeout)
+    headers: dict[str, str] | None = None
 
 
 @dataclass(slots=True)
@@ -114,6 +116,10 @@ def _created_jobs(response: Reply) -> list[Job]:
     return [Job.parse(doc) for doc in response.json()["jobs"]]
 
 
+def _receipts(response: Reply) -> list[Receipt]:
+    return [Receipt(d["id"], d["state"], d["created"]) for d in response.json()["jobs"]]
+
+
 def _nothing(response: Reply) -> None:
     return None
 
@@ -143,6 +149,12 @@ def enqueue(job: NewJob) -> Call[Job]:
 
 def enqueue_many(jobs: Iterable[NewJob]) -> Call[list[Job]]:
     return Call("POST", "/jobs", _created_jobs, json={"jobs": [j.document() for j in jobs]})
+
+
+def enqueue_receipts(jobs: Iterable[NewJob]) -> Call[list[Receipt]]:
+    """`enqueue_many`, answered minimally (`Prefer: return=minimal`): ids, not documents."""
+    body = {"jobs": [j.document() for j in jobs]}
+    return Call("POST", "/jobs", _receipts, json=body, headers={"Prefer": "return=minimal"})
 
 
 def list_jobs(

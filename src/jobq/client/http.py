@@ -36,6 +36,7 @@ from jobq.client.types import (
     LogEntry,
     LogPage,
     Queue,
+    Receipt,
     WorkerInfo,
 )
 
@@ -102,7 +103,8 @@ class Client(_Base):
         try:
             timeout = httpx.Timeout(self.timeout + call.wait)
             response = self.http.request(call.method, call.path, params=call.params,
-                                         json=call.json, timeout=timeout)  # fmt: skip
+                                         json=call.json, headers=call.headers,
+                                         timeout=timeout)  # fmt: skip
         except httpx.HTTPError as exc:
             raise TransportError(f"cannot reach jobq at {self.url}: {exc}") from exc
         return self._read(call, Reply(response.status_code, response.content))
@@ -117,6 +119,11 @@ class Client(_Base):
     def enqueue_many(self, jobs: Iterable[NewJob | dict[str, Any]]) -> list[Job]:
         """Enqueue all or none."""
         return self.send(calls.enqueue_many(_jobs(jobs)))
+
+    def enqueue_receipts(self, jobs: Iterable[NewJob | dict[str, Any]]) -> list[Receipt]:
+        """Enqueue all or none; each job answered by its id, state and `created` only
+        (lighter for the server and the client than whole jobs)."""
+        return self.send(calls.enqueue_receipts(_jobs(jobs)))
 
     def list_jobs(self, **filters: Any) -> JobPage:
         """One page of jobs; filters as `calls.list_jobs` (queue, state, cursor, ...)."""
@@ -284,6 +291,8 @@ class AsyncClient(_Base):
 
     async def send(self, call: Call[T]) -> T:
         headers = None if call.json is None else JSON_HEADERS
+        if call.headers:
+            headers = {**(headers or {}), **call.headers}
         data = None if call.json is None else _encode(call.json)
         timeout = aiohttp.ClientTimeout(total=self.timeout + call.wait)
         try:
@@ -305,6 +314,9 @@ class AsyncClient(_Base):
 
     async def enqueue_many(self, jobs: Iterable[NewJob | dict[str, Any]]) -> list[Job]:
         return await self.send(calls.enqueue_many(_jobs(jobs)))
+
+    async def enqueue_receipts(self, jobs: Iterable[NewJob | dict[str, Any]]) -> list[Receipt]:
+        return await self.send(calls.enqueue_receipts(_jobs(jobs)))
 
     async def list_jobs(self, **filters: Any) -> JobPage:
         return await self.send(calls.list_jobs(**filters))

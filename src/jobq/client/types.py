@@ -193,6 +193,16 @@ class AckResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Receipt:
+    """A job enqueued with a minimal answer: its id, its state, and whether it was created
+    (False: a live job with the same unique_key came back instead)."""
+
+    id: str
+    state: str
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Deletion:
     id: str
     deleted: bool
