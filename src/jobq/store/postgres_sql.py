@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from jobq.model import JobQuery
+from jobq.store.lease_sql import LEASED, LeaseParams
 from jobq.store.rows import INSERT_COLUMNS, JOB_COLUMNS
 
 COLUMNS = ", ".join(JOB_COLUMNS)
@@ -57,28 +58,10 @@ LOCK_NAMED = (
     f"AND id = ANY($2::text[]) AND {NOT_PAUSED} "
     "ORDER BY priority DESC, seq LIMIT $3 FOR UPDATE SKIP LOCKED"
 )
-# what a claim writes into a job: each column's new value from the row as it was ({row}), $1 the
-# lease seconds (None: the job's own), $2 now, $3 the worker (the lease token is the claim's)
-LEASED = {
-    "state": "'running'",
-    "attempt": "{row}.attempt + 1",
-    "lease_seconds": "coalesce($1::float8, {row}.lease_seconds)",
-    "lease_expires_at": "$2::float8 + coalesce($1::float8, {row}.lease_seconds)",
-    "started_at": "coalesce({row}.started_at, $2::float8)",
-    "deadline_at": "CASE WHEN {row}.deadline_seconds IS NULL THEN NULL "
-    "ELSE coalesce({row}.deadline_at, $2::float8 + {row}.deadline_seconds) END",
-    "last_heartbeat_at": "$2::float8",
-    "worker": "$3",
-    "updated_at": "$2::float8",
-    "cancel_requested": "0",
-}
-
-
-def leased(column: str, row: str) -> str:
-    """The value a claim gives `column` of the job `row` (the column itself if untouched)."""
-    expression = LEASED.get(column)
-    return f"{row}.{column}" if expression is None else expression.format(row=row)
-
+# what a claim writes into a job (jobq.store.lease_sql): $1 the lease seconds (None: the job's
+# own), $2 now, $3 the worker (the lease token is the claim's)
+PARAMS = LeaseParams(seconds="$1::float8", now="$2::float8", worker="$3")
+leased = PARAMS.leased
 
 # the lease a claim gives each `picked (seq, token)` row, found by key
 _LEASE_SET = ",\n    ".join(f"{c} = {leased(c, 'jobs')}" for c in LEASED)

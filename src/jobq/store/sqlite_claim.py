@@ -15,38 +15,25 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from jobq.model import ClaimSpec, Job, Worker
+from jobq.store.lease_sql import LEASED, LeaseParams
 from jobq.store.rows import JOB_COLUMNS, dumps, job_from_row, worker_dict, worker_values
 from jobq.store.sqlite_many import insert_rows
 
 MAX_PAIRS = 32  # (queue, type) pairs one claim statement serves (SQLite allows 500 arms)
 
-# What a claim gives each column it changes of the job `{row}`: ?1 lease seconds (None: the
-# job's own), ?2 lease key, ?3 now, ?4 worker. The claim's UPDATE and the hand-over's INSERT
-# (sqlite_handover) both lease with these.
-LEASED = {
-    "state": "'running'",
-    "attempt": "{row}.attempt + 1",
-    "lease_seconds": "coalesce(?1, {row}.lease_seconds)",
-    "lease_token": "?2 || '.' || {row}.seq",
-    "lease_expires_at": "?3 + coalesce(?1, {row}.lease_seconds)",
-    "started_at": "coalesce({row}.started_at, ?3)",
-    "deadline_at": "CASE WHEN {row}.deadline_seconds IS NULL THEN NULL "
-    "ELSE coalesce({row}.deadline_at, ?3 + {row}.deadline_seconds) END",
-    "last_heartbeat_at": "?3",
-    "worker": "?4",
-    "updated_at": "?3",
-    "cancel_requested": "0",
-}
+# ?1 lease seconds (None: the job's own), ?2 lease key, ?3 now, ?4 worker. The claim's UPDATE
+# and the hand-over's INSERT (sqlite_handover) both lease with these.
+PARAMS = LeaseParams(seconds="?1", now="?3", worker="?4")
+TOKEN = "?2 || '.' || {row}.seq"  # the lease key and the job's seq
 
 
 def leased(column: str, row: str) -> str:
     """The value a claim gives `column` of the job `row` (the column itself if untouched)."""
-    expression = LEASED.get(column)
-    return f"{row}.{column}" if expression is None else expression.format(row=row)
+    return TOKEN.format(row=row) if column == "lease_token" else PARAMS.leased(column, row)
 
 
 # {chosen} selects the seqs to lease; parameters without a number there take 5, 6, ... in order
-_LEASE_SET = ",\n    ".join(f"{c} = {leased(c, 'jobs')}" for c in LEASED)
+_LEASE_SET = ",\n    ".join(f"{c} = {leased(c, 'jobs')}" for c in (*LEASED, "lease_token"))
 LEASE = f"""
 UPDATE jobs SET
     {_LEASE_SET}

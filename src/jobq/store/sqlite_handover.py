@@ -6,7 +6,7 @@ at once, and the claim searched for what it already knew. In the common case, on
 claim (`can_hand_over`), the job is now inserted leased, its attempt opened, when the claim
 would have chosen it: its queue is not paused and no queued job of the claim's queues (and
 types) comes first (priority, then age: a job as urgent or more, since the new one is the
-youngest). The lease is the claim's own (`sqlite_claim.LEASED`). Otherwise nothing is written
+youngest). The lease is the claim's own (`jobq.store.lease_sql`). Otherwise nothing is written
 and the caller inserts and claims as before.
 """
 
@@ -26,7 +26,7 @@ from jobq.store.rows import (
 )
 from jobq.store.sqlite_claim import ATTEMPT_HEAD, leased
 
-_FIRST_VALUE = 5  # ?1-?4 are the lease's (sqlite_claim.LEASED); the job's values follow
+_FIRST_VALUE = 5  # ?1-?4 are the lease's (sqlite_claim.PARAMS, TOKEN); the job's values follow
 
 
 @lru_cache(maxsize=64)
