@@ -306,6 +306,42 @@ async def test_acknowledgements_find_their_jobs_by_id_whatever_the_statistics_sa
     assert indexes == {"jobs_id_key"}, indexes
 
 
+async def test_a_batch_of_acknowledgements_reads_each_value_row_once(
+    nodes: Any, db_url: str
+) -> None:
+    """The generic plan of a batch's UPDATE (the one a connection keeps after five calls)
+    guesses ten ids. Joined to the batch's values, it rescanned all of them for every job,
+    copying each whole value row every time: 50 x 50 here, O(batch squared) per batch. (How
+    the jobs are found, by key or, in a table this small, by a scan, is the planner's choice.)"""
+    [node] = await nodes(1)
+    await eng(node).enqueue([JobSpec(queue="q") for _ in range(5000)])
+    jobs = await eng(node).claim(ClaimSpec(["q"], None, 50, 30.0, Worker("w")))
+    now = eng(node).clock()
+    changes = {**complete(jobs[0], None, now).changes, "state": "succeeded", "updated_at": now}
+    arrays = [[encode(k, v)] * 50 for k, v in changes.items()]
+    arrays += [[j.id for j in jobs], ["succeeded"] * 50, [None] * 50, [j.attempt for j in jobs]]
+    conn = await asyncpg.connect(db_url)
+    try:
+        await conn.execute("SET plan_cache_mode = force_generic_plan")
+        transaction = conn.transaction()
+        await transaction.start()
+        plan = await conn.fetchval(
+            f"EXPLAIN (ANALYZE, FORMAT JSON) {update_sql(tuple(changes))}",
+            *arrays, ["running"], now,
+        )  # fmt: skip
+        closed = await conn.fetchval(
+            "SELECT count(*) FROM attempts WHERE job_id = ANY($1) AND outcome = 'succeeded'",
+            [j.id for j in jobs],
+        )
+        await transaction.rollback()
+    finally:
+        await conn.close()
+    top = json.loads(plan)[0]["Plan"]
+    assert closed == 50
+    read = [(n["Node Type"], n["Actual Rows"] * n["Actual Loops"]) for n in _nodes(top, bool)]
+    assert max(rows for _, rows in read) <= 2 * 50, read
+
+
 async def test_the_oldest_queued_job_is_one_index_step_per_queue(nodes: Any, db_url: str) -> None:
     """Metrics and GET /queues read each queue's oldest queued job; min(created_at) read
     every queued job of every queue (O(jobs waiting) per scrape)."""
