@@ -25,7 +25,7 @@ from jobq.store.postgres_conn import LATEST, migrate  # noqa: E402
 from jobq.store.postgres_handover import hand_over_sql  # noqa: E402
 from jobq.store.postgres_notify import PostgresNotifier, pack  # noqa: E402
 from jobq.store.postgres_sql import CLAIM_PICKED, OLDEST_QUEUED  # noqa: E402
-from jobq.store.postgres_writes import update_sql  # noqa: E402
+from jobq.store.postgres_writes import positions, update_sql  # noqa: E402
 from jobq.store.rows import encode, job_values  # noqa: E402
 from jobq.store.seen import SeenWorkers  # noqa: E402
 
@@ -293,7 +293,7 @@ async def test_acknowledgements_find_their_jobs_by_id_whatever_the_statistics_sa
         await transaction.start()
         plan = await conn.fetchval(
             f"EXPLAIN (ANALYZE, FORMAT JSON) {update_sql(tuple(changes))}",
-            *arrays, ["running"], now,
+            *arrays, ["running"], now, positions([j.id for j in jobs]),
         )  # fmt: skip
         await transaction.rollback()
     finally:
@@ -327,7 +327,7 @@ async def test_a_batch_of_acknowledgements_reads_each_value_row_once(
         await transaction.start()
         plan = await conn.fetchval(
             f"EXPLAIN (ANALYZE, FORMAT JSON) {update_sql(tuple(changes))}",
-            *arrays, ["running"], now,
+            *arrays, ["running"], now, positions([j.id for j in jobs]),
         )  # fmt: skip
         closed = await conn.fetchval(
             "SELECT count(*) FROM attempts WHERE job_id = ANY($1) AND outcome = 'succeeded'",
