@@ -6,7 +6,7 @@ positionally; this is the hot path of every claim and acknowledgement.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from operator import attrgetter
 from typing import Any
@@ -106,9 +106,9 @@ def new_job_values(job: Job) -> list[Any]:
     return values
 
 
-def job_from_row(row: Sequence[Any] | Mapping[str, Any]) -> Job:
-    """A job from a row in JOB_COLUMNS order (or a mapping by column name)."""
-    values = [row[c] for c in JOB_COLUMNS] if isinstance(row, Mapping) else list(row)
+def job_from_row(row: Iterable[Any]) -> Job:
+    """A job from a row in JOB_COLUMNS order (a tuple from SQLite, a Record from asyncpg)."""
+    values = list(row)
     for i in _JSON_AT:
         raw = values[i]
         if isinstance(raw, str | bytes):
