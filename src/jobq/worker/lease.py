@@ -52,7 +52,7 @@ class Lease:
         self.progress_sent = True
         self.last_sent = now
         self.beating = False
-        self.finished = False  # the job's work ended: a later stop request changes nothing
+        self.finished = False  # see finish()
         self._on_stop: list[Callable[[StopReason], None]] = []
 
     def on_stop(self, callback: Callable[[StopReason], None]) -> None:
@@ -60,6 +60,14 @@ class Lease:
         self._on_stop.append(callback)
         if self.stop_reason is not None:
             callback(self.stop_reason)
+
+    def finish(self) -> None:
+        """The job's work ended: a later stop request changes nothing. Its stop callbacks are
+        dropped: they hold the job's task and context, which hold this lease, and that cycle
+        left each job's objects (~20) to the garbage collector instead of freeing them at
+        once (collections were a tenth of a worker's CPU per no-op job)."""
+        self.finished = True
+        self._on_stop.clear()
 
     def stop(self, reason: StopReason) -> None:
         if self.stop_reason is not None or self.finished:

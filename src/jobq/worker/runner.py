@@ -285,7 +285,7 @@ class Runner:
             else:
                 outcome = Outcome()
         finally:
-            lease.finished = True  # a job done while shutdown began is reported, not released
+            lease.finish()  # a job done while shutdown began is reported, not released
             self.heartbeats.remove(lease)
             await joblog.close()
         await self._settle(lease, outcome)
