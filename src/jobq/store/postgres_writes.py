@@ -93,7 +93,8 @@ def update_sql(columns: tuple[str, ...]) -> str:
     squared); 100 acknowledgements cost PostgreSQL ~6 ms, now ~2.9, most of it the row and
     index writes). The position is looked up in a JSON object, in O(log batch) (by
     `array_position`, a scan of the ids, ~3.4 ms). The attempts are joined to their keys,
-    each value row read once."""
+    each value row read once, and closed whether or not their jobs moved: a job that did
+    not move fails the whole transaction (`Writes.flush`)."""
     n = len(columns)
     ids = f"${n + 1}::text[]"
     values = ", ".join(f"(${i}::{COLUMN_TYPES[c]}[])[p.i]" for i, c in enumerate(columns, 1))
