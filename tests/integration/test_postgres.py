@@ -274,71 +274,64 @@ async def test_a_claim_reads_a_few_pages_however_many_jobs_are_queued(
     assert max(pages[1:]) < 150, pages
 
 
-async def test_acknowledgements_find_their_jobs_by_id_whatever_the_statistics_say(
-    nodes: Any, db_url: str
-) -> None:
-    """A batch of acknowledgements is one UPDATE joined to its ids. With the statistics of a
-    new table (few jobs running), a plain `state = 'running'` test let the planner read every
-    running job through jobs_lease and jobs_state instead: O(jobs running) per batch."""
-    [node] = await nodes(1)
+async def _plan_of_completing(node: Any, db_url: str, count: int,
+                              generic: bool = False) -> tuple[dict[str, Any], int]:  # fmt: skip
+    """The analyzed plan of the batch UPDATE that completes `count` jobs claimed out of
+    5,000 queued (rolled back), and how many attempts it closed; `generic`: the plan a
+    connection keeps after five calls, made without the values."""
     await eng(node).enqueue([JobSpec(queue="q") for _ in range(5000)])
-    jobs = await eng(node).claim(ClaimSpec(["q"], None, 2, 30.0, Worker("w")))
+    jobs = await eng(node).claim(ClaimSpec(["q"], None, count, 30.0, Worker("w")))
+    ids = [j.id for j in jobs]
     now = eng(node).clock()
     changes = {**complete(jobs[0], None, now).changes, "state": "succeeded", "updated_at": now}
-    arrays = [[encode(k, v)] * 2 for k, v in changes.items()]
-    arrays += [[j.id for j in jobs], ["succeeded"] * 2, [None] * 2, [1, 1]]
+    arrays = [[encode(k, v)] * count for k, v in changes.items()]
+    arrays += [ids, ["succeeded"] * count, [None] * count, [j.attempt for j in jobs]]
     conn = await asyncpg.connect(db_url)
     try:
+        if generic:
+            await conn.execute("SET plan_cache_mode = force_generic_plan")
         transaction = conn.transaction()
         await transaction.start()
         plan = await conn.fetchval(
             f"EXPLAIN (ANALYZE, FORMAT JSON) {update_sql(tuple(changes))}",
-            *arrays, ["running"], now, positions([j.id for j in jobs]),
+            *arrays, ["running"], now, positions(ids),
         )  # fmt: skip
+        closed = await conn.fetchval(
+            "SELECT count(*) FROM attempts WHERE job_id = ANY($1) AND outcome = 'succeeded'", ids
+        )
         await transaction.rollback()
     finally:
         await conn.close()
+    return json.loads(plan)[0]["Plan"], closed
+
+
+async def test_acknowledgements_find_their_jobs_by_id_whatever_the_statistics_say(
+    nodes: Any, db_url: str
+) -> None:
+    """A batch of acknowledgements is one UPDATE of its ids. With the statistics of a new
+    table (few jobs running), a plain `state = 'running'` test let the planner read every
+    running job through jobs_lease and jobs_state instead: O(jobs running) per batch."""
+    [node] = await nodes(1)
+    plan, closed = await _plan_of_completing(node, db_url, 2)
     [update] = _nodes(
-        json.loads(plan)[0]["Plan"],
-        lambda n: n["Node Type"] == "ModifyTable" and n["Relation Name"] == "jobs",
+        plan, lambda n: n["Node Type"] == "ModifyTable" and n["Relation Name"] == "jobs"
     )
     indexes = {n["Index Name"] for n in _nodes(update, lambda n: "Index Name" in n)}
     assert indexes == {"jobs_id_key"}, indexes
+    assert closed == 2
 
 
 async def test_a_batch_of_acknowledgements_reads_each_value_row_once(
     nodes: Any, db_url: str
 ) -> None:
-    """The generic plan of a batch's UPDATE (the one a connection keeps after five calls)
-    guesses ten ids. Joined to the batch's values, it rescanned all of them for every job,
-    copying each whole value row every time: 50 x 50 here, O(batch squared) per batch. (How
-    the jobs are found, by key or, in a table this small, by a scan, is the planner's choice.)"""
+    """The generic plan of a batch's UPDATE guesses ten ids. Joined to the batch's values,
+    it rescanned all of them for every job, copying each whole value row every time: 50 x 50
+    here, O(batch squared) per batch. (How the jobs are found, by key or, in a table this
+    small, by a scan, is the planner's choice.)"""
     [node] = await nodes(1)
-    await eng(node).enqueue([JobSpec(queue="q") for _ in range(5000)])
-    jobs = await eng(node).claim(ClaimSpec(["q"], None, 50, 30.0, Worker("w")))
-    now = eng(node).clock()
-    changes = {**complete(jobs[0], None, now).changes, "state": "succeeded", "updated_at": now}
-    arrays = [[encode(k, v)] * 50 for k, v in changes.items()]
-    arrays += [[j.id for j in jobs], ["succeeded"] * 50, [None] * 50, [j.attempt for j in jobs]]
-    conn = await asyncpg.connect(db_url)
-    try:
-        await conn.execute("SET plan_cache_mode = force_generic_plan")
-        transaction = conn.transaction()
-        await transaction.start()
-        plan = await conn.fetchval(
-            f"EXPLAIN (ANALYZE, FORMAT JSON) {update_sql(tuple(changes))}",
-            *arrays, ["running"], now, positions([j.id for j in jobs]),
-        )  # fmt: skip
-        closed = await conn.fetchval(
-            "SELECT count(*) FROM attempts WHERE job_id = ANY($1) AND outcome = 'succeeded'",
-            [j.id for j in jobs],
-        )
-        await transaction.rollback()
-    finally:
-        await conn.close()
-    top = json.loads(plan)[0]["Plan"]
+    plan, closed = await _plan_of_completing(node, db_url, 50, generic=True)
     assert closed == 50
-    read = [(n["Node Type"], n["Actual Rows"] * n["Actual Loops"]) for n in _nodes(top, bool)]
+    read = [(n["Node Type"], n["Actual Rows"] * n["Actual Loops"]) for n in _nodes(plan, bool)]
     assert max(rows for _, rows in read) <= 2 * 50, read
 
 
