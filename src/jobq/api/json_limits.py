@@ -24,8 +24,8 @@ from jobq.errors import InvalidInput
 # hold "e123" too, but followed by a letter, a dash or a quote, so they no longer send almost
 # every acknowledgement body to the slow parse below.
 SHAPE_TABLE = bytes(
-    48 if chr(c).isdigit() and c < 128 else 101 if c in b"eE" else 43 if c == 43
-    else 32 if c in b" \t\r\n,]}" else 120
+    ord("0") if c in b"0123456789" else ord("e") if c in b"eE" else c if c == ord("+")
+    else ord(" ") if c in b" \t\r\n,]}" else ord("x")
     for c in range(256)
 )  # fmt: skip
 HUGE_EXPONENT = re.compile(rb"e\+?000+(?![^ ])")
