@@ -25,6 +25,7 @@ from jobq.store.postgres_conn import LATEST, migrate  # noqa: E402
 from jobq.store.postgres_handover import hand_over_sql  # noqa: E402
 from jobq.store.postgres_notify import PostgresNotifier, pack  # noqa: E402
 from jobq.store.postgres_sql import CLAIM_PICKED, OLDEST_QUEUED  # noqa: E402
+from jobq.store.postgres_vacuum import vacuum_gaps  # noqa: E402
 from jobq.store.postgres_writes import update_sql  # noqa: E402
 from jobq.store.rows import encode, job_values  # noqa: E402
 from jobq.store.seen import SeenWorkers  # noqa: E402
@@ -479,6 +480,47 @@ async def test_listen_reconnects_after_its_connection_is_killed(nodes: Any, db_u
     await asyncio.sleep(0.2)
     await eng(a).enqueue([JobSpec(queue="again")])
     assert len(await asyncio.wait_for(waiting, 10)) == 1
+
+
+async def test_a_database_that_will_not_be_vacuumed_is_named_in_the_log(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    await (await Node(db_url).start()).stop()  # migrated
+    name = db_url.rsplit("/", 1)[1]
+    await admin(f'ALTER DATABASE "{name}" SET track_counts = off')
+    conn = await asyncpg.connect(db_url)
+    try:
+        await conn.execute("ALTER TABLE jobs SET (autovacuum_enabled = off)")
+        server_wide = await conn.fetchval("SELECT current_setting('autovacuum')")
+        gaps = await vacuum_gaps(conn)
+    finally:
+        await conn.close()
+    expected = ["track_counts is off", "table jobs has autovacuum_enabled = false"]
+    assert gaps == ["autovacuum is off"] * (server_wide == "off") + expected
+    caplog.clear()
+    caplog.set_level("WARNING", logger="jobq.store")
+    store = PostgresStore(db_url)
+    await store.open()
+    await store.close()
+    [warning] = [r.getMessage() for r in caplog.records if "will not vacuum" in r.getMessage()]
+    assert all(gap in warning for gap in gaps) and "VACUUM ANALYZE jobs, attempts" in warning
+
+
+async def test_a_database_left_to_autovacuum_opens_quietly(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("WARNING", logger="jobq.store")
+    node = await Node(db_url).start()
+    try:
+        gaps = await node.store.db.read(vacuum_gaps)
+        server_wide = await node.store.db.read(
+            lambda c: c.fetchval("SELECT current_setting('autovacuum')")
+        )
+    finally:
+        await node.stop()
+    assert gaps == ["autovacuum is off"] * (server_wide == "off")
+    warned = [r for r in caplog.records if "will not vacuum" in r.getMessage()]
+    assert len(warned) == len(gaps[:1])
 
 
 def test_pool_size_is_taken_from_the_url() -> None:

@@ -15,6 +15,7 @@ is how concurrency is made safe when several processes write at once:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -61,6 +62,7 @@ from jobq.store.postgres_sql import (
     TOUCH_WORKER,
     list_sql,
 )
+from jobq.store.postgres_vacuum import advice, vacuum_gaps
 from jobq.store.postgres_writes import Writes
 from jobq.store.rows import (
     INSERT_COLUMNS,
@@ -72,6 +74,8 @@ from jobq.store.rows import (
     worker_values,
 )
 from jobq.store.seen import SeenWorkers, recording
+
+log = logging.getLogger("jobq.store")
 
 
 class PostgresStore(Store):
@@ -90,9 +94,12 @@ class PostgresStore(Store):
                 await self.db.read(migrate)
             else:
                 await self._check_schema()
+            gaps = await self.db.read(vacuum_gaps)
         except BaseException:
             await self.db.close()
             raise
+        if gaps:
+            log.warning(advice(gaps))
 
     async def _check_schema(self) -> None:
         version = await self.db.read(schema_version)
