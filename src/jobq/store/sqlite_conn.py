@@ -50,6 +50,20 @@ def cache_split(budget_mib: int, readers: int = READERS) -> tuple[int, int]:
     return half, half // readers
 
 
+def bind_null(value: None) -> None:
+    """sqlite3's adapter for None: NULL, as without one, found at once.
+
+    Without an adapter, Python 3.11's sqlite3 binds each None parameter only after asking the
+    adaptation protocol: one of its lookups, on a type object, raises and clears an
+    AttributeError (its message formatted each time): ~0.2 us per None, ~1.2 us per new
+    job's row (and more per acknowledgement's). The registry is the sqlite3 module's, so this
+    holds for the whole process; the value bound is the same NULL."""
+    return None
+
+
+sqlite3.register_adapter(type(None), bind_null)
+
+
 def connect(path: str, *, cache_kib: int, readonly: bool = False) -> sqlite3.Connection:
     """A connection in WAL mode whose page cache holds at most `cache_kib` KiB."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
