@@ -23,7 +23,7 @@ from jobq.api.fast import FastRoutes, fast_routes
 from jobq.api.json_limits import keepable_json
 from jobq.api.limits import BodyLimit
 from jobq.api.responses import JSONResponse
-from jobq.api.schemas import AckIn, ClaimIn, OneOrMany
+from jobq.api.schemas import AckIn, ClaimIn, OneOrManyFast
 from jobq.auth.protect import open_to_anyone
 from jobq.auth.service import Authenticator, FailureLimiter
 from jobq.callbacks import CallbackSender
@@ -174,7 +174,7 @@ def create_app(config: Config) -> FastAPI:
     app.add_api_route("/readyz", native.readyz, methods=["GET"], tags=["health"])
     errors.install(app, shapes)
     native_prefix = config.mounts.get("native", "/api/v1")
-    hot = {f"{native_prefix}/jobs": OneOrMany, f"{native_prefix}/claim": ClaimIn,
+    hot = {f"{native_prefix}/jobs": OneOrManyFast, f"{native_prefix}/claim": ClaimIn,
            f"{native_prefix}/ack": AckIn}  # fmt: skip
     app.add_middleware(FastRoutes, routes=fast_routes(app, hot))  # inside BodyLimit
     app.add_middleware(BodyLimit, max_body=config.max_body)
