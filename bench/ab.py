@@ -7,7 +7,8 @@ working tree as it is), and the blocks alternate A B B A A B ...: both versions 
 spells of the machine. Printed: each version's figure over all its blocks and B / A, and
 the CPU each job (or pick-up) cost, median of the blocks: the server's event loop, its other
 threads (the SQLite writer, the readers), the workers (`bench/cpu.py`; the server's figures
-include the block's fill of the queue).
+include the block's fill of the queue, the workers' only the drain: until session 13 they
+included each worker's start, ~0.8 s of CPU, most of their figure in a block of 20,000).
 
   python -m bench.ab HEAD~1 . --scenario pickup --store postgres --blocks 8
 """
@@ -29,32 +30,33 @@ from bench.cpu import Usage, usage
 from bench.services import ROOT, JobqServer, create_pg_database, drop_pg_database
 from bench.stats import percentile
 
-Measure = Callable[[JobqServer, int, str, Path], list[float]]
+# (server, size, tag, folder for logs, list given the workers' CPU seconds) -> figures
+Measure = Callable[[JobqServer, int, str, Path, list[float]], list[float]]
 
 
-def pickup(server: JobqServer, size: int, tag: str, logs: Path) -> list[float]:
+def pickup(server: JobqServer, size: int, tag: str, logs: Path, cpu: list[float]) -> list[float]:
     """Milliseconds from an enqueue to an idle long-polling worker holding the job."""
     return [s * 1000 for s in asyncio.run(jr.pickup_latency(server, size))]
 
 
-def batches(server: JobqServer, size: int, tag: str, logs: Path) -> list[float]:
+def batches(server: JobqServer, size: int, tag: str, logs: Path, cpu: list[float]) -> list[float]:
     """Jobs/s through `jobq worker`s (one per core), claims and acknowledgements of 100."""
     cores = os.cpu_count() or 1
-    return [jr.end_to_end(server, size, cores, 100, 100, tag, logs / "workers.log")]
+    return [jr.end_to_end(server, size, cores, 100, 100, tag, logs / "workers.log", cpu)]
 
 
-def claims(server: JobqServer, size: int, tag: str, logs: Path) -> list[float]:
+def claims(server: JobqServer, size: int, tag: str, logs: Path, cpu: list[float]) -> list[float]:
     """Jobs/s through `jobq worker`s (one per core), claims of 1, the bench's slots."""
     cores = os.cpu_count() or 1
-    return [jr.end_to_end(server, size, cores, jr.SLOTS, 1, tag, logs / "workers.log")]
+    return [jr.end_to_end(server, size, cores, jr.SLOTS, 1, tag, logs / "workers.log", cpu)]
 
 
-def enqueue(server: JobqServer, size: int, tag: str, logs: Path) -> list[float]:
+def enqueue(server: JobqServer, size: int, tag: str, logs: Path, cpu: list[float]) -> list[float]:
     """Jobs/s enqueued 100 per request by 8 connections."""
     return [asyncio.run(jr.enqueue_rate(server, size, 100, 8))]
 
 
-def minimal(server: JobqServer, size: int, tag: str, logs: Path) -> list[float]:
+def minimal(server: JobqServer, size: int, tag: str, logs: Path, cpu: list[float]) -> list[float]:
     """Jobs/s enqueued 100 per request by 8 connections, answered minimally (ids)."""
     return [asyncio.run(jr.enqueue_rate(server, size, 100, 8, minimal=True))]
 
@@ -120,8 +122,10 @@ def run(args: argparse.Namespace) -> tuple[Figures, Costs]:
                     server = servers[name]
                     assert server.proc is not None
                     before = usage(server.proc.pid)
-                    figures[name] += measure(server, size, f"ab{block}", work)
-                    costs[name].append(usage(server.proc.pid).per(before, size))
+                    workers: list[float] = []
+                    figures[name] += measure(server, size, f"ab{block}", work, workers)
+                    after = usage(server.proc.pid, sum(workers))
+                    costs[name].append(after.per(before, size))
         finally:
             for server in servers.values():
                 server.stop()

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import orjson
 
+from bench.cpu import processes_cpu
 from bench.rawhttp import Connection
 from bench.services import JobqServer, free_port, rss_mb, worker_env
 from bench.services import processes as run_processes
@@ -101,8 +102,9 @@ def workers(url: str, queue: str, processes: int, concurrency: int, batch: int,
 
 
 def end_to_end(server: JobqServer, n: int, processes: int, concurrency: int, batch: int,
-               queue: str, log: Path) -> float:  # fmt: skip
-    """Jobs/s: N no-op jobs waiting in a paused queue, workers idle, then resume until done.
+               queue: str, log: Path, workers_cpu: list[float] | None = None) -> float:  # fmt: skip
+    """Jobs/s: N no-op jobs waiting in a paused queue, workers idle, then resume until done;
+    `workers_cpu` is given the seconds of CPU the workers spent from the resume to the end.
 
     Timed from the resume to the last job's own finished_at (same machine, same clock): the
     harness only checks every DONE_POLL seconds whether all are done, so its scrapes of
@@ -115,6 +117,7 @@ def end_to_end(server: JobqServer, n: int, processes: int, concurrency: int, bat
         fill(server.url, queue, n)
         with workers(server.url, queue, processes, concurrency, batch, log) as procs:
             _wait_for(lambda: claim_waiters(scrape) >= processes, 60, "workers polling")
+            idle = processes_cpu(p.pid for p in procs)
             started = time.time()
             http.post(f"/queues/{queue}/resume").raise_for_status()
             done = f'jobq_jobs_finished_total{{queue="{queue}",state="succeeded"}}'
@@ -122,6 +125,8 @@ def end_to_end(server: JobqServer, n: int, processes: int, concurrency: int, bat
                 if any(p.poll() is not None for p in procs):
                     raise RuntimeError(f"a jobq worker exited; see {log}")
                 time.sleep(DONE_POLL)
+            if workers_cpu is not None:
+                workers_cpu.append(processes_cpu(p.pid for p in procs) - idle)
             return n / (last_finished(http, queue) - started)
 
 
