@@ -68,11 +68,11 @@ async def enqueue_rate(server: JobqServer, total: int, per_request: int, clients
 # --- 2. end to end ---
 
 
-def fill(url: str, queue: str, n: int, job_type: str = "noop") -> None:
-    with httpx.Client(base_url=url + API, timeout=120) as http:
-        for start in range(0, n, 1000):
-            batch = _jobs(queue, min(1000, n - start), job_type)
-            http.post("/jobs", json={"jobs": batch}).raise_for_status()
+def fill(http: httpx.Client, queue: str, n: int, job_type: str = "noop") -> None:
+    """Enqueue `n` jobs through `http` (a client of the native API), 1,000 per request."""
+    for start in range(0, n, 1000):
+        batch = _jobs(queue, min(1000, n - start), job_type)
+        http.post("/jobs", json={"jobs": batch}).raise_for_status()
 
 
 def metric(scrape: httpx.Client, sample: str) -> float:
@@ -114,7 +114,7 @@ def end_to_end(server: JobqServer, n: int, processes: int, concurrency: int, bat
         httpx.Client(base_url=server.url, timeout=30) as scrape,
     ):
         http.post(f"/queues/{queue}/pause").raise_for_status()
-        fill(server.url, queue, n)
+        fill(http, queue, n)
         with workers(server.url, queue, processes, concurrency, batch, log) as procs:
             _wait_for(lambda: claim_waiters(scrape) >= processes, 60, "workers polling")
             idle = processes_cpu(p.pid for p in procs)

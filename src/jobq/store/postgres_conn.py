@@ -43,7 +43,6 @@ UNREACHABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.InternalClientError,  # a connection killed mid-conversation
 )
 RETRYABLE = (asyncpg.exceptions.SerializationError, asyncpg.exceptions.DeadlockDetectedError)
-REFUSED_VALUES = (asyncpg.exceptions.DataError, asyncpg.exceptions.CharacterNotInRepertoireError)
 
 
 def redact(url: str) -> str:
@@ -91,7 +90,7 @@ class _Translated:
                  tb: TracebackType | None) -> None:  # fmt: skip
         if isinstance(exc, UNREACHABLE):
             raise unavailable(exc, self.url) from exc
-        if isinstance(exc, REFUSED_VALUES):  # e.g. a NUL character in text
+        if isinstance(exc, asyncpg.exceptions.DataError):  # e.g. a NUL character in text
             raise InvalidInput(f"PostgreSQL refused a value: {exc}") from exc
 
 

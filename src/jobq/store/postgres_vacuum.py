@@ -16,8 +16,11 @@ from jobq.store.postgres_conn import Conn
 
 BUSY_TABLES = ("jobs", "attempts")
 
-# autovacuum needs both; either can be set in postgresql.conf or for the database
-_SETTINGS = ("autovacuum", "track_counts")
+# autovacuum needs both on; either can be set in postgresql.conf or for the database
+_SETTINGS_OFF = """
+SELECT name FROM pg_settings
+WHERE name IN ('autovacuum', 'track_counts') AND NOT setting::boolean ORDER BY name
+"""
 
 # the busy tables whose own storage parameters turn autovacuum off
 _TABLES_OFF = """
@@ -31,11 +34,7 @@ ORDER BY c.relname
 
 async def vacuum_gaps(c: Conn) -> list[str]:
     """Why autovacuum will not clean the busy tables ([]: it will)."""
-    gaps = [
-        f"{name} is off"
-        for name in _SETTINGS
-        if await c.fetchval("SELECT current_setting($1)::boolean", name) is False
-    ]
+    gaps = [f"{row[0]} is off" for row in await c.fetch(_SETTINGS_OFF)]
     tables = await c.fetch(_TABLES_OFF, list(BUSY_TABLES))
     gaps += [f"table {row[0]} has autovacuum_enabled = false" for row in tables]
     return gaps
