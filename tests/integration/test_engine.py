@@ -233,6 +233,20 @@ async def test_batch_ack_reports_each_outcome(engine: Engine):
     assert outcomes[2].state == State.failed
 
 
+async def test_a_batch_ack_stores_each_jobs_own_values(engine: Engine):
+    """Values shared by the whole batch and values that differ go out together (PostgreSQL
+    sends a shared one once): each job must keep its own."""
+    await enqueue(engine, 6)
+    jobs = await engine.claim(claim_spec(limit=6))
+    results = ["same", "same", {"n": 2}, None, "same", [5]]
+    outcomes = await engine.ack(
+        [Ack(j.id, j.lease_token, result=r) for j, r in zip(jobs, results, strict=True)]
+    )
+    assert [o.result for o in outcomes] == results
+    stored = [(await engine.get(j.id)).result for j in jobs]
+    assert stored == results
+
+
 async def test_ack_and_claim_stores_outcomes_then_claims_in_one_go(engine: Engine):
     first, second, third = await enqueue(engine, 3)
     [held] = await engine.claim(claim_spec())

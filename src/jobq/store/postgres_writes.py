@@ -1,10 +1,11 @@
 """A batch of decided steps written to PostgreSQL in a few statements.
 
 Each step used to be its own UPDATE: a batch of 100 acknowledgements was 100 round trips.
-Decisions that set the same columns from the same allowed states now go out as one UPDATE
-over `unnest` of one array per column, which also closes their attempts; callbacks are one
-INSERT. A batch is then the read of its rows (FOR UPDATE) and one statement per shape, and a
-single acknowledgement is the same two round trips as before.
+Decisions that set the same columns from the same allowed states now go out as one UPDATE,
+one array per column whose value differs between them (one value for a column they share),
+which also closes their attempts; callbacks are one INSERT. A batch is then the read of its
+rows (FOR UPDATE) and one statement per shape, and a single acknowledgement is the same two
+round trips as before.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class Writes:
             error = encode("error", plan.attempt_error)
         values = [encode(k, v) for k, v in changes.items()]
         self.rows.setdefault(decided.shape, []).append(
-            [*values, job.id, outcome, error, decided.attempt]
+            [*values, job.id, outcome, error, decided.attempt, job.seq]
         )
         if plan.callback and job.callback_url:
             self.callbacks.append((job.id, job.callback_url))
@@ -59,8 +60,7 @@ class Writes:
     async def flush(self, c: Conn) -> list[Job]:
         """Write what is waiting; the jobs to spawn, for the caller to insert."""
         for (columns, allowed), rows in self.rows.items():
-            arrays = [list(column) for column in zip(*rows, strict=True)]
-            moved = await c.fetchval(update_sql(columns), *arrays, list(allowed), self.now)
+            moved = await c.fetchval(*update(columns, allowed, rows, self.now))
             if moved != len(rows):  # the rows are locked and were decided as they are
                 raise RuntimeError("compare-and-set failed on rows locked FOR UPDATE")
         if self.callbacks:
@@ -73,34 +73,52 @@ class Writes:
         return self.spawns
 
 
-@lru_cache(maxsize=64)
-def update_sql(columns: tuple[str, ...]) -> str:
-    """Set `columns` of the jobs in the arrays $1..$n (then $n+1 their ids, $n+2 the outcome
-    of the attempt each closes or NULL, $n+3 its error, $n+4 its number) if their state is in
-    $n+5; close those attempts as finished at $n+6. Returns how many jobs it updated.
+def update(columns: tuple[str, ...], allowed: tuple[str, ...], rows: list[list[Any]],
+           now: float) -> tuple[Any, ...]:  # fmt: skip
+    """The batch UPDATE of `rows` (as `Writes.add` lays them out) and its parameters. A
+    column whose value is the same for every row goes as one value, not an array: most of an
+    acknowledgement's are (its state, times, the cleared lease), and an array of text or
+    with NULLs is read from its start for each row that takes its element."""
+    arrays = [list(column) for column in zip(*rows, strict=True)]
+    values = arrays[: len(columns)]
+    varying = tuple(column.count(column[0]) != len(column) for column in values)
+    shared = [c if varies else c[0] for c, varies in zip(values, varying, strict=True)]
+    return update_sql(columns, varying), *shared, *arrays[len(columns) :], list(allowed), now
 
-    The jobs are found by `id = ANY` of their ids (the state tested as STATE_BY_KEY, so that
-    no state index looks cheaper) and each takes its values from the arrays at its id's
-    position (`array_position`), not by a join to the values: joined, the generic plan
-    (which guesses ten ids) rescanned every value row for each job, copying the whole row
-    each time (O(batch squared); 100 acknowledgements cost PostgreSQL ~6 ms, now ~3.7, most
-    of it the row and index writes). The attempts are closed as before: the value rows
-    (read once) of the jobs that moved, each attempt found by its key. Joined to `unnest`
-    in the FROM instead, the plan a connection kept from its first batches, made while the
+
+@lru_cache(maxsize=256)
+def update_sql(columns: tuple[str, ...], varying: tuple[bool, ...]) -> str:
+    """Set `columns` of the jobs whose seqs are in $n+5 (their ids in $n+1, the outcome of
+    the attempt each closes or NULL in $n+2, its error in $n+3, its number in $n+4) if their
+    state is in $n+6; close those attempts as finished at $n+7. Column i's value is $i, or,
+    where `varying[i]`, the element of the array $i at the job's position. Returns how many
+    jobs it updated.
+
+    The jobs are found by `seq = ANY` of their seqs (the state tested as STATE_BY_KEY, so
+    that no state index looks cheaper) and each takes its varying values from the arrays at
+    its seq's position (`array_position`, integers compared), not by a join to the values:
+    joined, the generic plan (which guesses ten jobs) rescanned every value row for each
+    job, copying the whole row each time (O(batch squared); 100 acknowledgements cost
+    PostgreSQL ~6 ms, then ~3.7). The attempts are closed as before: the value rows (read
+    once) of the jobs that moved, each attempt found by its key. Joined to `unnest` in the
+    FROM instead, the plan a connection kept from its first batches, made while the
     attempts table was nearly empty, read it whole for every batch ever after (with no
     ANALYZE to replace it: end to end on a database of 1.2 million jobs, claims of 1 fell
     by a third in three rounds)."""
     n = len(columns)
-    ids = f"${n + 1}::text[]"
-    values = ", ".join(f"(${i}::{COLUMN_TYPES[c]}[])[p.i]" for i, c in enumerate(columns, 1))
+    ids, seqs = f"${n + 1}::text[]", f"${n + 5}::bigint[]"
+    values = ", ".join(
+        f"(${i}::{COLUMN_TYPES[c]}[])[p.i]" if varies else f"${i}::{COLUMN_TYPES[c]}"
+        for i, (c, varies) in enumerate(zip(columns, varying, strict=True), 1)
+    )
+    position = f" FROM (SELECT array_position({seqs}, jobs.seq) AS i) AS p" if any(varying) else ""
     closing = f"{ids}, ${n + 2}::text[], ${n + 3}::text[], ${n + 4}::bigint[]"
     return (
         f"WITH v AS (SELECT * FROM unnest({closing}) AS v (id, outcome, error, attempt)), "
-        f"moved AS (UPDATE jobs SET ({', '.join(columns)}) = (SELECT {values} "
-        f"FROM (SELECT array_position({ids}, jobs.id) AS i) AS p) "
-        f"WHERE jobs.id = ANY({ids}) AND {STATE_BY_KEY} = ANY(${n + 5}::text[]) "
+        f"moved AS (UPDATE jobs SET ({', '.join(columns)}) = (SELECT {values}{position}) "
+        f"WHERE jobs.seq = ANY({seqs}) AND {STATE_BY_KEY} = ANY(${n + 6}::text[]) "
         "RETURNING jobs.id), "
-        f"closed AS (UPDATE attempts SET finished_at = ${n + 6}, outcome = v.outcome, "
+        f"closed AS (UPDATE attempts SET finished_at = ${n + 7}, outcome = v.outcome, "
         "error = v.error FROM v WHERE v.outcome IS NOT NULL AND attempts.job_id = v.id "
         "AND attempts.attempt = v.attempt AND v.id IN (SELECT id FROM moved)) "
         "SELECT count(*) FROM moved"
