@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from jobq.cli_auth import register as register_auth
-from jobq.config import DEFAULT_DB, Config, parse_mounts, read_toml
+from jobq.config import DEFAULT_DB, METRICS_QUEUES, Config, parse_mounts, read_toml
 from jobq.engine import Defaults
 from jobq.errors import JobqError
 
@@ -115,6 +115,14 @@ def serve(
             help="Apply database migrations at start (else refuse an old schema).",
         ),
     ] = True,
+    metrics_queues: Annotated[
+        int,
+        typer.Option(
+            envvar="JOBQ_METRICS_QUEUES",
+            min=0,
+            help="Queues labelled by name in /metrics (the first seen); later ones as (other).",
+        ),
+    ] = METRICS_QUEUES,
     config: Annotated[
         str | None,
         typer.Option(
@@ -138,7 +146,8 @@ def serve(
     run(Config(db=db, host=host, port=port, log_level=log_level, max_body=max_body,
                callback_allow=callback_allow or [], mounts=mounts, insecure=insecure,
                access_log=access_log, defaults=defaults, auth_fail_limit=auth_fail_limit,
-               auth_fail_window=auth_fail_window, auto_migrate=auto_migrate))  # fmt: skip
+               auth_fail_window=auth_fail_window, auto_migrate=auto_migrate,
+               metrics_queues=metrics_queues))  # fmt: skip
 
 
 def _check_db_url(db: str) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 from jobq.engine import Defaults
 
 DEFAULT_DB = "sqlite:///jobq.db"
+METRICS_QUEUES = 200  # queues labelled by name in /metrics; the rest as "(other)"
 
 
 @dataclass(slots=True)
@@ -27,6 +28,7 @@ class Config:
     auth_fail_window: float = 60.0  # ... in this many seconds, then 429
     defaults: Defaults = field(default_factory=Defaults)
     auto_migrate: bool = True  # apply schema migrations at start (PostgreSQL)
+    metrics_queues: int = METRICS_QUEUES
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:

@@ -14,6 +14,11 @@ What is measured, and where:
     jobq_http_request_seconds       histogram by route template and method
     jobq_store_errors_total         counter of StoreUnavailable answered to requests
 
+Per-queue series are bounded: the first `queue_limit` queues a process sees (`jobq serve
+--metrics-queues`, 200 by default) are labelled by name, every later one as `(other)`, summed.
+A queue is ~45 series (two histograms of 18 buckets), and a deployment that makes a queue per
+content item (the Connect dialect does) would otherwise grow them without bound.
+
 Each app has its own registry (no module globals), so tests can build many apps. The job
 counters come from `Engine.on_moves`, called with every batch of transitions. Counters and
 histograms on the hot path are jobq.tally's plain dicts (no lock: only the event-loop thread
@@ -48,12 +53,32 @@ TIME_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
 HTTP_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10,
                 60)  # fmt: skip
 UNMATCHED = "(unmatched)"  # the route label of requests no route matched (bounded cardinality)
+OTHER = "(other)"  # the queue label of the queues past the limit
+
+
+class QueueLabels:
+    """The queue label of each queue: its name for the first `limit` seen, then OTHER."""
+
+    def __init__(self, limit: int) -> None:
+        if limit < 0:
+            raise ValueError(f"the metrics' queue limit must be 0 or more, got {limit}")
+        self.limit = limit
+        self.named: set[str] = set()
+
+    def __call__(self, queue: str) -> str:
+        if queue in self.named:
+            return queue
+        if len(self.named) < self.limit:
+            self.named.add(queue)
+            return queue
+        return OTHER
 
 
 class QueueCounts(Collector):
     """Per queue and state counts from the last read of `store.queue_stats()`."""
 
-    def __init__(self) -> None:
+    def __init__(self, label: QueueLabels) -> None:
+        self.label = label
         self.stats: list[QueueStats] = []
         self.read_at = float("-inf")
         self.ttl = STATS_TTL
@@ -77,10 +102,17 @@ class QueueCounts(Collector):
         paused = GaugeMetricFamily(
             "jobq_queue_paused", "1 if the queue is paused.", labels=["queue"]
         )
+        counts: dict[str, dict[str, float]] = {}
         for q in self.stats:
+            label = self.label(q.name)
+            into = counts.setdefault(label, {})
             for state in State:
-                jobs.add_metric([q.name, str(state)], q.counts.get(str(state), 0))
-            paused.add_metric([q.name], 1.0 if q.paused else 0.0)
+                into[state.value] = into.get(state.value, 0) + q.counts.get(state.value, 0)
+            if label != OTHER:
+                paused.add_metric([label], 1.0 if q.paused else 0.0)
+        for label, by_state in counts.items():
+            for name, count in by_state.items():
+                jobs.add_metric([label, name], count)
         yield jobs
         yield paused
 
@@ -119,9 +151,10 @@ class Tallies(Collector):
 class Metrics:
     """Every metric of one app, and the hooks that feed them."""
 
-    def __init__(self) -> None:
+    def __init__(self, queue_limit: int) -> None:
+        self.queue_label = QueueLabels(queue_limit)
         self.registry = CollectorRegistry(auto_describe=True)
-        self.queue_counts = QueueCounts()
+        self.queue_counts = QueueCounts(self.queue_label)
         self.registry.register(self.queue_counts)
         self.tallies = Tallies()
         self.registry.register(self.tallies)
@@ -132,19 +165,20 @@ class Metrics:
 
     def on_moves(self, moves: Sequence[Moved], now: float) -> None:
         """Count what a batch of transitions did (Engine.on_moves)."""
-        t = self.tallies
+        t, label = self.tallies, self.queue_label
         for move in moves:
             job, previous = move.job, move.previous
             if previous is None:
-                t.enqueued.inc((job.queue,))
+                t.enqueued.inc((label(job.queue),))
             elif job.state is State.running and previous is State.queued:
                 if job.started_at is not None:
-                    t.waited.observe((job.queue,), max(job.started_at - job.run_at, 0.0))
+                    waited = max(job.started_at - job.run_at, 0.0)
+                    t.waited.observe((label(job.queue),), waited)
             elif job.state in TERMINAL and previous not in TERMINAL:
-                t.finished.inc((job.queue, job.state.value))
+                t.finished.inc((label(job.queue), job.state.value))
                 if previous is State.running and job.started_at is not None:
                     ran = max((job.finished_at or now) - job.started_at, 0.0)
-                    t.ran.observe((job.queue,), ran)
+                    t.ran.observe((label(job.queue),), ran)
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         self.tallies.requests.inc((route, method, str(status)))

@@ -142,3 +142,24 @@ async def test_with_auth_metrics_are_for_administrators(tmp_path: Path) -> None:
         m = await scrape(client, bearer(admin))
         assert value(m, "jobq_http_requests_total", route="/metrics", method="GET",
                      status="403") == 1  # fmt: skip
+
+
+async def test_queues_past_the_limit_are_counted_together_as_other(tmp_path: Path) -> None:
+    """With --metrics-queues 2, the first two queues seen keep their names; the jobs of every
+    later queue are counted, summed, under queue="(other)"."""
+    async with running_app(tmp_path, metrics_queues=2) as (app, client):
+        app.state.metrics.queue_counts.ttl = 0.0
+        for queue, n in (("a", 1), ("b", 2), ("c", 3), ("d", 4)):
+            await enqueue(client, queue, n)
+        await claim(client, "d", 1)
+        m = await scrape(client)
+        assert value(m, "jobq_jobs_enqueued_total", queue="a") == 1
+        assert value(m, "jobq_jobs_enqueued_total", queue="b") == 2
+        assert value(m, "jobq_jobs_enqueued_total", queue="(other)") == 7
+        assert value(m, "jobq_jobs", queue="(other)", state="queued") == 6
+        assert value(m, "jobq_jobs", queue="(other)", state="running") == 1
+        assert value(m, "jobq_job_wait_seconds_count", queue="(other)") == 1
+        named = {dict(labels).get("queue") for _, labels in m if dict(labels).get("queue")}
+        assert named == {"a", "b", "(other)"}
+        assert value(m, "jobq_queue_paused", queue="a") == 0
+        assert ("jobq_queue_paused", (("queue", "(other)"),)) not in m

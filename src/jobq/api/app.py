@@ -178,5 +178,5 @@ def create_app(config: Config) -> FastAPI:
            f"{native_prefix}/ack": AckIn}  # fmt: skip
     app.add_middleware(FastRoutes, routes=fast_routes(app, hot))  # inside BodyLimit
     app.add_middleware(BodyLimit, max_body=config.max_body)
-    metrics.install(app, metrics.Metrics())
+    metrics.install(app, metrics.Metrics(config.metrics_queues))
     return app
