@@ -225,6 +225,29 @@ def test_pause_and_resume_a_queue(page: Page, dashboard: Dashboard) -> None:
     assert dashboard.call("GET", "/queues")["queues"][0]["paused"] is False
 
 
+def test_a_paused_queue_is_a_problem_with_its_jobs_and_resume_solves_it(
+    page: Page, dashboard: Dashboard
+) -> None:
+    jobs = [dashboard.enqueue("held", type="report") for _ in range(5)]
+    dashboard.call("POST", "/queues/held/pause")
+    sign_in(page, dashboard)
+    page.get_by_role("link", name="Problems").click()
+    row = page.locator('#problems-table tr[data-kind="queue_paused"]')
+    expect(row.locator("th")).to_have_text("Queue paused")
+    expect(row).to_contain_text("queue held is paused")
+    expect(row).to_contain_text("5 jobs")
+    expect(row.locator("ul li a")).to_have_count(3)  # the first few, each a link to its job
+    expect(row.get_by_role("link", name=jobs[0]["id"])).to_be_visible()
+    screenshot(page, "problems-paused")
+    row.get_by_role("link", name="List the waiting jobs of queue held").click()
+    expect(page.locator("#jobs-table tbody tr")).to_have_count(5)
+    page.go_back()
+    row.get_by_role("button", name="Resume queue held").click()
+    confirm(page)
+    expect(page.locator("#problems-table tbody")).to_contain_text("No problems.")
+    assert dashboard.call("GET", "/queues")["queues"][0]["paused"] is False
+
+
 def test_admins_make_users_and_keys_and_a_user_sees_only_their_queues(
     page: Page, dashboard: Dashboard
 ) -> None:

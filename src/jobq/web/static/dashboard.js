@@ -479,18 +479,59 @@ async function problemsAvailable() {
   }
 }
 
+const PROBLEM_KINDS = {
+  queue_paused: "Queue paused",
+  no_worker: "No worker",
+  failing: "Failing again and again",
+  deadline: "Deadline near",
+};
+const PROBLEM_JOBS_SHOWN = 3;
+
 const problemsPage = {
   render(data) {
     if (data === null) {
       $("#problems-missing").hidden = false;
+      $("#problems-table").hidden = true;
       return;
     }
-    const list = Array.isArray(data) ? data : (data.problems || []);
-    const columns = [...new Set(list.flatMap((p) => Object.keys(p)))];
-    $("#problems-table thead tr").replaceChildren(...columns.map((c) => el("th", { scope: "col" }, c)));
-    const cell = (v) => (v !== null && typeof v === "object" ? JSON.stringify(v) : v ?? "");
-    const rows = list.map((p) => el("tr", {}, columns.map((c) => el("td", {}, cell(p[c])))));
-    fillRows($("#problems-table tbody"), rows, "No problems.", Math.max(1, columns.length));
+    const rows = data.problems.map((p) => el("tr", { "data-problem": p.id, "data-kind": p.kind },
+      el("th", { scope: "row" }, PROBLEM_KINDS[p.kind] || p.kind),
+      el("td", {}, p.message),
+      el("td", {}, el("a", { href: `${ROOT}/jobs?queue=${encodeURIComponent(p.queue)}` }, p.queue)),
+      el("td", {}, p.type ?? el("span", { class: "muted" }, "any")),
+      el("td", {}, problemsPage.jobs(p)),
+      el("td", {}, p.kind === "queue_paused" ? problemsPage.resume(p) : "")));
+    fillRows($("#problems-table tbody"), rows, "No problems.", 6);
+  },
+  // the count, the first few jobs, and for waiting jobs a link to the whole filtered list
+  jobs(p) {
+    const shown = p.jobs.slice(0, PROBLEM_JOBS_SHOWN).map((id) => el("li", {}, jobLink(id)));
+    const waiting = p.kind === "queue_paused" || p.kind === "no_worker";
+    const query = new URLSearchParams({ queue: p.queue, state: "queued" });
+    if (p.type) query.set("type", p.type);
+    const more = p.job_count - shown.length;
+    return [
+      el("span", { class: "num" }, `${p.job_count} job${p.job_count === 1 ? "" : "s"}`),
+      shown.length ? el("ul", { class: "plain" }, shown) : null,
+      waiting ? el("a", { href: `${ROOT}/jobs?${query}`, "aria-label": `List the waiting jobs of queue ${p.queue}` },
+        "list them")
+        : more > 0 ? el("span", { class: "muted" }, `and ${more} more`) : null,
+    ];
+  },
+  resume(p) {
+    return el("button", {
+      type: "button", "aria-label": `Resume queue ${p.queue}`,
+      onclick: () => act(`Resume queue ${p.queue}? Workers will claim its jobs again.`, "Resume",
+        () => api(`/queues/${encodeURIComponent(p.queue)}/resume`, { method: "POST" }),
+        async () => { toast(`Queue ${p.queue} resumed`); await problemsPage.refresh(); }),
+    }, "Resume");
+  },
+  async refresh() {
+    problemsPage.render(await problemsAvailable());
+  },
+  start(first) {
+    problemsPage.render(first);
+    if (first !== null) setInterval(() => { if (!document.hidden) problemsPage.refresh(); }, POLL_MS);
   },
 };
 
@@ -568,5 +609,5 @@ document.addEventListener("DOMContentLoaded", async () => {
   if (PAGES[page]) PAGES[page]();
   const problems = await problemsAvailable();
   if (problems !== null) $("#nav-problems").hidden = false;
-  if (page === "problems") problemsPage.render(problems);
+  if (page === "problems") problemsPage.start(problems);
 });
