@@ -10,11 +10,11 @@ import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import httpx
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from jobq.cli_auth import register as register_auth
@@ -30,7 +30,7 @@ app.add_typer(queues_app, name="queues")
 register_auth(app, queues_app)  # users, keys, queues grant|revoke|owner
 db_app = typer.Typer(help="Manage the job database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-console = Console()
+console = Console(markup=False)  # names and messages may hold [brackets]: not markup
 
 Url = Annotated[str, typer.Option("--url", envvar="JOBQ_URL", help="jobq server URL.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
@@ -157,7 +157,7 @@ def _check_db_url(db: str) -> None:
     try:
         open_store(db)
     except (ValueError, ImportError) as exc:
-        console.print(f"[red]cannot use --db {escape(db)}: {escape(str(exc))}[/red]")
+        console.print(f"cannot use --db {db}: {exc}", style="red")
         raise typer.Exit(2) from None
 
 
@@ -174,7 +174,7 @@ def db_migrate(
     try:
         applied = migrate_db(db)
     except JobqError as exc:
-        console.print(f"[red]{escape(exc.message)}[/red]")
+        console.print(exc.message, style="red")
         raise typer.Exit(1) from None
     if applied:
         console.print(f"applied migrations {', '.join(str(v) for v in applied)}")
@@ -203,7 +203,8 @@ def enqueue(
         body["delay"] = delay
     job = _call("POST", url, key, "/jobs", json=body)
     if wait:
-        job = _call("GET", url, key, f"/jobs/{job['id']}", params={"wait": wait}, timeout=wait + 10)
+        path = f"/jobs/{_seg(job['id'])}"
+        job = _call("GET", url, key, path, params={"wait": wait}, timeout=wait + 10)
     _show_job(job, as_json)
     if wait and job["state"] in ("failed", "cancelled"):
         raise typer.Exit(1)
@@ -286,7 +287,7 @@ def jobs_show(
     job_id: str, url: Url = DEFAULT_URL, key: Key = None, as_json: AsJson = False
 ) -> None:
     """Show one job."""
-    _show_job(_call("GET", url, key, f"/jobs/{job_id}"), as_json)
+    _show_job(_call("GET", url, key, f"/jobs/{_seg(job_id)}"), as_json)
 
 
 @jobs_app.command("cancel")
@@ -298,7 +299,8 @@ def jobs_cancel(
     as_json: AsJson = False,
 ) -> None:
     """Cancel a job (a running one is asked to stop)."""
-    _show_job(_call("POST", url, key, f"/jobs/{job_id}/cancel", json={"reason": reason}), as_json)
+    body = {"reason": reason}
+    _show_job(_call("POST", url, key, f"/jobs/{_seg(job_id)}/cancel", json=body), as_json)
 
 
 @jobs_app.command("retry")
@@ -306,7 +308,7 @@ def jobs_retry(
     job_id: str, url: Url = DEFAULT_URL, key: Key = None, as_json: AsJson = False
 ) -> None:
     """Run a finished job again, as a new job."""
-    _show_job(_call("POST", url, key, f"/jobs/{job_id}/retry"), as_json)
+    _show_job(_call("POST", url, key, f"/jobs/{_seg(job_id)}/retry"), as_json)
 
 
 @jobs_app.command("rm")
@@ -336,7 +338,7 @@ def jobs_logs(
 ) -> None:
     """Print a job's log."""
     params = {"tail": tail} if tail else {}
-    data = _call("GET", url, key, f"/jobs/{job_id}/logs", params=params)
+    data = _call("GET", url, key, f"/jobs/{_seg(job_id)}/logs", params=params)
     for entry in data["entries"]:
         _print_log(entry)
     if follow:
@@ -363,18 +365,54 @@ def queues_ls(url: Url = DEFAULT_URL, key: Key = None, as_json: AsJson = False) 
 @queues_app.command("pause")
 def queues_pause(name: str, url: Url = DEFAULT_URL, key: Key = None) -> None:
     """Stop handing out jobs from a queue."""
-    _call("POST", url, key, f"/queues/{name}/pause")
+    _call("POST", url, key, f"/queues/{_seg(name)}/pause")
     console.print(f"{name}: paused")
 
 
 @queues_app.command("resume")
 def queues_resume(name: str, url: Url = DEFAULT_URL, key: Key = None) -> None:
     """Hand out jobs from a paused queue again."""
-    _call("POST", url, key, f"/queues/{name}/resume")
+    _call("POST", url, key, f"/queues/{_seg(name)}/resume")
     console.print(f"{name}: resumed")
 
 
+@app.command("workers")
+def workers_ls(url: Url = DEFAULT_URL, key: Key = None, as_json: AsJson = False) -> None:
+    """Workers seen claiming: their queues, when last seen, how many jobs each holds."""
+    workers = _call("GET", url, key, "/workers")["workers"]
+    if as_json:
+        print(json.dumps(workers, indent=2))
+        return
+    table = Table("worker", "host", "pid", "queues", "last seen", "jobs held")
+    for w in workers:
+        table.add_row(w["name"], w["host"], str(w["pid"]), ", ".join(w["queues"]),
+                      w["last_seen"], str(w["jobs_held"]))  # fmt: skip
+    console.print(table)
+
+
+@app.command("problems")
+def problems_ls(url: Url = DEFAULT_URL, key: Key = None, as_json: AsJson = False) -> None:
+    """Why jobs cannot go on: paused queues, no worker, attempts failing, deadlines near."""
+    problems = _call("GET", url, key, "/problems")["problems"]
+    if as_json:
+        print(json.dumps(problems, indent=2))
+        return
+    if not problems:
+        console.print("no problems")
+        return
+    table = Table("problem", "queue", "type", "jobs", "what is wrong")
+    for p in problems:
+        table.add_row(p["kind"], p["queue"], p["type"] or "-", str(p["job_count"]),
+                      p["message"])  # fmt: skip
+    console.print(table)
+
+
 # --- helpers ---
+
+
+def _seg(value: str) -> str:
+    """`value` as one path segment: an id or name with / ? # or % in it stays itself."""
+    return quote(value, safe="")
 
 
 def _headers(key: str | None) -> dict[str, str]:
@@ -388,7 +426,7 @@ def _call(
         response = httpx.request(method, f"{url.rstrip('/')}/api/v1{path}", timeout=timeout,
                                  headers=_headers(key), **kwargs)  # fmt: skip
     except httpx.HTTPError as exc:
-        console.print(f"[red]cannot reach jobq at {url}: {exc}[/red]")
+        console.print(f"cannot reach jobq at {url}: {exc}", style="red")
         raise typer.Exit(2) from None
     if response.status_code >= 400:
         try:
@@ -396,13 +434,13 @@ def _call(
             message = f"{error['code']}: {error['message']}"
         except (ValueError, KeyError, TypeError):
             message = response.text
-        console.print(f"[red]{response.status_code} {message}[/red]")
+        console.print(f"{response.status_code} {message}", style="red")
         raise typer.Exit(1)
     return response.json() if response.content else None
 
 
 def _follow(url: str, key: str | None, job_id: str, after: int) -> None:
-    path = f"{url.rstrip('/')}/api/v1/jobs/{job_id}/logs/stream"
+    path = f"{url.rstrip('/')}/api/v1/jobs/{_seg(job_id)}/logs/stream"
     with httpx.stream(
         "GET", path, params={"after": after}, headers=_headers(key), timeout=None
     ) as response:

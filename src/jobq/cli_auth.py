@@ -27,7 +27,7 @@ from jobq.store.base import Store
 T = TypeVar("T")
 users_app = typer.Typer(help="Manage users (on the database directly).", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage API keys (on the database directly).", no_args_is_help=True)
-console = Console()
+console = Console(markup=False)  # names and messages may hold [brackets]: not markup
 
 Db = Annotated[str, typer.Option(envvar="JOBQ_DB", help="sqlite:///PATH or postgresql://...")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
@@ -47,7 +47,7 @@ def on_store(db: str, work: Callable[[Store], Awaitable[T]]) -> T:
     try:
         return asyncio.run(main())
     except JobqError as exc:
-        console.print(f"[red]{exc.code}: {exc.message}[/red]")
+        console.print(f"{exc.code}: {exc.message}", style="red")
         raise typer.Exit(1) from None
 
 
@@ -114,7 +114,7 @@ def keys_ls(
 def keys_revoke(key_id: str, db: Db = DEFAULT_DB) -> None:
     """Revoke a key by its id."""
     if not on_store(db, lambda s: s.revoke_key(key_id, time.time())):
-        console.print(f"[red]no key {key_id}, or it was revoked before[/red]")
+        console.print(f"no key {key_id}, or it was revoked before", style="red")
         raise typer.Exit(1)
     console.print(f"key {key_id} revoked")
 
@@ -133,7 +133,7 @@ def queues_grant(
 def queues_revoke(queue: str, user: str, db: Db = DEFAULT_DB) -> None:
     """Take USER's role on QUEUE away (on the database directly)."""
     if not on_store(db, lambda s: s.revoke_grant(queue, user)):
-        console.print(f"[red]{user} has no grant on {queue}[/red]")
+        console.print(f"{user} has no grant on {queue}", style="red")
         raise typer.Exit(1)
     console.print(f"{user} no longer has a role on {queue}")
 

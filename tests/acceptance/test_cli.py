@@ -98,3 +98,39 @@ def test_serve_options_come_from_flags_then_env_then_toml(tmp_path, monkeypatch)
         assert httpx.post(f"{from_flag.api}/jobs", json=small_but_over).status_code == 413
     finally:
         from_flag.stop()
+
+
+def test_workers_and_problems_list_what_the_server_sees(server: Server):
+    assert jobq(server, "problems").stdout.strip() == "no problems"
+    for _ in range(2):
+        assert jobq(server, "enqueue", "reports", "--type", "build").returncode == 0
+    claim = {"queues": ["reports"], "worker": {"name": "cli-w", "host": "h1", "pid": 42}}
+    httpx.post(f"{server.api}/claim", json=claim, timeout=30).raise_for_status()
+    workers = json.loads(jobq(server, "workers", "--json").stdout)
+    assert [(w["name"], w["jobs_held"]) for w in workers] == [("cli-w", 1)]
+    table = jobq(server, "workers")
+    assert table.returncode == 0 and "cli-w" in table.stdout and "reports" in table.stdout
+
+    assert jobq(server, "queues", "pause", "reports").returncode == 0
+    [problem] = json.loads(jobq(server, "problems", "--json").stdout)
+    found = (problem["kind"], problem["queue"], problem["job_count"])
+    assert found == ("queue_paused", "reports", 1)
+    table = jobq(server, "problems")
+    assert table.returncode == 0
+    assert "queue_paused" in table.stdout and "queue reports is paused" in table.stdout
+
+
+def test_values_with_brackets_are_printed_as_they_are(server: Server):
+    """Results and messages are printed as text: Rich markup in them once crashed the table
+    ("closing tag '[/x]' doesn't match any open tag")."""
+    httpx.post(f"{server.api}/jobs", json={"queue": "q"}).raise_for_status()
+    claim = {"queues": ["q"], "worker": {"name": "w"}}
+    [held] = httpx.post(f"{server.api}/claim", json=claim, timeout=30).json()["jobs"]
+    done = {"token": held["lease_token"], "result": {"said": "[/oops] [b]"}}
+    httpx.post(f"{server.api}/jobs/{held['id']}/complete", json=done).raise_for_status()
+    shown = jobq(server, "jobs", "show", held["id"])
+    assert shown.returncode == 0, shown.stderr
+    assert "[/oops] [b]" in shown.stdout
+    missing = jobq(server, "jobs", "show", "no such [job]?")  # one path segment, quoted
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+    assert "404 not_found: job not found" in missing.stdout
