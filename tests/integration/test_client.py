@@ -134,6 +134,19 @@ def test_queues_pause_resume_workers_and_health(client: Client) -> None:
     assert client.healthz() is True
 
 
+def test_problems_while_a_queue_is_paused_and_gone_once_resumed(client: Client) -> None:
+    jobs = [client.enqueue("stuck") for _ in range(2)]
+    client.pause("stuck")
+    [problem] = [p for p in client.problems() if p.queue == "stuck"]
+    assert (problem.kind, problem.job_count, problem.type) == ("queue_paused", 2, None)
+    assert sorted(problem.jobs) == sorted(j.id for j in jobs)
+    assert client.problem(problem.id) == problem
+    client.resume("stuck")
+    assert [p for p in client.problems() if p.queue == "stuck"] == []
+    with pytest.raises(e.NotFound):
+        client.problem(problem.id)
+
+
 def test_events_stream_transitions(client: Client, server: Server) -> None:
     seen: list[Event] = []
 
@@ -205,6 +218,10 @@ async def test_async_client_covers_the_same_calls(server: Server) -> None:
         await client.resume("aq")
         assert "aq" in [q.name for q in await client.queues()]
         assert "aw" in [w.name for w in await client.workers()]
+        await client.pause("aq")
+        [paused] = [p for p in await client.problems() if p.queue == "aq"]
+        assert (await client.problem(paused.id)).kind == "queue_paused"
+        await client.resume("aq")
         other = await client.enqueue("aq2")
         assert (await client.cancel(other.id)).state == "cancelled"
         await client.delete(other.id)

@@ -91,6 +91,11 @@ def test_log_queue_worker_and_deletion_documents(http: httpx.Client) -> None:
     assert_in_step(logs["entries"][0], t.LogEntry)
     assert_in_step(ok(http.get("/queues"))["queues"][0], t.Queue)
     assert_in_step(ok(http.get("/workers"))["workers"][0], t.WorkerInfo)
+    ok(http.post("/queues/drift/pause"))
+    ok(http.post("/jobs", json={"queue": "drift"}))
+    [problem] = ok(http.get("/problems"))["problems"]
+    assert_in_step(problem, t.Problem)
+    ok(http.post("/queues/drift/resume"))
     ok(http.post(f"/jobs/{claimed['id']}/complete", json={"token": claimed["lease_token"]}))
     gone = ok(http.delete("/jobs", params={"ids": f"{job['id']},no-such-job"}))["results"]
     assert_in_step({**gone[0], **gone[1]}, t.Deletion)

@@ -27,6 +27,7 @@ from jobq.client.types import (
     JobPage,
     LogEntry,
     LogPage,
+    Problem,
     Queue,
     Receipt,
     WorkerInfo,
@@ -36,7 +37,7 @@ from jobq.client.types import (
 __all__ = [
     "AckItem", "AckResult", "AsyncClient", "Attempt", "ClaimedJob", "Client", "ClientError",
     "Conflict", "Deletion", "Event", "Forbidden", "Heartbeat", "InvalidRequest", "Job",
-    "JobPage", "LogEntry", "LogPage", "NewJob", "NotFound", "PayloadTooLarge", "Queue",
+    "JobPage", "LogEntry", "LogPage", "NewJob", "NotFound", "PayloadTooLarge", "Problem", "Queue",
     "Receipt", "ServerError", "ServerUnavailable", "StaleLease", "TransportError", "Unauthorized",
     "WorkerId", "WorkerInfo", "WorkerRef",
 ]  # fmt: skip

@@ -25,6 +25,7 @@ from jobq.client.types import (
     JobPage,
     LogEntry,
     LogPage,
+    Problem,
     Queue,
     Receipt,
     WorkerInfo,
@@ -366,6 +367,14 @@ def resume(queue: str) -> Call[None]:
 
 def workers() -> Call[list[WorkerInfo]]:
     return Call("GET", "/workers", lambda r: [WorkerInfo.parse(w) for w in r.json()["workers"]])
+
+
+def problems() -> Call[list[Problem]]:
+    return Call("GET", "/problems", lambda r: [Problem.parse(p) for p in r.json()["problems"]])
+
+
+def problem(problem_id: str) -> Call[Problem]:
+    return Call("GET", f"/problems/{_seg(problem_id)}", lambda r: Problem.parse(r.json()))
 
 
 def healthz() -> Call[bool]:

@@ -35,6 +35,7 @@ from jobq.client.types import (
     JobPage,
     LogEntry,
     LogPage,
+    Problem,
     Queue,
     Receipt,
     WorkerInfo,
@@ -251,6 +252,14 @@ class Client(_Base):
     def workers(self) -> list[WorkerInfo]:
         return self.send(calls.workers())
 
+    def problems(self) -> list[Problem]:
+        """Why jobs cannot go on now, for the queues the key may see."""
+        return self.send(calls.problems())
+
+    def problem(self, problem_id: str) -> Problem:
+        """One problem; NotFound once its cause is gone."""
+        return self.send(calls.problem(problem_id))
+
     def healthz(self) -> bool:
         return self.send(calls.healthz())
 
@@ -445,6 +454,14 @@ class AsyncClient(_Base):
 
     async def workers(self) -> list[WorkerInfo]:
         return await self.send(calls.workers())
+
+    async def problems(self) -> list[Problem]:
+        """Why jobs cannot go on now, for the queues the key may see."""
+        return await self.send(calls.problems())
+
+    async def problem(self, problem_id: str) -> Problem:
+        """One problem; NotFound once its cause is gone."""
+        return await self.send(calls.problem(problem_id))
 
     async def healthz(self) -> bool:
         return await self.send(calls.healthz())

@@ -127,6 +127,7 @@ LOG_FIELDS = _times("time")
 HEARTBEAT_FIELDS = _times("lease_expires_at")
 QUEUE_FIELDS = _times("oldest_queued_at")
 WORKER_FIELDS = _times("last_seen")
+PROBLEM_FIELDS = _times()
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +234,25 @@ class WorkerInfo:
     @classmethod
     def parse(cls, doc: dict[str, Any]) -> WorkerInfo:
         return build(cls, doc, WORKER_FIELDS)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Why jobs cannot go on (`kind`: queue_paused, no_worker, failing, deadline). The id
+    stays the same while the cause lasts; `jobs` lists the first of the `job_count` jobs."""
+
+    id: str
+    kind: str
+    queue: str
+    type: str | None
+    message: str
+    jobs: list[str]
+    job_count: int
+    data: dict[str, str]
+
+    @classmethod
+    def parse(cls, doc: dict[str, Any]) -> Problem:
+        return build(cls, doc, PROBLEM_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
