@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -272,14 +273,9 @@ def jobs_ls(
     params: dict[str, Any] = {"queue": queue or [], "state": state or [], "type": type or [],
                               "limit": limit, "sort": sort}  # fmt: skip
     jobs = _call("GET", url, key, "/jobs", params=params)["jobs"]
-    if as_json:
-        print(json.dumps(jobs, indent=2))
-        return
-    table = Table("id", "queue", "type", "state", "prio", "attempt", "created")
-    for j in jobs:
-        table.add_row(j["id"], j["queue"], j["type"], _state(j), str(j["priority"]),
-                      f"{j['attempt']}/{j['max_attempts']}", j["created_at"])  # fmt: skip
-    console.print(table)
+    _listing(jobs, as_json, ("id", "queue", "type", "state", "prio", "attempt", "created"),
+             lambda j: (j["id"], j["queue"], j["type"], _state(j), str(j["priority"]),
+                        f"{j['attempt']}/{j['max_attempts']}", j["created_at"]))  # fmt: skip
 
 
 @jobs_app.command("show")
@@ -349,17 +345,10 @@ def jobs_logs(
 def queues_ls(url: Url = DEFAULT_URL, key: Key = None, as_json: AsJson = False) -> None:
     """Every queue with its counts per state."""
     queues = _call("GET", url, key, "/queues")["queues"]
-    if as_json:
-        print(json.dumps(queues, indent=2))
-        return
-    table = Table("queue", "scheduled", "queued", "running", "succeeded", "failed", "cancelled",
-                  "oldest queued", "paused")  # fmt: skip
-    for q in queues:
-        c = q["counts"]
-        table.add_row(q["name"], *(str(c[s]) for s in ("scheduled", "queued", "running",
-                      "succeeded", "failed", "cancelled")), q["oldest_queued_at"] or "-",
-                      "yes" if q["paused"] else "no")  # fmt: skip
-    console.print(table)
+    states = ("scheduled", "queued", "running", "succeeded", "failed", "cancelled")
+    _listing(queues, as_json, ("queue", *states, "oldest queued", "paused"),
+             lambda q: (q["name"], *(str(q["counts"][s]) for s in states),
+                        q["oldest_queued_at"] or "-", "yes" if q["paused"] else "no"))  # fmt: skip
 
 
 @queues_app.command("pause")
@@ -380,34 +369,36 @@ def queues_resume(name: str, url: Url = DEFAULT_URL, key: Key = None) -> None:
 def workers_ls(url: Url = DEFAULT_URL, key: Key = None, as_json: AsJson = False) -> None:
     """Workers seen claiming: their queues, when last seen, how many jobs each holds."""
     workers = _call("GET", url, key, "/workers")["workers"]
-    if as_json:
-        print(json.dumps(workers, indent=2))
-        return
-    table = Table("worker", "host", "pid", "queues", "last seen", "jobs held")
-    for w in workers:
-        table.add_row(w["name"], w["host"], str(w["pid"]), ", ".join(w["queues"]),
-                      w["last_seen"], str(w["jobs_held"]))  # fmt: skip
-    console.print(table)
+    _listing(workers, as_json, ("worker", "host", "pid", "queues", "last seen", "jobs held"),
+             lambda w: (w["name"], w["host"], str(w["pid"]), ", ".join(w["queues"]),
+                        w["last_seen"], str(w["jobs_held"])))  # fmt: skip
 
 
 @app.command("problems")
 def problems_ls(url: Url = DEFAULT_URL, key: Key = None, as_json: AsJson = False) -> None:
     """Why jobs cannot go on: paused queues, no worker, attempts failing, deadlines near."""
     problems = _call("GET", url, key, "/problems")["problems"]
-    if as_json:
-        print(json.dumps(problems, indent=2))
-        return
-    if not problems:
+    if not problems and not as_json:
         console.print("no problems")
         return
-    table = Table("problem", "queue", "type", "jobs", "what is wrong")
-    for p in problems:
-        table.add_row(p["kind"], p["queue"], p["type"] or "-", str(p["job_count"]),
-                      p["message"])  # fmt: skip
-    console.print(table)
+    _listing(problems, as_json, ("problem", "queue", "type", "jobs", "what is wrong"),
+             lambda p: (p["kind"], p["queue"], p["type"] or "-", str(p["job_count"]),
+                        p["message"]))  # fmt: skip
 
 
 # --- helpers ---
+
+
+def _listing(items: list[dict[str, Any]], as_json: bool, columns: Sequence[str],
+             row: Callable[[dict[str, Any]], Sequence[str]]) -> None:  # fmt: skip
+    """`items` as JSON, or as a table of `columns` with one `row(item)` per item."""
+    if as_json:
+        print(json.dumps(items, indent=2))
+        return
+    table = Table(*columns)
+    for item in items:
+        table.add_row(*row(item))
+    console.print(table)
 
 
 def _seg(value: str) -> str:
