@@ -72,6 +72,14 @@ def serve(
             help="CIDR whose private addresses callbacks may reach (repeatable).",
         ),
     ] = None,
+    callback_timeout: Annotated[
+        float,
+        typer.Option(
+            envvar="JOBQ_CALLBACK_TIMEOUT",
+            min=0.1,
+            help="Seconds a callback's receiver has to answer (then it is retried later).",
+        ),
+    ] = 10.0,
     mount: Annotated[
         list[str] | None,
         typer.Option(
@@ -145,7 +153,8 @@ def serve(
     defaults = Defaults(lease_seconds=lease_seconds, max_attempts=max_attempts,
                         result_ttl=result_ttl)  # fmt: skip
     run(Config(db=db, host=host, port=port, log_level=log_level, max_body=max_body,
-               callback_allow=callback_allow or [], mounts=mounts, insecure=insecure,
+               callback_allow=callback_allow or [], callback_timeout=callback_timeout,
+               mounts=mounts, insecure=insecure,
                access_log=access_log, defaults=defaults, auth_fail_limit=auth_fail_limit,
                auth_fail_window=auth_fail_window, auto_migrate=auto_migrate,
                metrics_queues=metrics_queues))  # fmt: skip

@@ -189,7 +189,13 @@ async def test_a_receiver_that_never_answers_times_out_and_is_retried_later(
 
 
 def test_a_silent_receiver_does_not_stop_a_real_server(tmp_path: Path, silent: str):
-    srv = Server(f"sqlite:///{tmp_path / 'cb.db'}", "--callback-allow", "127.0.0.0/8")
+    srv = Server(
+        f"sqlite:///{tmp_path / 'cb.db'}",
+        "--callback-allow",
+        "127.0.0.0/8",
+        "--callback-timeout",
+        "1",
+    )
     srv.start(timeout=60)
     try:
         job = httpx.post(f"{srv.api}/jobs", json={"queue": "q", "callback_url": silent}).json()
@@ -197,12 +203,15 @@ def test_a_silent_receiver_does_not_stop_a_real_server(tmp_path: Path, silent: s
         [held] = httpx.post(f"{srv.api}/claim", json=claim, timeout=30).json()["jobs"]
         body = {"token": held["lease_token"], "result": 1}
         assert httpx.post(f"{srv.api}/jobs/{job['id']}/complete", json=body).status_code == 200
-        served, give_up = 0, time.monotonic() + 120
+        completed = time.monotonic()
+        served, give_up = 0, completed + 120
         while "failed" not in srv.output() and time.monotonic() < give_up:
             assert httpx.get(f"{srv.url}/healthz", timeout=10).status_code == 200
             served += 1
             time.sleep(0.2)
         assert "callback for job" in srv.output()  # the delivery gave up after its timeout
+        # it gave up after --callback-timeout's 1 s: the default 10 s could not be over yet
+        assert time.monotonic() - completed < 10
     finally:
         srv.stop()
     record("callbacks_silent_receiver_real_server", requests_served_while_waiting=served)

@@ -135,7 +135,8 @@ def create_app(config: Config) -> FastAPI:
         notifier = make_notifier(store)
         await notifier.start()
         engine = Engine(store, notifier, config.defaults)
-        duties = Duties(engine, CallbackSender(store, config.callback_allow))
+        sender = CallbackSender(store, config.callback_allow, config.callback_timeout)
+        duties = Duties(engine, sender)
         app.state.engine = engine
         metrics.attach(engine, app.state.metrics)
         limiter = FailureLimiter(config.auth_fail_limit, config.auth_fail_window)
