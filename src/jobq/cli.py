@@ -250,6 +250,12 @@ def worker(
         typer.Option(min=0, max=10_000, help=PREFETCH_HELP),
     ] = None,
     name: Annotated[str | None, typer.Option(help="Worker name (default: host-pid).")] = None,
+    burst: Annotated[
+        bool,
+        typer.Option(
+            "--burst", help="Exit once no job is waiting and none is running (claims do not wait)."
+        ),
+    ] = False,
     log_level: Annotated[
         str, typer.Option(envvar="JOBQ_LOG_LEVEL", help="debug, info, warning, error.")
     ] = "info",
@@ -263,7 +269,8 @@ def worker(
     from jobq.worker.main import main as run_worker
 
     overrides = {"queues": queue, "concurrency": concurrency, "lease": lease, "grace": grace,
-                 "batch": batch, "name": name, "prefetch": prefetch}  # fmt: skip
+                 "batch": batch, "name": name, "prefetch": prefetch,
+                 "burst": burst or None}  # fmt: skip
     run_worker(url, app_ref, overrides, log_level, key, loop)
 
 

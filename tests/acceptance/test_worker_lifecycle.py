@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from jobq.client import Client, Job
@@ -112,3 +113,25 @@ def test_jobs_claimed_ahead_keep_their_lease_while_held_and_go_back_at_once_on_s
     assert sorted(states(client, jobs)) == ["queued"] * 3 + ["succeeded"]
     outcomes = sorted(a.outcome or "" for j in jobs for a in client.attempts(j.id))
     assert outcomes == ["released"] * 3 + ["succeeded"]
+
+
+def test_a_burst_worker_runs_what_is_waiting_then_exits_by_itself(
+    client: Client, start_worker: Callable[..., WorkerProcess]
+) -> None:
+    """--burst: no long polls; the worker stops once a claim finds nothing and its last
+    jobs (here slower than the claims) have finished and been reported."""
+    quick = [client.enqueue("default", "command", {"argv": ["true"]}) for _ in range(20)]
+    slow = client.enqueue("default", "command", {"argv": [PY, "-c", "import time; time.sleep(2)"]})
+    worker = start_worker("--concurrency", "4", "--burst")
+    assert worker.wait(120) == 0
+    metrics = httpx.get(f"{client.url}/metrics").text
+    claims = sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("jobq_http_requests_total") and '"/api/v1/claim"' in line
+    )
+    assert claims < 30  # not a claim after claim while the slow job ran: one per job's end
+    assert states(client, [*quick, slow]) == ["succeeded"] * 21
+    assert "burst: no job waiting" in worker.output()
+    late = client.enqueue("default", "command", {"argv": ["true"]})
+    assert client.get(late.id).state == "queued"  # nobody claims after the exit

@@ -40,6 +40,7 @@ class Settings:
     # jobs claimed beyond the free slots, held (their leases kept alive) until a slot frees;
     # None: one batch while the jobs run under QUICK_JOB seconds on average, else none
     prefetch: int | None = None
+    burst: bool = False  # exit once a claim finds no job and none is running or held
 
 
 class Worker:

@@ -152,7 +152,7 @@ class Runner:
                     break
             room = self._room()
             most = self.max_claims if self.work_flows else MIN_CLAIMS
-            if room <= 0 or len(self.claims) >= most:
+            if room <= 0 or len(self.claims) >= most or self._burst_idle():
                 await self._slot_freed()
                 continue
             if room < self.batch / 2 and self.running:
@@ -162,6 +162,11 @@ class Runner:
                     continue
             self._send_claim(min(room, self.batch))
         await asyncio.gather(*self.claims, return_exceptions=True)
+
+    def _burst_idle(self) -> bool:
+        """In burst mode, after a claim found nothing while jobs still run: the next claim
+        waits for one of them to end (claims do not long-poll then, and would spin)."""
+        return self.settings.burst and not self.work_flows and bool(self.running or self.claims)
 
     def _room(self) -> int:
         """How many more jobs a claim may bring: the free slots and the prefetch, less the jobs
@@ -194,16 +199,17 @@ class Runner:
     async def _claim(self, limit: int) -> None:
         """One claim, carrying the pending acknowledgements; starts the jobs it brings."""
         s = self.settings
+        wait = 0.0 if s.burst else s.claim_wait
         acks = self.acks.take()
         try:
             if acks:
                 results, jobs = await self.client.ack_and_claim(
-                    acks, s.queues, self.me, types=self.types, max=limit, wait=s.claim_wait,
+                    acks, s.queues, self.me, types=self.types, max=limit, wait=wait,
                     lease_seconds=s.lease,
                 )  # fmt: skip
             else:
                 results, jobs = [], await self.client.claim(
-                    s.queues, self.me, types=self.types, max=limit, wait=s.claim_wait,
+                    s.queues, self.me, types=self.types, max=limit, wait=wait,
                     lease_seconds=s.lease,
                 )  # fmt: skip
         except (TransportError, ServerUnavailable) as exc:
@@ -228,6 +234,15 @@ class Runner:
             _note(result)
         for job in jobs:
             self._start(job)
+        if s.burst and self._out_of_work():
+            log.info("burst: no job waiting and none running; stopping")
+            self.stopping.set()
+            self.slot_freed.set()
+
+    def _out_of_work(self) -> bool:
+        """Nothing running, held, or still to come from another claim in flight (this claim
+        is the one left in `self.claims`), and this claim brought nothing."""
+        return not self.running and not self.held and len(self.claims) <= 1 and not self.work_flows
 
     def _refused(self, exc: ClientError) -> None:
         """Stop at once: the running jobs cannot be reported either."""
