@@ -231,6 +231,7 @@ def test_a_paused_queue_is_a_problem_with_its_jobs_and_resume_solves_it(
     jobs = [dashboard.enqueue("held", type="report") for _ in range(5)]
     dashboard.call("POST", "/queues/held/pause")
     sign_in(page, dashboard)
+    expect(page.locator("#nav-problems")).to_have_text("Problems (1)")  # seen on every page
     page.get_by_role("link", name="Problems").click()
     row = page.locator('#problems-table tr[data-kind="queue_paused"]')
     expect(row.locator("th")).to_have_text("Queue paused")
@@ -245,6 +246,7 @@ def test_a_paused_queue_is_a_problem_with_its_jobs_and_resume_solves_it(
     row.get_by_role("button", name="Resume queue held").click()
     confirm(page)
     expect(page.locator("#problems-table tbody")).to_contain_text("No problems.")
+    expect(page.locator("#nav-problems")).to_have_text("Problems")
     assert dashboard.call("GET", "/queues")["queues"][0]["paused"] is False
 
 

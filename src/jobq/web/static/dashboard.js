@@ -487,6 +487,15 @@ const PROBLEM_KINDS = {
 };
 const PROBLEM_JOBS_SHOWN = 3;
 
+// the menu's "Problems (n)": how many there are now, on every page (read once per page load,
+// and with every refresh of the problems page)
+function showProblemCount(data) {
+  const count = $("#nav-problems-count");
+  const n = data ? data.problems.length : 0;
+  count.textContent = n ? ` (${n})` : "";
+  count.hidden = n === 0;
+}
+
 const problemsPage = {
   render(data) {
     if (data === null) {
@@ -527,7 +536,9 @@ const problemsPage = {
     }, "Resume");
   },
   async refresh() {
-    problemsPage.render(await problemsAvailable());
+    const data = await problemsAvailable();
+    problemsPage.render(data);
+    showProblemCount(data);
   },
   start(first) {
     problemsPage.render(first);
@@ -608,6 +619,9 @@ document.addEventListener("DOMContentLoaded", async () => {
   if (current) current.setAttribute("aria-current", "page");
   if (PAGES[page]) PAGES[page]();
   const problems = await problemsAvailable();
-  if (problems !== null) $("#nav-problems").hidden = false;
+  if (problems !== null) {
+    $("#nav-problems").hidden = false;
+    showProblemCount(problems);
+  }
   if (page === "problems") problemsPage.start(problems);
 });
