@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -321,6 +323,33 @@ def jobs_retry(
 ) -> None:
     """Run a finished job again, as a new job."""
     _show_job(_call("POST", url, key, f"/jobs/{_seg(job_id)}/retry"), as_json)
+
+
+@jobs_app.command("update")
+def jobs_update(
+    job_id: str,
+    priority: Annotated[int | None, typer.Option(help="New priority (bigger runs first).")] = None,
+    delay: Annotated[
+        float | None, typer.Option(help="Run it this many seconds from now (a waiting job).")
+    ] = None,
+    meta: Annotated[
+        list[str] | None, typer.Option(help="KEY=VALUE metadata, replacing it (repeatable).")
+    ] = None,
+    url: Url = DEFAULT_URL,
+    key: Key = None,
+    as_json: AsJson = False,
+) -> None:
+    """Change a waiting job's priority, when it runs, or its metadata."""
+    body: dict[str, Any] = {}
+    if priority is not None:
+        body["priority"] = priority
+    if delay is not None:
+        body["run_at"] = datetime.fromtimestamp(time.time() + delay, UTC).isoformat()
+    if meta:
+        body["metadata"] = _pairs(meta)
+    if not body:
+        raise typer.BadParameter("give --priority, --delay or --meta")
+    _show_job(_call("PATCH", url, key, f"/jobs/{_seg(job_id)}", json=body), as_json)
 
 
 @jobs_app.command("rm")

@@ -134,3 +134,18 @@ def test_values_with_brackets_are_printed_as_they_are(server: Server):
     missing = jobq(server, "jobs", "show", "no such [job]?")  # one path segment, quoted
     assert missing.returncode == 1 and "Traceback" not in missing.stderr
     assert "404 not_found: job not found" in missing.stdout
+
+
+def test_jobs_update_changes_priority_metadata_and_when_it_runs(server: Server):
+    job = json.loads(jobq(server, "enqueue", "q", "--json").stdout)
+    out = jobq(server, "jobs", "update", job["id"], "--priority", "7", "--meta", "team=y",
+               "--json")  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    changed = json.loads(out.stdout)
+    assert (changed["priority"], changed["metadata"]) == (7, {"team": "y"})
+    assert changed["state"] == "queued"
+    delayed = jobq(server, "jobs", "update", job["id"], "--delay", "3600", "--json")
+    later = json.loads(delayed.stdout)
+    assert later["state"] == "scheduled" and later["run_at"] > job["run_at"]
+    nothing = jobq(server, "jobs", "update", job["id"])
+    assert nothing.returncode == 2 and "--priority" in nothing.stderr
