@@ -1,4 +1,5 @@
-"""Background duties of `jobq serve`: due jobs, expired leases and deadlines, purge, callbacks.
+"""Background duties of `jobq serve`: due jobs, expired leases and deadlines, purge, callbacks,
+and forgetting workers not seen for a day (once an hour).
 
 Timer-driven: after each round the loop sleeps until the store's next due time, or until the
 engine reports an earlier one (a new lease, a backoff, a scheduled job). `max_sleep` bounds the
@@ -16,6 +17,8 @@ from jobq.engine import Engine
 from jobq.errors import StoreUnavailable
 
 log = logging.getLogger("jobq.duties")
+WORKER_MEMORY = 86400.0  # seconds a worker not seen since is still listed (GET /workers)
+FORGET_EVERY = 3600.0  # seconds between two sweeps of the workers no longer seen
 
 
 class Duties:
@@ -27,6 +30,7 @@ class Duties:
         self._next = float("inf")
         self._task: asyncio.Task[None] | None = None
         self._sending: asyncio.Task[int] | None = None
+        self._forget_at = float("-inf")  # the next sweep of workers long gone
         engine.on_timer = self.at
 
     def at(self, when: float) -> None:
@@ -56,6 +60,9 @@ class Duties:
             pass
         while await self.engine.store.purge(now, 1000):
             pass
+        if now >= self._forget_at:
+            await self.engine.store.forget_workers(now - WORKER_MEMORY)
+            self._forget_at = now + FORGET_EVERY
         self._send_callbacks(now)
         return await self.engine.store.next_due()
 

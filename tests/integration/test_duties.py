@@ -56,3 +56,21 @@ async def test_a_claimed_job_s_deadline_wakes_the_duties_before_its_lease_ends(e
         assert failed.error["code"] == "deadline_exceeded"
     finally:
         await duties.stop()
+
+
+async def test_a_round_forgets_workers_not_seen_for_a_day_at_most_once_an_hour(engine: Engine):
+    from jobq.duties import WORKER_MEMORY
+    from jobq.model import Worker
+
+    now = engine.clock()
+    await engine.store.touch_worker(Worker("gone"), ["q"], now - WORKER_MEMORY - 60)
+    await engine.store.touch_worker(Worker("here"), ["q"], now)
+    duties = Duties(engine, CallbackSender(engine.store, []))
+    try:
+        await duties.run_once()
+        assert [w.name for w in await engine.store.workers()] == ["here"]
+        await engine.store.touch_worker(Worker("gone too"), ["q"], now - WORKER_MEMORY - 60)
+        await duties.run_once()  # within the hour: no second sweep
+        assert len(await engine.store.workers()) == 2
+    finally:
+        await duties.stop()

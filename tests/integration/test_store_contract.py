@@ -321,3 +321,12 @@ async def test_claim_hands_out_at_most_the_limit_with_distinct_tokens(
     jobs = await store.claim(claim_spec(limit=limit), "key", now)
     assert len(jobs) == limit
     assert {j.lease_token for j in jobs} == {f"key.{j.seq}" for j in jobs}
+
+
+async def test_workers_not_seen_since_a_time_are_forgotten(store: Store) -> None:
+    now = 1_800_000_000.0
+    await store.touch_worker(Worker("gone", "h", 1), ["q"], now - 3 * 86400)
+    await store.touch_worker(Worker("recent", "h", 2), ["q"], now - 60)
+    assert await store.forget_workers(now - 86400) == 1
+    assert [w.name for w in await store.workers()] == ["recent"]
+    assert await store.forget_workers(now - 86400) == 0

@@ -145,6 +145,10 @@ class Store(ABC):
     @abstractmethod
     async def workers(self) -> list[WorkerSeen]: ...
 
+    @abstractmethod
+    async def forget_workers(self, seen_before: float) -> int:
+        """Delete the workers last seen before `seen_before`; how many."""
+
     # problems (jobq.problems)
     @abstractmethod
     async def type_activity(self) -> list[TypeActivity]:

@@ -285,6 +285,11 @@ class PostgresStore(Store):
     async def workers(self) -> list[WorkerSeen]:
         return await self.db.run(_workers)
 
+    async def forget_workers(self, seen_before: float) -> int:
+        sql = "DELETE FROM workers WHERE last_seen < $1"
+        status = await self.db.run(lambda c: c.execute(sql, seen_before))
+        return int(status.rsplit(" ", 1)[1])  # "DELETE n"
+
     # problems
     async def type_activity(self) -> list[TypeActivity]:
         rows = await self.db.read(lambda c: c.fetch(TYPE_ACTIVITY))

@@ -231,6 +231,10 @@ class SQLiteStore(Store):
     async def workers(self) -> list[WorkerSeen]:
         return await self._readers.run(_workers)
 
+    async def forget_workers(self, seen_before: float) -> int:
+        sql = "DELETE FROM workers WHERE last_seen < ?"
+        return await self._write(lambda c: c.execute(sql, (seen_before,)).rowcount)  # type: ignore[no-any-return]
+
     # problems
     async def type_activity(self) -> list[TypeActivity]:
         rows = await self._readers.run(lambda c: c.execute(TYPE_ACTIVITY).fetchall())
