@@ -5,7 +5,8 @@
 Fills the file once (jobs spread over 10 queues and all six states, 10,000 of them finished in
 the last hour), then times each read a dashboard page makes: queue_stats (Overview, Queues),
 finished_counts (the throughput chart), the first and a deep page of the job list with and
-without filters, and workers. Prints milliseconds per call (best of 5).
+without filters, workers, and the problems (read on every page for the menu). Prints
+milliseconds per call (best of 5).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 import uuid
 
 from jobq.model import JobQuery
+from jobq.problems import ProblemFinder
 from jobq.states import State
 from jobq.store.sqlite import SQLiteStore
 
@@ -84,6 +86,8 @@ async def main(path: str) -> None:
                 lambda: store.list_jobs(q(types=["t3"], metadata={"tenant": "t7"}, limit=50,
                                           descending=True)))  # fmt: skip
     await timed("workers()", lambda: store.workers())
+    finder = ProblemFinder(store)
+    await timed("problems (every page: the menu's count)", lambda: finder.find(time.time()))
     await store.close()
 
 

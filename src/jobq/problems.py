@@ -17,7 +17,7 @@ import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from jobq.model import Job, JobQuery, TypeActivity, WorkerSeen
+from jobq.model import Job, TypeActivity, WorkerSeen
 from jobq.states import State
 from jobq.store.base import Store
 
@@ -87,7 +87,7 @@ class ProblemFinder:
         idle = self.settings.idle_after
         workers = [w for w in await self.store.workers() if w.last_seen >= now - idle]
         out = []
-        for a in await self.store.type_activity():
+        for a in await self.store.type_activity(now - idle):
             if a.queue in paused or not _idle(a, now, idle):
                 continue
             jobs = await self._queued(a.queue, a.type)
@@ -122,11 +122,7 @@ class ProblemFinder:
         )
 
     async def _queued(self, queue: str, type: str | None) -> list[str]:
-        query = JobQuery(
-            queues=[queue], types=None if type is None else [type], states=[State.queued],
-            limit=self.settings.max_jobs,
-        )  # fmt: skip
-        return [j.id for j in await self.store.list_jobs(query)]
+        return await self.store.queued_ids(queue, type, self.settings.max_jobs)
 
     # predicates on one job, also used to tell which problems hold a given job
 

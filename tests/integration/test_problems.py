@@ -89,6 +89,25 @@ async def test_no_worker_names_the_type_nobody_takes(eng: Engine, clock: Clock):
     assert "none has taken a job of type x" in problem.message
 
 
+async def test_a_job_taken_within_the_idle_time_counts_though_it_has_finished(
+    eng: Engine, clock: Clock
+):
+    """When a job of the queue and type was last taken is read from the live jobs and those
+    finished within the idle time (an earlier finish cannot follow a later take)."""
+    waiting = await enqueue(eng)
+    taken = await enqueue(eng, priority=5)
+    clock.now += 30
+    [held] = await eng.claim(spec())
+    assert held.id == taken
+    clock.now += 10
+    await eng.complete(taken, held.lease_token or "")
+    clock.now += 21  # the other job has waited 61 s, but one of q/t was taken 31 s ago
+    assert await eng.problems() == []
+    clock.now += 30  # now the last one was taken 61 s ago
+    [problem] = await eng.problems()
+    assert (problem.kind, problem.jobs) == ("no_worker", [waiting])
+
+
 async def test_repeated_failures_make_a_problem_until_the_job_succeeds(eng: Engine, clock: Clock):
     job = await enqueue(eng, max_attempts=5, backoff_base=0.0, backoff_max=0.0)
     for n in range(2):

@@ -151,10 +151,17 @@ class Store(ABC):
 
     # problems (jobq.problems)
     @abstractmethod
-    async def type_activity(self) -> list[TypeActivity]:
+    async def type_activity(self, since: float) -> list[TypeActivity]:
         """Per queue and type that has queued jobs: counts of queued and running jobs, the
         earliest time a queued one became due (max of created_at and run_at), and the latest
-        last_heartbeat_at of any of its jobs."""
+        last_heartbeat_at among its live jobs and those finished at or after `since` (a job
+        taken since then is one of those: what finished earlier cannot have been taken later;
+        reading only them keeps this off the finished jobs, most of a table)."""
+
+    @abstractmethod
+    async def queued_ids(self, queue: str, type: str | None, limit: int) -> list[str]:
+        """The ids of up to `limit` queued jobs of `queue` (and `type`), in the order claims
+        take them (priority, then first come)."""
 
     @abstractmethod
     async def failing_jobs(self, min_attempt: int, limit: int) -> list[Job]:

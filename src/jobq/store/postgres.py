@@ -291,9 +291,16 @@ class PostgresStore(Store):
         return int(status.rsplit(" ", 1)[1])  # "DELETE n"
 
     # problems
-    async def type_activity(self) -> list[TypeActivity]:
-        rows = await self.db.read(lambda c: c.fetch(TYPE_ACTIVITY))
+    async def type_activity(self, since: float) -> list[TypeActivity]:
+        rows = await self.db.read(lambda c: c.fetch(TYPE_ACTIVITY, since))
         return [TypeActivity(*r) for r in rows]
+
+    async def queued_ids(self, queue: str, type: str | None, limit: int) -> list[str]:
+        if type is None:
+            rows = await self.db.read(lambda c: c.fetch(QUEUED_IDS, queue, limit))
+        else:
+            rows = await self.db.read(lambda c: c.fetch(QUEUED_IDS_OF_TYPE, queue, type, limit))
+        return [r[0] for r in rows]
 
     async def failing_jobs(self, min_attempt: int, limit: int) -> list[Job]:
         sql = (
@@ -392,13 +399,27 @@ class PostgresStore(Store):
         return await self.db.run(lambda c: auth.secret(c, name, fresh))
 
 
+# a queue's queued jobs in the order claims take them: the order of jobs_claim / jobs_claim_type
+QUEUED_IDS = (
+    "SELECT id FROM jobs WHERE state = 'queued' AND queue = $1 ORDER BY priority DESC, seq LIMIT $2"
+)
+QUEUED_IDS_OF_TYPE = (
+    "SELECT id FROM jobs WHERE state = 'queued' AND queue = $1 AND type = $2 "
+    "ORDER BY priority DESC, seq LIMIT $3"
+)
+# live jobs through the state index, finished ones since $1 through jobs_finished
 TYPE_ACTIVITY = """
 SELECT queue, type,
        count(*) FILTER (WHERE state = 'queued'),
        count(*) FILTER (WHERE state = 'running'),
        min(GREATEST(created_at, run_at)) FILTER (WHERE state = 'queued'),
        max(last_heartbeat_at)
-FROM jobs GROUP BY queue, type
+FROM (SELECT queue, type, state, created_at, run_at, last_heartbeat_at FROM jobs
+      WHERE state IN ('scheduled', 'queued', 'running')
+      UNION ALL
+      SELECT queue, type, state, created_at, run_at, last_heartbeat_at FROM jobs
+      WHERE finished_at IS NOT NULL AND finished_at >= $1::float8) AS recent
+GROUP BY queue, type
 HAVING count(*) FILTER (WHERE state = 'queued') > 0
 ORDER BY queue, type
 """

@@ -236,9 +236,15 @@ class SQLiteStore(Store):
         return await self._write(lambda c: c.execute(sql, (seen_before,)).rowcount)  # type: ignore[no-any-return]
 
     # problems
-    async def type_activity(self) -> list[TypeActivity]:
-        rows = await self._readers.run(lambda c: c.execute(TYPE_ACTIVITY).fetchall())
+    async def type_activity(self, since: float) -> list[TypeActivity]:
+        rows = await self._readers.run(lambda c: c.execute(TYPE_ACTIVITY, (since,)).fetchall())
         return [TypeActivity(*r) for r in rows]
+
+    async def queued_ids(self, queue: str, type: str | None, limit: int) -> list[str]:
+        sql, params = (QUEUED_IDS, (queue, limit)) if type is None else (
+            QUEUED_IDS_OF_TYPE, (queue, type, limit))  # fmt: skip
+        rows = await self._readers.run(lambda c: c.execute(sql, params).fetchall())
+        return [r[0] for r in rows]
 
     async def failing_jobs(self, min_attempt: int, limit: int) -> list[Job]:
         sql = (
@@ -570,13 +576,27 @@ FROM queues
 """
 
 
+# a queue's queued jobs in the order claims take them: the order of jobs_claim / jobs_claim_type
+QUEUED_IDS = (
+    "SELECT id FROM jobs WHERE state = 'queued' AND queue = ? ORDER BY priority DESC, seq LIMIT ?"
+)
+QUEUED_IDS_OF_TYPE = (
+    "SELECT id FROM jobs WHERE state = 'queued' AND queue = ? AND type = ? "
+    "ORDER BY priority DESC, seq LIMIT ?"
+)
+# live jobs through the state index, finished ones since ? through jobs_finished
 TYPE_ACTIVITY = """
 SELECT queue, type,
        sum(CASE WHEN state = 'queued' THEN 1 ELSE 0 END),
        sum(CASE WHEN state = 'running' THEN 1 ELSE 0 END),
        min(CASE WHEN state = 'queued' THEN max(created_at, run_at) END),
        max(last_heartbeat_at)
-FROM jobs GROUP BY queue, type
+FROM (SELECT queue, type, state, created_at, run_at, last_heartbeat_at FROM jobs
+      WHERE state IN ('scheduled', 'queued', 'running')
+      UNION ALL
+      SELECT queue, type, state, created_at, run_at, last_heartbeat_at FROM jobs
+      WHERE finished_at IS NOT NULL AND finished_at >= ?)
+GROUP BY queue, type
 HAVING sum(CASE WHEN state = 'queued' THEN 1 ELSE 0 END) > 0
 ORDER BY queue, type
 """
