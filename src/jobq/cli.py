@@ -18,6 +18,8 @@ from urllib.parse import quote
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.progress import Progress
 from rich.table import Table
 
 from jobq.cli_auth import register as register_auth
@@ -220,6 +222,64 @@ def enqueue(
     _show_job(job, as_json)
     if wait and job["state"] in ("failed", "cancelled"):
         raise typer.Exit(1)
+
+
+@app.command("enqueue-many")
+def enqueue_many(
+    queue: Annotated[str, typer.Argument(help="Queue to put the jobs in.")],
+    source: Annotated[
+        str, typer.Argument(help="JSON lines, one job's payload each ('-' reads stdin).")
+    ],
+    type: Annotated[str, typer.Option("--type", help="Job type of every job.")] = "default",
+    priority: Annotated[int, typer.Option(help="Bigger runs first.")] = 0,
+    delay: Annotated[float | None, typer.Option(help="Seconds before they may run.")] = None,
+    meta: Annotated[list[str] | None, typer.Option(help="KEY=VALUE metadata (repeatable).")] = None,
+    batch: Annotated[int, typer.Option(min=1, max=10_000, help="Jobs per request.")] = 500,
+    url: Url = DEFAULT_URL,
+    key: Key = None,
+    as_json: AsJson = False,
+) -> None:
+    """Enqueue a job per line of a file, in batches, with a progress bar. Every line is read
+    and checked first: a file with a line that is not JSON enqueues nothing."""
+    from jobq.client import Client, ClientError
+
+    payloads = _payload_lines(source)
+    common: dict[str, Any] = {"queue": queue, "type": type, "priority": priority,
+                              "metadata": _pairs(meta)}  # fmt: skip
+    if delay is not None:
+        common["delay"] = delay
+    ids: list[str] = []
+    with Client(url, key=key) as client, Progress(console=Console(stderr=True)) as progress:
+        bar = progress.add_task(f"enqueue into {escape(queue)}", total=len(payloads))
+        for start in range(0, len(payloads), batch):
+            jobs = [{**common, "payload": p} for p in payloads[start : start + batch]]
+            try:
+                ids += [r.id for r in client.enqueue_receipts(jobs)]
+            except ClientError as exc:
+                console.print(f"{exc}; {len(ids)} of {len(payloads)} were enqueued before",
+                              style="red")  # fmt: skip
+                raise typer.Exit(1) from None
+            progress.advance(bar, len(jobs))
+    if as_json:
+        print(json.dumps({"queue": queue, "ids": ids}))
+    else:
+        console.print(f"enqueued {len(ids)} jobs into {queue}")
+
+
+def _payload_lines(source: str) -> list[Any]:
+    """The JSON value of every non-blank line of `source` ('-': stdin)."""
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text()
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot read {source}: {exc.strerror}") from None
+    payloads = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                payloads.append(json.loads(line))
+            except ValueError as exc:
+                raise typer.BadParameter(f"line {number} is not JSON: {exc}") from None
+    return payloads
 
 
 PREFETCH_HELP = ("Jobs claimed ahead of the free slots, held until one frees (default: one "

@@ -149,3 +149,25 @@ def test_jobs_update_changes_priority_metadata_and_when_it_runs(server: Server):
     assert later["state"] == "scheduled" and later["run_at"] > job["run_at"]
     nothing = jobq(server, "jobs", "update", job["id"])
     assert nothing.returncode == 2 and "--priority" in nothing.stderr
+
+
+def test_enqueue_many_sends_every_line_in_batches_or_nothing_when_a_line_is_bad(
+    server: Server, tmp_path
+):
+    lines = tmp_path / "jobs.jsonl"
+    lines.write_text("".join(f'{{"n": {n}}}\n' for n in range(1203)) + "\n")  # a blank line
+    out = jobq(server, "enqueue-many", "bulk", str(lines), "--type", "t", "--meta", "src=file",
+               "--batch", "500", "--json")  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    ids = json.loads(out.stdout)["ids"]
+    assert len(ids) == len(set(ids)) == 1203
+    listed = httpx.get(f"{server.api}/jobs", params={"queue": "bulk", "limit": 1000,
+                                                     "sort": "seq"}).json()["jobs"]  # fmt: skip
+    assert [j["payload"]["n"] for j in listed] == list(range(1000))  # in the file's order
+    assert {(j["type"], j["metadata"]["src"]) for j in listed} == {("t", "file")}
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"n": 1}\n{"n": \n')
+    refused = jobq(server, "enqueue-many", "other", str(bad))
+    assert refused.returncode == 2 and "line 2 is not JSON" in refused.stderr
+    assert httpx.get(f"{server.api}/jobs", params={"queue": "other"}).json()["jobs"] == []
