@@ -312,6 +312,10 @@ def worker(
         typer.Option(min=0, max=10_000, help=PREFETCH_HELP),
     ] = None,
     name: Annotated[str | None, typer.Option(help="Worker name (default: host-pid).")] = None,
+    max_jobs: Annotated[
+        int | None,
+        typer.Option(min=1, help="Exit after running this many jobs (a fresh process then)."),
+    ] = None,
     burst: Annotated[
         bool,
         typer.Option(
@@ -332,7 +336,7 @@ def worker(
 
     overrides = {"queues": queue, "concurrency": concurrency, "lease": lease, "grace": grace,
                  "batch": batch, "name": name, "prefetch": prefetch,
-                 "burst": burst or None}  # fmt: skip
+                 "burst": burst or None, "max_jobs": max_jobs}  # fmt: skip
     run_worker(url, app_ref, overrides, log_level, key, loop)
 
 

@@ -135,3 +135,15 @@ def test_a_burst_worker_runs_what_is_waiting_then_exits_by_itself(
     assert "burst: no job waiting" in worker.output()
     late = client.enqueue("default", "command", {"argv": ["true"]})
     assert client.get(late.id).state == "queued"  # nobody claims after the exit
+
+
+def test_a_worker_with_max_jobs_runs_that_many_then_exits(
+    client: Client, start_worker: Callable[..., WorkerProcess]
+) -> None:
+    """--max-jobs 4: it claims no more than four (no prefetch past the limit), reports them,
+    and exits 0; the other jobs stay queued for another worker."""
+    jobs = [client.enqueue("default", "command", {"argv": ["true"]}) for _ in range(10)]
+    worker = start_worker("--concurrency", "2", "--max-jobs", "4")
+    assert worker.wait(120) == 0
+    assert sorted(states(client, jobs)) == ["queued"] * 6 + ["succeeded"] * 4
+    assert "ran 4 jobs (--max-jobs): stopping" in worker.output()

@@ -41,6 +41,7 @@ class Settings:
     # None: one batch while the jobs run under QUICK_JOB seconds on average, else none
     prefetch: int | None = None
     burst: bool = False  # exit once a claim finds no job and none is running or held
+    max_jobs: int | None = None  # exit after running this many jobs (None: no limit)
 
 
 class Worker:

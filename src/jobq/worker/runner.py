@@ -90,6 +90,7 @@ class Runner:
         self.hurry = asyncio.Event()
         self.slot_freed = asyncio.Event()
         self.refused: ClientError | None = None
+        self.claimed = 0  # jobs the claims brought, all told (for settings.max_jobs)
 
     # --- lifecycle ---
 
@@ -172,7 +173,10 @@ class Runner:
         """How many more jobs a claim may bring: the free slots and the prefetch, less the jobs
         held and those the claims in flight may bring."""
         taken = len(self.running) + len(self.held) + self.reserved
-        return self.settings.concurrency + self._prefetch() - taken
+        room = self.settings.concurrency + self._prefetch() - taken
+        if self.settings.max_jobs is not None:  # never claim past the limit
+            room = min(room, self.settings.max_jobs - self.claimed - self.reserved)
+        return room
 
     def _prefetch(self) -> int:
         if self.settings.prefetch is not None:
@@ -230,6 +234,7 @@ class Runner:
             return
         self.failures = 0
         self.work_flows = bool(jobs)
+        self.claimed += len(jobs)
         for result in results:
             _note(result)
         for job in jobs:
@@ -238,6 +243,11 @@ class Runner:
             log.info("burst: no job waiting and none running; stopping")
             self.stopping.set()
             self.slot_freed.set()
+
+    def _limit_reached(self) -> bool:
+        """settings.max_jobs jobs claimed, and every one of them has finished."""
+        most = self.settings.max_jobs
+        return most is not None and self.claimed >= most and not self.running and not self.held
 
     def _out_of_work(self) -> bool:
         """Nothing running, held, or still to come from another claim in flight (this claim
@@ -284,6 +294,9 @@ class Runner:
         if self.held and not self.stopping.is_set():
             self._launch(self.held.popleft())
         self.slot_freed.set()
+        if self._limit_reached() and not self.stopping.is_set():
+            log.info("ran %d jobs (--max-jobs): stopping", self.claimed)
+            self.stopping.set()
         if not task.cancelled() and task.exception() is not None:
             log.error("job task crashed", exc_info=task.exception())
 
