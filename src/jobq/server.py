@@ -42,7 +42,8 @@ def run(config: Config) -> None:
         level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     check_bind(config)
-    log.info("jobq on http://%s:%d (docs at /docs), store %s", config.host, config.port, config.db)
+    log.info("jobq on http://%s:%d (dashboard at /ui/, API docs at /docs), store %s",
+             config.host, config.port, config.db)  # fmt: skip
     app = create_app(config)
     freeze_startup_objects()
     uvicorn.run(

@@ -28,6 +28,15 @@ def test_a_public_bind_without_users_is_refused(server_db: str) -> None:
     assert "refusing to serve 0.0.0.0" in done.stderr and "--insecure" in done.stderr
 
 
+def test_without_users_the_server_says_it_is_open_to_this_machine(server_db: str) -> None:
+    server = Server(server_db).start()
+    try:
+        assert httpx.get(f"{server.api}/jobs").status_code == 200
+        assert "no users yet: requests from this machine need no key" in server.output()
+    finally:
+        server.stop()
+
+
 def test_with_a_user_every_request_needs_a_key(server_db: str) -> None:
     assert jobq("users", "add", "ann", "--admin", "--db", server_db).returncode == 0
     made = jobq("keys", "create", "ann", "--name", "ci", "--db", server_db, "--json")
@@ -38,6 +47,7 @@ def test_with_a_user_every_request_needs_a_key(server_db: str) -> None:
     server = Server(server_db).start()
     try:
         assert httpx.get(f"{server.api}/jobs").status_code == 401
+        assert "no users yet" not in server.output()
         auth = {"Authorization": f"Bearer {key}"}
         assert (
             httpx.post(f"{server.api}/jobs", json={"queue": "q"}, headers=auth).status_code == 201

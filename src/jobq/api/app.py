@@ -6,6 +6,7 @@ module globals, so tests can build as many apps as they like.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -33,6 +34,10 @@ from jobq.engine import Engine
 from jobq.notify import Notifier
 from jobq.store import open_store
 from jobq.store.base import Store
+
+log = logging.getLogger("jobq")
+OPEN_MODE = ("no users yet: requests from this machine need no key; `jobq users add NAME "
+             "--admin` turns authentication on (docs/auth.md)")  # fmt: skip
 
 NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
@@ -142,6 +147,8 @@ def create_app(config: Config) -> FastAPI:
         limiter = FailureLimiter(config.auth_fail_limit, config.auth_fail_window)
         app.state.auth = Authenticator(store, limiter=limiter)
         app.state.open_to_anyone = open_to_anyone(config.host, config.insecure)
+        if not app.state.open_to_anyone and not await store.has_users():
+            log.warning(OPEN_MODE)  # (a public bind without users is warned of in jobq.server)
         await duties.start()
         app.state.ready = True
         try:
