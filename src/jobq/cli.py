@@ -211,10 +211,7 @@ def enqueue(
 ) -> None:
     """Enqueue one job."""
     text = sys.stdin.read() if payload == "-" else payload
-    body: dict[str, Any] = {"queue": queue, "type": type, "priority": priority,
-                            "payload": _json_arg(text), "metadata": _pairs(meta)}  # fmt: skip
-    if delay is not None:
-        body["delay"] = delay
+    body = {**_new_job(queue, type, priority, delay, meta), "payload": _json_arg(text)}
     job = _call("POST", url, key, "/jobs", json=body)
     if wait:
         path = f"/jobs/{_seg(job['id'])}"
@@ -244,10 +241,7 @@ def enqueue_many(
     from jobq.client import Client, ClientError
 
     payloads = _payload_lines(source)
-    common: dict[str, Any] = {"queue": queue, "type": type, "priority": priority,
-                              "metadata": _pairs(meta)}  # fmt: skip
-    if delay is not None:
-        common["delay"] = delay
+    common = _new_job(queue, type, priority, delay, meta)
     ids: list[str] = []
     with Client(url, key=key) as client, Progress(console=Console(stderr=True)) as progress:
         bar = progress.add_task(f"enqueue into {escape(queue)}", total=len(payloads))
@@ -264,6 +258,16 @@ def enqueue_many(
         print(json.dumps({"queue": queue, "ids": ids}))
     else:
         console.print(f"enqueued {len(ids)} jobs into {queue}")
+
+
+def _new_job(queue: str, type: str, priority: int, delay: float | None,
+             meta: list[str] | None) -> dict[str, Any]:  # fmt: skip
+    """A new job's fields as the enqueue commands' options give them, but its payload."""
+    job: dict[str, Any] = {"queue": queue, "type": type, "priority": priority,
+                           "metadata": _pairs(meta)}  # fmt: skip
+    if delay is not None:
+        job["delay"] = delay
+    return job
 
 
 def _payload_lines(source: str) -> list[Any]:

@@ -239,10 +239,9 @@ class Runner:
             _note(result)
         for job in jobs:
             self._start(job)
-        if s.burst and self._out_of_work():
+        if s.burst and self._out_of_work() and not self.stopping.is_set():
             log.info("burst: no job waiting and none running; stopping")
-            self.stopping.set()
-            self.slot_freed.set()
+            self.request_stop()
 
     def _limit_reached(self) -> bool:
         """settings.max_jobs jobs claimed, and every one of them has finished."""
@@ -296,7 +295,7 @@ class Runner:
         self.slot_freed.set()
         if self._limit_reached() and not self.stopping.is_set():
             log.info("ran %d jobs (--max-jobs): stopping", self.claimed)
-            self.stopping.set()
+            self.request_stop()
         if not task.cancelled() and task.exception() is not None:
             log.error("job task crashed", exc_info=task.exception())
 

@@ -130,7 +130,8 @@ async function act(text, label, work, done) {
 }
 
 // Run `refresh` now and every POLL_MS while the page is visible.
-function every(refresh) {
+// `refresh` now (unless `now` is false: the page has its data) and every POLL_MS while shown
+function every(refresh, now = true) {
   const run = async () => {
     try {
       await refresh();
@@ -138,7 +139,7 @@ function every(refresh) {
       showError(error);
     }
   };
-  run();
+  if (now) run();
   setInterval(() => {
     if (!document.hidden) run();
   }, POLL_MS);
@@ -246,6 +247,23 @@ function barChart(series, buckets, bucketSeconds) {
 
 // --- queues ---
 
+// the button that pauses a running queue or resumes a paused one, after the confirm step;
+// `after` re-reads the page
+function pauseOrResume(name, paused, after) {
+  const verb = paused ? "resume" : "pause";
+  const label = paused ? "Resume" : "Pause";
+  return el("button", {
+    type: "button", class: paused ? null : "quiet", "aria-label": `${label} queue ${name}`,
+    onclick: () => act(
+      paused ? `Resume queue ${name}? Workers will claim its jobs again.`
+        : `Pause queue ${name}? Workers stop claiming its jobs until resumed.`,
+      label,
+      () => api(`/queues/${encodeURIComponent(name)}/${verb}`, { method: "POST" }),
+      async () => { toast(`Queue ${name} ${paused ? "resumed" : "paused"}`); await after(); },
+    ),
+  }, label);
+}
+
 const queuesPage = {
   async refresh() {
     const { queues } = await api("/stats/queues");
@@ -256,22 +274,8 @@ const queuesPage = {
       el("td", { class: "num" }, q.counts.running || 0),
       el("td", {}, q.oldest_queued_at ? ago(q.oldest_queued_at) : "–"),
       el("td", {}, q.paused ? "paused" : "active"),
-      el("td", {}, queuesPage.toggle(q))));
+      el("td", {}, pauseOrResume(q.name, q.paused, queuesPage.refresh))));
     fillRows($("#queues-table tbody"), rows, "No queues yet.", 7);
-  },
-  toggle(q) {
-    const verb = q.paused ? "resume" : "pause";
-    const label = q.paused ? "Resume" : "Pause";
-    return el("button", {
-      type: "button", class: q.paused ? null : "quiet", "aria-label": `${label} queue ${q.name}`,
-      onclick: () => act(
-        q.paused ? `Resume queue ${q.name}? Workers will claim its jobs again.`
-          : `Pause queue ${q.name}? Workers stop claiming its jobs until resumed.`,
-        label,
-        () => api(`/queues/${encodeURIComponent(q.name)}/${verb}`, { method: "POST" }),
-        async () => { toast(`Queue ${q.name} ${q.paused ? "resumed" : "paused"}`); await queuesPage.refresh(); },
-      ),
-    }, label);
   },
   start() {
     every(queuesPage.refresh);
@@ -509,7 +513,7 @@ const problemsPage = {
       el("td", {}, el("a", { href: `${ROOT}/jobs?queue=${encodeURIComponent(p.queue)}` }, p.queue)),
       el("td", {}, p.type ?? el("span", { class: "muted" }, "any")),
       el("td", {}, problemsPage.jobs(p)),
-      el("td", {}, p.kind === "queue_paused" ? problemsPage.resume(p) : "")));
+      el("td", {}, p.kind === "queue_paused" ? pauseOrResume(p.queue, true, problemsPage.refresh) : "")));
     fillRows($("#problems-table tbody"), rows, "No problems.", 6);
   },
   // the count, the first few jobs, and for waiting jobs a link to the whole filtered list
@@ -527,14 +531,6 @@ const problemsPage = {
         : more > 0 ? el("span", { class: "muted" }, `and ${more} more`) : null,
     ];
   },
-  resume(p) {
-    return el("button", {
-      type: "button", "aria-label": `Resume queue ${p.queue}`,
-      onclick: () => act(`Resume queue ${p.queue}? Workers will claim its jobs again.`, "Resume",
-        () => api(`/queues/${encodeURIComponent(p.queue)}/resume`, { method: "POST" }),
-        async () => { toast(`Queue ${p.queue} resumed`); await problemsPage.refresh(); }),
-    }, "Resume");
-  },
   async refresh() {
     const data = await problemsAvailable();
     problemsPage.render(data);
@@ -542,7 +538,7 @@ const problemsPage = {
   },
   start(first) {
     problemsPage.render(first);
-    if (first !== null) setInterval(() => { if (!document.hidden) problemsPage.refresh(); }, POLL_MS);
+    if (first !== null) every(problemsPage.refresh, false);
   },
 };
 
