@@ -1,6 +1,5 @@
-"""The auth SQL the PostgreSQL store will run (store/auth_sql.py numbered by for_postgres(),
-tables from sql/postgres/0002_auth.sql), checked on a real PostgreSQL now, before the
-PostgreSQL store implements the auth methods."""
+"""The auth SQL the PostgreSQL store runs (store/auth_sql.py numbered by for_postgres(),
+tables from sql/postgres/0001_init.sql and 0002_auth.sql), checked on a real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -23,8 +22,9 @@ async def pg() -> AsyncIterator[asyncpg.Connection]:
     await admin.execute(f"CREATE DATABASE {name}")
     conn = await asyncpg.connect(f"{SERVER}/{name}")
     try:
-        schema = resources.files("jobq.store").joinpath("sql/postgres/0002_auth.sql")
-        await conn.execute(schema.read_text())
+        for file in ("0001_init.sql", "0002_auth.sql"):  # claim_queue reads `queues` too
+            schema = resources.files("jobq.store").joinpath(f"sql/postgres/{file}")
+            await conn.execute(schema.read_text())
         yield conn
     finally:
         await conn.close()
@@ -47,8 +47,8 @@ async def test_every_auth_statement_runs_on_postgres(pg: asyncpg.Connection) -> 
     await pg.execute(q["key_used"], 3.0, "k1")
     assert await pg.execute(q["revoke_key"], 4.0, "k1") == "UPDATE 1"
     assert await pg.execute(q["revoke_key"], 5.0, "k1") == "UPDATE 0"
-    await pg.execute(q["claim_queue"], "q", "ann", 6.0)
-    await pg.execute(q["claim_queue"], "q", "bob", 7.0)
+    await pg.execute(q["claim_queue"], "q", "ann", 6.0, "q", "q")
+    await pg.execute(q["claim_queue"], "q", "bob", 7.0, "q", "q")
     assert await pg.fetchval(q["queue_owner"], "q") == "ann"
     await pg.execute(q["set_queue_owner"], "r", "bob", 8.0)
     await pg.execute(q["grant"], "q", "bob", "viewer", 9.0)

@@ -16,6 +16,10 @@ from jobq.errors import Forbidden, JobqError, NotFound
 from jobq.model import Job, JobQuery
 from jobq.store.base import Store
 
+# queues every installation has from the start (Titan 0.2's one queue, the native default):
+# they exist before anyone enqueues, so only an administrator gives them an owner
+SHARED_QUEUES = frozenset({"default"})
+
 
 class Guard:
     def __init__(
@@ -76,17 +80,23 @@ class Guard:
             self.queue(queue, action)
 
     async def enqueue(self, queues: Iterable[str]) -> None:
-        """Raise unless the caller may enqueue into every queue; the first user to enqueue
-        into a queue with no owner becomes its owner."""
+        """Raise unless the caller may enqueue into every queue. A user who enqueues into a
+        queue that does not exist yet creates it and becomes its owner; an existing queue
+        (jobs, grants, an owner, paused, or `default`) is never taken this way."""
         if self.unrestricted:
             return
         for queue in set(queues):
-            if self.role(queue) is None and self.principal.user is not None:
-                owner = await self.store.claim_queue(queue, self.principal.user, self.now)
-                if owner == self.principal.user:
-                    self.roles = {**self.roles, queue: Role.owner}
-                    self.on_change()
+            if self.role(queue) is None:
+                await self._create(queue)
             self.queue(queue, Action.enqueue)
+
+    async def _create(self, queue: str) -> None:
+        user = self.principal.user
+        if user is None or queue in SHARED_QUEUES:
+            return
+        if await self.store.claim_queue(queue, user, self.now) == user:
+            self.roles = {**self.roles, queue: Role.owner}
+            self.on_change()
 
     def listing(self, requested: list[str] | None) -> list[str] | None:
         """The queues a listing may show: None for all (admins), else the requested ones

@@ -23,8 +23,13 @@ AUTH_SQL = {
     "revoke_key": "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
     "key_used": "UPDATE api_keys SET last_used_at = ? WHERE id = ?",
     "queue_owner": "SELECT owner FROM queue_owners WHERE queue = ?",
+    # a queue is owned by the user who creates it: only a queue jobq knows nothing of (no
+    # row in `queues`, no grant) is taken; the same queue name is passed three times
     "claim_queue": (
-        "INSERT INTO queue_owners (queue, owner, created_at) VALUES (?, ?, ?) "
+        "INSERT INTO queue_owners (queue, owner, created_at) "
+        "SELECT CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS DOUBLE PRECISION) "
+        "WHERE NOT EXISTS (SELECT 1 FROM queues WHERE name = ?) "
+        "AND NOT EXISTS (SELECT 1 FROM queue_grants WHERE queue = ?) "
         "ON CONFLICT (queue) DO NOTHING"
     ),
     "set_queue_owner": (

@@ -223,8 +223,10 @@ class Store(ABC):
     async def queue_owner(self, queue: str) -> str | None:
         raise NotImplementedError
 
-    async def claim_queue(self, queue: str, user: str, now: float) -> str:
-        """Make `user` the owner of `queue` unless it has one; the owner after."""
+    async def claim_queue(self, queue: str, user: str, now: float) -> str | None:
+        """Make `user` the owner of `queue` if the queue is new: no owner, no grant, and
+        unknown to jobq (no row in `queues`: never enqueued into, paused or claimed from).
+        The owner after (None: an existing queue nobody owns)."""
         raise NotImplementedError
 
     async def set_queue_owner(self, queue: str, user: str, now: float) -> None:

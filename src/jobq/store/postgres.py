@@ -377,7 +377,7 @@ class PostgresStore(Store):
     async def queue_owner(self, queue: str) -> str | None:
         return await self.db.read(lambda c: auth.queue_owner(c, queue))
 
-    async def claim_queue(self, queue: str, user: str, now: float) -> str:
+    async def claim_queue(self, queue: str, user: str, now: float) -> str | None:
         return await self.db.run(lambda c: auth.claim_queue(c, queue, user, now))
 
     async def set_queue_owner(self, queue: str, user: str, now: float) -> None:

@@ -76,10 +76,10 @@ async def queue_owner(c: Conn, queue: str) -> str | None:
     return None if owner is None else str(owner)
 
 
-async def claim_queue(c: Conn, queue: str, user: str, now: float) -> str:
+async def claim_queue(c: Conn, queue: str, user: str, now: float) -> str | None:
     await _need_user(c, user)
-    await c.execute(SQL["claim_queue"], queue, user, now)
-    return await queue_owner(c, queue) or user
+    await c.execute(SQL["claim_queue"], queue, user, now, queue, queue)
+    return await queue_owner(c, queue)
 
 
 async def set_queue_owner(c: Conn, queue: str, user: str, now: float) -> None:

@@ -311,7 +311,7 @@ class SQLiteStore(Store):
     async def queue_owner(self, queue: str) -> str | None:
         return await self._readers.run(lambda c: auth.queue_owner(c, queue))
 
-    async def claim_queue(self, queue: str, user: str, now: float) -> str:
+    async def claim_queue(self, queue: str, user: str, now: float) -> str | None:
         return await self._write(lambda c: auth.claim_queue(c, queue, user, now))  # type: ignore[no-any-return]
 
     async def set_queue_owner(self, queue: str, user: str, now: float) -> None:

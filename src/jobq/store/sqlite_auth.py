@@ -75,10 +75,10 @@ def queue_owner(c: sqlite3.Connection, queue: str) -> str | None:
     return None if row is None else str(row[0])
 
 
-def claim_queue(c: sqlite3.Connection, queue: str, user: str, now: float) -> str:
+def claim_queue(c: sqlite3.Connection, queue: str, user: str, now: float) -> str | None:
     _need_user(c, user)
-    c.execute(SQL["claim_queue"], (queue, user, now))
-    return queue_owner(c, queue) or user
+    c.execute(SQL["claim_queue"], (queue, user, now, queue, queue))
+    return queue_owner(c, queue)
 
 
 def set_queue_owner(c: sqlite3.Connection, queue: str, user: str, now: float) -> None:
