@@ -53,10 +53,22 @@ def expect_roles(case: Case, persona: str, scope: str) -> int:
         return 403
     role = role_of(persona, scope)
     if role is not None and case.action in ROLE_MAY[role]:
+        return 409 if case.held_by == "other" else case.ok
+    if case.kind == "sweep" and role is None:
         return case.ok
     if case.kind in ("job", "batch") and role is None:
         return 404
     return 403
+
+
+USERS = {"admin", "owner", *GRANTED, "stranger", "other", "extra"}
+
+
+def holder(c: Cell) -> str | None:
+    """The user whose claim holds the cell's job: the persona's own, or `extra`'s."""
+    if c.case.held_by == "other":
+        return "extra"
+    return c.persona if c.persona in USERS else None
 
 
 def expect_connect(case: Case, persona: str, scope: str) -> int:
@@ -162,7 +174,7 @@ class Fixture:
             [(job, _)] = await self.engine.enqueue([JobSpec(queue=c.queue, type=kind)])
             c.job_id = c.vars["job_id"] = job.id
         if c.case.state in ("running", "succeeded"):
-            spec = ClaimSpec([c.queue], [kind], 1, None, Worker(f"w-{c.queue}"))
+            spec = ClaimSpec([c.queue], [kind], 1, None, Worker(f"w-{c.queue}", user=holder(c)))
             [job] = await self.engine.claim(spec)
             c.token = job.lease_token
         if c.case.state == "succeeded":

@@ -93,7 +93,8 @@ class Case:
 
     `kind`: "job" (404 without a role on the job's queue, 403 with a role that does not allow
     `action`), "queue" (403), "batch" (200; the item's error code decides), "admin"
-    (administrators only), "any" (anyone authenticated), "list" (200, content filtered).
+    (administrators only), "any" (anyone authenticated), "list" (200, content filtered),
+    "sweep" (as "job", but a job the caller may not see is already gone: 200, untouched).
     """
 
     method: str
@@ -111,6 +112,9 @@ class Case:
     must_show: bool = False
     content: str = "json"  # how `body` is sent: json, form (urlencoded) or files (multipart)
     template: str = ""  # the route's path template, when `path` is not it
+    # who claimed the cell's job: "self" (the persona's own user), or "other" (user `extra`):
+    # then a report without a token is not the persona's to make (409 unless administrator)
+    held_by: str = "self"
 
 
 @dataclass

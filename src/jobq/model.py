@@ -46,11 +46,13 @@ _VARIANT = {d: "89ab"[int(d, 16) & 3] for d in "0123456789abcdef"}  # the bits 1
 
 @dataclass(slots=True)
 class Worker:
-    """Who holds a job: a worker process somewhere."""
+    """Who holds a job: a worker process somewhere, and the user whose key claimed the job
+    (set by the server from the caller, never by the worker; None in the open mode)."""
 
     name: str
     host: str | None = None
     pid: int | None = None
+    user: str | None = None
 
 
 @dataclass(slots=True)

@@ -63,6 +63,13 @@ TITAN02 = [
     Case("POST", "/job/{job_id}/retry", "job", "manage", "succeeded", template="/job/{id}/retry"),
     Case("POST", "/job/{job_id}/touch", "job", "work", "running", template="/job/{id}/touch"),
     Case("GET", "/job/{job_id}/log", "job", "read_logs", "succeeded", template="/job/{id}/log"),
+    # the lease holder: reports without a token, on a job another user's runner claimed
+    Case("POST", "/job/{job_id}/fail", "job", "work", "running", template="/job/{id}/fail",
+         body=lambda c: {"reason": "killed"}, content="form", held_by="other"),
+    Case("POST", "/job/{job_id}/success", "job", "work", "running",
+         template="/job/{id}/success", body=lambda c: LOG, content="files", held_by="other"),
+    Case("POST", "/job/{job_id}/touch", "job", "work", "running", template="/job/{id}/touch",
+         held_by="other"),
 ]  # fmt: skip
 
 GROUP, JOB = "/groups/{group_name}/jobs", "/groups/{group_name}/jobs/{id}"
@@ -86,6 +93,17 @@ TITAN03 = [
     Case("POST", T3 + "/log", "job", "work", "succeeded", 201, body=lambda c: LOG,
          content="files", template=JOB + "/log"),
     Case("GET", T3 + "/log", "job", "read_logs", "succeeded", template=JOB + "/log"),
+    # the lease holder: reports without a token, on a job another user's runner claimed
+    Case("POST", T3 + "/start", "job", "work", "running", template=JOB + "/start",
+         held_by="other"),
+    Case("POST", T3 + "/success", "job", "work", "running", template=JOB + "/success",
+         held_by="other"),
+    Case("POST", T3 + "/error", "job", "work", "running", template=JOB + "/error",
+         body=lambda c: {"reason": "bad_exit"}, held_by="other"),
+    Case("POST", T3 + "/touch", "job", "work", "running", template=JOB + "/touch",
+         held_by="other"),
+    Case("POST", T3 + "/log", "job", "work", "succeeded", 201, body=lambda c: LOG,
+         content="files", template=JOB + "/log", held_by="other"),
 ]  # fmt: skip
 
 ACCEPTED = [
@@ -96,6 +114,10 @@ ACCEPTED = [
     Case("DELETE", "/jobs/{job_id}", "job", "manage", "queued", template="/jobs/{uuid}"),
     Case("POST", "/want_job?queue={queue}", "queue", "work", "queued"),
     Case("POST", "/want_job", "list", "work", "queued", shown=accepted_job),
+    Case("PUT", "/jobs/{job_id}", "job", "work", "running", template="/jobs/{uuid}",
+         body=lambda c: {"status": "running", "result": 1}, held_by="other"),
+    Case("PUT", "/jobs/{job_id}", "job", "work", "running", template="/jobs/{uuid}",
+         body=lambda c: {"status": "failed", "result": 1}, held_by="other"),
 ]  # fmt: skip
 
 C = "/v1/content/{queue}/jobs/{job_id}"
@@ -135,7 +157,7 @@ VIDISPINE = [
     Case("POST", V + "/re-run", "job", "manage", "succeeded", template="/job/{job_id}/re-run"),
     Case("PUT", V + "?priority=HIGH", "job", "manage", "queued", template="/job/{job_id}"),
     Case("DELETE", V, "job", "manage", "queued", template="/job/{job_id}"),
-    Case("DELETE", "/job?id={job_id}", "job", "manage", "succeeded"),
+    Case("DELETE", "/job?id={job_id}", "sweep", "manage", "succeeded"),
     Case("GET", "/jobtype", "any"),
 ]  # fmt: skip
 

@@ -17,7 +17,7 @@ import httpx
 from jobq.auth import service
 from jobq.engine import JobSpec
 from jobq.model import ClaimSpec, Worker
-from tests.access import BAD_KEY, PERSONAS, SCOPES, role_of
+from tests.access import BAD_KEY, PERSONAS, SCOPES, holder, role_of
 from tests.access import expect_roles as expect
 from tests.authkit import (
     Case,
@@ -82,6 +82,8 @@ CASES = [
          body=lambda c: {"acks": [{"id": c.job_id, "token": c.token}]}),
     Case("POST", "/jobs/{job_id}/logs", "job", "work", "running", 201,
          body=lambda c: {"entries": [{"text": "hello"}]}),
+    Case("POST", "/jobs/{job_id}/logs", "job", "work", "running", 201,
+         body=lambda c: {"entries": [{"text": "hello"}]}, held_by="other"),
     Case("GET", "/jobs/{job_id}/logs", "job", "read_logs", "running"),
     Case("GET", "/jobs/{job_id}/logs/stream", "job", "read_logs", "succeeded", stream=True),
     Case("GET", "/jobs/{job_id}/log.txt", "job", "read_logs", "succeeded"),
@@ -139,7 +141,7 @@ class Native:
             [(job, _)] = await self.engine.enqueue([JobSpec(queue=c.queue, type=kind)])
             c.job_id = job.id
         if c.case.state in ("running", "succeeded"):
-            spec = ClaimSpec([c.queue], [kind], 1, None, Worker(f"w-{c.queue}"))
+            spec = ClaimSpec([c.queue], [kind], 1, None, Worker(f"w-{c.queue}", user=holder(c)))
             [job] = await self.engine.claim(spec)
             c.token = job.lease_token
         if c.case.state == "succeeded":

@@ -215,7 +215,7 @@ async def claim(request: Request, body: s.ClaimIn) -> Response:
     `results` come back beside `jobs`: a worker's usual round trip in one request."""
     guard = await guard_of(request)
     guard.queues(body.queues, Action.work)
-    worker = Worker(body.worker.name, body.worker.host, body.worker.pid)
+    worker = guard.claimant(Worker(body.worker.name, body.worker.host, body.worker.pid))
     spec = ClaimSpec(body.queues, body.types, body.max, body.lease_seconds, worker)
     engine = engine_of(request)
     if body.acks is None:
@@ -308,7 +308,9 @@ def _ack_results(acks: list[Ack], refused: dict[str, JobqError],
 
 @router.post("/jobs/{job_id}/logs", status_code=201, responses=ERRORS)
 async def append_logs(request: Request, job_id: str, body: s.LogsIn) -> Response:
-    await (await guard_of(request)).job(job_id, Action.work)
+    guard = await guard_of(request)
+    await guard.job(job_id, Action.work)
+    await guard.reporter(job_id)
     entries = [(seconds(e.time), e.stream, e.text) for e in body.entries]
     last = await engine_of(request).append_logs(job_id, entries)
     return json({"last_seq": last}, 201)

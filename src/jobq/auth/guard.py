@@ -4,6 +4,14 @@ The Guard knows who asks (a Principal) and their role on each queue; it answers 
 NotFound (the job does not exist for this caller: no role on its queue, so its existence must
 not leak) or Forbidden (the caller sees the job or queue, but the role does not allow the
 action). Administrators and the open mode pass every check without a database read.
+
+"Not there" and "not yours" are one answer: `absent(asked)`, naming only the id the caller
+asked for, in whatever form (a jobq id, Vidispine's VX-n); an interface that looks a job up
+by its own id form hands what it found to `check` with the id as asked.
+
+Reports without a lease token (Titan, Accepted) act only for the principal that claimed the
+job: a claim records the caller's user in the job's `worker` (`claimant`), and `lease_token`
+gives the job's token to that user (and administrators) alone.
 """
 
 from __future__ import annotations
@@ -12,8 +20,8 @@ from collections.abc import Callable, Iterable, Sequence
 
 from jobq.auth.model import Principal, Role
 from jobq.auth.policy import Action, lists, may, sees
-from jobq.errors import Forbidden, JobqError, NotFound
-from jobq.model import Job, JobQuery
+from jobq.errors import Conflict, Forbidden, JobqError, NotFound
+from jobq.model import Job, JobQuery, Worker
 from jobq.store.base import Store
 
 # queues every installation has from the start (Titan 0.2's one queue, the native default):
@@ -44,13 +52,48 @@ class Guard:
         return self.roles.get(queue)
 
     def verdict(self, job: Job | None, job_id: str, action: Action) -> JobqError | None:
-        """Why the caller may not do `action` on `job` (None: it may)."""
+        """Why the caller may not do `action` on `job` (None: it may); `job_id` is the id as
+        the caller asked for it."""
         role = None if job is None else self.role(job.queue)
         if job is None or not sees(self.principal, role):
-            return NotFound("job not found", id=job_id)
+            return absent(job_id)
         if not may(self.principal, role, action):
             return _forbidden(action, job.queue, role)
         return None
+
+    def check(self, job: Job | None, asked: str, action: Action) -> Job:
+        """The job an interface found for the id the caller `asked` for (None: none), once
+        the caller may do `action` on it; refused exactly as a job that does not exist when
+        the caller may not see it."""
+        refusal = self.verdict(job, asked, action)
+        if refusal is not None:
+            raise refusal
+        assert job is not None
+        return job
+
+    def claimant(self, worker: Worker) -> Worker:
+        """The worker of a claim, recording the caller's user as the holder of its leases."""
+        return Worker(worker.name, worker.host, worker.pid, self.principal.user)
+
+    def holds(self, job: Job) -> bool:
+        """Whether the caller claimed `job` (holds its lease, or held the last one), or is an
+        administrator: who may report on the job without presenting a token."""
+        holder = job.worker.user if job.worker is not None else None
+        return self.unrestricted or (holder is not None and holder == self.principal.user)
+
+    def lease_token(self, job: Job) -> str:
+        """The token a report without one acts with: the job's own for its holder, else
+        none, which the engine refuses as a stale lease (409), as for a job nobody holds."""
+        return (job.lease_token or "") if self.holds(job) else ""
+
+    async def reporter(self, job_id: str) -> None:
+        """Raise Conflict unless the caller may report on the job without a token (write
+        its log); the caller's right to work on it is checked first, by `job`."""
+        if self.unrestricted:
+            return
+        job = await self.store.get(job_id)
+        if job is not None and not self.holds(job):
+            raise Conflict("only the worker that claimed this job may report on it", id=job_id)
 
     async def job(self, job_id: str, action: Action) -> None:
         """Raise unless the caller may do `action` on the job (a no-op for admins)."""
@@ -117,6 +160,11 @@ class Guard:
 
     def may_read(self, queue: str) -> bool:
         return lists(self.principal, self.role(queue))
+
+
+def absent(asked: str) -> NotFound:
+    """The one answer for a job that does not exist and for one the caller may not see."""
+    return NotFound("job not found", id=asked)
 
 
 def _forbidden(action: Action, queue: str, role: Role | None) -> Forbidden:

@@ -63,7 +63,8 @@ def encode(column: str, value: Any) -> Any:
 
 
 def worker_dict(worker: Worker) -> dict[str, Any]:
-    return {"name": worker.name, "host": worker.host, "pid": worker.pid}
+    out = {"name": worker.name, "host": worker.host, "pid": worker.pid}
+    return out if worker.user is None else {**out, "user": worker.user}
 
 
 def worker_values(worker: Worker, queues: Sequence[str], now: float) -> list[Any]:
@@ -75,7 +76,7 @@ def decode_worker(raw: str | bytes | None) -> Worker | None:
     if raw is None:
         return None
     data = _loads(raw)
-    return Worker(name=data.get("name", ""), host=data.get("host"), pid=data.get("pid"))
+    return Worker(data.get("name", ""), data.get("host"), data.get("pid"), data.get("user"))
 
 
 def job_values(job: Job) -> list[Any]:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from jobq.api.app import create_app
-from jobq.api.dialects.vidispine import find_job
+from jobq.api.dialects.vidispine import lookup
 from jobq.config import Config
 from jobq.engine import Engine
 from jobq.model import Job
@@ -42,7 +42,9 @@ class Api:
 
     async def stored(self, wire_id: str) -> Job:
         """The jobq job behind a Vidispine id."""
-        return await find_job(self.engine, wire_id)
+        job = await lookup(self.engine, wire_id)
+        assert job is not None, wire_id
+        return job
 
     async def claim(self, queue: str = "TRANSCODE") -> dict[str, Any]:
         r = await self.c.post("/api/v1/claim", json={"queues": [queue], "worker": WORKER})

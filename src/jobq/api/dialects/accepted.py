@@ -175,7 +175,8 @@ async def want_job(
     if not queues:
         return Response(status_code=204)
     host = request.client.host if request.client else None
-    jobs = await engine.claim(ClaimSpec(queues, None, 1, lease, Worker(NAME, host)), wait)
+    worker = (await guard_of(request)).claimant(Worker(NAME, host))
+    jobs = await engine.claim(ClaimSpec(queues, None, 1, lease, worker), wait)
     if not jobs:
         return Response(status_code=204)
     # the lease token is not part of Accepted; it lets a worker that mixes APIs finish natively
@@ -196,7 +197,7 @@ async def update(request: Request, uuid: str, body: Annotated[Update, Body()]) -
     (progress; extends the lease)."""
     await (await guard_of(request)).job(uuid, Action.work)
     engine = engine_of(request)
-    token = await t.holder_token(engine, uuid)
+    token = await t.holder_token(request, await engine.get(uuid))
     if body.status == "done":
         job = await engine.complete(uuid, token, body.result)
     elif body.status == "failed":

@@ -91,7 +91,7 @@ async def peek(request: Request, n: Annotated[int, Query(ge=1, le=1000)] = 10) -
 async def consume(request: Request, n: Annotated[int, Query(ge=1, le=1000)] = 1) -> Response:
     """Up to n jobs, each now running; no other consumer gets them."""
     (await guard_of(request)).queue(QUEUE, Action.work)
-    spec = ClaimSpec([QUEUE], None, n, None, t.worker(request, NAME))
+    spec = ClaimSpec([QUEUE], None, n, None, await t.worker(request, NAME))
     return many(await engine_of(request).claim(spec))
 
 
@@ -131,7 +131,7 @@ async def fail(
     await (await guard_of(request)).job(id, Action.work)
     engine = engine_of(request)
     error = t.failure_error(reason, details)
-    job = await engine.fail(id, await t.holder_token(engine, id), error)
+    job = await engine.fail(id, await t.holder_token(request, await engine.get(id)), error)
     await t.store_log(engine, id, log)
     return one(job)
 
@@ -142,7 +142,7 @@ async def success(
     """Mark a running job succeeded, with its log."""
     await (await guard_of(request)).job(id, Action.work)
     engine = engine_of(request)
-    job = await engine.complete(id, await t.holder_token(engine, id))
+    job = await engine.complete(id, await t.holder_token(request, await engine.get(id)))
     await t.store_log(engine, id, log)
     return one(job)
 
@@ -157,7 +157,7 @@ async def touch(request: Request, id: str) -> Response:
     """Reset a running job's timeout."""
     await (await guard_of(request)).job(id, Action.work)
     engine = engine_of(request)
-    await engine.heartbeat(id, await t.holder_token(engine, id))
+    await engine.heartbeat(id, await t.holder_token(request, await engine.get(id)))
     return Response(status_code=200)
 
 

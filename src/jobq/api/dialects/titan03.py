@@ -21,6 +21,7 @@ from jobq.api.dialects.docs import add_docs
 from jobq.api.errors import HttpError
 from jobq.api.responses import json
 from jobq.api.security import guard_of
+from jobq.auth.guard import absent
 from jobq.auth.policy import Action
 from jobq.engine import Engine
 from jobq.errors import Conflict, NotFound
@@ -84,10 +85,10 @@ def many(jobs: list[Job], status: int = 200) -> Response:
 async def in_group(request: Request, group: str, id: str, action: Action) -> Job:
     """The job `id` of `group`, once the caller may do `action` on it (rule J: 404 without a
     role on the job's group, whatever group the path names)."""
-    await (await guard_of(request)).job(id, action)
-    job = await engine_of(request).get(id)
+    guard = await guard_of(request)
+    job = guard.check(await engine_of(request).store.get(id), id, action)
     if job.queue != group:
-        raise NotFound("job not found in this group", id=id, group_name=group)
+        raise absent(id)
     return job
 
 
@@ -138,7 +139,7 @@ async def consume(request: Request, n: Annotated[int, Query(ge=1, le=1000)] = 1)
     queues = [q for q in await engine.queue_names() if guard.may(q, Action.work)]
     if not queues:
         return many([])
-    return many(await engine.claim(ClaimSpec(queues, None, n, None, t.worker(request, NAME))))
+    return many(await engine.claim(ClaimSpec(queues, None, n, None, await t.worker(request, NAME))))
 
 
 async def get_job(request: Request, group_name: Group, id: str) -> Response:
@@ -176,29 +177,29 @@ async def start(
     engine = engine_of(request)
     job = await in_group(request, group_name, id, Action.work)
     if job.state == State.queued:
-        spec = ClaimSpec([job.queue], None, 1, None, t.worker(request, NAME), ids=[id])
+        spec = ClaimSpec([job.queue], None, 1, None, await t.worker(request, NAME), ids=[id])
         claimed = await engine.claim(spec)
         if claimed:
             return one(claimed[0])
         job = await engine.get(id)
-    return await id_status(id, _touched(engine, job))
+    return await id_status(id, _touched(engine, job, await t.holder_token(request, job)))
 
 
-async def _touched(engine: Engine, job: Job) -> Response:
+async def _touched(engine: Engine, job: Job, token: str) -> Response:
     if job.state != State.running:
         raise Conflict("the job is not queued or running", state=str(job.state), id=job.id)
-    return one(await engine.heartbeat(job.id, job.lease_token or ""))
+    return one(await engine.heartbeat(job.id, token))
 
 
 async def success(request: Request, group_name: Group, id: str) -> Response:
     """Mark a running job succeeded."""
     engine = engine_of(request)
     job = await in_group(request, group_name, id, Action.work)
-    return await id_status(id, _completed(engine, job))
+    return await id_status(id, _completed(engine, job, await t.holder_token(request, job)))
 
 
-async def _completed(engine: Engine, job: Job) -> Response:
-    return one(await engine.complete(job.id, job.lease_token or ""))
+async def _completed(engine: Engine, job: Job, token: str) -> Response:
+    return one(await engine.complete(job.id, token))
 
 
 async def error(request: Request, group_name: Group, id: str) -> Response:
@@ -207,11 +208,12 @@ async def error(request: Request, group_name: Group, id: str) -> Response:
     engine = engine_of(request)
     job = await in_group(request, group_name, id, Action.work)
     failure = t.failure_error(await _reason(request), None)
-    return await id_status(id, _failed(engine, job, failure))
+    token = await t.holder_token(request, job)
+    return await id_status(id, _failed(engine, job, token, failure))
 
 
-async def _failed(engine: Engine, job: Job, failure: dict[str, Any]) -> Response:
-    return one(await engine.fail(job.id, job.lease_token or "", failure))
+async def _failed(engine: Engine, job: Job, token: str, failure: dict[str, Any]) -> Response:
+    return one(await engine.fail(job.id, token, failure))
 
 
 async def _reason(request: Request) -> str:
@@ -229,11 +231,11 @@ async def touch(request: Request, group_name: Group, id: str) -> Response:
     """Reset a running job's timeout (409 IdStatus when it is not running)."""
     engine = engine_of(request)
     job = await in_group(request, group_name, id, Action.work)
-    return await id_status(id, _touch(engine, job))
+    return await id_status(id, _touch(engine, job, await t.holder_token(request, job)))
 
 
-async def _touch(engine: Engine, job: Job) -> Response:
-    await engine.heartbeat(job.id, job.lease_token or "")
+async def _touch(engine: Engine, job: Job, token: str) -> Response:
+    await engine.heartbeat(job.id, token)
     return Response(status_code=200)
 
 
@@ -254,6 +256,7 @@ async def upload_log(
     """Store the job's log (multipart file `log`), usually sent after it finished."""
     engine = engine_of(request)
     await in_group(request, group_name, id, Action.work)
+    await (await guard_of(request)).reporter(id)
     await t.store_log(engine, id, log)
     return one(await engine.get(id), 201)
 

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from jobq import respawn
 from jobq.api.errors import HttpError
 from jobq.api.responses import JSONResponse
+from jobq.api.security import guard_of
 from jobq.engine import Engine, JobSpec
 from jobq.errors import InvalidInput
 from jobq.model import Job, Worker
@@ -138,16 +139,18 @@ def owner(request: Request) -> str | None:
     return user if isinstance(user, str) else None
 
 
-def worker(request: Request, name: str) -> Worker:
-    return Worker(name, request.client.host if request.client else None)
+async def worker(request: Request, name: str) -> Worker:
+    """The runner of a claim, with the caller as the holder of the leases it takes."""
+    host = request.client.host if request.client else None
+    return (await guard_of(request)).claimant(Worker(name, host))
 
 
-async def holder_token(engine: Engine, job_id: str) -> str:
-    """The lease token of the job's current holder: Titan runners do not carry one, so a
-    report about the job is about its current run. After a timeout or a cancel the job has no
-    holder and the report is refused as stale."""
-    job = await engine.get(job_id)
-    return job.lease_token or ""
+async def holder_token(request: Request, job: Job) -> str:
+    """The lease token a report acts with: Titan runners carry none, so a report about the
+    job is about its current run, and only the user that claimed the job (or an
+    administrator) makes it. Anyone else, or a report after a timeout or a cancel (no holder),
+    is refused as stale (409)."""
+    return (await guard_of(request)).lease_token(job)
 
 
 def failure_error(reason_name: str, text: str | None) -> dict[str, Any]:

@@ -48,7 +48,7 @@ from jobq.api.dialects.vidispine_wire import (
 from jobq.api.security import guard_of
 from jobq.auth.policy import Action
 from jobq.engine import Engine, JobSpec
-from jobq.errors import Conflict, InvalidInput, NotFound
+from jobq.errors import Conflict, InvalidInput
 from jobq.model import Job, JobQuery
 from jobq.problems import Problem
 from jobq.render import iso
@@ -110,8 +110,7 @@ async def get_job_problems(request: Request, job_id: str) -> Response:
     """The problems that hold one job."""
     media = negotiate(request)
     engine = engine_of(request)
-    job = await find_job(engine, job_id)
-    await (await guard_of(request)).job(job.id, Action.read)
+    job = await find_job(request, job_id, Action.read)
     return await _problems(engine, media, await engine.problems_of(job))
 
 
@@ -121,8 +120,7 @@ async def get_job(request: Request, job_id: str) -> Response:
     media = negotiate(request, WITH_TEXT)
     fields, metadata = csv(request, "field"), flag(request, "metadata", False)
     engine = engine_of(request)
-    job = await find_job(engine, job_id)
-    await (await guard_of(request)).job(job.id, Action.read)
+    job = await find_job(request, job_id, Action.read)
     view = await _view(engine, [job], metadata, fields, steps=True)
     if media == TEXT:
         return Response(status(job, view), media_type=TEXT)
@@ -179,8 +177,7 @@ async def create_duplicate_job(request: Request, job_id: str) -> Response:
     if caller(request) is not None:
         overrides["owner"] = caller(request)
     engine = engine_of(request)
-    old = await find_job(engine, job_id)
-    await (await guard_of(request)).job(old.id, Action.manage)
+    old = await find_job(request, job_id, Action.manage)
     job = await engine.retry(old.id, **overrides)
     return respond(media, "JobDocument", job_document(job, await _view(engine, [job])))
 
@@ -190,8 +187,7 @@ async def update_job(request: Request, job_id: str) -> Response:
     """Set the priority of a job that has not started (MEDIUM when not given)."""
     priority = priority_value(request.query_params.get("priority") or "MEDIUM")
     engine = engine_of(request)
-    job = await find_job(engine, job_id)
-    await (await guard_of(request)).job(job.id, Action.manage)
+    job = await find_job(request, job_id, Action.manage)
     await engine.update(job.id, priority=priority)
     return Response(status_code=200)
 
@@ -203,8 +199,7 @@ async def abort_job(request: Request, job_id: str) -> Response:
     cleanup = flag(request, "cleanup", True)
     reason = request.query_params.get("reason") or None
     engine = engine_of(request)
-    job = await find_job(engine, job_id)
-    await (await guard_of(request)).job(job.id, Action.manage)
+    job = await find_job(request, job_id, Action.manage)
     await engine.cancel(job.id, reason, {"cleanup": cleanup})
     return Response(status_code=200)
 
@@ -216,11 +211,10 @@ async def delete_jobs(request: Request) -> Response:
     ids = csv(request, "id")
     if not ids:
         raise InvalidInput("id is required: a comma-separated list of job ids", context="id")
-    engine = engine_of(request)
-    jobs = [job for job in [await _lookup(engine, i) for i in ids] if job is not None]
-    refused = await (await guard_of(request)).jobs([job.id for job in jobs], Action.manage)
-    if refused:
-        raise next(iter(refused.values()))
+    engine, guard = engine_of(request), await guard_of(request)
+    found = [job for job in [await lookup(engine, i) for i in ids] if job is not None]
+    jobs = [job for job in found if guard.sees_queue(job.queue)]  # others: not there for you
+    guard.queues({job.queue for job in jobs}, Action.manage)
     live = [job for job in jobs if job.state not in TERMINAL]
     if live:
         first = wire_id(live[0])
@@ -246,15 +240,16 @@ async def get_job_types(request: Request) -> Response:
 # --- helpers ---
 
 
-async def find_job(engine: Engine, job_id: str) -> Job:
-    """The job a wire id names: `VX-<seq>` (or any `PREFIX-<seq>`), or a jobq id."""
-    job = await _lookup(engine, job_id)
-    if job is None:
-        raise NotFound("job not found", id=job_id)
-    return job
+async def find_job(request: Request, job_id: str, action: Action) -> Job:
+    """The job a wire id names (`VX-<seq>`, any `PREFIX-<seq>`, or a jobq id), once the
+    caller may do `action` on it: a job the caller may not see is refused as one that does
+    not exist, naming the id as asked (jobq.auth.guard.absent)."""
+    job = await lookup(engine_of(request), job_id)
+    return (await guard_of(request)).check(job, job_id, action)
 
 
-async def _lookup(engine: Engine, job_id: str) -> Job | None:
+async def lookup(engine: Engine, job_id: str) -> Job | None:
+    """The job a wire id names (`VX-<seq>`, any `PREFIX-<seq>`, or a jobq id), or None."""
     match = WIRE_ID.match(job_id)
     if match is None:
         return await engine.store.get(job_id) if len(job_id) <= 100 else None
