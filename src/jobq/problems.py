@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from jobq.model import Job, TypeActivity, WorkerSeen
 from jobq.states import State
@@ -140,6 +140,18 @@ class ProblemFinder:
         if job.deadline_seconds is not None:
             window = min(window, job.deadline_seconds * self.settings.deadline_fraction)
         return job.deadline_at - now <= window
+
+
+def outline(problem: Problem) -> Problem:
+    """What a caller who may not read the problem's jobs is shown (a worker: it sees its
+    queues' counts, not their jobs): the kind, where, how many; no job ids, no error text."""
+    message = problem.message
+    if problem.kind == "failing":
+        message = (
+            f"{problem.job_count} job(s) of type {problem.type} in queue {problem.queue} "
+            "keep failing"
+        )
+    return replace(problem, message=message, jobs=[])
 
 
 def holds(problem: Problem, job: Job, finder: ProblemFinder, now: float) -> bool:

@@ -12,7 +12,7 @@ from jobq.api.responses import json
 from jobq.api.security import guard_of
 from jobq.engine import Engine
 from jobq.errors import NotFound
-from jobq.problems import Problem
+from jobq.problems import Problem, outline
 
 router = APIRouter()
 
@@ -36,12 +36,15 @@ def _engine(request: Request) -> Engine:
 
 
 async def visible_problems(request: Request) -> list[Problem]:
-    """The problems of the queues the caller holds a role on (all of them for admins)."""
+    """The problems of the queues the caller holds a role on (all of them for admins), each
+    showing only what the caller may read elsewhere: job ids and error texts to those who
+    may read the queue's jobs, an outline (kind, where, how many) to the others."""
     problems = await _engine(request).problems()
     guard = await guard_of(request)
     if guard.unrestricted:
         return problems
-    return [p for p in problems if guard.role(p.queue) is not None]
+    seen = [p for p in problems if guard.role(p.queue) is not None]
+    return [p if guard.may_read(p.queue) else outline(p) for p in seen]
 
 
 @router.get("/problems", responses=ERRORS)
