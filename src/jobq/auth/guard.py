@@ -102,6 +102,12 @@ class Guard:
         """Whether the caller may do `action` on `queue` (for filtering, not refusing)."""
         return may(self.principal, self.role(queue), action)
 
+    def visible_queues(self) -> list[str] | None:
+        """The queues the caller sees (None: every queue, for admins)."""
+        if self.unrestricted:
+            return None
+        return sorted(q for q, r in self.roles.items() if sees(self.principal, r))
+
     def sees_queue(self, queue: str) -> bool:
         return sees(self.principal, self.role(queue))
 
