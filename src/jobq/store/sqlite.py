@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -109,11 +110,30 @@ class SQLiteStore(Store):
 
     async def claim(self, spec: ClaimSpec, lease_key: str, now: float) -> list[Job]:
         async def write(touches: list[bool]) -> list[Job]:
-            return await self._write(  # type: ignore[no-any-return]
-                lambda c: sqlite_claim.claim(c, spec, lease_key, now, touches[0])
-            )
+            claimed: list[Job] = []
+            touch, want = touches[0], spec
+            for _ in range(NARROWINGS):  # another claim may take the chosen jobs first
+                among = await self._narrowed(want)
+                claimed += await self._claim(want, lease_key, now, touch, among)
+                if not among or len(claimed) >= spec.limit:
+                    break
+                touch, want = False, replace(spec, limit=spec.limit - len(claimed))
+            return claimed
 
         return await recording(self._seen, [spec], now, write)
+
+    async def _claim(
+        self, spec: ClaimSpec, key: str, now: float, touch: bool, among: list[str] | None
+    ) -> list[Job]:
+        return await self._write(  # type: ignore[no-any-return]
+            lambda c: sqlite_claim.claim(c, spec, key, now, touch, among)
+        )
+
+    async def _narrowed(self, spec: ClaimSpec) -> list[str] | None:
+        """For a wide claim, the few queues to claim from (read on a reader); else None."""
+        if not sqlite_claim.is_wide(spec):
+            return None
+        return await self._readers.run(lambda c: sqlite_claim.narrow(c, spec))  # type: ignore[no-any-return]
 
     async def transition(self, steps: Sequence[Step], now: float) -> list[StepResult]:
         return await self._write(lambda c: _transition(c, steps, now))  # type: ignore[no-any-return]
@@ -122,9 +142,11 @@ class SQLiteStore(Store):
         self, steps: Sequence[Step], spec: ClaimSpec, lease_key: str, now: float
     ) -> tuple[list[StepResult], list[Job]]:
         async def write(touches: list[bool]) -> tuple[list[StepResult], list[Job]]:
+            among = await self._narrowed(spec)
+
             def both(c: sqlite3.Connection) -> tuple[list[StepResult], list[Job]]:
                 results = _transition(c, steps, now) if steps else []
-                return results, sqlite_claim.claim(c, spec, lease_key, now, touches[0])
+                return results, sqlite_claim.claim(c, spec, lease_key, now, touches[0], among)
 
             return await self._write(both)  # type: ignore[no-any-return]
 
@@ -140,7 +162,7 @@ class SQLiteStore(Store):
                     if handed is not None:
                         return [(jobs[0], True)], [[handed]]
                 return _insert(c, jobs, now), [
-                    sqlite_claim.claim(c, spec, key, now, touch)
+                    sqlite_claim.claim(c, spec, key, now, touch, _new_work(spec, jobs))
                     for (spec, key), touch in zip(claims, touches, strict=True)
                 ]
 
@@ -611,6 +633,7 @@ SELECT CASE WHEN queue IN (SELECT queue FROM busiest) THEN queue END AS shown, b
        count(*)
 FROM finished GROUP BY shown, bucket, state
 """
+NARROWINGS = 3  # rounds of a wide claim (narrow on a reader, claim on the writer)
 TYPE_ACTIVITY = """
 SELECT queue, type,
        sum(CASE WHEN state = 'queued' THEN 1 ELSE 0 END),
@@ -651,6 +674,15 @@ def _workers(c: sqlite3.Connection) -> list[WorkerSeen]:
 def _loads_list(raw: str) -> list[str]:
     value = orjson.loads(raw)
     return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def _new_work(spec: ClaimSpec, jobs: Sequence[Job]) -> list[str] | None:
+    """A wide claim handed new work looks only at the queues of that work (it waited because
+    its other queues had nothing); other claims at all their queues (None)."""
+    if not sqlite_claim.is_wide(spec):
+        return None
+    asked = set(spec.queues)
+    return [q for q in dict.fromkeys(job.queue for job in jobs) if q in asked]
 
 
 def _json_list(names: Sequence[str] | None) -> str | None:
