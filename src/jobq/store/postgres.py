@@ -15,6 +15,7 @@ is how concurrency is made safe when several processes write at once:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -142,7 +143,12 @@ class PostgresStore(Store):
 
     async def _select_jobs(self, sql: str, *params: Any) -> list[Job]:
         rows = await self.db.read(lambda c: c.fetch(sql, *params))
-        return [job_from_row(r) for r in rows]
+        jobs: list[Job] = []
+        for start in range(0, len(rows), ROWS_PER_TURN):  # other requests run in between
+            if start:
+                await asyncio.sleep(0)
+            jobs += [job_from_row(r) for r in rows[start : start + ROWS_PER_TURN]]
+        return jobs
 
     async def claim(self, spec: ClaimSpec, lease_key: str, now: float) -> list[Job]:
         _, jobs = await self.transition_and_claim([], spec, lease_key, now)
@@ -419,6 +425,7 @@ QUEUED_IDS_OF_TYPE = (
     "SELECT id FROM jobs WHERE state = 'queued' AND queue = $1 AND type = $2 "
     "ORDER BY priority DESC, seq LIMIT $3"
 )
+ROWS_PER_TURN = 500  # rows made into jobs between two turns of the event loop
 # $2: the queues to look at, NULL for all
 AMONG = "($2::text[] IS NULL OR queue = ANY($2::text[]))"
 # per (queue, bucket, state); only the $3 busiest queues by name (NULL: all), the rest as NULL

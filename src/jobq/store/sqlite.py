@@ -105,8 +105,11 @@ class SQLiteStore(Store):
         return int(row[0])
 
     async def _select_jobs(self, sql: str, params: Sequence[Any]) -> list[Job]:
-        rows = await self._readers.run(lambda c: c.execute(sql, params).fetchall())
-        return [job_from_row(r) for r in rows]
+        # rows become jobs on the reader thread: a long listing never holds the event loop
+        # for longer than the interpreter's switch interval at a time
+        return await self._readers.run(
+            lambda c: [job_from_row(r) for r in c.execute(sql, params).fetchall()]
+        )
 
     async def claim(self, spec: ClaimSpec, lease_key: str, now: float) -> list[Job]:
         async def write(touches: list[bool]) -> list[Job]:
