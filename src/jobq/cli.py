@@ -136,6 +136,14 @@ def serve(
             help="Queues labelled by name in /metrics (the first seen); later ones as (other).",
         ),
     ] = METRICS_QUEUES,
+    loop_tick: Annotated[
+        float,
+        typer.Option(
+            envvar="JOBQ_LOOP_TICK",
+            min=0.0,
+            help="Seconds between the timers that measure event loop lag (0: off).",
+        ),
+    ] = 0.1,
     config: Annotated[
         str | None,
         typer.Option(
@@ -161,7 +169,7 @@ def serve(
                mounts=mounts, insecure=insecure,
                access_log=access_log, defaults=defaults, auth_fail_limit=auth_fail_limit,
                auth_fail_window=auth_fail_window, auto_migrate=auto_migrate,
-               metrics_queues=metrics_queues))  # fmt: skip
+               metrics_queues=metrics_queues, loop_tick=loop_tick))  # fmt: skip
 
 
 def _check_db_url(db: str) -> None:

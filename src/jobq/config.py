@@ -30,6 +30,7 @@ class Config:
     defaults: Defaults = field(default_factory=Defaults)
     auto_migrate: bool = True  # apply schema migrations at start (PostgreSQL)
     metrics_queues: int = METRICS_QUEUES
+    loop_tick: float = 0.1  # seconds between the event loop lag ticker's timers (0: off)
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:

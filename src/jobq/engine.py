@@ -173,6 +173,10 @@ class Engine:
     async def list_jobs(self, query: JobQuery) -> list[Job]:
         return await self.store.list_jobs(query)
 
+    async def count_jobs(self, query: JobQuery, cap: int) -> int:
+        """How many jobs match `query`'s filters, counting at most `cap`."""
+        return await self.store.count_jobs(query, cap)
+
     async def wait(self, job_id: str, timeout: float) -> Job:
         """The job once it has finished, or as it is when `timeout` passes."""
         timeout = min(max(timeout, 0.0), self.defaults.max_result_wait)
@@ -406,6 +410,13 @@ class Engine:
 
     async def problems(self) -> list[Problem]:
         return await self.problem_finder.find(self.clock())
+
+    async def problems_holding(self, jobs: list[Job], paused: set[str]) -> dict[str, list[Problem]]:
+        """The problems holding each of `jobs`, found from those jobs alone (for listings)."""
+        return await self.problem_finder.holding(jobs, self.clock(), paused)
+
+    async def paused_queues(self) -> set[str]:
+        return await self.store.paused_queues()
 
     async def problems_of(self, job: Job, found: list[Problem] | None = None) -> list[Problem]:
         """The problems that hold `job` (from `found` when the caller already has them)."""

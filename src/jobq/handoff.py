@@ -18,7 +18,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from jobq.entropy import lease_key
 from jobq.model import ClaimSpec, Job
@@ -31,6 +31,10 @@ class Parked:
     lease_key: str
     handed: asyncio.Future[list[Job]]  # what an enqueue claimed for it ([]: claim again)
     taken: bool = False  # an enqueue is claiming for it: it must wait for `handed`
+    queues: frozenset[str] = field(init=False)  # spec.queues, to test each enqueue's job in O(1)
+
+    def __post_init__(self) -> None:
+        self.queues = frozenset(self.spec.queues)
 
     def wake(self) -> None:
         """Stop waiting to be handed jobs and claim again (unless an enqueue is claiming for
@@ -39,7 +43,7 @@ class Parked:
             self.handed.set_result([])
 
     def wants(self, queue: str, kind: str) -> bool:
-        return queue in self.spec.queues and (self.spec.types is None or kind in self.spec.types)
+        return queue in self.queues and (self.spec.types is None or kind in self.spec.types)
 
 
 class Parking:

@@ -187,9 +187,10 @@ class QueueStats:
 
 @dataclass(slots=True)
 class FinishedCount:
-    """How many jobs of `queue` reached `state` (a terminal one) in time bucket `bucket`."""
+    """How many jobs of `queue` reached `state` (a terminal one) in time bucket `bucket`
+    (queue None: the queues not named, together)."""
 
-    queue: str
+    queue: str | None
     bucket: int
     state: str
     count: int

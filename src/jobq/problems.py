@@ -121,6 +121,55 @@ class ProblemFinder:
             self.settings.max_jobs,
         )
 
+    async def holding(
+        self, jobs: list[Job], now: float, paused: set[str]
+    ) -> dict[str, list[Problem]]:
+        """The problems that hold each of `jobs` (by job id; jobs held by none are left out),
+        found from those jobs alone: the cost follows len(jobs), never the store's size. The
+        problems are the ones `find` lists (same ids); their job lists name only these."""
+        idle = self.settings.idle_after
+        ready = [j for j in jobs if j.state == State.queued and j.queue not in paused]
+        activity: dict[tuple[str, str], TypeActivity] = {}
+        if ready:
+            among = sorted({j.queue for j in ready})
+            found = await self.store.type_activity(now - idle, among)
+            activity = {(a.queue, a.type): a for a in found if _idle(a, now, idle)}
+        workers = [w for w in await self.store.workers() if w.last_seen >= now - idle] if (
+            activity) else []  # fmt: skip
+        out: dict[str, list[Problem]] = {}
+        for job in jobs:
+            held = self._holding_one(job, now, paused, activity, workers)
+            if held:
+                out[job.id] = held
+        return out
+
+    def _holding_one(
+        self,
+        job: Job,
+        now: float,
+        paused: set[str],
+        idle: dict[tuple[str, str], TypeActivity],
+        workers: list[WorkerSeen],
+    ) -> list[Problem]:
+        q, t, jobs = job.queue, job.type, [job.id]
+        out = []
+        if job.state == State.queued and q in paused:
+            message = f"queue {q} is paused"
+            out.append(Problem(problem_id("queue_paused", q), "queue_paused", q, None, message,
+                               jobs, 1, {"queue": q}))  # fmt: skip
+        elif job.state == State.queued and (q, t) in idle:
+            a = idle[q, t]
+            data = {"queue": q, "type": t, "idle_seconds": f"{self.settings.idle_after:g}"}
+            message = _no_worker_message(a, workers, self.settings.idle_after)
+            out.append(Problem(problem_id("no_worker", q, t), "no_worker", q, t, message, jobs,
+                               a.queued, data))  # fmt: skip
+        if self.is_failing(job):
+            out.append(_grouped("failing", [job], _failing_message, 1)[0])
+        if self.deadline_near(job, now):
+            near = _grouped("deadline", [job], lambda q, t, js: _deadline_message(q, t, js, now), 1)
+            out.append(near[0])
+        return out
+
     async def _queued(self, queue: str, type: str | None) -> list[str]:
         return await self.store.queued_ids(queue, type, self.settings.max_jobs)
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from jobq.engine import Engine, JobSpec
-from jobq.model import ClaimSpec, Worker
+from jobq.model import ClaimSpec, FinishedCount, Worker
 from jobq.store.base import Store
 from tests.authkit import add_person, bearer, running_app, store_of
 
@@ -41,6 +41,51 @@ async def test_finished_counts_by_queue_state_and_bucket(engine: Engine, store: 
     got = {(c.queue, c.bucket, c.state): c.count for c in counts}
     assert got == {("a", 2, "succeeded"): 2, ("a", 2, "failed"): 1, ("b", 2, "succeeded"): 1}
     assert await store.finished_counts(time.time() + 60, 60) == []
+
+
+def _totals(counts: list[FinishedCount]) -> dict[tuple[str | None, str], int]:
+    out: dict[tuple[str | None, str], int] = {}
+    for c in counts:
+        out[c.queue, c.state] = out.get((c.queue, c.state), 0) + c.count
+    return out
+
+
+async def test_finished_counts_name_the_busiest_queues_and_count_the_rest_together(
+    engine: Engine, store: Store
+) -> None:
+    start = time.time() - 1
+    for queue, n in (("q0", 3), ("q1", 2), ("q2", 1), ("q3", 1)):
+        for _ in range(n):
+            await finish(engine, queue, "succeeded")
+    await finish(engine, "q3", "failed")
+    busiest = _totals(await store.finished_counts(start - 120, 60, top=2))
+    assert busiest == {
+        ("q0", "succeeded"): 3, ("q3", "succeeded"): 1, ("q3", "failed"): 1,
+        (None, "succeeded"): 3,
+    } or busiest == {
+        ("q0", "succeeded"): 3, ("q1", "succeeded"): 2, (None, "succeeded"): 2,
+        (None, "failed"): 1,
+    }  # fmt: skip
+    among = _totals(await store.finished_counts(start - 120, 60, queues=["q1", "q2"], top=1))
+    assert among == {("q1", "succeeded"): 2, (None, "succeeded"): 1}
+
+
+async def test_throughput_answers_a_bounded_size_however_many_queues(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as (app, client):
+        engine = app.state.engine
+        for i in range(30):
+            await finish(engine, f"q{i:02}", "succeeded")
+        await finish(engine, "q00", "succeeded")
+        r = await client.get("/api/v1/stats/throughput?minutes=10&bucket=600&top=5")
+        body = r.json()
+        assert r.status_code == 200 and len(body["queues"]) == 5
+        assert sum(body["queues"]["q00"]["succeeded"]) == 2
+        assert (
+            sum(body["other"]["succeeded"])
+            == 31 - sum(sum(q["succeeded"]) for q in body["queues"].values())
+            and sum(body["other"]["succeeded"]) == 25
+        )
+        assert (await client.get("/api/v1/stats/throughput?top=101")).status_code == 422
 
 
 def _csrf(html: str) -> str:

@@ -31,6 +31,7 @@ from jobq.callbacks import CallbackSender
 from jobq.config import Config
 from jobq.duties import Duties
 from jobq.engine import Engine
+from jobq.loop_lag import LoopLag
 from jobq.notify import Notifier
 from jobq.store import open_store
 from jobq.store.base import Store
@@ -150,11 +151,14 @@ def create_app(config: Config) -> FastAPI:
         if not app.state.open_to_anyone and not await store.has_users():
             log.warning(OPEN_MODE)  # (a public bind without users is warned of in jobq.server)
         await duties.start()
+        lag = LoopLag(app.state.metrics.registry, config.loop_tick)
+        lag.start()
         app.state.ready = True
         try:
             yield
         finally:
             app.state.ready = False
+            await lag.stop()
             await duties.stop()
             await notifier.stop()
             await store.close()

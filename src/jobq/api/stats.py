@@ -31,6 +31,7 @@ from jobq.states import TERMINAL
 from jobq.store.base import Store
 
 router = APIRouter()
+MAX_TOP = 100  # queues a throughput answer names
 
 
 @router.get("/stats/throughput", responses=ERRORS)
@@ -38,30 +39,42 @@ async def throughput(
     request: Request,
     minutes: Annotated[int, Query(ge=1, le=1440)] = 60,
     bucket: Annotated[int, Query(ge=10, le=3600, description="seconds per bucket")] = 60,
+    top: Annotated[
+        int, Query(ge=1, le=MAX_TOP, description="queues shown by name, the busiest first")
+    ] = 20,
 ) -> Response:
     """Jobs finished in each of the last `minutes`, per queue and terminal state, oldest
-    bucket first; the last bucket is the one in progress."""
+    bucket first; the last bucket is the one in progress. The `top` queues that finished most
+    are shown by name, all others together under `other`: the answer's size is bounded by
+    `top` and the bucket count, never by how many queues there are."""
     guard = await guard_of(request)
     buckets = max(1, -(-minutes * 60 // bucket))
     now = time.time()
     since = (now // bucket + 1) * bucket - buckets * bucket  # buckets aligned to the clock
-    counts = await engine_of(request).store.finished_counts(since, bucket)
-    visible = [c for c in counts if guard.sees_queue(c.queue)]
+    counts = await engine_of(request).store.finished_counts(
+        since, bucket, guard.visible_queues(), top
+    )
+    named, other = series(counts, buckets)
     return json({
         "since": iso(since), "bucket_seconds": bucket, "buckets": buckets,
-        "queues": series(visible, buckets),
+        "queues": named, "other": other,
     })  # fmt: skip
 
 
-def series(counts: list[FinishedCount], buckets: int) -> dict[str, dict[str, list[int]]]:
-    """{queue: {state: [count per bucket]}} with every terminal state present."""
-    out: dict[str, dict[str, list[int]]] = {}
+Series = dict[str, list[int]]  # terminal state -> count per bucket
+
+
+def series(counts: list[FinishedCount], buckets: int) -> tuple[dict[str, Series], Series]:
+    """({queue: {state: [count per bucket]}}, the same for the queues not named), with every
+    terminal state present."""
+    named: dict[str, Series] = {}
+    other = _empty(buckets)
     for c in counts:
         if not 0 <= c.bucket < buckets:
             continue  # finished "in the future" by a clock step on another node
-        states = out.setdefault(c.queue, _empty(buckets))
+        states = other if c.queue is None else named.setdefault(c.queue, _empty(buckets))
         states.setdefault(c.state, [0] * buckets)[c.bucket] += c.count
-    return out
+    return named, other
 
 
 def _empty(buckets: int) -> dict[str, Any]:

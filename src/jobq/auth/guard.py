@@ -155,6 +155,19 @@ class Guard:
         """Whether the caller may do `action` on `queue` (for filtering, not refusing)."""
         return may(self.principal, self.role(queue), action)
 
+    async def queues_for(self, action: Action) -> list[str]:
+        """Every queue the caller may do `action` on: for admins every queue the store knows,
+        for others those they hold a role on (never a read of other tenants' queues)."""
+        if self.unrestricted:
+            return await self.store.queue_names()
+        return sorted(q for q in self.roles if self.may(q, action))
+
+    def visible_queues(self) -> list[str] | None:
+        """The queues the caller sees (None: every queue, for admins)."""
+        if self.unrestricted:
+            return None
+        return sorted(q for q, r in self.roles.items() if sees(self.principal, r))
+
     def sees_queue(self, queue: str) -> bool:
         return sees(self.principal, self.role(queue))
 

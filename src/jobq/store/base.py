@@ -57,6 +57,11 @@ class Store(ABC):
         """Jobs matching `query`, in its stable order, at most `query.limit`."""
 
     @abstractmethod
+    async def count_jobs(self, query: JobQuery, cap: int) -> int:
+        """How many jobs match `query`'s filters, counting at most `cap` (its limit, sort and
+        cursor are ignored): the cost follows `cap`, not the size of the table."""
+
+    @abstractmethod
     async def claim(self, spec: ClaimSpec, lease_key: str, now: float) -> list[Job]:
         """Move up to spec.limit queued jobs (highest priority, then oldest) of unpaused
         queues to running and open an attempt for each. Each job's lease token is
@@ -129,9 +134,17 @@ class Store(ABC):
         return [q.name for q in await self.queue_stats()]
 
     @abstractmethod
-    async def finished_counts(self, since: float, bucket_seconds: float) -> list[FinishedCount]:
+    async def finished_counts(
+        self,
+        since: float,
+        bucket_seconds: float,
+        queues: Sequence[str] | None = None,
+        top: int | None = None,
+    ) -> list[FinishedCount]:
         """Jobs finished at or after `since`, counted per queue, terminal state and bucket
-        (bucket n covers since + n * bucket_seconds onwards); read from an index only."""
+        (bucket n covers since + n * bucket_seconds onwards); read from an index only.
+        `queues`: only those (None: all). `top`: only the `top` queues that finished most
+        in the window keep their name; the others are counted together under queue None."""
 
     @abstractmethod
     async def set_paused(self, queue: str, paused: bool, now: float) -> None: ...
@@ -151,12 +164,15 @@ class Store(ABC):
 
     # problems (jobq.problems)
     @abstractmethod
-    async def type_activity(self, since: float) -> list[TypeActivity]:
-        """Per queue and type that has queued jobs: counts of queued and running jobs, the
-        earliest time a queued one became due (max of created_at and run_at), and the latest
-        last_heartbeat_at among its live jobs and those finished at or after `since` (a job
-        taken since then is one of those: what finished earlier cannot have been taken later;
-        reading only them keeps this off the finished jobs, most of a table)."""
+    async def type_activity(
+        self, since: float, queues: Sequence[str] | None = None
+    ) -> list[TypeActivity]:
+        """Per queue (of `queues`, None: all) and type that has queued jobs: counts of
+        queued and running jobs, the earliest time a queued one became due (max of
+        created_at and run_at), and the latest last_heartbeat_at among its live jobs and
+        those finished at or after `since` (a job taken since then is one of those: what
+        finished earlier cannot have been taken later; reading only them keeps this off the
+        finished jobs, most of a table)."""
 
     @abstractmethod
     async def queued_ids(self, queue: str, type: str | None, limit: int) -> list[str]:

@@ -15,6 +15,7 @@ is how concurrency is made safe when several processes write at once:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -60,6 +61,7 @@ from jobq.store.postgres_sql import (
     OPEN_ATTEMPTS,
     SELECT_JOB,
     TOUCH_WORKER,
+    count_sql,
     list_sql,
 )
 from jobq.store.postgres_vacuum import advice, vacuum_gaps
@@ -135,9 +137,18 @@ class PostgresStore(Store):
         sql, params = list_sql(query)
         return await self._select_jobs(sql, *params)
 
+    async def count_jobs(self, query: JobQuery, cap: int) -> int:
+        sql, params = count_sql(query, cap)
+        return int(await self.db.read(lambda c: c.fetchval(sql, *params)))
+
     async def _select_jobs(self, sql: str, *params: Any) -> list[Job]:
         rows = await self.db.read(lambda c: c.fetch(sql, *params))
-        return [job_from_row(r) for r in rows]
+        jobs: list[Job] = []
+        for start in range(0, len(rows), ROWS_PER_TURN):  # other requests run in between
+            if start:
+                await asyncio.sleep(0)
+            jobs += [job_from_row(r) for r in rows[start : start + ROWS_PER_TURN]]
+        return jobs
 
     async def claim(self, spec: ClaimSpec, lease_key: str, now: float) -> list[Job]:
         _, jobs = await self.transition_and_claim([], spec, lease_key, now)
@@ -258,13 +269,17 @@ class PostgresStore(Store):
     async def queue_stats(self) -> list[QueueStats]:
         return await self.db.run(_queue_stats)
 
-    async def finished_counts(self, since: float, bucket_seconds: float) -> list[FinishedCount]:
-        sql = (
-            "SELECT queue, floor((finished_at - $1) / $2)::integer AS bucket, state, count(*) "
-            "FROM jobs WHERE finished_at IS NOT NULL AND finished_at >= $1 "
-            "GROUP BY queue, bucket, state"
+    async def finished_counts(
+        self,
+        since: float,
+        bucket_seconds: float,
+        queues: Sequence[str] | None = None,
+        top: int | None = None,
+    ) -> list[FinishedCount]:
+        names = None if queues is None else list(queues)
+        rows = await self.db.read(
+            lambda c: c.fetch(FINISHED_COUNTS, since, bucket_seconds, top, names)
         )
-        rows = await self.db.read(lambda c: c.fetch(sql, since, bucket_seconds))
         return [FinishedCount(r[0], r[1], r[2], r[3]) for r in rows]
 
     async def set_paused(self, queue: str, paused: bool, now: float) -> None:
@@ -291,8 +306,11 @@ class PostgresStore(Store):
         return int(status.rsplit(" ", 1)[1])  # "DELETE n"
 
     # problems
-    async def type_activity(self, since: float) -> list[TypeActivity]:
-        rows = await self.db.read(lambda c: c.fetch(TYPE_ACTIVITY, since))
+    async def type_activity(
+        self, since: float, queues: Sequence[str] | None = None
+    ) -> list[TypeActivity]:
+        names = None if queues is None else list(queues)
+        rows = await self.db.read(lambda c: c.fetch(TYPE_ACTIVITY, since, names))
         return [TypeActivity(*r) for r in rows]
 
     async def queued_ids(self, queue: str, type: str | None, limit: int) -> list[str]:
@@ -407,6 +425,20 @@ QUEUED_IDS_OF_TYPE = (
     "SELECT id FROM jobs WHERE state = 'queued' AND queue = $1 AND type = $2 "
     "ORDER BY priority DESC, seq LIMIT $3"
 )
+ROWS_PER_TURN = 500  # rows made into jobs between two turns of the event loop
+# $2: the queues to look at, NULL for all
+AMONG = "($2::text[] IS NULL OR queue = ANY($2::text[]))"
+# per (queue, bucket, state); only the $3 busiest queues by name (NULL: all), the rest as NULL
+FINISHED_COUNTS = """
+WITH finished AS (
+    SELECT queue, floor((finished_at - $1::float8) / $2::float8)::integer AS bucket, state
+    FROM jobs WHERE finished_at IS NOT NULL AND finished_at >= $1::float8
+    AND ($4::text[] IS NULL OR queue = ANY($4::text[]))),
+busiest AS (SELECT queue FROM finished GROUP BY queue ORDER BY count(*) DESC, queue LIMIT $3)
+SELECT CASE WHEN queue IN (SELECT queue FROM busiest) THEN queue END AS shown, bucket, state,
+       count(*)
+FROM finished GROUP BY shown, bucket, state
+"""
 # live jobs through the state index, finished ones since $1 through jobs_finished
 TYPE_ACTIVITY = """
 SELECT queue, type,
@@ -415,14 +447,14 @@ SELECT queue, type,
        min(GREATEST(created_at, run_at)) FILTER (WHERE state = 'queued'),
        max(last_heartbeat_at)
 FROM (SELECT queue, type, state, created_at, run_at, last_heartbeat_at FROM jobs
-      WHERE state IN ('scheduled', 'queued', 'running')
+      WHERE state IN ('scheduled', 'queued', 'running') AND {AMONG}
       UNION ALL
       SELECT queue, type, state, created_at, run_at, last_heartbeat_at FROM jobs
-      WHERE finished_at IS NOT NULL AND finished_at >= $1::float8) AS recent
+      WHERE finished_at IS NOT NULL AND finished_at >= $1::float8 AND {AMONG}) AS recent
 GROUP BY queue, type
 HAVING count(*) FILTER (WHERE state = 'queued') > 0
 ORDER BY queue, type
-"""
+""".replace("{AMONG}", AMONG)
 
 
 def split_pool_size(url: str, default: int = 10) -> tuple[str, int]:

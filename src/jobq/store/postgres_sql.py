@@ -135,6 +135,14 @@ class Params:
         return f"${len(self.values)}{cast}"
 
 
+def count_sql(q: JobQuery, cap: int) -> tuple[str, list[Any]]:
+    """Count the jobs matching `q`'s filters, at most `cap` of them."""
+    p = Params()
+    where = _filters(q, p)
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    return f"SELECT count(*) FROM (SELECT 1 FROM jobs{clause} LIMIT {p.add(cap)}) AS hits", p.values
+
+
 def list_sql(q: JobQuery) -> tuple[str, list[Any]]:
     """The SELECT for a job listing, with keyset pagination on (sort value, seq)."""
     p = Params()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -98,17 +99,44 @@ class SQLiteStore(Store):
     async def list_jobs(self, query: JobQuery) -> list[Job]:
         return await self._select_jobs(*list_sql(query))
 
+    async def count_jobs(self, query: JobQuery, cap: int) -> int:
+        sql, params = count_sql(query, cap)
+        row = await self._readers.run(lambda c: c.execute(sql, params).fetchone())
+        return int(row[0])
+
     async def _select_jobs(self, sql: str, params: Sequence[Any]) -> list[Job]:
-        rows = await self._readers.run(lambda c: c.execute(sql, params).fetchall())
-        return [job_from_row(r) for r in rows]
+        # rows become jobs on the reader thread: a long listing never holds the event loop
+        # for longer than the interpreter's switch interval at a time
+        return await self._readers.run(
+            lambda c: [job_from_row(r) for r in c.execute(sql, params).fetchall()]
+        )
 
     async def claim(self, spec: ClaimSpec, lease_key: str, now: float) -> list[Job]:
         async def write(touches: list[bool]) -> list[Job]:
-            return await self._write(  # type: ignore[no-any-return]
-                lambda c: sqlite_claim.claim(c, spec, lease_key, now, touches[0])
-            )
+            claimed: list[Job] = []
+            touch, want = touches[0], spec
+            for _ in range(NARROWINGS):  # another claim may take the chosen jobs first
+                among = await self._narrowed(want)
+                claimed += await self._claim(want, lease_key, now, touch, among)
+                if not among or len(claimed) >= spec.limit:
+                    break
+                touch, want = False, replace(spec, limit=spec.limit - len(claimed))
+            return claimed
 
         return await recording(self._seen, [spec], now, write)
+
+    async def _claim(
+        self, spec: ClaimSpec, key: str, now: float, touch: bool, among: list[str] | None
+    ) -> list[Job]:
+        return await self._write(  # type: ignore[no-any-return]
+            lambda c: sqlite_claim.claim(c, spec, key, now, touch, among)
+        )
+
+    async def _narrowed(self, spec: ClaimSpec) -> list[str] | None:
+        """For a wide claim, the few queues to claim from (read on a reader); else None."""
+        if not sqlite_claim.is_wide(spec):
+            return None
+        return await self._readers.run(lambda c: sqlite_claim.narrow(c, spec))  # type: ignore[no-any-return]
 
     async def transition(self, steps: Sequence[Step], now: float) -> list[StepResult]:
         return await self._write(lambda c: _transition(c, steps, now))  # type: ignore[no-any-return]
@@ -117,9 +145,11 @@ class SQLiteStore(Store):
         self, steps: Sequence[Step], spec: ClaimSpec, lease_key: str, now: float
     ) -> tuple[list[StepResult], list[Job]]:
         async def write(touches: list[bool]) -> tuple[list[StepResult], list[Job]]:
+            among = await self._narrowed(spec)
+
             def both(c: sqlite3.Connection) -> tuple[list[StepResult], list[Job]]:
                 results = _transition(c, steps, now) if steps else []
-                return results, sqlite_claim.claim(c, spec, lease_key, now, touches[0])
+                return results, sqlite_claim.claim(c, spec, lease_key, now, touches[0], among)
 
             return await self._write(both)  # type: ignore[no-any-return]
 
@@ -135,7 +165,7 @@ class SQLiteStore(Store):
                     if handed is not None:
                         return [(jobs[0], True)], [[handed]]
                 return _insert(c, jobs, now), [
-                    sqlite_claim.claim(c, spec, key, now, touch)
+                    sqlite_claim.claim(c, spec, key, now, touch, _new_work(spec, jobs))
                     for (spec, key), touch in zip(claims, touches, strict=True)
                 ]
 
@@ -194,15 +224,19 @@ class SQLiteStore(Store):
     async def queue_stats(self) -> list[QueueStats]:
         return await self._readers.run(_queue_stats)
 
-    async def finished_counts(self, since: float, bucket_seconds: float) -> list[FinishedCount]:
-        sql = (
-            "SELECT queue, CAST((finished_at - ?) / ? AS INTEGER) AS bucket, state, count(*) "
-            "FROM jobs WHERE finished_at IS NOT NULL AND finished_at >= ? "
-            "GROUP BY queue, bucket, state"
-        )
-        rows = await self._readers.run(
-            lambda c: c.execute(sql, (since, bucket_seconds, since)).fetchall()
-        )
+    async def finished_counts(
+        self,
+        since: float,
+        bucket_seconds: float,
+        queues: Sequence[str] | None = None,
+        top: int | None = None,
+    ) -> list[FinishedCount]:
+        among = "" if queues is None else f"AND queue IN {IN_JSON.format(n=4)}"
+        sql = FINISHED_COUNTS.format(among=among)
+        params: tuple[Any, ...] = (since, bucket_seconds, -1 if top is None else top)
+        if queues is not None:
+            params += (_json_list(queues),)
+        rows = await self._readers.run(lambda c: c.execute(sql, params).fetchall())
         return [FinishedCount(*r) for r in rows]
 
     async def queue_names(self) -> list[str]:
@@ -236,8 +270,13 @@ class SQLiteStore(Store):
         return await self._write(lambda c: c.execute(sql, (seen_before,)).rowcount)  # type: ignore[no-any-return]
 
     # problems
-    async def type_activity(self, since: float) -> list[TypeActivity]:
-        rows = await self._readers.run(lambda c: c.execute(TYPE_ACTIVITY, (since,)).fetchall())
+    async def type_activity(
+        self, since: float, queues: Sequence[str] | None = None
+    ) -> list[TypeActivity]:
+        among = "" if queues is None else f"AND queue IN {IN_JSON.format(n=2)}"
+        sql = TYPE_ACTIVITY.format(among=among)
+        params = (since,) if queues is None else (since, _json_list(queues))
+        rows = await self._readers.run(lambda c: c.execute(sql, params).fetchall())
         return [TypeActivity(*r) for r in rows]
 
     async def queued_ids(self, queue: str, type: str | None, limit: int) -> list[str]:
@@ -585,6 +624,19 @@ QUEUED_IDS_OF_TYPE = (
     "ORDER BY priority DESC, seq LIMIT ?"
 )
 # live jobs through the state index, finished ones since ? through jobs_finished
+# a list of names passed as one JSON parameter ?n (any number of them, one bound value)
+IN_JSON = "(SELECT value FROM json_each(?{n}))"
+# per (queue, bucket, state); only the `top` (?3) busiest queues by name, the rest as NULL
+FINISHED_COUNTS = """
+WITH finished AS (
+    SELECT queue, CAST((finished_at - ?1) / ?2 AS INTEGER) AS bucket, state FROM jobs
+    WHERE finished_at IS NOT NULL AND finished_at >= ?1 {among}),
+busiest AS (SELECT queue FROM finished GROUP BY queue ORDER BY count(*) DESC, queue LIMIT ?3)
+SELECT CASE WHEN queue IN (SELECT queue FROM busiest) THEN queue END AS shown, bucket, state,
+       count(*)
+FROM finished GROUP BY shown, bucket, state
+"""
+NARROWINGS = 3  # rounds of a wide claim (narrow on a reader, claim on the writer)
 TYPE_ACTIVITY = """
 SELECT queue, type,
        sum(CASE WHEN state = 'queued' THEN 1 ELSE 0 END),
@@ -592,10 +644,10 @@ SELECT queue, type,
        min(CASE WHEN state = 'queued' THEN max(created_at, run_at) END),
        max(last_heartbeat_at)
 FROM (SELECT queue, type, state, created_at, run_at, last_heartbeat_at FROM jobs
-      WHERE state IN ('scheduled', 'queued', 'running')
+      WHERE state IN ('scheduled', 'queued', 'running') {among}
       UNION ALL
       SELECT queue, type, state, created_at, run_at, last_heartbeat_at FROM jobs
-      WHERE finished_at IS NOT NULL AND finished_at >= ?)
+      WHERE finished_at IS NOT NULL AND finished_at >= ?1 {among})
 GROUP BY queue, type
 HAVING sum(CASE WHEN state = 'queued' THEN 1 ELSE 0 END) > 0
 ORDER BY queue, type
@@ -625,6 +677,26 @@ def _workers(c: sqlite3.Connection) -> list[WorkerSeen]:
 def _loads_list(raw: str) -> list[str]:
     value = orjson.loads(raw)
     return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def _new_work(spec: ClaimSpec, jobs: Sequence[Job]) -> list[str] | None:
+    """A wide claim handed new work looks only at the queues of that work (it waited because
+    its other queues had nothing); other claims at all their queues (None)."""
+    if not sqlite_claim.is_wide(spec):
+        return None
+    asked = set(spec.queues)
+    return [q for q in dict.fromkeys(job.queue for job in jobs) if q in asked]
+
+
+def _json_list(names: Sequence[str] | None) -> str | None:
+    return None if names is None else orjson.dumps(list(names)).decode()
+
+
+def count_sql(q: JobQuery, cap: int) -> tuple[str, list[Any]]:
+    """Count the jobs matching `q`'s filters, at most `cap` of them."""
+    where, params = _filters(q)
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    return f"SELECT count(*) FROM (SELECT 1 FROM jobs{clause} LIMIT ?)", [*params, cap]
 
 
 def list_sql(q: JobQuery) -> tuple[str, list[Any]]:

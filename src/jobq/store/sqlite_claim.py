@@ -2,10 +2,15 @@
 
 The common claim is ONE statement: an UPDATE ... RETURNING whose WHERE holds, per (queue,
 type), an ordered and limited subquery on the claim index (a range scan, O(log n) however long
-the backlog), skipping paused queues. It used to be a read of the paused queues, a query per
-(queue, type), then the update: each statement costs the writer thread a release and a retake
-of the GIL, which the event loop holds most of the time under load. A claim of named jobs, or
-of more (queue, type) pairs than one statement should hold, still chooses first, then leases.
+the backlog), skipping paused queues. A claim over more pairs than that statement holds (a
+worker of "any queue" of thousands) is first narrowed, on a reader: one statement reads each
+pair's best job (one index step each, in SQLite's C loop) and keeps the queues of the best
+`limit` of them, where the best `limit` jobs overall must lie; the writer then claims from
+those few. The single writer never walks the whole list of queues. One statement, not a read
+of the paused queues and a query per (queue, type) before the update: each statement costs the
+writer thread a release and a retake of the GIL, which the event loop holds most of the time
+under load. A claim of named jobs, or of more (queue, type) pairs than one statement should
+hold after narrowing, still chooses first, then leases.
 """
 
 from __future__ import annotations
@@ -60,21 +65,62 @@ BEST_OF_TYPE = (
 )
 
 
+# each (queue, type)'s best queued job, the best ?2 of them: their queues (?1 queues and ?3
+# types as JSON lists); a paused queue has none
+_HEAD = "SELECT seq FROM jobs INDEXED BY {index} WHERE state = 'queued' AND queue = q.value {typed}"
+_HEADS = """
+SELECT DISTINCT queue FROM (
+    SELECT j.queue, j.priority, j.seq FROM json_each(?1) AS q {types}
+    JOIN jobs AS j ON j.seq = ({head} ORDER BY priority DESC, seq LIMIT 1)
+    WHERE q.value NOT IN (SELECT name FROM queues WHERE paused = 1)
+    ORDER BY j.priority DESC, j.seq LIMIT ?2)
+"""
+HEADS = _HEADS.format(types="", head=_HEAD.format(index="jobs_claim", typed=""))
+HEADS_OF_TYPES = _HEADS.format(
+    types="CROSS JOIN json_each(?3) AS t",
+    head=_HEAD.format(index="jobs_claim_type", typed="AND type = t.value"),
+)
+
+
+def is_wide(spec: ClaimSpec) -> bool:
+    """Whether the claim names more (queue, type) pairs than one claim statement holds."""
+    return spec.ids is None and len(spec.queues) * len(spec.types or [None]) > MAX_PAIRS
+
+
+def narrow(c: sqlite3.Connection, spec: ClaimSpec) -> list[str]:
+    """The queues among spec.queues where the best spec.limit jobs are (a read)."""
+    queues = dumps(spec.queues)
+    if spec.types:
+        rows = c.execute(HEADS_OF_TYPES, (queues, spec.limit, dumps(spec.types)))
+    else:
+        rows = c.execute(HEADS, (queues, spec.limit))
+    return [r[0] for r in rows]
+
+
 def claim(
-    c: sqlite3.Connection, spec: ClaimSpec, lease_key: str, now: float, touch: bool = True
+    c: sqlite3.Connection,
+    spec: ClaimSpec,
+    lease_key: str,
+    now: float,
+    touch: bool = True,
+    among: Sequence[str] | None = None,
 ) -> list[Job]:
-    """Lease up to spec.limit jobs, best first; `touch`: also record the worker as seen."""
+    """Lease up to spec.limit jobs, best first; `touch`: also record the worker as seen.
+    `among`: claim only from these of spec.queues (a wide claim's narrowing)."""
     if touch:
         touch_worker(c, spec.worker, spec.queues, now)
     worker = dumps(worker_dict(spec.worker))
     kinds: Sequence[str | None] = spec.types or [None]
-    pairs = [(queue, kind) for queue in spec.queues for kind in kinds]
+    queues = spec.queues if among is None else among
+    if not queues:
+        return []
+    pairs = [(queue, kind) for queue in queues for kind in kinds]
     head = (spec.lease_seconds, lease_key, now, worker)
     if spec.ids is None and len(pairs) <= MAX_PAIRS:
         params = [*head, spec.limit, *(p for pair in pairs for p in pair if p is not None)]
         rows = c.execute(_lease_best(tuple(kind is not None for _, kind in pairs)), params)
     else:
-        chosen = _choose(c, spec)
+        chosen = _choose(c, spec, queues)
         if not chosen:
             return []
         rows = c.execute(LEASE.format(chosen=", ".join("?" for _ in chosen)), (*head, *chosen))
@@ -101,11 +147,11 @@ def _lease_best(typed: tuple[bool, ...]) -> str:
     return LEASE.format(chosen=chosen)
 
 
-def _choose(c: sqlite3.Connection, spec: ClaimSpec) -> list[int]:
-    """The seqs to lease, best first, chosen by a query per queue (and type)."""
+def _choose(c: sqlite3.Connection, spec: ClaimSpec, queues: Sequence[str]) -> list[int]:
+    """The seqs to lease, best first, chosen by a query per queue (and type) of `queues`."""
     paused = {r[0] for r in c.execute("SELECT name FROM queues WHERE paused = 1")}
     candidates: list[tuple[int, int]] = []
-    for queue in spec.queues:
+    for queue in queues:
         if queue in paused:
             continue
         if spec.ids is not None:

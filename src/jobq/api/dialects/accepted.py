@@ -171,7 +171,7 @@ async def want_job(
     lease = seconds("X-Accepted-Timeout", x_accepted_timeout)
     if lease == 0:
         raise InvalidInput("X-Accepted-Timeout must be above 0", field="X-Accepted-Timeout")
-    queues = await _work_queues(request, engine)
+    queues = await _work_queues(request)
     if not queues:
         return Response(status_code=204)
     host = request.client.host if request.client else None
@@ -183,13 +183,13 @@ async def want_job(
     return json({**document(jobs[0]), "lease_token": jobs[0].lease_token})
 
 
-async def _work_queues(request: Request, engine: Engine) -> list[str]:
+async def _work_queues(request: Request) -> list[str]:
     guard = await guard_of(request)
     named = request.query_params.getlist("queue")
     if named:
         guard.queues(named, Action.work)
         return named
-    return [q for q in await engine.queue_names() if guard.may(q, Action.work)]
+    return await guard.queues_for(Action.work)
 
 
 async def update(request: Request, uuid: str, body: Annotated[Update, Body()]) -> Response:

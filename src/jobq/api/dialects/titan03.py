@@ -136,7 +136,7 @@ async def consume(request: Request, n: Annotated[int, Query(ge=1, le=1000)] = 1)
     consumer gets them."""
     engine = engine_of(request)
     guard = await guard_of(request)
-    queues = [q for q in await engine.queue_names() if guard.may(q, Action.work)]
+    queues = await guard.queues_for(Action.work)
     if not queues:
         return many([])
     return many(await engine.claim(ClaimSpec(queues, None, n, None, await t.worker(request, NAME))))

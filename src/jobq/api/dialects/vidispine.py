@@ -67,7 +67,8 @@ DOCUMENTED: dict[int | str, dict[str, Any]] = {
 }  # fmt: skip
 router = APIRouter(responses=DOCUMENTED)
 WITH_TEXT = (XML, JSON, TEXT)
-SCAN_LIMIT = 10_000  # jobs a listing looks at (newest first) to count hits, filter and sort
+SCAN_LIMIT = 10_000  # hits counted; jobs a listing filtered off the store looks at (newest first)
+SEQ_ORDER = ("jobId", "startTime")  # sort keys in the order of seq
 TYPE_NAME = re.compile(r"^[A-Za-z0-9_.:@/-]{1,200}$")
 WIRE_ID = re.compile(r"^[A-Za-z_]+-([0-9]{1,18})$")
 
@@ -134,16 +135,40 @@ async def get_jobs(request: Request) -> Response:
     params = ListParams.read(request)
     engine = engine_of(request)
     params.types = (await guard_of(request)).listing(params.types)
-    jobs = await engine.list_jobs(params.query(caller(request))) if params.types != [] else []
-    view = await _view(engine, jobs, params.metadata, params.fields, params.step)
-    matching = params.order([j for j in jobs if params.keep(j, view)], view)
-    page = matching[params.first - 1 : params.first - 1 + params.number]
+    page: list[Job] = []
+    if params.types == []:
+        hits, view = 0, View()
+    elif params.in_store():
+        hits, page, view = await _page_from_store(engine, params, caller(request))
+    else:
+        hits, page, view = await _page_from_scan(engine, params, caller(request))
     if media == TEXT:
         return text([wire_id(j) for j in page])
     render = id_document if params.idonly else (lambda j: job_document(j, view))
-    return respond(
-        media, "JobListDocument", {"hits": len(matching), "job": [render(j) for j in page]}
-    )
+    return respond(media, "JobListDocument", {"hits": hits, "job": [render(j) for j in page]})
+
+
+async def _page_from_store(
+    engine: Engine, params: ListParams, user: str | None
+) -> tuple[int, list[Job], View]:
+    """Filters, order and paging all done by the store: the cost follows the page."""
+    end = min(params.first - 1 + params.number, SCAN_LIMIT)
+    query = params.query(user, limit=end, descending=params.sort[0][1])
+    page = (await engine.list_jobs(query))[params.first - 1 :] if end >= params.first else []
+    hits = await engine.count_jobs(query, SCAN_LIMIT)
+    return hits, page, await _view(engine, page, params.metadata, params.fields, params.step)
+
+
+async def _page_from_scan(
+    engine: Engine, params: ListParams, user: str | None
+) -> tuple[int, list[Job], View]:
+    """A filter or order on what the store does not hold (READY, WAITING and HOLD, which
+    depend on problems; FINISHED_WARNING; priority names): the newest SCAN_LIMIT candidates
+    the store filtered, refined here."""
+    jobs = await engine.list_jobs(params.query(user, limit=SCAN_LIMIT, descending=True))
+    view = await _view(engine, jobs, params.metadata, params.fields, params.step)
+    matching = params.order([j for j in jobs if params.keep(j, view)], view)
+    return len(matching), matching[params.first - 1 : params.first - 1 + params.number], view
 
 
 @router.post("/job")
@@ -274,14 +299,13 @@ async def _view(
     fields: list[str] | None = None,
     steps: bool = True,
 ) -> View:
-    """What rendering `jobs` needs: paused queues and the problems holding waiting jobs."""
+    """What rendering `jobs` needs: paused queues and the problems holding waiting jobs,
+    found from these jobs alone."""
     view = View(metadata=metadata, fields=fields, steps=steps)
-    view.paused = {q.name for q in await engine.queues() if q.paused}
+    view.paused = await engine.paused_queues()
     waiting = [job for job in jobs if job.state in WAITING]
-    found = await engine.problems() if waiting else []
-    if found:
-        for job in waiting:
-            view.holding[job.id] = await engine.problems_of(job, found)
+    if waiting:
+        view.holding = await engine.problems_holding(waiting, view.paused)
     return view
 
 
@@ -338,19 +362,24 @@ class ListParams:
             sort=parse_sort(request.query_params.get("sort") or "startTime desc"),
         )  # fmt: skip
 
-    def query(self, user: str | None) -> JobQuery:
-        """What the store can filter; the rest is checked by `keep`."""
+    def in_store(self) -> bool:
+        """Whether the store can do all of it: no state or priority filter, and an order by
+        job id or start time (both the order of seq)."""
+        by_seq = all(name in SEQ_ORDER for name, _ in self.sort[:1])
+        return self.states is None and self.priorities is None and by_seq and bool(self.sort)
+
+    def query(self, user: str | None, limit: int, descending: bool) -> JobQuery:
+        """What the store can filter; the rest is checked by `keep`. Time bounds are exact
+        at the milliseconds the documents show."""
         states: list[State] | None = None
         if self.states is not None:  # an empty list filters nothing here; `keep` drops all
             states = sorted({s for name in self.states for s in STORE_STATES[name]})
         return JobQuery(
             queues=self.types, states=states,
             owner=user if self.user else None, metadata=self.metadata_filter,
-            created_after=_widen(self.start_from, -0.001),
-            created_before=_widen(self.start_to, 0.001),
-            finished_after=_widen(self.finish_from, -0.001),
-            finished_before=_widen(self.finish_to, 0.001),
-            sort="seq", descending=True, limit=SCAN_LIMIT,
+            created_after=_from_ms(self.start_from), created_before=_to_ms(self.start_to),
+            finished_after=_from_ms(self.finish_from), finished_before=_to_ms(self.finish_to),
+            sort="seq", descending=descending, limit=limit,
         )  # fmt: skip
 
     def keep(self, job: Job, view: View) -> bool:
@@ -368,10 +397,15 @@ class ListParams:
         return jobs
 
 
-def _widen(t: float | None, by: float) -> float | None:
-    """A store-side bound widened by the millisecond the wire format rounds away; `_within`
-    then compares exactly, at the precision of the times as rendered."""
-    return None if t is None else t + by
+def _from_ms(t: float | None) -> float | None:
+    """The store's lower bound (inclusive) for times shown at or after `t`'s millisecond
+    (a time is shown rounded to the millisecond)."""
+    return None if t is None else (round(t * 1000) - 0.5) / 1000
+
+
+def _to_ms(t: float | None) -> float | None:
+    """The store's upper bound (exclusive) for times shown at or before `t`'s millisecond."""
+    return None if t is None else (round(t * 1000) + 0.5) / 1000
 
 
 def _rendered_ms(t: float) -> int:

@@ -152,7 +152,7 @@ const overview = {
   async refresh() {
     const [queues, throughput] = await Promise.all([
       api("/stats/queues"),
-      api("/stats/throughput?minutes=60"),
+      api("/stats/throughput?minutes=60&top=100"),
     ]);
     overview.throughput = throughput;
     overview.table(queues.queues, throughput.queues);
@@ -184,12 +184,12 @@ const overview = {
     const data = overview.throughput;
     if (!data) return;
     const chosen = $("#chart-queue").value;
-    const names = chosen ? [chosen] : Object.keys(data.queues);
+    // the busiest queues come by name, the rest together as `other`
+    const rows = chosen ? [data.queues[chosen] || {}] : [...Object.values(data.queues), data.other || {}];
     const total = (state) => {
       const out = new Array(data.buckets).fill(0);
-      for (const name of names) {
-        const s = (data.queues[name] || {})[state] || [];
-        s.forEach((n, i) => (out[i] += n));
+      for (const row of rows) {
+        (row[state] || []).forEach((n, i) => (out[i] += n));
       }
       return out;
     };

@@ -1,0 +1,157 @@
+"""What one tenant with thousands of queues costs everyone else, on SQLite.
+
+    .venv/bin/python -m bench.many_queues [--jobs 1000000] [--queues 20000] [--db FILE]
+
+Fills a SQLite file once with `--jobs` queued jobs spread over `--queues` queues (direct
+inserts), starts `jobq serve` on it with a 10 ms event loop lag ticker (JOBQ_LOOP_TICK=0.01),
+then measures another client's one-job enqueues (native `POST /api/v1/jobs`, one at a time):
+first alone, then while a second client repeats the heavy requests: a Titan 0.3 `GET /jobs`
+(a claim over every queue) and a Vidispine `GET /API/job` (a listing over every job). Prints
+each heavy request's latency, the enqueue p50/p99 of both phases and the event loop's longest
+lag (`jobq_event_loop_lag_max_seconds` from /metrics, after each phase); writes
+bench/results/many_queues.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sqlite3
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from bench.services import ROOT, JobqServer
+from bench.stats import percentile
+from jobq.store.sqlite import SQLiteStore
+
+RESULTS = ROOT / "bench" / "results" / "many_queues.json"
+
+
+def fill(path: str, jobs: int, queues: int) -> None:
+    """`jobs` queued jobs, round robin over `queues` queues (once: a filled file is kept)."""
+    asyncio.run(_migrate(path))
+    conn = sqlite3.connect(path)
+    if conn.execute("SELECT count(*) FROM jobs").fetchone()[0] >= jobs:
+        conn.close()
+        return
+    now = time.time()
+    names = [f"tenant-{i:05}" for i in range(queues)]
+    conn.executemany(
+        "INSERT OR IGNORE INTO queues (name, paused, updated_at) VALUES (?, 0, ?)",
+        [(name, now) for name in names],
+    )
+    rows = (
+        (str(uuid.uuid4()), names[i % queues], "t", "queued", now, 60, 3, 2, 3600, 0, now, now)
+        for i in range(jobs)
+    )
+    conn.executemany(
+        "INSERT INTO jobs (id, queue, type, state, run_at, lease_seconds, max_attempts, "
+        "backoff_base, backoff_max, attempt, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    conn.commit()
+    conn.execute("ANALYZE")
+    conn.close()
+
+
+async def _migrate(path: str) -> None:
+    store = SQLiteStore(path)
+    await store.open()
+    await store.close()
+
+
+async def enqueues(client: httpx.AsyncClient, n: int) -> list[float]:
+    """Seconds of each of n one-job enqueues into the other tenant's own queue."""
+    out = []
+    for _ in range(n):
+        started = time.perf_counter()
+        r = await client.post("/api/v1/jobs", json={"queue": "other-tenant", "type": "t"})
+        r.raise_for_status()
+        out.append(time.perf_counter() - started)
+    return out
+
+
+async def heavy(client: httpx.AsyncClient, stop: asyncio.Event) -> dict[str, list[float]]:
+    """Repeat the claim over every queue and the listing over every job until `stop`."""
+    spent: dict[str, list[float]] = {"titan03_claim_any_queue": [], "vidispine_list": []}
+    calls = {
+        "titan03_claim_any_queue": ("/titan-0.3/v1/jobs", {}),
+        "vidispine_list": ("/API/job", {"accept": "application/json"}),
+    }
+    while not stop.is_set():
+        for name, (path, headers) in calls.items():
+            started = time.perf_counter()
+            r = await client.get(path, headers=headers)
+            r.raise_for_status()
+            spent[name].append(time.perf_counter() - started)
+    return spent
+
+
+async def longest_lag(client: httpx.AsyncClient) -> float:
+    text = (await client.get("/metrics")).text
+    for line in text.splitlines():
+        if line.startswith("jobq_event_loop_lag_max_seconds "):
+            return float(line.split()[1])
+    raise RuntimeError("the server shows no jobq_event_loop_lag_max_seconds")
+
+
+def summary(seconds: list[float]) -> dict[str, float]:
+    ms = sorted(s * 1000 for s in seconds)
+    return {"n": len(ms), "p50_ms": percentile(ms, 50), "p99_ms": percentile(ms, 99),
+            "max_ms": ms[-1]}  # fmt: skip
+
+
+async def measure(url: str, n: int) -> dict[str, object]:
+    async with httpx.AsyncClient(base_url=url, timeout=120) as client:
+        await enqueues(client, 50)  # warm up
+        alone = await enqueues(client, n)
+        lag_alone = await longest_lag(client)
+        stop = asyncio.Event()
+        async with httpx.AsyncClient(base_url=url, timeout=120) as other:
+            load = asyncio.create_task(heavy(other, stop))
+            await asyncio.sleep(1.0)
+            beside = await enqueues(client, n)
+            stop.set()
+            spent = await load
+        lag_beside = await longest_lag(client)
+    return {
+        "enqueue_alone": summary(alone),
+        "enqueue_beside_heavy": summary(beside),
+        **{name: summary(s) for name, s in spent.items() if s},
+        "loop_lag_max_ms_alone": lag_alone * 1000,
+        "loop_lag_max_ms_after_heavy": lag_beside * 1000,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=1_000_000)
+    parser.add_argument("--queues", type=int, default=20_000)
+    parser.add_argument("--enqueues", type=int, default=500)
+    parser.add_argument("--db", default=str(Path(tempfile.gettempdir()) / "jobq-many.db"))
+    args = parser.parse_args()
+    started = time.perf_counter()
+    fill(args.db, args.jobs, args.queues)
+    print(f"filled {args.db}: {args.jobs} jobs in {args.queues} queues "
+          f"({time.perf_counter() - started:.0f} s)")  # fmt: skip
+    os.environ["JOBQ_LOOP_TICK"] = "0.01"
+    server = JobqServer(f"sqlite:///{args.db}").start(Path(args.db + ".log"))
+    try:
+        figures = asyncio.run(measure(server.url, args.enqueues))
+    finally:
+        server.stop()
+    figures = {"jobs": args.jobs, "queues": args.queues, **figures}
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
