@@ -136,6 +136,15 @@ def serve(
             help="Queues labelled by name in /metrics (the first seen); later ones as (other).",
         ),
     ] = METRICS_QUEUES,
+    max_queues_per_user: Annotated[
+        int,
+        typer.Option(
+            envvar="JOBQ_MAX_QUEUES_PER_USER",
+            min=0,
+            help="Queues a user may create by enqueueing into a new name (0: only "
+            "administrators create queues).",
+        ),
+    ] = 1000,
     loop_tick: Annotated[
         float,
         typer.Option(
@@ -169,7 +178,8 @@ def serve(
                mounts=mounts, insecure=insecure,
                access_log=access_log, defaults=defaults, auth_fail_limit=auth_fail_limit,
                auth_fail_window=auth_fail_window, auto_migrate=auto_migrate,
-               metrics_queues=metrics_queues, loop_tick=loop_tick))  # fmt: skip
+               metrics_queues=metrics_queues, loop_tick=loop_tick,
+               max_queues_per_user=max_queues_per_user))  # fmt: skip
 
 
 def _check_db_url(db: str) -> None:

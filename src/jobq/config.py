@@ -30,6 +30,7 @@ class Config:
     defaults: Defaults = field(default_factory=Defaults)
     auto_migrate: bool = True  # apply schema migrations at start (PostgreSQL)
     metrics_queues: int = METRICS_QUEUES
+    max_queues_per_user: int = 1000  # queues a user may create by enqueueing (0: none)
     loop_tick: float = 0.1  # seconds between the event loop lag ticker's timers (0: off)
 
 

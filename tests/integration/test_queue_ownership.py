@@ -171,3 +171,24 @@ async def test_an_old_database_migrates_without_giving_its_queues_away(
     finally:
         if kind == "postgres":
             await pgdb.drop_database(db)
+
+
+async def test_the_queues_a_user_may_create_are_bounded_by_a_setting(tmp_path: Path) -> None:
+    async with running_app(tmp_path, max_queues_per_user=2) as (app, client):
+        ann = await add_person(store_of(app), "ann")
+        root = await add_person(store_of(app), "root", admin=True)
+        for queue in ("a1", "a2"):
+            r = await client.post("/api/v1/jobs", json={"queue": queue}, headers=bearer(ann))
+            assert r.status_code == 201, r.text
+        r = await client.post("/api/v1/jobs", json={"queue": "a3"}, headers=bearer(ann))
+        assert r.status_code == 403 and "--max-queues-per-user" in r.text, r.text
+        assert await store_of(app).queue_owner("a3") is None
+        r = await client.post("/api/v1/jobs", json={"queue": "a1"}, headers=bearer(ann))
+        assert r.status_code == 201  # its own queues still take jobs
+        r = await client.post("/api/v1/jobs", json={"queue": "r1"}, headers=bearer(root))
+        assert r.status_code == 201  # administrators are not bounded
+    (tmp_path / "none").mkdir()
+    async with running_app(tmp_path / "none", max_queues_per_user=0) as (app, client):
+        bob = await add_person(store_of(app), "bob")
+        r = await client.post("/api/v1/jobs", json={"queue": "b1"}, headers=bearer(bob))
+        assert r.status_code == 403

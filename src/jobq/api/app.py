@@ -146,7 +146,9 @@ def create_app(config: Config) -> FastAPI:
         app.state.engine = engine
         metrics.attach(engine, app.state.metrics)
         limiter = FailureLimiter(config.auth_fail_limit, config.auth_fail_window)
-        app.state.auth = Authenticator(store, limiter=limiter)
+        app.state.auth = Authenticator(
+            store, limiter=limiter, max_queues=config.max_queues_per_user
+        )
         app.state.open_to_anyone = open_to_anyone(config.host, config.insecure)
         if not app.state.open_to_anyone and not await store.has_users():
             log.warning(OPEN_MODE)  # (a public bind without users is warned of in jobq.server)

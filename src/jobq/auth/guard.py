@@ -27,6 +27,7 @@ from jobq.store.base import Store
 # queues every installation has from the start (Titan 0.2's one queue, the native default):
 # they exist before anyone enqueues, so only an administrator gives them an owner
 SHARED_QUEUES = frozenset({"default"})
+MAX_QUEUES_PER_USER = 1000  # the default of `jobq serve --max-queues-per-user`
 
 
 class Guard:
@@ -37,12 +38,14 @@ class Guard:
         store: Store,
         now: float = 0.0,
         on_change: Callable[[], None] = lambda: None,
+        max_queues: int = MAX_QUEUES_PER_USER,
     ) -> None:
         self.principal = principal
         self.roles = roles
         self.store = store
         self.now = now
         self.on_change = on_change  # ownership changed: cached roles are stale
+        self.max_queues = max_queues  # queues a user may own by creating them
 
     @property
     def unrestricted(self) -> bool:
@@ -137,6 +140,14 @@ class Guard:
         user = self.principal.user
         if user is None or queue in SHARED_QUEUES:
             return
+        owned = sum(1 for role in self.roles.values() if role == Role.owner)
+        if owned >= self.max_queues:
+            raise Forbidden(
+                f"cannot create queue {queue!r}: you own {owned} queues, the most a user may "
+                "create on this server (an administrator can grant more, or raise "
+                "--max-queues-per-user)",
+                queue=queue, action="enqueue",
+            )  # fmt: skip
         if await self.store.claim_queue(queue, user, self.now) == user:
             self.roles = {**self.roles, queue: Role.owner}
             self.on_change()

@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable
 
 from jobq.auth import keys
+from jobq.auth.guard import MAX_QUEUES_PER_USER
 from jobq.auth.model import GRANTABLE, ApiKey, Grant, Principal, Role, User
 from jobq.errors import InvalidInput, NotFound, Unauthorized
 from jobq.store.base import Store
@@ -60,8 +61,10 @@ class Authenticator:
         clock: Clock = time.time,
         cache_seconds: float = 2.0,
         limiter: FailureLimiter | None = None,
+        max_queues: int = MAX_QUEUES_PER_USER,
     ) -> None:
         self.store = store
+        self.max_queues = max_queues  # queues a user may create (Guard.enqueue)
         self.clock = clock
         self.cache_seconds = cache_seconds
         self.limiter = limiter or FailureLimiter()
