@@ -149,6 +149,7 @@ class Engine:
 
     def build(self, spec: JobSpec, now: float, job_id: str | None = None) -> Job:
         d = self.defaults
+        rules.check_lease(spec.lease_seconds)
         run_at = spec.run_at if spec.run_at is not None else now + (spec.delay or 0.0)
         result_ttl = None if spec.keep_forever else _pick(spec.result_ttl, d.result_ttl)
         return Job(
@@ -240,8 +241,7 @@ class Engine:
         """Up to spec.limit jobs, each with a lease; waits up to `wait` seconds for one.
         `gone` says whether the claimer has left (a long poll must not hand a job to a
         worker that died while it waited: the job would sit out a whole lease)."""
-        if spec.limit < 1 or not spec.queues:
-            raise InvalidInput("a claim needs at least one queue and a limit of at least 1")
+        _check_claim(spec)
         give_up = self.clock() + min(max(wait, 0.0), self.defaults.max_claim_wait)
         with self.notifier.listen(f"queue:{q}" for q in spec.queues) as listener:
             while True:
@@ -297,8 +297,7 @@ class Engine:
     ) -> tuple[list[Job | JobqError], list[Job]]:
         """`ack(acks)` then `claim(spec, wait)`, the first try of both in one transaction: a
         worker's outcomes and its next claim cost one commit."""
-        if spec.limit < 1 or not spec.queues:
-            raise InvalidInput("a claim needs at least one queue and a limit of at least 1")
+        _check_claim(spec)
         started = self.clock()
         steps, spawned = self._ack_steps(acks, started)
         results, jobs = await self.store.transition_and_claim(steps, spec, lease_key(), started)
@@ -479,6 +478,12 @@ class Engine:
         if self.notifier.has_listeners("events"):
             for move in moves:
                 self.notifier.publish("events", _event(move, now))
+
+
+def _check_claim(spec: ClaimSpec) -> None:
+    if spec.limit < 1 or not spec.queues:
+        raise InvalidInput("a claim needs at least one queue and a limit of at least 1")
+    rules.check_lease(spec.lease_seconds)
 
 
 def _ack_plan(ack: Ack, now: float) -> Callable[[Job], Plan]:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from jobq.api import schemas as s
-from jobq.api.departure import Departure
+from jobq.api.departure import Departure, claim_while_there
 from jobq.api.prefer import MINIMAL_APPLIED, prefers_minimal
 from jobq.api.responses import json
 from jobq.api.security import guard_of
@@ -219,8 +219,7 @@ async def claim(request: Request, body: s.ClaimIn) -> Response:
     spec = ClaimSpec(body.queues, body.types, body.max, body.lease_seconds, worker)
     engine = engine_of(request)
     if body.acks is None:
-        with Departure(request.receive, body.wait > 0) as departure:
-            jobs = await engine.claim(spec, body.wait, gone=departure.gone)
+        jobs = await claim_while_there(request.receive, engine, spec, body.wait)
         if not jobs:
             return Response(status_code=204)
         return json({"jobs": [claimed_document(j) for j in jobs]})

@@ -7,7 +7,8 @@
     X-Accepted-Job-Timeout       deadline_seconds (failed, reason timeout, however re-handed)
     X-Accepted-Result-TTL        result_ttl
     X-Accepted-Callback-URL      callback_url
-    X-Accepted-Timeout           the claim's lease: unfinished by then, the job is re-handed
+    X-Accepted-Timeout           the claim's lease (at most 7 days, as everywhere): unfinished
+                                 by then, the job is re-handed
     X-Accepted-Block-For         the claim's long-poll wait
     X-Accepted-Wait-Result       a result wait
     PUT status done|failed       complete | fail (final); running: heartbeat with progress
@@ -25,6 +26,7 @@ from fastapi import APIRouter, Body, Header, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from jobq.api.departure import claim_while_there
 from jobq.api.dialects import titan_common as t
 from jobq.api.dialects.docs import add_docs
 from jobq.api.errors import HttpError
@@ -34,6 +36,7 @@ from jobq.auth.policy import Action
 from jobq.engine import Engine, JobSpec
 from jobq.errors import Conflict, InvalidInput
 from jobq.model import ClaimSpec, Job, Worker
+from jobq.rules import check_lease
 from jobq.states import TERMINAL, State
 
 NAME = "accepted"
@@ -169,13 +172,13 @@ async def want_job(
     engine = engine_of(request)
     wait = seconds("X-Accepted-Block-For", x_accepted_block_for) or 0.0
     lease = seconds("X-Accepted-Timeout", x_accepted_timeout)
-    if lease == 0:
-        raise InvalidInput("X-Accepted-Timeout must be above 0", field="X-Accepted-Timeout")
+    check_lease(lease, "X-Accepted-Timeout")
     queues = await _work_queues(request, engine)
     if not queues:
         return Response(status_code=204)
     host = request.client.host if request.client else None
-    jobs = await engine.claim(ClaimSpec(queues, None, 1, lease, Worker(NAME, host)), wait)
+    spec = ClaimSpec(queues, None, 1, lease, Worker(NAME, host))
+    jobs = await claim_while_there(request.receive, engine, spec, wait)
     if not jobs:
         return Response(status_code=204)
     # the lease token is not part of Accepted; it lets a worker that mixes APIs finish natively

@@ -29,6 +29,7 @@ from jobq.engine import Engine, JobSpec
 from jobq.errors import InvalidInput
 from jobq.model import Job, Worker
 from jobq.render import iso
+from jobq.rules import MAX_LEASE_SECONDS
 from jobq.states import State
 
 TIMEOUT = 60
@@ -45,7 +46,7 @@ REASON_OF_CODE = {
 LOG_LIMIT = 10_000_000  # entries read back for one log download
 
 Seconds = Annotated[int, Field(ge=0, le=10 * 365 * 86400)]
-Timeout = Annotated[int, Field(gt=0, le=7 * 86400)]
+Timeout = Annotated[int, Field(gt=0, le=MAX_LEASE_SECONDS)]
 Priority = Annotated[int, Field(ge=0, le=2)]
 MaxRetries = Annotated[int, Field(ge=0, le=MAX_RETRIES)]
 Payload = Annotated[str, Field(max_length=256 * 1024 * 1024)]
