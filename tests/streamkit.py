@@ -13,7 +13,9 @@ class RawCall:
     """`call = RawCall(app, "GET", "/path?query", headers)`, `call.start()`, then read
     `call.status`, `call.chunks`, `await call.hang_up()` or `await call.finished(timeout)`."""
 
-    def __init__(self, app: FastAPI, method: str, url: str, headers: dict[str, str]) -> None:
+    def __init__(
+        self, app: FastAPI, method: str, url: str, headers: dict[str, str], body: bytes = b""
+    ) -> None:
         path, _, query = url.partition("?")
         self.app = app
         self.scope = {
@@ -28,12 +30,13 @@ class RawCall:
         self.ended = False  # the server sent the response's last chunk
         self._gone = asyncio.Event()
         self._sent = False
+        self._body = body
         self.task: asyncio.Task[None] | None = None
 
     async def _receive(self) -> dict[str, Any]:
         if not self._sent:
             self._sent = True
-            return {"type": "http.request", "body": b"", "more_body": False}
+            return {"type": "http.request", "body": self._body, "more_body": False}
         await self._gone.wait()
         return {"type": "http.disconnect"}
 

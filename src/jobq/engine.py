@@ -9,11 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobq import respawn, rules
+from jobq import loglimit, respawn, rules
 from jobq.entropy import lease_key
 from jobq.errors import Conflict, InvalidInput, JobqError, NotFound
 from jobq.handoff import Parked, Parking
@@ -51,6 +51,7 @@ class Defaults:
     result_ttl: float | None = 7 * 86400.0
     max_claim_wait: float = 60.0
     max_result_wait: float = 300.0
+    max_log_bytes: int | None = loglimit.DEFAULT_MAX_BYTES  # per job (None: no limit)
 
 
 @dataclass(slots=True)
@@ -369,15 +370,30 @@ class Engine:
         job = await self.get(job_id)
         now = self.clock()
         rows = [(t if t is not None else now, stream, text) for t, stream, text in entries]
-        last = await self.store.append_logs(job_id, rows, job.attempt)
+        last = await self.store.append_logs(job_id, rows, job.attempt, self.defaults.max_log_bytes)
         self.notifier.publish(f"logs:{job_id}", last)
         return last
 
     async def logs(
-        self, job_id: str, after: int = 0, tail: int | None = None, limit: int = 10_000
+        self,
+        job_id: str,
+        after: int = 0,
+        tail: int | None = None,
+        limit: int = 10_000,
+        max_chars: int | None = None,
     ) -> list[LogEntry]:
         await self.get(job_id)
-        return await self.store.logs(job_id, after, tail, limit)
+        return await self.store.logs(job_id, after, tail, limit, max_chars)
+
+    async def log_pages(self, job_id: str, after: int = 0) -> AsyncIterator[list[LogEntry]]:
+        """The job's log after seq `after`, page by page (each at most about
+        loglimit.PAGE_CHARS of text): what every download streams, in flat memory. It ends
+        early if the job is deleted meanwhile (its log then reads as empty)."""
+        while page := await self.store.logs(
+            job_id, after, None, loglimit.PAGE_ENTRIES, loglimit.PAGE_CHARS
+        ):
+            after = page[-1].seq
+            yield page
 
     async def attempts(self, job_id: str) -> list[Attempt]:
         return await self.store.attempts(job_id)

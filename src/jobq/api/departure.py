@@ -20,6 +20,7 @@ from typing import Any
 
 from starlette.types import Message, Receive
 
+from jobq.api.standing import Standing
 from jobq.engine import Engine
 from jobq.model import ClaimSpec, Job
 
@@ -65,21 +66,27 @@ async def claim_while_there(
     engine: Engine,
     spec: ClaimSpec,
     wait: float,
-    also_gone: Callable[[], Awaitable[bool]] | None = None,
+    caller: Standing | None = None,
 ) -> list[Job]:
     """`engine.claim(spec, wait)` for an HTTP claimer: no job is handed to one that has hung
-    up while it waited (nor, with `also_gone`, once that says so)."""
+    up while it waited, nor (with `caller`) to one whose key or right to work was revoked
+    meanwhile: its jobs go back and the refusal is raised."""
     with Departure(receive, wait > 0) as departure:
-        gone: Callable[[], Awaitable[bool]] = departure.gone
-        if also_gone is not None:
-            gone = _either(departure.gone, also_gone)
-        return await engine.claim(spec, wait, gone=gone)
+        gone = departure.gone if caller is None else _either(departure.gone, caller)
+        jobs = await engine.claim(spec, wait, gone=gone)
+    if caller is not None and wait > 0:
+        try:
+            await caller.confirm()
+        except BaseException:
+            await engine.give_back(jobs)
+            raise
+    return jobs
 
 
 def _either(
-    first: Callable[[], Awaitable[bool]], second: Callable[[], Awaitable[bool]]
+    departed: Callable[[], Awaitable[bool]], caller: Standing
 ) -> Callable[[], Awaitable[bool]]:
     async def gone() -> bool:
-        return await first() or await second()
+        return await departed() or not await caller.holds()
 
     return gone

@@ -32,9 +32,11 @@ from jobq.api.dialects.docs import add_docs
 from jobq.api.errors import HttpError
 from jobq.api.responses import JSONResponse, json
 from jobq.api.security import guard_of
+from jobq.api.standing import Check, Standing, standing
+from jobq.auth.guard import Guard
 from jobq.auth.policy import Action
 from jobq.engine import Engine, JobSpec
-from jobq.errors import Conflict, InvalidInput
+from jobq.errors import Conflict, Forbidden, InvalidInput
 from jobq.model import ClaimSpec, Job, Worker
 from jobq.rules import check_lease
 from jobq.states import TERMINAL, State
@@ -155,8 +157,11 @@ async def get_job(
     """The job; with X-Accepted-Wait-Result, once it has finished or the wait is over."""
     engine = engine_of(request)
     wait = seconds("X-Accepted-Wait-Result", x_accepted_wait_result)
-    await (await guard_of(request)).job(uuid, Action.read)
-    job = await (engine.wait(uuid, wait) if wait else engine.get(uuid))
+    caller = await standing(request, lambda guard: guard.job(uuid, Action.read))
+    if not wait:
+        return json(document(await engine.get(uuid)))
+    job = await engine.wait(uuid, wait)
+    await caller.confirm()  # the key may have been revoked while it waited
     return json(document(job))
 
 
@@ -178,11 +183,25 @@ async def want_job(
         return Response(status_code=204)
     host = request.client.host if request.client else None
     spec = ClaimSpec(queues, None, 1, lease, Worker(NAME, host))
-    jobs = await claim_while_there(request.receive, engine, spec, wait)
+    caller = Standing(request, await guard_of(request), _may_work(request, queues))
+    jobs = await claim_while_there(request.receive, engine, spec, wait, caller)
     if not jobs:
         return Response(status_code=204)
     # the lease token is not part of Accepted; it lets a worker that mixes APIs finish natively
     return json({**document(jobs[0]), "lease_token": jobs[0].lease_token})
+
+
+def _may_work(request: Request, queues: list[str]) -> Check:
+    """A claimer still may work: on every named queue, or on some of those it was given."""
+    named = bool(request.query_params.getlist("queue"))
+
+    async def check(guard: Guard) -> None:
+        if named:
+            guard.queues(queues, Action.work)
+        elif not any(guard.may(q, Action.work) for q in queues):
+            raise Forbidden("no longer allowed to work on these queues")
+
+    return check
 
 
 async def _work_queues(request: Request, engine: Engine) -> list[str]:
