@@ -26,6 +26,7 @@ from jobq.cli_auth import register as register_auth
 from jobq.config import DEFAULT_DB, METRICS_QUEUES, Config, parse_mounts, read_toml
 from jobq.engine import Defaults
 from jobq.errors import JobqError
+from jobq.loglimit import DEFAULT_MAX_BYTES as DEFAULT_MAX_LOG_BYTES
 
 app = typer.Typer(help="jobq: an HTTP job server.", no_args_is_help=True, add_completion=False)
 jobs_app = typer.Typer(help="Inspect and steer jobs.", no_args_is_help=True)
@@ -121,6 +122,14 @@ def serve(
         float,
         typer.Option(envvar="JOBQ_RESULT_TTL", help="Default seconds a finished job is kept."),
     ] = 7 * 86400.0,
+    max_log_bytes: Annotated[
+        int,
+        typer.Option(
+            envvar="JOBQ_MAX_LOG_BYTES",
+            min=1,
+            help="Largest log a job keeps, in bytes; output beyond it is cut (and marked).",
+        ),
+    ] = DEFAULT_MAX_LOG_BYTES,
     auto_migrate: Annotated[
         bool,
         typer.Option(
@@ -172,7 +181,7 @@ def serve(
         raise typer.BadParameter(str(exc)) from None
     _check_db_url(db)
     defaults = Defaults(lease_seconds=lease_seconds, max_attempts=max_attempts,
-                        result_ttl=result_ttl)  # fmt: skip
+                        result_ttl=result_ttl, max_log_bytes=max_log_bytes)  # fmt: skip
     run(Config(db=db, host=host, port=port, log_level=log_level, max_body=max_body,
                callback_allow=callback_allow or [], callback_timeout=callback_timeout,
                mounts=mounts, insecure=insecure,

@@ -9,11 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobq import respawn, rules
+from jobq import loglimit, respawn, rules
 from jobq.entropy import lease_key
 from jobq.errors import Conflict, InvalidInput, JobqError, NotFound
 from jobq.handoff import Parked, Parking
@@ -51,6 +51,7 @@ class Defaults:
     result_ttl: float | None = 7 * 86400.0
     max_claim_wait: float = 60.0
     max_result_wait: float = 300.0
+    max_log_bytes: int | None = loglimit.DEFAULT_MAX_BYTES  # per job (None: no limit)
 
 
 @dataclass(slots=True)
@@ -149,6 +150,7 @@ class Engine:
 
     def build(self, spec: JobSpec, now: float, job_id: str | None = None) -> Job:
         d = self.defaults
+        rules.check_lease(spec.lease_seconds)
         run_at = spec.run_at if spec.run_at is not None else now + (spec.delay or 0.0)
         result_ttl = None if spec.keep_forever else _pick(spec.result_ttl, d.result_ttl)
         return Job(
@@ -244,8 +246,7 @@ class Engine:
         """Up to spec.limit jobs, each with a lease; waits up to `wait` seconds for one.
         `gone` says whether the claimer has left (a long poll must not hand a job to a
         worker that died while it waited: the job would sit out a whole lease)."""
-        if spec.limit < 1 or not spec.queues:
-            raise InvalidInput("a claim needs at least one queue and a limit of at least 1")
+        _check_claim(spec)
         give_up = self.clock() + min(max(wait, 0.0), self.defaults.max_claim_wait)
         with self.notifier.listen(f"queue:{q}" for q in spec.queues) as listener:
             while True:
@@ -301,8 +302,7 @@ class Engine:
     ) -> tuple[list[Job | JobqError], list[Job]]:
         """`ack(acks)` then `claim(spec, wait)`, the first try of both in one transaction: a
         worker's outcomes and its next claim cost one commit."""
-        if spec.limit < 1 or not spec.queues:
-            raise InvalidInput("a claim needs at least one queue and a limit of at least 1")
+        _check_claim(spec)
         started = self.clock()
         steps, spawned = self._ack_steps(acks, started)
         results, jobs = await self.store.transition_and_claim(steps, spec, lease_key(), started)
@@ -374,15 +374,30 @@ class Engine:
         job = await self.get(job_id)
         now = self.clock()
         rows = [(t if t is not None else now, stream, text) for t, stream, text in entries]
-        last = await self.store.append_logs(job_id, rows, job.attempt)
+        last = await self.store.append_logs(job_id, rows, job.attempt, self.defaults.max_log_bytes)
         self.notifier.publish(f"logs:{job_id}", last)
         return last
 
     async def logs(
-        self, job_id: str, after: int = 0, tail: int | None = None, limit: int = 10_000
+        self,
+        job_id: str,
+        after: int = 0,
+        tail: int | None = None,
+        limit: int = 10_000,
+        max_chars: int | None = None,
     ) -> list[LogEntry]:
         await self.get(job_id)
-        return await self.store.logs(job_id, after, tail, limit)
+        return await self.store.logs(job_id, after, tail, limit, max_chars)
+
+    async def log_pages(self, job_id: str, after: int = 0) -> AsyncIterator[list[LogEntry]]:
+        """The job's log after seq `after`, page by page (each at most about
+        loglimit.PAGE_CHARS of text): what every download streams, in flat memory. It ends
+        early if the job is deleted meanwhile (its log then reads as empty)."""
+        while page := await self.store.logs(
+            job_id, after, None, loglimit.PAGE_ENTRIES, loglimit.PAGE_CHARS
+        ):
+            after = page[-1].seq
+            yield page
 
     async def attempts(self, job_id: str) -> list[Attempt]:
         return await self.store.attempts(job_id)
@@ -490,6 +505,12 @@ class Engine:
         if self.notifier.has_listeners("events"):
             for move in moves:
                 self.notifier.publish("events", _event(move, now))
+
+
+def _check_claim(spec: ClaimSpec) -> None:
+    if spec.limit < 1 or not spec.queues:
+        raise InvalidInput("a claim needs at least one queue and a limit of at least 1")
+    rules.check_lease(spec.lease_seconds)
 
 
 def _ack_plan(ack: Ack, now: float) -> Callable[[Job], Plan]:

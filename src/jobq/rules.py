@@ -13,6 +13,8 @@ from jobq.errors import Conflict, InvalidInput
 from jobq.model import Job, Plan
 from jobq.states import TERMINAL, WAITING, Event, State
 
+MAX_LEASE_SECONDS = 7 * 86400.0  # the longest lease any interface may ask for
+
 
 def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:
     """Exponential backoff with jitter: base * 2**(attempt-1), capped, then scaled by a random
@@ -190,6 +192,16 @@ def retryable_source(job: Job) -> None:
             state=str(job.state),
             id=job.id,
         )
+
+
+def check_lease(seconds: float | None, field: str = "lease_seconds") -> None:
+    """Refuse a lease that is not above 0 and at most MAX_LEASE_SECONDS (every interface's
+    bound: a claim's lease and a job's default lease alike)."""
+    if seconds is not None and not 0.0 < seconds <= MAX_LEASE_SECONDS:
+        raise InvalidInput(
+            f"a lease is above 0 and at most {MAX_LEASE_SECONDS:.0f} seconds (7 days)",
+            field=field, value=seconds, max=MAX_LEASE_SECONDS,
+        )  # fmt: skip
 
 
 def validate_progress(progress: dict[str, Any] | None) -> None:

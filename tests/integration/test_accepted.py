@@ -9,7 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.authkit import running_app
 from tests.integration.dialect_client import app_client, eventually
+from tests.streamkit import RawCall
 
 B = "/accepted"
 
@@ -208,3 +210,26 @@ async def test_own_openapi_document(client):
     doc = (await client.get(f"{B}/openapi.json")).json()
     assert doc["servers"] == [{"url": B}]
     assert {"/jobs", "/jobs/{uuid}", "/want_job"} <= set(doc["paths"])
+
+
+async def test_want_job_hands_nothing_to_a_client_that_hung_up(tmp_path):
+    """A long-polling want_job whose client has left gets no job: the job stays queued for
+    the next worker instead of sitting out a lease (the native claim's rule)."""
+    async with running_app(tmp_path) as (app, c):
+        await enqueue(c, queue="q")  # the queue exists; its job goes, the claim then waits
+        assert (await want(c)).status_code == 200
+        call = RawCall(app, "POST", f"{B}/want_job", {"X-Accepted-Block-For": "30"}).start()
+        await asyncio.sleep(0.3)
+        await call.hang_up()
+        job = await enqueue(c, queue="q")
+        assert await call.finished(10)
+        assert (await c.get(f"{B}/jobs/{job['id']}")).json()["status"] == "queued"
+        assert (await want(c)).json()["id"] == job["id"]
+
+
+@pytest.mark.parametrize("lease", ["315360000", "604801", "-1", "nan", "inf"])
+async def test_want_job_refuses_a_lease_over_the_shared_bound(client, lease):
+    """X-Accepted-Timeout is bounded as every interface's lease is: at most 7 days."""
+    await enqueue(client)
+    accepted_error(await want(client, **{"X-Accepted-Timeout": lease}), 400)
+    assert (await want(client, **{"X-Accepted-Timeout": "604800"})).status_code == 200

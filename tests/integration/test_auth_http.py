@@ -199,7 +199,7 @@ async def test_the_event_stream_shows_only_readable_queues(tmp_path: Path) -> No
         engine = app.state.engine
         guard = Guard(Principal("ann", False), {"seen": Role.viewer, "worked": Role.worker},
                       store_of(app))  # fmt: skip
-        events = _follow_events(engine, guard)
+        events = _follow_events(engine, lambda: guard)
         assert await anext(events) == b": keep-alive\n\n"
         pending = asyncio.ensure_future(anext(events))
         await asyncio.sleep(0)

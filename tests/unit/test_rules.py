@@ -3,7 +3,7 @@ import random
 import pytest
 
 from jobq import rules
-from jobq.errors import Conflict
+from jobq.errors import Conflict, InvalidInput
 from jobq.model import Job, Worker, new_id
 from jobq.states import Event, State
 
@@ -121,3 +121,15 @@ def test_iso_agrees_with_datetime_however_times_interleave():
         millis = round(t * 1000)
         expected = datetime.fromtimestamp(millis / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
         assert render.iso(t) == expected[:-3] + "Z", t
+
+
+@pytest.mark.parametrize("seconds", [0.0, -1.0, 7 * 86400.0 + 1, 10 * 365 * 86400.0,
+                                     float("nan"), float("inf")])  # fmt: skip
+def test_a_lease_outside_the_shared_bound_is_refused(seconds):
+    with pytest.raises(InvalidInput):
+        rules.check_lease(seconds)
+
+
+def test_a_lease_within_the_bound_passes():
+    rules.check_lease(None)
+    rules.check_lease(rules.MAX_LEASE_SECONDS)

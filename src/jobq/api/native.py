@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Body, Query, Request
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
 from jobq.api import schemas as s
-from jobq.api.departure import Departure
+from jobq.api.departure import Departure, claim_while_there
 from jobq.api.prefer import MINIMAL_APPLIED, prefers_minimal
 from jobq.api.responses import json
 from jobq.api.security import guard_of
 from jobq.api.sse import KEEPALIVE, KEEPALIVE_SECONDS, frame, stream
+from jobq.api.standing import Check, Standing, standing, while_standing
 from jobq.auth.guard import Guard
 from jobq.auth.policy import Action
 from jobq.engine import Ack, Engine, JobSpec
 from jobq.errors import InvalidInput, JobqError
+from jobq.loglimit import PAGE_CHARS
 from jobq.model import SORT_FIELDS, ClaimSpec, Job, JobQuery, Worker
 from jobq.render import attempt_document, iso, job_document, log_document
 from jobq.states import TERMINAL, State
@@ -38,6 +40,8 @@ JSON_ERRORS: dict[int | str, dict[str, Any]] = {
     for c in ERRORS
 }  # fmt: skip
 SORT_ALIASES = {"created_at": "seq", "id": "seq"}
+REVOKED = frame({"code": "unauthorized", "message": "the key or the right to read was revoked"},
+                event="unauthorized")  # fmt: skip
 
 
 def engine_of(request: Request) -> Engine:
@@ -151,9 +155,12 @@ async def get_job(
     request: Request, job_id: str, wait: Annotated[float, Query(ge=0, le=300)] = 0
 ) -> Response:
     """A job; with `wait`, long-polls until it has finished or `wait` seconds pass."""
-    await (await guard_of(request)).job(job_id, Action.read)
+    caller = await standing(request, _may(job_id, Action.read))
     engine = engine_of(request)
-    job = await (engine.wait(job_id, wait) if wait > 0 else engine.get(job_id))
+    if wait <= 0:
+        return json(job_document(await engine.get(job_id)))
+    job = await engine.wait(job_id, wait)
+    await caller.confirm()  # the key may have been revoked while it waited
     return json(job_document(job))
 
 
@@ -219,8 +226,8 @@ async def claim(request: Request, body: s.ClaimIn) -> Response:
     spec = ClaimSpec(body.queues, body.types, body.max, body.lease_seconds, worker)
     engine = engine_of(request)
     if body.acks is None:
-        with Departure(request.receive, body.wait > 0) as departure:
-            jobs = await engine.claim(spec, body.wait, gone=departure.gone)
+        caller = Standing(request, guard, _may_work(body.queues))
+        jobs = await claim_while_there(request.receive, engine, spec, body.wait, caller)
         if not jobs:
             return Response(status_code=204)
         return json({"jobs": [claimed_document(j) for j in jobs]})
@@ -332,20 +339,25 @@ async def read_logs(
 
 @router.get("/jobs/{job_id}/logs/stream", responses=ERRORS)
 async def stream_logs(request: Request, job_id: str, after: int = 0) -> Response:
-    """Server-sent events: each log entry as it is written; `end` once the job finished."""
-    await (await guard_of(request)).job(job_id, Action.read_logs)
+    """Server-sent events: each log entry as it is written; `end` once the job finished.
+    The stream ends (after an `unauthorized` event) once the key or the right to read the
+    job's logs is gone."""
+    caller = await standing(request, _may(job_id, Action.read_logs))
     engine = engine_of(request)
     await engine.get(job_id)
-    return stream(request, _follow_logs(engine, job_id, after))
+    return stream(request, while_standing(_follow_logs(engine, job_id, after), caller, REVOKED))
 
 
 @router.get("/jobs/{job_id}/log.txt", response_class=PlainTextResponse, responses=JSON_ERRORS)
 async def download_log(request: Request, job_id: str) -> Response:
+    """The whole log as text, streamed page by page (flat memory, whatever its size)."""
     await (await guard_of(request)).job(job_id, Action.read_logs)
-    entries = await engine_of(request).logs(job_id, 0, None, 10_000_000)
-    text = "".join(f"{iso(e.time)} {e.stream} {e.text.rstrip(chr(10))}\n" for e in entries)
+    engine = engine_of(request)
+    await engine.get(job_id)
     headers = {"Content-Disposition": f'attachment; filename="job-{job_id}.log"'}
-    return PlainTextResponse(text, headers=headers)
+    return StreamingResponse(
+        _log_text(engine, job_id), media_type="text/plain; charset=utf-8", headers=headers
+    )
 
 
 # --- queues, events, workers, health ---
@@ -374,9 +386,12 @@ async def resume_queue(request: Request, name: str) -> Response:
 
 @router.get("/events")
 async def events(request: Request) -> Response:
-    """Server-sent events: every transition (id, queue, from, to, at) from now on."""
-    guard = await guard_of(request)
-    return stream(request, _follow_events(engine_of(request), guard))
+    """Server-sent events: every transition (id, queue, from, to, at) from now on, of the
+    queues the caller may read (as its roles stand while the stream is open). The stream ends
+    (after an `unauthorized` event) once its key is revoked."""
+    caller = await standing(request)
+    events = _follow_events(engine_of(request), lambda: caller.guard)
+    return stream(request, while_standing(events, caller, REVOKED))
 
 
 @router.get("/workers")
@@ -411,10 +426,15 @@ async def readyz(request: Request) -> Response:
 # --- helpers ---
 
 
+async def _log_text(engine: Engine, job_id: str) -> AsyncIterator[bytes]:
+    async for page in engine.log_pages(job_id):
+        yield "".join(f"{iso(e.time)} {e.stream} {e.text.rstrip(chr(10))}\n" for e in page).encode()
+
+
 async def _follow_logs(engine: Engine, job_id: str, after: int) -> AsyncIterator[bytes]:
     with engine.notifier.listen([f"logs:{job_id}", f"job:{job_id}"]) as listener:
         while True:
-            entries = await engine.logs(job_id, after)
+            entries = await engine.logs(job_id, after, max_chars=PAGE_CHARS)
             for entry in entries:
                 after = entry.seq
                 yield frame(log_document(entry), event="log", id=entry.seq)
@@ -427,7 +447,22 @@ async def _follow_logs(engine: Engine, job_id: str, after: int) -> AsyncIterator
                     yield KEEPALIVE
 
 
-async def _follow_events(engine: Engine, guard: Guard) -> AsyncIterator[bytes]:
+def _may_work(queues: list[str]) -> Check:
+    async def check(guard: Guard) -> None:
+        guard.queues(queues, Action.work)
+
+    return check
+
+
+def _may(job_id: str, action: Action) -> Check:
+    async def check(guard: Guard) -> None:
+        await guard.job(job_id, action)
+
+    return check
+
+
+async def _follow_events(engine: Engine, guard: Callable[[], Guard]) -> AsyncIterator[bytes]:
+    """Transitions of the queues the caller may read, by its Guard as it stands now."""
     yield KEEPALIVE
     with engine.notifier.listen(["events"]) as listener:
         while True:
@@ -435,7 +470,7 @@ async def _follow_events(engine: Engine, guard: Guard) -> AsyncIterator[bytes]:
                 yield KEEPALIVE
                 continue
             for event in listener.drain():
-                if not guard.may_read(event["queue"]):
+                if not guard().may_read(event["queue"]):
                     continue
                 yield frame({**event, "at": iso(event["at"])}, event="transition")
 

@@ -7,10 +7,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
+from jobq.rules import MAX_LEASE_SECONDS
+
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:@/-]+$")]
 MetaKey = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Seconds = Annotated[float, Field(ge=0, le=10 * 365 * 86400)]
-LeaseSeconds = Annotated[float, Field(gt=0, le=7 * 86400)]
+LeaseSeconds = Annotated[float, Field(gt=0, le=MAX_LEASE_SECONDS)]
 Priority = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
 
 

@@ -171,6 +171,8 @@ def authenticate(
 
     async def dependency(request: Request) -> None:
         await identify(request, scheme)
+        # a stream or long poll checks its caller again while it stays open (jobq.api.standing)
+        request.state.identify_again = lambda: identify(request, scheme)
         if then is not None:
             await then(request)
 

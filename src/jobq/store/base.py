@@ -116,14 +116,27 @@ class Store(ABC):
 
     @abstractmethod
     async def append_logs(
-        self, job_id: str, entries: Sequence[tuple[float, str, str]], attempt: int
+        self,
+        job_id: str,
+        entries: Sequence[tuple[float, str, str]],
+        attempt: int,
+        max_bytes: int | None = None,
     ) -> int:
-        """Append (time, stream, text) entries; the seq of the last one."""
+        """Append (time, stream, text) entries, as many as the job's log keeps under
+        `max_bytes` (`jobq.loglimit.admit`, in the append's transaction); the seq of the
+        last entry stored."""
 
     @abstractmethod
     async def logs(
-        self, job_id: str, after: int = 0, tail: int | None = None, limit: int = 10_000
-    ) -> list[LogEntry]: ...
+        self,
+        job_id: str,
+        after: int = 0,
+        tail: int | None = None,
+        limit: int = 10_000,
+        max_chars: int | None = None,
+    ) -> list[LogEntry]:
+        """Up to `limit` entries after seq `after` (the last `tail` of them if given); without
+        `tail`, also no more than reach `max_chars` of text (at least one)."""
 
     # queues and workers
     @abstractmethod

@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
 
+from jobq import loglimit
 from jobq.auth.model import ApiKey, Grant, Role, User
 from jobq.errors import StoreUnavailable
 from jobq.model import (
@@ -248,18 +249,30 @@ class PostgresStore(Store):
         return [attempt_from_row(tuple(r)) for r in rows]
 
     async def append_logs(
-        self, job_id: str, entries: Sequence[tuple[float, str, str]], attempt: int
+        self,
+        job_id: str,
+        entries: Sequence[tuple[float, str, str]],
+        attempt: int,
+        max_bytes: int | None = None,
     ) -> int:
-        return await self.db.run(lambda c: _append_logs(c, job_id, entries, attempt))
+        return await self.db.run(lambda c: _append_logs(c, job_id, entries, attempt, max_bytes))
 
     async def logs(
-        self, job_id: str, after: int = 0, tail: int | None = None, limit: int = 10_000
+        self,
+        job_id: str,
+        after: int = 0,
+        tail: int | None = None,
+        limit: int = 10_000,
+        max_chars: int | None = None,
     ) -> list[LogEntry]:
         cols = "SELECT seq, time, stream, text, attempt FROM logs WHERE job_id = $1 AND seq > $2"
         if tail is not None:
             sql = f"{cols} ORDER BY seq DESC LIMIT $3"
             rows = await self.db.read(lambda c: c.fetch(sql, job_id, after, min(tail, limit)))
             rows = list(reversed(rows))
+        elif max_chars is not None:
+            budget = max_chars
+            rows = await self.db.read(lambda c: c.fetch(LOG_PAGE, job_id, after, limit, budget))
         else:
             sql = f"{cols} ORDER BY seq LIMIT $3"
             rows = await self.db.read(lambda c: c.fetch(sql, job_id, after, limit))
@@ -417,6 +430,19 @@ class PostgresStore(Store):
         return await self.db.run(lambda c: auth.secret(c, name, fresh))
 
 
+# a page of a job's log: up to $3 entries after seq $2 holding at most $4 bytes of text (at
+# least one entry); sizes come from each text's length header (octet_length reads no toasted
+# value), and only the page's texts are sent
+LOG_PAGE = """
+SELECT seq, time, stream, text, attempt FROM logs
+WHERE job_id = $1 AND seq IN (
+    SELECT seq FROM (
+        SELECT seq, sum(octet_length(text)) OVER (ORDER BY seq) AS upto,
+               row_number() OVER (ORDER BY seq) AS n
+        FROM logs WHERE job_id = $1 AND seq > $2 ORDER BY seq LIMIT $3
+    ) AS sized WHERE upto <= $4 OR n = 1
+)
+ORDER BY seq"""
 # a queue's queued jobs in the order claims take them: the order of jobs_claim / jobs_claim_type
 QUEUED_IDS = (
     "SELECT id FROM jobs WHERE state = 'queued' AND queue = $1 ORDER BY priority DESC, seq LIMIT $2"
@@ -625,19 +651,28 @@ async def _purge(c: Conn, now: float, limit: int) -> int:
 
 
 async def _append_logs(
-    c: Conn, job_id: str, entries: Sequence[tuple[float, str, str]], attempt: int
+    c: Conn,
+    job_id: str,
+    entries: Sequence[tuple[float, str, str]],
+    attempt: int,
+    max_bytes: int | None,
 ) -> int:
-    # appends to one job from several nodes take turns, so seq numbers never collide
+    # appends to one job from several nodes take turns, so seq numbers and sizes never collide
     await c.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", job_id)
     last = await c.fetchval("SELECT coalesce(max(seq), 0) FROM logs WHERE job_id = $1", job_id)
-    times, streams, texts = ([e[i] for e in entries] for i in range(3))
+    used = await c.fetchval("SELECT log_bytes FROM jobs WHERE id = $1", job_id)
+    kept, size = loglimit.admit(entries, used or 0, max_bytes)
+    if not kept:
+        return int(last)
+    times, streams, texts = ([e[i] for e in kept] for i in range(3))
     await c.execute(
         "INSERT INTO logs (job_id, seq, attempt, time, stream, text) "
         "SELECT $1, $2 + n, $3, t, s, x "
         "FROM unnest($4::float8[], $5::text[], $6::text[]) WITH ORDINALITY AS e(t, s, x, n)",
         job_id, last, attempt, [float(t) for t in times], streams, texts,
     )  # fmt: skip
-    return int(last) + len(entries)
+    await c.execute("UPDATE jobs SET log_bytes = $2 WHERE id = $1", job_id, size)
+    return int(last) + len(kept)
 
 
 async def _queue_stats(c: Conn) -> list[QueueStats]:

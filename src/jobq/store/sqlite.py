@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from jobq import loglimit
 from jobq.auth.model import ApiKey, Grant, Role, User
 from jobq.model import (
     Attempt,
@@ -211,14 +212,23 @@ class SQLiteStore(Store):
         return [attempt_from_row(r) for r in rows]
 
     async def append_logs(
-        self, job_id: str, entries: Sequence[tuple[float, str, str]], attempt: int
+        self,
+        job_id: str,
+        entries: Sequence[tuple[float, str, str]],
+        attempt: int,
+        max_bytes: int | None = None,
     ) -> int:
-        return await self._write(lambda c: _append_logs(c, job_id, entries, attempt))  # type: ignore[no-any-return]
+        return await self._write(lambda c: _append_logs(c, job_id, entries, attempt, max_bytes))  # type: ignore[no-any-return]
 
     async def logs(
-        self, job_id: str, after: int = 0, tail: int | None = None, limit: int = 10_000
+        self,
+        job_id: str,
+        after: int = 0,
+        tail: int | None = None,
+        limit: int = 10_000,
+        max_chars: int | None = None,
     ) -> list[LogEntry]:
-        return await self._readers.run(lambda c: _logs(c, job_id, after, tail, limit))
+        return await self._readers.run(lambda c: _logs(c, job_id, after, tail, limit, max_chars))
 
     # queues and workers
     async def queue_stats(self) -> list[QueueStats]:
@@ -561,21 +571,35 @@ def _next_due(c: sqlite3.Connection) -> float | None:
 
 
 def _append_logs(
-    c: sqlite3.Connection, job_id: str, entries: Sequence[tuple[float, str, str]], attempt: int
+    c: sqlite3.Connection,
+    job_id: str,
+    entries: Sequence[tuple[float, str, str]],
+    attempt: int,
+    max_bytes: int | None,
 ) -> int:
     (last,) = c.execute(
         "SELECT coalesce(max(seq), 0) FROM logs WHERE job_id = ?", (job_id,)
     ).fetchone()
-    rows = [(job_id, last + i, attempt, t, s, x) for i, (t, s, x) in enumerate(entries, 1)]
+    row = c.execute("SELECT log_bytes FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    kept, size = loglimit.admit(entries, row[0] if row else 0, max_bytes)
+    if not kept:
+        return int(last)
+    rows = [(job_id, last + i, attempt, t, s, x) for i, (t, s, x) in enumerate(kept, 1)]
     c.executemany(
         "INSERT INTO logs (job_id, seq, attempt, time, stream, text) VALUES (?, ?, ?, ?, ?, ?)",
         rows,
     )
+    c.execute("UPDATE jobs SET log_bytes = ? WHERE id = ?", (size, job_id))
     return int(last) + len(rows)
 
 
 def _logs(
-    c: sqlite3.Connection, job_id: str, after: int, tail: int | None, limit: int
+    c: sqlite3.Connection,
+    job_id: str,
+    after: int,
+    tail: int | None,
+    limit: int,
+    max_chars: int | None = None,
 ) -> list[LogEntry]:
     cols = "seq, time, stream, text, attempt"
     if tail is not None:
@@ -584,12 +608,26 @@ def _logs(
             (job_id, after, min(tail, limit)),
         ).fetchall()
         rows.reverse()
-    else:
-        rows = c.execute(
-            f"SELECT {cols} FROM logs WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-            (job_id, after, limit),
-        ).fetchall()
-    return [LogEntry(*r) for r in rows]
+        return [LogEntry(*r) for r in rows]
+    cursor = c.execute(
+        f"SELECT {cols} FROM logs WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+        (job_id, after, limit),
+    )
+    return _page(cursor, max_chars)
+
+
+def _page(cursor: sqlite3.Cursor, max_chars: int | None) -> list[LogEntry]:
+    """The cursor's entries, row by row, as long as they hold at most `max_chars` of text
+    (at least one)."""
+    page: list[LogEntry] = []
+    chars = 0
+    for row in cursor:
+        chars += len(row[3])
+        if page and max_chars is not None and chars > max_chars:
+            break
+        page.append(LogEntry(*row))
+    cursor.close()
+    return page
 
 
 def _queue_stats(c: sqlite3.Connection) -> list[QueueStats]:

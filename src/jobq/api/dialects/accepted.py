@@ -7,7 +7,8 @@
     X-Accepted-Job-Timeout       deadline_seconds (failed, reason timeout, however re-handed)
     X-Accepted-Result-TTL        result_ttl
     X-Accepted-Callback-URL      callback_url
-    X-Accepted-Timeout           the claim's lease: unfinished by then, the job is re-handed
+    X-Accepted-Timeout           the claim's lease (at most 7 days, as everywhere): unfinished
+                                 by then, the job is re-handed
     X-Accepted-Block-For         the claim's long-poll wait
     X-Accepted-Wait-Result       a result wait
     PUT status done|failed       complete | fail (final); running: heartbeat with progress
@@ -25,15 +26,19 @@ from fastapi import APIRouter, Body, Header, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from jobq.api.departure import claim_while_there
 from jobq.api.dialects import titan_common as t
 from jobq.api.dialects.docs import add_docs
 from jobq.api.errors import HttpError
 from jobq.api.responses import JSONResponse, json
 from jobq.api.security import guard_of
+from jobq.api.standing import Check, Standing, standing
+from jobq.auth.guard import Guard
 from jobq.auth.policy import Action
 from jobq.engine import Engine, JobSpec
-from jobq.errors import Conflict, InvalidInput
+from jobq.errors import Conflict, Forbidden, InvalidInput
 from jobq.model import ClaimSpec, Job, Worker
+from jobq.rules import check_lease
 from jobq.states import TERMINAL, State
 
 NAME = "accepted"
@@ -152,8 +157,11 @@ async def get_job(
     """The job; with X-Accepted-Wait-Result, once it has finished or the wait is over."""
     engine = engine_of(request)
     wait = seconds("X-Accepted-Wait-Result", x_accepted_wait_result)
-    await (await guard_of(request)).job(uuid, Action.read)
-    job = await (engine.wait(uuid, wait) if wait else engine.get(uuid))
+    caller = await standing(request, lambda guard: guard.job(uuid, Action.read))
+    if not wait:
+        return json(document(await engine.get(uuid)))
+    job = await engine.wait(uuid, wait)
+    await caller.confirm()  # the key may have been revoked while it waited
     return json(document(job))
 
 
@@ -169,18 +177,32 @@ async def want_job(
     engine = engine_of(request)
     wait = seconds("X-Accepted-Block-For", x_accepted_block_for) or 0.0
     lease = seconds("X-Accepted-Timeout", x_accepted_timeout)
-    if lease == 0:
-        raise InvalidInput("X-Accepted-Timeout must be above 0", field="X-Accepted-Timeout")
+    check_lease(lease, "X-Accepted-Timeout")
     queues = await _work_queues(request)
     if not queues:
         return Response(status_code=204)
     host = request.client.host if request.client else None
-    worker = (await guard_of(request)).claimant(Worker(NAME, host))
-    jobs = await engine.claim(ClaimSpec(queues, None, 1, lease, worker), wait)
+    guard = await guard_of(request)
+    spec = ClaimSpec(queues, None, 1, lease, guard.claimant(Worker(NAME, host)))
+    caller = Standing(request, guard, _may_work(request, queues))
+    jobs = await claim_while_there(request.receive, engine, spec, wait, caller)
     if not jobs:
         return Response(status_code=204)
     # the lease token is not part of Accepted; it lets a worker that mixes APIs finish natively
     return json({**document(jobs[0]), "lease_token": jobs[0].lease_token})
+
+
+def _may_work(request: Request, queues: list[str]) -> Check:
+    """A claimer still may work: on every named queue, or on some of those it was given."""
+    named = bool(request.query_params.getlist("queue"))
+
+    async def check(guard: Guard) -> None:
+        if named:
+            guard.queues(queues, Action.work)
+        elif not any(guard.may(q, Action.work) for q in queues):
+            raise Forbidden("no longer allowed to work on these queues")
+
+    return check
 
 
 async def _work_queues(request: Request) -> list[str]:

@@ -23,14 +23,16 @@ from jobq.api.dialects.docs import add_docs
 from jobq.api.errors import HttpError
 from jobq.api.native import engine_of
 from jobq.api.responses import json
+from jobq.api.standing import standing, while_standing
 from jobq.engine import Engine
 from jobq.errors import InvalidInput, NotFound
+from jobq.loglimit import PAGE_CHARS
 from jobq.model import Job, JobQuery, LogEntry, new_id
 
 NAME = "connect"
 PREFIX = "/__api__"
 MAX_LISTED = 10_000  # jobs in one listing, newest first (Connect's listing has no paging)
-LOG_PAGE = 10_000  # lines read at a time when streaming a log
+LOG_PAGE = 10_000  # lines read at a time when following a log (and at most PAGE_CHARS)
 TAIL_BACKLOG = 5_000  # lines a tail starts with, as /log's default
 KEEPALIVE_SECONDS = 15.0
 KILL_REASON = "kill order registered through the Connect API"
@@ -148,9 +150,10 @@ async def job_logs(
 
 async def job_tail_log(request: Request, guid: str, key: str) -> Response:
     """JobTailLog: newline-delimited LogEntry objects as they are written; the stream closes
-    once the job is finalized."""
+    once the job is finalized, or once the caller's key or right to read is revoked."""
     job = await _content_job(request, guid, key, ContentAction.read)
-    lines = _follow(request, engine_of(request), job.id)
+    caller = await standing(request, lambda _: authorize(request, guid, ContentAction.read))
+    lines = while_standing(_follow(request, engine_of(request), job.id), caller)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(lines, media_type="application/x-ndjson", headers=headers)
 
@@ -210,10 +213,8 @@ def _filename(name: str) -> str:
 
 
 async def _log_file(engine: Engine, job_id: str) -> AsyncIterator[bytes]:
-    after = 0
-    while entries := await _logs_after(engine, job_id, after):
-        after = entries[-1].seq
-        yield "".join(shape.log_line(e) for e in entries).encode()
+    async for page in engine.log_pages(job_id):
+        yield "".join(shape.log_line(e) for e in page).encode()
 
 
 async def _follow(request: Request, engine: Engine, job_id: str) -> AsyncIterator[bytes]:
@@ -241,7 +242,7 @@ async def _logs_after(
     """The next lines after seq `after` (the last `tail` ones if given); none once the job
     is gone (purged or deleted while someone reads its log)."""
     try:
-        return await engine.logs(job_id, after, tail, tail or LOG_PAGE)
+        return await engine.logs(job_id, after, tail, tail or LOG_PAGE, PAGE_CHARS)
     except NotFound:
         return []
 

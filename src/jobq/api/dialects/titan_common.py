@@ -15,11 +15,12 @@ How a Titan job lives in jobq (see docs/design.md, "Titan and Accepted dialects"
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import orjson
 from fastapi import Request, UploadFile
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from jobq import respawn
@@ -30,6 +31,7 @@ from jobq.engine import Engine, JobSpec
 from jobq.errors import InvalidInput
 from jobq.model import Job, Worker
 from jobq.render import iso
+from jobq.rules import MAX_LEASE_SECONDS
 from jobq.states import State
 
 TIMEOUT = 60
@@ -43,10 +45,10 @@ REASON_OF_CODE = {
     "lease_expired": "timeout",
     "deadline_exceeded": "timeout",
 }
-LOG_LIMIT = 10_000_000  # entries read back for one log download
+UPLOAD_PIECE = 1024 * 1024  # bytes of an uploaded log read (and stored as one entry) at a time
 
 Seconds = Annotated[int, Field(ge=0, le=10 * 365 * 86400)]
-Timeout = Annotated[int, Field(gt=0, le=7 * 86400)]
+Timeout = Annotated[int, Field(gt=0, le=MAX_LEASE_SECONDS)]
 Priority = Annotated[int, Field(ge=0, le=2)]
 MaxRetries = Annotated[int, Field(ge=0, le=MAX_RETRIES)]
 Payload = Annotated[str, Field(max_length=256 * 1024 * 1024)]
@@ -162,23 +164,54 @@ def failure_error(reason_name: str, text: str | None) -> dict[str, Any]:
 
 
 async def store_log(engine: Engine, job_id: str, log: UploadFile | None) -> None:
-    """Keep an uploaded log file as one log entry of the job."""
+    """Keep an uploaded log file as the job's log entries: read a piece at a time (cut at a
+    line's end where one is near), each piece an entry, until the job's log limit stops
+    keeping them."""
     if log is None:
         return
-    text = (await log.read()).decode("utf-8", errors="replace")
-    if text:
-        await engine.append_logs(job_id, [(None, "stdout", text)])
+    pending = b""
+    last = None
+    while chunk := await log.read(UPLOAD_PIECE):
+        piece, pending = _whole_lines(pending + chunk)
+        if piece:
+            stored = await engine.append_logs(job_id, [(None, "stdout", _text(piece))])
+            if stored == last:
+                return  # the log is full: the rest would be cut
+            last = stored
+    if pending:
+        await engine.append_logs(job_id, [(None, "stdout", _text(pending))])
+
+
+def _whole_lines(data: bytes) -> tuple[bytes, bytes]:
+    """(what to store now, what to keep for the next piece): up to the last newline, or all
+    of it when a line is longer than a piece."""
+    end = data.rfind(b"\n") + 1
+    if end == 0 and len(data) < UPLOAD_PIECE:
+        return b"", data
+    return (data, b"") if end == 0 else (data[:end], data[end:])
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", errors="replace")
 
 
 async def log_response(engine: Engine, job_id: str) -> Response:
-    """The job's log as text/plain: an uploaded file as it was, log lines one per line."""
-    entries = await engine.logs(job_id, 0, None, LOG_LIMIT)
-    parts: list[str] = []
-    for entry in entries:
-        if parts and not parts[-1].endswith("\n"):
-            parts.append("\n")
-        parts.append(entry.text)
-    return PlainTextResponse("".join(parts), media_type="text/plain; charset=utf-8")
+    """The job's log as text/plain, streamed page by page: an uploaded file as it was, log
+    lines one per line."""
+    await engine.get(job_id)
+    return StreamingResponse(_log_text(engine, job_id), media_type="text/plain; charset=utf-8")
+
+
+async def _log_text(engine: Engine, job_id: str) -> AsyncIterator[bytes]:
+    ended_line = True
+    async for page in engine.log_pages(job_id):
+        parts: list[str] = []
+        for entry in page:
+            if not ended_line:
+                parts.append("\n")
+            parts.append(entry.text)
+            ended_line = entry.text.endswith("\n")
+        yield "".join(parts).encode()
 
 
 async def json_body(request: Request) -> Any:
