@@ -11,7 +11,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
+from pydantic import Field
 
+from jobq import fields
 from jobq.api.dialects import titan_common as t
 from jobq.api.dialects.docs import add_docs
 from jobq.api.responses import json
@@ -32,7 +34,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 class NewJob(t.Loose):
-    image: str | None = None
+    image: Annotated[str, Field(max_length=fields.NAME_MAX)] | None = None
     payload: t.Payload | None = None
     delay: t.Seconds = 0
     timeout: t.Timeout = t.TIMEOUT
@@ -131,8 +133,9 @@ async def fail(
     await (await guard_of(request)).job(id, Action.work)
     engine = engine_of(request)
     error = t.failure_error(reason, details)
+    text = await t.log_text(log)
     job = await engine.fail(id, await t.holder_token(engine, id), error)
-    await t.store_log(engine, id, log)
+    await t.store_log(engine, id, text)
     return one(job)
 
 
@@ -142,8 +145,9 @@ async def success(
     """Mark a running job succeeded, with its log."""
     await (await guard_of(request)).job(id, Action.work)
     engine = engine_of(request)
+    text = await t.log_text(log)
     job = await engine.complete(id, await t.holder_token(engine, id))
-    await t.store_log(engine, id, log)
+    await t.store_log(engine, id, text)
     return one(job)
 
 

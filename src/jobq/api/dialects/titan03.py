@@ -215,7 +215,7 @@ async def _failed(engine: Engine, job: Job, failure: dict[str, Any]) -> Response
 
 
 async def _reason(request: Request) -> str:
-    kind = request.headers.get("content-type", "")
+    kind = request.headers.get("content-type", "").lower()
     if kind.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
         value = (await request.form()).get("reason")
     else:
@@ -254,7 +254,7 @@ async def upload_log(
     """Store the job's log (multipart file `log`), usually sent after it finished."""
     engine = engine_of(request)
     await in_group(request, group_name, id, Action.work)
-    await t.store_log(engine, id, log)
+    await t.store_log(engine, id, await t.log_text(log))
     return one(await engine.get(id), 201)
 
 

@@ -22,8 +22,9 @@ from fastapi import Request, UploadFile
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from jobq import respawn
+from jobq import fields, respawn
 from jobq.api.errors import HttpError
+from jobq.api.json_limits import read_json
 from jobq.api.responses import JSONResponse
 from jobq.engine import Engine, JobSpec
 from jobq.errors import InvalidInput
@@ -158,11 +159,16 @@ def failure_error(reason_name: str, text: str | None) -> dict[str, Any]:
     return {"code": reason_name, "message": text or reason_name, "details": None}
 
 
-async def store_log(engine: Engine, job_id: str, log: UploadFile | None) -> None:
-    """Keep an uploaded log file as one log entry of the job."""
+async def log_text(log: UploadFile | None) -> str:
+    """An uploaded log file's text, read before the report it comes with changes anything:
+    InvalidInput if a store cannot keep it (a report is all or nothing)."""
     if log is None:
-        return
-    text = (await log.read()).decode("utf-8", errors="replace")
+        return ""
+    return fields.text((await log.read()).decode("utf-8", errors="replace"), "log", None)
+
+
+async def store_log(engine: Engine, job_id: str, text: str) -> None:
+    """Keep an uploaded log file's text as one log entry of the job."""
     if text:
         await engine.append_logs(job_id, [(None, "stdout", text)])
 
@@ -181,12 +187,7 @@ async def log_response(engine: Engine, job_id: str) -> Response:
 async def json_body(request: Request) -> Any:
     """The request body as JSON, None when empty (400 when it is not JSON)."""
     raw = await request.body()
-    if not raw.strip():
-        return None
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise InvalidInput("the request body is not valid JSON") from None
+    return read_json(raw) if raw.strip() else None
 
 
 def field_names(err: HttpError) -> str:
