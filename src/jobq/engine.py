@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequ
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobq import loglimit, respawn, rules
+from jobq import fields, loglimit, respawn, rules
 from jobq.entropy import lease_key
 from jobq.errors import Conflict, InvalidInput, JobqError, NotFound
 from jobq.handoff import Parked, Parking
@@ -112,6 +112,8 @@ class Engine:
     async def enqueue(self, specs: Sequence[JobSpec]) -> list[tuple[Job, bool]]:
         """Insert all or none; (job, created) for each, an existing live job for a duplicate
         unique_key."""
+        for spec in specs:
+            fields.job(spec.queue, spec.type, spec.metadata, spec.unique_key, spec.callback_url)
         now = self.clock()
         ids = new_ids(len(specs), now)
         jobs = [self.build(spec, now, i) for spec, i in zip(specs, ids, strict=True)]
@@ -173,6 +175,7 @@ class Engine:
         return job
 
     async def list_jobs(self, query: JobQuery) -> list[Job]:
+        fields.metadata(query.metadata or {}, "meta")
         return await self.store.list_jobs(query)
 
     async def count_jobs(self, query: JobQuery, cap: int) -> int:
@@ -198,6 +201,7 @@ class Engine:
         run_at: float | None = None,
         metadata: dict[str, str] | None = None,
     ) -> Job:
+        fields.metadata(metadata or {})
         now = self.clock()
         moved = await self._move(
             job_id, lambda j: rules.update(j, now, priority, run_at, metadata), now
@@ -207,6 +211,7 @@ class Engine:
     async def cancel(
         self, job_id: str, reason: str | None = None, details: Any = None, immediate: bool = False
     ) -> Job:
+        fields.json_strings([reason, details], "cancel details")
         now = self.clock()
         moved = await self._move(
             job_id, lambda j: rules.cancel(j, reason, details, now, immediate), now
@@ -318,6 +323,7 @@ class Engine:
     ) -> Job:
         """Extend the lease; the job returned tells whether a cancel was requested."""
         rules.validate_progress(progress)
+        fields.json_strings(progress, "progress")
         now = self.clock()
         moved = await self._move(job_id, lambda j: rules.heartbeat(j, now, progress), now, token)
         return moved.job
@@ -350,6 +356,8 @@ class Engine:
 
     @staticmethod
     def _ack_steps(acks: Sequence[Ack], now: float) -> tuple[list[Step], dict[str, Job]]:
+        for ack in acks:
+            fields.json_strings(ack.error, "error")
         spawned: dict[str, Job] = {}
         steps = [Step(a.job_id, respawn.wrap(_ack_plan(a, now), now, spawned), a.token)
                  for a in acks]  # fmt: skip
@@ -371,6 +379,7 @@ class Engine:
     async def append_logs(
         self, job_id: str, entries: Sequence[tuple[float | None, str, str]]
     ) -> int:
+        fields.log_entries(entries)
         job = await self.get(job_id)
         now = self.clock()
         rows = [(t if t is not None else now, stream, text) for t, stream, text in entries]
@@ -386,6 +395,8 @@ class Engine:
         limit: int = 10_000,
         max_chars: int | None = None,
     ) -> list[LogEntry]:
+        if after > fields.SEQ_MAX:
+            raise InvalidInput(f"after must be at most {fields.SEQ_MAX}", field="after")
         await self.get(job_id)
         return await self.store.logs(job_id, after, tail, limit, max_chars)
 

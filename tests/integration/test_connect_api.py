@@ -231,7 +231,10 @@ async def test_download_is_an_attachment_with_the_documented_default_name(
     r = await http.get(jobs_url(key=job["id"], tail="/download"))
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     name = f"rstudio-connect.{content_id(GUID)}.0.9.build_report.{job['id']}.log"
-    assert r.headers["content-disposition"] == f'attachment; filename="{name}"'
+    assert (
+        r.headers["content-disposition"]
+        == f"attachment; filename=\"{name}\"; filename*=UTF-8''{name}"
+    )
     lines = r.text.splitlines()
     assert [line.split(" ", 1)[1] for line in lines] == [
         "[stdout] out", "[stderr] err", "[stdout] out2"]  # fmt: skip
@@ -240,7 +243,9 @@ async def test_download_is_an_attachment_with_the_documented_default_name(
 async def test_download_takes_a_file_name(http: httpx.AsyncClient):
     job = await enqueue(http)
     r = await http.get(jobs_url(key=job["id"], tail="/download"), params={"filename": "x.log"})
-    assert r.headers["content-disposition"] == 'attachment; filename="x.log"'
+    assert (
+        r.headers["content-disposition"] == "attachment; filename=\"x.log\"; filename*=UTF-8''x.log"
+    )
     assert r.text == ""
 
 
@@ -249,6 +254,28 @@ async def test_download_with_a_bad_file_name_is_400(http: httpx.AsyncClient, bad
     job = await enqueue(http)
     r = await http.get(jobs_url(key=job["id"], tail="/download"), params={"filename": bad})
     assert_error(r, 400, 3)
+
+
+async def test_download_name_from_job_data_is_a_safe_stem(http: httpx.AsyncClient):
+    """A job's creator picks neither the name's extension nor its path; any character is
+    encoded (RFC 6266), never a 500 or a broken answer."""
+    metadata = {"bundle_id": 'x.exe"\r\n/..', "variant_id": "ünï\u2028"}
+    job = await enqueue(http, type="a/../b.exe", metadata=metadata)
+    r = await http.get(jobs_url(key=job["id"], tail="/download"))
+    assert r.status_code == 200, r.text
+    disposition = r.headers["content-disposition"]
+    name = f"rstudio-connect.{content_id(GUID)}._n_.x_exe_.a_b_exe.{job['id']}.log"
+    assert disposition == f"attachment; filename=\"{name}\"; filename*=UTF-8''{name}"
+
+
+async def test_download_with_a_non_latin_file_name_is_encoded(http: httpx.AsyncClient):
+    job = await enqueue(http)
+    r = await http.get(jobs_url(key=job["id"], tail="/download"), params={"filename": "журнал.log"})
+    assert r.status_code == 200, r.text
+    assert r.headers["content-disposition"] == (
+        'attachment; filename="______.log"; '
+        "filename*=UTF-8''%D0%B6%D1%83%D1%80%D0%BD%D0%B0%D0%BB.log"
+    )
 
 
 # --- JobError ---

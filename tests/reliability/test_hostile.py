@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests import pgdb
 from tests.conftest import Server
 from tests.reliability.figures import record, rss_kib, size
 
@@ -219,6 +220,72 @@ def test_slow_clients_do_not_stop_the_server(server: Server):
            requests_served_meanwhile=served, rss_before_kib=before, rss_after_kib=after,
            closed_by_server=outcome.count("closed by the server"))  # fmt: skip
     assert served > 0 and after - before < RSS_GROWTH_LIMIT_KIB
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def any_store_server(
+    request: pytest.FixtureRequest, server: Server, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """The module's SQLite server, or one on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield server
+        return
+    url = pgdb.create_database_sync()
+    srv = Server(url, "--max-body", str(MAX_BODY)).start(timeout=60)
+    yield srv
+    srv.stop()
+    pgdb.drop_database_sync(url)
+
+
+# what no store can keep exactly, in a free-form field of each interface's enqueue
+UNKEEPABLE = {
+    "lone surrogate": b'"\\ud800"', "NUL": b'"a\\u0000b"', "NUL in a key": b'{"\\u0000": 1}',
+    "NaN": b"NaN", "-Infinity": b"-Infinity", "1e400": b"1e400",
+    "2**64": b"18446744073709551616", "nested 300 deep": b"[" * 300 + b"]" * 300,
+}  # fmt: skip
+ENQUEUES = {
+    "native": ("/api/v1/jobs", b'{"queue": "q", "payload": %s}'),
+    "titan 0.2": ("/titan-0.2/v1/jobs", b'{"jobs": [{"image": "i", "payload": %s}]}'),
+    "titan 0.3": ("/titan-0.3/v1/groups/g/jobs",
+                  b'{"jobs": [{"image": "i", "priority": 0, "payload": %s}]}'),
+    "accepted": ("/accepted/jobs", b'{"queue": "q", "params": {"x": %s}}'),
+    "vidispine": ("/API/job?type=t", b'{"field": [{"key": "k", "value": %s}]}'),
+}  # fmt: skip
+HUGE_STRINGS = {
+    "native": ("/api/v1/jobs", b'{"queue": "q", "type": "%s"}'),
+    "native metadata": ("/api/v1/jobs", b'{"queue": "q", "metadata": {"k": "%s"}}'),
+    "titan 0.2": ("/titan-0.2/v1/jobs", b'{"jobs": [{"image": "%s"}]}'),
+    "titan 0.3": ("/titan-0.3/v1/groups/g/jobs", b'{"jobs": [{"image": "%s", "priority": 0}]}'),
+    "accepted": ("/accepted/jobs", b'{"queue": "%s"}'),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("media", ["application/JSON", "Application/Json; charset=UTF-8"])
+@pytest.mark.parametrize("value", list(UNKEEPABLE))
+@pytest.mark.parametrize("interface", list(ENQUEUES))
+def test_unkeepable_json_is_a_4xx_on_every_interface_and_store(
+    any_store_server: Server, interface: str, value: str, media: str
+):
+    path, template = ENQUEUES[interface]
+    headers = {"content-type": media, "accept": "application/json"}
+    r = httpx.post(any_store_server.url + path, content=template % UNKEEPABLE[value],
+                   headers=headers, timeout=60)  # fmt: skip
+    print(f"{interface} {value} {media}: {r.status_code} {r.text[:120]}")
+    assert r.status_code in (400, 422), r.text
+    still_serves(any_store_server)
+
+
+@pytest.mark.parametrize("interface", list(HUGE_STRINGS))
+def test_a_huge_string_field_is_a_4xx_on_every_interface_and_store(
+    any_store_server: Server, interface: str
+):
+    path, template = HUGE_STRINGS[interface]
+    body = template % (b"x" * (MAX_BODY - 200))
+    r = httpx.post(any_store_server.url + path, content=body,
+                   headers={"content-type": "APPLICATION/JSON"}, timeout=60)  # fmt: skip
+    print(f"{interface}: {r.status_code} {r.text[:120]}")
+    assert r.status_code in (400, 422), r.text
+    still_serves(any_store_server)
 
 
 def test_the_server_is_still_up_and_memory_bounded_after_all_of_it(server: Server, tmp_path: Path):

@@ -33,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from jobq.api.json_limits import is_json
 from jobq.errors import JobqError
 
 Check = Callable[[Request], Awaitable[None]]
@@ -106,7 +107,7 @@ class FastRoutes:
 def _is_json(scope: Scope) -> bool:
     for name, value in scope["headers"]:
         if name == b"content-type":
-            return bool(value.split(b";", 1)[0].strip().lower() == b"application/json")
+            return is_json(value.decode("latin-1"))
     return False
 
 

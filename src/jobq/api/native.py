@@ -22,6 +22,7 @@ from jobq.auth.guard import Guard
 from jobq.auth.policy import Action
 from jobq.engine import Ack, Engine, JobSpec
 from jobq.errors import InvalidInput, JobqError
+from jobq.fields import SEQ_MAX
 from jobq.loglimit import PAGE_CHARS
 from jobq.model import SORT_FIELDS, ClaimSpec, Job, JobQuery, Worker
 from jobq.render import attempt_document, iso, job_document, log_document
@@ -328,7 +329,7 @@ async def read_logs(
     request: Request,
     job_id: str,
     tail: Annotated[int | None, Query(ge=1, le=100_000)] = None,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=SEQ_MAX)] = 0,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
 ) -> Response:
     await (await guard_of(request)).job(job_id, Action.read_logs)
@@ -338,7 +339,9 @@ async def read_logs(
 
 
 @router.get("/jobs/{job_id}/logs/stream", responses=ERRORS)
-async def stream_logs(request: Request, job_id: str, after: int = 0) -> Response:
+async def stream_logs(
+    request: Request, job_id: str, after: Annotated[int, Query(ge=0, le=SEQ_MAX)] = 0
+) -> Response:
     """Server-sent events: each log entry as it is written; `end` once the job finished.
     The stream ends (after an `unauthorized` event) once the key or the right to read the
     job's logs is gone."""

@@ -10,7 +10,6 @@ checks (jobq.auth.guard).
 from __future__ import annotations
 
 import base64
-import binascii
 import logging
 import math
 from collections.abc import Awaitable, Callable
@@ -94,7 +93,7 @@ def parse_basic(request: Request) -> Credentials | None:
         return None
     try:
         decoded = base64.b64decode(value, validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # not base64 (binascii.Error), not ASCII, not UTF-8 (UnicodeDecodeError)
         raise Unauthorized("malformed HTTP basic credentials") from None
     user, sep, key = decoded.partition(":")
     if not sep or not user or not key:

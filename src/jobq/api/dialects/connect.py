@@ -20,6 +20,7 @@ from jobq import __version__
 from jobq.api.dialects import connect_shapes as shape
 from jobq.api.dialects.connect_access import ContentAction, authorize
 from jobq.api.dialects.docs import add_docs
+from jobq.api.disposition import attachment
 from jobq.api.errors import HttpError
 from jobq.api.native import engine_of
 from jobq.api.responses import json
@@ -164,7 +165,7 @@ async def job_download_log(
     """JobDownloadLog: the whole log, stdout and stderr in the order written, as a file."""
     job = await _content_job(request, guid, key, ContentAction.read)
     name = shape.default_filename(job) if filename is None else _filename(filename)
-    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    headers = {"Content-Disposition": attachment(name)}
     body = _log_file(engine_of(request), job.id)
     return StreamingResponse(body, media_type="text/plain; charset=utf-8", headers=headers)
 

@@ -11,6 +11,7 @@ import hashlib
 import re
 from typing import Any
 
+from jobq.api.disposition import stem
 from jobq.model import Job, LogEntry
 from jobq.render import iso
 from jobq.states import TERMINAL, WAITING, State
@@ -131,13 +132,15 @@ def kill_order(job: Job, order_id: str) -> dict[str, Any]:
 
 
 def default_filename(job: Job) -> str:
+    """Connect's name for a job's log; the parts the job's creator chose (its metadata and
+    type) are stems, so the name and its `.log` extension stay the server's."""
     return DEFAULT_FILENAME.format(
         app_id=content_id(job.queue),
-        variant_id=variant_id(job),
-        bundle_id=bundle_id(job),
-        job_tag=job.type,
-        job_key=job.id,
-    ).replace("/", "_")
+        variant_id=stem(variant_id(job)),
+        bundle_id=stem(bundle_id(job)),
+        job_tag=stem(job.type),
+        job_key=stem(job.id),
+    )
 
 
 def content_item(guid: str, first: Job | None) -> dict[str, Any]:

@@ -11,7 +11,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
+from pydantic import Field
 
+from jobq import fields
 from jobq.api.dialects import titan_common as t
 from jobq.api.dialects.docs import add_docs
 from jobq.api.responses import json
@@ -32,7 +34,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 class NewJob(t.Loose):
-    image: str | None = None
+    image: Annotated[str, Field(max_length=fields.NAME_MAX)] | None = None
     payload: t.Payload | None = None
     delay: t.Seconds = 0
     timeout: t.Timeout = t.TIMEOUT
@@ -131,6 +133,7 @@ async def fail(
     await (await guard_of(request)).job(id, Action.work)
     engine = engine_of(request)
     error = t.failure_error(reason, details)
+    await t.check_log(log)
     job = await engine.fail(id, await t.holder_token(request, await engine.get(id)), error)
     await t.store_log(engine, id, log)
     return one(job)
@@ -142,6 +145,7 @@ async def success(
     """Mark a running job succeeded, with its log."""
     await (await guard_of(request)).job(id, Action.work)
     engine = engine_of(request)
+    await t.check_log(log)
     job = await engine.complete(id, await t.holder_token(request, await engine.get(id)))
     await t.store_log(engine, id, log)
     return one(job)

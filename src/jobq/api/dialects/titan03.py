@@ -217,7 +217,7 @@ async def _failed(engine: Engine, job: Job, token: str, failure: dict[str, Any])
 
 
 async def _reason(request: Request) -> str:
-    kind = request.headers.get("content-type", "")
+    kind = request.headers.get("content-type", "").lower()
     if kind.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
         value = (await request.form()).get("reason")
     else:
@@ -257,6 +257,7 @@ async def upload_log(
     engine = engine_of(request)
     await in_group(request, group_name, id, Action.work)
     await (await guard_of(request)).reporter(id)
+    await t.check_log(log)
     await t.store_log(engine, id, log)
     return one(await engine.get(id), 201)
 

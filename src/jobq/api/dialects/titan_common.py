@@ -23,8 +23,9 @@ from fastapi import Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from jobq import respawn
+from jobq import fields, respawn
 from jobq.api.errors import HttpError
+from jobq.api.json_limits import read_json
 from jobq.api.responses import JSONResponse
 from jobq.api.security import guard_of
 from jobq.engine import Engine, JobSpec
@@ -163,6 +164,17 @@ def failure_error(reason_name: str, text: str | None) -> dict[str, Any]:
     return {"code": reason_name, "message": text or reason_name, "details": None}
 
 
+async def check_log(log: UploadFile | None) -> None:
+    """Refuse an uploaded log a store cannot keep (InvalidInput) before the report it comes
+    with changes anything (a report is all or nothing): read a piece at a time, then
+    rewound for `store_log`."""
+    if log is None:
+        return
+    while chunk := await log.read(UPLOAD_PIECE):
+        fields.text(_text(chunk), "log", None)
+    await log.seek(0)
+
+
 async def store_log(engine: Engine, job_id: str, log: UploadFile | None) -> None:
     """Keep an uploaded log file as the job's log entries: read a piece at a time (cut at a
     line's end where one is near), each piece an entry, until the job's log limit stops
@@ -217,12 +229,7 @@ async def _log_text(engine: Engine, job_id: str) -> AsyncIterator[bytes]:
 async def json_body(request: Request) -> Any:
     """The request body as JSON, None when empty (400 when it is not JSON)."""
     raw = await request.body()
-    if not raw.strip():
-        return None
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise InvalidInput("the request body is not valid JSON") from None
+    return read_json(raw) if raw.strip() else None
 
 
 def field_names(err: HttpError) -> str:

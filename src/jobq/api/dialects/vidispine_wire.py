@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 
 from jobq.api.dialects.vidispine_xml import metadata_fields, to_xml
 from jobq.api.errors import HttpError
+from jobq.api.json_limits import read_json
 from jobq.errors import InvalidInput
 
 JSON = "application/json"
@@ -159,10 +160,7 @@ async def metadata_body(request: Request) -> list[tuple[str, str]]:
 
 
 def _json_fields(body: bytes) -> list[tuple[str, str]]:
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise InvalidInput("the body is not valid JSON", context="body") from None
+    doc = read_json(body)
     fields = doc.get("field", []) if isinstance(doc, dict) else None
     if not isinstance(fields, list) or not all(
         isinstance(f, dict) and isinstance(f.get("key"), str) for f in fields
