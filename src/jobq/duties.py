@@ -30,9 +30,9 @@ class Duties:
         self._wake = asyncio.Event()
         self._next = float("inf")
         self._task: asyncio.Task[None] | None = None
-        self._sending: asyncio.Task[int] | None = None
         self._forget_at = float("-inf")  # the next sweep of workers long gone
         engine.on_timer = self.at
+        callbacks.on_free = lambda: self.at(engine.clock())  # a delivery slot opened
 
     def at(self, when: float) -> None:
         """Something is due at `when`: wake earlier than planned if need be."""
@@ -44,14 +44,14 @@ class Duties:
         self._task = asyncio.create_task(self._loop(), name="jobq-duties")
 
     async def stop(self) -> None:
-        for task in (self._task, self._sending):
-            # cancel until it is done: Python 3.11's wait_for can swallow a cancellation that
-            # arrives just as the wait it guards ends (the loop would then sleep on)
-            while task is not None and not task.done():
-                task.cancel()
-                await asyncio.wait([task], timeout=1.0)
-            if task is not None:
-                await asyncio.gather(task, return_exceptions=True)
+        task = self._task
+        # cancel until it is done: Python 3.11's wait_for can swallow a cancellation that
+        # arrives just as the wait it guards ends (the loop would then sleep on)
+        while task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait([task], timeout=1.0)
+        if task is not None:
+            await asyncio.gather(task, return_exceptions=True)
         await self.callbacks.close()
 
     async def run_once(self) -> float | None:
@@ -105,12 +105,9 @@ class Duties:
             self._forget_at = now + FORGET_EVERY
 
     async def _callbacks(self, now: float) -> None:
-        self._send_callbacks(now)
-
-    def _send_callbacks(self, now: float) -> None:
-        """Deliveries run beside the loop so a slow receiver never delays lease expiry."""
-        if self._sending is None or self._sending.done():
-            self._sending = asyncio.create_task(self.callbacks.send_due(now))
+        """Start the deliveries due now; they run beside the loop (`CallbackSender`), so a
+        slow receiver delays neither lease expiry nor another tenant's callback."""
+        await self.callbacks.send_due(now)
 
     async def _loop(self) -> None:
         while True:
