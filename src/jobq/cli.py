@@ -82,7 +82,7 @@ def serve(
         typer.Option(
             envvar="JOBQ_CALLBACK_TIMEOUT",
             min=0.1,
-            help="Seconds a callback's receiver has to answer (then it is retried later).",
+            help="Seconds a callback's whole delivery may take (then it is retried later).",
         ),
     ] = 10.0,
     mount: Annotated[

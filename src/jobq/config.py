@@ -21,7 +21,7 @@ class Config:
     log_level: str = "info"
     max_body: int = 16 * 1024 * 1024
     callback_allow: list[str] = field(default_factory=list)
-    callback_timeout: float = 10.0  # seconds per callback request, then retried later
+    callback_timeout: float = 10.0  # seconds for a whole callback delivery, then retried later
     mounts: dict[str, str] = field(default_factory=dict)  # dialect name -> path prefix
     insecure: bool = False
     access_log: bool = False

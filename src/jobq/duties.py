@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 from jobq.callbacks import CallbackSender
 from jobq.engine import Engine
@@ -29,9 +30,9 @@ class Duties:
         self._wake = asyncio.Event()
         self._next = float("inf")
         self._task: asyncio.Task[None] | None = None
-        self._sending: asyncio.Task[int] | None = None
         self._forget_at = float("-inf")  # the next sweep of workers long gone
         engine.on_timer = self.at
+        callbacks.on_free = lambda: self.at(engine.clock())  # a delivery slot opened
 
     def at(self, when: float) -> None:
         """Something is due at `when`: wake earlier than planned if need be."""
@@ -43,33 +44,70 @@ class Duties:
         self._task = asyncio.create_task(self._loop(), name="jobq-duties")
 
     async def stop(self) -> None:
-        for task in (self._task, self._sending):
-            # cancel until it is done: Python 3.11's wait_for can swallow a cancellation that
-            # arrives just as the wait it guards ends (the loop would then sleep on)
-            while task is not None and not task.done():
-                task.cancel()
-                await asyncio.wait([task], timeout=1.0)
-            if task is not None:
-                await asyncio.gather(task, return_exceptions=True)
+        task = self._task
+        # cancel until it is done: Python 3.11's wait_for can swallow a cancellation that
+        # arrives just as the wait it guards ends (the loop would then sleep on)
+        while task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait([task], timeout=1.0)
+        if task is not None:
+            await asyncio.gather(task, return_exceptions=True)
         await self.callbacks.close()
 
     async def run_once(self) -> float | None:
-        """Do everything due now; the time of the next due work."""
+        """Do everything due now; the time of the next due work.
+
+        Each duty runs on its own: one that fails is logged and retried in a second, and the
+        others still run (a poisoned row fails alone inside the engine, see
+        `Engine._transition_isolated`)."""
         now = self.engine.clock()
+        failed = [
+            name
+            for name, duty in (
+                ("due jobs and expired leases", self._moves),
+                ("purge", self._purge),
+                ("forgetting workers", self._forget),
+                ("callbacks", self._callbacks),
+            )
+            if not await self._isolated(name, duty, now)
+        ]
+        due = await self.engine.store.next_due()
+        if failed:
+            retry = now + 1.0
+            return retry if due is None else min(due, retry)
+        return due
+
+    async def _isolated(
+        self, name: str, duty: Callable[[float], Awaitable[None]], now: float
+    ) -> bool:
+        """Run one duty; whether it succeeded (a store that is down pauses it quietly)."""
+        try:
+            await duty(now)
+        except StoreUnavailable as exc:
+            log.warning("background duty %s paused: %s", name, exc.message)
+            return False
+        except Exception:
+            log.exception("background duty %s failed; the others go on, retrying in 1s", name)
+            return False
+        return True
+
+    async def _moves(self, now: float) -> None:
         while await self.engine.promote_due(now) or await self.engine.expire_overdue(now):
             pass
+
+    async def _purge(self, now: float) -> None:
         while await self.engine.store.purge(now, 1000):
             pass
+
+    async def _forget(self, now: float) -> None:
         if now >= self._forget_at:
             await self.engine.store.forget_workers(now - WORKER_MEMORY)
             self._forget_at = now + FORGET_EVERY
-        self._send_callbacks(now)
-        return await self.engine.store.next_due()
 
-    def _send_callbacks(self, now: float) -> None:
-        """Deliveries run beside the loop so a slow receiver never delays lease expiry."""
-        if self._sending is None or self._sending.done():
-            self._sending = asyncio.create_task(self.callbacks.send_due(now))
+    async def _callbacks(self, now: float) -> None:
+        """Start the deliveries due now; they run beside the loop (`CallbackSender`), so a
+        slow receiver delays neither lease expiry nor another tenant's callback."""
+        await self.callbacks.send_due(now)
 
     async def _loop(self) -> None:
         while True:

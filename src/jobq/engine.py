@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobq import fields, loglimit, respawn, rules
+from jobq import fields, loglimit, reserved, respawn, rules
 from jobq.entropy import lease_key
-from jobq.errors import Conflict, InvalidInput, JobqError, NotFound
+from jobq.errors import Conflict, InvalidInput, JobqError, NotFound, StoreUnavailable
 from jobq.handoff import Parked, Parking
 from jobq.model import (
     Attempt,
@@ -38,6 +39,7 @@ from jobq.states import LIVE, TERMINAL, State
 from jobq.store.base import Store
 
 Clock = Callable[[], float]
+log = logging.getLogger("jobq.engine")
 
 
 @dataclass(slots=True)
@@ -151,6 +153,7 @@ class Engine:
         return inserted
 
     def build(self, spec: JobSpec, now: float, job_id: str | None = None) -> Job:
+        reserved.check(spec.metadata)
         d = self.defaults
         rules.check_lease(spec.lease_seconds)
         run_at = spec.run_at if spec.run_at is not None else now + (spec.delay or 0.0)
@@ -202,6 +205,8 @@ class Engine:
         metadata: dict[str, str] | None = None,
     ) -> Job:
         fields.metadata(metadata or {})
+        if metadata is not None:
+            reserved.check(metadata)
         now = self.clock()
         moved = await self._move(
             job_id, lambda j: rules.update(j, now, priority, run_at, metadata), now
@@ -454,29 +459,68 @@ class Engine:
 
     async def promote_due(self, now: float, limit: int = 1000) -> int:
         ids = await self.store.due_scheduled(now, limit)
-        steps = [Step(i, lambda j: rules.due(j, now)) for i in ids]
-        return await self._apply_steps(steps, now)
+        return await self._run_duty([Step(i, lambda j: rules.due(j, now)) for i in ids], {}, now)
 
     async def expire_overdue(self, now: float, limit: int = 1000) -> int:
         ids = await self.store.overdue_running(now, limit)
         spawned: dict[str, Job] = {}
         decide = respawn.wrap(lambda j: rules.overdue(j, now), now, spawned)
-        steps = [Step(i, decide) for i in ids]
+        return await self._run_duty([Step(i, decide) for i in ids], spawned, now)
+
+    async def _run_duty(self, steps: Sequence[Step], spawned: dict[str, Job], now: float) -> int:
+        """Apply a duty's steps; how many jobs moved (a job failed as unprocessable counts)."""
         if not steps:
             return 0
-        results = await self.store.transition(steps, now)
+        results, unprocessable = await self._transition_isolated(steps, now)
         moved = [r for r in results if isinstance(r, Moved)]
         self._publish(moved, now)
         self._publish(respawn.spawned_moves(results, spawned), now)
-        return len(moved)
+        return len(moved) + unprocessable
 
-    async def _apply_steps(self, steps: Sequence[Step], now: float) -> int:
-        if not steps:
-            return 0
-        results = await self.store.transition(steps, now)
-        moved = [r for r in results if isinstance(r, Moved)]
-        self._publish(moved, now)
-        return len(moved)
+    async def _transition_isolated(
+        self, steps: Sequence[Step], now: float
+    ) -> tuple[list[StepResult], int]:
+        """The steps' results, all in one transaction when it can be; when it cannot, each
+        step alone, and a job whose own step still fails is failed as unprocessable: one row
+        the rules or the database cannot take never holds back the others. Only an
+        unreachable store stops it all (the duties try again later)."""
+        try:
+            return await self.store.transition(steps, now), 0
+        except StoreUnavailable:
+            raise
+        except Exception:
+            pass
+        results: list[StepResult] = []
+        unprocessable = 0
+        for step in steps:
+            try:
+                results.extend(await self.store.transition([step], now))
+            except StoreUnavailable:
+                raise
+            except Exception as exc:
+                unprocessable += await self.fail_unprocessable(step.job_id, exc, now)
+        return results, unprocessable
+
+    async def fail_unprocessable(self, job_id: str, exc: Exception, now: float) -> bool:
+        """Fail a job whose stored values cannot be processed, saying why."""
+        log.error("job %s cannot be processed; failing it: %r", job_id, exc)
+        error = {
+            "code": "unprocessable",
+            "message": "jobq could not process this job's stored values; it was failed",
+            "details": {"reason": f"{type(exc).__name__}: {exc}"[:500]},
+        }
+        ttl = self.defaults.result_ttl
+        purge_at = None if ttl is None else now + ttl
+        try:
+            failed = await self.store.fail_unprocessable(job_id, error, now, purge_at)
+        except StoreUnavailable:
+            raise
+        except Exception:
+            log.exception("job %s could not be failed either; it is left as it is", job_id)
+            return False
+        if failed and purge_at is not None:
+            self.on_timer(purge_at)
+        return failed
 
     # --- internals ---
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,12 +11,22 @@ from jobq.model import Attempt, Job, LogEntry, Worker
 _texts: dict[float, str] = {}  # times formatted lately (a batch's jobs share most of theirs)
 _seconds: dict[int, str] = {}  # whole seconds formatted lately
 _KEEP = 4096  # entries each cache holds before it starts afresh
+# the range ISO 8601 with four-digit years can show; times beyond it show as its ends
+FIRST = datetime(1, 1, 1, tzinfo=UTC).timestamp()
+LAST = datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC).timestamp()
 
 
 def iso(t: float | None) -> str | None:
-    """UNIX seconds as ISO 8601 UTC with milliseconds (2026-01-02T03:04:05.678Z)."""
+    """UNIX seconds as ISO 8601 UTC with milliseconds (2026-01-02T03:04:05.678Z).
+
+    Total: whatever a store holds renders. A time past year 9999 (an infinity included) shows
+    as the last millisecond of 9999, one before year 1 as the first of year 1; NaN and values
+    that are not numbers show as None."""
     if t is None:
         return None
+    if not isinstance(t, int | float) or math.isnan(t):
+        return None
+    t = min(max(t, FIRST), LAST)
     text = _texts.get(t)
     if text is None:
         text = _format(t)
@@ -26,10 +37,10 @@ def iso(t: float | None) -> str | None:
 
 
 def _format(t: float) -> str:
-    second, ms = divmod(round(t * 1000), 1000)
+    second, ms = divmod(min(round(t * 1000), round(LAST * 1000)), 1000)
     head = _seconds.get(second)
     if head is None:  # a job's times fall in a few seconds: now, run_at, lease expiry, ...
-        head = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        head = datetime.fromtimestamp(second, UTC).replace(tzinfo=None).isoformat()
         if len(_seconds) >= _KEEP:
             _seconds.clear()
         _seconds[second] = head

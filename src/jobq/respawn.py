@@ -8,6 +8,8 @@ delay. A job asks for that through two metadata keys the engine understands:
     jobq.respawn.remaining   how many more jobs may be spawned (an integer, 0 = none)
     jobq.respawn.delay       seconds the spawned job waits before it is queued
 
+Both are reserved keys (`jobq.reserved`): checked at intake, read totally.
+
 When such a job reaches `failed` (its worker failed it, or its lease or deadline ran out with
 nothing left to try) and `remaining` > 0, the plan that fails it also carries the new job, with
 `remaining - 1`; the store inserts it in the same transaction, so a failure is never recorded
@@ -19,12 +21,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from jobq import reserved
 from jobq.errors import Conflict
 from jobq.model import Job, Moved, Plan, StepResult, new_id
 from jobq.states import Event, State
 
-REMAINING = "jobq.respawn.remaining"
-DELAY = "jobq.respawn.delay"
+REMAINING = reserved.RESPAWN_REMAINING
+DELAY = reserved.RESPAWN_DELAY
 FINAL_FAILURES = frozenset({Event.fail, Event.expire_fail})
 
 
@@ -34,17 +37,13 @@ def policy(remaining: int, delay: float) -> dict[str, str]:
 
 
 def remaining(job: Job) -> int:
-    try:
-        return max(int(job.metadata.get(REMAINING, "0")), 0)
-    except ValueError:
-        return 0
+    """How many more respawns `job` asks for (0 for a value that cannot be used)."""
+    return int(reserved.read(job.metadata, REMAINING, 0))
 
 
 def delay(job: Job) -> float:
-    try:
-        return max(float(job.metadata.get(DELAY, "0")), 0.0)
-    except ValueError:
-        return 0.0
+    """Seconds a respawn waits: finite and bounded, whatever the job's metadata holds."""
+    return float(reserved.read(job.metadata, DELAY, 0.0))
 
 
 def spawn(job: Job, now: float) -> Job | None:

@@ -40,7 +40,7 @@ async def refusals(sender: CallbackSender) -> list[str]:
     refused = []
     for url in REFUSED:
         try:
-            await sender.check_target(url)
+            await sender.pin(url)
         except (CallbackRefused, OSError, ValueError):
             refused.append(url)
     return refused
@@ -52,9 +52,9 @@ async def test_private_and_loopback_targets_are_refused_unless_allowed(tmp_path:
     try:
         refused = await refusals(strict)
         assert sorted(refused) == sorted(REFUSED)
-        await allowing.check_target("http://127.0.0.1:9/hook")  # allowed: no exception
+        await allowing.pin("http://127.0.0.1:9/hook")  # allowed: no exception
         with pytest.raises(CallbackRefused):
-            await allowing.check_target("http://10.0.0.1/hook")  # only what was allowed
+            await allowing.pin("http://10.0.0.1/hook")  # only what was allowed
     finally:
         await strict.close()
         await allowing.close()
@@ -175,7 +175,8 @@ async def test_a_receiver_that_never_answers_times_out_and_is_retried_later(
 
         ticker = asyncio.create_task(tick())
         started = time.monotonic()
-        sent = await asyncio.wait_for(sender.send_due(time.time()), 30)
+        sent = await sender.send_due(time.time())
+        await asyncio.wait_for(sender.settled(), 30)
         took = time.monotonic() - started
         ticker.cancel()
         retry = await store.due_callbacks(time.time() + 3600, 10)

@@ -102,6 +102,36 @@ def test_a_hostile_body_gets_a_clear_4xx(server: Server, name: str):
     still_serves(server)
 
 
+RESERVED_METADATA = {
+    "respawn delay nan": {"jobq.respawn.delay": "nan"},
+    "respawn delay inf": {"jobq.respawn.delay": "inf"},
+    "respawn delay 1e308": {"jobq.respawn.delay": "1e308"},
+    "respawn remaining huge": {"jobq.respawn.remaining": "9" * 5000},
+    "unknown reserved key": {"jobq.anything": "1"},
+}
+
+
+@pytest.mark.parametrize("name", list(RESERVED_METADATA))
+def test_bad_reserved_metadata_is_refused_on_every_interface_that_takes_metadata(
+    server: Server, name: str
+):
+    metadata = RESERVED_METADATA[name]
+    r = httpx.post(f"{server.api}/jobs", json={"metadata": metadata}, timeout=60)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid", r.text
+    r = httpx.post(f"{server.api}/jobs", json={"jobs": [{"metadata": metadata}]}, timeout=60)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid", r.text
+    job = httpx.post(f"{server.api}/jobs", json={"queue": "reserved"}, timeout=60).json()
+    r = httpx.patch(f"{server.api}/jobs/{job['id']}", json={"metadata": metadata}, timeout=60)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid", r.text
+    [(key, value)] = metadata.items()
+    r = httpx.post(f"{server.url}/API/job", params={"type": "t", "jobmetadata": f"{key}={value}"},
+                   timeout=60)  # fmt: skip
+    assert r.status_code == 400 and "<invalidInput>" in r.text, r.text
+    for listing in (f"{server.api}/jobs", f"{server.url}/API/job", f"{server.api}/problems"):
+        assert httpx.get(listing, timeout=60).status_code == 200
+    still_serves(server)
+
+
 def test_a_chunked_body_over_the_limit_is_refused(server: Server):
     def chunks() -> Iterator[bytes]:
         for _ in range(MAX_BODY // 65536 + 2):

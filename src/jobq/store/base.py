@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from typing import Any
 
 from jobq.auth.model import ApiKey, Grant, Role, User
 from jobq.model import (
@@ -101,6 +102,14 @@ class Store(ABC):
     @abstractmethod
     async def overdue_running(self, now: float, limit: int) -> list[str]:
         """Ids of running jobs whose lease or deadline has passed."""
+
+    @abstractmethod
+    async def fail_unprocessable(
+        self, job_id: str, error: dict[str, Any], now: float, purge_at: float | None
+    ) -> bool:
+        """Fail a live job whose stored values jobq cannot process, writing only the columns
+        that say so (state, error, finished_at, purge_at; its lease and open attempt end),
+        without deciding anything from the row. Whether it was live."""
 
     @abstractmethod
     async def purge(self, now: float, limit: int) -> int:

@@ -78,6 +78,16 @@ from jobq.store.rows import (
 )
 from jobq.store.seen import SeenWorkers, recording
 
+FAIL_UNPROCESSABLE = (
+    "UPDATE jobs SET state = 'failed', error = $1, finished_at = $2, updated_at = $2, "
+    "purge_at = $3, lease_token = NULL, lease_expires_at = NULL, cancel_requested = 0 "
+    f"WHERE id = $4 AND {LIVE_SQL}"
+)
+END_ATTEMPT = (
+    "UPDATE attempts SET finished_at = $1, outcome = 'failed', error = $2 "
+    "WHERE job_id = $3 AND finished_at IS NULL"
+)
+
 log = logging.getLogger("jobq.store")
 
 
@@ -234,6 +244,17 @@ class PostgresStore(Store):
 
     async def purge(self, now: float, limit: int) -> int:
         return await self.db.run(lambda c: _purge(c, now, limit))
+
+    async def fail_unprocessable(
+        self, job_id: str, error: dict[str, Any], now: float, purge_at: float | None
+    ) -> bool:
+        async def write(c: Any) -> bool:
+            text = dumps(error)
+            status = await c.execute(FAIL_UNPROCESSABLE, text, now, purge_at, job_id)
+            await c.execute(END_ATTEMPT, now, text, job_id)
+            return bool(status != "UPDATE 0")
+
+        return await self.db.run(write)
 
     async def next_due(self) -> float | None:
         value = await self.db.read(lambda c: c.fetchval(NEXT_DUE))

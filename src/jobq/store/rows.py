@@ -108,18 +108,55 @@ def new_job_values(job: Job) -> list[Any]:
 
 
 def job_from_row(row: Iterable[Any]) -> Job:
-    """A job from a row in JOB_COLUMNS order (a tuple from SQLite, a Record from asyncpg)."""
-    values = list(row)
+    """A job from a row in JOB_COLUMNS order (a tuple from SQLite, a Record from asyncpg).
+
+    Total: a row whose JSON columns do not decode (written by hand, say) still gives a job,
+    so that one row never makes a listing or a background duty fail (`_lenient_job`)."""
+    try:
+        return _strict_job(list(row))
+    except Exception:
+        return _lenient_job(list(row))
+
+
+def _strict_job(values: list[Any]) -> Job:
     for i in _JSON_AT:
         raw = values[i]
         if isinstance(raw, str | bytes):
             values[i] = _loads(raw)
     if values[_METADATA_AT] is None:
         values[_METADATA_AT] = {}
+    elif type(values[_METADATA_AT]) is not dict:
+        raise ValueError("metadata is not an object")
     values[_WORKER_AT] = decode_worker(values[_WORKER_AT])
     values[_STATE_AT] = _STATES[values[_STATE_AT]]
     values[_CANCEL_AT] = bool(values[_CANCEL_AT])
     return Job(*values)
+
+
+def _lenient_job(values: list[Any]) -> Job:
+    """A job from a row that does not decode: a JSON column that is not JSON shows as its
+    text, metadata that is not an object of strings as {}, a worker that is not one as None."""
+    for i in _JSON_AT:
+        values[i] = _json_or_text(values[i])
+    metadata = values[_METADATA_AT]
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        values[_METADATA_AT] = {}
+    try:
+        values[_WORKER_AT] = decode_worker(values[_WORKER_AT])
+    except Exception:
+        values[_WORKER_AT] = None
+    values[_STATE_AT] = _STATES.get(values[_STATE_AT], State.failed)
+    values[_CANCEL_AT] = bool(values[_CANCEL_AT])
+    return Job(*values)
+
+
+def _json_or_text(raw: Any) -> Any:
+    if not isinstance(raw, str | bytes):
+        return raw
+    try:
+        return _loads(raw)
+    except orjson.JSONDecodeError:
+        return raw if isinstance(raw, str) else raw.decode(errors="replace")
 
 
 def attempt_from_row(row: Sequence[Any]) -> Attempt:

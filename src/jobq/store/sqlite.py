@@ -38,6 +38,7 @@ from jobq.store.rows import (
     NEW_COLUMNS,
     attempt_from_row,
     decode_worker,
+    dumps,
     encode,
     is_new,
     job_from_row,
@@ -59,6 +60,15 @@ SELECT_JOB = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs"
 INSERT_NEW_HEAD = f"INSERT INTO jobs ({', '.join(NEW_COLUMNS)})"
 INSERT_JOB_HEAD = f"INSERT INTO jobs ({', '.join(INSERT_COLUMNS)})"
 LIVE_STATES = tuple(str(s) for s in LIVE)
+FAIL_UNPROCESSABLE = (
+    "UPDATE jobs SET state = 'failed', error = ?, finished_at = ?, updated_at = ?, purge_at = ?, "
+    "lease_token = NULL, lease_expires_at = NULL, cancel_requested = 0 "
+    "WHERE id = ? AND state IN (?, ?, ?)"
+)
+END_ATTEMPT = (
+    "UPDATE attempts SET finished_at = ?, outcome = 'failed', error = ? "
+    "WHERE job_id = ? AND finished_at IS NULL"
+)
 
 
 class SQLiteStore(Store):
@@ -198,6 +208,17 @@ class SQLiteStore(Store):
 
     async def purge(self, now: float, limit: int) -> int:
         return await self._write(lambda c: _purge(c, now, limit))  # type: ignore[no-any-return]
+
+    async def fail_unprocessable(
+        self, job_id: str, error: dict[str, Any], now: float, purge_at: float | None
+    ) -> bool:
+        def write(c: sqlite3.Connection) -> bool:
+            text = dumps(error)
+            moved = c.execute(FAIL_UNPROCESSABLE, (text, now, now, purge_at, job_id, *LIVE_STATES))
+            c.execute(END_ATTEMPT, (now, text, job_id))
+            return moved.rowcount > 0
+
+        return await self._write(write)  # type: ignore[no-any-return]
 
     async def next_due(self) -> float | None:
         return await self._readers.run(_next_due)

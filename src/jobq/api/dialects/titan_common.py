@@ -15,6 +15,7 @@ How a Titan job lives in jobq (see docs/design.md, "Titan and Accepted dialects"
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -23,7 +24,7 @@ from fastapi import Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from jobq import fields, respawn
+from jobq import fields, reserved, respawn
 from jobq.api.errors import HttpError
 from jobq.api.json_limits import read_json
 from jobq.api.responses import JSONResponse
@@ -123,8 +124,8 @@ def job_fields(job: Job) -> dict[str, Any]:
         "id": job.id,
         "image": job.type,
         "payload": payload_text(job),
-        "delay": max(round(job.run_at - job.created_at), 0),
-        "timeout": max(round(job.lease_seconds), 1),
+        "delay": whole_seconds(job.run_at - job.created_at, 0),
+        "timeout": whole_seconds(job.lease_seconds, 1),
         "priority": min(max(job.priority, 0), 2),
         "max_retries": min(respawn.remaining(job), MAX_RETRIES),
         "retries_delay": round(retries_delay),
@@ -134,6 +135,14 @@ def job_fields(job: Job) -> dict[str, Any]:
         "completed_at": iso(job.finished_at),
         "retry_of": job.retry_of,
     }
+
+
+def whole_seconds(seconds: float, least: int) -> int:
+    """Seconds as Titan's whole number, at least `least`, for any stored value (an infinity
+    shows as the longest time any interface accepts, NaN as `least`)."""
+    if math.isnan(seconds):
+        return least
+    return round(min(max(seconds, least), reserved.MAX_DELAY))
 
 
 def owner(request: Request) -> str | None:

@@ -408,16 +408,18 @@ def _to_ms(t: float | None) -> float | None:
     return None if t is None else (round(t * 1000) + 0.5) / 1000
 
 
-def _rendered_ms(t: float) -> int:
-    """`t` in milliseconds exactly as the documents show it."""
-    shown = iso(t) or ""
+def _rendered_ms(t: float) -> int | None:
+    """`t` in milliseconds exactly as the documents show it (None if it shows as none)."""
+    shown = iso(t)
+    if shown is None:
+        return None
     return round(datetime.fromisoformat(shown.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 def _within(t: float | None, low: float | None, high: float | None) -> bool:
     if low is None and high is None:
         return True
-    if t is None:
+    ms = None if t is None else _rendered_ms(t)
+    if ms is None:
         return False
-    ms = _rendered_ms(t)
     return (low is None or ms >= round(low * 1000)) and (high is None or ms <= round(high * 1000))
