@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from fastapi import APIRouter, Depends, FastAPI, params
 from fastapi.routing import APIRoute
 from fastapi.telemetry import TelemetryConfig
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from jobq import __version__, metrics, web
 from jobq.api import admin, errors, native, problems, security, session, session_auth, stats
+from jobq.api.browsers import BrowserGuard
 from jobq.api.dialects import accepted, connect, titan02, titan03, vidispine, vidispine_wire
 from jobq.api.dialects.titan_common import titan_error
 from jobq.api.errors import ErrorShapes, Renderer
@@ -186,5 +188,8 @@ def create_app(config: Config) -> FastAPI:
            f"{native_prefix}/ack": AckIn}  # fmt: skip
     app.add_middleware(FastRoutes, routes=fast_routes(app, hot))  # inside BodyLimit
     app.add_middleware(BodyLimit, max_body=config.max_body)
+    app.add_middleware(BrowserGuard, shapes=shapes)  # outside BodyLimit: refused unread
+    if config.trusted_proxies:  # the client's own address, for the sign-in limiter and logs
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=config.trusted_proxies)
     metrics.install(app, metrics.Metrics(config.metrics_queues))
     return app

@@ -4,9 +4,9 @@ POST /ui/login checks the key (rate-limited like every API authentication) and s
 `jobq_session` = `KEYID.EXPIRES.HMAC`: HttpOnly, SameSite=Strict, Secure over https. The HMAC
 key is a server-wide secret kept in the store, so every node accepts every node's cookies and
 a restart signs nobody out. The cookie names the API key, not the user: revoking the key ends
-its sessions. Forms are CSRF-safe twice over: a request whose Origin names another site is
-refused, and every form carries the token of the `jobq_csrf` cookie (double submit); a
-cross-site page can neither read that cookie nor, with SameSite=Strict, send the session.
+its sessions. Forms are CSRF-safe twice over: a request another site sends is refused
+(jobq.api.browsers), and every form carries the token of the `jobq_csrf` cookie (double
+submit); a cross-site page can neither read that cookie nor, with SameSite=Strict, send the session.
 The dashboard issue builds on `session_principal` and `check_form`.
 """
 
@@ -69,11 +69,8 @@ async def session_principal(request: Request) -> Principal | None:
 
 
 def check_form(request: Request, form_token: object) -> None:
-    """Refuse a form post from another site: a foreign Origin, or no matching CSRF token."""
-    origin = request.headers.get("origin")
-    own = f"{request.url.scheme}://{request.url.netloc}"
-    if origin is not None and origin != own:
-        raise Forbidden("cross-site form post refused", origin=origin)
+    """Refuse a form post without the matching CSRF token. (A post another site's page
+    sends is refused before, by jobq.api.browsers.)"""
     cookie = request.cookies.get(CSRF, "")
     if not cookie or not isinstance(form_token, str) or not hmac.compare_digest(cookie, form_token):
         raise Forbidden("the form's CSRF token is missing or stale; reload the page")
