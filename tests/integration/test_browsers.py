@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi.routing import APIRoute
 
 from jobq.api.browsers import loopback_name, origin_host
-from tests.authkit import asgi_status, running_app
+from tests.authkit import add_person, asgi_status, bearer, running_app, store_of
 
 CROSS_SITE = {"host": "127.0.0.1:8080", "sec-fetch-site": "cross-site"}
 
@@ -57,3 +57,29 @@ async def test_answers_carry_security_headers(tmp_path: Path) -> None:
         api = await client.get("/api/v1/jobs")
         assert api.headers["x-content-type-options"] == "nosniff"
         assert "content-security-policy" not in api.headers
+
+
+async def test_docs_come_from_this_server_and_need_a_key_once_users_exist(
+    tmp_path: Path,
+) -> None:
+    async with running_app(tmp_path) as (app, client):
+        page = (await client.get("/docs")).text  # open mode: no key
+        assert "cdn" not in page.lower() and "<script>" not in page  # no inline script
+        for asset in re.findall(r"(?:src|href)='([^']+)'", page):
+            r = await client.get(asset)
+            assert r.status_code == 200 and r.content, asset
+        assert (await client.get("/openapi.json")).json()["info"]["title"] == "jobq"
+    async with running_app(tmp_path) as (app, client):
+        key = await add_person(store_of(app), "ann")
+        r = await client.get("/docs")
+        assert r.status_code == 303 and r.headers["location"] == "/ui/login"
+        r = await client.get("/openapi.json")
+        assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+        assert (await client.get("/openapi.json", headers=bearer(key))).status_code == 200
+        assert "swagger-ui" in (await client.get("/docs", headers=bearer(key))).text
+        token = re.search(r"name='csrf' value='([^']+)'", (await client.get("/ui/login")).text)
+        assert token is not None
+        await client.post("/ui/login", data={"key": key, "csrf": token.group(1)})
+        assert (await client.get("/openapi.json")).status_code == 200  # the dashboard session
+        dialect = await client.get("/titan-0.3/v1/docs", headers=bearer(key))
+        assert "/titan-0.3/v1/openapi.json" in dialect.text and "cdn" not in dialect.text
