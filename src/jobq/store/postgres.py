@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
 
-from jobq.auth.model import ApiKey, Grant, Role, User
+from jobq.auth.model import ApiKey, Grant, Principal, Role, Session, User
 from jobq.errors import StoreUnavailable
 from jobq.model import (
     Attempt,
@@ -397,6 +397,15 @@ class PostgresStore(Store):
 
     async def secret(self, name: str, fresh: str) -> str:
         return await self.db.run(lambda c: auth.secret(c, name, fresh))
+
+    async def add_session(self, session: Session) -> None:
+        await self.db.run(lambda c: auth.add_session(c, session))
+
+    async def session_user(self, session_id: str, now: float) -> Principal | None:
+        return await self.db.read(lambda c: auth.session_user(c, session_id, now))
+
+    async def end_session(self, session_id: str) -> bool:
+        return await self.db.run(lambda c: auth.end_session(c, session_id))
 
 
 # a queue's queued jobs in the order claims take them: the order of jobs_claim / jobs_claim_type
