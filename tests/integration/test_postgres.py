@@ -21,7 +21,7 @@ from tests import pgdb
 
 asyncpg = pytest.importorskip("asyncpg")
 from jobq.store.postgres import PostgresStore  # noqa: E402
-from jobq.store.postgres_conn import LATEST, migrate  # noqa: E402
+from jobq.store.postgres_conn import migrate, migration_files  # noqa: E402
 from jobq.store.postgres_handover import hand_over_sql  # noqa: E402
 from jobq.store.postgres_notify import PostgresNotifier, pack  # noqa: E402
 from jobq.store.postgres_sql import CLAIM_PICKED, OLDEST_QUEUED  # noqa: E402
@@ -146,7 +146,7 @@ async def test_a_migrated_database_equals_a_fresh_one(db_url: str) -> None:
     try:
         conn = await asyncpg.connect(stepwise)
         try:
-            for version in range(1, LATEST + 1):
+            for version, _, _ in migration_files():  # numbers may skip (one per branch)
                 assert await migrate(conn, upto=version) == [version]
             assert await migrate(conn) == []
         finally:
