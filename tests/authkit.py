@@ -29,7 +29,7 @@ async def running_app(
     app = create_app(Config(db=db or f"sqlite:///{tmp_path / 'jobq.db'}", **options))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
             yield app, client
 
 

@@ -23,7 +23,14 @@ from rich.progress import Progress
 from rich.table import Table
 
 from jobq.cli_auth import register as register_auth
-from jobq.config import DEFAULT_DB, METRICS_QUEUES, Config, parse_mounts, read_toml
+from jobq.config import (
+    DEFAULT_DB,
+    METRICS_QUEUES,
+    Config,
+    parse_mounts,
+    parse_proxies,
+    read_toml,
+)
 from jobq.engine import Defaults
 from jobq.errors import JobqError
 from jobq.loglimit import DEFAULT_MAX_BYTES as DEFAULT_MAX_LOG_BYTES
@@ -112,6 +119,14 @@ def serve(
         float,
         typer.Option(envvar="JOBQ_AUTH_FAIL_WINDOW", help="That window, in seconds."),
     ] = 60.0,
+    trusted_proxy: Annotated[
+        list[str] | None,
+        typer.Option(
+            envvar="JOBQ_TRUSTED_PROXY",
+            help="Address or network of a reverse proxy whose X-Forwarded-For and "
+            "X-Forwarded-Proto are believed (repeatable); from anyone else they are ignored.",
+        ),
+    ] = None,
     lease_seconds: Annotated[
         float, typer.Option(envvar="JOBQ_LEASE_SECONDS", help="Default lease of a claimed job.")
     ] = 60.0,
@@ -177,6 +192,7 @@ def serve(
 
     try:
         mounts = parse_mounts(mount or [])
+        proxies = parse_proxies(trusted_proxy or [])
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     _check_db_url(db)
@@ -186,7 +202,8 @@ def serve(
                callback_allow=callback_allow or [], callback_timeout=callback_timeout,
                mounts=mounts, insecure=insecure,
                access_log=access_log, defaults=defaults, auth_fail_limit=auth_fail_limit,
-               auth_fail_window=auth_fail_window, auto_migrate=auto_migrate,
+               auth_fail_window=auth_fail_window, trusted_proxies=proxies,
+               auto_migrate=auto_migrate,
                metrics_queues=metrics_queues, loop_tick=loop_tick,
                max_queues_per_user=max_queues_per_user))  # fmt: skip
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,8 @@ class Config:
     access_log: bool = False
     auth_fail_limit: int = 20  # failed authentications per client address ...
     auth_fail_window: float = 60.0  # ... in this many seconds, then 429
+    # addresses or networks of reverse proxies whose X-Forwarded-For/-Proto are believed
+    trusted_proxies: list[str] = field(default_factory=list)
     defaults: Defaults = field(default_factory=Defaults)
     auto_migrate: bool = True  # apply schema migrations at start (PostgreSQL)
     metrics_queues: int = METRICS_QUEUES
@@ -51,3 +54,15 @@ def parse_mounts(values: list[str]) -> dict[str, str]:
             raise ValueError(f"--mount wants NAME=/prefix, got {value!r}")
         mounts[name.strip()] = prefix.rstrip("/") or "/"
     return mounts
+
+
+def parse_proxies(values: list[str]) -> list[str]:
+    """Addresses or CIDR networks from --trusted-proxy, checked (ValueError names a bad one)."""
+    for value in values:
+        try:
+            ipaddress.ip_network(value.strip(), strict=False)
+        except ValueError:
+            raise ValueError(
+                f"--trusted-proxy wants an IP address or network, got {value!r}"
+            ) from None
+    return [value.strip() for value in values]

@@ -57,4 +57,7 @@ def run(config: Config) -> None:
         timeout_keep_alive=30,
         limit_concurrency=10_000,
         timeout_graceful_shutdown=10,
+        # X-Forwarded-* are believed only from --trusted-proxy (jobq.api.app), not from
+        # whatever uvicorn trusts by default (127.0.0.1, or FORWARDED_ALLOW_IPS)
+        proxy_headers=False,
     )

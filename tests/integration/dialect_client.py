@@ -22,7 +22,7 @@ async def app_client(tmp_path: Path, **config: Any) -> AsyncIterator[httpx.Async
     app = create_app(Config(db=f"sqlite:///{tmp_path / 'jobq.db'}", **config))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://jobq") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
             yield client
 
 

@@ -134,13 +134,27 @@ async def test_a_forged_or_revoked_session_is_refused(tmp_path: Path) -> None:
         token = _csrf((await client.get("/ui/login")).text)
         await client.post("/ui/login", data={"key": key, "csrf": token})
         value = client.cookies["jobq_session"]
-        key_id, expires, mac = value.split(".")
-        client.cookies.set("jobq_session", f"{key_id}.{int(expires) + 999}.{mac}")
+        client.cookies.set("jobq_session", value[:-2] + ("AA" if value[-2:] != "AA" else "BB"))
         assert (await client.get("/ui/session")).status_code == 401
         client.cookies.set("jobq_session", value)
-        assert (await client.get("/ui/session")).status_code == 200
-        await store_of(app).revoke_key(key_id, 0.0)
+        me = await client.get("/ui/session")
+        assert me.status_code == 200
+        await store_of(app).revoke_key(me.json()["key_id"], 0.0)
         assert (await client.get("/ui/session")).status_code == 401
+
+
+async def test_signing_out_ends_the_session_for_every_copy_of_its_cookie(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as (app, client):
+        key = await add_person(store_of(app), "ann")
+        token = _csrf((await client.get("/ui/login")).text)
+        await client.post("/ui/login", data={"key": key, "csrf": token})
+        copied = client.cookies["jobq_session"]
+        assert (await client.get("/ui/session")).status_code == 200
+        assert (await client.post("/ui/logout", data={"csrf": token})).status_code == 303
+        client.cookies.set("jobq_session", copied)  # a copy kept from before signing out
+        assert (await client.get("/ui/session")).status_code == 401
+        r = await client.get("/api/v1/queues")
+        assert r.status_code == 401 and "session has ended" in r.json()["error"]["message"]
 
 
 async def test_every_request_is_logged_as_insecure_on_a_public_bind(

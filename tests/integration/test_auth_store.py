@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from jobq.auth import service
-from jobq.auth.model import Role
+from jobq.auth.model import Role, Session
 from jobq.errors import Conflict, InvalidInput, NotFound
 from jobq.store.base import Store
 
@@ -60,3 +60,21 @@ async def test_a_secret_is_set_once(store: Store) -> None:
     first = await store.secret("session", "aa")
     assert first == "aa"
     assert await store.secret("session", "bb") == "aa"
+
+
+async def test_sessions_end_on_sign_out_expiry_and_key_revocation(store: Store) -> None:
+    await service.add_user(store, "ann", True, 1.0)
+    record, _ = await service.create_key(store, "ann", "laptop", 2.0)
+    for name, expires in (("a", 100.0), ("b", 100.0), ("c", 50.0)):
+        await store.add_session(Session(name, record.id, 10.0, expires))
+    found = await store.session_user("a", 20.0)
+    assert found is not None and (found.user, found.admin, found.key_id) == ("ann", True, record.id)
+    assert await store.session_user("a", 100.0) is None  # expired
+    assert await store.session_user("nope", 20.0) is None
+    assert await store.end_session("a") and not await store.end_session("a")
+    assert await store.session_user("a", 20.0) is None  # signed out
+    await store.add_session(Session("d", record.id, 60.0, 200.0))  # forgets the expired "c"
+    assert not await store.end_session("c")
+    assert await store.session_user("b", 20.0) is not None
+    await store.revoke_key(record.id, 30.0)
+    assert await store.session_user("b", 20.0) is None and not await store.end_session("b")

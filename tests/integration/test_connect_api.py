@@ -68,7 +68,7 @@ def caller(app: FastAPI) -> AsCaller:
 @pytest.fixture
 async def http(caller: AsCaller) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=caller)
-    async with httpx.AsyncClient(transport=transport, base_url="http://jobq") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
         yield client
 
 

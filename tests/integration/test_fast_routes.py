@@ -72,7 +72,7 @@ async def app_and_client(tmp_path: Path, fast: bool) -> AsyncIterator[tuple[Fast
     app.router.middleware_stack = spy
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://jobq") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
             yield app, (client, routed)
 
 
@@ -194,7 +194,7 @@ async def test_a_claim_whose_worker_hung_up_while_it_waited_takes_no_job(
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
         "scheme": "http", "path": "/api/v1/claim", "raw_path": b"/api/v1/claim",
         "query_string": b"", "root_path": "", "client": ("127.0.0.1", 50000),
-        "server": ("jobq", 80), "headers": [(b"host", b"jobq"),
+        "server": ("jobq", 80), "headers": [(b"host", b"127.0.0.1"),
             (b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))],
     }  # fmt: skip
     hung_up = asyncio.Event()

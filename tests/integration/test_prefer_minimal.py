@@ -20,7 +20,7 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(Config(db=f"sqlite:///{tmp_path / 'jobq.db'}"))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://jobq/api/v1") as c:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1/api/v1") as c:
             yield c
 
 

@@ -14,9 +14,21 @@ from dataclasses import dataclass
 from fastapi import APIRouter, Depends, FastAPI, params
 from fastapi.routing import APIRoute
 from fastapi.telemetry import TelemetryConfig
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from jobq import __version__, metrics, web
-from jobq.api import admin, errors, native, problems, security, session, session_auth, stats
+from jobq.api import (
+    admin,
+    apidocs,
+    errors,
+    native,
+    problems,
+    security,
+    session,
+    session_auth,
+    stats,
+)
+from jobq.api.browsers import BrowserGuard
 from jobq.api.dialects import accepted, connect, titan02, titan03, vidispine, vidispine_wire
 from jobq.api.dialects.titan_common import titan_error
 from jobq.api.errors import ErrorShapes, Renderer
@@ -171,6 +183,9 @@ def create_app(config: Config) -> FastAPI:
         description="An HTTP job server. The native API is under /api/v1." + dialect_links(config),
         lifespan=lifespan,
         default_response_class=JSONResponse,
+        docs_url=None,  # served by jobq.api.apidocs: behind a key, no CDN
+        redoc_url=None,
+        openapi_url=None,
         # jobq has its own metrics (jobq.metrics); FastAPI's OpenTelemetry would otherwise ask
         # the global OpenTelemetry providers on every request whether one is configured
         telemetry=NO_TELEMETRY,
@@ -184,6 +199,7 @@ def create_app(config: Config) -> FastAPI:
         shapes.register(prefix, interface.render_error)
     app.include_router(session.router, prefix="/ui", tags=["dashboard"])
     web.mount(app, "/ui", config.mounts.get("native", "/api/v1"))
+    apidocs.mount(app, "/ui")
     app.add_api_route("/healthz", native.healthz, methods=["GET"], tags=["health"])
     app.add_api_route("/readyz", native.readyz, methods=["GET"], tags=["health"])
     errors.install(app, shapes)
@@ -192,5 +208,8 @@ def create_app(config: Config) -> FastAPI:
            f"{native_prefix}/ack": AckIn}  # fmt: skip
     app.add_middleware(FastRoutes, routes=fast_routes(app, hot))  # inside BodyLimit
     app.add_middleware(BodyLimit, max_body=config.max_body)
+    app.add_middleware(BrowserGuard, shapes=shapes)  # outside BodyLimit: refused unread
+    if config.trusted_proxies:  # the client's own address, for the sign-in limiter and logs
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=config.trusted_proxies)
     metrics.install(app, metrics.Metrics(config.metrics_queues))
     return app

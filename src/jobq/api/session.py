@@ -1,13 +1,15 @@
-"""Dashboard sign-in with an API key: a signed session cookie and CSRF-safe forms.
+"""Dashboard sign-in with an API key: a session kept on the server, and CSRF-safe forms.
 
-POST /ui/login checks the key (rate-limited like every API authentication) and sets
-`jobq_session` = `KEYID.EXPIRES.HMAC`: HttpOnly, SameSite=Strict, Secure over https. The HMAC
-key is a server-wide secret kept in the store, so every node accepts every node's cookies and
-a restart signs nobody out. The cookie names the API key, not the user: revoking the key ends
-its sessions. Forms are CSRF-safe twice over: a request whose Origin names another site is
-refused, and every form carries the token of the `jobq_csrf` cookie (double submit); a
-cross-site page can neither read that cookie nor, with SameSite=Strict, send the session.
-The dashboard issue builds on `session_principal` and `check_form`.
+POST /ui/login checks the key (rate-limited like every API authentication), stores a session
+(the SHA-256 of a random 256-bit secret, the key it was opened with, when it expires) and sets
+`jobq_session` = the secret: HttpOnly, SameSite=Strict, Secure over https, 12 hours. Every
+node reads the same store, so every node knows every session and a restart signs nobody out.
+Signing out deletes the session, so a copy of the cookie stops working at once; revoking the
+key deletes its sessions, and a session of a revoked key or a removed user is never honoured
+(the lookup joins them). Forms are CSRF-safe twice over: a request another site sends is
+refused (jobq.api.browsers), and every form carries the token of the `jobq_csrf` cookie
+(double submit); a cross-site page can neither read that cookie nor, with SameSite=Strict,
+send the session. The dashboard builds on `session_principal` and `check_form`.
 """
 
 from __future__ import annotations
@@ -16,14 +18,13 @@ import hashlib
 import hmac
 import html
 import secrets
-import time
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from jobq.api.responses import json
 from jobq.api.security import authenticator_of, client_address
-from jobq.auth.model import OPEN, Principal
+from jobq.auth.model import OPEN, Principal, Session
 from jobq.errors import Forbidden, JobqError, RateLimited, Unauthorized
 
 router = APIRouter()
@@ -32,22 +33,17 @@ CSRF = "jobq_csrf"
 LIFETIME = 12 * 3600
 
 
-async def _signing_key(request: Request) -> bytes:
-    key: bytes | None = getattr(request.app.state, "session_key", None)
-    if key is None:
-        store = authenticator_of(request).store
-        key = bytes.fromhex(await store.secret("session", secrets.token_hex(32)))
-        request.app.state.session_key = key
-    return key
+def session_id(secret: str) -> str:
+    """What the store keeps of a session's secret."""
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _sign(key: bytes, message: str) -> str:
-    return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
-
-
-async def session_cookie(request: Request, key_id: str, now: float) -> str:
-    message = f"{key_id}.{int(now + LIFETIME)}"
-    return f"{message}.{_sign(await _signing_key(request), message)}"
+async def open_session(request: Request, key_id: str, now: float) -> str:
+    """Store a new session of `key_id`; the secret its cookie holds."""
+    secret = secrets.token_urlsafe(32)
+    session = Session(session_id(secret), key_id, now, now + LIFETIME)
+    await authenticator_of(request).store.add_session(session)
+    return secret
 
 
 async def session_principal(request: Request) -> Principal | None:
@@ -55,25 +51,15 @@ async def session_principal(request: Request) -> Principal | None:
     auth = authenticator_of(request)
     if not await auth.users_exist():
         return OPEN
-    key_id, expires, mac = [*request.cookies.get(SESSION, "").split("."), "", "", ""][:3]
-    message = f"{key_id}.{expires}"
-    if not mac or not hmac.compare_digest(_sign(await _signing_key(request), message), mac):
+    secret = request.cookies.get(SESSION, "")
+    if not secret or len(secret) > 100:
         return None
-    if not expires.isdigit() or int(expires) < time.time():
-        return None
-    stored = await auth.store.get_key(key_id)
-    if stored is None or stored.revoked_at is not None:
-        return None
-    user = await auth.store.get_user(stored.user)
-    return None if user is None else Principal(user.name, user.admin, key_id)
+    return await auth.store.session_user(session_id(secret), auth.clock())
 
 
 def check_form(request: Request, form_token: object) -> None:
-    """Refuse a form post from another site: a foreign Origin, or no matching CSRF token."""
-    origin = request.headers.get("origin")
-    own = f"{request.url.scheme}://{request.url.netloc}"
-    if origin is not None and origin != own:
-        raise Forbidden("cross-site form post refused", origin=origin)
+    """Refuse a form post without the matching CSRF token. (A post another site's page
+    sends is refused before, by jobq.api.browsers.)"""
     cookie = request.cookies.get(CSRF, "")
     if not cookie or not isinstance(form_token, str) or not hmac.compare_digest(cookie, form_token):
         raise Forbidden("the form's CSRF token is missing or stale; reload the page")
@@ -127,9 +113,8 @@ async def login(request: Request) -> Response:
         return _page(request, Unauthorized("the API key is not valid").message, 401)
     response = RedirectResponse("/ui/", status_code=303)
     assert principal.key_id is not None
-    _set_cookie(
-        response, request, SESSION, await session_cookie(request, principal.key_id, auth.clock())
-    )
+    _set_cookie(response, request, SESSION, await open_session(request, principal.key_id,
+                                                               auth.clock()))  # fmt: skip
     return response
 
 
@@ -137,6 +122,9 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     form = await request.form()
     check_form(request, form.get("csrf"))
+    secret = request.cookies.get(SESSION)
+    if secret:
+        await authenticator_of(request).store.end_session(session_id(secret))
     response = RedirectResponse("/ui/login", status_code=303)
     response.delete_cookie(SESSION, path="/", httponly=True, samesite="strict")
     return response

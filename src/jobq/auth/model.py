@@ -40,6 +40,16 @@ class ApiKey:
 
 
 @dataclass(slots=True)
+class Session:
+    """A dashboard sign-in, kept on the server: `id` is the SHA-256 of the cookie's secret."""
+
+    id: str
+    key_id: str
+    created_at: float
+    expires_at: float
+
+
+@dataclass(slots=True)
 class Grant:
     queue: str
     user: str

@@ -52,6 +52,17 @@ AUTH_SQL = {
     "granted": "SELECT queue, role FROM queue_grants WHERE user_name = ?",
     "get_secret": "SELECT value FROM auth_secrets WHERE name = ?",
     "add_secret": "INSERT INTO auth_secrets (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
+    "add_session": (
+        "INSERT INTO sessions (id, key_id, created_at, expires_at) VALUES (?, ?, ?, ?)"
+    ),
+    "purge_sessions": "DELETE FROM sessions WHERE expires_at <= ?",
+    "session_user": (
+        "SELECT u.name, u.admin, k.id FROM sessions s JOIN api_keys k ON k.id = s.key_id "
+        "JOIN users u ON u.name = k.user_name "
+        "WHERE s.id = ? AND s.expires_at > ? AND k.revoked_at IS NULL"
+    ),
+    "end_session": "DELETE FROM sessions WHERE id = ?",
+    "end_key_sessions": "DELETE FROM sessions WHERE key_id = ?",
 }
 
 

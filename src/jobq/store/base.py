@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
-from jobq.auth.model import ApiKey, Grant, Role, User
+from jobq.auth.model import ApiKey, Grant, Principal, Role, Session, User
 from jobq.model import (
     Attempt,
     Callback,
@@ -286,4 +286,16 @@ class Store(ABC):
 
     async def secret(self, name: str, fresh: str) -> str:
         """The server-wide secret `name`, set to `fresh` by whoever asks first."""
+        raise NotImplementedError
+
+    async def add_session(self, session: Session) -> None:
+        """Keep a dashboard session (and forget the expired ones)."""
+        raise NotImplementedError
+
+    async def session_user(self, session_id: str, now: float) -> Principal | None:
+        """Who holds the session: None if it is unknown, ended, expired, or its key revoked."""
+        raise NotImplementedError
+
+    async def end_session(self, session_id: str) -> bool:
+        """Sign out; False if there was no such session."""
         raise NotImplementedError

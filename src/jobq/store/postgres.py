@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import orjson
 
 from jobq import loglimit
-from jobq.auth.model import ApiKey, Grant, Role, User
+from jobq.auth.model import ApiKey, Grant, Principal, Role, Session, User
 from jobq.errors import StoreUnavailable
 from jobq.model import (
     Attempt,
@@ -449,6 +449,15 @@ class PostgresStore(Store):
 
     async def secret(self, name: str, fresh: str) -> str:
         return await self.db.run(lambda c: auth.secret(c, name, fresh))
+
+    async def add_session(self, session: Session) -> None:
+        await self.db.run(lambda c: auth.add_session(c, session))
+
+    async def session_user(self, session_id: str, now: float) -> Principal | None:
+        return await self.db.read(lambda c: auth.session_user(c, session_id, now))
+
+    async def end_session(self, session_id: str) -> bool:
+        return await self.db.run(lambda c: auth.end_session(c, session_id))
 
 
 # a page of a job's log: up to $3 entries after seq $2 holding at most $4 bytes of text (at

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jobq.auth.model import ApiKey, Grant, Role, User
+from jobq.auth.model import ApiKey, Grant, Principal, Role, Session, User
 from jobq.errors import Conflict, NotFound
 from jobq.store.auth_sql import for_postgres
 
@@ -64,6 +64,7 @@ async def keys(c: Conn, user: str | None) -> list[ApiKey]:
 
 
 async def revoke_key(c: Conn, key_id: str, now: float) -> bool:
+    await c.execute(SQL["end_key_sessions"], key_id)
     return _changed(await c.execute(SQL["revoke_key"], now, key_id))
 
 
@@ -111,3 +112,18 @@ async def roles(c: Conn, user: str) -> dict[str, Role]:
 async def secret(c: Conn, name: str, fresh: str) -> str:
     await c.execute(SQL["add_secret"], name, fresh)
     return str(await c.fetchval(SQL["get_secret"], name))
+
+
+async def add_session(c: Conn, session: Session) -> None:
+    await c.execute(SQL["purge_sessions"], session.created_at)
+    await c.execute(SQL["add_session"], session.id, session.key_id, session.created_at,
+                    session.expires_at)  # fmt: skip
+
+
+async def session_user(c: Conn, session_id: str, now: float) -> Principal | None:
+    row = await c.fetchrow(SQL["session_user"], session_id, now)
+    return None if row is None else Principal(row[0], bool(row[1]), row[2])
+
+
+async def end_session(c: Conn, session_id: str) -> bool:
+    return _changed(await c.execute(SQL["end_session"], session_id))

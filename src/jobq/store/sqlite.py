@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from jobq import loglimit
-from jobq.auth.model import ApiKey, Grant, Role, User
+from jobq.auth.model import ApiKey, Grant, Principal, Role, Session, User
 from jobq.model import (
     Attempt,
     Callback,
@@ -401,6 +401,15 @@ class SQLiteStore(Store):
 
     async def secret(self, name: str, fresh: str) -> str:
         return await self._write(lambda c: auth.secret(c, name, fresh))  # type: ignore[no-any-return]
+
+    async def add_session(self, session: Session) -> None:
+        await self._write(lambda c: auth.add_session(c, session))
+
+    async def session_user(self, session_id: str, now: float) -> Principal | None:
+        return await self._readers.run(lambda c: auth.session_user(c, session_id, now))
+
+    async def end_session(self, session_id: str) -> bool:
+        return await self._write(lambda c: auth.end_session(c, session_id))  # type: ignore[no-any-return]
 
 
 # --- operations, each run inside the writer's transaction or on a reader ---

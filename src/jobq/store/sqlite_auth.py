@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from jobq.auth.model import ApiKey, Grant, Role, User
+from jobq.auth.model import ApiKey, Grant, Principal, Role, Session, User
 from jobq.errors import Conflict, NotFound
 from jobq.store.auth_sql import AUTH_SQL
 
@@ -63,6 +63,7 @@ def keys(c: sqlite3.Connection, user: str | None) -> list[ApiKey]:
 
 
 def revoke_key(c: sqlite3.Connection, key_id: str, now: float) -> bool:
+    c.execute(SQL["end_key_sessions"], (key_id,))
     return c.execute(SQL["revoke_key"], (now, key_id)).rowcount > 0
 
 
@@ -110,3 +111,18 @@ def roles(c: sqlite3.Connection, user: str) -> dict[str, Role]:
 def secret(c: sqlite3.Connection, name: str, fresh: str) -> str:
     c.execute(SQL["add_secret"], (name, fresh))
     return str(c.execute(SQL["get_secret"], (name,)).fetchone()[0])
+
+
+def add_session(c: sqlite3.Connection, session: Session) -> None:
+    c.execute(SQL["purge_sessions"], (session.created_at,))
+    c.execute(SQL["add_session"], (session.id, session.key_id, session.created_at,
+                                   session.expires_at))  # fmt: skip
+
+
+def session_user(c: sqlite3.Connection, session_id: str, now: float) -> Principal | None:
+    row = c.execute(SQL["session_user"], (session_id, now)).fetchone()
+    return None if row is None else Principal(row[0], bool(row[1]), row[2])
+
+
+def end_session(c: sqlite3.Connection, session_id: str) -> bool:
+    return c.execute(SQL["end_session"], (session_id,)).rowcount > 0

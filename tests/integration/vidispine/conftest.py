@@ -60,7 +60,7 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
     app = create_app(Config(db=f"sqlite:///{tmp_path / 'jobq.db'}"))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
             yield Api(client, app.state.engine)
 
 

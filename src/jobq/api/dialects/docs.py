@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, Response
 
+from jobq.api.apidocs import swagger_page
 from jobq.api.responses import json
 
 
@@ -37,7 +37,7 @@ def add_docs(router: APIRouter, title: str, version: str, description: str) -> N
 
     async def docs(request: Request) -> HTMLResponse:
         prefix = request.url.path.removesuffix("/docs")
-        return get_swagger_ui_html(openapi_url=f"{prefix}/openapi.json", title=f"jobq: {title}")
+        return swagger_page(f"{prefix}/openapi.json", f"jobq: {title}")
 
     router.add_api_route("/openapi.json", openapi, methods=["GET"], include_in_schema=False)
     router.add_api_route("/docs", docs, methods=["GET"], include_in_schema=False)

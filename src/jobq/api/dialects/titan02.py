@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from pydantic import Field
 
 from jobq import fields
+from jobq.api.browsers import changes_state
 from jobq.api.dialects import titan_common as t
 from jobq.api.dialects.docs import add_docs
 from jobq.api.responses import json
@@ -90,6 +91,7 @@ async def peek(request: Request, n: Annotated[int, Query(ge=1, le=1000)] = 10) -
     return many(await engine_of(request).list_jobs(query))
 
 
+@changes_state  # a GET that hands out jobs: refused cross-site (jobq.api.browsers)
 async def consume(request: Request, n: Annotated[int, Query(ge=1, le=1000)] = 1) -> Response:
     """Up to n jobs, each now running; no other consumer gets them."""
     (await guard_of(request)).queue(QUEUE, Action.work)

@@ -16,6 +16,7 @@ from fastapi import APIRouter, File, Path, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import Field
 
+from jobq.api.browsers import changes_state
 from jobq.api.dialects import titan_common as t
 from jobq.api.dialects.docs import add_docs
 from jobq.api.errors import HttpError
@@ -131,6 +132,7 @@ async def list_group(
     return many(await engine_of(request).list_jobs(query))
 
 
+@changes_state  # a GET that hands out jobs: refused cross-site (jobq.api.browsers)
 async def consume(request: Request, n: Annotated[int, Query(ge=1, le=1000)] = 1) -> Response:
     """Up to n jobs from any group the caller may work on, each now running; no other
     consumer gets them."""
