@@ -1,15 +1,24 @@
 """Hostile input against a real `jobq serve`: oversized, deeply nested, malformed and huge
 bodies, bad headers, thousands of idle connections, slow clients. Each gets a clear 4xx or a
 closed connection; the server stays up (another request is still served) and its memory stays
-bounded (RSS before and after is printed)."""
+bounded (RSS before and after is printed).
+
+With users (both stores): open streams end within seconds of their key being revoked; an
+enqueue never takes over an existing queue without an owner; a user creates at most
+--max-queues-per-user queues, and a claim from any queue over that many answers at once while
+another user's enqueues go on."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -325,3 +334,206 @@ def test_the_server_is_still_up_and_memory_bounded_after_all_of_it(server: Serve
     record("hostile_input", bodies=len(BODIES), bad_requests=len(BAD_REQUESTS),
            server_rss_kib=rss, server_up=True, status_500=0)  # fmt: skip
     assert rss < 400 * 1024
+
+
+# --- with users: revoked keys, queue ownership, many queues -----------------------------------
+
+MANY_QUEUES = size(2000, 20_000)  # the queues one user creates, and the most it may
+SOON = 10.0  # seconds within which a revocation ends an open stream (re-checked every 2 s)
+
+
+@dataclass
+class Keyed:
+    """A `jobq serve` with users: an administrator's key, and a way to add people."""
+
+    server: Server
+    admin: str
+
+    def person(self, name: str) -> tuple[str, str]:
+        """A new user with one key: the key and its id."""
+        r = httpx.post(f"{self.server.api}/users", json={"name": name}, headers=auth(self.admin))
+        assert r.status_code == 201, r.text
+        return self.key(name)
+
+    def key(self, name: str) -> tuple[str, str]:
+        r = httpx.post(f"{self.server.api}/keys", json={"user": name, "name": "k"},
+                       headers=auth(self.admin))  # fmt: skip
+        assert r.status_code == 201, r.text
+        return r.json()["key"], r.json()["id"]
+
+    def revoke(self, key_id: str) -> None:
+        r = httpx.delete(f"{self.server.api}/keys/{key_id}", headers=auth(self.admin))
+        assert r.status_code == 204, r.text
+
+
+def auth(key: str, scheme: str = "Bearer") -> dict[str, str]:
+    return {"Authorization": f"{scheme} {key}"}
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def keyed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+          ) -> Iterator[Keyed]:  # fmt: skip
+    """A server with an administrator, on SQLite or a fresh PostgreSQL database."""
+    sqlite = request.param == "sqlite"
+    db = (f"sqlite:///{tmp_path_factory.mktemp('keyed') / 'jobq.db'}" if sqlite
+          else pgdb.create_database_sync())  # fmt: skip
+    assert cli("users", "add", "root", "--admin", "--db", db).returncode == 0
+    made = cli("keys", "create", "root", "--name", "hostile", "--db", db, "--json")
+    assert made.returncode == 0, made.stderr
+    srv = Server(db, "--max-queues-per-user", str(MANY_QUEUES)).start(timeout=60)
+    yield Keyed(srv, json.loads(made.stdout)["key"])
+    srv.stop()
+    if not sqlite:
+        pgdb.drop_database_sync(db)
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "jobq", *args], capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+
+
+def watch(url: str, headers: dict[str, str], opened: threading.Event, ended: dict[str, float],
+          name: str) -> None:  # fmt: skip
+    """Read a stream until the server ends it; when it ended (monotonic), under `name`."""
+    try:
+        with httpx.stream("GET", url, headers=headers, timeout=httpx.Timeout(60, read=60)) as r:
+            assert r.status_code == 200, r.read()
+            opened.set()
+            for _ in r.iter_raw():
+                pass
+        ended[name] = time.monotonic()
+    except httpx.HTTPError as exc:
+        ended[name] = -1.0
+        print(f"{name}: {exc!r}")
+
+
+def test_open_streams_end_within_seconds_of_their_key_being_revoked(keyed: Keyed):
+    key, key_id = keyed.person(f"streamer-{keyed.server.port}")
+    queue = f"streamed-{keyed.server.port}"
+    job = httpx.post(f"{keyed.server.api}/jobs", json={"queue": queue}, headers=auth(key))
+    assert job.status_code == 201, job.text
+    job_id = job.json()["id"]
+    streams = {
+        "events": (f"{keyed.server.api}/events", auth(key)),
+        "log stream": (f"{keyed.server.api}/jobs/{job_id}/logs/stream", auth(key)),
+        "connect tail": (f"{keyed.server.url}/__api__/v1/content/{queue}/jobs/{job_id}/tail",
+                         auth(key, "Key")),
+    }  # fmt: skip
+    ended: dict[str, float] = {}
+    threads = []
+    for name, (url, headers) in streams.items():
+        opened = threading.Event()
+        threads.append(threading.Thread(target=watch, args=(url, headers, opened, ended, name)))
+        threads[-1].start()
+        assert opened.wait(30), f"{name} did not open"
+    time.sleep(1)
+    assert ended == {}, f"streams ended before the revocation: {ended}"
+    revoked = time.monotonic()
+    keyed.revoke(key_id)
+    for t in threads:
+        t.join(SOON + 20)
+    after = {name: round(at - revoked, 2) for name, at in ended.items()}
+    record(f"hostile_revoked_streams_{keyed.server.db.split(':')[0]}", seconds_to_end=after)
+    assert set(after) == set(streams) and all(0 <= s < SOON for s in after.values()), after
+    assert httpx.get(f"{keyed.server.api}/jobs", headers=auth(key)).status_code == 401
+
+
+def test_enqueueing_into_an_existing_ownerless_queue_does_not_take_it(keyed: Keyed):
+    api = keyed.server.api
+    shared = f"shared-{keyed.server.port}"
+    r = httpx.post(f"{api}/jobs", json={"queue": shared, "payload": "secret"},
+                   headers=auth(keyed.admin))  # fmt: skip
+    assert r.status_code == 201, r.text
+    key, _ = keyed.person(f"taker-{keyed.server.port}")
+    attempts = {
+        "native": ("POST", f"{api}/jobs", {"queue": shared}),
+        "titan 0.3": ("POST", f"{keyed.server.url}/titan-0.3/v1/groups/{shared}/jobs",
+                      {"jobs": [{"image": "i", "priority": 0}]}),
+        "accepted": ("POST", f"{keyed.server.url}/accepted/jobs", {"queue": shared}),
+        "titan 0.2 (default)": ("POST", f"{keyed.server.url}/titan-0.2/v1/jobs",
+                                {"jobs": [{"image": "i"}]}),
+        "native default": ("POST", f"{api}/jobs", {"queue": "default"}),
+    }  # fmt: skip
+    for name, (method, url, body) in attempts.items():
+        r = httpx.request(method, url, json=body, headers=auth(key), timeout=60)
+        assert r.status_code == 403, f"{name}: {r.status_code} {r.text}"
+    # and nothing was taken: no role, no listing, no grants, no pause, no payload
+    queues = httpx.get(f"{api}/queues", headers=auth(key)).json()["queues"]
+    assert [q for q in queues if q["name"] in (shared, "default")] == []
+    for method, path in [("GET", f"/queues/{shared}/grants"), ("POST", f"/queues/{shared}/pause"),
+                         ("PUT", f"/queues/{shared}/grants/root")]:  # fmt: skip
+        r = httpx.request(method, api + path, json={"role": "viewer"}, headers=auth(key))
+        assert r.status_code == 403, f"{method} {path}: {r.status_code} {r.text}"
+    listed = httpx.get(f"{api}/jobs", params={"queue": shared}, headers=auth(key)).json()
+    assert listed["jobs"] == []
+    grants = httpx.get(f"{api}/queues/{shared}/grants", headers=auth(keyed.admin)).json()
+    assert grants["owner"] is None and grants["grants"] == []
+
+
+def create_queues(api: str, key: str, prefix: str, count: int) -> float:
+    """`count` new queues (one job each), in batches of 1000; seconds taken."""
+    started = time.perf_counter()
+    for first in range(0, count, 1000):
+        names = [f"{prefix}-{i}" for i in range(first, min(count, first + 1000))]
+        r = httpx.post(f"{api}/jobs", json={"jobs": [{"queue": n} for n in names]},
+                       headers=auth(key), timeout=600)  # fmt: skip
+        assert r.status_code == 201 and all("id" in j for j in r.json()["jobs"]), r.text[:500]
+    return time.perf_counter() - started
+
+
+def enqueue_meanwhile(api: str, key: str, queue: str, stop: threading.Event,
+                      latencies: list[float]) -> None:  # fmt: skip
+    while not stop.is_set():
+        started = time.perf_counter()
+        r = httpx.post(f"{api}/jobs", json={"queue": queue}, headers=auth(key), timeout=120)
+        latencies.append(time.perf_counter() - started if r.status_code == 201 else float("inf"))
+        time.sleep(0.05)
+
+
+def test_many_queues_are_bounded_and_a_claim_over_all_of_them_answers(keyed: Keyed):
+    srv, api = keyed.server, keyed.server.api
+    hoarder, _ = keyed.person(f"hoarder-{srv.port}")
+    other, _ = keyed.person(f"other-{srv.port}")
+    assert httpx.post(f"{api}/jobs", json={"queue": f"own-{srv.port}"},
+                      headers=auth(other)).status_code == 201  # fmt: skip
+    created_in = create_queues(api, hoarder, f"h{srv.port}", MANY_QUEUES)
+    # the next new queue is refused on every interface; existing ones still take jobs
+    over = f"one-too-many-{srv.port}"
+    for url, body in [(f"{api}/jobs", {"queue": over}),
+                      (f"{srv.url}/titan-0.3/v1/groups/{over}/jobs",
+                       {"jobs": [{"image": "i", "priority": 0}]}),
+                      (f"{srv.url}/accepted/jobs", {"queue": over})]:  # fmt: skip
+        r = httpx.post(url, json=body, headers=auth(hoarder), timeout=60)
+        assert r.status_code == 403, f"{url}: {r.status_code} {r.text}"
+    r = httpx.post(f"{api}/jobs", json={"queue": f"h{srv.port}-0"}, headers=auth(hoarder))
+    assert r.status_code == 201, r.text
+    # claims from "any queue I may work on", while another user enqueues
+    stop, latencies = threading.Event(), []
+    writer = threading.Thread(target=enqueue_meanwhile,
+                              args=(api, other, f"own-{srv.port}", stop, latencies))  # fmt: skip
+    writer.start()
+    claims = []
+    try:
+        for url, method in [(f"{srv.url}/titan-0.3/v1/jobs", "GET"),
+                            (f"{srv.url}/accepted/want_job", "POST")] * 3:  # fmt: skip
+            started = time.perf_counter()
+            r = httpx.request(method, url, headers=auth(hoarder), timeout=120)
+            claims.append(time.perf_counter() - started)
+            assert r.status_code == 200 and r.content, f"{url}: {r.status_code} {r.text[:300]}"
+    finally:
+        stop.set()
+        writer.join(120)
+    record(f"hostile_many_queues_{srv.db.split(':')[0]}", queues=MANY_QUEUES,
+           created_s=round(created_in, 2), claim_max_s=round(max(claims), 3),
+           other_enqueues=len(latencies),
+           other_enqueue_max_s=round(max(latencies, default=0.0), 3))  # fmt: skip
+    assert max(claims) < 5.0, claims
+    assert latencies and max(latencies) < 5.0, latencies
+    still_serves_with(keyed)
+
+
+def still_serves_with(keyed: Keyed) -> None:
+    r = httpx.post(f"{keyed.server.api}/jobs", json={"queue": "after"},
+                   headers=auth(keyed.admin), timeout=60)  # fmt: skip
+    assert r.status_code == 201, r.text
+    assert httpx.get(f"{keyed.server.url}/healthz", timeout=60).status_code == 200
