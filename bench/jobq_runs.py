@@ -168,7 +168,7 @@ async def pickup_latency(server: JobqServer, samples: int) -> list[float]:
     for _ in range(samples):
         assert worker.writer is not None
         worker.writer.write(
-            f"POST {API}/claim HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"POST {API}/claim HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n\r\n".encode()
             + body
         )

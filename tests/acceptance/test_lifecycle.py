@@ -89,7 +89,7 @@ def claim_waiters(server: Server) -> float:
 
 def test_a_long_polling_claimer_that_hung_up_is_handed_nothing(server: Server):
     body = json.dumps({"queues": ["q"], "worker": WORKER, "wait": 30}).encode()
-    head = (f"POST /api/v1/claim HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    head = (f"POST /api/v1/claim HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n\r\n").encode()  # fmt: skip
     with socket.create_connection(("127.0.0.1", server.port)) as conn:
         conn.sendall(head + body)

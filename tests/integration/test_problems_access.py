@@ -26,7 +26,8 @@ async def _failing_job(app: object) -> str:
     [(job, _)] = await engine.enqueue([spec])
     for _ in range(2):
         await engine.promote_due(time.time() + 1)
-        [held] = await engine.claim(ClaimSpec(["pay"], None, 1, None, Worker("w")))
+        # waits: on PostgreSQL the duties may hold the row a moment (claims skip locked rows)
+        [held] = await engine.claim(ClaimSpec(["pay"], None, 1, None, Worker("w")), wait=10)
         await engine.fail(held.id, held.lease_token, {"code": "boom", "message": SECRET})
     return str(job.id)
 

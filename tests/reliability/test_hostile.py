@@ -155,20 +155,23 @@ def test_a_chunked_body_over_the_limit_is_refused(server: Server):
 
 
 BAD_REQUESTS = {
-    "content-length not a number": b"POST /api/v1/jobs HTTP/1.1\r\nHost: x\r\n"
+    "content-length not a number": b"POST /api/v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\n"
     b"Content-Length: lots\r\n\r\n{}",
-    "two content-lengths": b"POST /api/v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+    "two content-lengths": b"POST /api/v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n"
     b"Content-Length: 5\r\n\r\n{}",
-    "header 100 kB long": b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100_000
+    "header 100 kB long": b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 100_000
     + b"\r\n\r\n",
-    "10000 headers": b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"X-A: 1\r\n" * 10_000 + b"\r\n",
-    "control bytes in a header": b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n",
+    "10000 headers": b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    + b"X-A: 1\r\n" * 10_000
+    + b"\r\n",
+    "control bytes in a header": b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-A: a\x00b\r\n\r\n",
     "garbage request line": b"\x16\x03\x01\x02\x00 garbage\r\n\r\n",
-    "bad authorization": b"GET /api/v1/jobs HTTP/1.1\r\nHost: x\r\n"
+    "bad authorization": b"GET /api/v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\n"
     b"Authorization: Bearer \xff\xfe\r\n\r\n",
-    "unknown content-type": b"POST /api/v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: a/b\r\n"
+    "unknown content-type": b"POST /api/v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    b"Content-Type: a/b\r\n"
     b"Content-Length: 2\r\n\r\n{}",
-    "declared body never sent": b"POST /api/v1/jobs HTTP/1.1\r\nHost: x\r\n"
+    "declared body never sent": b"POST /api/v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\n"
     b"Content-Length: 10\r\n\r\n{}",
 }  # fmt: skip
 
@@ -223,7 +226,7 @@ def test_thousands_of_idle_connections_do_not_stop_the_server(server: Server):
 
 def trickle(port: int, seconds: float, stop: threading.Event, outcome: list[str]) -> None:
     """Send a request's headers a byte at a time, never finishing them."""
-    header = b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"X-Slow: " + b"a" * 10_000
+    header = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"X-Slow: " + b"a" * 10_000
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
             give_up = time.monotonic() + seconds
