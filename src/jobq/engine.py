@@ -34,7 +34,7 @@ from jobq.model import (
     new_ids,
 )
 from jobq.notify import Listener, Notifier
-from jobq.problems import Problem, ProblemFinder, holds
+from jobq.problems import Problem, ProblemFinder, ProblemSettings, holds
 from jobq.states import LIVE, TERMINAL, State
 from jobq.store.base import Store
 
@@ -54,6 +54,7 @@ class Defaults:
     max_claim_wait: float = 60.0
     max_result_wait: float = 300.0
     max_log_bytes: int | None = loglimit.DEFAULT_MAX_BYTES  # per job (None: no limit)
+    idle_after: float = 60.0  # seconds waiting jobs go untaken before a no_worker problem
 
 
 @dataclass(slots=True)
@@ -105,7 +106,7 @@ class Engine:
         self.defaults = defaults or Defaults()
         self.clock = clock
         self.on_timer: Callable[[float], None] = lambda at: None  # set by the duties
-        self.problem_finder = ProblemFinder(store)
+        self.problem_finder = ProblemFinder(store, ProblemSettings(self.defaults.idle_after))
         self.on_moves: Callable[[Sequence[Moved], float], None] | None = None  # jobq.metrics
         self.parking = Parking()  # long-polling claims an enqueue can claim for (jobq.handoff)
 
@@ -213,6 +214,12 @@ class Engine:
         )
         return moved.job
 
+    async def reprioritise(self, job_id: str, priority: int) -> Job:
+        """Set the priority of a job that waits or runs (rules.reprioritise)."""
+        now = self.clock()
+        moved = await self._move(job_id, lambda j: rules.reprioritise(j, now, priority), now)
+        return moved.job
+
     async def cancel(
         self, job_id: str, reason: str | None = None, details: Any = None, immediate: bool = False
     ) -> Job:
@@ -228,13 +235,17 @@ class Engine:
         old = await self.get(job_id)
         rules.retryable_source(old)
         respawn.check_manual_retry(old)
+        return await self.duplicate(old, retry_of=old.id, **overrides)
+
+    async def duplicate(self, old: Job, **overrides: Any) -> Job:
+        """A new job with `old`'s settings (any state: the old job is left as it is)."""
         spec = JobSpec(
             queue=old.queue, type=old.type, payload=old.payload, metadata=dict(old.metadata),
             priority=old.priority, lease_seconds=old.lease_seconds,
             deadline_seconds=old.deadline_seconds, max_attempts=old.max_attempts,
             backoff_base=old.backoff_base, backoff_max=old.backoff_max,
             result_ttl=old.result_ttl, keep_forever=old.result_ttl is None,
-            callback_url=old.callback_url, owner=old.owner, retry_of=old.id,
+            callback_url=old.callback_url, owner=old.owner,
         )  # fmt: skip
         for name, value in overrides.items():
             setattr(spec, name, value)

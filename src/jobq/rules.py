@@ -184,6 +184,14 @@ def update(
     return Plan(event, changes)
 
 
+def reprioritise(job: Job, now: float, priority: int) -> Plan:
+    """Set the priority of a job that has not finished: waiting, it moves in its queue;
+    running, it orders the job's later attempts (Vidispine changes a running job's priority)."""
+    if job.state == State.running:
+        return Plan(Event.reprioritise, {"priority": priority})
+    return update(job, now, priority=priority)
+
+
 def retryable_source(job: Job) -> None:
     """Only a finished job can be retried (into a new job)."""
     if job.state not in TERMINAL:

@@ -33,6 +33,7 @@ class Event(StrEnum):
     cancel_confirm = "cancel_confirm"  # the worker stopped, or its lease ran out after a request
     update = "update"  # priority, run_at or metadata changed while waiting
     reschedule = "reschedule"  # run_at moved into the future while queued
+    reprioritise = "reprioritise"  # priority changed while running (it orders later attempts)
     heartbeat = "heartbeat"  # the worker is alive: lease extended, progress recorded
 
 
@@ -56,6 +57,7 @@ TRANSITIONS: dict[Event, tuple[frozenset[State], State | None]] = {
     Event.cancel_confirm: (frozenset({S.running}), S.cancelled),
     Event.update: (frozenset({S.scheduled, S.queued}), None),
     Event.reschedule: (frozenset({S.queued}), S.scheduled),
+    Event.reprioritise: (frozenset({S.running}), None),
     Event.heartbeat: (frozenset({S.running}), None),
 }
 

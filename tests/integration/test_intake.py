@@ -29,7 +29,9 @@ async def http(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
     try:
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://127.0.0.1"
+            ) as client:
                 yield client
     finally:
         if postgres:
