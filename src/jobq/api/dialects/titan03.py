@@ -67,12 +67,12 @@ def engine_of(request: Request) -> Engine:
 
 
 def document(job: Job) -> dict[str, Any]:
-    return {
+    return t.set_fields({
         **t.job_fields(job),
         "status": STATUS[job.state],
         "group_name": job.queue,
         "retry_at": job.retried_by,
-    }
+    })  # fmt: skip
 
 
 def one(job: Job, status: int = 200) -> Response:
