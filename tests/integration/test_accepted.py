@@ -109,6 +109,19 @@ async def test_want_job_blocks_until_a_job_arrives(client):
     assert r.status_code == 200 and r.json()["id"] == job["id"]
 
 
+@pytest.mark.parametrize("known", [["other"], []], ids=["beside-a-known-queue", "no-queue-yet"])
+async def test_want_job_is_handed_a_job_of_a_queue_made_while_it_waits(client, known):
+    for queue in known:
+        await enqueue(client, queue=queue)
+        await want(client)
+    waiter = asyncio.create_task(want(client, **{"X-Accepted-Block-For": "30"}))
+    await asyncio.sleep(0.3)
+    assert not waiter.done()
+    job = await enqueue(client, queue="brand-new")
+    r = await asyncio.wait_for(waiter, 5)  # at once, not after the 30 s wait
+    assert r.status_code == 200 and r.json()["id"] == job["id"]
+
+
 async def test_want_job_rejects_bad_headers(client):
     accepted_error(await want(client, **{"X-Accepted-Block-For": "x"}), 400)
     accepted_error(await want(client, **{"X-Accepted-Timeout": "0"}), 400)
@@ -157,7 +170,8 @@ async def test_put_failed_and_running(client):
 
 async def test_put_errors(client):
     job = await enqueue(client)
-    accepted_error(await client.put(f"{B}/jobs/{job['id']}", json={"status": "done"}), 409)
+    err = accepted_error(await client.put(f"{B}/jobs/{job['id']}", json={"status": "done"}), 409)
+    assert err["error"] == "not_running" and "token" not in err["message"].lower()
     accepted_error(await client.put(f"{B}/jobs/{job['id']}", json={"status": "finished"}), 400)
     accepted_error(await client.put(f"{B}/jobs/nope", json={"status": "done"}), 404)
 

@@ -179,11 +179,13 @@ async def want_job(
     lease = seconds("X-Accepted-Timeout", x_accepted_timeout)
     check_lease(lease, "X-Accepted-Timeout")
     queues = await _work_queues(request)
-    if not queues:
+    guard = await guard_of(request)
+    every = guard.unrestricted and not request.query_params.getlist("queue")
+    if not queues and not every:
         return Response(status_code=204)
     host = request.client.host if request.client else None
-    guard = await guard_of(request)
-    spec = ClaimSpec(queues, None, 1, lease, guard.claimant(Worker(NAME, host)))
+    worker = guard.claimant(Worker(NAME, host))
+    spec = ClaimSpec(queues, None, 1, lease, worker, every_queue=every)
     caller = Standing(request, guard, _may_work(request, queues))
     jobs = await claim_while_there(request.receive, engine, spec, wait, caller)
     if not jobs:
@@ -254,7 +256,14 @@ async def delete_job(request: Request, uuid: str) -> Response:
 def accepted_error(request: Request, err: HttpError) -> Response:
     """`{"error": code, "message": text, "details": {...}}`; bad input is 400."""
     status = 400 if err.status == 422 else err.status
-    body = {"error": err.code, "message": err.message, "details": err.details}
+    code, message = err.code, err.message
+    if code == "stale_lease":  # Accepted has no lease tokens: say it in its terms
+        code, message = (
+            "not_running",
+            "the job is not being worked on: it was not taken, "
+            "or its X-Accepted-Timeout passed, or it was cancelled or has finished",
+        )
+    body = {"error": code, "message": message, "details": err.details}
     headers = {"Retry-After": "1"} if status == 503 else None
     return JSONResponse(body, status_code=status, headers=headers)
 
