@@ -122,6 +122,15 @@ async def test_want_job_is_handed_a_job_of_a_queue_made_while_it_waits(client, k
     assert r.status_code == 200 and r.json()["id"] == job["id"]
 
 
+async def test_a_body_without_content_type_is_json_as_the_seed_writes_it(client):
+    body = b'{"queue": "myQueue", "params": {"param1": "foo"}}'
+    r = await client.post(f"{B}/jobs", content=body)
+    assert r.status_code == 202 and r.json()["params"] == {"param1": "foo"}
+    deep = b'{"queue": "q", "params": {"a": ' + b"[" * 300 + b"]" * 300 + b"}}"
+    accepted_error(await client.post(f"{B}/jobs", content=deep), 400)  # the same intake
+    accepted_error(await client.post(f"{B}/jobs", content=b"{"), 400)
+
+
 async def test_want_job_rejects_bad_headers(client):
     accepted_error(await want(client, **{"X-Accepted-Block-For": "x"}), 400)
     accepted_error(await want(client, **{"X-Accepted-Timeout": "0"}), 400)
