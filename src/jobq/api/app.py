@@ -168,7 +168,8 @@ def create_app(config: Config) -> FastAPI:
         notifier = make_notifier(store)
         await notifier.start()
         engine = Engine(store, notifier, config.defaults)
-        sender = CallbackSender(store, config.callback_allow, config.callback_timeout)
+        sender = CallbackSender(store, config.callback_allow, config.callback_timeout,
+                                shapes={"accepted": accepted.document})  # fmt: skip
         duties = Duties(engine, sender)
         app.state.engine = engine
         metrics.attach(engine, app.state.metrics)

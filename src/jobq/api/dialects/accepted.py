@@ -26,6 +26,7 @@ from fastapi import APIRouter, Body, Header, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from jobq import reserved
 from jobq.api.departure import claim_while_there
 from jobq.api.dialects import titan_common as t
 from jobq.api.dialects.docs import add_docs
@@ -134,11 +135,13 @@ async def enqueue(
     x_accepted_delay: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Enqueue a job: 202 with its handle in `Location`. Priority 3 is the most urgent."""
+    url = callback_url(x_accepted_callback_url)
     spec = JobSpec(
         queue=body.queue, payload=body.params,
+        metadata={reserved.CALLBACK_SHAPE: NAME} if url else {},  # the seed's job is POSTed
         priority=priority(x_accepted_priority),
         result_ttl=seconds("X-Accepted-Result-TTL", x_accepted_result_ttl),
-        callback_url=callback_url(x_accepted_callback_url),
+        callback_url=url,
         deadline_seconds=seconds("X-Accepted-Job-Timeout", x_accepted_job_timeout),
         delay=seconds("X-Accepted-Delay", x_accepted_delay), max_attempts=REHANDS,
         owner=t.owner(request),
