@@ -35,7 +35,7 @@ from jobq.model import (
 )
 from jobq.notify import Listener, Notifier
 from jobq.problems import Problem, ProblemFinder, ProblemSettings, holds
-from jobq.states import LIVE, TERMINAL, State
+from jobq.states import LIVE, TERMINAL, WAITING, State
 from jobq.store.base import Store
 
 Clock = Callable[[], float]
@@ -70,6 +70,7 @@ class JobSpec:
     delay: float | None = None
     lease_seconds: float | None = None
     deadline_seconds: float | None = None
+    deadline_from_enqueue: bool = False  # the deadline counts from now, not the first claim
     max_attempts: int | None = None
     backoff_base: float | None = None
     backoff_max: float | None = None
@@ -164,7 +165,7 @@ class Engine:
             metadata=dict(spec.metadata), priority=spec.priority,
             state=State.scheduled if run_at > now else State.queued, run_at=run_at,
             lease_seconds=_pick(spec.lease_seconds, d.lease_seconds),
-            deadline_seconds=spec.deadline_seconds,
+            deadline_seconds=spec.deadline_seconds, deadline_at=_deadline_at(spec, now),
             max_attempts=_pick(spec.max_attempts, d.max_attempts),
             backoff_base=_pick(spec.backoff_base, d.backoff_base),
             backoff_max=_pick(spec.backoff_max, d.backoff_max),
@@ -562,6 +563,8 @@ class Engine:
                 ready[job.queue] = ready.get(job.queue, 0) + 1
             elif job.state == State.scheduled:
                 self.on_timer(job.run_at)
+            if job.state in WAITING and job.deadline_at is not None:
+                self.on_timer(job.deadline_at)  # it fails then if nobody has taken it
             if job.state in TERMINAL or job.cancel_requested:
                 self.notifier.publish(f"job:{job.id}", str(job.state))
             if job.state in TERMINAL and job.callback_url:
@@ -618,6 +621,14 @@ async def wait_all(tasks: Sequence[asyncio.Task[Any]]) -> None:
 
 
 __all__ = ["LIVE", "Ack", "Conflict", "Defaults", "Engine", "JobSpec"]
+
+
+def _deadline_at(spec: JobSpec, now: float) -> float | None:
+    """A deadline counted from enqueue is fixed now; one counted from the first claim is set
+    by the claim (None until then)."""
+    if spec.deadline_from_enqueue and spec.deadline_seconds is not None:
+        return now + spec.deadline_seconds
+    return None
 
 
 def _next_check(job: Job, now: float) -> float:

@@ -131,6 +131,18 @@ async def test_a_body_without_content_type_is_json_as_the_seed_writes_it(client)
     accepted_error(await client.post(f"{B}/jobs", content=b"{"), 400)
 
 
+async def test_job_timeout_counts_from_enqueue(client):
+    job = await enqueue(client, **{"X-Accepted-Job-Timeout": "0.3"})
+
+    async def failed():
+        doc = (await client.get(f"{B}/jobs/{job['id']}")).json()
+        return doc if doc["status"] == "failed" else None
+
+    doc = await eventually(failed)  # nobody took it: it fails at its timeout all the same
+    assert doc["reason"] == "timeout"
+    assert (await want(client)).status_code == 204
+
+
 async def test_want_job_rejects_bad_headers(client):
     accepted_error(await want(client, **{"X-Accepted-Block-For": "x"}), 400)
     accepted_error(await want(client, **{"X-Accepted-Timeout": "0"}), 400)

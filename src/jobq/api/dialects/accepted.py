@@ -4,7 +4,8 @@
     queue, params                queue, payload
     X-Accepted-Priority 0..3     priority (3 most urgent)
     X-Accepted-Delay             delay (status delayed until then)
-    X-Accepted-Job-Timeout       deadline_seconds (failed, reason timeout, however re-handed)
+    X-Accepted-Job-Timeout       deadline_seconds, counted from enqueue (failed, reason timeout,
+                                 taken or not, however re-handed)
     X-Accepted-Result-TTL        result_ttl
     X-Accepted-Callback-URL      callback_url
     X-Accepted-Timeout           the claim's lease (at most 7 days, as everywhere): unfinished
@@ -143,6 +144,7 @@ async def enqueue(
         result_ttl=seconds("X-Accepted-Result-TTL", x_accepted_result_ttl),
         callback_url=url,
         deadline_seconds=seconds("X-Accepted-Job-Timeout", x_accepted_job_timeout),
+        deadline_from_enqueue=True,  # a job nobody took fails at its timeout too
         delay=seconds("X-Accepted-Delay", x_accepted_delay), max_attempts=REHANDS,
         owner=t.owner(request),
     )  # fmt: skip
