@@ -96,7 +96,8 @@ def serve(
         list[str] | None,
         typer.Option(
             envvar="JOBQ_MOUNT",
-            help="Serve an interface at another prefix: NAME=/prefix (repeatable).",
+            help="Serve an interface at another prefix: NAME=/prefix, or NAME=/ for the "
+            "root, beside the others (repeatable).",
         ),
     ] = None,
     insecure: Annotated[
