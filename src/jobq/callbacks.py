@@ -21,13 +21,14 @@ import ipaddress
 import logging
 import socket
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import NamedTuple
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from jobq.model import Callback
+from jobq import reserved
+from jobq.model import Callback, Job
 from jobq.render import job_document
 from jobq.rules import backoff_delay
 from jobq.store.base import Store
@@ -72,8 +73,12 @@ class CallbackSender:
         concurrency: int = CONCURRENCY,
         resolver: Resolver = resolve,
         clock: Callable[[], float] = time.time,
+        shapes: Mapping[str, Callable[[Job], object]] | None = None,
     ) -> None:
         self.store = store
+        # the documents a callback may POST, by the job's `jobq.callback.shape` (an interface
+        # whose producers expect their own document registers it; native otherwise)
+        self.shapes: Mapping[str, Callable[[Job], object]] = shapes or {}
         self.timeout = timeout  # the overall deadline of one delivery
         self.concurrency = concurrency
         self.resolver = resolver
@@ -139,7 +144,8 @@ class CallbackSender:
         job = await self.store.get(callback.job_id)
         if job is None:
             return None  # purged meanwhile: nothing to say
-        body = job_document(job)
+        shape = reserved.read(job.metadata, reserved.CALLBACK_SHAPE, "native")
+        body = self.shapes.get(shape, job_document)(job)
         try:
             async with asyncio.timeout(self.timeout):
                 await self.post(callback.url, body)

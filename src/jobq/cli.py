@@ -96,7 +96,8 @@ def serve(
         list[str] | None,
         typer.Option(
             envvar="JOBQ_MOUNT",
-            help="Serve an interface at another prefix: NAME=/prefix (repeatable).",
+            help="Serve an interface at another prefix: NAME=/prefix, or NAME=/ for the "
+            "root, beside the others (repeatable).",
         ),
     ] = None,
     insecure: Annotated[
@@ -145,6 +146,15 @@ def serve(
             help="Largest log a job keeps, in bytes; output beyond it is cut (and marked).",
         ),
     ] = DEFAULT_MAX_LOG_BYTES,
+    idle_after: Annotated[
+        float,
+        typer.Option(
+            envvar="JOBQ_IDLE_AFTER",
+            min=0.0,
+            help="Seconds waiting jobs go untaken, with no worker for them, before jobq "
+            "reports a no_worker problem (Vidispine shows the jobs WAITING).",
+        ),
+    ] = 60.0,
     auto_migrate: Annotated[
         bool,
         typer.Option(
@@ -197,7 +207,8 @@ def serve(
         raise typer.BadParameter(str(exc)) from None
     _check_db_url(db)
     defaults = Defaults(lease_seconds=lease_seconds, max_attempts=max_attempts,
-                        result_ttl=result_ttl, max_log_bytes=max_log_bytes)  # fmt: skip
+                        result_ttl=result_ttl, max_log_bytes=max_log_bytes,
+                        idle_after=idle_after)  # fmt: skip
     run(Config(db=db, host=host, port=port, log_level=log_level, max_body=max_body,
                callback_allow=callback_allow or [], callback_timeout=callback_timeout,
                mounts=mounts, insecure=insecure,

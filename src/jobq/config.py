@@ -46,13 +46,14 @@ def read_toml(path: str | Path) -> dict[str, Any]:
 
 
 def parse_mounts(values: list[str]) -> dict[str, str]:
-    """NAME=/prefix pairs from --mount."""
+    """NAME=/prefix pairs from --mount. `NAME=/` and `NAME=` mount at the root, kept as ""
+    (the routes' own paths start with "/")."""
     mounts = {}
     for value in values:
         name, sep, prefix = value.partition("=")
-        if not sep or not prefix.startswith("/"):
+        if not sep or not (prefix == "" or prefix.startswith("/")):
             raise ValueError(f"--mount wants NAME=/prefix, got {value!r}")
-        mounts[name.strip()] = prefix.rstrip("/") or "/"
+        mounts[name.strip()] = prefix.rstrip("/")
     return mounts
 
 

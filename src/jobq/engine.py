@@ -34,8 +34,8 @@ from jobq.model import (
     new_ids,
 )
 from jobq.notify import Listener, Notifier
-from jobq.problems import Problem, ProblemFinder, holds
-from jobq.states import LIVE, TERMINAL, State
+from jobq.problems import Problem, ProblemFinder, ProblemSettings, holds
+from jobq.states import LIVE, TERMINAL, WAITING, State
 from jobq.store.base import Store
 
 Clock = Callable[[], float]
@@ -54,6 +54,7 @@ class Defaults:
     max_claim_wait: float = 60.0
     max_result_wait: float = 300.0
     max_log_bytes: int | None = loglimit.DEFAULT_MAX_BYTES  # per job (None: no limit)
+    idle_after: float = 60.0  # seconds waiting jobs go untaken before a no_worker problem
 
 
 @dataclass(slots=True)
@@ -69,6 +70,7 @@ class JobSpec:
     delay: float | None = None
     lease_seconds: float | None = None
     deadline_seconds: float | None = None
+    deadline_from_enqueue: bool = False  # the deadline counts from now, not the first claim
     max_attempts: int | None = None
     backoff_base: float | None = None
     backoff_max: float | None = None
@@ -105,7 +107,7 @@ class Engine:
         self.defaults = defaults or Defaults()
         self.clock = clock
         self.on_timer: Callable[[float], None] = lambda at: None  # set by the duties
-        self.problem_finder = ProblemFinder(store)
+        self.problem_finder = ProblemFinder(store, ProblemSettings(self.defaults.idle_after))
         self.on_moves: Callable[[Sequence[Moved], float], None] | None = None  # jobq.metrics
         self.parking = Parking()  # long-polling claims an enqueue can claim for (jobq.handoff)
 
@@ -163,7 +165,7 @@ class Engine:
             metadata=dict(spec.metadata), priority=spec.priority,
             state=State.scheduled if run_at > now else State.queued, run_at=run_at,
             lease_seconds=_pick(spec.lease_seconds, d.lease_seconds),
-            deadline_seconds=spec.deadline_seconds,
+            deadline_seconds=spec.deadline_seconds, deadline_at=_deadline_at(spec, now),
             max_attempts=_pick(spec.max_attempts, d.max_attempts),
             backoff_base=_pick(spec.backoff_base, d.backoff_base),
             backoff_max=_pick(spec.backoff_max, d.backoff_max),
@@ -213,6 +215,12 @@ class Engine:
         )
         return moved.job
 
+    async def reprioritise(self, job_id: str, priority: int) -> Job:
+        """Set the priority of a job that waits or runs (rules.reprioritise)."""
+        now = self.clock()
+        moved = await self._move(job_id, lambda j: rules.reprioritise(j, now, priority), now)
+        return moved.job
+
     async def cancel(
         self, job_id: str, reason: str | None = None, details: Any = None, immediate: bool = False
     ) -> Job:
@@ -228,13 +236,17 @@ class Engine:
         old = await self.get(job_id)
         rules.retryable_source(old)
         respawn.check_manual_retry(old)
+        return await self.duplicate(old, retry_of=old.id, **overrides)
+
+    async def duplicate(self, old: Job, **overrides: Any) -> Job:
+        """A new job with `old`'s settings (any state: the old job is left as it is)."""
         spec = JobSpec(
             queue=old.queue, type=old.type, payload=old.payload, metadata=dict(old.metadata),
             priority=old.priority, lease_seconds=old.lease_seconds,
             deadline_seconds=old.deadline_seconds, max_attempts=old.max_attempts,
             backoff_base=old.backoff_base, backoff_max=old.backoff_max,
             result_ttl=old.result_ttl, keep_forever=old.result_ttl is None,
-            callback_url=old.callback_url, owner=old.owner, retry_of=old.id,
+            callback_url=old.callback_url, owner=old.owner,
         )  # fmt: skip
         for name, value in overrides.items():
             setattr(spec, name, value)
@@ -293,6 +305,8 @@ class Engine:
                     await self.release(job.id, job.lease_token)
 
     async def _claim_now(self, spec: ClaimSpec) -> list[Job]:
+        if not spec.queues:  # a claim over every queue, with none yet: an enqueue hands one
+            return []
         now = self.clock()
         jobs = await self.store.claim(spec, lease_key(), now)
         self._claimed(jobs, now)
@@ -549,6 +563,8 @@ class Engine:
                 ready[job.queue] = ready.get(job.queue, 0) + 1
             elif job.state == State.scheduled:
                 self.on_timer(job.run_at)
+            if job.state in WAITING and job.deadline_at is not None:
+                self.on_timer(job.deadline_at)  # it fails then if nobody has taken it
             if job.state in TERMINAL or job.cancel_requested:
                 self.notifier.publish(f"job:{job.id}", str(job.state))
             if job.state in TERMINAL and job.callback_url:
@@ -563,7 +579,7 @@ class Engine:
 
 
 def _check_claim(spec: ClaimSpec) -> None:
-    if spec.limit < 1 or not spec.queues:
+    if spec.limit < 1 or not (spec.queues or spec.every_queue):
         raise InvalidInput("a claim needs at least one queue and a limit of at least 1")
     rules.check_lease(spec.lease_seconds)
 
@@ -605,6 +621,14 @@ async def wait_all(tasks: Sequence[asyncio.Task[Any]]) -> None:
 
 
 __all__ = ["LIVE", "Ack", "Conflict", "Defaults", "Engine", "JobSpec"]
+
+
+def _deadline_at(spec: JobSpec, now: float) -> float | None:
+    """A deadline counted from enqueue is fixed now; one counted from the first claim is set
+    by the claim (None until then)."""
+    if spec.deadline_from_enqueue and spec.deadline_seconds is not None:
+        return now + spec.deadline_seconds
+    return None
 
 
 def _next_check(job: Job, now: float) -> float:

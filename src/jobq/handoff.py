@@ -43,7 +43,14 @@ class Parked:
             self.handed.set_result([])
 
     def wants(self, queue: str, kind: str) -> bool:
-        return queue in self.queues and (self.spec.types is None or kind in self.spec.types)
+        known = queue in self.queues or self.spec.every_queue
+        return known and (self.spec.types is None or kind in self.spec.types)
+
+    def include(self, queue: str) -> None:
+        """A claim over every queue learns of a queue made while it waited."""
+        if queue not in self.queues:
+            self.spec.queues.append(queue)
+            self.queues = frozenset(self.spec.queues)
 
 
 class Parking:
@@ -77,6 +84,7 @@ class Parking:
                 if count == 0:
                     break
                 if not parked.taken and not parked.handed.done() and parked.wants(queue, kind):
+                    parked.include(queue)
                     parked.taken = True
                     taken.append(parked)
                     count -= 1

@@ -155,6 +155,8 @@ class ClaimSpec:
     lease_seconds: float | None
     worker: Worker
     ids: list[str] | None = None  # claim only these jobs (each still must be queued)
+    # `queues` is every queue the server knew: one made while the claim waits counts too
+    every_queue: bool = False
 
 
 @dataclass(slots=True)

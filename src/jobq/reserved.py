@@ -22,6 +22,8 @@ from jobq.errors import InvalidInput
 PREFIX = "jobq."
 RESPAWN_REMAINING = "jobq.respawn.remaining"
 RESPAWN_DELAY = "jobq.respawn.delay"
+CALLBACK_SHAPE = "jobq.callback.shape"  # the document a callback POSTs (jobq.callbacks)
+CALLBACK_SHAPES = ("native", "accepted")
 MAX_RESPAWNS = 1000
 MAX_DELAY = 10 * 365 * 86400.0  # the longest delay any interface accepts
 
@@ -46,7 +48,15 @@ def _seconds(text: str) -> float:
     return seconds
 
 
+def _shape(text: str) -> str:
+    """The name of a callback document shape."""
+    if text not in CALLBACK_SHAPES:
+        raise ValueError
+    return text
+
+
 KEYS: dict[str, tuple[Callable[[str], Any], str]] = {
+    CALLBACK_SHAPE: (_shape, f"one of {', '.join(CALLBACK_SHAPES)}"),
     RESPAWN_REMAINING: (_count, f"a whole number from 0 to {MAX_RESPAWNS}"),
     RESPAWN_DELAY: (_seconds, f"a number of seconds from 0 to {MAX_DELAY:.0f}"),
 }

@@ -130,10 +130,13 @@ def release(job: Job) -> Plan:
 
 
 def overdue(job: Job, now: float) -> Plan:
-    """A running job whose deadline or lease has passed."""
+    """A running job whose deadline or lease has passed, or a waiting one whose deadline
+    (counted from enqueue) has."""
     if job.deadline_at is not None and now >= job.deadline_at:
         error = {"code": "deadline_exceeded", "message": "the job ran past its deadline",
                  "details": {"deadline_seconds": job.deadline_seconds}}  # fmt: skip
+        if job.state in WAITING:  # no attempt is open
+            return Plan(Event.expire_waiting, finished(now, job, error=error), callback=True)
         return Plan(Event.expire_fail, finished(now, job, error=error),
                     attempt_outcome="expired", attempt_error=error, callback=True)  # fmt: skip
     if job.lease_expires_at is None or now < job.lease_expires_at:
@@ -182,6 +185,14 @@ def update(
         elif job.state == State.scheduled and run_at <= now:
             event = Event.due
     return Plan(event, changes)
+
+
+def reprioritise(job: Job, now: float, priority: int) -> Plan:
+    """Set the priority of a job that has not finished: waiting, it moves in its queue;
+    running, it orders the job's later attempts (Vidispine changes a running job's priority)."""
+    if job.state == State.running:
+        return Plan(Event.reprioritise, {"priority": priority})
+    return update(job, now, priority=priority)
 
 
 def retryable_source(job: Job) -> None:

@@ -28,11 +28,13 @@ class Event(StrEnum):
     release = "release"  # the worker hands the job back unrun (graceful shutdown)
     expire = "expire"  # the lease ran out: back to the queue
     expire_fail = "expire_fail"  # the lease or the deadline ran out, nothing left to try
+    expire_waiting = "expire_waiting"  # the deadline ran out before anyone took the job
     cancel = "cancel"  # cancelled before it ran
     cancel_request = "cancel_request"  # running: the worker is asked to stop
     cancel_confirm = "cancel_confirm"  # the worker stopped, or its lease ran out after a request
     update = "update"  # priority, run_at or metadata changed while waiting
     reschedule = "reschedule"  # run_at moved into the future while queued
+    reprioritise = "reprioritise"  # priority changed while running (it orders later attempts)
     heartbeat = "heartbeat"  # the worker is alive: lease extended, progress recorded
 
 
@@ -51,11 +53,13 @@ TRANSITIONS: dict[Event, tuple[frozenset[State], State | None]] = {
     Event.release: (frozenset({S.running}), S.queued),
     Event.expire: (frozenset({S.running}), S.queued),
     Event.expire_fail: (frozenset({S.running}), S.failed),
+    Event.expire_waiting: (frozenset({S.scheduled, S.queued}), S.failed),
     Event.cancel: (frozenset({S.scheduled, S.queued}), S.cancelled),
     Event.cancel_request: (frozenset({S.running}), S.running),
     Event.cancel_confirm: (frozenset({S.running}), S.cancelled),
     Event.update: (frozenset({S.scheduled, S.queued}), None),
     Event.reschedule: (frozenset({S.queued}), S.scheduled),
+    Event.reprioritise: (frozenset({S.running}), None),
     Event.heartbeat: (frozenset({S.running}), None),
 }
 

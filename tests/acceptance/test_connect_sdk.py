@@ -90,3 +90,25 @@ def test_tail_streams_lines_while_the_job_runs_and_closes_when_it_ends(server: S
     assert rest == []
     item = httpx.get(f"{server.url}/__api__/v1/content/{GUID}/jobs/{job['id']}").json()
     assert item["status"] == 2, "the stream closed once the job was finalized"
+
+
+def test_posit_sdk_session_reaches_the_log_error_download_and_tail_routes(server: Server):
+    """posit-sdk has no helpers for these four JobsApi methods; its own authenticated
+    session (`Client.get`, relative to /__api__) is how an SDK user reaches them."""
+    job = enqueue(server)
+    held = claim(server)
+    append(server, job["id"], "line one\n")
+    stop = {"token": held["lease_token"], "error": {"code": "bad_exit", "message": "boom"},
+            "exit_code": 2}  # fmt: skip
+    assert httpx.post(f"{server.api}/jobs/{job['id']}/fail", json=stop).status_code == 200
+    client = connect.Client(url=server.url, api_key="any-key-while-auth-is-open")
+    base = f"v1/content/{GUID}/jobs/{job['id']}"
+    entries = client.get(f"{base}/log").json()["entries"]
+    assert [e["data"] for e in entries] == ["line one\n"]
+    assert client.get(f"{base}/error").status_code == 200
+    download = client.get(f"{base}/download")
+    assert "attachment" in download.headers["content-disposition"]
+    assert "line one" in download.text
+    with client.get(f"{base}/tail", stream=True) as tail:  # open until the job is finalized
+        first = next(line for line in tail.iter_lines() if line)
+    assert orjson.loads(first)["data"] == "line one\n"

@@ -64,6 +64,29 @@ def test_titan_03_remounted_at_v1(v1_server: Server) -> None:
         assert "/v1/docs" in c.get("/openapi.json").json()["info"]["description"]
 
 
+@pytest.mark.parametrize("mount", ["accepted=/", "accepted="])
+def test_accepted_at_the_root_beside_the_others(server_db: str, mount: str) -> None:
+    srv = Server(server_db, "--mount", mount).start()
+    try:
+        with httpx.Client(base_url=srv.url, timeout=30) as c:
+            r = c.post("/jobs", json={"queue": "root", "params": {"n": 1}})  # the seed's path
+            assert r.status_code == 202, r.text
+            assert r.headers["location"] == f"/jobs/{r.json()['id']}"
+            assert c.get(r.headers["location"]).json()["status"] == "queued"
+            assert c.post("/want_job", params={"queue": "root"}).json()["id"] == r.json()["id"]
+            assert c.get(f"{NATIVE}/jobs/{r.json()['id']}").json()["state"] == "running"
+            assert c.get(f"{T2}/jobs").status_code == 200 and c.get("/API/jobtype").is_success
+            assert c.get(f"{ACC}/jobs/{r.json()['id']}").status_code == 404
+            docs = c.get("/accepted/openapi.json").json()  # the root's own are the app's
+            assert docs["servers"] == [{"url": "/"}] and "/want_job" in docs["paths"]
+            assert c.get("/openapi.json").json()["info"]["title"] == "jobq"
+            missing = c.get("/jobs/nope")
+            assert missing.status_code == 404 and missing.json()["error"] == "not_found"
+            assert "error" in c.get("/healthz/nothing").json()
+    finally:
+        srv.stop()
+
+
 def test_titan_02_lifecycle_with_log_and_malformed_json(server: Server) -> None:
     with httpx.Client(base_url=server.url, timeout=30) as c:
         c.post(f"{T2}/jobs", json={"jobs": [{"image": "i", "payload": "p"}]})
@@ -105,7 +128,14 @@ def test_accepted_callback_url_receives_the_finished_job(server_db: str) -> None
             c.post(f"{ACC}/want_job", params={"queue": "cb"})
             c.put(f"{ACC}/jobs/{job_id}", json={"status": "done", "result": "ok"})
         assert _Catcher.arrived.wait(30)
-        assert _Catcher.bodies[0]["id"] == job_id and _Catcher.bodies[0]["result"] == "ok"
+        assert _Catcher.bodies[0] == {
+            "id": job_id,
+            "queue": "cb",
+            "status": "done",
+            "priority": 0,
+            "params": {},
+            "result": "ok",
+        }  # the seed's
     finally:
         srv.stop()
         catcher.shutdown()

@@ -109,6 +109,40 @@ async def test_want_job_blocks_until_a_job_arrives(client):
     assert r.status_code == 200 and r.json()["id"] == job["id"]
 
 
+@pytest.mark.parametrize("known", [["other"], []], ids=["beside-a-known-queue", "no-queue-yet"])
+async def test_want_job_is_handed_a_job_of_a_queue_made_while_it_waits(client, known):
+    for queue in known:
+        await enqueue(client, queue=queue)
+        await want(client)
+    waiter = asyncio.create_task(want(client, **{"X-Accepted-Block-For": "30"}))
+    await asyncio.sleep(0.3)
+    assert not waiter.done()
+    job = await enqueue(client, queue="brand-new")
+    r = await asyncio.wait_for(waiter, 5)  # at once, not after the 30 s wait
+    assert r.status_code == 200 and r.json()["id"] == job["id"]
+
+
+async def test_a_body_without_content_type_is_json_as_the_seed_writes_it(client):
+    body = b'{"queue": "myQueue", "params": {"param1": "foo"}}'
+    r = await client.post(f"{B}/jobs", content=body)
+    assert r.status_code == 202 and r.json()["params"] == {"param1": "foo"}
+    deep = b'{"queue": "q", "params": {"a": ' + b"[" * 300 + b"]" * 300 + b"}}"
+    accepted_error(await client.post(f"{B}/jobs", content=deep), 400)  # the same intake
+    accepted_error(await client.post(f"{B}/jobs", content=b"{"), 400)
+
+
+async def test_job_timeout_counts_from_enqueue(client):
+    job = await enqueue(client, **{"X-Accepted-Job-Timeout": "0.3"})
+
+    async def failed():
+        doc = (await client.get(f"{B}/jobs/{job['id']}")).json()
+        return doc if doc["status"] == "failed" else None
+
+    doc = await eventually(failed)  # nobody took it: it fails at its timeout all the same
+    assert doc["reason"] == "timeout"
+    assert (await want(client)).status_code == 204
+
+
 async def test_want_job_rejects_bad_headers(client):
     accepted_error(await want(client, **{"X-Accepted-Block-For": "x"}), 400)
     accepted_error(await want(client, **{"X-Accepted-Timeout": "0"}), 400)
@@ -157,7 +191,8 @@ async def test_put_failed_and_running(client):
 
 async def test_put_errors(client):
     job = await enqueue(client)
-    accepted_error(await client.put(f"{B}/jobs/{job['id']}", json={"status": "done"}), 409)
+    err = accepted_error(await client.put(f"{B}/jobs/{job['id']}", json={"status": "done"}), 409)
+    assert err["error"] == "not_running" and "token" not in err["message"].lower()
     accepted_error(await client.put(f"{B}/jobs/{job['id']}", json={"status": "finished"}), 400)
     accepted_error(await client.put(f"{B}/jobs/nope", json={"status": "done"}), 404)
 

@@ -116,6 +116,23 @@ async def test_deadline_fails_a_running_job(engine: Engine):
     assert final.state == State.failed and final.error["code"] == "deadline_exceeded"
 
 
+async def test_a_deadline_from_enqueue_fails_a_job_nobody_took(engine: Engine):
+    [queued] = await enqueue(engine, deadline_seconds=0.05, deadline_from_enqueue=True)
+    [later] = await enqueue(engine, deadline_seconds=0.05, deadline_from_enqueue=True, delay=60)
+    [claimed] = await enqueue(engine, queue="r", deadline_seconds=30, deadline_from_enqueue=True)
+    assert queued.deadline_at == pytest.approx(queued.created_at + 0.05)
+    held = (await engine.claim(claim_spec("r", lease=60)))[0]
+    assert held.deadline_at == claimed.deadline_at, "the claim keeps the enqueue's deadline"
+    assert await engine.store.next_due() <= queued.deadline_at + 1e-6
+    await asyncio.sleep(0.1)
+    assert await engine.expire_overdue(engine.clock()) == 2
+    for job in (queued, later):
+        final = await engine.get(job.id)
+        assert final.state == State.failed and final.error["code"] == "deadline_exceeded"
+        assert final.attempt == 0 and await engine.attempts(job.id) == []
+    assert (await engine.get(held.id)).state == State.running
+
+
 async def test_cancel_waiting_job_at_once(engine: Engine):
     [job] = await enqueue(engine, delay=60)
     assert job.state == State.scheduled

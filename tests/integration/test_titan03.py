@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from jobq.api.dialects import titan03
 from tests.integration.dialect_client import app_client, eventually
 
 B = "/titan-0.3/v1"
@@ -56,7 +57,8 @@ async def test_enqueue_answers_201_with_defaults(client):
         0,
         60,
     )
-    assert job["retry_at"] is None and "retry_id" not in job
+    unset = {"retry_at", "retry_id", "started_at", "completed_at", "retry_of", "reason"}
+    assert not unset & set(job), "unset fields are left out, as Titan did (not null)"
 
 
 @pytest.mark.parametrize(
@@ -84,12 +86,29 @@ async def test_list_group_with_created_after_and_n(client):
     r = await client.get(f"{G}/jobs")
     assert r.status_code == 200
     assert [j["id"] for j in r.json()["jobs"]] == [first["id"], second["id"]]
-    assert [j["id"] for j in (await client.get(f"{G}/jobs", params={"n": 1})).json()["jobs"]] == [
-        first["id"]
-    ]
+    one = (await client.get(f"{G}/jobs", params={"n": 1})).json()["jobs"]
+    assert one[0]["id"] == first["id"]  # (with second too, had both come in one millisecond)
     later = (await client.get(f"{G}/jobs", params={"created_after": second["created_at"]})).json()
     assert later["jobs"] == []
     titan_error(await client.get(f"{G}/jobs", params={"created_after": "yesterday"}), 400)
+
+
+async def test_paging_by_created_after_visits_every_job_of_a_batch_once(client):
+    r = await client.post(f"{G}/jobs", json={"jobs": [{"image": "i", "priority": 0}] * 4})
+    posted = [j["id"] for j in r.json()["jobs"]]
+    r = await client.post(f"{G}/jobs", json={"jobs": [{"image": "i", "priority": 0}] * 3})
+    posted += [j["id"] for j in r.json()["jobs"]]
+    seen: list[str] = []
+    params: dict[str, str | int] = {"n": 2}
+    while page := (await client.get(f"{G}/jobs", params=params)).json()["jobs"]:
+        seen += [j["id"] for j in page]
+        params["created_after"] = page[-1]["created_at"]  # as the client pages
+    assert seen == posted
+
+
+async def test_a_post_holds_at_most_max_batch_jobs(client):
+    jobs = [{"image": "i", "priority": 0}] * (titan03.MAX_BATCH + 1)
+    titan_error(await client.post(f"{G}/jobs", json={"jobs": jobs}), 400)
 
 
 async def test_consume_takes_from_any_group(client):

@@ -55,6 +55,10 @@ OPEN_MODE = ("no users yet: requests from this machine need no key; `jobq users 
 NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
+DOCS_PATHS = ("/openapi.json", "/docs")  # a dialect router's own documentation
+OWN_PATHS = ("/ui", "/healthz", "/readyz", "/metrics", "/docs", "/openapi.json")
+
+
 @dataclass(slots=True)
 class Interface:
     """Something mounted under a prefix: its router and how it renders errors."""
@@ -110,8 +114,9 @@ def add_routes(
     for route in router.routes:
         if not isinstance(route, APIRoute):
             raise TypeError(f"{prefix}: only API routes can be added flat, not {route!r}")
+        at = docs_at(prefix, tag) if route.path in DOCS_PATHS else prefix
         app.add_api_route(
-            prefix + route.path, route.endpoint, response_model=route.response_model,
+            at + route.path, route.endpoint, response_model=route.response_model,
             status_code=route.status_code, tags=[tag, *route.tags],
             dependencies=[*dependencies, *route.dependencies], summary=route.summary,
             description=route.description, response_description=route.response_description,
@@ -129,11 +134,21 @@ def add_routes(
         )  # fmt: skip
 
 
+def docs_at(prefix: str, name: str) -> str:
+    """Where an interface's own /docs and /openapi.json are: under its prefix, or, for one
+    mounted at the root (prefix ""), under /NAME (the root's are the app's own)."""
+    return prefix or f"/{name}"
+
+
+def prefix_of(config: Config, interface: Interface) -> str:
+    return config.mounts.get(interface.name, interface.default_prefix)
+
+
 def dialect_links(config: Config) -> str:
     """Links to each dialect's own API documentation, for the main docs page."""
     lines = [
-        f"- {i.name} at `{config.mounts.get(i.name, i.default_prefix)}`: "
-        f"[docs]({config.mounts.get(i.name, i.default_prefix)}/docs)"
+        f"- {i.name} at `{prefix_of(config, i) or '/'}`: "
+        f"[docs]({docs_at(prefix_of(config, i), i.name)}/docs)"
         for i in interfaces()
         if i.name != "native"
     ]
@@ -153,7 +168,8 @@ def create_app(config: Config) -> FastAPI:
         notifier = make_notifier(store)
         await notifier.start()
         engine = Engine(store, notifier, config.defaults)
-        sender = CallbackSender(store, config.callback_allow, config.callback_timeout)
+        sender = CallbackSender(store, config.callback_allow, config.callback_timeout,
+                                shapes={"accepted": accepted.document})  # fmt: skip
         duties = Duties(engine, sender)
         app.state.engine = engine
         metrics.attach(engine, app.state.metrics)
@@ -191,12 +207,16 @@ def create_app(config: Config) -> FastAPI:
         telemetry=NO_TELEMETRY,
     )
     shapes = ErrorShapes()
+    for own in OWN_PATHS:  # jobq's own pages answer natively, whatever is mounted at the root
+        shapes.register(own, errors.native_error)
+    app.state.docs_mounts = {}  # where a dialect's docs are served -> its mount prefix
     for interface in interfaces():
-        prefix = config.mounts.get(interface.name, interface.default_prefix)
+        prefix = prefix_of(config, interface)
         by = session_auth if interface.session else security
         dependencies = [Depends(by.authenticate(interface.credentials, then=keepable_json))]
         add_routes(app.router, interface.router(), prefix, interface.name, dependencies)
         shapes.register(prefix, interface.render_error)
+        app.state.docs_mounts[docs_at(prefix, interface.name)] = prefix
     app.include_router(session.router, prefix="/ui", tags=["dashboard"])
     web.mount(app, "/ui", config.mounts.get("native", "/api/v1"))
     apidocs.mount(app, "/ui")

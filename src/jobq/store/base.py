@@ -101,7 +101,8 @@ class Store(ABC):
 
     @abstractmethod
     async def overdue_running(self, now: float, limit: int) -> list[str]:
-        """Ids of running jobs whose lease or deadline has passed."""
+        """Ids of running jobs whose lease or deadline has passed, and of waiting jobs whose
+        deadline (fixed at enqueue) has."""
 
     @abstractmethod
     async def fail_unprocessable(

@@ -234,7 +234,9 @@ class PostgresStore(Store):
         sql = (
             "SELECT id FROM jobs WHERE state = 'running' AND lease_expires_at <= $1 UNION "
             "SELECT id FROM jobs WHERE state = 'running' AND deadline_at IS NOT NULL "
-            "AND deadline_at <= $1 LIMIT $2"
+            "AND deadline_at <= $1 UNION "
+            "SELECT id FROM jobs WHERE state IN ('scheduled', 'queued') "
+            "AND deadline_at IS NOT NULL AND deadline_at <= $1 LIMIT $2"
         )
         return await self._ids(sql, now, limit)
 

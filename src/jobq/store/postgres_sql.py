@@ -120,6 +120,8 @@ NEXT_DUE = """SELECT least(
     (SELECT min(run_at) FROM jobs WHERE state = 'scheduled'),
     (SELECT min(lease_expires_at) FROM jobs WHERE state = 'running'),
     (SELECT min(deadline_at) FROM jobs WHERE state = 'running' AND deadline_at IS NOT NULL),
+    (SELECT min(deadline_at) FROM jobs
+     WHERE state IN ('scheduled', 'queued') AND deadline_at IS NOT NULL),
     (SELECT min(purge_at) FROM jobs WHERE purge_at IS NOT NULL),
     (SELECT min(next_at) FROM callbacks))"""
 

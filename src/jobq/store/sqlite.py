@@ -198,9 +198,11 @@ class SQLiteStore(Store):
         sql = (
             "SELECT id FROM jobs WHERE state = 'running' AND lease_expires_at <= ? UNION "
             "SELECT id FROM jobs WHERE state = 'running' AND deadline_at IS NOT NULL "
-            "AND deadline_at <= ? LIMIT ?"
+            "AND deadline_at <= ? UNION "
+            "SELECT id FROM jobs WHERE state IN ('scheduled', 'queued') "
+            "AND deadline_at IS NOT NULL AND deadline_at <= ? LIMIT ?"
         )
-        return await self._ids(sql, (now, now, limit))
+        return await self._ids(sql, (now, now, now, limit))
 
     async def _ids(self, sql: str, params: tuple[Any, ...]) -> list[str]:
         rows = await self._readers.run(lambda c: c.execute(sql, params).fetchall())
@@ -593,6 +595,8 @@ def _next_due(c: sqlite3.Connection) -> float | None:
             coalesce((SELECT min(lease_expires_at) FROM jobs WHERE state = 'running'), 1e18),
             coalesce((SELECT min(deadline_at) FROM jobs
                       WHERE state = 'running' AND deadline_at IS NOT NULL), 1e18),
+            coalesce((SELECT min(deadline_at) FROM jobs WHERE state IN ('scheduled', 'queued')
+                      AND deadline_at IS NOT NULL), 1e18),
             coalesce((SELECT min(purge_at) FROM jobs WHERE purge_at IS NOT NULL), 1e18),
             coalesce((SELECT min(next_at) FROM callbacks), 1e18))"""
     ).fetchone()

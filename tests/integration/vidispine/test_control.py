@@ -134,11 +134,20 @@ async def test_re_run_errors(api: Api, media: str):
     h = HEADERS[media]
     assert_error(await api.c.post("/API/job/VX-1/re-run", headers=h), 404, "notFound", media)
     doc = await api.create()
-    r = await api.c.post(f"/API/job/{doc['jobId']}/re-run", headers=h)
-    assert_error(r, 409, "conflict", media)
-    await api.c.delete(f"/API/job/{doc['jobId']}")
     r = await api.c.post(f"/API/job/{doc['jobId']}/re-run?priority=NOW", headers=h)
     assert_error(r, 400, "invalidInput", media)
+
+
+async def test_re_run_of_an_unfinished_job_duplicates_it_and_leaves_it_running(api: Api):
+    doc = await api.create(priority="LOW", jobmetadata=["a=1"])
+    held = await api.claim()
+    r = await api.c.post(f"/API/job/{doc['jobId']}/re-run", headers=JSON)
+    assert r.status_code == 200, r.text
+    again = r.json()
+    assert again["jobId"] != doc["jobId"] and again["status"] == "READY"
+    new, old = await api.stored(again["jobId"]), await api.stored(doc["jobId"])
+    assert new.metadata == {"a": "1"} and new.retry_of is None and old.retried_by is None
+    assert old.state == "running" and old.lease_token == held["lease_token"]
 
 
 # --- PUT /job/{id} ---
@@ -177,9 +186,21 @@ async def test_modify_errors(api: Api, media: str):
     doc = await api.create()
     r = await api.c.put(f"/API/job/{doc['jobId']}?priority=SOON", headers=h)
     assert_error(r, 400, "invalidInput", media)
-    await api.claim()
+    await api.c.delete(f"/API/job/{doc['jobId']}")
     r = await api.c.put(f"/API/job/{doc['jobId']}?priority=LOW", headers=h)
     assert_error(r, 409, "conflict", media)
+    if media == "json":
+        assert r.json()["conflict"]["id"] == doc["jobId"]
+        assert r.json()["conflict"]["explanation"] == f"job {doc['jobId']} is ABORTED"
+
+
+async def test_modify_a_running_job(api: Api):
+    doc = await api.create(priority="LOW")
+    await api.claim()
+    r = await api.c.put(f"/API/job/{doc['jobId']}?priority=HIGHEST")
+    assert r.status_code == 200, r.text
+    assert (await api.job(doc["jobId"]))["priority"] == "HIGHEST"
+    assert (await api.stored(doc["jobId"])).state == "running"
 
 
 # --- DELETE /job/{id}: abort ---
@@ -223,6 +244,8 @@ async def test_abort_errors(api: Api, media: str):
     await api.c.delete(f"/API/job/{doc['jobId']}")
     r = await api.c.delete(f"/API/job/{doc['jobId']}", headers=h)
     assert_error(r, 409, "conflict", media)
+    assert (await api.stored(doc["jobId"])).id not in r.text, "named by its wire id"
+    assert "cancelled" not in r.text and f"{doc['jobId']} is ABORTED" in r.text
 
 
 # --- DELETE /job: delete several ---
@@ -247,6 +270,7 @@ async def test_delete_several_errors(api: Api, media: str):
     await api.c.delete(f"/API/job/{done['jobId']}")
     r = await api.c.delete(f"/API/job?id={done['jobId']},{live['jobId']}", headers=h)
     assert_error(r, 409, "conflict", media)
+    assert f"{live['jobId']} is READY" in r.text
     assert (await api.job(done["jobId"]))["status"] == "ABORTED", "nothing was deleted"
 
 
@@ -290,6 +314,7 @@ async def test_a_job_held_by_a_problem_is_waiting(api: Api):
     problems = (await api.c.get(path, headers=JSON)).json()["problem"]
     assert [p["type"] for p in problems] == ["failing"] and problems[0]["job"] == [doc["jobId"]]
     assert isinstance(problems[0]["id"], int)
+    assert doc["waiting"]["resourceId"] == f"VX-{problems[0]['id']}"  # the clients' id pattern
     listed = (await api.c.get("/API/job?state=WAITING", headers=JSON)).json()
     assert [j["jobId"] for j in listed["job"]] == [doc["jobId"]]
     by_native_id = await api.c.get(f"/API/job/{job.id}", headers=JSON)

@@ -153,7 +153,8 @@ async def test_list_time_windows_are_inclusive(api: Api):
 async def test_idonly_in_json_xml_and_text(api: Api):
     ids = [(await api.create())["jobId"] for _ in range(2)]
     r = await api.c.get("/API/job?idonly=true&sort=jobId%20asc", headers=JSON)
-    assert r.json() == {"hits": 2, "job": [{"jobId": i} for i in ids]}
+    required = {"status": "READY", "type": "TRANSCODE", "priority": "MEDIUM"}  # the schema's
+    assert r.json() == {"hits": 2, "job": [{"jobId": i, **required} for i in ids]}
     root = xml(await api.c.get("/API/job?idonly=true&sort=jobId%20asc", headers=XML))
     assert [find(j, "jobId") for j in findall(root, "job")] == ids
     r = await api.c.get("/API/job?sort=jobId%20asc", headers=TEXT)

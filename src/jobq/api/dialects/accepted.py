@@ -4,7 +4,8 @@
     queue, params                queue, payload
     X-Accepted-Priority 0..3     priority (3 most urgent)
     X-Accepted-Delay             delay (status delayed until then)
-    X-Accepted-Job-Timeout       deadline_seconds (failed, reason timeout, however re-handed)
+    X-Accepted-Job-Timeout       deadline_seconds, counted from enqueue (failed, reason timeout,
+                                 taken or not, however re-handed)
     X-Accepted-Result-TTL        result_ttl
     X-Accepted-Callback-URL      callback_url
     X-Accepted-Timeout           the claim's lease (at most 7 days, as everywhere): unfinished
@@ -26,6 +27,7 @@ from fastapi import APIRouter, Body, Header, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from jobq import reserved
 from jobq.api.departure import claim_while_there
 from jobq.api.dialects import titan_common as t
 from jobq.api.dialects.docs import add_docs
@@ -134,12 +136,15 @@ async def enqueue(
     x_accepted_delay: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Enqueue a job: 202 with its handle in `Location`. Priority 3 is the most urgent."""
+    url = callback_url(x_accepted_callback_url)
     spec = JobSpec(
         queue=body.queue, payload=body.params,
+        metadata={reserved.CALLBACK_SHAPE: NAME} if url else {},  # the seed's job is POSTed
         priority=priority(x_accepted_priority),
         result_ttl=seconds("X-Accepted-Result-TTL", x_accepted_result_ttl),
-        callback_url=callback_url(x_accepted_callback_url),
+        callback_url=url,
         deadline_seconds=seconds("X-Accepted-Job-Timeout", x_accepted_job_timeout),
+        deadline_from_enqueue=True,  # a job nobody took fails at its timeout too
         delay=seconds("X-Accepted-Delay", x_accepted_delay), max_attempts=REHANDS,
         owner=t.owner(request),
     )  # fmt: skip
@@ -179,11 +184,13 @@ async def want_job(
     lease = seconds("X-Accepted-Timeout", x_accepted_timeout)
     check_lease(lease, "X-Accepted-Timeout")
     queues = await _work_queues(request)
-    if not queues:
+    guard = await guard_of(request)
+    every = guard.unrestricted and not request.query_params.getlist("queue")
+    if not queues and not every:
         return Response(status_code=204)
     host = request.client.host if request.client else None
-    guard = await guard_of(request)
-    spec = ClaimSpec(queues, None, 1, lease, guard.claimant(Worker(NAME, host)))
+    worker = guard.claimant(Worker(NAME, host))
+    spec = ClaimSpec(queues, None, 1, lease, worker, every_queue=every)
     caller = Standing(request, guard, _may_work(request, queues))
     jobs = await claim_while_there(request.receive, engine, spec, wait, caller)
     if not jobs:
@@ -254,13 +261,21 @@ async def delete_job(request: Request, uuid: str) -> Response:
 def accepted_error(request: Request, err: HttpError) -> Response:
     """`{"error": code, "message": text, "details": {...}}`; bad input is 400."""
     status = 400 if err.status == 422 else err.status
-    body = {"error": err.code, "message": err.message, "details": err.details}
+    code, message = err.code, err.message
+    if code == "stale_lease":  # Accepted has no lease tokens: say it in its terms
+        code, message = (
+            "not_running",
+            "the job is not being worked on: it was not taken, "
+            "or its X-Accepted-Timeout passed, or it was cancelled or has finished",
+        )
+    body = {"error": code, "message": message, "details": err.details}
     headers = {"Retry-After": "1"} if status == 503 else None
     return JSONResponse(body, status_code=status, headers=headers)
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(responses=ERRORS)
+    # the seed writes its requests without a Content-Type: a body without one is JSON
+    router = APIRouter(responses=ERRORS, strict_content_type=False)
     add = router.add_api_route
     add("/jobs", enqueue, methods=["POST"], status_code=202, summary="Enqueue a job.")
     add("/jobs/{uuid}", get_job, methods=["GET"], summary="Get job info.")

@@ -33,14 +33,22 @@ def add_docs(router: APIRouter, title: str, version: str, description: str) -> N
         return documents[prefix]
 
     async def openapi(request: Request) -> Response:
-        return json(document(request, request.url.path.removesuffix("/openapi.json")))
+        return json(document(request, mount_of(request, "/openapi.json")))
 
     async def docs(request: Request) -> HTMLResponse:
-        prefix = request.url.path.removesuffix("/docs")
-        return swagger_page(f"{prefix}/openapi.json", f"jobq: {title}")
+        at = request.url.path.removesuffix("/docs")
+        return swagger_page(f"{at}/openapi.json", f"jobq: {title}")
 
     router.add_api_route("/openapi.json", openapi, methods=["GET"], include_in_schema=False)
     router.add_api_route("/docs", docs, methods=["GET"], include_in_schema=False)
+
+
+def mount_of(request: Request, suffix: str) -> str:
+    """The mount prefix of the interface whose documentation this request asks for (a
+    dialect at the root serves it under /NAME: jobq.api.app.docs_at)."""
+    at = request.url.path.removesuffix(suffix)
+    mounts: dict[str, str] = getattr(request.app.state, "docs_mounts", {})
+    return mounts.get(at, at)
 
 
 def add_security(doc: dict[str, Any], app_doc: dict[str, Any], prefix: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import Field
 
@@ -34,6 +34,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+DETAILS = {"type": "string", "maxLength": fields.MESSAGE_MAX, "description": "Why, as text."}
+DETAILS_BODY: dict[str, Any] = {
+    "requestBody": {"required": False, "content": {"application/json": {"schema": DETAILS}}}
+}
+
+
 class NewJob(t.Loose):
     image: Annotated[str, Field(max_length=fields.NAME_MAX)] | None = None
     payload: t.Payload | None = None
@@ -54,12 +60,12 @@ def engine_of(request: Request) -> Engine:
 
 
 def document(job: Job) -> dict[str, Any]:
-    return {
+    return t.set_fields({
         **t.job_fields(job),
         "status": STATUS[job.state],
         "details": t.details(job),
         "retry_id": job.retried_by,
-    }
+    })  # fmt: skip
 
 
 def one(job: Job) -> Response:
@@ -115,12 +121,13 @@ async def delete_job(request: Request, id: str) -> Response:
     return Response(status_code=200)
 
 
-async def cancel(
-    request: Request, id: str, details: Annotated[str | None, Body(max_length=100_000)] = None
-) -> Response:
-    """Cancel a delayed, queued or running job; the body is a JSON string of details.
-    A running job is cancelled at once: its runner's later reports are refused."""
+async def cancel(request: Request, id: str) -> Response:
+    """Cancel a delayed, queued or running job; the body is the details, as text (Titan's
+    generated client sends the string unquoted under `Content-Type: application/json`) or
+    as a JSON string. A running job is cancelled at once: its runner's later reports are
+    refused."""
     await (await guard_of(request)).job(id, Action.manage)
+    details = t.text_body(await request.body(), "details")
     return one(await engine_of(request).cancel(id, "client_request", details, immediate=True))
 
 
@@ -181,7 +188,8 @@ def build_router() -> APIRouter:
     add("/jobs/consume", consume, methods=["GET"], summary="Get next job.")
     add("/job/{id}", get_job, methods=["GET"], summary="Gets job by id")
     add("/job/{id}", delete_job, methods=["DELETE"], summary="Delete the job.")
-    add("/job/{id}/cancel", cancel, methods=["POST"], summary="Cancel a job.")
+    add("/job/{id}/cancel", cancel, methods=["POST"], summary="Cancel a job.",
+        openapi_extra=DETAILS_BODY)  # fmt: skip
     add("/job/{id}/fail", fail, methods=["POST"], summary="Mark job as failed.")
     add("/job/{id}/success", success, methods=["POST"], summary="Mark job as succeeded.")
     add("/job/{id}/retry", retry, methods=["POST"], summary="Retry a job.")

@@ -29,6 +29,8 @@ from jobq.errors import Conflict, NotFound
 from jobq.model import ClaimSpec, Job, JobQuery
 from jobq.states import TERMINAL, State
 
+MAX_BATCH = 10_000  # jobs per POST (all of them share one created_at)
+MILLISECOND_MAX = 10 * MAX_BATCH  # jobs a page may add to finish its last millisecond
 NAME = "titan-0.3"
 PREFIX = "/titan-0.3/v1"
 STATUS = t.statuses(succeeded="success", failed="error")
@@ -54,7 +56,7 @@ class NewJob(t.Loose):
 
 
 class NewJobsWrapper(t.Loose):
-    jobs: list[NewJob]
+    jobs: Annotated[list[NewJob], Field(max_length=MAX_BATCH)]
 
 
 class Start(t.Loose):
@@ -67,12 +69,12 @@ def engine_of(request: Request) -> Engine:
 
 
 def document(job: Job) -> dict[str, Any]:
-    return {
+    return t.set_fields({
         **t.job_fields(job),
         "status": STATUS[job.state],
         "group_name": job.queue,
         "retry_at": job.retried_by,
-    }
+    })  # fmt: skip
 
 
 def one(job: Job, status: int = 200) -> Response:
@@ -122,14 +124,31 @@ async def list_group(
     n: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
     """The group's jobs, oldest first; pass the last `created_at` as `created_after` for more.
-    Empty unless the caller may read the group."""
+    Empty unless the caller may read the group. A page never ends inside a millisecond (the
+    jobs of one POST share one): it holds the rest of its last job's millisecond too, so
+    paging by `created_after` visits every job exactly once."""
     if not (await guard_of(request)).listing([group_name]):
         return many([])
-    after = None
-    if created_after is not None:  # after the rendered millisecond, so a page does not repeat
-        after = math.floor(created_after.timestamp() * 1000 + 1e-6) / 1000 + 0.001
-    query = JobQuery(queues=[group_name], created_after=after, limit=n)
-    return many(await engine_of(request).list_jobs(query))
+    after = None if created_after is None else _after_ms(created_after)
+    engine = engine_of(request)
+    page = await engine.list_jobs(JobQuery(queues=[group_name], created_after=after, limit=n))
+    if len(page) == n:
+        page += await _rest_of_millisecond(engine, group_name, page[-1])
+    return many(page)
+
+
+def _after_ms(t: datetime) -> float:
+    """The least stored time shown after `t`'s millisecond (shown times are rounded)."""
+    return (math.floor(t.timestamp() * 1000 + 1e-6) + 0.5) / 1000
+
+
+async def _rest_of_millisecond(engine: Engine, group: str, last: Job) -> list[Job]:
+    """The jobs after `last` (in seq order) shown at the same millisecond."""
+    shown = round(last.created_at * 1000)
+    query = JobQuery(queues=[group], created_after=(shown - 0.5) / 1000,
+                     created_before=(shown + 0.5) / 1000, after=(last.seq, last.seq),
+                     limit=MILLISECOND_MAX)  # fmt: skip
+    return await engine.list_jobs(query)
 
 
 @changes_state  # a GET that hands out jobs: refused cross-site (jobq.api.browsers)

@@ -241,6 +241,31 @@ async def json_body(request: Request) -> Any:
     return read_json(raw) if raw.strip() else None
 
 
+def text_body(raw: bytes, name: str) -> str | None:
+    """A body that holds one string: a JSON string literal as its value, anything else as
+    the text itself (Titan's generated clients send a string parameter unquoted, whatever
+    the Content-Type says); None when empty. Not UTF-8, or too long: 400."""
+    try:
+        text = raw.decode()
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{name} is not UTF-8 text", field=name) from None
+    if not text.strip():
+        return None
+    if text.lstrip().startswith('"'):
+        value = read_json(raw)
+        if isinstance(value, str):
+            text = value
+    if len(text) > fields.MESSAGE_MAX:
+        raise InvalidInput(f"{name} is longer than {fields.MESSAGE_MAX} characters", field=name)
+    return text
+
+
+def set_fields(document: dict[str, Any]) -> dict[str, Any]:
+    """Titan's servers left unset fields out; its generated clients read a null as the
+    string "null" or an Invalid Date."""
+    return {k: v for k, v in document.items() if v is not None}
+
+
 def field_names(err: HttpError) -> str:
     fields = err.details.get("fields")
     if isinstance(fields, list):

@@ -9,6 +9,8 @@ vidispine_wire. Every decision about a job is the engine's.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +21,7 @@ from fastapi.responses import Response
 from jobq.api.dialects.docs import add_docs
 from jobq.api.dialects.vidispine_map import (
     STORE_STATES,
+    VIDISPINE_STATE,
     View,
     id_document,
     job_document,
@@ -48,7 +51,7 @@ from jobq.api.dialects.vidispine_wire import (
 from jobq.api.security import guard_of
 from jobq.auth.policy import Action
 from jobq.engine import Engine, JobSpec
-from jobq.errors import Conflict, InvalidInput
+from jobq.errors import Conflict, InvalidInput, StaleLease
 from jobq.model import Job, JobQuery
 from jobq.problems import Problem
 from jobq.render import iso
@@ -144,8 +147,9 @@ async def get_jobs(request: Request) -> Response:
         hits, page, view = await _page_from_scan(engine, params, caller(request))
     if media == TEXT:
         return text([wire_id(j) for j in page])
-    render = id_document if params.idonly else (lambda j: job_document(j, view))
-    return respond(media, "JobListDocument", {"hits": hits, "job": [render(j) for j in page]})
+    render = id_document if params.idonly else job_document
+    return respond(media, "JobListDocument",
+                   {"hits": hits, "job": [render(j, view) for j in page]})  # fmt: skip
 
 
 async def _page_from_store(
@@ -194,7 +198,8 @@ async def create_custom_job(request: Request) -> Response:
 
 @router.post("/job/{job_id}/re-run")
 async def create_duplicate_job(request: Request, job_id: str) -> Response:
-    """A new job made from a finished one (its priority unless `priority` is given)."""
+    """A duplicate of a job, started (its priority unless `priority` is given). A finished
+    job's duplicate is its retry (linked by retry_of); an unfinished one is left running."""
     media = negotiate(request)
     overrides: dict[str, Any] = {}
     if request.query_params.get("priority"):
@@ -203,17 +208,22 @@ async def create_duplicate_job(request: Request, job_id: str) -> Response:
         overrides["owner"] = caller(request)
     engine = engine_of(request)
     old = await find_job(request, job_id, Action.manage)
-    job = await engine.retry(old.id, **overrides)
+    with in_vidispine_terms(old):
+        if old.state in TERMINAL:
+            job = await engine.retry(old.id, **overrides)
+        else:
+            job = await engine.duplicate(old, **overrides)
     return respond(media, "JobDocument", job_document(job, await _view(engine, [job])))
 
 
 @router.put("/job/{job_id}")
 async def update_job(request: Request, job_id: str) -> Response:
-    """Set the priority of a job that has not started (MEDIUM when not given)."""
+    """Set the priority of a job that waits or runs (MEDIUM when not given)."""
     priority = priority_value(request.query_params.get("priority") or "MEDIUM")
     engine = engine_of(request)
     job = await find_job(request, job_id, Action.manage)
-    await engine.update(job.id, priority=priority)
+    with in_vidispine_terms(job):
+        await engine.reprioritise(job.id, priority)
     return Response(status_code=200)
 
 
@@ -225,7 +235,8 @@ async def abort_job(request: Request, job_id: str) -> Response:
     reason = request.query_params.get("reason") or None
     engine = engine_of(request)
     job = await find_job(request, job_id, Action.manage)
-    await engine.cancel(job.id, reason, {"cleanup": cleanup})
+    with in_vidispine_terms(job):
+        await engine.cancel(job.id, reason, {"cleanup": cleanup})
     return Response(status_code=200)
 
 
@@ -242,8 +253,8 @@ async def delete_jobs(request: Request) -> Response:
     guard.queues({job.queue for job in jobs}, Action.manage)
     live = [job for job in jobs if job.state not in TERMINAL]
     if live:
-        first = wire_id(live[0])
-        raise Conflict(f"job {first} has not finished: abort it first", id=first)
+        first, state = wire_id(live[0]), status(live[0], View())
+        raise Conflict(f"job {first} is {state}: abort it first", id=first, state=state)
     await engine.delete([job.id for job in jobs])
     return Response(status_code=200)
 
@@ -271,6 +282,19 @@ async def find_job(request: Request, job_id: str, action: Action) -> Job:
     not exist, naming the id as asked (jobq.auth.guard.absent)."""
     job = await lookup(engine_of(request), job_id)
     return (await guard_of(request)).check(job, job_id, action)
+
+
+@contextmanager
+def in_vidispine_terms(job: Job) -> Iterator[None]:
+    """Conflicts the engine raises about `job`, told with its wire id and Vidispine's name
+    of the state it is in (the engine's name the job by jobq id and jobq state)."""
+    try:
+        yield
+    except StaleLease:
+        raise
+    except Conflict as exc:
+        state = VIDISPINE_STATE.get(str(exc.details.get("state")), "in another state")
+        raise Conflict(f"job {wire_id(job)} is {state}", id=wire_id(job), state=state) from None
 
 
 async def lookup(engine: Engine, job_id: str) -> Job | None:

@@ -37,6 +37,11 @@ STORE_STATES: dict[str, tuple[State, ...]] = {
     "ABORTED": (State.cancelled,),
     "VIDINET_JOB": (),
 }
+# a jobq state as Vidispine names it, where the state alone decides (conflict messages)
+VIDISPINE_STATE = {
+    "scheduled": "READY", "queued": "READY", "running": "STARTED", "succeeded": "FINISHED",
+    "failed": "FAILED_TOTAL", "cancelled": "ABORTED",
+}  # fmt: skip
 STEP_STATUS = {
     State.scheduled: "READY",
     State.queued: "READY",
@@ -121,13 +126,16 @@ def job_document(job: Job, view: View) -> dict[str, Any]:
     if doc["status"] == "WAITING":
         problem = view.holding[job.id][0]
         doc["waiting"] = {"resourceType": problem.kind,
-                          "resourceId": str(problem_number(problem)),
+                          "resourceId": f"VX-{problem_number(problem)}",
                           "requirement": problem.message}  # fmt: skip
     return {k: v for k, v in doc.items() if v is not None}
 
 
-def id_document(job: Job) -> dict[str, Any]:
-    return {"jobId": wire_id(job)}
+def id_document(job: Job, view: View) -> dict[str, Any]:
+    """`idonly`: the id and the fields every JobDocument must hold (Vidispine's schema makes
+    status, type and priority required; the public client refuses a job without them)."""
+    return {"jobId": wire_id(job), "status": status(job, view), "type": job.queue,
+            "priority": priority_name(job.priority)}  # fmt: skip
 
 
 def _data(metadata: dict[str, str], fields: list[str] | None) -> list[dict[str, str]]:
