@@ -21,6 +21,8 @@ from contextlib import contextmanager
 from typing import Any
 
 EVENT_BACKLOG = 10_000  # events kept for one slow event-stream reader before the oldest drop
+WIDE = 64  # queue channels a listener is filed under one by one; more are held as one set
+QUEUE = "queue:"
 
 
 class Listener:
@@ -84,6 +86,10 @@ class Notifier:
 
     def __init__(self) -> None:
         self._channels: dict[str, list[Listener]] = {}
+        # listeners of many queues (a claim from any queue of thousands): their queue channels
+        # as one set each, so listening costs no more than the set, and a publication tests
+        # each of these few sets once
+        self._wide: list[tuple[frozenset[str], Listener]] = []
 
     async def start(self) -> None:
         return None
@@ -95,11 +101,18 @@ class Notifier:
     def listen(self, channels: Iterable[str]) -> Iterator[Listener]:
         listener = Listener()
         names = list(channels)
+        queues = frozenset(n for n in names if n.startswith(QUEUE))
+        wide = len(queues) > WIDE
+        if wide:
+            names = [n for n in names if not n.startswith(QUEUE)]
+            self._wide.append((queues, listener))
         for name in names:
             self._channels.setdefault(name, []).append(listener)
         try:
             yield listener
         finally:
+            if wide:
+                self._wide = [w for w in self._wide if w[1] is not listener]
             for name in names:
                 waiting = self._channels.get(name)
                 if waiting is not None:
@@ -109,11 +122,20 @@ class Notifier:
 
     def waiting(self, prefix: str) -> int:
         """How many listeners wait on channels starting with `prefix` (each counted once)."""
-        return len({id(li) for name, lis in self._channels.items() if name.startswith(prefix)
-                    for li in lis})  # fmt: skip
+        found = {id(li) for name, lis in self._channels.items() if name.startswith(prefix)
+                 for li in lis}  # fmt: skip
+        found |= {id(li) for qs, li in self._wide if any(q.startswith(prefix) for q in qs)}
+        return len(found)
 
     def has_listeners(self, channel: str) -> bool:
-        return channel in self._channels
+        return channel in self._channels or any(channel in qs for qs, _ in self._wide)
+
+    def _listeners(self, channel: str) -> list[Listener]:
+        """Who listens on `channel`: those filed under it, then the wide ones that hold it."""
+        listeners = self._channels.get(channel) or []
+        if self._wide and channel.startswith(QUEUE):
+            listeners = [*listeners, *(li for qs, li in self._wide if channel in qs)]
+        return listeners
 
     def publish(self, channel: str, message: Any = None) -> None:
         """Announce on `channel`; subclasses carry it to other processes as well."""
@@ -124,7 +146,7 @@ class Notifier:
 
     def deliver(self, channel: str, message: Any) -> None:
         """Wake this process's listeners of `channel`."""
-        listeners = self._channels.get(channel)
+        listeners = self._listeners(channel)
         if not listeners:
             return
         if channel.startswith("queue:"):

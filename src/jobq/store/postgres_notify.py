@@ -165,6 +165,8 @@ class PostgresNotifier(Notifier):
         for listeners in list(self._channels.values()):
             for listener in listeners:
                 listener.poke()
+        for _, listener in list(self._wide):
+            listener.poke()
 
 
 async def _notify(c: Conn, payloads: list[str]) -> None:

@@ -1,0 +1,21 @@
+"""The in-process notifier: a listener of many queues holds them as one set."""
+
+from __future__ import annotations
+
+from jobq.notify import WIDE, Notifier
+
+
+async def test_a_listener_of_many_queues_is_woken_by_any_of_them_and_forgotten_after() -> None:
+    notifier = Notifier()
+    queues = [f"queue:q{i}" for i in range(WIDE * 10)]
+    with notifier.listen([*queues, "job:1"]) as listener:
+        assert notifier.has_listeners("queue:q7") and notifier.has_listeners("job:1")
+        assert not notifier.has_listeners("queue:other")
+        assert notifier.waiting("queue:") == 1
+        notifier.work_available("other")
+        assert not listener.woken
+        notifier.work_available(f"q{WIDE * 5}")
+        assert listener.woken
+        assert "queue:q7" not in notifier._channels  # held as one set, not filed per queue
+    assert not notifier.has_listeners("queue:q7") and not notifier.has_listeners("job:1")
+    assert notifier.waiting("queue:") == 0
