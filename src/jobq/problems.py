@@ -134,11 +134,9 @@ class ProblemFinder:
             among = sorted({j.queue for j in ready})
             found = await self.store.type_activity(now - idle, among)
             activity = {(a.queue, a.type): a for a in found if _idle(a, now, idle)}
-        workers = [w for w in await self.store.workers() if w.last_seen >= now - idle] if (
-            activity) else []  # fmt: skip
         out: dict[str, list[Problem]] = {}
         for job in jobs:
-            held = self._holding_one(job, now, paused, activity, workers)
+            held = self._holding_one(job, now, paused, activity)
             if held:
                 out[job.id] = held
         return out
@@ -149,7 +147,6 @@ class ProblemFinder:
         now: float,
         paused: set[str],
         idle: dict[tuple[str, str], TypeActivity],
-        workers: list[WorkerSeen],
     ) -> list[Problem]:
         q, t, jobs = job.queue, job.type, [job.id]
         out = []
@@ -160,7 +157,11 @@ class ProblemFinder:
         elif job.state == State.queued and (q, t) in idle:
             a = idle[q, t]
             data = {"queue": q, "type": t, "idle_seconds": f"{self.settings.idle_after:g}"}
-            message = _no_worker_message(a, workers, self.settings.idle_after)
+            # (which workers asked for the queue is `find`'s to tell: reading the workers costs
+            # a look at every running job, whoever's)
+            message = (
+                f"no worker has taken a job of type {t} in queue {q} for {data['idle_seconds']} s"
+            )
             out.append(Problem(problem_id("no_worker", q, t), "no_worker", q, t, message, jobs,
                                a.queued, data))  # fmt: skip
         if self.is_failing(job):
