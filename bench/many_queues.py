@@ -101,6 +101,18 @@ async def longest_lag(client: httpx.AsyncClient) -> float:
     raise RuntimeError("the server shows no jobq_event_loop_lag_max_seconds")
 
 
+async def lags_over(client: httpx.AsyncClient, seconds: str) -> int:
+    """How many of the ticker's timers so far woke more than `seconds` late."""
+    text = (await client.get("/metrics")).text
+    total = under = 0.0
+    for line in text.splitlines():
+        if line.startswith("jobq_event_loop_lag_seconds_count "):
+            total = float(line.split()[1])
+        if line.startswith(f'jobq_event_loop_lag_seconds_bucket{{le="{seconds}"}} '):
+            under = float(line.split()[1])
+    return int(total - under)
+
+
 def summary(seconds: list[float]) -> dict[str, float]:
     ms = sorted(s * 1000 for s in seconds)
     return {"n": len(ms), "p50_ms": percentile(ms, 50), "p99_ms": percentile(ms, 99),
@@ -112,6 +124,7 @@ async def measure(url: str, n: int) -> dict[str, object]:
         await enqueues(client, 50)  # warm up
         alone = await enqueues(client, n)
         lag_alone = await longest_lag(client)
+        over_alone = await lags_over(client, "0.05")
         stop = asyncio.Event()
         async with httpx.AsyncClient(base_url=url, timeout=120) as other:
             load = asyncio.create_task(heavy(other, stop))
@@ -120,12 +133,15 @@ async def measure(url: str, n: int) -> dict[str, object]:
             stop.set()
             spent = await load
         lag_beside = await longest_lag(client)
+        over_beside = await lags_over(client, "0.05")
     return {
         "enqueue_alone": summary(alone),
         "enqueue_beside_heavy": summary(beside),
         **{name: summary(s) for name, s in spent.items() if s},
         "loop_lag_max_ms_alone": lag_alone * 1000,
         "loop_lag_max_ms_after_heavy": lag_beside * 1000,
+        "loop_lags_over_50ms_alone": over_alone,
+        "loop_lags_over_50ms_during_heavy": over_beside - over_alone,
     }
 
 
