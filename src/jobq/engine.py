@@ -270,7 +270,7 @@ class Engine:
         worker that died while it waited: the job would sit out a whole lease)."""
         _check_claim(spec)
         give_up = self.clock() + min(max(wait, 0.0), self.defaults.max_claim_wait)
-        with self.notifier.listen(f"queue:{q}" for q in spec.queues) as listener:
+        with self.notifier.listen((), spec.queues) as listener:
             while True:
                 jobs = await self._claim_now(spec)
                 left = give_up - self.clock()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -86,7 +86,7 @@ class Notifier:
 
     def __init__(self) -> None:
         self._channels: dict[str, list[Listener]] = {}
-        # listeners of many queues (a claim from any queue of thousands): their queue channels
+        # listeners of many queues (a claim from any queue of thousands): their queue names
         # as one set each, so listening costs no more than the set, and a publication tests
         # each of these few sets once
         self._wide: list[tuple[frozenset[str], Listener]] = []
@@ -98,14 +98,15 @@ class Notifier:
         return None
 
     @contextmanager
-    def listen(self, channels: Iterable[str]) -> Iterator[Listener]:
+    def listen(self, channels: Iterable[str], queues: Collection[str] = ()) -> Iterator[Listener]:
+        """A listener of `channels` and of the `queue:NAME` channel of each of `queues`."""
         listener = Listener()
         names = list(channels)
-        queues = frozenset(n for n in names if n.startswith(QUEUE))
         wide = len(queues) > WIDE
         if wide:
-            names = [n for n in names if not n.startswith(QUEUE)]
-            self._wide.append((queues, listener))
+            self._wide.append((frozenset(queues), listener))
+        else:
+            names += [f"{QUEUE}{q}" for q in queues]
         for name in names:
             self._channels.setdefault(name, []).append(listener)
         try:
@@ -124,17 +125,23 @@ class Notifier:
         """How many listeners wait on channels starting with `prefix` (each counted once)."""
         found = {id(li) for name, lis in self._channels.items() if name.startswith(prefix)
                  for li in lis}  # fmt: skip
-        found |= {id(li) for qs, li in self._wide if any(q.startswith(prefix) for q in qs)}
+        found |= {id(li) for qs, li in self._wide
+                  if any(f"{QUEUE}{q}".startswith(prefix) for q in qs)}  # fmt: skip
         return len(found)
 
     def has_listeners(self, channel: str) -> bool:
-        return channel in self._channels or any(channel in qs for qs, _ in self._wide)
+        if channel in self._channels:
+            return True
+        return channel.startswith(QUEUE) and any(
+            channel[len(QUEUE) :] in qs for qs, _ in self._wide
+        )
 
     def _listeners(self, channel: str) -> list[Listener]:
         """Who listens on `channel`: those filed under it, then the wide ones that hold it."""
         listeners = self._channels.get(channel) or []
         if self._wide and channel.startswith(QUEUE):
-            listeners = [*listeners, *(li for qs, li in self._wide if channel in qs)]
+            queue = channel[len(QUEUE) :]
+            listeners = [*listeners, *(li for qs, li in self._wide if queue in qs)]
         return listeners
 
     def publish(self, channel: str, message: Any = None) -> None:

@@ -7,8 +7,8 @@ from jobq.notify import WIDE, Notifier
 
 async def test_a_listener_of_many_queues_is_woken_by_any_of_them_and_forgotten_after() -> None:
     notifier = Notifier()
-    queues = [f"queue:q{i}" for i in range(WIDE * 10)]
-    with notifier.listen([*queues, "job:1"]) as listener:
+    queues = [f"q{i}" for i in range(WIDE * 10)]
+    with notifier.listen(["job:1"], queues) as listener:
         assert notifier.has_listeners("queue:q7") and notifier.has_listeners("job:1")
         assert not notifier.has_listeners("queue:other")
         assert notifier.waiting("queue:") == 1
@@ -19,3 +19,12 @@ async def test_a_listener_of_many_queues_is_woken_by_any_of_them_and_forgotten_a
         assert "queue:q7" not in notifier._channels  # held as one set, not filed per queue
     assert not notifier.has_listeners("queue:q7") and not notifier.has_listeners("job:1")
     assert notifier.waiting("queue:") == 0
+
+
+async def test_a_listener_of_a_few_queues_is_filed_under_each_channel() -> None:
+    notifier = Notifier()
+    with notifier.listen([], ["a", "b"]) as listener:
+        assert set(notifier._channels) == {"queue:a", "queue:b"}
+        notifier.work_available("b")
+        assert listener.woken
+    assert notifier._channels == {}

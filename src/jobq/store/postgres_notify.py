@@ -20,7 +20,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -80,9 +80,9 @@ class PostgresNotifier(Notifier):
         return super().has_listeners(channel)
 
     @contextmanager
-    def listen(self, channels: Iterable[str]) -> Iterator[Listener]:
+    def listen(self, channels: Iterable[str], queues: Collection[str] = ()) -> Iterator[Listener]:
         names = list(channels)
-        with super().listen(names) as listener:
+        with super().listen(names, queues) as listener:
             if "events" in names:
                 self._announce_interest()
             yield listener
