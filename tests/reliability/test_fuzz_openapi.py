@@ -92,7 +92,7 @@ def fuzz_operation(operation: Any, base_url: str, failures: dict[str, str]) -> i
     try:
         run()
     except (Exception, BaseExceptionGroup) as exc:
-        failures[operation.label] = str(exc)[:3000]
+        failures[operation.label] = explained(exc)
     return sent
 
 
@@ -115,6 +115,12 @@ def test_no_request_breaks_the_server_or_its_documented_responses(dialect: str, 
     record(f"fuzz_{dialect}", operations=operations, requests=sent, failures=len(failures))
     assert operations > 0 and sent >= operations
     assert failures == {}, "\n\n".join(f"{k}: {v}" for k, v in failures.items())
+
+
+def explained(exc: BaseException) -> str:
+    """The failure and, for a group (Hypothesis's flaky report), each of its exceptions."""
+    parts = [str(exc)] + [repr(e) for e in getattr(exc, "exceptions", ())]
+    return "\n".join(parts)[:3000]
 
 
 SENDABLE = re.compile(r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$")  # a header value httpx sends
@@ -179,7 +185,7 @@ def hostile_operation(operation: Any, client: httpx.Client, dialect: str,
     try:
         run()
     except (Exception, BaseExceptionGroup) as exc:
-        failures[operation.label] = str(exc)[:3000]
+        failures[operation.label] = explained(exc)
     return sent
 
 
