@@ -226,7 +226,7 @@ def _idle(a: TypeActivity, now: float, idle: float) -> bool:
 
 
 def _no_worker_message(a: TypeActivity, workers: list[WorkerSeen], idle: float) -> str:
-    if any(a.queue in w.queues for w in workers):
+    if any(w.queues is None or a.queue in w.queues for w in workers):
         return (
             f"workers ask for queue {a.queue} but none has taken a job of type {a.type} "
             f"for {idle:g} s"

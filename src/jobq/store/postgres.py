@@ -74,6 +74,7 @@ from jobq.store.rows import (
     job_from_row,
     job_values,
     worker_dict,
+    worker_queues,
     worker_values,
 )
 from jobq.store.seen import SeenWorkers, recording
@@ -330,7 +331,7 @@ class PostgresStore(Store):
         rows = await self.db.read(lambda c: c.fetch("SELECT name FROM queues WHERE paused = 1"))
         return {r[0] for r in rows}
 
-    async def touch_worker(self, worker: Worker, queues: Sequence[str], now: float) -> None:
+    async def touch_worker(self, worker: Worker, queues: Sequence[str] | None, now: float) -> None:
         await self.db.run(lambda c: _touch_worker(c, worker, queues, now))
 
     async def workers(self) -> list[WorkerSeen]:
@@ -608,8 +609,9 @@ async def _claim(
     if spec.ids is not None:
         return await _claim_chosen(c, spec, lease_key, now, worker)
     types = list(spec.types) if spec.types else None
-    rows = await c.fetch(CLAIM_PICKED, spec.lease_seconds, now, worker, list(spec.queues),
-                         types, lease_key, spec.limit)  # fmt: skip
+    queues = None if spec.queues is None else list(spec.queues)  # None: every queue
+    rows = await c.fetch(CLAIM_PICKED, spec.lease_seconds, now, worker, queues, types,
+                         lease_key, spec.limit)  # fmt: skip
     return sorted((job_from_row(r) for r in rows), key=lambda j: (-j.priority, j.seq))
 
 
@@ -617,7 +619,7 @@ async def _claim_chosen(
     c: Conn, spec: ClaimSpec, lease_key: str, now: float, worker: str
 ) -> list[Job]:
     """A claim of named jobs (`spec.ids`), among the queued ones of unpaused queues."""
-    assert spec.ids is not None
+    assert spec.ids is not None and spec.queues is not None
     rows = await c.fetch(LOCK_NAMED, list(spec.queues), list(spec.ids), spec.limit)
     seqs = [r[0] for r in rows]
     if not seqs:
@@ -722,7 +724,7 @@ async def _queue_stats(c: Conn) -> list[QueueStats]:
     return sorted(stats.values(), key=lambda s: s.name)
 
 
-async def _touch_worker(c: Conn, worker: Worker, queues: Sequence[str], now: float) -> None:
+async def _touch_worker(c: Conn, worker: Worker, queues: Sequence[str] | None, now: float) -> None:
     await c.execute(TOUCH_WORKER, *worker_values(worker, queues, now))
 
 
@@ -739,11 +741,9 @@ async def _workers(c: Conn) -> list[WorkerSeen]:
     for name, host, pid, queues, last_seen in await c.fetch(
         "SELECT name, host, pid, queues, last_seen FROM workers ORDER BY last_seen DESC"
     ):
-        listed = orjson.loads(queues)
         out.append(
             WorkerSeen(
-                name, host or None, pid or None,
-                [str(q) for q in listed] if isinstance(listed, list) else [], last_seen,
+                name, host or None, pid or None, worker_queues(queues), last_seen,
                 held.get((name, host, pid), 0),
             )
         )  # fmt: skip

@@ -67,9 +67,18 @@ def worker_dict(worker: Worker) -> dict[str, Any]:
     return out if worker.user is None else {**out, "user": worker.user}
 
 
-def worker_values(worker: Worker, queues: Sequence[str], now: float) -> list[Any]:
-    """A `workers` row: name, host, pid, queues (JSON), last seen."""
-    return [worker.name, worker.host or "", worker.pid or 0, dumps(list(queues)), now]
+def worker_values(worker: Worker, queues: Sequence[str] | None, now: float) -> list[Any]:
+    """A `workers` row: name, host, pid, queues (JSON; null: every queue), last seen."""
+    names = None if queues is None else list(queues)
+    return [worker.name, worker.host or "", worker.pid or 0, dumps(names), now]
+
+
+def worker_queues(raw: str) -> list[str] | None:
+    """The queues of a `workers` row (None: every queue)."""
+    value = _loads(raw)
+    if value is None:
+        return None
+    return [str(v) for v in value] if isinstance(value, list) else []
 
 
 def decode_worker(raw: str | bytes | None) -> Worker | None:

@@ -44,6 +44,7 @@ from jobq.store.rows import (
     job_from_row,
     job_values,
     new_job_values,
+    worker_queues,
 )
 from jobq.store.seen import SeenWorkers, recording
 from jobq.store.sqlite_conn import (
@@ -292,7 +293,7 @@ class SQLiteStore(Store):
         )
         return {r[0] for r in rows}
 
-    async def touch_worker(self, worker: Worker, queues: Sequence[str], now: float) -> None:
+    async def touch_worker(self, worker: Worker, queues: Sequence[str] | None, now: float) -> None:
         await self._write(lambda c: sqlite_claim.touch_worker(c, worker, queues, now))
 
     async def workers(self) -> list[WorkerSeen]:
@@ -739,22 +740,18 @@ def _workers(c: sqlite3.Connection) -> list[WorkerSeen]:
     ):
         out.append(
             WorkerSeen(
-                name, host or None, pid or None, _loads_list(queues), last_seen,
+                name, host or None, pid or None, worker_queues(queues), last_seen,
                 held.get((name, host, pid), 0),
             )
         )  # fmt: skip
     return out
 
 
-def _loads_list(raw: str) -> list[str]:
-    value = orjson.loads(raw)
-    return [str(v) for v in value] if isinstance(value, list) else []
-
-
 def _new_work(spec: ClaimSpec, jobs: Sequence[Job]) -> list[str] | None:
     """A wide claim handed new work looks only at the queues of that work (it waited because
-    its other queues had nothing); other claims at all their queues (None)."""
-    if not sqlite_claim.is_wide(spec):
+    its other queues had nothing); other claims (every queue's too) at all their queues
+    (None)."""
+    if spec.queues is None or not sqlite_claim.is_wide(spec):
         return None
     asked = set(spec.queues)
     return [q for q in dict.fromkeys(job.queue for job in jobs) if q in asked]
