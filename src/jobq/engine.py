@@ -432,10 +432,6 @@ class Engine:
 
     # --- queues and workers ---
 
-    async def queue_names(self) -> list[str]:
-        """Every queue the store knows (cheap; for claims from any queue)."""
-        return await self.store.queue_names()
-
     async def queues(self) -> list[QueueStats]:
         return await self.store.queue_stats()
 

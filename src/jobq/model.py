@@ -159,10 +159,6 @@ class ClaimSpec:
     worker: Worker
     ids: list[str] | None = None  # claim only these jobs (each still must be queued)
 
-    @property
-    def every_queue(self) -> bool:
-        return self.queues is None
-
 
 @dataclass(slots=True)
 class Attempt:
