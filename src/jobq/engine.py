@@ -16,7 +16,7 @@ from typing import Any
 
 from jobq import fields, loglimit, reserved, respawn, rules
 from jobq.entropy import lease_key
-from jobq.errors import Conflict, InvalidInput, JobqError, NotFound, StoreUnavailable
+from jobq.errors import InvalidInput, JobqError, NotFound, StoreUnavailable
 from jobq.handoff import Parked, Parking
 from jobq.model import (
     Attempt,
@@ -35,7 +35,7 @@ from jobq.model import (
 )
 from jobq.notify import Listener, Notifier
 from jobq.problems import Problem, ProblemFinder, ProblemSettings, holds
-from jobq.states import LIVE, TERMINAL, WAITING, State
+from jobq.states import TERMINAL, WAITING, State
 from jobq.store.base import Store
 
 Clock = Callable[[], float]
@@ -612,15 +612,6 @@ def _unwrap(outcome: Job | JobqError) -> Job:
 
 def _pick(value: Any, default: Any) -> Any:
     return default if value is None else value
-
-
-async def wait_all(tasks: Sequence[asyncio.Task[Any]]) -> None:
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-
-
-__all__ = ["LIVE", "Ack", "Conflict", "Defaults", "Engine", "JobSpec"]
 
 
 def _deadline_at(spec: JobSpec, now: float) -> float | None:
