@@ -11,7 +11,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from jobq import fields, loglimit, reserved, respawn, rules
@@ -21,8 +21,10 @@ from jobq.handoff import Parked, Parking
 from jobq.model import (
     Attempt,
     ClaimSpec,
+    Defaults,
     Job,
     JobQuery,
+    JobSpec,
     LogEntry,
     Moved,
     Plan,
@@ -40,46 +42,6 @@ from jobq.store.base import Store
 
 Clock = Callable[[], float]
 log = logging.getLogger("jobq.engine")
-
-
-@dataclass(slots=True)
-class Defaults:
-    """What a job gets when its producer does not say."""
-
-    lease_seconds: float = 60.0
-    max_attempts: int = 3
-    backoff_base: float = 2.0
-    backoff_max: float = 3600.0
-    result_ttl: float | None = 7 * 86400.0
-    max_claim_wait: float = 60.0
-    max_result_wait: float = 300.0
-    max_log_bytes: int | None = loglimit.DEFAULT_MAX_BYTES  # per job (None: no limit)
-    idle_after: float = 60.0  # seconds waiting jobs go untaken before a no_worker problem
-
-
-@dataclass(slots=True)
-class JobSpec:
-    """A job as a producer asks for it; None means the default."""
-
-    queue: str = "default"
-    type: str = "default"
-    payload: Any = None
-    metadata: dict[str, str] = field(default_factory=dict)
-    priority: int = 0
-    run_at: float | None = None
-    delay: float | None = None
-    lease_seconds: float | None = None
-    deadline_seconds: float | None = None
-    deadline_from_enqueue: bool = False  # the deadline counts from now, not the first claim
-    max_attempts: int | None = None
-    backoff_base: float | None = None
-    backoff_max: float | None = None
-    result_ttl: float | None = None
-    keep_forever: bool = False
-    callback_url: str | None = None
-    unique_key: str | None = None
-    owner: str | None = None
-    retry_of: str | None = None
 
 
 @dataclass(slots=True)
@@ -156,22 +118,8 @@ class Engine:
 
     def build(self, spec: JobSpec, now: float, job_id: str | None = None) -> Job:
         reserved.check(spec.metadata)
-        d = self.defaults
         rules.check_lease(spec.lease_seconds)
-        run_at = spec.run_at if spec.run_at is not None else now + (spec.delay or 0.0)
-        result_ttl = None if spec.keep_forever else _pick(spec.result_ttl, d.result_ttl)
-        return Job(
-            id=job_id or new_id(now), queue=spec.queue, type=spec.type, payload=spec.payload,
-            metadata=dict(spec.metadata), priority=spec.priority,
-            state=State.scheduled if run_at > now else State.queued, run_at=run_at,
-            lease_seconds=_pick(spec.lease_seconds, d.lease_seconds),
-            deadline_seconds=spec.deadline_seconds, deadline_at=_deadline_at(spec, now),
-            max_attempts=_pick(spec.max_attempts, d.max_attempts),
-            backoff_base=_pick(spec.backoff_base, d.backoff_base),
-            backoff_max=_pick(spec.backoff_max, d.backoff_max),
-            result_ttl=result_ttl, callback_url=spec.callback_url, owner=spec.owner,
-            created_at=now, updated_at=now, retry_of=spec.retry_of, unique_key=spec.unique_key,
-        )  # fmt: skip
+        return spec.job(job_id or new_id(now), now, self.defaults)
 
     async def get(self, job_id: str) -> Job:
         job = await self.store.get(job_id)
@@ -240,17 +188,7 @@ class Engine:
 
     async def duplicate(self, old: Job, **overrides: Any) -> Job:
         """A new job with `old`'s settings (any state: the old job is left as it is)."""
-        spec = JobSpec(
-            queue=old.queue, type=old.type, payload=old.payload, metadata=dict(old.metadata),
-            priority=old.priority, lease_seconds=old.lease_seconds,
-            deadline_seconds=old.deadline_seconds, max_attempts=old.max_attempts,
-            backoff_base=old.backoff_base, backoff_max=old.backoff_max,
-            result_ttl=old.result_ttl, keep_forever=old.result_ttl is None,
-            callback_url=old.callback_url, owner=old.owner,
-        )  # fmt: skip
-        for name, value in overrides.items():
-            setattr(spec, name, value)
-        [(job, _)] = await self.enqueue([spec])
+        [(job, _)] = await self.enqueue([JobSpec.from_job(old, **overrides)])
         return job
 
     async def delete(self, ids: Sequence[str]) -> list[State | None]:
@@ -610,19 +548,10 @@ def _unwrap(outcome: Job | JobqError) -> Job:
     return outcome
 
 
-def _pick(value: Any, default: Any) -> Any:
-    return default if value is None else value
-
-
-def _deadline_at(spec: JobSpec, now: float) -> float | None:
-    """A deadline counted from enqueue is fixed now; one counted from the first claim is set
-    by the claim (None until then)."""
-    if spec.deadline_from_enqueue and spec.deadline_seconds is not None:
-        return now + spec.deadline_seconds
-    return None
-
-
 def _next_check(job: Job, now: float) -> float:
     """When a claimed job next needs the duties: its lease ends, or its deadline passes."""
     times = [t for t in (job.lease_expires_at, job.deadline_at) if t is not None]
     return min(times) if times else now
+
+
+__all__ = ["Ack", "Defaults", "Engine", "JobSpec"]  # Defaults and JobSpec: from jobq.model
