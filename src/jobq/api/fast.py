@@ -27,11 +27,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
-from typing import Annotated, Any, Union, get_args
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from pydantic import Discriminator, Field, TypeAdapter, ValidationError
+from pydantic import Discriminator, Field, Tag, TypeAdapter, ValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -71,7 +71,7 @@ def body_reading(route: APIRoute) -> TypeAdapter[Any]:
     """The route's body type as the fast path reads it: as declared, but for a union whose
     member a function picks (a callable `Discriminator`, for which Pydantic first builds the
     body's dicts to call it: a batch of 100 jobs 1.38 against 1.67 us per job), read by trying
-    its members in order, in Rust. The same bodies give the same models where each member
+    its members in turn, in Rust. The same bodies give the same models where each member
     refuses what another accepts (extra="forbid"; tests/unit/test_enqueue_body.py); a body it
     refuses goes on to FastAPI, which answers with the declared type's errors."""
     field = route.body_field
@@ -80,11 +80,30 @@ def body_reading(route: APIRoute) -> TypeAdapter[Any]:
     declared = field.field_info.annotation
     metadata = field.field_info.metadata
     if any(isinstance(m, Discriminator) and callable(m.discriminator) for m in metadata):
-        members = get_args(declared)
-        in_order: Any = Annotated[Union[members], Field(union_mode="left_to_right")]  # type: ignore[valid-type]  # noqa: UP007
-        return TypeAdapter(in_order)
+        members = sorted((_untagged(m) for m in get_args(declared)), key=_demands, reverse=True)
+        in_turn: Any = Annotated[Union[tuple(members)], Field(union_mode="left_to_right")]  # noqa: UP007
+        return TypeAdapter(in_turn)
     as_declared: Any = Annotated[declared, field.field_info]
     return TypeAdapter(as_declared)
+
+
+def _untagged(member: Any) -> Any:
+    """A union member without its `Tag` (only the discriminator reads it)."""
+    if get_origin(member) is not Annotated:
+        return member
+    base, *metadata = get_args(member)
+    kept = tuple(m for m in metadata if not isinstance(m, Tag))
+    return Annotated[(base, *kept)] if kept else base
+
+
+def _demands(member: Any) -> int:
+    """How many fields `member` requires. Members that require most are tried first: a body
+    without those fields is refused at once, while a member that requires nothing refuses a
+    body meant for another only on its unknown field, after building that field's value for
+    the error (a batch of 100 jobs tried as one job first: +0.45 us per job)."""
+    model = get_args(member)[0] if get_origin(member) is Annotated else member
+    fields = getattr(model, "model_fields", {})
+    return sum(f.is_required() for f in fields.values())
 
 
 def fast_routes(app: FastAPI, paths: Collection[str]) -> dict[str, FastRoute]:
