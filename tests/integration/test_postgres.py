@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from jobq.engine import Engine, JobSpec
+from jobq.engine.rules import complete
 from jobq.errors import InvalidInput, StoreUnavailable
 from jobq.model import ClaimSpec, Job, JobQuery, Step, Worker
-from jobq.rules import complete
 from jobq.states import State
 from tests import pgdb
 
@@ -391,7 +391,7 @@ async def test_overlapping_batches_in_opposite_order_do_not_deadlock(nodes: Any)
 
 
 def _cancel_plan(job: Job, now: float) -> Any:
-    from jobq.rules import cancel
+    from jobq.engine.rules import cancel
 
     return cancel(job, "test", None, now)
 

@@ -39,10 +39,10 @@ from jobq.api.responses import JSONResponse
 from jobq.api.schemas import AckIn, ClaimIn, OneOrManyFast
 from jobq.auth.protect import open_to_anyone
 from jobq.auth.service import Authenticator, FailureLimiter
-from jobq.callbacks import CallbackSender
 from jobq.config import Config
-from jobq.duties import Duties
 from jobq.engine import Engine
+from jobq.engine.callbacks import CallbackSender
+from jobq.engine.duties import Duties
 from jobq.loop_lag import LoopLag
 from jobq.notify import Notifier
 from jobq.store import open_store

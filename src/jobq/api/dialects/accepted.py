@@ -38,9 +38,9 @@ from jobq.api.standing import Check, Standing, standing
 from jobq.auth.guard import Guard
 from jobq.auth.policy import Action
 from jobq.engine import Engine, JobSpec
+from jobq.engine.rules import check_lease
 from jobq.errors import Conflict, Forbidden, InvalidInput
 from jobq.model import ClaimSpec, Job, Worker
-from jobq.rules import check_lease
 from jobq.states import TERMINAL, State
 
 NAME = "accepted"

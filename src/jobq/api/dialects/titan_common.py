@@ -24,16 +24,16 @@ from fastapi import Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from jobq import fields, reserved, respawn
+from jobq import fields, reserved
 from jobq.api.errors import HttpError
 from jobq.api.json_limits import read_json
 from jobq.api.responses import JSONResponse
 from jobq.api.security import guard_of
-from jobq.engine import Engine, JobSpec
+from jobq.engine import Engine, JobSpec, respawn
+from jobq.engine.rules import MAX_LEASE_SECONDS
 from jobq.errors import InvalidInput
 from jobq.model import Job, Worker
 from jobq.render import iso
-from jobq.rules import MAX_LEASE_SECONDS
 from jobq.states import State
 
 TIMEOUT = 60

@@ -51,9 +51,9 @@ from jobq.api.dialects.vidispine_wire import (
 from jobq.api.security import guard_of
 from jobq.auth.policy import Action
 from jobq.engine import Engine, JobSpec
+from jobq.engine.problems import Problem
 from jobq.errors import Conflict, InvalidInput, StaleLease
 from jobq.model import Job, JobQuery
-from jobq.problems import Problem
 from jobq.render import iso
 from jobq.states import TERMINAL, WAITING, State
 

@@ -14,10 +14,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequ
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobq import fields, loglimit, reserved, respawn, rules
+from jobq import fields, loglimit, reserved
+from jobq.engine import respawn, rules
+from jobq.engine.handoff import Parked, Parking
+from jobq.engine.problems import Problem, ProblemFinder, ProblemSettings, holds
 from jobq.entropy import lease_key
 from jobq.errors import Conflict, InvalidInput, JobqError, NotFound, StoreUnavailable
-from jobq.handoff import Parked, Parking
 from jobq.model import (
     Attempt,
     ClaimSpec,
@@ -34,7 +36,6 @@ from jobq.model import (
     new_ids,
 )
 from jobq.notify import Listener, Notifier
-from jobq.problems import Problem, ProblemFinder, ProblemSettings, holds
 from jobq.states import LIVE, TERMINAL, WAITING, State
 from jobq.store.base import Store
 
