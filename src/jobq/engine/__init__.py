@@ -13,6 +13,8 @@ store and the notifier for every interface.
 
 from __future__ import annotations
 
-from jobq.engine.core import LIVE, Ack, Conflict, Defaults, Engine, JobSpec
+from jobq.engine.core import LIVE, Conflict, Engine
+from jobq.engine.rules import Reporter
+from jobq.engine.specs import Ack, Defaults, JobSpec
 
-__all__ = ["LIVE", "Ack", "Conflict", "Defaults", "Engine", "JobSpec"]
+__all__ = ["LIVE", "Ack", "Conflict", "Defaults", "Engine", "JobSpec", "Reporter"]
