@@ -45,8 +45,7 @@ from jobq.engine.callbacks import CallbackSender
 from jobq.engine.duties import Duties
 from jobq.loop_lag import LoopLag
 from jobq.notify import Notifier
-from jobq.store import open_store
-from jobq.store.base import Store
+from jobq.store import Store, open_store
 
 log = logging.getLogger("jobq")
 OPEN_MODE = ("no users yet: requests from this machine need no key; `jobq users add NAME "
