@@ -21,12 +21,12 @@ from tests import pgdb
 
 asyncpg = pytest.importorskip("asyncpg")
 from jobq.store.postgres import PostgresStore  # noqa: E402
-from jobq.store.postgres_conn import migrate, migration_files  # noqa: E402
-from jobq.store.postgres_handover import hand_over_sql  # noqa: E402
-from jobq.store.postgres_notify import PostgresNotifier, pack  # noqa: E402
-from jobq.store.postgres_sql import CLAIM_PICKED, OLDEST_QUEUED  # noqa: E402
-from jobq.store.postgres_vacuum import vacuum_gaps  # noqa: E402
-from jobq.store.postgres_writes import update  # noqa: E402
+from jobq.store.postgres.conn import migrate, migration_files  # noqa: E402
+from jobq.store.postgres.handover import hand_over_sql  # noqa: E402
+from jobq.store.postgres.notify import PostgresNotifier, pack  # noqa: E402
+from jobq.store.postgres.sql import CLAIM_PICKED, OLDEST_QUEUED  # noqa: E402
+from jobq.store.postgres.vacuum import vacuum_gaps  # noqa: E402
+from jobq.store.postgres.writes import update  # noqa: E402
 from jobq.store.rows import encode, job_values  # noqa: E402
 from jobq.store.seen import SeenWorkers  # noqa: E402
 
@@ -590,7 +590,7 @@ async def test_transition_batch_is_one_transaction(nodes: Any) -> None:
 async def test_one_new_job_for_one_waiting_claim_is_one_statement(
     nodes: Any, worker_row_due: bool
 ) -> None:
-    """The pick-up's hand-over (jobq.store.postgres_handover): no transaction, one round trip,
+    """The pick-up's hand-over (jobq.store.postgres.handover): no transaction, one round trip,
     also when the worker's row is due to be written (an idle worker's usually is: it is
     written at most once a second)."""
     [node] = await nodes(1)

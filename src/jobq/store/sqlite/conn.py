@@ -81,11 +81,11 @@ def unavailable(exc: sqlite3.Error) -> StoreUnavailable:
 
 
 def migrate(conn: sqlite3.Connection) -> list[int]:
-    """Apply every migration in sql/sqlite not yet applied; the versions applied."""
+    """Apply every migration in migrations/ not yet applied; the versions applied."""
     conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
     done = {v for (v,) in conn.execute("SELECT version FROM schema_migrations")}
     applied = []
-    folder = resources.files("jobq.store").joinpath("sql/sqlite")
+    folder = resources.files("jobq.store.sqlite").joinpath("migrations")
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         version = int(entry.name.split("_", 1)[0])
         if not entry.name.endswith(".sql") or version in done:

@@ -15,8 +15,8 @@ from typing import Any
 
 from jobq.model import Job
 from jobq.store.decide import Decided
-from jobq.store.postgres_conn import Conn
-from jobq.store.postgres_sql import STATE_BY_KEY
+from jobq.store.postgres.conn import Conn
+from jobq.store.postgres.sql import STATE_BY_KEY
 from jobq.store.rows import encode
 
 # the type of each jobs column (0001_init.sql), for the casts of the unnest arrays

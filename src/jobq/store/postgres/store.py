@@ -47,9 +47,9 @@ from jobq.store.base import Store
 from jobq.store.combine import Combiner, Outcome, Request, together
 from jobq.store.decide import decide_all
 from jobq.store.handover import can_hand_over
-from jobq.store.postgres_conn import LATEST, Conn, Database, migrate, schema_version
-from jobq.store.postgres_handover import hand_over
-from jobq.store.postgres_sql import (
+from jobq.store.postgres.conn import LATEST, Conn, Database, migrate, schema_version
+from jobq.store.postgres.handover import hand_over
+from jobq.store.postgres.sql import (
     CLAIM,
     CLAIM_PICKED,
     INSERT_MANY,
@@ -65,8 +65,8 @@ from jobq.store.postgres_sql import (
     count_sql,
     list_sql,
 )
-from jobq.store.postgres_vacuum import advice, vacuum_gaps
-from jobq.store.postgres_writes import Writes
+from jobq.store.postgres.vacuum import advice, vacuum_gaps
+from jobq.store.postgres.writes import Writes
 from jobq.store.rows import (
     INSERT_COLUMNS,
     attempt_from_row,
@@ -132,7 +132,7 @@ class PostgresStore(Store):
         return await self.db.read(lambda c: migrate(c, upto))
 
     def make_notifier(self) -> Any:
-        from jobq.store.postgres_notify import PostgresNotifier
+        from jobq.store.postgres.notify import PostgresNotifier
 
         return PostgresNotifier(self.db)
 
@@ -631,7 +631,7 @@ async def _claim_chosen(
 
 async def _transition(c: Conn, steps: Sequence[Step], now: float) -> list[StepResult]:
     """Decide every step on the rows as they are (locked), then write the decisions grouped
-    (see jobq.store.postgres_writes)."""
+    (see jobq.store.postgres.writes)."""
     ids = sorted({s.job_id for s in steps})
     if len(ids) == 1:  # PostgreSQL plans `= ANY($1)` anew on every call (a custom plan)
         rows = await c.fetch(f"{SELECT_JOB} WHERE id = $1 FOR UPDATE", ids[0])

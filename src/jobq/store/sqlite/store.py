@@ -28,7 +28,6 @@ from jobq.model import (
 )
 from jobq.states import LIVE, State
 from jobq.store import sqlite_auth as auth
-from jobq.store import sqlite_claim, sqlite_handover
 from jobq.store.base import Store
 from jobq.store.decide import Decided, decide_all
 from jobq.store.handover import can_hand_over
@@ -46,7 +45,9 @@ from jobq.store.rows import (
     new_job_values,
 )
 from jobq.store.seen import SeenWorkers, recording
-from jobq.store.sqlite_conn import (
+from jobq.store.sqlite import claim as sqlite_claim
+from jobq.store.sqlite import handover as sqlite_handover
+from jobq.store.sqlite.conn import (
     DEFAULT_CACHE_MIB,
     GroupCommitter,
     Readers,
@@ -54,7 +55,7 @@ from jobq.store.sqlite_conn import (
     connect,
     migrate,
 )
-from jobq.store.sqlite_many import insert_rows, update_rows
+from jobq.store.sqlite.many import insert_rows, update_rows
 
 SELECT_JOB = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs"
 INSERT_NEW_HEAD = f"INSERT INTO jobs ({', '.join(NEW_COLUMNS)})"
