@@ -66,8 +66,8 @@ async def keep_session(conn: Conn) -> None:
     """What a pooled connection needs when it is given back: nothing more than asyncpg itself
     does (roll back a transaction left open, drop listeners). jobq leaves no session state on
     pooled connections (its locks are transaction locks, its settings SET LOCAL, LISTEN has a
-    connection of its own), so asyncpg's default reset query (UNLISTEN *, RESET ALL, ...) was a
-    round trip per store call for nothing."""
+    connection of its own), so asyncpg's default reset query (UNLISTEN *, RESET ALL, ...) would
+    be a round trip per store call for nothing."""
 
 
 class _Stale(Exception):

@@ -109,12 +109,12 @@ def update_sql(columns: tuple[str, ...], varying: tuple[bool, ...]) -> str:
     its seq's position (`array_position`, integers compared), not by a join to the values:
     joined, the generic plan (which guesses ten jobs) rescanned every value row for each
     job, copying the whole row each time (O(batch squared); 100 acknowledgements cost
-    PostgreSQL ~6 ms, then ~3.7). The attempts are closed as before: the value rows (read
-    once) of the jobs that moved, each attempt found by its key. Joined to `unnest` in the
-    FROM instead, the plan a connection kept from its first batches, made while the
-    attempts table was nearly empty, read it whole for every batch ever after (with no
-    ANALYZE to replace it: end to end on a database of 1.2 million jobs, claims of 1 fell
-    by a third in three rounds)."""
+    PostgreSQL ~6 ms that way, ~3.7 this way). The attempts are closed from the value rows
+    (read once) of the jobs that moved, each attempt found by its key. Joined to `unnest` in
+    the FROM instead, the plan a connection keeps from its first batches, made while the
+    attempts table is nearly empty, reads it whole for every batch ever after (no ANALYZE
+    replaces it: measured end to end on a database of 1.2 million jobs, claims of 1 fell by
+    a third in three rounds)."""
     n = len(columns)
     ids, seqs = f"${n + 1}::text[]", f"${n + 5}::bigint[]"
     values = ", ".join(
