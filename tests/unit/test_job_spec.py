@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from jobq import respawn
-from jobq.model import Defaults, Job, JobSpec
+from jobq.engine import respawn
+from jobq.engine.specs import JobSpec
+from jobq.model import Defaults, Job
 from jobq.states import State
 
 # what a new run does not take from its source: its identity, its timing and its outcome

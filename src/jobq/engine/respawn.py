@@ -22,8 +22,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from jobq import reserved
+from jobq.engine.specs import JobSpec
 from jobq.errors import Conflict
-from jobq.model import DEFAULTS, Job, JobSpec, Moved, Plan, StepResult, new_id
+from jobq.model import DEFAULTS, Job, Moved, Plan, StepResult, new_id
 from jobq.states import Event, State
 
 REMAINING = reserved.RESPAWN_REMAINING
