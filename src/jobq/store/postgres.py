@@ -25,6 +25,7 @@ import orjson
 
 from jobq import loglimit
 from jobq.auth.model import ApiKey, Grant, Principal, Role, Session, User
+from jobq.auth.store import postgres as auth
 from jobq.errors import StoreUnavailable
 from jobq.model import (
     Attempt,
@@ -42,7 +43,6 @@ from jobq.model import (
     WorkerSeen,
 )
 from jobq.states import State
-from jobq.store import postgres_auth as auth
 from jobq.store.base import Store
 from jobq.store.combine import Combiner, Outcome, Request, together
 from jobq.store.decide import decide_all

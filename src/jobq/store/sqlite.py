@@ -11,6 +11,7 @@ import orjson
 
 from jobq import loglimit
 from jobq.auth.model import ApiKey, Grant, Principal, Role, Session, User
+from jobq.auth.store import sqlite as auth
 from jobq.model import (
     Attempt,
     Callback,
@@ -27,7 +28,6 @@ from jobq.model import (
     WorkerSeen,
 )
 from jobq.states import LIVE, State
-from jobq.store import sqlite_auth as auth
 from jobq.store import sqlite_claim, sqlite_handover
 from jobq.store.base import Store
 from jobq.store.decide import Decided, decide_all

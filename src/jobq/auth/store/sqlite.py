@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlite3
 
 from jobq.auth.model import ApiKey, Grant, Principal, Role, Session, User
+from jobq.auth.store.sql import AUTH_SQL
 from jobq.errors import Conflict, NotFound
-from jobq.store.auth_sql import AUTH_SQL
 
 SQL = AUTH_SQL
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from jobq.auth.model import ApiKey, Grant, Principal, Role, Session, User
+from jobq.auth.store.sql import for_postgres
 from jobq.errors import Conflict, NotFound
-from jobq.store.auth_sql import for_postgres
 
 SQL = for_postgres()
 Conn = Any  # asyncpg.Connection

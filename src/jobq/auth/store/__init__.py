@@ -1,0 +1,1 @@
+"""Where users, API keys, queue owners, grants and dashboard sessions are kept."""
