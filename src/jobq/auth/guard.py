@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from jobq.auth.model import Principal, Role
 from jobq.auth.policy import Action, lists, may, sees
+from jobq.auth.store.base import AuthStore
 from jobq.errors import Conflict, Forbidden, JobqError, NotFound
 from jobq.model import Job, JobQuery, Worker
 from jobq.store.base import Store
@@ -36,13 +37,15 @@ class Guard:
         principal: Principal,
         roles: dict[str, Role],
         store: Store,
+        auth_store: AuthStore,
         now: float = 0.0,
         on_change: Callable[[], None] = lambda: None,
         max_queues: int = MAX_QUEUES_PER_USER,
     ) -> None:
         self.principal = principal
         self.roles = roles
-        self.store = store
+        self.store = store  # the jobs it checks
+        self.auth_store = auth_store  # where a queue it creates gets its owner
         self.now = now
         self.on_change = on_change  # ownership changed: cached roles are stale
         self.max_queues = max_queues  # queues a user may own by creating them
@@ -148,7 +151,7 @@ class Guard:
                 "--max-queues-per-user)",
                 queue=queue, action="enqueue",
             )  # fmt: skip
-        if await self.store.claim_queue(queue, user, self.now) == user:
+        if await self.auth_store.claim_queue(queue, user, self.now) == user:
             self.roles = {**self.roles, queue: Role.owner}
             self.on_change()
 
