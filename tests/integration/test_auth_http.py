@@ -212,7 +212,7 @@ async def test_the_event_stream_shows_only_readable_queues(tmp_path: Path) -> No
     async with running_app(tmp_path) as (app, _):
         engine = app.state.engine
         guard = Guard(Principal("ann", False), {"seen": Role.viewer, "worked": Role.worker},
-                      engine.store, auth_store_of(app))  # fmt: skip
+                      engine, auth_store_of(app))  # fmt: skip
         events = _follow_events(engine, lambda: guard)
         assert await anext(events) == b": keep-alive\n\n"
         pending = asyncio.ensure_future(anext(events))

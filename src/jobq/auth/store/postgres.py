@@ -14,7 +14,7 @@ from jobq.auth.store.sql import for_postgres
 from jobq.errors import Conflict, NotFound
 
 if TYPE_CHECKING:
-    from jobq.store.postgres_conn import Database
+    from jobq.store.postgres.conn import Database
 
 SQL = for_postgres()
 Conn = Any  # asyncpg.Connection

@@ -17,7 +17,7 @@ from jobq.auth.model import ApiKey, Grant, Principal, Role, Session, User
 from jobq.auth.store.base import AuthStore
 from jobq.auth.store.sql import AUTH_SQL
 from jobq.errors import Conflict, NotFound
-from jobq.store.sqlite_conn import GroupCommitter, Readers
+from jobq.store.sqlite.conn import GroupCommitter, Readers
 
 SQL = AUTH_SQL
 T = TypeVar("T")
