@@ -1,5 +1,5 @@
-"""The auth SQL the PostgreSQL store runs (store/auth_sql.py numbered by for_postgres(),
-tables from sql/postgres/0001_init.sql and 0002_auth.sql), checked on a real PostgreSQL."""
+"""The auth SQL the PostgreSQL store runs (auth/store/sql.py numbered by for_postgres(),
+tables from postgres/migrations/0001_init.sql and 0002_auth.sql), checked on a real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from importlib import resources
 import asyncpg
 import pytest
 
-from jobq.store.auth_sql import AUTH_SQL, for_postgres
+from jobq.auth.store.sql import AUTH_SQL, for_postgres
 
 SERVER = "postgresql://postgres@127.0.0.1:5432"
 
@@ -23,7 +23,7 @@ async def pg() -> AsyncIterator[asyncpg.Connection]:
     conn = await asyncpg.connect(f"{SERVER}/{name}")
     try:
         for file in ("0001_init.sql", "0002_auth.sql"):  # claim_queue reads `queues` too
-            schema = resources.files("jobq.store").joinpath(f"sql/postgres/{file}")
+            schema = resources.files("jobq.store.postgres").joinpath(f"migrations/{file}")
             await conn.execute(schema.read_text())
         yield conn
     finally:

@@ -10,8 +10,8 @@ asked for, in whatever form (a jobq id, Vidispine's VX-n); an interface that loo
 by its own id form hands what it found to `check` with the id as asked.
 
 Reports without a lease token (Titan, Accepted) act only for the principal that claimed the
-job: a claim records the caller's user in the job's `worker` (`claimant`), and `lease_token`
-gives the job's token to that user (and administrators) alone.
+job: a claim records the caller's user in the job's `worker` (`claimant`); the engine's
+`*_as` reports and `reporter` hold to jobq.engine.rules.may_report.
 """
 
 from __future__ import annotations
@@ -20,14 +20,16 @@ from collections.abc import Callable, Iterable, Sequence
 
 from jobq.auth.model import Principal, Role
 from jobq.auth.policy import Action, lists, may, sees
+from jobq.auth.store.base import AuthStore
+from jobq.engine import Engine
+from jobq.engine.rules import may_report
 from jobq.errors import Conflict, Forbidden, JobqError, NotFound
 from jobq.model import Job, JobQuery, Worker
-from jobq.store.base import Store
 
 # queues every installation has from the start (Titan 0.2's one queue, the native default):
 # they exist before anyone enqueues, so only an administrator gives them an owner
 SHARED_QUEUES = frozenset({"default"})
-MAX_QUEUES_PER_USER = 1000  # the default of `jobq serve --max-queues-per-user`
+MAX_QUEUES_PER_USER = 1000  # by enqueueing into new names (`jobq serve --max-queues-per-user`)
 
 
 class Guard:
@@ -35,14 +37,16 @@ class Guard:
         self,
         principal: Principal,
         roles: dict[str, Role],
-        store: Store,
+        engine: Engine,
+        auth_store: AuthStore,
         now: float = 0.0,
         on_change: Callable[[], None] = lambda: None,
         max_queues: int = MAX_QUEUES_PER_USER,
     ) -> None:
         self.principal = principal
         self.roles = roles
-        self.store = store
+        self.engine = engine  # the jobs it checks
+        self.auth_store = auth_store  # where a queue it creates gets its owner
         self.now = now
         self.on_change = on_change  # ownership changed: cached roles are stale
         self.max_queues = max_queues  # queues a user may own by creating them
@@ -78,31 +82,20 @@ class Guard:
         """The worker of a claim, recording the caller's user as the holder of its leases."""
         return Worker(worker.name, worker.host, worker.pid, self.principal.user)
 
-    def holds(self, job: Job) -> bool:
-        """Whether the caller claimed `job` (holds its lease, or held the last one), or is an
-        administrator: who may report on the job without presenting a token."""
-        holder = job.worker.user if job.worker is not None else None
-        return self.unrestricted or (holder is not None and holder == self.principal.user)
-
-    def lease_token(self, job: Job) -> str:
-        """The token a report without one acts with: the job's own for its holder, else
-        none, which the engine refuses as a stale lease (409), as for a job nobody holds."""
-        return (job.lease_token or "") if self.holds(job) else ""
-
     async def reporter(self, job_id: str) -> None:
         """Raise Conflict unless the caller may report on the job without a token (write
         its log); the caller's right to work on it is checked first, by `job`."""
         if self.unrestricted:
             return
-        job = await self.store.get(job_id)
-        if job is not None and not self.holds(job):
+        job = await self.engine.find(job_id)
+        if job is not None and not may_report(job, self.principal):
             raise Conflict("only the worker that claimed this job may report on it", id=job_id)
 
     async def job(self, job_id: str, action: Action) -> None:
         """Raise unless the caller may do `action` on the job (a no-op for admins)."""
         if self.unrestricted:
             return
-        refusal = self.verdict(await self.store.get(job_id), job_id, action)
+        refusal = self.verdict(await self.engine.find(job_id), job_id, action)
         if refusal is not None:
             raise refusal
 
@@ -111,7 +104,7 @@ class Guard:
         if self.unrestricted or not ids:
             return {}
         found = {
-            j.id: j for j in await self.store.list_jobs(JobQuery(ids=list(ids), limit=len(ids)))
+            j.id: j for j in await self.engine.list_jobs(JobQuery(ids=list(ids), limit=len(ids)))
         }
         refusals = {i: self.verdict(found.get(i), i, action) for i in ids}
         return {i: r for i, r in refusals.items() if r is not None}
@@ -148,7 +141,7 @@ class Guard:
                 "--max-queues-per-user)",
                 queue=queue, action="enqueue",
             )  # fmt: skip
-        if await self.store.claim_queue(queue, user, self.now) == user:
+        if await self.auth_store.claim_queue(queue, user, self.now) == user:
             self.roles = {**self.roles, queue: Role.owner}
             self.on_change()
 
