@@ -28,7 +28,7 @@ import orjson
 
 from jobq.errors import StoreUnavailable
 from jobq.notify import Listener, Notifier
-from jobq.store.postgres_conn import Conn, Database
+from jobq.store.postgres.conn import Conn, Database
 
 log = logging.getLogger("jobq.notify")
 

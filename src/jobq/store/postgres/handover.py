@@ -17,8 +17,8 @@ from __future__ import annotations
 from functools import lru_cache
 
 from jobq.model import ClaimSpec, Job
-from jobq.store.postgres_conn import Conn
-from jobq.store.postgres_sql import COLUMN_TYPES, leased, touch_worker_sql
+from jobq.store.postgres.conn import Conn
+from jobq.store.postgres.sql import COLUMN_TYPES, leased, touch_worker_sql
 from jobq.store.rows import (
     INSERT_COLUMNS,
     JOB_COLUMNS,

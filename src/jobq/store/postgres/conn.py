@@ -209,7 +209,7 @@ class Database:
 
 def migration_files() -> list[tuple[int, str, str]]:
     """(version, name, sql) of every migration, in order."""
-    folder = resources.files("jobq.store").joinpath("sql/postgres")
+    folder = resources.files("jobq.store.postgres").joinpath("migrations")
     found = []
     for entry in folder.iterdir():
         if entry.name.endswith(".sql"):
