@@ -8,7 +8,7 @@ so the notifier's channel names and the store's queries stay below the interface
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
 
@@ -106,7 +106,7 @@ class Reads:
     async def situations(self, jobs: list[Job]) -> list[Situation]:
         """`jobs` in their situation: the problems holding the waiting ones, found from these
         jobs alone (ProblemFinder.holding), and the paused flag of their queues."""
-        paused = await self.store.paused_queues()
+        paused = await self.store.paused_queues(sorted({job.queue for job in jobs}))
         waiting = [job for job in jobs if job.state in WAITING]
         holding = (
             await self.problem_finder.holding(waiting, self.clock(), paused) if waiting else {}
@@ -194,11 +194,13 @@ class Reads:
 
     # --- problems (why jobs cannot go on; see jobq.engine.problems) ---
 
-    async def problems(self) -> list[Problem]:
-        return await self.problem_finder.find(self.clock())
+    async def problems(self, queues: Sequence[str] | None = None) -> list[Problem]:
+        """The problems of `queues`, the caller's (None: every queue, for administrators);
+        the store reads only those queues (see jobq.engine.problems)."""
+        return await self.problem_finder.find(self.clock(), queues)
 
     async def problems_of(self, job: Job, found: list[Problem] | None = None) -> list[Problem]:
         """The problems that hold `job` (from `found` when the caller already has them)."""
         now = self.clock()
-        found = await self.problems() if found is None else found
+        found = await self.problems([job.queue]) if found is None else found
         return [p for p in found if holds(p, job, self.problem_finder, now)]

@@ -103,9 +103,8 @@ async def get_all_job_problems(request: Request) -> Response:
     """Unresolved problems, each with the jobs waiting for it to be resolved."""
     media = negotiate(request)
     engine = engine_of(request)
-    guard = await guard_of(request)
-    found = [p for p in await engine.problems() if guard.may_read(p.queue)]
-    return await _problems(engine, media, found)
+    readable = (await guard_of(request)).listing(None)
+    return await _problems(engine, media, await engine.problems(readable))
 
 
 @router.get("/job/{job_id}/problem")
