@@ -16,7 +16,7 @@ from jobq.engine import Engine, JobSpec
 from jobq.model import ClaimSpec, Worker
 from jobq.store.base import Store
 from tests.access import basic_of
-from tests.authkit import add_person, bearer, running_app, store_of
+from tests.authkit import add_person, auth_store_of, bearer, running_app
 from tests.conftest import STORES
 from tests.pgdb import create_database, drop_database
 
@@ -64,7 +64,7 @@ async def _tenants(app: Any) -> tuple[str, str]:
     """ann owns MINE, bob owns THEIRS; each queue's jobs are held by problems (no worker,
     deadlines; paused: MINE and one of bob's; failing: MINE and three of bob's), bob's queues
     by many of them. Returns ann's and bob's keys."""
-    store, engine = store_of(app), app.state.engine
+    store, engine = auth_store_of(app), app.state.engine
     settings = engine.problem_finder.settings
     settings.idle_after = 0.0  # every untaken queued job waits for a worker
     settings.deadline_warning, settings.deadline_fraction = 3600.0, 1.0  # deadlines are near
@@ -122,7 +122,7 @@ async def test_a_grant_on_one_queue_shows_its_problems_as_an_administrator_sees_
     try:
         async with running_app(tmp_path, db=db) as (app, client):
             ann, _ = await _tenants(app)
-            store = store_of(app)
+            store = auth_store_of(app)
             admin = await add_person(store, "root", admin=True)
             await service.grant(store, THEIRS[1], "ann", "viewer", time.time())
             everything = (await client.get("/api/v1/problems", headers=bearer(admin))).json()

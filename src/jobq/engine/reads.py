@@ -15,11 +15,11 @@ from dataclasses import replace
 from jobq import fields, loglimit
 from jobq.engine.listing import SCAN_LIMIT, Page, Scan, Situation, refine
 from jobq.engine.problems import Problem, ProblemFinder, holds
-from jobq.engine.specs import Defaults
 from jobq.engine.stats import QueueSnapshot, QueueStatsCache
 from jobq.errors import InvalidInput, NotFound
 from jobq.model import (
     Attempt,
+    Defaults,
     FinishedCount,
     Job,
     JobQuery,
