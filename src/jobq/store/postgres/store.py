@@ -263,8 +263,11 @@ class PostgresStore(Store):
     async def set_paused(self, queue: str, paused: bool, now: float) -> None:
         await self.db.run(lambda c: c.execute(SQL.set_paused, queue, int(paused), now))
 
-    async def paused_queues(self) -> set[str]:
-        rows = await self.db.read(lambda c: c.fetch(SQL.paused_queues))
+    async def paused_queues(self, queues: Sequence[str] | None = None) -> set[str]:
+        if queues is None:
+            rows = await self.db.read(lambda c: c.fetch(SQL.paused_queues))
+        else:
+            rows = await self.db.read(lambda c: c.fetch(reads.PAUSED_AMONG, list(queues)))
         return {r[0] for r in rows}
 
     async def touch_worker(self, worker: Worker, queues: Sequence[str] | None, now: float) -> None:
@@ -290,11 +293,19 @@ class PostgresStore(Store):
             rows = await self.db.read(lambda c: c.fetch(SQL.queued_ids_of_type, queue, type, limit))
         return [r[0] for r in rows]
 
-    async def failing_jobs(self, min_attempt: int, limit: int) -> list[Job]:
-        return await self._select_jobs(SQL.failing_jobs, min_attempt, limit)
+    async def failing_jobs(
+        self, min_attempt: int, limit: int, queues: Sequence[str] | None = None
+    ) -> list[Job]:
+        if queues is None:
+            return await self._select_jobs(SQL.failing_jobs, min_attempt, limit)
+        return await self._select_jobs(reads.FAILING_AMONG, list(queues), min_attempt, limit)
 
-    async def deadlines_before(self, at: float, limit: int) -> list[Job]:
-        return await self._select_jobs(SQL.deadlines_before, at, limit)
+    async def deadlines_before(
+        self, at: float, limit: int, queues: Sequence[str] | None = None
+    ) -> list[Job]:
+        if queues is None:
+            return await self._select_jobs(SQL.deadlines_before, at, limit)
+        return await self._select_jobs(reads.DEADLINES_AMONG, list(queues), at, limit)
 
     # callback outbox
     async def due_callbacks(self, now: float, limit: int, lease: float = 60.0) -> list[Callback]:

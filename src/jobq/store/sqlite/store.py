@@ -240,8 +240,11 @@ class SQLiteStore(Store):
     async def set_paused(self, queue: str, paused: bool, now: float) -> None:
         await self._write(lambda c: c.execute(SQL.set_paused, (queue, int(paused), now)))
 
-    async def paused_queues(self) -> set[str]:
-        rows = await self._readers.run(lambda c: c.execute(SQL.paused_queues).fetchall())
+    async def paused_queues(self, queues: Sequence[str] | None = None) -> set[str]:
+        sql, params = reads.PAUSED_AMONG, [reads.json_list(queues)]
+        if queues is None:
+            sql, params = SQL.paused_queues, []
+        rows = await self._readers.run(lambda c: c.execute(sql, params).fetchall())
         return {r[0] for r in rows}
 
     async def touch_worker(self, worker: Worker, queues: Sequence[str] | None, now: float) -> None:
@@ -267,11 +270,20 @@ class SQLiteStore(Store):
         rows = await self._readers.run(lambda c: c.execute(sql, params).fetchall())
         return [r[0] for r in rows]
 
-    async def failing_jobs(self, min_attempt: int, limit: int) -> list[Job]:
-        return await self._select_jobs(SQL.failing_jobs, (min_attempt, limit))
+    async def failing_jobs(
+        self, min_attempt: int, limit: int, queues: Sequence[str] | None = None
+    ) -> list[Job]:
+        if queues is None:
+            return await self._select_jobs(SQL.failing_jobs, (min_attempt, limit))
+        among = reads.json_list(queues)
+        return await self._select_jobs(reads.FAILING_AMONG, (among, min_attempt, limit))
 
-    async def deadlines_before(self, at: float, limit: int) -> list[Job]:
-        return await self._select_jobs(SQL.deadlines_before, (at, limit))
+    async def deadlines_before(
+        self, at: float, limit: int, queues: Sequence[str] | None = None
+    ) -> list[Job]:
+        if queues is None:
+            return await self._select_jobs(SQL.deadlines_before, (at, limit))
+        return await self._select_jobs(reads.DEADLINES_AMONG, (reads.json_list(queues), at, limit))
 
     # callback outbox
     async def due_callbacks(self, now: float, limit: int, lease: float = 60.0) -> list[Callback]:
