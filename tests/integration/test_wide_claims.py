@@ -107,17 +107,24 @@ async def test_the_narrowing_reads_each_queue_through_the_claim_index(
 async def test_a_claim_of_every_queue_walks_one_index_in_claim_order(
     sqlite_engine: Engine,
 ) -> None:
-    """No list of queues and no read of each queue: the queued jobs of all queues, in claim
-    order, through jobs_claim_all alone (the paused queues through their own small index)."""
+    """No list of queues and no read of each queue: the first queued jobs of all queues, in
+    claim order, through jobs_claim_all alone (the paused queues through their own small
+    index); the only sort is of that window's claimable jobs, never of every queued job."""
     store = sqlite_engine.store
     assert isinstance(store, SQLiteStore)
 
-    def plan(c: sqlite3.Connection) -> list[str]:
+    def plan(c: sqlite3.Connection) -> list[tuple[int, int, str]]:
         params = (None, "key", 1.0, "{}", 1)
         rows = c.execute(f"EXPLAIN QUERY PLAN {sqlite_claim.LEASE_BEST_OF_ALL}", params)
-        return [r[3] for r in rows]
+        return [(r[0], r[1], r[3]) for r in rows]
 
-    steps = await store._readers.run(plan)
-    assert "SCAN jobs USING COVERING INDEX jobs_claim_all" in steps, steps
+    rows = await store._readers.run(plan)
+    steps = [s for _, _, s in rows]
+    detail = {node: s for node, _, s in rows}
+    under = {s: detail.get(parent, "") for _, parent, s in rows}
+    assert under["SCAN jobs USING COVERING INDEX jobs_claim_all"].startswith("CO-ROUTINE"), rows
     assert "SCAN queues USING INDEX queues_paused" in steps, steps
-    assert not any("TEMP B-TREE" in s or s in ("SCAN jobs", "SCAN queues") for s in steps), steps
+    assert not any(s in ("SCAN jobs", "SCAN queues") for s in steps), steps
+    sorts = [s for s in steps if "TEMP B-TREE" in s]
+    assert sorts == ["USE TEMP B-TREE FOR ORDER BY"], steps
+    assert not under[sorts[0]].startswith("CO-ROUTINE"), rows
