@@ -75,7 +75,17 @@ async def test_an_acknowledge_and_claim_of_every_queue_claims_past_a_paused_back
 async def test_a_waiting_claim_of_every_queue_gets_new_work_past_a_paused_backlog(
     engine: Engine,
 ) -> None:
+    """In the enqueue's transaction, as when nothing lies ahead (test_handoff)."""
     await _paused_backlog(engine)
+    claims = [0]
+    store: Any = engine.store
+    original = store.claim
+
+    async def claim(*args: Any) -> Any:
+        claims[0] += 1
+        return await original(*args)
+
+    store.claim = claim
     waiting = asyncio.create_task(engine.claim(every(), wait=20.0))
     for _ in range(2000):
         if engine.parking:
@@ -84,6 +94,7 @@ async def test_a_waiting_claim_of_every_queue_gets_new_work_past_a_paused_backlo
     [wanted] = await _ids(engine, ("a", "t", 0))
     [held] = await asyncio.wait_for(waiting, 20.0)
     assert held.id == wanted
+    assert claims == [1]  # the first, empty try; the job came with the enqueue
 
 
 # --- what a claim reads on SQLite's writer ---
