@@ -7,7 +7,7 @@ anything changes, on both stores the same way. Lengths are bounded here too, so 
 lets a field grow without limit; the native schemas show the same numbers in OpenAPI.
 
 JSON bodies (payloads, results, every field they carry) are checked once, as bytes, by
-jobq.api.json_limits; the engine checks here what reaches it from anywhere else (headers,
+jobq.api.http.json_limits; the engine checks here what reaches it from anywhere else (headers,
 forms, uploads, XML, query strings, the CLI).
 """
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from jobq.api.dialects import titan03
+from jobq.api.dialects.titan import v03 as titan03
 from tests.integration.dialect_client import app_client, eventually
 
 B = "/titan-0.3/v1"

@@ -1,5 +1,5 @@
 """The fast route reads an enqueue body as `OneOrManyFast`, FastAPI as `OneOrMany`: every body
-one accepts the other accepts, as the same model with the same values (jobq.api.schemas)."""
+one accepts the other accepts, as the same model with the same values (jobq.api.native.schemas)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import orjson
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from jobq.api.schemas import OneOrMany, OneOrManyFast
+from jobq.api.native.schemas import OneOrMany, OneOrManyFast
 
 DECLARED: TypeAdapter[Any] = TypeAdapter(OneOrMany)
 FAST: TypeAdapter[Any] = TypeAdapter(OneOrManyFast)

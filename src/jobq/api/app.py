@@ -16,36 +16,36 @@ from fastapi.routing import APIRoute
 from fastapi.telemetry import TelemetryConfig
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from jobq import __version__, metrics, web
-from jobq.api import (
-    admin,
-    apidocs,
-    errors,
-    native,
-    problems,
-    security,
-    session,
-    session_auth,
-    stats,
-)
-from jobq.api.browsers import BrowserGuard
-from jobq.api.dialects import accepted, connect, titan02, titan03, vidispine, vidispine_wire
-from jobq.api.dialects.titan_common import titan_error
-from jobq.api.errors import ErrorShapes, Renderer
-from jobq.api.fast import FastRoutes, fast_routes
-from jobq.api.json_limits import keepable_json
-from jobq.api.limits import BodyLimit
-from jobq.api.responses import JSONResponse
-from jobq.api.schemas import AckIn, ClaimIn, OneOrManyFast
+from jobq import __version__, web
+from jobq.api import apidocs
+from jobq.api.dialects import accepted
+from jobq.api.dialects.connect import routes as connect
+from jobq.api.dialects.titan import v02 as titan02
+from jobq.api.dialects.titan import v03 as titan03
+from jobq.api.dialects.titan.shared import titan_error
+from jobq.api.dialects.vidispine import routes as vidispine
+from jobq.api.dialects.vidispine import wire as vidispine_wire
+from jobq.api.http import errors, security
+from jobq.api.http.browsers import BrowserGuard
+from jobq.api.http.errors import ErrorShapes, Renderer
+from jobq.api.http.fast import FastRoutes, fast_routes
+from jobq.api.http.json_limits import keepable_json
+from jobq.api.http.limits import BodyLimit
+from jobq.api.http.responses import JSONResponse
+from jobq.api.native import admin, problems, stats
+from jobq.api.native import routes as native
+from jobq.api.native.schemas import AckIn, ClaimIn, OneOrManyFast
 from jobq.auth.protect import open_to_anyone
 from jobq.auth.service import Authenticator, FailureLimiter
 from jobq.config import Config
 from jobq.engine import Engine
 from jobq.engine.callbacks import CallbackSender
 from jobq.engine.duties import Duties
-from jobq.loop_lag import LoopLag
 from jobq.notify import Notifier
+from jobq.observe import metrics
+from jobq.observe.loop_lag import LoopLag
 from jobq.store import Store, open_store
+from jobq.web import session, session_auth
 
 log = logging.getLogger("jobq")
 OPEN_MODE = ("no users yet: requests from this machine need no key; `jobq users add NAME "
@@ -201,8 +201,9 @@ def create_app(config: Config) -> FastAPI:
         docs_url=None,  # served by jobq.api.apidocs: behind a key, no CDN
         redoc_url=None,
         openapi_url=None,
-        # jobq has its own metrics (jobq.metrics); FastAPI's OpenTelemetry would otherwise ask
-        # the global OpenTelemetry providers on every request whether one is configured
+        # jobq has its own metrics (jobq.observe.metrics); FastAPI's OpenTelemetry would
+        # otherwise ask the global OpenTelemetry providers on every request whether one is
+        # configured
         telemetry=NO_TELEMETRY,
     )
     shapes = ErrorShapes()

@@ -6,5 +6,6 @@
     service   Authenticator: a key to a Principal, with a short cache and a failure limiter
     guard     Guard: one request's permission checks against queues and jobs
 
-HTTP lives in `jobq.api.security` (credential schemes) and `jobq.api.admin` (admin routes).
+HTTP lives in `jobq.api.http.security` (credential schemes) and `jobq.api.native.admin`
+(admin routes).
 """

@@ -47,7 +47,7 @@ class Engine(Reads):
         self.clock = clock
         self.on_timer: Callable[[float], None] = lambda at: None  # set by the duties
         self.problem_finder = ProblemFinder(store, ProblemSettings(self.defaults.idle_after))
-        self.on_moves: Callable[[Sequence[Moved], float], None] | None = None  # jobq.metrics
+        self.on_moves: Callable[[Sequence[Moved], float], None] | None = None  # observe.metrics
         self.parking = Parking()  # long-polling claims an enqueue can claim for (handoff)
         self.queue_stats = QueueStatsCache()  # one queue_stats() for every poller
 

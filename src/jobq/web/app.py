@@ -14,8 +14,8 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from jobq.api.session import CSRF, LIFETIME, session_principal
 from jobq.auth.model import Principal
+from jobq.web.session import CSRF, LIFETIME, session_principal
 
 PAGES = {  # path -> (template, title)
     "/": ("overview", "Overview"),

@@ -28,13 +28,13 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from jobq import reserved
-from jobq.api.departure import claim_while_there
-from jobq.api.dialects import titan_common as t
 from jobq.api.dialects.docs import add_docs
-from jobq.api.errors import HttpError
-from jobq.api.responses import JSONResponse, json
-from jobq.api.security import guard_of
-from jobq.api.standing import Check, Standing, standing
+from jobq.api.dialects.titan import shared as t
+from jobq.api.http.departure import claim_while_there
+from jobq.api.http.errors import HttpError
+from jobq.api.http.responses import JSONResponse, json
+from jobq.api.http.security import guard_of
+from jobq.api.http.standing import Check, Standing, standing
 from jobq.auth.guard import Guard
 from jobq.auth.policy import Action
 from jobq.engine import Engine, JobSpec
