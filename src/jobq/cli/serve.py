@@ -1,0 +1,207 @@
+"""`jobq serve`: run the job server.
+
+Every option is also a JOBQ_* environment variable and a key of the [serve] table of the
+--config TOML file; flags win over variables, variables over the file. Each option's type and
+help is declared once below, so `serve` reads as its list of options and their defaults.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from jobq.cli.db import check_db_url
+from jobq.config import (
+    DEFAULT_DB,
+    METRICS_QUEUES,
+    Config,
+    parse_mounts,
+    parse_proxies,
+    read_toml,
+)
+from jobq.engine import Defaults
+from jobq.loglimit import DEFAULT_MAX_BYTES as DEFAULT_MAX_LOG_BYTES
+
+
+def _config_defaults(ctx: typer.Context, param: Any, path: str | None) -> str | None:
+    """Load --config early so its values become the defaults of the other options."""
+    if path:
+        ctx.default_map = {**(ctx.default_map or {}), **read_toml(path)}
+    return path
+
+
+Db = Annotated[
+    str,
+    typer.Option(
+        envvar="JOBQ_DB", help="sqlite:///PATH[?cache_mib=N] or postgresql://...[?pool_size=N]"
+    ),
+]
+Host = Annotated[str, typer.Option(envvar="JOBQ_HOST", help="Address to bind.")]
+Port = Annotated[int, typer.Option(envvar="JOBQ_PORT", help="Port to bind.")]
+LogLevel = Annotated[
+    str, typer.Option(envvar="JOBQ_LOG_LEVEL", help="debug, info, warning, error.")
+]
+MaxBody = Annotated[
+    int, typer.Option(envvar="JOBQ_MAX_BODY", help="Largest request body in bytes (413 above).")
+]
+CallbackAllow = Annotated[
+    list[str] | None,
+    typer.Option(
+        envvar="JOBQ_CALLBACK_ALLOW",
+        help="CIDR whose private addresses callbacks may reach (repeatable).",
+    ),
+]
+CallbackTimeout = Annotated[
+    float,
+    typer.Option(
+        envvar="JOBQ_CALLBACK_TIMEOUT",
+        min=0.1,
+        help="Seconds a callback's whole delivery may take (then it is retried later).",
+    ),
+]
+Mount = Annotated[
+    list[str] | None,
+    typer.Option(
+        envvar="JOBQ_MOUNT",
+        help="Serve an interface at another prefix: NAME=/prefix, or NAME=/ for the "
+        "root, beside the others (repeatable).",
+    ),
+]
+Insecure = Annotated[
+    bool,
+    typer.Option(envvar="JOBQ_INSECURE", help="Allow a non-loopback bind without authentication."),
+]
+AccessLog = Annotated[bool, typer.Option(envvar="JOBQ_ACCESS_LOG", help="Log every request.")]
+AuthFailLimit = Annotated[
+    int,
+    typer.Option(
+        envvar="JOBQ_AUTH_FAIL_LIMIT",
+        help="Failed authentications per client address per window before 429.",
+    ),
+]
+AuthFailWindow = Annotated[
+    float, typer.Option(envvar="JOBQ_AUTH_FAIL_WINDOW", help="That window, in seconds.")
+]
+TrustedProxy = Annotated[
+    list[str] | None,
+    typer.Option(
+        envvar="JOBQ_TRUSTED_PROXY",
+        help="Address or network of a reverse proxy whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed (repeatable); from anyone else they are ignored.",
+    ),
+]
+LeaseSeconds = Annotated[
+    float, typer.Option(envvar="JOBQ_LEASE_SECONDS", help="Default lease of a claimed job.")
+]
+MaxAttempts = Annotated[
+    int, typer.Option(envvar="JOBQ_MAX_ATTEMPTS", help="Default attempts per job.")
+]
+ResultTtl = Annotated[
+    float, typer.Option(envvar="JOBQ_RESULT_TTL", help="Default seconds a finished job is kept.")
+]
+MaxLogBytes = Annotated[
+    int,
+    typer.Option(
+        envvar="JOBQ_MAX_LOG_BYTES",
+        min=1,
+        help="Largest log a job keeps, in bytes; output beyond it is cut (and marked).",
+    ),
+]
+IdleAfter = Annotated[
+    float,
+    typer.Option(
+        envvar="JOBQ_IDLE_AFTER",
+        min=0.0,
+        help="Seconds waiting jobs go untaken, with no worker for them, before jobq "
+        "reports a no_worker problem (Vidispine shows the jobs WAITING).",
+    ),
+]
+AutoMigrate = Annotated[
+    bool,
+    typer.Option(
+        envvar="JOBQ_AUTO_MIGRATE",
+        help="Apply database migrations at start (else refuse an old schema).",
+    ),
+]
+MetricsQueues = Annotated[
+    int,
+    typer.Option(
+        envvar="JOBQ_METRICS_QUEUES",
+        min=0,
+        help="Queues labelled by name in /metrics (the first seen); later ones as (other).",
+    ),
+]
+MaxQueuesPerUser = Annotated[
+    int,
+    typer.Option(
+        envvar="JOBQ_MAX_QUEUES_PER_USER",
+        min=0,
+        help="Queues a user may create by enqueueing into a new name (0: only "
+        "administrators create queues).",
+    ),
+]
+LoopTick = Annotated[
+    float,
+    typer.Option(
+        envvar="JOBQ_LOOP_TICK",
+        min=0.0,
+        help="Seconds between the timers that measure event loop lag (0: off).",
+    ),
+]
+ConfigFile = Annotated[
+    str | None,
+    typer.Option(
+        envvar="JOBQ_CONFIG",
+        help="TOML file with a [serve] table.",
+        is_eager=True,
+        callback=_config_defaults,
+    ),
+]
+
+
+def serve(
+    db: Db = DEFAULT_DB,
+    host: Host = "127.0.0.1",
+    port: Port = 8080,
+    log_level: LogLevel = "info",
+    max_body: MaxBody = 16 * 1024 * 1024,
+    callback_allow: CallbackAllow = None,
+    callback_timeout: CallbackTimeout = 10.0,
+    mount: Mount = None,
+    insecure: Insecure = False,
+    access_log: AccessLog = False,
+    auth_fail_limit: AuthFailLimit = 20,
+    auth_fail_window: AuthFailWindow = 60.0,
+    trusted_proxy: TrustedProxy = None,
+    lease_seconds: LeaseSeconds = 60.0,
+    max_attempts: MaxAttempts = 3,
+    result_ttl: ResultTtl = 7 * 86400.0,
+    max_log_bytes: MaxLogBytes = DEFAULT_MAX_LOG_BYTES,
+    idle_after: IdleAfter = 60.0,
+    auto_migrate: AutoMigrate = True,
+    metrics_queues: MetricsQueues = METRICS_QUEUES,
+    max_queues_per_user: MaxQueuesPerUser = 1000,
+    loop_tick: LoopTick = 0.1,
+    config: ConfigFile = None,
+) -> None:
+    """Run the job server."""
+    from jobq.server import run
+
+    try:
+        mounts = parse_mounts(mount or [])
+        proxies = parse_proxies(trusted_proxy or [])
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    check_db_url(db)
+    defaults = Defaults(lease_seconds=lease_seconds, max_attempts=max_attempts,
+                        result_ttl=result_ttl, max_log_bytes=max_log_bytes,
+                        idle_after=idle_after)  # fmt: skip
+    run(Config(db=db, host=host, port=port, log_level=log_level, max_body=max_body,
+               callback_allow=callback_allow or [], callback_timeout=callback_timeout,
+               mounts=mounts, insecure=insecure,
+               access_log=access_log, defaults=defaults, auth_fail_limit=auth_fail_limit,
+               auth_fail_window=auth_fail_window, trusted_proxies=proxies,
+               auto_migrate=auto_migrate,
+               metrics_queues=metrics_queues, loop_tick=loop_tick,
+               max_queues_per_user=max_queues_per_user))  # fmt: skip
