@@ -22,8 +22,8 @@ ALLOWED_NAMES = {"jobq.notify": {"Notifier"}}
 HIDDEN = ("store", "notifier")  # an engine's attributes no interface reads
 MAX_MODULE_LINES = 600
 MAX_FUNCTION_LINES = 60
-# Over the limits until their own items of issue 28 land (they may only shrink).
-PENDING = {"api/app.py:create_app"}
+# Over the limits until their own items of issue 28 land (it may only shrink; it is empty).
+PENDING: set[str] = set()
 
 
 def interface_modules(root: Path = ROOT) -> Iterator[Path]:

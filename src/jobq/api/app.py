@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Depends, FastAPI, params
@@ -159,7 +159,9 @@ def make_notifier(store: Store) -> Notifier:
     return make() if make is not None else Notifier()
 
 
-def create_app(config: Config) -> FastAPI:
+def lifespan_of(config: Config) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """What runs while the app serves: the store, the notifier, the engine, the duties."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = open_store(config.db, migrate=config.auto_migrate)
@@ -192,22 +194,14 @@ def create_app(config: Config) -> FastAPI:
             await notifier.stop()
             await store.close()
 
-    app = FastAPI(
-        title="jobq",
-        version=__version__,
-        description="An HTTP job server. The native API is under /api/v1." + dialect_links(config),
-        lifespan=lifespan,
-        default_response_class=JSONResponse,
-        docs_url=None,  # served by jobq.api.apidocs: behind a key, no CDN
-        redoc_url=None,
-        openapi_url=None,
-        # jobq has its own metrics (jobq.observe.metrics); FastAPI's OpenTelemetry would
-        # otherwise ask the global OpenTelemetry providers on every request whether one is
-        # configured
-        telemetry=NO_TELEMETRY,
-    )
+    return lifespan
+
+
+def mount_interfaces(app: FastAPI, config: Config) -> ErrorShapes:
+    """Every interface's routes at its prefix, behind its credentials, and the error shape of
+    each prefix. jobq's own pages answer natively, whatever is mounted at the root."""
     shapes = ErrorShapes()
-    for own in OWN_PATHS:  # jobq's own pages answer natively, whatever is mounted at the root
+    for own in OWN_PATHS:
         shapes.register(own, errors.native_error)
     app.state.docs_mounts = {}  # where a dialect's docs are served -> its mount prefix
     for interface in interfaces():
@@ -217,6 +211,25 @@ def create_app(config: Config) -> FastAPI:
         add_routes(app.router, interface.router(), prefix, interface.name, dependencies)
         shapes.register(prefix, interface.render_error)
         app.state.docs_mounts[docs_at(prefix, interface.name)] = prefix
+    return shapes
+
+
+def create_app(config: Config) -> FastAPI:
+    app = FastAPI(
+        title="jobq",
+        version=__version__,
+        description="An HTTP job server. The native API is under /api/v1." + dialect_links(config),
+        lifespan=lifespan_of(config),
+        default_response_class=JSONResponse,
+        docs_url=None,  # served by jobq.api.apidocs: behind a key, no CDN
+        redoc_url=None,
+        openapi_url=None,
+        # jobq has its own metrics (jobq.observe.metrics); FastAPI's OpenTelemetry would
+        # otherwise ask the global OpenTelemetry providers on every request whether one is
+        # configured
+        telemetry=NO_TELEMETRY,
+    )
+    shapes = mount_interfaces(app, config)
     app.include_router(session.router, prefix="/ui", tags=["dashboard"])
     web.mount(app, "/ui", config.mounts.get("native", "/api/v1"))
     apidocs.mount(app, "/ui")
