@@ -28,8 +28,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from jobq import reserved
+from jobq.api.dialects import common as c
 from jobq.api.dialects.docs import add_docs
 from jobq.api.dialects.titan import shared as t
+from jobq.api.http.context import engine_of
 from jobq.api.http.departure import claim_while_there
 from jobq.api.http.errors import HttpError
 from jobq.api.http.responses import JSONResponse, json
@@ -37,7 +39,7 @@ from jobq.api.http.security import guard_of
 from jobq.api.http.standing import Check, Standing, standing
 from jobq.auth.guard import Guard
 from jobq.auth.policy import Action
-from jobq.engine import Engine, JobSpec
+from jobq.engine import JobSpec
 from jobq.engine.rules import check_lease
 from jobq.errors import Conflict, Forbidden, InvalidInput
 from jobq.model import ClaimSpec, Job, Worker
@@ -71,11 +73,6 @@ class Update(BaseModel):
     model_config = ConfigDict(extra="ignore")
     status: Literal["done", "failed", "running"]
     result: Any = None
-
-
-def engine_of(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
-    return engine
 
 
 def document(job: Job) -> dict[str, Any]:
@@ -146,7 +143,7 @@ async def enqueue(
         deadline_seconds=seconds("X-Accepted-Job-Timeout", x_accepted_job_timeout),
         deadline_from_enqueue=True,  # a job nobody took fails at its timeout too
         delay=seconds("X-Accepted-Delay", x_accepted_delay), max_attempts=REHANDS,
-        owner=t.owner(request),
+        owner=c.owner(request),
     )  # fmt: skip
     if spec.deadline_seconds == 0:
         raise InvalidInput("X-Accepted-Job-Timeout must be above 0", field="X-Accepted-Job-Timeout")
@@ -226,7 +223,7 @@ async def update(request: Request, uuid: str, body: Annotated[Update, Body()]) -
     (progress; extends the lease)."""
     await (await guard_of(request)).job(uuid, Action.work)
     engine = engine_of(request)
-    by, held = await t.reporter(request), await engine.get(uuid)
+    by, held = await c.reporter(request), await engine.get(uuid)
     if body.status == "done":
         job = await engine.complete_as(by, held, body.result)
     elif body.status == "failed":

@@ -11,6 +11,7 @@ import orjson
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
+from jobq.api.http.context import engine_of
 from jobq.api.http.departure import Departure, claim_while_there
 from jobq.api.http.prefer import MINIMAL_APPLIED, prefers_minimal
 from jobq.api.http.responses import json
@@ -43,11 +44,6 @@ JSON_ERRORS: dict[int | str, dict[str, Any]] = {
 SORT_ALIASES = {"created_at": "seq", "id": "seq"}
 REVOKED = frame({"code": "unauthorized", "message": "the key or the right to read was revoked"},
                 event="unauthorized")  # fmt: skip
-
-
-def engine_of(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
-    return engine
 
 
 def seconds(t: datetime | None) -> float | None:

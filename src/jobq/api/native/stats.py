@@ -19,9 +19,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from jobq.api.http.context import engine_of
 from jobq.api.http.responses import json
 from jobq.api.http.security import guard_of
-from jobq.api.native.routes import ERRORS, engine_of
+from jobq.api.native.routes import ERRORS
 from jobq.model import FinishedCount
 from jobq.render import iso
 from jobq.states import TERMINAL

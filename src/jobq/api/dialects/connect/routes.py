@@ -20,11 +20,11 @@ from jobq import __version__
 from jobq.api.dialects.connect import shapes as shape
 from jobq.api.dialects.connect.access import ContentAction, authorize
 from jobq.api.dialects.docs import add_docs
+from jobq.api.http.context import engine_of
 from jobq.api.http.disposition import attachment
 from jobq.api.http.errors import HttpError
 from jobq.api.http.responses import json
 from jobq.api.http.standing import standing, while_standing
-from jobq.api.native.routes import engine_of
 from jobq.engine import Engine
 from jobq.errors import InvalidInput, NotFound
 from jobq.loglimit import PAGE_CHARS

@@ -28,11 +28,10 @@ from jobq import fields, reserved
 from jobq.api.http.errors import HttpError
 from jobq.api.http.json_limits import read_json
 from jobq.api.http.responses import JSONResponse
-from jobq.api.http.security import guard_of
-from jobq.engine import Engine, JobSpec, Reporter, respawn
+from jobq.engine import Engine, JobSpec, respawn
 from jobq.engine.rules import MAX_LEASE_SECONDS
 from jobq.errors import InvalidInput
-from jobq.model import Job, Worker
+from jobq.model import Job
 from jobq.render import iso
 from jobq.states import State
 
@@ -143,25 +142,6 @@ def whole_seconds(seconds: float, least: int) -> int:
     if math.isnan(seconds):
         return least
     return round(min(max(seconds, least), reserved.MAX_DELAY))
-
-
-def owner(request: Request) -> str | None:
-    """The caller's user name: the owner of the jobs it enqueues (None in the open mode)."""
-    user = getattr(request.state, "user", None)
-    return user if isinstance(user, str) else None
-
-
-async def worker(request: Request, name: str) -> Worker:
-    """The runner of a claim, with the caller as the holder of the leases it takes."""
-    host = request.client.host if request.client else None
-    return (await guard_of(request)).claimant(Worker(name, host))
-
-
-async def reporter(request: Request) -> Reporter:
-    """Who reports on a job: Titan runners carry no lease token, so the engine's `*_as`
-    reports act for the caller, only if it claimed the job (or is an administrator); anyone
-    else, or a report after a timeout or a cancel (no holder), is refused as stale (409)."""
-    return (await guard_of(request)).principal
 
 
 def failure_error(reason_name: str, text: str | None) -> dict[str, Any]:

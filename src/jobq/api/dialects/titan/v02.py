@@ -14,13 +14,14 @@ from fastapi.responses import Response
 from pydantic import Field
 
 from jobq import fields
+from jobq.api.dialects import common as c
 from jobq.api.dialects.docs import add_docs
 from jobq.api.dialects.titan import shared as t
 from jobq.api.http.browsers import changes_state
+from jobq.api.http.context import engine_of
 from jobq.api.http.responses import json
 from jobq.api.http.security import guard_of
 from jobq.auth.policy import Action
-from jobq.engine import Engine
 from jobq.errors import Conflict, NotFound
 from jobq.model import ClaimSpec, Job, JobQuery
 from jobq.states import LIVE, TERMINAL
@@ -54,11 +55,6 @@ class NewJobsWrapper(t.Loose):
     jobs: list[NewJob]
 
 
-def engine_of(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
-    return engine
-
-
 def document(job: Job) -> dict[str, Any]:
     return t.set_fields({
         **t.job_fields(job),
@@ -79,7 +75,7 @@ def many(jobs: list[Job], status: int = 200) -> Response:
 async def enqueue(request: Request, body: NewJobsWrapper) -> Response:
     """Enqueue job(s): all of them, or none if any is invalid."""
     specs = [
-        t.spec(QUEUE, t.owner(request), j.image, j.payload, j.delay, j.timeout, j.priority,
+        t.spec(QUEUE, c.owner(request), j.image, j.payload, j.delay, j.timeout, j.priority,
                j.max_retries, j.retries_delay)
         for j in body.jobs
     ]  # fmt: skip
@@ -101,7 +97,7 @@ async def peek(request: Request, n: Annotated[int, Query(ge=1, le=1000)] = 10) -
 async def consume(request: Request, n: Annotated[int, Query(ge=1, le=1000)] = 1) -> Response:
     """Up to n jobs, each now running; no other consumer gets them."""
     (await guard_of(request)).queue(QUEUE, Action.work)
-    spec = ClaimSpec([QUEUE], None, n, None, await t.worker(request, NAME))
+    spec = ClaimSpec([QUEUE], None, n, None, await c.worker(request, NAME))
     return many(await engine_of(request).claim(spec))
 
 
@@ -143,7 +139,7 @@ async def fail(
     engine = engine_of(request)
     error = t.failure_error(reason, details)
     await t.check_log(log)
-    job = await engine.fail_as(await t.reporter(request), await engine.get(id), error)
+    job = await engine.fail_as(await c.reporter(request), await engine.get(id), error)
     await t.store_log(engine, id, log)
     return one(job)
 
@@ -155,7 +151,7 @@ async def success(
     await (await guard_of(request)).job(id, Action.work)
     engine = engine_of(request)
     await t.check_log(log)
-    job = await engine.complete_as(await t.reporter(request), await engine.get(id))
+    job = await engine.complete_as(await c.reporter(request), await engine.get(id))
     await t.store_log(engine, id, log)
     return one(job)
 
@@ -170,7 +166,7 @@ async def touch(request: Request, id: str) -> Response:
     """Reset a running job's timeout."""
     await (await guard_of(request)).job(id, Action.work)
     engine = engine_of(request)
-    await engine.heartbeat_as(await t.reporter(request), await engine.get(id))
+    await engine.heartbeat_as(await c.reporter(request), await engine.get(id))
     return Response(status_code=200)
 
 

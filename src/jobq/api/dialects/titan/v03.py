@@ -16,9 +16,11 @@ from fastapi import APIRouter, File, Path, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import Field
 
+from jobq.api.dialects import common as c
 from jobq.api.dialects.docs import add_docs
 from jobq.api.dialects.titan import shared as t
 from jobq.api.http.browsers import changes_state
+from jobq.api.http.context import engine_of
 from jobq.api.http.errors import HttpError
 from jobq.api.http.responses import json
 from jobq.api.http.security import guard_of
@@ -63,11 +65,6 @@ class Start(t.Loose):
     started_at: datetime | None = None
 
 
-def engine_of(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
-    return engine
-
-
 def document(job: Job) -> dict[str, Any]:
     return t.set_fields({
         **t.job_fields(job),
@@ -108,7 +105,7 @@ async def id_status(id: str, outcome: Awaitable[Response]) -> Response:
 async def enqueue(request: Request, group_name: Group, body: NewJobsWrapper) -> Response:
     """Enqueue job(s) in the group: all of them, or none if any is invalid."""
     specs = [
-        t.spec(group_name, t.owner(request), j.image, j.payload, j.delay, j.timeout, j.priority,
+        t.spec(group_name, c.owner(request), j.image, j.payload, j.delay, j.timeout, j.priority,
                j.max_retries, j.retries_delay)
         for j in body.jobs
     ]  # fmt: skip
@@ -160,7 +157,7 @@ async def consume(request: Request, n: Annotated[int, Query(ge=1, le=1000)] = 1)
     queues = await guard.queues_for(Action.work)
     if not queues:
         return many([])
-    return many(await engine.claim(ClaimSpec(queues, None, n, None, await t.worker(request, NAME))))
+    return many(await engine.claim(ClaimSpec(queues, None, n, None, await c.worker(request, NAME))))
 
 
 async def get_job(request: Request, group_name: Group, id: str) -> Response:
@@ -198,12 +195,12 @@ async def start(
     engine = engine_of(request)
     job = await in_group(request, group_name, id, Action.work)
     if job.state == State.queued:
-        spec = ClaimSpec([job.queue], None, 1, None, await t.worker(request, NAME), ids=[id])
+        spec = ClaimSpec([job.queue], None, 1, None, await c.worker(request, NAME), ids=[id])
         claimed = await engine.claim(spec)
         if claimed:
             return one(claimed[0])
         job = await engine.get(id)
-    return await id_status(id, _touched(engine, job, await t.reporter(request)))
+    return await id_status(id, _touched(engine, job, await c.reporter(request)))
 
 
 async def _touched(engine: Engine, job: Job, by: Reporter) -> Response:
@@ -216,7 +213,7 @@ async def success(request: Request, group_name: Group, id: str) -> Response:
     """Mark a running job succeeded."""
     engine = engine_of(request)
     job = await in_group(request, group_name, id, Action.work)
-    return await id_status(id, _completed(engine, job, await t.reporter(request)))
+    return await id_status(id, _completed(engine, job, await c.reporter(request)))
 
 
 async def _completed(engine: Engine, job: Job, by: Reporter) -> Response:
@@ -229,7 +226,7 @@ async def error(request: Request, group_name: Group, id: str) -> Response:
     engine = engine_of(request)
     job = await in_group(request, group_name, id, Action.work)
     failure = t.failure_error(await _reason(request), None)
-    by = await t.reporter(request)
+    by = await c.reporter(request)
     return await id_status(id, _failed(engine, job, by, failure))
 
 
@@ -252,7 +249,7 @@ async def touch(request: Request, group_name: Group, id: str) -> Response:
     """Reset a running job's timeout (409 IdStatus when it is not running)."""
     engine = engine_of(request)
     job = await in_group(request, group_name, id, Action.work)
-    return await id_status(id, _touch(engine, job, await t.reporter(request)))
+    return await id_status(id, _touch(engine, job, await c.reporter(request)))
 
 
 async def _touch(engine: Engine, job: Job, by: Reporter) -> Response:

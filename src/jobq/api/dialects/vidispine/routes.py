@@ -48,6 +48,7 @@ from jobq.api.dialects.vidispine.wire import (
     text,
     timestamp,
 )
+from jobq.api.http.context import engine_of
 from jobq.api.http.security import guard_of
 from jobq.auth.policy import Action
 from jobq.engine import Engine, JobSpec
@@ -80,11 +81,6 @@ def build_router() -> APIRouter:
     mounted = APIRouter(routes=list(router.routes))
     add_docs(mounted, "Vidispine JobApi (jobq)", "5.0", __doc__ or "")
     return mounted
-
-
-def engine_of(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
-    return engine
 
 
 def caller(request: Request) -> str | None:
