@@ -67,7 +67,7 @@ class Interface:
     router: Callable[[], APIRouter]
     render_error: Renderer = errors.native_error
     credentials: security.Scheme = security.BEARER  # how its requests carry an API key
-    session: bool = False  # also accept the dashboard's session cookie (api/session_auth.py)
+    session: bool = False  # also accept the dashboard's session cookie (web/session_auth.py)
 
 
 def interfaces() -> list[Interface]:

@@ -14,7 +14,7 @@
   answer also a Content-Security-Policy (scripts, styles and connections from this origin
   only, no framing), `X-Frame-Options: DENY` and `Referrer-Policy: same-origin`.
 
-Refusals are rendered in the error shape of the interface the path belongs to (api/errors.py).
+Refusals are rendered in the error shape of the interface the path belongs to (api/http/errors.py).
 """
 
 from __future__ import annotations

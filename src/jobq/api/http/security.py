@@ -2,9 +2,9 @@
 
 An interface names its scheme (`Interface.credentials`); the app adds `authenticate(scheme)`
 as a dependency of each of that interface's routes. Failures raise Unauthorized or RateLimited,
-which the interface's own error renderer shapes (api/errors.py), with the scheme's WWW-Authenticate
-challenge and Retry-After headers. Routes then call `await guard_of(request)` for permission
-checks (jobq.auth.guard).
+which the interface's own error renderer shapes (api/http/errors.py), with the scheme's
+WWW-Authenticate challenge and Retry-After headers. Routes then call `await guard_of(request)`
+for permission checks (jobq.auth.guard).
 """
 
 from __future__ import annotations

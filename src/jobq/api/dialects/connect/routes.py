@@ -1,7 +1,7 @@
 """Posit Connect's content-jobs API (seed 003), mounted at /__api__ by default.
 
 A content item (guid) is a jobq queue; its jobs are that queue's jobs. Shapes are in
-`connect_shapes`, permissions in `connect_access`. Beside the seed's seven job routes, two
+`shapes`, permissions in `access`. Beside the seed's seven job routes, two
 routes exist only so that posit-sdk can reach them: `GET /server_settings` and
 `GET /v1/content/{guid}` (see docs/design.md).
 """

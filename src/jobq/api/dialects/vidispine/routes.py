@@ -2,8 +2,8 @@
 
 A Vidispine job type is a jobq queue (a job made here gets that name as queue and type, so
 workers find it either way); `data` / `jobmetadata` is the job's metadata; `user` its owner.
-States, priorities and documents are translated in vidispine_map, content types and errors in
-vidispine_wire. Every decision about a job is the engine's.
+States, priorities and documents are translated in `map`, content types and errors in
+`wire`. Every decision about a job is the engine's.
 """
 
 from __future__ import annotations
