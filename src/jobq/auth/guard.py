@@ -28,7 +28,7 @@ from jobq.store.base import Store
 # queues every installation has from the start (Titan 0.2's one queue, the native default):
 # they exist before anyone enqueues, so only an administrator gives them an owner
 SHARED_QUEUES = frozenset({"default"})
-MAX_QUEUES_PER_USER = 1000  # the default of `jobq serve --max-queues-per-user`
+MAX_QUEUES_PER_USER = 1000  # by enqueueing into new names (`jobq serve --max-queues-per-user`)
 
 
 class Guard:

@@ -22,13 +22,15 @@ from jobq.store.base import Store
 Clock = Callable[[], float]
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$")
 TOUCH_EVERY = 60.0
+FAIL_LIMIT = 20  # failed authentications per client address ...
+FAIL_WINDOW = 60.0  # ... in this many seconds, then 429
 
 
 class FailureLimiter:
     """At most `limit` failed authentications per client address in any `window` seconds."""
 
     def __init__(
-        self, limit: int = 20, window: float = 60.0, clock: Clock = time.monotonic
+        self, limit: int = FAIL_LIMIT, window: float = FAIL_WINDOW, clock: Clock = time.monotonic
     ) -> None:
         self.limit = limit
         self.window = window

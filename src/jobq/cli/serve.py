@@ -12,16 +12,11 @@ from typing import Annotated, Any
 import typer
 
 from jobq.cli.db import check_db_url
-from jobq.config import (
-    DEFAULT_DB,
-    METRICS_QUEUES,
-    Config,
-    parse_mounts,
-    parse_proxies,
-    read_toml,
-)
-from jobq.engine import Defaults
-from jobq.loglimit import DEFAULT_MAX_BYTES as DEFAULT_MAX_LOG_BYTES
+from jobq.config import Config, parse_mounts, parse_proxies, read_toml
+from jobq.model import Defaults
+
+SERVE = Config()  # `serve`'s option defaults are these (and JOB's): each written once, there
+JOB = SERVE.defaults
 
 
 def _config_defaults(ctx: typer.Context, param: Any, path: str | None) -> str | None:
@@ -98,10 +93,11 @@ MaxAttempts = Annotated[
     int, typer.Option(envvar="JOBQ_MAX_ATTEMPTS", help="Default attempts per job.")
 ]
 ResultTtl = Annotated[
-    float, typer.Option(envvar="JOBQ_RESULT_TTL", help="Default seconds a finished job is kept.")
+    float | None,
+    typer.Option(envvar="JOBQ_RESULT_TTL", help="Default seconds a finished job is kept."),
 ]
 MaxLogBytes = Annotated[
-    int,
+    int | None,
     typer.Option(
         envvar="JOBQ_MAX_LOG_BYTES",
         min=1,
@@ -161,28 +157,28 @@ ConfigFile = Annotated[
 
 
 def serve(
-    db: Db = DEFAULT_DB,
-    host: Host = "127.0.0.1",
-    port: Port = 8080,
-    log_level: LogLevel = "info",
-    max_body: MaxBody = 16 * 1024 * 1024,
+    db: Db = SERVE.db,
+    host: Host = SERVE.host,
+    port: Port = SERVE.port,
+    log_level: LogLevel = SERVE.log_level,
+    max_body: MaxBody = SERVE.max_body,
     callback_allow: CallbackAllow = None,
-    callback_timeout: CallbackTimeout = 10.0,
+    callback_timeout: CallbackTimeout = SERVE.callback_timeout,
     mount: Mount = None,
-    insecure: Insecure = False,
-    access_log: AccessLog = False,
-    auth_fail_limit: AuthFailLimit = 20,
-    auth_fail_window: AuthFailWindow = 60.0,
+    insecure: Insecure = SERVE.insecure,
+    access_log: AccessLog = SERVE.access_log,
+    auth_fail_limit: AuthFailLimit = SERVE.auth_fail_limit,
+    auth_fail_window: AuthFailWindow = SERVE.auth_fail_window,
     trusted_proxy: TrustedProxy = None,
-    lease_seconds: LeaseSeconds = 60.0,
-    max_attempts: MaxAttempts = 3,
-    result_ttl: ResultTtl = 7 * 86400.0,
-    max_log_bytes: MaxLogBytes = DEFAULT_MAX_LOG_BYTES,
-    idle_after: IdleAfter = 60.0,
-    auto_migrate: AutoMigrate = True,
-    metrics_queues: MetricsQueues = METRICS_QUEUES,
-    max_queues_per_user: MaxQueuesPerUser = 1000,
-    loop_tick: LoopTick = 0.1,
+    lease_seconds: LeaseSeconds = JOB.lease_seconds,
+    max_attempts: MaxAttempts = JOB.max_attempts,
+    result_ttl: ResultTtl = JOB.result_ttl,
+    max_log_bytes: MaxLogBytes = JOB.max_log_bytes,
+    idle_after: IdleAfter = JOB.idle_after,
+    auto_migrate: AutoMigrate = SERVE.auto_migrate,
+    metrics_queues: MetricsQueues = SERVE.metrics_queues,
+    max_queues_per_user: MaxQueuesPerUser = SERVE.max_queues_per_user,
+    loop_tick: LoopTick = SERVE.loop_tick,
     config: ConfigFile = None,
 ) -> None:
     """Run the job server."""

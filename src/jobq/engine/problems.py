@@ -17,7 +17,7 @@ import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
-from jobq.model import Job, TypeActivity, WorkerSeen
+from jobq.model import DEFAULTS, Job, TypeActivity, WorkerSeen
 from jobq.states import State
 from jobq.store.base import Store
 
@@ -27,7 +27,7 @@ Message = Callable[[str, str, list[Job]], str]  # (queue, type, jobs) -> what is
 
 @dataclass(slots=True)
 class ProblemSettings:
-    idle_after: float = 60.0  # seconds without a worker taking waiting jobs
+    idle_after: float = DEFAULTS.idle_after  # seconds without a worker taking waiting jobs
     failures: int = 2  # failed attempts of one live job that make a problem
     deadline_warning: float = 60.0  # at most this long before a deadline ...
     deadline_fraction: float = 0.25  # ... and at most this part of the job's deadline_seconds

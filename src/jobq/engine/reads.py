@@ -13,11 +13,11 @@ from contextlib import AbstractContextManager
 
 from jobq import fields, loglimit
 from jobq.engine.problems import Problem, ProblemFinder, holds
-from jobq.engine.specs import Defaults
 from jobq.engine.stats import QueueSnapshot, QueueStatsCache
 from jobq.errors import InvalidInput, NotFound
 from jobq.model import (
     Attempt,
+    Defaults,
     FinishedCount,
     Job,
     JobQuery,

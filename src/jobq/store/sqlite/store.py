@@ -42,6 +42,7 @@ from jobq.store.sqlite.conn import (
     DEFAULT_CACHE_MIB,
     GroupCommitter,
     Readers,
+    adapt_none,
     cache_split,
     connect,
     migrate,
@@ -60,6 +61,7 @@ class SQLiteStore(Store):
         self._seen = SeenWorkers()
 
     async def open(self) -> None:
+        adapt_none()
         self._writer.start()
 
     async def close(self) -> None:
