@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from jobq.auth.store import AuthStore, auth_store_for
 from jobq.engine import Defaults, Engine
 from jobq.notify import Notifier
 from jobq.store.base import Store
@@ -54,6 +55,12 @@ async def store(store_kind: str, tmp_path: Path) -> AsyncIterator[Store]:
     yield s
     await s.close()
     await drop_store(s)
+
+
+@pytest.fixture
+def auth_store(store: Store) -> AuthStore:
+    """The users, keys and grants in `store`'s database."""
+    return auth_store_for(store)
 
 
 @pytest.fixture

@@ -37,6 +37,7 @@ from jobq.api.native import admin, problems, stats
 from jobq.api.native import routes as native
 from jobq.auth.protect import open_to_anyone
 from jobq.auth.service import Authenticator, FailureLimiter
+from jobq.auth.store import auth_store_for
 from jobq.config import Config
 from jobq.engine import Engine
 from jobq.engine.callbacks import CallbackSender
@@ -171,11 +172,12 @@ def lifespan_of(config: Config) -> Callable[[FastAPI], AbstractAsyncContextManag
         app.state.engine = engine
         metrics.attach(engine, app.state.metrics)
         limiter = FailureLimiter(config.auth_fail_limit, config.auth_fail_window)
+        auth_store = auth_store_for(store)
         app.state.auth = Authenticator(
-            store, limiter=limiter, max_queues=config.max_queues_per_user
+            auth_store, limiter=limiter, max_queues=config.max_queues_per_user
         )
         app.state.open_to_anyone = open_to_anyone(config.host, config.insecure)
-        if not app.state.open_to_anyone and not await store.has_users():
+        if not app.state.open_to_anyone and not await auth_store.has_users():
             log.warning(OPEN_MODE)  # (a public bind without users is warned of in jobq.server)
         await duties.start()
         lag = LoopLag(app.state.metrics.registry, config.loop_tick)

@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from jobq.auth.model import ApiKey, Grant, Principal, Role, Session, User
 from jobq.errors import StoreUnavailable
 from jobq.model import (
     Attempt,
@@ -39,7 +38,6 @@ from jobq.model import (
     WorkerSeen,
 )
 from jobq.states import State
-from jobq.store import postgres_auth as auth
 from jobq.store.base import Store
 from jobq.store.combine import Combiner, Outcome, Request, together
 from jobq.store.handover import can_hand_over
@@ -307,67 +305,6 @@ class PostgresStore(Store):
 
     async def callback_failed(self, callback_id: int, next_at: float | None, error: str) -> None:
         await self.db.run(lambda c: writes.callback_failed(c, callback_id, next_at, error))
-
-    # users, API keys, queue owners and grants (operations in postgres_auth.py)
-    async def has_users(self) -> bool:
-        return await self.db.read(auth.has_users)
-
-    async def add_user(self, user: User) -> None:
-        await self.db.run(lambda c: auth.add_user(c, user))
-
-    async def get_user(self, name: str) -> User | None:
-        return await self.db.read(lambda c: auth.get_user(c, name))
-
-    async def users(self) -> list[User]:
-        return await self.db.read(auth.users)
-
-    async def add_key(self, key: ApiKey) -> None:
-        await self.db.run(lambda c: auth.add_key(c, key))
-
-    async def get_key(self, key_id: str) -> ApiKey | None:
-        return await self.db.read(lambda c: auth.get_key(c, key_id))
-
-    async def keys(self, user: str | None = None) -> list[ApiKey]:
-        return await self.db.read(lambda c: auth.keys(c, user))
-
-    async def revoke_key(self, key_id: str, now: float) -> bool:
-        return await self.db.run(lambda c: auth.revoke_key(c, key_id, now))
-
-    async def key_used(self, key_id: str, now: float) -> None:
-        await self.db.run(lambda c: auth.key_used(c, key_id, now))
-
-    async def queue_owner(self, queue: str) -> str | None:
-        return await self.db.read(lambda c: auth.queue_owner(c, queue))
-
-    async def claim_queue(self, queue: str, user: str, now: float) -> str | None:
-        return await self.db.run(lambda c: auth.claim_queue(c, queue, user, now))
-
-    async def set_queue_owner(self, queue: str, user: str, now: float) -> None:
-        await self.db.run(lambda c: auth.set_queue_owner(c, queue, user, now))
-
-    async def grant(self, grant: Grant) -> None:
-        await self.db.run(lambda c: auth.grant(c, grant))
-
-    async def revoke_grant(self, queue: str, user: str) -> bool:
-        return await self.db.run(lambda c: auth.revoke_grant(c, queue, user))
-
-    async def grants(self, queue: str | None = None) -> list[Grant]:
-        return await self.db.read(lambda c: auth.grants(c, queue))
-
-    async def roles(self, user: str) -> dict[str, Role]:
-        return await self.db.read(lambda c: auth.roles(c, user))
-
-    async def secret(self, name: str, fresh: str) -> str:
-        return await self.db.run(lambda c: auth.secret(c, name, fresh))
-
-    async def add_session(self, session: Session) -> None:
-        await self.db.run(lambda c: auth.add_session(c, session))
-
-    async def session_user(self, session_id: str, now: float) -> Principal | None:
-        return await self.db.read(lambda c: auth.session_user(c, session_id, now))
-
-    async def end_session(self, session_id: str) -> bool:
-        return await self.db.run(lambda c: auth.end_session(c, session_id))
 
 
 def split_pool_size(url: str, default: int = 10) -> tuple[str, int]:
