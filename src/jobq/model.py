@@ -169,14 +169,15 @@ StepResult = Moved | JobqError
 
 @dataclass(slots=True)
 class ClaimSpec:
-    queues: list[str]
+    """A claim: up to `limit` queued jobs of `queues` (None: every queue there is, made
+    before or while it waits; no list of them is ever read) and `types` (None: any type)."""
+
+    queues: list[str] | None
     types: list[str] | None
     limit: int
     lease_seconds: float | None
     worker: Worker
     ids: list[str] | None = None  # claim only these jobs (each still must be queued)
-    # `queues` is every queue the server knew: one made while the claim waits counts too
-    every_queue: bool = False
 
 
 @dataclass(slots=True)
@@ -223,7 +224,7 @@ class WorkerSeen:
     name: str
     host: str | None
     pid: int | None
-    queues: list[str]
+    queues: list[str] | None  # None: it asked for every queue
     last_seen: float
     jobs_held: int
 

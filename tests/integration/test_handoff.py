@@ -227,3 +227,18 @@ async def test_a_handed_job_takes_the_next_seq_and_never_a_deleted_jobs(engine: 
     assert held.id == handed.id and held.seq == handed.seq
     assert done.seq < handed.seq < after.seq
     assert (await engine.get(handed.id)).seq == handed.seq
+
+
+async def test_a_waiting_claim_of_every_queue_gets_a_job_of_a_queue_made_while_it_waits(
+    engine: Engine,
+):
+    claims = count_claims(engine)
+    every = ClaimSpec(None, None, 1, None, Worker("w", "h", 1))
+    waiting = asyncio.create_task(engine.claim(every, wait=WAIT))
+    await parked(engine, 1)
+    [(job, _)] = await enqueue(engine, queue="brand-new")
+    [held] = await asyncio.wait_for(waiting, WAIT)
+    assert held.id == job.id and held.state is State.running
+    assert claims == [1]  # claimed in the enqueue's transaction, not woken to claim again
+    [seen] = await engine.store.workers()
+    assert seen.queues is None

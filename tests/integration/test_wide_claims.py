@@ -102,3 +102,22 @@ async def test_the_narrowing_reads_each_queue_through_the_claim_index(
     assert any("USING INDEX jobs_claim" in s or "USING COVERING INDEX jobs_claim" in s
                for s in steps), steps  # fmt: skip
     assert not any(s.startswith("SCAN j") or s == "SCAN jobs" for s in steps), steps
+
+
+async def test_a_claim_of_every_queue_walks_one_index_in_claim_order(
+    sqlite_engine: Engine,
+) -> None:
+    """No list of queues and no read of each queue: the queued jobs of all queues, in claim
+    order, through jobs_claim_all alone (the paused queues through their own small index)."""
+    store = sqlite_engine.store
+    assert isinstance(store, SQLiteStore)
+
+    def plan(c: sqlite3.Connection) -> list[str]:
+        params = (None, "key", 1.0, "{}", 1)
+        rows = c.execute(f"EXPLAIN QUERY PLAN {sqlite_claim.LEASE_BEST_OF_ALL}", params)
+        return [r[3] for r in rows]
+
+    steps = await store._readers.run(plan)
+    assert "SCAN jobs USING COVERING INDEX jobs_claim_all" in steps, steps
+    assert "SCAN queues USING INDEX queues_paused" in steps, steps
+    assert not any("TEMP B-TREE" in s or s in ("SCAN jobs", "SCAN queues") for s in steps), steps

@@ -159,11 +159,12 @@ class Guard:
         """Whether the caller may do `action` on `queue` (for filtering, not refusing)."""
         return may(self.principal, self.role(queue), action)
 
-    async def queues_for(self, action: Action) -> list[str]:
-        """Every queue the caller may do `action` on: for admins every queue the store knows,
-        for others those they hold a role on (never a read of other tenants' queues)."""
+    def queues_for(self, action: Action) -> list[str] | None:
+        """Every queue the caller may do `action` on: None (every queue, without a list of
+        them) for admins, for others those they hold a role on (never a read of other
+        tenants' queues)."""
         if self.unrestricted:
-            return await self.engine.queue_names()
+            return None
         return sorted(q for q in self.roles if self.may(q, action))
 
     def visible_queues(self) -> list[str] | None:

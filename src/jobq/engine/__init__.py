@@ -7,6 +7,7 @@ store and the notifier for every interface.
     respawn     jobs that spawn a successor when they finish (reserved metadata)
     handoff     parked long-polling claims an enqueue claims for in its own transaction
     problems    why waiting jobs cannot go on
+    listing     jobs in their situation (what holds them), listings the store cannot do alone
     callbacks   delivery of finished jobs to their callback URLs
     duties      the background loop: due jobs, expired leases, purge, callbacks
 """

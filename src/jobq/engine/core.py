@@ -215,8 +215,6 @@ class Engine(Reads):
                     await self.release(job.id, job.lease_token)
 
     async def _claim_now(self, spec: ClaimSpec) -> list[Job]:
-        if not spec.queues:  # a claim over every queue, with none yet: an enqueue hands one
-            return []
         now = self.clock()
         jobs = await self.store.claim(spec, lease_key(), now)
         self._claimed(jobs, now)
@@ -453,8 +451,10 @@ class Engine(Reads):
 
 
 def _check_claim(spec: ClaimSpec) -> None:
-    if spec.limit < 1 or not (spec.queues or spec.every_queue):
+    if spec.limit < 1 or spec.queues == []:
         raise InvalidInput("a claim needs at least one queue and a limit of at least 1")
+    if spec.ids is not None and spec.queues is None:
+        raise InvalidInput("a claim of named jobs names their queues")
     rules.check_lease(spec.lease_seconds)
 
 

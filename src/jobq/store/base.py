@@ -172,10 +172,13 @@ class Store(ABC):
     async def set_paused(self, queue: str, paused: bool, now: float) -> None: ...
 
     @abstractmethod
-    async def paused_queues(self) -> set[str]: ...
+    async def paused_queues(self, queues: Sequence[str] | None = None) -> set[str]:
+        """The paused queues (of `queues`; None: of all)."""
 
     @abstractmethod
-    async def touch_worker(self, worker: Worker, queues: Sequence[str], now: float) -> None: ...
+    async def touch_worker(
+        self, worker: Worker, queues: Sequence[str] | None, now: float
+    ) -> None: ...
 
     @abstractmethod
     async def workers(self) -> list[WorkerSeen]: ...
@@ -202,13 +205,19 @@ class Store(ABC):
         take them (priority, then first come)."""
 
     @abstractmethod
-    async def failing_jobs(self, min_attempt: int, limit: int) -> list[Job]:
+    async def failing_jobs(
+        self, min_attempt: int, limit: int, queues: Sequence[str] | None = None
+    ) -> list[Job]:
         """Live jobs (scheduled, queued, running) that carry an error from an earlier attempt
-        and have reached attempt `min_attempt`, oldest first."""
+        and have reached attempt `min_attempt`, oldest first; of `queues` only (None: all),
+        read through the index that leads with the queue (never another queue's jobs)."""
 
     @abstractmethod
-    async def deadlines_before(self, at: float, limit: int) -> list[Job]:
-        """Live jobs whose deadline_at is set and is at or before `at`, earliest first."""
+    async def deadlines_before(
+        self, at: float, limit: int, queues: Sequence[str] | None = None
+    ) -> list[Job]:
+        """Live jobs whose deadline_at is set and is at or before `at`, earliest first; of
+        `queues` only (None: all), as `failing_jobs`."""
 
     # callback outbox
     @abstractmethod

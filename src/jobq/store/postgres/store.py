@@ -263,11 +263,14 @@ class PostgresStore(Store):
     async def set_paused(self, queue: str, paused: bool, now: float) -> None:
         await self.db.run(lambda c: c.execute(SQL.set_paused, queue, int(paused), now))
 
-    async def paused_queues(self) -> set[str]:
-        rows = await self.db.read(lambda c: c.fetch(SQL.paused_queues))
+    async def paused_queues(self, queues: Sequence[str] | None = None) -> set[str]:
+        if queues is None:
+            rows = await self.db.read(lambda c: c.fetch(SQL.paused_queues))
+        else:
+            rows = await self.db.read(lambda c: c.fetch(reads.PAUSED_AMONG, list(queues)))
         return {r[0] for r in rows}
 
-    async def touch_worker(self, worker: Worker, queues: Sequence[str], now: float) -> None:
+    async def touch_worker(self, worker: Worker, queues: Sequence[str] | None, now: float) -> None:
         await self.db.run(lambda c: _touch_worker(c, worker, queues, now))
 
     async def workers(self) -> list[WorkerSeen]:
@@ -290,11 +293,19 @@ class PostgresStore(Store):
             rows = await self.db.read(lambda c: c.fetch(SQL.queued_ids_of_type, queue, type, limit))
         return [r[0] for r in rows]
 
-    async def failing_jobs(self, min_attempt: int, limit: int) -> list[Job]:
-        return await self._select_jobs(SQL.failing_jobs, min_attempt, limit)
+    async def failing_jobs(
+        self, min_attempt: int, limit: int, queues: Sequence[str] | None = None
+    ) -> list[Job]:
+        if queues is None:
+            return await self._select_jobs(SQL.failing_jobs, min_attempt, limit)
+        return await self._select_jobs(reads.FAILING_AMONG, list(queues), min_attempt, limit)
 
-    async def deadlines_before(self, at: float, limit: int) -> list[Job]:
-        return await self._select_jobs(SQL.deadlines_before, at, limit)
+    async def deadlines_before(
+        self, at: float, limit: int, queues: Sequence[str] | None = None
+    ) -> list[Job]:
+        if queues is None:
+            return await self._select_jobs(SQL.deadlines_before, at, limit)
+        return await self._select_jobs(reads.DEADLINES_AMONG, list(queues), at, limit)
 
     # callback outbox
     async def due_callbacks(self, now: float, limit: int, lease: float = 60.0) -> list[Callback]:
@@ -335,7 +346,8 @@ async def _claim(
     if spec.ids is not None:
         return await _claim_chosen(c, spec, lease_key, now, worker)
     types = list(spec.types) if spec.types else None
-    rows = await c.fetch(CLAIM_PICKED, spec.lease_seconds, now, worker, list(spec.queues),
+    queues = None if spec.queues is None else list(spec.queues)  # None: every queue
+    rows = await c.fetch(CLAIM_PICKED, spec.lease_seconds, now, worker, queues,
                          types, lease_key, spec.limit)  # fmt: skip
     return sorted((job_from_row(r) for r in rows), key=lambda j: (-j.priority, j.seq))
 
@@ -344,7 +356,7 @@ async def _claim_chosen(
     c: Conn, spec: ClaimSpec, lease_key: str, now: float, worker: str
 ) -> list[Job]:
     """A claim of named jobs (`spec.ids`), among the queued ones of unpaused queues."""
-    assert spec.ids is not None
+    assert spec.ids is not None and spec.queues is not None
     rows = await c.fetch(LOCK_NAMED, list(spec.queues), list(spec.ids), spec.limit)
     seqs = [r[0] for r in rows]
     if not seqs:
@@ -356,5 +368,5 @@ async def _claim_chosen(
     return jobs
 
 
-async def _touch_worker(c: Conn, worker: Worker, queues: Sequence[str], now: float) -> None:
+async def _touch_worker(c: Conn, worker: Worker, queues: Sequence[str] | None, now: float) -> None:
     await c.execute(TOUCH_WORKER, *worker_values(worker, queues, now))

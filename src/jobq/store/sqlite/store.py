@@ -240,11 +240,14 @@ class SQLiteStore(Store):
     async def set_paused(self, queue: str, paused: bool, now: float) -> None:
         await self._write(lambda c: c.execute(SQL.set_paused, (queue, int(paused), now)))
 
-    async def paused_queues(self) -> set[str]:
-        rows = await self._readers.run(lambda c: c.execute(SQL.paused_queues).fetchall())
+    async def paused_queues(self, queues: Sequence[str] | None = None) -> set[str]:
+        sql, params = reads.PAUSED_AMONG, [reads.json_list(queues)]
+        if queues is None:
+            sql, params = SQL.paused_queues, []
+        rows = await self._readers.run(lambda c: c.execute(sql, params).fetchall())
         return {r[0] for r in rows}
 
-    async def touch_worker(self, worker: Worker, queues: Sequence[str], now: float) -> None:
+    async def touch_worker(self, worker: Worker, queues: Sequence[str] | None, now: float) -> None:
         await self._write(lambda c: sqlite_claim.touch_worker(c, worker, queues, now))
 
     async def workers(self) -> list[WorkerSeen]:
@@ -267,11 +270,20 @@ class SQLiteStore(Store):
         rows = await self._readers.run(lambda c: c.execute(sql, params).fetchall())
         return [r[0] for r in rows]
 
-    async def failing_jobs(self, min_attempt: int, limit: int) -> list[Job]:
-        return await self._select_jobs(SQL.failing_jobs, (min_attempt, limit))
+    async def failing_jobs(
+        self, min_attempt: int, limit: int, queues: Sequence[str] | None = None
+    ) -> list[Job]:
+        if queues is None:
+            return await self._select_jobs(SQL.failing_jobs, (min_attempt, limit))
+        among = reads.json_list(queues)
+        return await self._select_jobs(reads.FAILING_AMONG, (among, min_attempt, limit))
 
-    async def deadlines_before(self, at: float, limit: int) -> list[Job]:
-        return await self._select_jobs(SQL.deadlines_before, (at, limit))
+    async def deadlines_before(
+        self, at: float, limit: int, queues: Sequence[str] | None = None
+    ) -> list[Job]:
+        if queues is None:
+            return await self._select_jobs(SQL.deadlines_before, (at, limit))
+        return await self._select_jobs(reads.DEADLINES_AMONG, (reads.json_list(queues), at, limit))
 
     # callback outbox
     async def due_callbacks(self, now: float, limit: int, lease: float = 60.0) -> list[Callback]:
@@ -297,8 +309,9 @@ def _hand_over(c: sqlite3.Connection, job: Job, spec: ClaimSpec, key: str, now: 
 
 def _new_work(spec: ClaimSpec, jobs: Sequence[Job]) -> list[str] | None:
     """A wide claim handed new work looks only at the queues of that work (it waited because
-    its other queues had nothing); other claims at all their queues (None)."""
-    if not sqlite_claim.is_wide(spec):
+    its other queues had nothing); other claims (every queue's too) at all their queues
+    (None)."""
+    if spec.queues is None or not sqlite_claim.is_wide(spec):
         return None
     asked = set(spec.queues)
     return [q for q in dict.fromkeys(job.queue for job in jobs) if q in asked]
