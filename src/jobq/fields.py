@@ -51,8 +51,13 @@ def metadata(values: Mapping[str, str], field: str = "metadata") -> None:
         text(value, f"{field}.{key[:NAME_MAX]}", META_VALUE_MAX)
 
 
-def job(queue: str, kind: str, metadata_: Mapping[str, str], unique_key: str | None,
-        callback: str | None) -> None:  # fmt: skip
+def job(
+    queue: str,
+    kind: str,
+    metadata_: Mapping[str, str],
+    unique_key: str | None,
+    callback: str | None,
+) -> None:
     """The free-form text fields of a new job."""
     text(queue, "queue", NAME_MAX)
     text(kind, "type", NAME_MAX)

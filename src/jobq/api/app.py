@@ -33,7 +33,7 @@ from jobq.api.http.fast import FastRoutes, fast_routes
 from jobq.api.http.json_limits import keepable_json
 from jobq.api.http.limits import BodyLimit
 from jobq.api.http.responses import JSONResponse
-from jobq.api.native import admin, problems, stats
+from jobq.api.native import admin, logs, problems, stats
 from jobq.api.native import routes as native
 from jobq.auth.protect import open_to_anyone
 from jobq.auth.service import Authenticator, FailureLimiter
@@ -49,8 +49,10 @@ from jobq.store import Store, open_store
 from jobq.web import session, session_auth
 
 log = logging.getLogger("jobq")
-OPEN_MODE = ("no users yet: requests from this machine need no key; `jobq users add NAME "
-             "--admin` turns authentication on (docs/auth.md)")  # fmt: skip
+OPEN_MODE = (
+    "no users yet: requests from this machine need no key; `jobq users add NAME "
+    "--admin` turns authentication on (docs/auth.md)"
+)
 
 NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
@@ -100,7 +102,7 @@ def native_routes() -> APIRouter:
 
     One flat router, not four included ones: FastAPI matches an included router by scanning
     its routes, then scans them again to handle the request, at every level of nesting."""
-    parts = (native.router, admin.router, problems.router, stats.router)
+    parts = (native.router, logs.router, admin.router, problems.router, stats.router)
     return APIRouter(routes=[route for part in parts for route in part.routes])
 
 
@@ -166,8 +168,12 @@ def lifespan_of(config: Config) -> Callable[[FastAPI], AbstractAsyncContextManag
         notifier = make_notifier(store)
         await notifier.start()
         engine = Engine(store, notifier, config.defaults)
-        sender = CallbackSender(store, config.callback_allow, config.callback_timeout,
-                                shapes={"accepted": accepted.document})  # fmt: skip
+        sender = CallbackSender(
+            store,
+            config.callback_allow,
+            config.callback_timeout,
+            shapes={"accepted": accepted.document},
+        )
         duties = Duties(engine, sender)
         app.state.engine = engine
         metrics.attach(engine, app.state.metrics)

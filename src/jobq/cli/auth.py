@@ -105,9 +105,17 @@ def keys_ls(
 ) -> None:
     """Every key (never the key itself: only its id)."""
     keys = on_store(db, lambda s: s.keys(user))
-    rows = [{"id": k.id, "user": k.user, "name": k.name, "created": iso(k.created_at),
-             "last used": iso(k.last_used_at), "revoked": iso(k.revoked_at)}
-            for k in keys]  # fmt: skip
+    rows = [
+        {
+            "id": k.id,
+            "user": k.user,
+            "name": k.name,
+            "created": iso(k.created_at),
+            "last used": iso(k.last_used_at),
+            "revoked": iso(k.revoked_at),
+        }
+        for k in keys
+    ]
     _print(rows, ["id", "user", "name", "created", "last used", "revoked"], as_json)
 
 

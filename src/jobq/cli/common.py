@@ -23,8 +23,12 @@ Key = Annotated[
 DEFAULT_URL = "http://127.0.0.1:8080"
 
 
-def listing(items: list[dict[str, Any]], as_json: bool, columns: Sequence[str],
-            row: Callable[[dict[str, Any]], Sequence[str]]) -> None:  # fmt: skip
+def listing(
+    items: list[dict[str, Any]],
+    as_json: bool,
+    columns: Sequence[str],
+    row: Callable[[dict[str, Any]], Sequence[str]],
+) -> None:
     """`items` as JSON, or as a table of `columns` with one `row(item)` per item."""
     if as_json:
         print(json.dumps(items, indent=2))
@@ -48,8 +52,13 @@ def call(
     method: str, url: str, key: str | None, path: str, timeout: float = 30.0, **kwargs: Any
 ) -> Any:
     try:
-        response = httpx.request(method, f"{url.rstrip('/')}/api/v1{path}", timeout=timeout,
-                                 headers=headers(key), **kwargs)  # fmt: skip
+        response = httpx.request(
+            method,
+            f"{url.rstrip('/')}/api/v1{path}",
+            timeout=timeout,
+            headers=headers(key),
+            **kwargs,
+        )
     except httpx.HTTPError as exc:
         console.print(f"cannot reach jobq at {url}: {exc}", style="red")
         raise typer.Exit(2) from None
@@ -69,9 +78,23 @@ def show_job(job: dict[str, Any], as_json: bool) -> None:
         print(json.dumps(job, indent=2))
         return
     table = Table("field", "value", show_header=False)
-    for key in ("id", "queue", "type", "state", "priority", "attempt", "max_attempts",
-                "created_at", "started_at", "finished_at", "result", "error", "exit_code",
-                "retry_of", "retried_by"):  # fmt: skip
+    for key in (
+        "id",
+        "queue",
+        "type",
+        "state",
+        "priority",
+        "attempt",
+        "max_attempts",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "result",
+        "error",
+        "exit_code",
+        "retry_of",
+        "retried_by",
+    ):
         value = job.get(key)
         if key == "state":
             value = state_of(job)

@@ -86,8 +86,9 @@ def enqueue_many(
             try:
                 ids += [r.id for r in client.enqueue_receipts(jobs)]
             except ClientError as exc:
-                console.print(f"{exc}; {len(ids)} of {len(payloads)} were enqueued before",
-                              style="red")  # fmt: skip
+                console.print(
+                    f"{exc}; {len(ids)} of {len(payloads)} were enqueued before", style="red"
+                )
                 raise typer.Exit(1) from None
             progress.advance(bar, len(jobs))
     if as_json:
@@ -96,11 +97,16 @@ def enqueue_many(
         console.print(f"enqueued {len(ids)} jobs into {queue}")
 
 
-def _new_job(queue: str, type: str, priority: int, delay: float | None,
-             meta: list[str] | None) -> dict[str, Any]:  # fmt: skip
+def _new_job(
+    queue: str, type: str, priority: int, delay: float | None, meta: list[str] | None
+) -> dict[str, Any]:
     """A new job's fields as the enqueue commands' options give them, but its payload."""
-    job: dict[str, Any] = {"queue": queue, "type": type, "priority": priority,
-                           "metadata": pairs(meta)}  # fmt: skip
+    job: dict[str, Any] = {
+        "queue": queue,
+        "type": type,
+        "priority": priority,
+        "metadata": pairs(meta),
+    }
     if delay is not None:
         job["delay"] = delay
     return job
@@ -134,12 +140,28 @@ def jobs_ls(
     as_json: AsJson = False,
 ) -> None:
     """List jobs."""
-    params: dict[str, Any] = {"queue": queue or [], "state": state or [], "type": type or [],
-                              "limit": limit, "sort": sort}  # fmt: skip
+    params: dict[str, Any] = {
+        "queue": queue or [],
+        "state": state or [],
+        "type": type or [],
+        "limit": limit,
+        "sort": sort,
+    }
     jobs = call("GET", url, key, "/jobs", params=params)["jobs"]
-    listing(jobs, as_json, ("id", "queue", "type", "state", "prio", "attempt", "created"),
-            lambda j: (j["id"], j["queue"], j["type"], state_of(j), str(j["priority"]),
-                       f"{j['attempt']}/{j['max_attempts']}", j["created_at"]))  # fmt: skip
+    listing(
+        jobs,
+        as_json,
+        ("id", "queue", "type", "state", "prio", "attempt", "created"),
+        lambda j: (
+            j["id"],
+            j["queue"],
+            j["type"],
+            state_of(j),
+            str(j["priority"]),
+            f"{j['attempt']}/{j['max_attempts']}",
+            j["created_at"],
+        ),
+    )
 
 
 @jobs_app.command("show")

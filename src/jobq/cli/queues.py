@@ -15,9 +15,17 @@ def queues_ls(url: Url = DEFAULT_URL, key: Key = None, as_json: AsJson = False) 
     """Every queue with its counts per state."""
     queues = call("GET", url, key, "/queues")["queues"]
     states = ("scheduled", "queued", "running", "succeeded", "failed", "cancelled")
-    listing(queues, as_json, ("queue", *states, "oldest queued", "paused"),
-            lambda q: (q["name"], *(str(q["counts"][s]) for s in states),
-                       q["oldest_queued_at"] or "-", "yes" if q["paused"] else "no"))  # fmt: skip
+    listing(
+        queues,
+        as_json,
+        ("queue", *states, "oldest queued", "paused"),
+        lambda q: (
+            q["name"],
+            *(str(q["counts"][s]) for s in states),
+            q["oldest_queued_at"] or "-",
+            "yes" if q["paused"] else "no",
+        ),
+    )
 
 
 @queues_app.command("pause")
@@ -37,9 +45,19 @@ def queues_resume(name: str, url: Url = DEFAULT_URL, key: Key = None) -> None:
 def workers_ls(url: Url = DEFAULT_URL, key: Key = None, as_json: AsJson = False) -> None:
     """Workers seen claiming: their queues, when last seen, how many jobs each holds."""
     workers = call("GET", url, key, "/workers")["workers"]
-    listing(workers, as_json, ("worker", "host", "pid", "queues", "last seen", "jobs held"),
-            lambda w: (w["name"], w["host"], str(w["pid"]), ", ".join(w["queues"]),
-                       w["last_seen"], str(w["jobs_held"])))  # fmt: skip
+    listing(
+        workers,
+        as_json,
+        ("worker", "host", "pid", "queues", "last seen", "jobs held"),
+        lambda w: (
+            w["name"],
+            w["host"],
+            str(w["pid"]),
+            ", ".join(w["queues"]),
+            w["last_seen"],
+            str(w["jobs_held"]),
+        ),
+    )
 
 
 def problems_ls(url: Url = DEFAULT_URL, key: Key = None, as_json: AsJson = False) -> None:
@@ -48,6 +66,9 @@ def problems_ls(url: Url = DEFAULT_URL, key: Key = None, as_json: AsJson = False
     if not problems and not as_json:
         console.print("no problems")
         return
-    listing(problems, as_json, ("problem", "queue", "type", "jobs", "what is wrong"),
-            lambda p: (p["kind"], p["queue"], p["type"] or "-", str(p["job_count"]),
-                       p["message"]))  # fmt: skip
+    listing(
+        problems,
+        as_json,
+        ("problem", "queue", "type", "jobs", "what is wrong"),
+        lambda p: (p["kind"], p["queue"], p["type"] or "-", str(p["job_count"]), p["message"]),
+    )

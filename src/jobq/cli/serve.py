@@ -182,22 +182,25 @@ def serve(
     config: ConfigFile = None,
 ) -> None:
     """Run the job server."""
+    config_of_options = config_from(locals())  # before any other local name exists
     from jobq.server import run
 
+    run(config_of_options)
+
+
+JOB_OPTIONS = ("lease_seconds", "max_attempts", "result_ttl", "max_log_bytes", "idle_after")
+
+
+def config_from(options: dict[str, Any]) -> Config:
+    """The server's Config from `jobq serve`'s options (named as Config names them, but for
+    the repeatable --mount and --trusted-proxy, and the job defaults, which Defaults holds)."""
+    o = {k: v for k, v in options.items() if k != "config"}  # the file was read eagerly
     try:
-        mounts = parse_mounts(mount or [])
-        proxies = parse_proxies(trusted_proxy or [])
+        o["mounts"] = parse_mounts(o.pop("mount") or [])
+        o["trusted_proxies"] = parse_proxies(o.pop("trusted_proxy") or [])
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    check_db_url(db)
-    defaults = Defaults(lease_seconds=lease_seconds, max_attempts=max_attempts,
-                        result_ttl=result_ttl, max_log_bytes=max_log_bytes,
-                        idle_after=idle_after)  # fmt: skip
-    run(Config(db=db, host=host, port=port, log_level=log_level, max_body=max_body,
-               callback_allow=callback_allow or [], callback_timeout=callback_timeout,
-               mounts=mounts, insecure=insecure,
-               access_log=access_log, defaults=defaults, auth_fail_limit=auth_fail_limit,
-               auth_fail_window=auth_fail_window, trusted_proxies=proxies,
-               auto_migrate=auto_migrate,
-               metrics_queues=metrics_queues, loop_tick=loop_tick,
-               max_queues_per_user=max_queues_per_user))  # fmt: skip
+    check_db_url(o["db"])
+    o["callback_allow"] = o["callback_allow"] or []
+    o["defaults"] = Defaults(**{name: o.pop(name) for name in JOB_OPTIONS})
+    return Config(**o)

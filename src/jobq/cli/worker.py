@@ -8,8 +8,10 @@ import typer
 
 from jobq.cli.common import DEFAULT_URL, Key, Url
 
-PREFETCH_HELP = ("Jobs claimed ahead of the free slots, held until one frees (default: one "
-                 "batch while jobs take under 0.1 s on average; 0: none).")  # fmt: skip
+PREFETCH_HELP = (
+    "Jobs claimed ahead of the free slots, held until one frees (default: one "
+    "batch while jobs take under 0.1 s on average; 0: none)."
+)
 
 
 def worker(
@@ -59,7 +61,15 @@ def worker(
     """Claim jobs and run them: commands (payload argv) and Python tasks (--app)."""
     from jobq.worker.main import main as run_worker
 
-    overrides = {"queues": queue, "concurrency": concurrency, "lease": lease, "grace": grace,
-                 "batch": batch, "name": name, "prefetch": prefetch,
-                 "burst": burst or None, "max_jobs": max_jobs}  # fmt: skip
+    overrides = {
+        "queues": queue,
+        "concurrency": concurrency,
+        "lease": lease,
+        "grace": grace,
+        "batch": batch,
+        "name": name,
+        "prefetch": prefetch,
+        "burst": burst or None,
+        "max_jobs": max_jobs,
+    }
     run_worker(url, app_ref, overrides, log_level, key, loop)

@@ -19,13 +19,16 @@ class LoopLag:
         self.interval = interval
         self.longest = 0.0
         self.lags = Histogram(
-            "jobq_event_loop_lag_seconds", "How late the event loop woke a timer.",
-            buckets=LAG_BUCKETS, registry=registry,
-        )  # fmt: skip
-        self.longest_gauge = Gauge(
-            "jobq_event_loop_lag_max_seconds", "The longest event loop lag since start.",
+            "jobq_event_loop_lag_seconds",
+            "How late the event loop woke a timer.",
+            buckets=LAG_BUCKETS,
             registry=registry,
-        )  # fmt: skip
+        )
+        self.longest_gauge = Gauge(
+            "jobq_event_loop_lag_max_seconds",
+            "The longest event loop lag since start.",
+            registry=registry,
+        )
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:

@@ -48,10 +48,27 @@ from jobq.observe.tally import CounterTally, HistogramTally
 from jobq.states import TERMINAL, State
 
 STATS_TTL = 2.0  # seconds a scrape may reuse the last read of the per-queue counts
-TIME_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
-                60, 300, 900, 3600)  # fmt: skip
-HTTP_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10,
-                60)  # fmt: skip
+TIME_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+    5,
+    10,
+    30,
+    60,
+    300,
+    900,
+    3600,
+)
+HTTP_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60)
 UNMATCHED = "(unmatched)"  # the route label of requests no route matched (bounded cardinality)
 OTHER = "(other)"  # the queue label of the queues past the limit
 STATE_NAMES = tuple(state.value for state in State)
@@ -142,16 +159,25 @@ class Tallies(Collector):
             "jobq_http_requests", "HTTP requests.", ["route", "method", "status"]
         )
         self.latency = HistogramTally(
-            "jobq_http_request_seconds", "HTTP request latency.", ["route", "method"],
+            "jobq_http_request_seconds",
+            "HTTP request latency.",
+            ["route", "method"],
             HTTP_BUCKETS,
-        )  # fmt: skip
+        )
         self.store_errors = CounterTally(
             "jobq_store_errors", "StoreUnavailable errors answered to requests.", []
         )
 
     def collect(self) -> Iterator[Metric]:
-        for tally in (self.enqueued, self.finished, self.waited, self.ran, self.requests,
-                      self.latency, self.store_errors):  # fmt: skip
+        for tally in (
+            self.enqueued,
+            self.finished,
+            self.waited,
+            self.ran,
+            self.requests,
+            self.latency,
+            self.store_errors,
+        ):
             yield from tally.collect()
 
 
@@ -166,9 +192,10 @@ class Metrics:
         self.tallies = Tallies()
         self.registry.register(self.tallies)
         self.claim_waiters = Gauge(
-            "jobq_claim_waiters", "Long-poll claims waiting in this process.",
+            "jobq_claim_waiters",
+            "Long-poll claims waiting in this process.",
             registry=self.registry,
-        )  # fmt: skip
+        )
 
     def on_moves(self, moves: Sequence[Moved], now: float) -> None:
         """Count what a batch of transitions did (Engine.on_moves)."""
@@ -243,8 +270,14 @@ def install(app: FastAPI, metrics: Metrics) -> None:
     """Mount GET /metrics, the request middleware and the store-error count on `app`."""
     app.state.metrics = metrics
     app.add_middleware(RequestMetrics, metrics=metrics)
-    app.add_api_route("/metrics", scrape, methods=["GET"], tags=["metrics"],
-                      response_class=Response, include_in_schema=True)  # fmt: skip
+    app.add_api_route(
+        "/metrics",
+        scrape,
+        methods=["GET"],
+        tags=["metrics"],
+        response_class=Response,
+        include_in_schema=True,
+    )
     on_jobq_error = app.exception_handlers.get(JobqError)
     if on_jobq_error is not None:
 

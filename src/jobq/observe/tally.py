@@ -37,8 +37,9 @@ class CounterTally:
 class HistogramTally:
     """A histogram by label values: per-bucket counts (not cumulative) and a sum."""
 
-    def __init__(self, name: str, documentation: str, labels: Sequence[str],
-                 buckets: Sequence[float]) -> None:  # fmt: skip
+    def __init__(
+        self, name: str, documentation: str, labels: Sequence[str], buckets: Sequence[float]
+    ) -> None:
         self.name, self.documentation, self.labels = name, documentation, list(labels)
         self.bounds = sorted(buckets)
         self.series: dict[tuple[str, ...], tuple[list[int], list[float]]] = {}
@@ -56,7 +57,6 @@ class HistogramTally:
             running, buckets = 0, []
             for bound, count in zip([*self.bounds, float("inf")], counts, strict=True):
                 running += count
-                buckets.append(("+Inf" if bound == float("inf") else repr(float(bound)),
-                                running))  # fmt: skip
+                buckets.append(("+Inf" if bound == float("inf") else repr(float(bound)), running))
             family.add_metric(list(labels), buckets, total[0])
         yield family

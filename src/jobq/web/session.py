@@ -67,9 +67,14 @@ def check_form(request: Request, form_token: object) -> None:
 
 def _set_cookie(response: Response, request: Request, name: str, value: str) -> None:
     response.set_cookie(
-        name, value, max_age=LIFETIME, path="/", httponly=True, samesite="strict",
+        name,
+        value,
+        max_age=LIFETIME,
+        path="/",
+        httponly=True,
+        samesite="strict",
         secure=request.url.scheme == "https",
-    )  # fmt: skip
+    )
 
 
 def _page(request: Request, message: str = "", status: int = 200) -> Response:
@@ -113,8 +118,9 @@ async def login(request: Request) -> Response:
         return _page(request, Unauthorized("the API key is not valid").message, 401)
     response = RedirectResponse("/ui/", status_code=303)
     assert principal.key_id is not None
-    _set_cookie(response, request, SESSION, await open_session(request, principal.key_id,
-                                                               auth.clock()))  # fmt: skip
+    _set_cookie(
+        response, request, SESSION, await open_session(request, principal.key_id, auth.clock())
+    )
     return response
 
 

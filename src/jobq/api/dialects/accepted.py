@@ -135,16 +135,18 @@ async def enqueue(
     """Enqueue a job: 202 with its handle in `Location`. Priority 3 is the most urgent."""
     url = callback_url(x_accepted_callback_url)
     spec = JobSpec(
-        queue=body.queue, payload=body.params,
+        queue=body.queue,
+        payload=body.params,
         metadata={reserved.CALLBACK_SHAPE: NAME} if url else {},  # the seed's job is POSTed
         priority=priority(x_accepted_priority),
         result_ttl=seconds("X-Accepted-Result-TTL", x_accepted_result_ttl),
         callback_url=url,
         deadline_seconds=seconds("X-Accepted-Job-Timeout", x_accepted_job_timeout),
         deadline_from_enqueue=True,  # a job nobody took fails at its timeout too
-        delay=seconds("X-Accepted-Delay", x_accepted_delay), max_attempts=REHANDS,
+        delay=seconds("X-Accepted-Delay", x_accepted_delay),
+        max_attempts=REHANDS,
         owner=c.owner(request),
-    )  # fmt: skip
+    )
     if spec.deadline_seconds == 0:
         raise InvalidInput("X-Accepted-Job-Timeout must be above 0", field="X-Accepted-Job-Timeout")
     await (await guard_of(request)).enqueue([body.queue])

@@ -104,19 +104,21 @@ class BrowserGuard:
         host = headers.get(b"host", b"").decode("latin-1")
         if host and not loopback_name(host) and await _open_to_this_machine_only(scope):
             return HttpError(
-                421, "host_not_allowed",
+                421,
+                "host_not_allowed",
                 f"this server has no users, so it answers only to loopback names "
                 f"(127.0.0.1, localhost, [::1]), not {host!r}; add a user "
                 "(docs/auth.md) to serve other names",
                 {"host": host},
-            )  # fmt: skip
+            )
         site = _foreign_site(headers)
         if site is not None and self.changes_state(scope):
             return HttpError(
-                403, "cross_site",
+                403,
+                "cross_site",
                 "a request from another web site may not change anything here",
                 {"sent_by": site},
-            )  # fmt: skip
+            )
         return None
 
     def changes_state(self, scope: Scope) -> bool:

@@ -39,8 +39,9 @@ class Departure:
             self._next = asyncio.ensure_future(_past_the_body(self._receive))
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:  # fmt: skip
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if self._next is not None:
             self._next.cancel()
 

@@ -120,10 +120,13 @@ def validation_error(exc: RequestValidationError) -> HttpError:
     if any(e.get("type") == "json_invalid" for e in errors):
         return HttpError(400, "malformed_json", "the request body is not valid JSON", {})
     fields = [
-        {"field": _field_name(e.get("loc", ())),
-         "message": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+        {
+            "field": _field_name(e.get("loc", ())),
+            "message": str(e.get("msg", "")),
+            "type": str(e.get("type", "")),
+        }
         for e in errors
-    ]  # fmt: skip
+    ]
     names = ", ".join(f["field"] or "body" for f in fields)
     return HttpError(422, "invalid", f"invalid request: {names}", {"fields": fields})
 

@@ -36,10 +36,17 @@ from jobq.fields import UNSTORABLE
 # hold "e123" too, but followed by a letter, a dash or a quote, so they do not send almost
 # every acknowledgement body to the slow parse below.
 SHAPE_TABLE = bytes(
-    ord("0") if c in b"0123456789" else ord("e") if c in b"eE" else c if c == ord("+")
-    else ord(" ") if c in b" \t\r\n,]}" else ord("x")
+    ord("0")
+    if c in b"0123456789"
+    else ord("e")
+    if c in b"eE"
+    else c
+    if c == ord("+")
+    else ord(" ")
+    if c in b" \t\r\n,]}"
+    else ord("x")
     for c in range(256)
-)  # fmt: skip
+)
 HUGE_EXPONENT = re.compile(rb"e\+?000+(?![^ ])")
 STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 MAX_DEPTH = 200
@@ -130,8 +137,9 @@ def _strings(value: Any) -> list[str]:
 def check_numbers(body: bytes) -> None:
     """Raise InvalidInput if `body` is JSON holding a number jobq cannot keep exactly."""
     shape = body.translate(SHAPE_TABLE)
-    if not (b"0" * 19 in shape or HUGE_EXPONENT.search(shape)
-            or b"NaN" in body or b"Infinity" in body):  # fmt: skip
+    if not (
+        b"0" * 19 in shape or HUGE_EXPONENT.search(shape) or b"NaN" in body or b"Infinity" in body
+    ):
         return
     try:
         json.loads(body, parse_int=_int, parse_float=_float, parse_constant=_constant)

@@ -45,12 +45,25 @@ class BodyLimit:
 
     async def _refuse(self, send: Send) -> None:
         body = orjson.dumps(
-            {"error": {"code": "too_large", "details": {"max_body": self.max_body},
-                       "message": f"the request body is over {self.max_body} bytes"}}
-        )  # fmt: skip
-        await send({"type": "http.response.start", "status": 413, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-            (b"connection", b"close")]})  # fmt: skip
+            {
+                "error": {
+                    "code": "too_large",
+                    "details": {"max_body": self.max_body},
+                    "message": f"the request body is over {self.max_body} bytes",
+                }
+            }
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 

@@ -103,18 +103,32 @@ def parse_basic(request: Request) -> Credentials | None:
 
 KEY_HELP = "a jobq API key (`jobq keys create USER`)"
 BEARER = Scheme(
-    "bearer", parse_bearer, 'Bearer realm="jobq"',
+    "bearer",
+    parse_bearer,
+    'Bearer realm="jobq"',
     Declared(HTTPBearer(bearerFormat="jobq_<id>_<secret>", description=KEY_HELP), "bearer"),
-)  # fmt: skip
+)
 KEY = Scheme(
-    "key", parse_key, 'Key realm="jobq"',
-    Declared(APIKey.model_validate({"in": APIKeyIn.header, "name": "Authorization",
-                                    "description": f"`Key KEY`: {KEY_HELP}"}), "connectKey"),
-)  # fmt: skip
+    "key",
+    parse_key,
+    'Key realm="jobq"',
+    Declared(
+        APIKey.model_validate(
+            {
+                "in": APIKeyIn.header,
+                "name": "Authorization",
+                "description": f"`Key KEY`: {KEY_HELP}",
+            }
+        ),
+        "connectKey",
+    ),
+)
 BASIC = Scheme(
-    "basic", parse_basic, 'Basic realm="jobq", charset="UTF-8"',
+    "basic",
+    parse_basic,
+    'Basic realm="jobq", charset="UTF-8"',
     Declared(HTTPBase(scheme="basic", description=f"the user name, and {KEY_HELP}"), "basic"),
-)  # fmt: skip
+)
 
 
 def client_address(request: Request) -> str:
@@ -133,8 +147,10 @@ async def identify(request: Request, scheme: Scheme) -> Principal:
         if getattr(request.app.state, "open_to_anyone", False):
             log.warning(
                 "INSECURE: %s %s from %s served without authentication",
-                request.method, request.url.path, client_address(request),
-            )  # fmt: skip
+                request.method,
+                request.url.path,
+                client_address(request),
+            )
         return OPEN
     address = client_address(request)
     wait = auth.limiter.retry_after(address)

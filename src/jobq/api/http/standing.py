@@ -37,9 +37,12 @@ class Standing:
     raises (NotFound, Forbidden) when it may not; `guard` is the caller's current Guard."""
 
     def __init__(
-        self, request: Request, guard: Guard, check: Check = no_further_check,
+        self,
+        request: Request,
+        guard: Guard,
+        check: Check = no_further_check,
         every: float = RECHECK_SECONDS,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.request = request
         self.guard = guard
         self.check = check

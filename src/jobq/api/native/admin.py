@@ -61,13 +61,18 @@ def user_document(u: User) -> dict[str, Any]:
 
 
 def key_document(k: ApiKey) -> dict[str, Any]:
-    return {"id": k.id, "user": k.user, "name": k.name, "created_at": iso(k.created_at),
-            "last_used_at": iso(k.last_used_at), "revoked_at": iso(k.revoked_at)}  # fmt: skip
+    return {
+        "id": k.id,
+        "user": k.user,
+        "name": k.name,
+        "created_at": iso(k.created_at),
+        "last_used_at": iso(k.last_used_at),
+        "revoked_at": iso(k.revoked_at),
+    }
 
 
 def grant_document(g: Grant) -> dict[str, Any]:
-    return {"queue": g.queue, "user": g.user, "role": str(g.role),
-            "created_at": iso(g.created_at)}  # fmt: skip
+    return {"queue": g.queue, "user": g.user, "role": str(g.role), "created_at": iso(g.created_at)}
 
 
 @router.get("/me", responses=ERRORS)
@@ -76,8 +81,9 @@ async def me(request: Request) -> Response:
     guard = await guard_of(request)
     p = guard.principal
     roles = {q: str(r) for q, r in sorted(guard.roles.items())}
-    return json({"user": p.user, "admin": p.admin, "key_id": p.key_id, "open": p.open,
-                 "roles": roles})  # fmt: skip
+    return json(
+        {"user": p.user, "admin": p.admin, "key_id": p.key_id, "open": p.open, "roles": roles}
+    )
 
 
 @router.get("/users", responses=ERRORS)
@@ -135,8 +141,13 @@ async def list_grants(request: Request, name: str) -> Response:
     (await guard_of(request)).queue(name, Action.administer)
     store = authenticator_of(request).store
     grants = await store.grants(name)
-    return json({"queue": name, "owner": await store.queue_owner(name),
-                 "grants": [grant_document(g) for g in grants]})  # fmt: skip
+    return json(
+        {
+            "queue": name,
+            "owner": await store.queue_owner(name),
+            "grants": [grant_document(g) for g in grants],
+        }
+    )
 
 
 @router.put("/queues/{name}/grants/{user}", responses=ERRORS)

@@ -3,30 +3,26 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Body, Query, Request
-from fastapi.responses import PlainTextResponse, Response, StreamingResponse
+from fastapi.responses import Response
 
 from jobq.api.http.context import engine_of
 from jobq.api.http.departure import Departure, claim_while_there
 from jobq.api.http.prefer import MINIMAL_APPLIED, prefers_minimal
 from jobq.api.http.responses import json
 from jobq.api.http.security import guard_of
-from jobq.api.http.sse import KEEPALIVE, KEEPALIVE_SECONDS, frame, stream
-from jobq.api.http.standing import Check, Standing, standing, while_standing
+from jobq.api.http.standing import Check, Standing, standing
 from jobq.api.native import schemas as s
 from jobq.auth.guard import Guard
 from jobq.auth.policy import Action
-from jobq.engine import Ack, Engine, JobSpec
+from jobq.engine import Ack, JobSpec
 from jobq.errors import InvalidInput, JobqError
-from jobq.fields import SEQ_MAX
-from jobq.loglimit import PAGE_CHARS
 from jobq.model import SORT_FIELDS, ClaimSpec, Job, JobQuery, Worker, WorkerSeen
-from jobq.render import attempt_document, iso, job_document, log_document
+from jobq.render import attempt_document, iso, job_document
 from jobq.states import TERMINAL, State
 
 router = APIRouter()
@@ -37,13 +33,13 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 # errors of a route whose success is not JSON (its response_class would claim them otherwise)
 JSON_ERRORS: dict[int | str, dict[str, Any]] = {
-    c: {"description": "error", "content": {"application/json": {
-        "schema": {"$ref": "#/components/schemas/ErrorOut"}}}}
+    c: {
+        "description": "error",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+    }
     for c in ERRORS
-}  # fmt: skip
+}
 SORT_ALIASES = {"created_at": "seq", "id": "seq"}
-REVOKED = frame({"code": "unauthorized", "message": "the key or the right to read was revoked"},
-                event="unauthorized")  # fmt: skip
 
 
 def seconds(t: datetime | None) -> float | None:
@@ -121,13 +117,19 @@ async def list_jobs(
     if queues == []:
         return json({"jobs": [], "next_cursor": None})
     query = JobQuery(
-        queues=queues, types=_split(type), states=_states(state), owner=owner,
+        queues=queues,
+        types=_split(type),
+        states=_states(state),
+        owner=owner,
         metadata=_metadata_filters(request),
-        created_after=seconds(created_after), created_before=seconds(created_before),
-        started_after=seconds(started_after), started_before=seconds(started_before),
-        finished_after=seconds(finished_after), finished_before=seconds(finished_before),
+        created_after=seconds(created_after),
+        created_before=seconds(created_before),
+        started_after=seconds(started_after),
+        started_before=seconds(started_before),
+        finished_after=seconds(finished_after),
+        finished_before=seconds(finished_before),
         limit=limit,
-    )  # fmt: skip
+    )
     query.sort, query.descending = _sort(sort)
     if cursor is not None:
         query.after = _decode_cursor(cursor, sort)
@@ -142,9 +144,16 @@ async def delete_jobs(request: Request, ids: Annotated[str, Query(min_length=1)]
     wanted = [i for i in ids.split(",") if i][:1000]
     refused = await (await guard_of(request)).jobs(wanted, Action.manage)
     states = iter(await engine_of(request).delete([i for i in wanted if i not in refused]))
-    return json({"results": [
-        _error_item(i, "deleted", refused[i]) if i in refused else _deletion(i, next(states))
-        for i in wanted]})  # fmt: skip
+    return json(
+        {
+            "results": [
+                _error_item(i, "deleted", refused[i])
+                if i in refused
+                else _deletion(i, next(states))
+                for i in wanted
+            ]
+        }
+    )
 
 
 @router.get("/jobs/{job_id}", responses={200: JOB, **ERRORS})
@@ -152,7 +161,7 @@ async def get_job(
     request: Request, job_id: str, wait: Annotated[float, Query(ge=0, le=300)] = 0
 ) -> Response:
     """A job; with `wait`, long-polls until it has finished or `wait` seconds pass."""
-    caller = await standing(request, _may(job_id, Action.read))
+    caller = await standing(request, may(job_id, Action.read))
     engine = engine_of(request)
     if wait <= 0:
         return json(job_document(await engine.get(job_id)))
@@ -233,8 +242,12 @@ async def claim(request: Request, body: s.ClaimIn) -> Response:
         outcomes, jobs = await engine.ack_and_claim(
             [a for a in acks if a.job_id not in refused], spec, body.wait, departure.gone
         )
-    return json({"jobs": [claimed_document(j) for j in jobs],
-                 "results": _ack_results(acks, refused, outcomes)})  # fmt: skip
+    return json(
+        {
+            "jobs": [claimed_document(j) for j in jobs],
+            "results": _ack_results(acks, refused, outcomes),
+        }
+    )
 
 
 @router.post("/jobs/{job_id}/heartbeat", responses=ERRORS)
@@ -243,8 +256,14 @@ async def heartbeat(request: Request, job_id: str, body: s.HeartbeatIn) -> Respo
     await (await guard_of(request)).job(job_id, Action.work)
     progress = body.progress.model_dump(exclude_none=True) if body.progress else None
     job = await engine_of(request).heartbeat(job_id, body.token, progress)
-    return json({"id": job.id, "state": str(job.state), "cancel_requested": job.cancel_requested,
-                 "lease_expires_at": iso(job.lease_expires_at)})  # fmt: skip
+    return json(
+        {
+            "id": job.id,
+            "state": str(job.state),
+            "cancel_requested": job.cancel_requested,
+            "lease_expires_at": iso(job.lease_expires_at),
+        }
+    )
 
 
 @router.post("/jobs/{job_id}/complete", responses={200: JOB, **ERRORS})
@@ -278,8 +297,9 @@ async def ack(request: Request, body: s.AckIn) -> Response:
     return json({"results": await _acknowledge(request, await guard_of(request), body.acks)})
 
 
-async def _acknowledge(request: Request, guard: Guard,
-                       items: list[s.AckItem]) -> list[dict[str, Any]]:  # fmt: skip
+async def _acknowledge(
+    request: Request, guard: Guard, items: list[s.AckItem]
+) -> list[dict[str, Any]]:
     """Store each outcome on its own; one result per item, in order."""
     acks, refused = await _admitted(guard, items)
     outcomes = await engine_of(request).ack([a for a in acks if a.job_id not in refused])
@@ -289,74 +309,30 @@ async def _acknowledge(request: Request, guard: Guard,
 async def _admitted(guard: Guard, items: list[s.AckItem]) -> tuple[list[Ack], dict[str, JobqError]]:
     """The outcomes as the engine takes them, and why the caller may not give some."""
     acks = [
-        Ack(a.id, a.token, a.result, a.error.model_dump() if a.error else None,
-            a.retryable, a.exit_code)
+        Ack(
+            a.id,
+            a.token,
+            a.result,
+            a.error.model_dump() if a.error else None,
+            a.retryable,
+            a.exit_code,
+        )
         for a in items
-    ]  # fmt: skip
+    ]
     return acks, await guard.jobs([a.job_id for a in acks], Action.work)
 
 
-def _ack_results(acks: list[Ack], refused: dict[str, JobqError],
-                 outcomes: list[Job | JobqError]) -> list[dict[str, Any]]:  # fmt: skip
+def _ack_results(
+    acks: list[Ack], refused: dict[str, JobqError], outcomes: list[Job | JobqError]
+) -> list[dict[str, Any]]:
     """One result per outcome given, in order: refused by auth, or as the engine stored it."""
     stored = iter(outcomes)
     return [
-        _error_item(a.job_id, "ok", refused[a.job_id]) if a.job_id in refused
+        _error_item(a.job_id, "ok", refused[a.job_id])
+        if a.job_id in refused
         else _ack_result(a.job_id, next(stored))
         for a in acks
-    ]  # fmt: skip
-
-
-# --- logs ---
-
-
-@router.post("/jobs/{job_id}/logs", status_code=201, responses=ERRORS)
-async def append_logs(request: Request, job_id: str, body: s.LogsIn) -> Response:
-    guard = await guard_of(request)
-    await guard.job(job_id, Action.work)
-    await guard.reporter(job_id)
-    entries = [(seconds(e.time), e.stream, e.text) for e in body.entries]
-    last = await engine_of(request).append_logs(job_id, entries)
-    return json({"last_seq": last}, 201)
-
-
-@router.get("/jobs/{job_id}/logs", responses=ERRORS)
-async def read_logs(
-    request: Request,
-    job_id: str,
-    tail: Annotated[int | None, Query(ge=1, le=100_000)] = None,
-    after: Annotated[int, Query(ge=0, le=SEQ_MAX)] = 0,
-    limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
-) -> Response:
-    await (await guard_of(request)).job(job_id, Action.read_logs)
-    entries = await engine_of(request).logs(job_id, after, tail, limit)
-    last = entries[-1].seq if entries else after
-    return json({"entries": [log_document(e) for e in entries], "last_seq": last})
-
-
-@router.get("/jobs/{job_id}/logs/stream", responses=ERRORS)
-async def stream_logs(
-    request: Request, job_id: str, after: Annotated[int, Query(ge=0, le=SEQ_MAX)] = 0
-) -> Response:
-    """Server-sent events: each log entry as it is written; `end` once the job finished.
-    The stream ends (after an `unauthorized` event) once the key or the right to read the
-    job's logs is gone."""
-    caller = await standing(request, _may(job_id, Action.read_logs))
-    engine = engine_of(request)
-    await engine.get(job_id)
-    return stream(request, while_standing(_follow_logs(engine, job_id, after), caller, REVOKED))
-
-
-@router.get("/jobs/{job_id}/log.txt", response_class=PlainTextResponse, responses=JSON_ERRORS)
-async def download_log(request: Request, job_id: str) -> Response:
-    """The whole log as text, streamed page by page (flat memory, whatever its size)."""
-    await (await guard_of(request)).job(job_id, Action.read_logs)
-    engine = engine_of(request)
-    await engine.get(job_id)
-    headers = {"Content-Disposition": f'attachment; filename="job-{job_id}.log"'}
-    return StreamingResponse(
-        _log_text(engine, job_id), media_type="text/plain; charset=utf-8", headers=headers
-    )
+    ]
 
 
 # --- queues, events, workers, health ---
@@ -383,24 +359,25 @@ async def resume_queue(request: Request, name: str) -> Response:
     return json({"name": name, "paused": False})
 
 
-@router.get("/events")
-async def events(request: Request) -> Response:
-    """Server-sent events: every transition (id, queue, from, to, at) from now on, of the
-    queues the caller may read (as its roles stand while the stream is open). The stream ends
-    (after an `unauthorized` event) once its key is revoked."""
-    caller = await standing(request)
-    events = _follow_events(engine_of(request), lambda: caller.guard)
-    return stream(request, while_standing(events, caller, REVOKED))
-
-
 @router.get("/workers")
 async def list_workers(request: Request) -> Response:
     guard = await guard_of(request)
     workers = [w for w in await engine_of(request).workers() if _serves(guard, w)]
-    return json({"workers": [
-        {"name": w.name, "host": w.host, "pid": w.pid, "queues": w.queues,
-         "last_seen": iso(w.last_seen), "jobs_held": w.jobs_held}
-        for w in workers]})  # fmt: skip
+    return json(
+        {
+            "workers": [
+                {
+                    "name": w.name,
+                    "host": w.host,
+                    "pid": w.pid,
+                    "queues": w.queues,
+                    "last_seen": iso(w.last_seen),
+                    "jobs_held": w.jobs_held,
+                }
+                for w in workers
+            ]
+        }
+    )
 
 
 def _serves(guard: Guard, worker: WorkerSeen) -> bool:
@@ -428,25 +405,13 @@ async def readyz(request: Request) -> Response:
 # --- helpers ---
 
 
-async def _log_text(engine: Engine, job_id: str) -> AsyncIterator[bytes]:
-    async for page in engine.log_pages(job_id):
-        yield "".join(f"{iso(e.time)} {e.stream} {e.text.rstrip(chr(10))}\n" for e in page).encode()
+def may(job_id: str, action: Action) -> Check:
+    """A standing check: the caller may still do `action` to the job."""
 
+    async def check(guard: Guard) -> None:
+        await guard.job(job_id, action)
 
-async def _follow_logs(engine: Engine, job_id: str, after: int) -> AsyncIterator[bytes]:
-    with engine.follow_job(job_id) as news:
-        while True:
-            entries = await engine.logs(job_id, after, max_chars=PAGE_CHARS)
-            for entry in entries:
-                after = entry.seq
-                yield frame(log_document(entry), event="log", id=entry.seq)
-            if not entries:
-                job = await engine.get(job_id)
-                if job.state in TERMINAL:
-                    yield frame({"id": job_id, "state": str(job.state)}, event="end")
-                    return
-                if not await news.wait(KEEPALIVE_SECONDS):
-                    yield KEEPALIVE
+    return check
 
 
 def _may_work(queues: list[str]) -> Check:
@@ -454,27 +419,6 @@ def _may_work(queues: list[str]) -> Check:
         guard.queues(queues, Action.work)
 
     return check
-
-
-def _may(job_id: str, action: Action) -> Check:
-    async def check(guard: Guard) -> None:
-        await guard.job(job_id, action)
-
-    return check
-
-
-async def _follow_events(engine: Engine, guard: Callable[[], Guard]) -> AsyncIterator[bytes]:
-    """Transitions of the queues the caller may read, by its Guard as it stands now."""
-    yield KEEPALIVE
-    with engine.follow_events() as news:
-        while True:
-            if not await news.wait(KEEPALIVE_SECONDS):
-                yield KEEPALIVE
-                continue
-            for event in news.drain():
-                if not guard().may_read(event["queue"]):
-                    continue
-                yield frame({**event, "at": iso(event["at"])}, event="transition")
 
 
 def _split(values: list[str] | None) -> list[str] | None:
@@ -555,12 +499,18 @@ def _error_item(job_id: str, flag: str, err: JobqError) -> dict[str, Any]:
 
 def _ack_result(job_id: str, outcome: Job | JobqError) -> dict[str, Any]:
     if isinstance(outcome, JobqError):
-        return {"id": job_id, "ok": False,
-                "error": {"code": outcome.code, "message": outcome.message,
-                          "details": outcome.details}}  # fmt: skip
+        return {
+            "id": job_id,
+            "ok": False,
+            "error": {"code": outcome.code, "message": outcome.message, "details": outcome.details},
+        }
     return {"id": job_id, "ok": True, "state": str(outcome.state)}
 
 
 def _queue_document(q: Any) -> dict[str, Any]:
-    return {"name": q.name, "counts": q.counts, "paused": q.paused,
-            "oldest_queued_at": iso(q.oldest_queued_at)}  # fmt: skip
+    return {
+        "name": q.name,
+        "counts": q.counts,
+        "paused": q.paused,
+        "oldest_queued_at": iso(q.oldest_queued_at),
+    }

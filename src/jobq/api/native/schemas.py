@@ -125,10 +125,13 @@ class ClaimIn(Strict):
     worker: WorkerIn
     acks: Annotated[
         list[AckItem] | None,
-        Field(max_length=10_000, description="Outcomes to store before claiming, as POST "
-              "/ack takes them; the answer then carries their `results` (and is 200, with "
-              "`jobs` possibly empty, rather than 204)."),
-    ] = None  # fmt: skip
+        Field(
+            max_length=10_000,
+            description="Outcomes to store before claiming, as POST "
+            "/ack takes them; the answer then carries their `results` (and is 200, with "
+            "`jobs` possibly empty, rather than 204).",
+        ),
+    ] = None
 
 
 class LogEntryIn(Strict):

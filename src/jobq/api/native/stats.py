@@ -50,10 +50,15 @@ async def throughput(
     since = (now // bucket + 1) * bucket - buckets * bucket  # buckets aligned to the clock
     counts = await engine_of(request).throughput(since, bucket, guard.visible_queues(), top)
     named, other = series(counts, buckets)
-    return json({
-        "since": iso(since), "bucket_seconds": bucket, "buckets": buckets,
-        "queues": named, "other": other,
-    })  # fmt: skip
+    return json(
+        {
+            "since": iso(since),
+            "bucket_seconds": bucket,
+            "buckets": buckets,
+            "queues": named,
+            "other": other,
+        }
+    )
 
 
 Series = dict[str, list[int]]  # terminal state -> count per bucket
@@ -82,11 +87,18 @@ async def queues(request: Request) -> Response:
     oldest waiting job, and whether the queue is paused (current)."""
     guard = await guard_of(request)
     snapshot = await engine_of(request).queue_snapshot()
-    return json({
-        "as_of": iso(snapshot.as_of),
-        "queues": [
-            {"name": q.name, "counts": q.counts, "paused": q.name in snapshot.paused,
-             "oldest_queued_at": iso(q.oldest_queued_at)}
-            for q in snapshot.queues if guard.sees_queue(q.name)
-        ],
-    })  # fmt: skip
+    return json(
+        {
+            "as_of": iso(snapshot.as_of),
+            "queues": [
+                {
+                    "name": q.name,
+                    "counts": q.counts,
+                    "paused": q.name in snapshot.paused,
+                    "oldest_queued_at": iso(q.oldest_queued_at),
+                }
+                for q in snapshot.queues
+                if guard.sees_queue(q.name)
+            ],
+        }
+    )

@@ -75,10 +75,20 @@ def build_router() -> APIRouter:
     route(job, kill_job, methods=["DELETE"], summary="KillJob", responses=_errors(409))
     route(job + "/log", job_logs, methods=["GET"], summary="JobLogs", responses=_errors())
     route(job + "/tail", job_tail_log, methods=["GET"], summary="JobTailLog", responses=_errors())
-    route(job + "/download", job_download_log, methods=["GET"], summary="JobDownloadLog",
-          responses=_errors())  # fmt: skip
-    route(job + "/error", job_error, methods=["GET"], summary="JobError",
-          responses={204: {"description": "No error is found."}, **_errors()})  # fmt: skip
+    route(
+        job + "/download",
+        job_download_log,
+        methods=["GET"],
+        summary="JobDownloadLog",
+        responses=_errors(),
+    )
+    route(
+        job + "/error",
+        job_error,
+        methods=["GET"],
+        summary="JobError",
+        responses={204: {"description": "No error is found."}, **_errors()},
+    )
     add_docs(router, "Posit Connect", "1", "The Posit Connect content jobs API, served by jobq.")
     return router
 

@@ -85,10 +85,16 @@ def spec(
 ) -> JobSpec:
     """The jobq job for a Titan NewJob: one attempt, the timeout as its lease."""
     return JobSpec(
-        queue=queue, type=image or "default", payload=payload, priority=priority,
-        delay=float(delay), lease_seconds=float(timeout), max_attempts=1,
-        metadata=respawn.policy(max_retries, float(retries_delay)), owner=owner,
-    )  # fmt: skip
+        queue=queue,
+        type=image or "default",
+        payload=payload,
+        priority=priority,
+        delay=float(delay),
+        lease_seconds=float(timeout),
+        max_attempts=1,
+        metadata=respawn.policy(max_retries, float(retries_delay)),
+        owner=owner,
+    )
 
 
 def payload_text(job: Job) -> str:

@@ -56,12 +56,14 @@ class NewJobsWrapper(t.Loose):
 
 
 def document(job: Job) -> dict[str, Any]:
-    return t.set_fields({
-        **t.job_fields(job),
-        "status": STATUS[job.state],
-        "details": t.details(job),
-        "retry_id": job.retried_by,
-    })  # fmt: skip
+    return t.set_fields(
+        {
+            **t.job_fields(job),
+            "status": STATUS[job.state],
+            "details": t.details(job),
+            "retry_id": job.retried_by,
+        }
+    )
 
 
 def one(job: Job) -> Response:
@@ -75,10 +77,19 @@ def many(jobs: list[Job], status: int = 200) -> Response:
 async def enqueue(request: Request, body: NewJobsWrapper) -> Response:
     """Enqueue job(s): all of them, or none if any is invalid."""
     specs = [
-        t.spec(QUEUE, c.owner(request), j.image, j.payload, j.delay, j.timeout, j.priority,
-               j.max_retries, j.retries_delay)
+        t.spec(
+            QUEUE,
+            c.owner(request),
+            j.image,
+            j.payload,
+            j.delay,
+            j.timeout,
+            j.priority,
+            j.max_retries,
+            j.retries_delay,
+        )
         for j in body.jobs
-    ]  # fmt: skip
+    ]
     await (await guard_of(request)).enqueue([QUEUE])
     inserted = await engine_of(request).enqueue(specs)
     return many([job for job, _ in inserted], 201)
@@ -184,8 +195,13 @@ def build_router() -> APIRouter:
     add("/jobs/consume", consume, methods=["GET"], summary="Get next job.")
     add("/job/{id}", get_job, methods=["GET"], summary="Gets job by id")
     add("/job/{id}", delete_job, methods=["DELETE"], summary="Delete the job.")
-    add("/job/{id}/cancel", cancel, methods=["POST"], summary="Cancel a job.",
-        openapi_extra=DETAILS_BODY)  # fmt: skip
+    add(
+        "/job/{id}/cancel",
+        cancel,
+        methods=["POST"],
+        summary="Cancel a job.",
+        openapi_extra=DETAILS_BODY,
+    )
     add("/job/{id}/fail", fail, methods=["POST"], summary="Mark job as failed.")
     add("/job/{id}/success", success, methods=["POST"], summary="Mark job as succeeded.")
     add("/job/{id}/retry", retry, methods=["POST"], summary="Retry a job.")

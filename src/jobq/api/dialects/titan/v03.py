@@ -66,12 +66,14 @@ class Start(t.Loose):
 
 
 def document(job: Job) -> dict[str, Any]:
-    return t.set_fields({
-        **t.job_fields(job),
-        "status": STATUS[job.state],
-        "group_name": job.queue,
-        "retry_at": job.retried_by,
-    })  # fmt: skip
+    return t.set_fields(
+        {
+            **t.job_fields(job),
+            "status": STATUS[job.state],
+            "group_name": job.queue,
+            "retry_at": job.retried_by,
+        }
+    )
 
 
 def one(job: Job, status: int = 200) -> Response:
@@ -105,10 +107,19 @@ async def id_status(id: str, outcome: Awaitable[Response]) -> Response:
 async def enqueue(request: Request, group_name: Group, body: NewJobsWrapper) -> Response:
     """Enqueue job(s) in the group: all of them, or none if any is invalid."""
     specs = [
-        t.spec(group_name, c.owner(request), j.image, j.payload, j.delay, j.timeout, j.priority,
-               j.max_retries, j.retries_delay)
+        t.spec(
+            group_name,
+            c.owner(request),
+            j.image,
+            j.payload,
+            j.delay,
+            j.timeout,
+            j.priority,
+            j.max_retries,
+            j.retries_delay,
+        )
         for j in body.jobs
-    ]  # fmt: skip
+    ]
     await (await guard_of(request)).enqueue([group_name])
     inserted = await engine_of(request).enqueue(specs)
     return many([job for job, _ in inserted], 201)
@@ -142,9 +153,13 @@ def _after_ms(t: datetime) -> float:
 async def _rest_of_millisecond(engine: Engine, group: str, last: Job) -> list[Job]:
     """The jobs after `last` (in seq order) shown at the same millisecond."""
     shown = round(last.created_at * 1000)
-    query = JobQuery(queues=[group], created_after=(shown - 0.5) / 1000,
-                     created_before=(shown + 0.5) / 1000, after=(last.seq, last.seq),
-                     limit=MILLISECOND_MAX)  # fmt: skip
+    query = JobQuery(
+        queues=[group],
+        created_after=(shown - 0.5) / 1000,
+        created_before=(shown + 0.5) / 1000,
+        after=(last.seq, last.seq),
+        limit=MILLISECOND_MAX,
+    )
     return await engine.list_jobs(query)
 
 

@@ -21,9 +21,17 @@ PRIORITIES = {"LOWEST": -2, "LOW": -1, "MEDIUM": 0, "HIGH": 1, "HIGHEST": 2, "IM
 PRIORITY_NAMES = {v: k for k, v in PRIORITIES.items()}
 
 JOB_STATES = (
-    "READY", "STARTED", "WAITING", "HOLD", "FINISHED", "FINISHED_WARNING", "FAILED_TOTAL",
-    "ABORTED_PENDING", "ABORTED", "VIDINET_JOB",
-)  # fmt: skip
+    "READY",
+    "STARTED",
+    "WAITING",
+    "HOLD",
+    "FINISHED",
+    "FINISHED_WARNING",
+    "FAILED_TOTAL",
+    "ABORTED_PENDING",
+    "ABORTED",
+    "VIDINET_JOB",
+)
 STATE_ALIASES = {"ABORT_PENDING": "ABORTED_PENDING"}
 # which jobq states can show as each Vidispine state (the store filters on these first)
 STORE_STATES: dict[str, tuple[State, ...]] = {
@@ -40,9 +48,13 @@ STORE_STATES: dict[str, tuple[State, ...]] = {
 }
 # a jobq state as Vidispine names it, where the state alone decides (conflict messages)
 VIDISPINE_STATE = {
-    "scheduled": "READY", "queued": "READY", "running": "STARTED", "succeeded": "FINISHED",
-    "failed": "FAILED_TOTAL", "cancelled": "ABORTED",
-}  # fmt: skip
+    "scheduled": "READY",
+    "queued": "READY",
+    "running": "STARTED",
+    "succeeded": "FINISHED",
+    "failed": "FAILED_TOTAL",
+    "cancelled": "ABORTED",
+}
 STEP_STATUS = {
     State.scheduled: "READY",
     State.queued: "READY",
@@ -60,8 +72,9 @@ def priority_value(name: str) -> int:
     except KeyError:
         raise InvalidInput(
             f"unknown priority {name!r}; one of {', '.join(PRIORITIES)}",
-            context="priority", value=name,
-        ) from None  # fmt: skip
+            context="priority",
+            value=name,
+        ) from None
 
 
 def priority_name(value: int) -> str:
@@ -72,9 +85,7 @@ def state_name(name: str) -> str:
     upper = name.strip().upper()
     upper = STATE_ALIASES.get(upper, upper)
     if upper not in JOB_STATES:
-        raise InvalidInput(
-            f"unknown job state {name!r}", context="state", value=name
-        )  # fmt: skip
+        raise InvalidInput(f"unknown job state {name!r}", context="state", value=name)
     return upper
 
 
@@ -126,17 +137,23 @@ def job_document(s: Situation, view: View) -> dict[str, Any]:
         doc["data"] = _data(job.metadata, view.fields)
     if doc["status"] == "WAITING":
         problem = s.held_by[0]
-        doc["waiting"] = {"resourceType": problem.kind,
-                          "resourceId": f"VX-{problem_number(problem)}",
-                          "requirement": problem.message}  # fmt: skip
+        doc["waiting"] = {
+            "resourceType": problem.kind,
+            "resourceId": f"VX-{problem_number(problem)}",
+            "requirement": problem.message,
+        }
     return {k: v for k, v in doc.items() if v is not None}
 
 
 def id_document(s: Situation, view: View) -> dict[str, Any]:
     """`idonly`: the id and the fields every JobDocument must hold (Vidispine's schema makes
     status, type and priority required; the public client refuses a job without them)."""
-    return {"jobId": wire_id(s.job), "status": status(s), "type": s.job.queue,
-            "priority": priority_name(s.job.priority)}  # fmt: skip
+    return {
+        "jobId": wire_id(s.job),
+        "status": status(s),
+        "type": s.job.queue,
+        "priority": priority_name(s.job.priority),
+    }
 
 
 def _data(metadata: dict[str, str], fields: list[str] | None) -> list[dict[str, str]]:
@@ -149,8 +166,11 @@ def _steps(job: Job, view: View) -> dict[str, Any]:
     progress = job.progress or {}
     total, step = progress.get("total"), progress.get("step")
     number = int(step) if isinstance(step, int | float) else 0
-    current = {"number": number, "description": progress.get("description") or "",
-               "status": _step_status(job)}  # fmt: skip
+    current = {
+        "number": number,
+        "description": progress.get("description") or "",
+        "status": _step_status(job),
+    }
     out: dict[str, Any] = {
         "currentStep": current if job.progress else None,
         "totalSteps": int(total) if isinstance(total, int | float) else None,
@@ -177,13 +197,15 @@ def _tasks(job: Job, number: int, total: Any, current: dict[str, Any]) -> list[d
         for n in earlier
     ]
     task = {
-        "id": number, "step": number, "status": current["status"],
+        "id": number,
+        "step": number,
+        "status": current["status"],
         "description": current["description"] or None,
         "timestamp": iso(job.last_heartbeat_at or job.updated_at),
         "attempts": job.attempt,
         "errorMessage": (job.error or {}).get("message") or None,
         "progress": _percent(number, total),
-    }  # fmt: skip
+    }
     tasks.append({k: v for k, v in task.items() if v is not None})
     return tasks
 
@@ -234,7 +256,9 @@ def parse_sort(text: str) -> list[tuple[str, bool]]:
         if name not in SORT_KEYS or direction not in ("asc", "desc"):
             raise InvalidInput(
                 f"cannot sort by {part!r}: use `field asc|desc` with a field of "
-                f"{', '.join(SORT_KEYS)}", context="sort", value=text,
-            )  # fmt: skip
+                f"{', '.join(SORT_KEYS)}",
+                context="sort",
+                value=text,
+            )
         out.append((name, direction == "desc"))
     return out

@@ -67,9 +67,11 @@ _ANY_TYPE: dict[str, Any] = {
 }
 DOCUMENTED: dict[int | str, dict[str, Any]] = {
     200: {"description": "Success, in the negotiated content type.", **_ANY_TYPE},
-    **{code: {"description": "An ErrorDocument.", **_ANY_TYPE}
-       for code in (400, 401, 403, 404, 406, 409, 415, 429, 503)},
-}  # fmt: skip
+    **{
+        code: {"description": "An ErrorDocument.", **_ANY_TYPE}
+        for code in (400, 401, 403, 404, 406, 409, 415, 429, 503)
+    },
+}
 router = APIRouter(responses=DOCUMENTED)
 WITH_TEXT = (XML, JSON, TEXT)
 SEQ_ORDER = ("jobId", "startTime")  # sort keys in the order of seq
@@ -151,15 +153,19 @@ async def create_custom_job(request: Request) -> Response:
     media = negotiate(request)
     kind = request.query_params.get("type", "")
     if not TYPE_NAME.match(kind):
-        raise InvalidInput("type is required: a job type name (letters, digits, _.:@/-)",
-                           context="type", value=kind or None)  # fmt: skip
+        raise InvalidInput(
+            "type is required: a job type name (letters, digits, _.:@/-)",
+            context="type",
+            value=kind or None,
+        )
     metadata = key_values(request.query_params.getlist("jobmetadata"), "jobmetadata")
     metadata.update(dict(await metadata_body(request)))
     _check_metadata(metadata)
     priority = priority_value(request.query_params.get("priority") or "MEDIUM")
     await (await guard_of(request)).enqueue([kind])
-    spec = JobSpec(queue=kind, type=kind, metadata=metadata, priority=priority,
-                   owner=caller(request))  # fmt: skip
+    spec = JobSpec(
+        queue=kind, type=kind, metadata=metadata, priority=priority, owner=caller(request)
+    )
     engine = engine_of(request)
     [(job, _)] = await engine.enqueue([spec])
     return await _job_document(engine, media, job)
@@ -283,8 +289,11 @@ async def _job_document(engine: Engine, media: str, job: Job) -> Response:
 def _check_metadata(metadata: dict[str, str]) -> None:
     for key, value in metadata.items():
         if not 1 <= len(key) <= 200 or len(value) > 10_000:
-            raise InvalidInput("metadata keys are 1-200 characters, values at most 10000",
-                               context="jobmetadata", value=key[:200])  # fmt: skip
+            raise InvalidInput(
+                "metadata keys are 1-200 characters, values at most 10000",
+                context="jobmetadata",
+                value=key[:200],
+            )
 
 
 @dataclass(slots=True)
@@ -313,8 +322,7 @@ class ListParams:
         states = csv(request, "state")
         priorities = csv(request, "priority")
         return cls(
-            metadata_filter=key_values(request.query_params.getlist("jobmetadata"),
-                                       "jobmetadata"),
+            metadata_filter=key_values(request.query_params.getlist("jobmetadata"), "jobmetadata"),
             fields=csv(request, "field"),
             start_from=timestamp(request, "starttime-from"),
             start_to=timestamp(request, "starttime-to"),
@@ -325,13 +333,14 @@ class ListParams:
             number=number(request, "number", 100, 0, 10**9),
             types=csv(request, "type"),
             states=None if states is None else [state_name(s) for s in states],
-            priorities=None if priorities is None else
-            [priority_name(priority_value(p)) for p in priorities],
+            priorities=None
+            if priorities is None
+            else [priority_name(priority_value(p)) for p in priorities],
             step=flag(request, "step", False),
             idonly=flag(request, "idonly", False),
             metadata=flag(request, "metadata", False),
             sort=parse_sort(request.query_params.get("sort") or "startTime desc"),
-        )  # fmt: skip
+        )
 
     def in_store(self) -> bool:
         """Whether the store can do all of it: no state or priority filter, and an order by
@@ -353,12 +362,17 @@ class ListParams:
         if self.states is not None:  # an empty list filters nothing here; `keep` drops all
             states = sorted({s for name in self.states for s in STORE_STATES[name]})
         return JobQuery(
-            queues=self.types, states=states,
-            owner=user if self.user else None, metadata=self.metadata_filter,
-            created_after=_from_ms(self.start_from), created_before=_to_ms(self.start_to),
-            finished_after=_from_ms(self.finish_from), finished_before=_to_ms(self.finish_to),
-            sort="seq", descending=bool(self.sort) and self.sort[0][1],
-        )  # fmt: skip
+            queues=self.types,
+            states=states,
+            owner=user if self.user else None,
+            metadata=self.metadata_filter,
+            created_after=_from_ms(self.start_from),
+            created_before=_to_ms(self.start_to),
+            finished_after=_from_ms(self.finish_from),
+            finished_before=_to_ms(self.finish_to),
+            sort="seq",
+            descending=bool(self.sort) and self.sort[0][1],
+        )
 
     def keep(self, s: Situation) -> bool:
         if self.states is not None and status(s) not in self.states:

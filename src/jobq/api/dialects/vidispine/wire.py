@@ -136,8 +136,9 @@ def key_values(values: Sequence[str], context: str) -> dict[str, str]:
     for item in values:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise InvalidInput(f"{context} wants key=value, got {item!r}", context=context,
-                               value=item)  # fmt: skip
+            raise InvalidInput(
+                f"{context} wants key=value, got {item!r}", context=context, value=item
+            )
         out[key] = value
     return out
 
@@ -182,8 +183,14 @@ def _text(value: Any) -> str:
 
 # --- errors ---
 
-KIND = {400: "invalidInput", 401: "notAuthorized", 403: "forbidden", 404: "notFound",
-        409: "conflict", 429: "notAuthorized"}  # fmt: skip
+KIND = {
+    400: "invalidInput",
+    401: "notAuthorized",
+    403: "forbidden",
+    404: "notFound",
+    409: "conflict",
+    429: "notAuthorized",
+}
 
 
 def render_error(request: Request, err: HttpError) -> Response:
@@ -222,7 +229,7 @@ def _error_fields(kind: str, err: HttpError, request: Request) -> dict[str, Any]
             "value": _detail_value(details.get("value")),
             "explanation": err.message,
         }
-    return {"explanation": err.message}  # fmt: skip
+    return {"explanation": err.message}
 
 
 def _detail_value(value: Any) -> str | None:

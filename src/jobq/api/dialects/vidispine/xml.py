@@ -71,8 +71,9 @@ def metadata_fields(body: bytes) -> list[tuple[str, str]]:
     if local(root.tag) != "SimpleMetadataDocument":
         raise InvalidInput(
             f"expected a SimpleMetadataDocument, got {local(root.tag)}",
-            context="body", value=local(root.tag),
-        )  # fmt: skip
+            context="body",
+            value=local(root.tag),
+        )
     out = []
     for item in root:
         if local(item.tag) != "field":
