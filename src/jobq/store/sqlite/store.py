@@ -320,19 +320,22 @@ class SQLiteStore(Store):
         await self._write(lambda c: writes.callback_failed(c, callback_id, next_at, error))
 
 
-def _hand_over(c: sqlite3.Connection, job: Job, spec: ClaimSpec, key: str, now: float,
-               touch: bool) -> Job | None:  # fmt: skip
+def _hand_over(
+    c: sqlite3.Connection, job: Job, spec: ClaimSpec, key: str, now: float, touch: bool
+) -> Job | None:
     """`job` inserted leased to the claim (sqlite_handover), or None and nothing written."""
-    c.execute("INSERT OR IGNORE INTO queues (name, paused, updated_at) VALUES (?, 0, ?)",
-              (job.queue, now))  # fmt: skip
+    c.execute(
+        "INSERT OR IGNORE INTO queues (name, paused, updated_at) VALUES (?, 0, ?)", (job.queue, now)
+    )
     handed = sqlite_handover.hand_over(c, job, spec, key, now)
     if handed is not None and touch:
         sqlite_claim.touch_worker(c, spec.worker, spec.queues, now)
     return handed
 
 
-def _claim_new_work(c: sqlite3.Connection, spec: ClaimSpec, key: str, now: float, touch: bool,
-                    jobs: Sequence[Job]) -> list[Job]:  # fmt: skip
+def _claim_new_work(
+    c: sqlite3.Connection, spec: ClaimSpec, key: str, now: float, touch: bool, jobs: Sequence[Job]
+) -> list[Job]:
     """The claim of a parked claim handed the new `jobs`. A claim of every queue that its
     window leaves short claims the rest among the queues of that work (as a wide claim does:
     it waited because its other queues had nothing)."""
