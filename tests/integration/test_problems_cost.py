@@ -142,3 +142,37 @@ def _stable(problems: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _vidispine(user: str, key: str) -> dict[str, str]:
     return {**basic_of(user, key), "Accept": "application/json"}
+
+
+@pytest.mark.parametrize("kind", STORES)
+async def test_problems_name_workers_without_counting_every_running_job(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `no_worker` problem's message tells whether workers ask for the queue: the workers'
+    queues, never how many running jobs each holds (a read of every tenant's running jobs).
+    The workers listing still counts them."""
+    db = None if kind == "sqlite" else await create_database()
+    try:
+        async with running_app(tmp_path, db=db) as (app, client):
+            _, bob = await _tenants(app)
+            engine = app.state.engine
+            spec = ClaimSpec([THEIRS[5]], None, 1, None, Worker("busy"))
+            assert len(await engine.claim(spec, wait=0)) == 1  # a running job
+            store = engine.store
+            asked: list[bool] = []
+            original = store.workers
+
+            async def workers(held: bool = True) -> Any:
+                asked.append(held)
+                return await original(held)
+
+            monkeypatch.setattr(store, "workers", workers)
+            r = await client.get("/api/v1/problems", headers=bearer(bob))
+            assert "no_worker" in {p["kind"] for p in r.json()["problems"]}
+            assert asked == [False]
+            listed = (await original(held=False)) + (await original())
+            assert {w.jobs_held for w in listed[: len(listed) // 2]} == {0}
+            assert any(w.jobs_held > 0 for w in listed[len(listed) // 2 :]), listed
+    finally:
+        if db is not None:
+            await drop_database(db)

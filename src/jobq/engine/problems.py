@@ -109,7 +109,7 @@ class ProblemFinder:
         idling = [a for a in found if a.queue not in paused and _idle(a, now, idle)]
         if not idling:  # the workers word the message only: read them when there is one
             return []
-        workers = [w for w in await self.store.workers() if w.last_seen >= now - idle]
+        workers = [w for w in await self.store.workers(held=False) if w.last_seen >= now - idle]
         out = []
         for a in idling:
             jobs = await self._queued(a.queue, a.type)

@@ -181,7 +181,9 @@ class Store(ABC):
     ) -> None: ...
 
     @abstractmethod
-    async def workers(self) -> list[WorkerSeen]: ...
+    async def workers(self, held: bool = True) -> list[WorkerSeen]:
+        """The workers seen; with `held`, how many running jobs each holds (a read of every
+        running job: without it, every `jobs_held` is 0 and the cost follows the workers)."""
 
     @abstractmethod
     async def forget_workers(self, seen_before: float) -> int:

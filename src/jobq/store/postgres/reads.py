@@ -34,7 +34,12 @@ async def queue_overview(c: Conn) -> list[QueueStats]:
     return queue_stats(pauses, counts, await c.fetch(OLDEST_QUEUED))
 
 
-async def workers(c: Conn) -> list[WorkerSeen]:
+async def workers(c: Conn, held: bool) -> list[WorkerSeen]:
+    return workers_seen(await c.fetch(SQL.workers), await held_jobs(c) if held else {})
+
+
+async def held_jobs(c: Conn) -> dict[tuple[str, str, int], int]:
+    """Running jobs by the worker holding them (name, host or "", pid or 0)."""
     held: dict[tuple[str, str, int], int] = {}
     for raw, count in await c.fetch(
         "SELECT worker, count(*) FROM jobs WHERE state = 'running' GROUP BY worker"
@@ -43,7 +48,7 @@ async def workers(c: Conn) -> list[WorkerSeen]:
             w = orjson.loads(raw)
             key = (w.get("name", ""), w.get("host") or "", w.get("pid") or 0)
             held[key] = held.get(key, 0) + count
-    return workers_seen(await c.fetch(SQL.workers), held)
+    return held
 
 
 async def finished_counts(

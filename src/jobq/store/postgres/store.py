@@ -273,8 +273,8 @@ class PostgresStore(Store):
     async def touch_worker(self, worker: Worker, queues: Sequence[str] | None, now: float) -> None:
         await self.db.run(lambda c: _touch_worker(c, worker, queues, now))
 
-    async def workers(self) -> list[WorkerSeen]:
-        return await self.db.run(reads.workers)
+    async def workers(self, held: bool = True) -> list[WorkerSeen]:
+        return await self.db.run(lambda c: reads.workers(c, held))
 
     async def forget_workers(self, seen_before: float) -> int:
         status = await self.db.run(lambda c: c.execute(SQL.forget_workers, seen_before))

@@ -65,14 +65,19 @@ FROM queues
 """
 
 
-def workers(c: sqlite3.Connection) -> list[WorkerSeen]:
+def workers(c: sqlite3.Connection, held: bool) -> list[WorkerSeen]:
+    return workers_seen(c.execute(SQL.workers).fetchall(), held_jobs(c) if held else {})
+
+
+def held_jobs(c: sqlite3.Connection) -> dict[tuple[str, str, int], int]:
+    """Running jobs by the worker holding them (name, host or "", pid or 0)."""
     held: dict[tuple[str, str, int], int] = {}
     for (raw,) in c.execute("SELECT worker FROM jobs WHERE state = 'running'"):
         w = decode_worker(raw)
         if w is not None:
             key = (w.name, w.host or "", w.pid or 0)
             held[key] = held.get(key, 0) + 1
-    return workers_seen(c.execute(SQL.workers).fetchall(), held)
+    return held
 
 
 def next_due(c: sqlite3.Connection) -> float | None:
