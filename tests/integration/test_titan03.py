@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -17,8 +16,8 @@ LOG = ("log.txt", b"frame 1\nframe 2\n", "text/plain; charset=utf-8")
 
 
 @pytest.fixture
-async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    async with app_client(tmp_path) as c:
+async def client(store_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with app_client(store_url) as c:
         yield c
 
 
