@@ -18,8 +18,8 @@ import sys
 import time
 import uuid
 
+from jobq.engine.problems import ProblemFinder
 from jobq.model import JobQuery
-from jobq.problems import ProblemFinder
 from jobq.states import State
 from jobq.store.sqlite import SQLiteStore
 

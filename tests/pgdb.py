@@ -52,7 +52,7 @@ async def _ensure_template() -> None:
         return
     _state["template"] = True
     try:
-        from jobq.store.postgres_conn import migrate_url
+        from jobq.store.postgres.conn import migrate_url
 
         await _admin(f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)")
         await _admin(f"CREATE DATABASE {TEMPLATE}")

@@ -21,8 +21,7 @@ from jobq.auth import service
 from jobq.config import DEFAULT_DB
 from jobq.errors import JobqError
 from jobq.render import iso
-from jobq.store import open_store
-from jobq.store.base import Store
+from jobq.store import Store, open_store
 
 T = TypeVar("T")
 users_app = typer.Typer(help="Manage users (on the database directly).", no_args_is_help=True)

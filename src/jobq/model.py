@@ -121,7 +121,7 @@ class Plan:
     attempt_outcome: str | None = None  # closes the current attempt record
     attempt_error: dict[str, Any] | None = None
     callback: bool = False  # queue the job's callback (it has finished)
-    spawn: Job | None = None  # a new job to insert with this transition (see jobq.respawn)
+    spawn: Job | None = None  # a new job to insert with this transition (see jobq.engine.respawn)
 
 
 Decide = Callable[[Job], Plan]

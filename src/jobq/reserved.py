@@ -1,7 +1,7 @@
 """Reserved metadata: the `jobq.` keys the engine itself reads.
 
 Metadata is the producer's, string to string, except under the `jobq.` prefix, where a key
-asks jobq for something (see `jobq.respawn`). Each reserved key has a kind and bounds; a value
+asks jobq for something (`engine.respawn`). Each reserved key has a kind and bounds; a value
 outside them is refused at intake, on every interface (the engine checks every job it builds
 and every metadata change), and a `jobq.` key jobq does not know is refused too, so that the
 prefix stays free for keys to come.
@@ -22,7 +22,7 @@ from jobq.errors import InvalidInput
 PREFIX = "jobq."
 RESPAWN_REMAINING = "jobq.respawn.remaining"
 RESPAWN_DELAY = "jobq.respawn.delay"
-CALLBACK_SHAPE = "jobq.callback.shape"  # the document a callback POSTs (jobq.callbacks)
+CALLBACK_SHAPE = "jobq.callback.shape"  # the document a callback POSTs (jobq.engine.callbacks)
 CALLBACK_SHAPES = ("native", "accepted")
 MAX_RESPAWNS = 1000
 MAX_DELAY = 10 * 365 * 86400.0  # the longest delay any interface accepts

@@ -1,5 +1,5 @@
 """The auth SQL the PostgreSQL store runs (store/auth_sql.py numbered by for_postgres(),
-tables from sql/postgres/0001_init.sql and 0002_auth.sql), checked on a real PostgreSQL."""
+tables from postgres/migrations/0001_init.sql and 0002_auth.sql), checked on a real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ async def pg() -> AsyncIterator[asyncpg.Connection]:
     conn = await asyncpg.connect(f"{SERVER}/{name}")
     try:
         for file in ("0001_init.sql", "0002_auth.sql"):  # claim_queue reads `queues` too
-            schema = resources.files("jobq.store").joinpath(f"sql/postgres/{file}")
+            schema = resources.files("jobq.store.postgres").joinpath(f"migrations/{file}")
             await conn.execute(schema.read_text())
         yield conn
     finally:

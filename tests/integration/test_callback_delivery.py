@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from jobq.callbacks import CallbackSender
 from jobq.engine import Engine, JobSpec
+from jobq.engine.callbacks import CallbackSender
 from jobq.model import ClaimSpec, Worker
 from jobq.notify import Notifier
 from jobq.store.sqlite import SQLiteStore

@@ -7,7 +7,7 @@ from jobq.engine import Engine, JobSpec
 from jobq.model import ClaimSpec, Worker
 from jobq.notify import Notifier
 from jobq.store.base import Store
-from jobq.store.sqlite_claim import MAX_PAIRS
+from jobq.store.sqlite.claim import MAX_PAIRS
 
 W = Worker("w", "h", 7)
 

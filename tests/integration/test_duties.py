@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from jobq.callbacks import CallbackSender
-from jobq.duties import Duties
 from jobq.engine import Engine
+from jobq.engine.callbacks import CallbackSender
+from jobq.engine.duties import Duties
 
 
 class CountedDuties(Duties):
@@ -59,7 +59,7 @@ async def test_a_claimed_job_s_deadline_wakes_the_duties_before_its_lease_ends(e
 
 
 async def test_a_round_forgets_workers_not_seen_for_a_day_at_most_once_an_hour(engine: Engine):
-    from jobq.duties import WORKER_MEMORY
+    from jobq.engine.duties import WORKER_MEMORY
     from jobq.model import Worker
 
     now = engine.clock()

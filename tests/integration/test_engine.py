@@ -373,7 +373,7 @@ async def test_many_concurrent_claimers_never_share_a_job(engine: Engine):
 
 
 async def test_a_failed_job_with_a_respawn_policy_runs_again_as_a_new_job(engine: Engine):
-    from jobq import respawn
+    from jobq.engine import respawn
 
     [job] = await enqueue(engine, max_attempts=1, metadata=respawn.policy(1, 0))
     [held] = await engine.claim(claim_spec())

@@ -13,20 +13,19 @@ from typing import Any
 import pytest
 
 from jobq.engine import Engine, JobSpec
+from jobq.engine.rules import complete
 from jobq.errors import InvalidInput, StoreUnavailable
 from jobq.model import ClaimSpec, Job, JobQuery, Step, Worker
-from jobq.rules import complete
 from jobq.states import State
 from tests import pgdb
 
 asyncpg = pytest.importorskip("asyncpg")
 from jobq.store.postgres import PostgresStore  # noqa: E402
-from jobq.store.postgres_conn import migrate, migration_files  # noqa: E402
-from jobq.store.postgres_handover import hand_over_sql  # noqa: E402
-from jobq.store.postgres_notify import PostgresNotifier, pack  # noqa: E402
-from jobq.store.postgres_sql import CLAIM_PICKED, OLDEST_QUEUED  # noqa: E402
-from jobq.store.postgres_vacuum import vacuum_gaps  # noqa: E402
-from jobq.store.postgres_writes import update  # noqa: E402
+from jobq.store.postgres.handover import hand_over_sql  # noqa: E402
+from jobq.store.postgres.notify import PostgresNotifier, pack  # noqa: E402
+from jobq.store.postgres.sql import CLAIM_PICKED, OLDEST_QUEUED  # noqa: E402
+from jobq.store.postgres.vacuum import vacuum_gaps  # noqa: E402
+from jobq.store.postgres.writes import update  # noqa: E402
 from jobq.store.rows import encode, job_values  # noqa: E402
 from jobq.store.seen import SeenWorkers  # noqa: E402
 
@@ -98,36 +97,6 @@ async def terminate_backends(url: str, where: str = "TRUE") -> int:
 # --- migrations ---
 
 
-async def schema_of(url: str) -> dict[str, list[tuple[Any, ...]]]:
-    conn = await asyncpg.connect(url)
-    try:
-        columns = await conn.fetch(
-            "SELECT table_name, column_name, data_type, is_nullable, column_default, "
-            "is_identity FROM information_schema.columns WHERE table_schema = 'public' "
-            "AND table_name <> 'schema_migrations' ORDER BY table_name, ordinal_position"
-        )
-        indexes = await conn.fetch(
-            "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' "
-            "ORDER BY indexname"
-        )
-        constraints = await conn.fetch(
-            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
-            "FROM pg_constraint WHERE connamespace = 'public'::regnamespace ORDER BY conname"
-        )
-        functions = await conn.fetch(
-            "SELECT proname, proconfig, md5(prosrc) FROM pg_proc "
-            "WHERE pronamespace = 'public'::regnamespace ORDER BY proname"
-        )
-    finally:
-        await conn.close()
-    return {
-        "columns": [tuple(r) for r in columns],
-        "indexes": [tuple(r) for r in indexes],
-        "constraints": [tuple(r) for r in constraints],
-        "functions": [tuple(r) for r in functions],
-    }
-
-
 async def test_the_claim_function_is_planned_once(db_url: str) -> None:
     """Its statements' plans do not depend on their arguments; planned anew on every call
     (PostgreSQL's choice for them) they cost a third of PostgreSQL's CPU per claim."""
@@ -137,26 +106,6 @@ async def test_the_claim_function_is_planned_once(db_url: str) -> None:
     finally:
         await conn.close()
     assert config == ["plan_cache_mode=force_generic_plan", "enable_seqscan=off"]
-
-
-async def test_a_migrated_database_equals_a_fresh_one(db_url: str) -> None:
-    """The template (all migrations at once) against a database migrated one version at a
-    time, as an installation upgraded release by release would be; re-running is a no-op."""
-    stepwise = await pgdb.create_database(migrated=False)
-    try:
-        conn = await asyncpg.connect(stepwise)
-        try:
-            for version, _, _ in migration_files():  # numbers may skip (branches take blocks)
-                assert await migrate(conn, upto=version) == [version]
-            assert await migrate(conn) == []
-        finally:
-            await conn.close()
-        fresh, upgraded = await schema_of(db_url), await schema_of(stepwise)
-        assert fresh == upgraded
-        assert any(i[1] == "jobs_claim" and "WHERE (state = 'queued'" in i[2]
-                   for i in fresh["indexes"])  # fmt: skip
-    finally:
-        await pgdb.drop_database(stepwise)
 
 
 async def test_concurrent_starts_migrate_once() -> None:
@@ -391,7 +340,7 @@ async def test_overlapping_batches_in_opposite_order_do_not_deadlock(nodes: Any)
 
 
 def _cancel_plan(job: Job, now: float) -> Any:
-    from jobq.rules import cancel
+    from jobq.engine.rules import cancel
 
     return cancel(job, "test", None, now)
 
@@ -590,7 +539,7 @@ async def test_transition_batch_is_one_transaction(nodes: Any) -> None:
 async def test_one_new_job_for_one_waiting_claim_is_one_statement(
     nodes: Any, worker_row_due: bool
 ) -> None:
-    """The pick-up's hand-over (jobq.store.postgres_handover): no transaction, one round trip,
+    """The pick-up's hand-over (jobq.store.postgres.handover): no transaction, one round trip,
     also when the worker's row is due to be written (an idle worker's usually is: it is
     written at most once a second)."""
     [node] = await nodes(1)

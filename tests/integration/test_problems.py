@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from jobq.engine import Defaults, Engine, JobSpec
+from jobq.engine.problems import problem_id
 from jobq.model import ClaimSpec, Worker
 from jobq.notify import Notifier
-from jobq.problems import problem_id
 from jobq.store.base import Store
 
 

@@ -15,13 +15,13 @@ import pytest
 
 from jobq.auth import service
 from jobq.engine import Engine, JobSpec
-from jobq.store.postgres_conn import migrate
+from jobq.store.postgres.conn import migrate
 from tests import pgdb
 from tests.access import basic_of
 from tests.authkit import add_person, bearer, running_app, store_of
 from tests.conftest import STORES
 
-SQLITE_SQL = Path(__file__).parents[2] / "src/jobq/store/sql/sqlite"
+SQLITE_SQL = Path(__file__).parents[2] / "src/jobq/store/sqlite/migrations"
 LEGACY_JOB = (
     "INSERT INTO jobs (id, queue, type, payload, state, run_at, lease_seconds, max_attempts, "
     "backoff_base, backoff_max, created_at, updated_at) "

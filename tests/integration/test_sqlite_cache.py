@@ -15,7 +15,7 @@ from jobq.model import JobQuery
 from jobq.notify import Notifier
 from jobq.store import open_store, sqlite_cache_mib, sqlite_path
 from jobq.store.sqlite import SQLiteStore
-from jobq.store.sqlite_conn import DEFAULT_CACHE_MIB, cache_split
+from jobq.store.sqlite.conn import DEFAULT_CACHE_MIB, cache_split
 
 MIB = 1024 * 1024
 

@@ -1,4 +1,4 @@
-"""On SQLite a job handed to a waiting claim is inserted leased (jobq.store.sqlite_handover):
+"""On SQLite a job handed to a waiting claim is inserted leased (jobq.store.sqlite.handover):
 no UPDATE of the row just inserted, and the job as stored is the job the claimer holds."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from jobq.engine import Engine, JobSpec
 from jobq.model import ClaimSpec, Worker
 from jobq.notify import Notifier
 from jobq.states import State
-from jobq.store import sqlite_handover
 from jobq.store.sqlite import SQLiteStore
+from jobq.store.sqlite import handover as sqlite_handover
 
 WAIT = 20.0
 

@@ -1,4 +1,4 @@
-"""Many rows in few statements (jobq.store.sqlite_many), on a real SQLite file."""
+"""Many rows in few statements (jobq.store.sqlite.many), on a real SQLite file."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from jobq.store import sqlite_many
-from jobq.store.sqlite_many import insert_rows, update_rows
+from jobq.store.sqlite import many as sqlite_many
+from jobq.store.sqlite.many import insert_rows, update_rows
 
 
 @pytest.fixture

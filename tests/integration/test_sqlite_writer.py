@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from jobq.store.sqlite_conn import GroupCommitter, _run_group, connect, migrate
+from jobq.store.sqlite.conn import GroupCommitter, _run_group, connect, migrate
 
 
 @pytest.fixture

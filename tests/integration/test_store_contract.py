@@ -7,10 +7,10 @@ from collections.abc import Callable
 import pytest
 
 from jobq.engine import Engine, JobSpec
+from jobq.engine.rules import complete, due, fail, heartbeat, release
 from jobq.errors import Conflict, NotFound, StaleLease
 from jobq.model import ClaimSpec, Job, JobQuery, Plan, Step, Worker
 from jobq.notify import Notifier
-from jobq.rules import complete, due, fail, heartbeat, release
 from jobq.states import TERMINAL, State
 from jobq.store.base import Store
 

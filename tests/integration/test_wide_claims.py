@@ -14,9 +14,9 @@ import pytest
 from jobq.engine import Engine, JobSpec
 from jobq.model import ClaimSpec, Worker
 from jobq.notify import Notifier
-from jobq.store import sqlite_claim
 from jobq.store.base import Store
 from jobq.store.sqlite import SQLiteStore
+from jobq.store.sqlite import claim as sqlite_claim
 
 QUEUES = [f"q{i:04}" for i in range(300)]
 

@@ -19,8 +19,12 @@ from tests.conftest import free_port
 def serve_in_thread(config: Config) -> Iterator[str]:
     """The base URL of `config`'s app, served until the block ends."""
     config.port = free_port()
+    # A test's client may sit idle longer than uvicorn's default 5 s keep-alive (Hypothesis
+    # drawing its next case on a loaded machine); a connection closed by the server just as
+    # the client reuses it fails that request in the client, which is no answer of jobq's.
     server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1",
-                                           port=config.port, log_level="warning"))  # fmt: skip
+                                           port=config.port, log_level="warning",
+                                           timeout_keep_alive=600))  # fmt: skip
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     give_up = time.monotonic() + 60

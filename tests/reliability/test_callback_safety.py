@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from jobq.callbacks import CallbackRefused, CallbackSender
 from jobq.engine import Engine, JobSpec
+from jobq.engine.callbacks import CallbackRefused, CallbackSender
 from jobq.model import ClaimSpec, Worker
 from jobq.notify import Notifier
 from jobq.store.sqlite import SQLiteStore

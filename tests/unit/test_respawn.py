@@ -1,4 +1,4 @@
-from jobq import respawn, rules
+from jobq.engine import respawn, rules
 from jobq.errors import Conflict
 from jobq.model import Job, Plan, Worker, new_id
 from jobq.states import Event, State

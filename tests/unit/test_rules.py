@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from jobq import rules
+from jobq.engine import rules
 from jobq.errors import Conflict, InvalidInput
 from jobq.model import Job, Worker, new_id
 from jobq.states import Event, State

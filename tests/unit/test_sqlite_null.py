@@ -1,4 +1,4 @@
-"""None reaches SQLite as NULL through an adapter found at once (jobq.store.sqlite_conn):
+"""None reaches SQLite as NULL through an adapter found at once (jobq.store.sqlite.conn):
 Python 3.11's sqlite3 otherwise asks the adaptation protocol for every None it binds."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 from jobq.engine import Engine, JobSpec
 from jobq.notify import Notifier
 from jobq.store.sqlite import SQLiteStore
-from jobq.store.sqlite_conn import bind_null
+from jobq.store.sqlite.conn import bind_null
 
 NULLABLE = ("callback_url", "owner", "unique_key", "retry_of", "deadline_seconds", "worker")
 

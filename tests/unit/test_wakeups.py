@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from jobq.handoff import Parked
+from jobq.engine.handoff import Parked
 from jobq.model import ClaimSpec, Worker
 from jobq.notify import Listener, Notifier
 

@@ -39,14 +39,13 @@ from jobq.api.responses import JSONResponse
 from jobq.api.schemas import AckIn, ClaimIn, OneOrManyFast
 from jobq.auth.protect import open_to_anyone
 from jobq.auth.service import Authenticator, FailureLimiter
-from jobq.callbacks import CallbackSender
 from jobq.config import Config
-from jobq.duties import Duties
 from jobq.engine import Engine
+from jobq.engine.callbacks import CallbackSender
+from jobq.engine.duties import Duties
 from jobq.loop_lag import LoopLag
 from jobq.notify import Notifier
-from jobq.store import open_store
-from jobq.store.base import Store
+from jobq.store import Store, open_store
 
 log = logging.getLogger("jobq")
 OPEN_MODE = ("no users yet: requests from this machine need no key; `jobq users add NAME "

@@ -15,7 +15,7 @@ parser before its endpoint runs: measured, more than half of the event loop's ti
 Whatever it does not answer exactly as FastAPI would goes on to FastAPI untouched: another
 content type, and every body the model refuses (FastAPI renders the 422 in the interface's
 shape, after authentication, in its usual order). The routes stay declared in FastAPI, so
-OpenAPI documents them as before; `scope["route"]` is set, so metrics name them as before.
+OpenAPI documents them; `scope["route"]` is set, so metrics name them by their template.
 """
 
 from __future__ import annotations

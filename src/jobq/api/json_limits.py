@@ -1,7 +1,7 @@
 """The one JSON intake of every route of every interface: what a JSON body may hold.
 
 Integers that fit in 64 bits, finite floats, nesting jobq can write back (orjson writes at most
-254 levels; deeper, it raises and the request was a 500), and strings a store can keep: no NUL
+254 levels; deeper, it raises, which would be a 500), and strings a store can keep: no NUL
 (PostgreSQL holds none in text or jsonb) and no lone surrogate (no store can write one as UTF-8).
 
 Python's json module reads 10**30 as an int and 1e400 as infinity, and accepts NaN and lone
@@ -33,7 +33,7 @@ from jobq.fields import UNSTORABLE
 # digits become 0, e/E become e, + stays, what may follow a number (whitespace , ] }) a space,
 # anything else an x: then C-speed searches find long digit runs and exponents of 3 digits or
 # more that end where a number ends (the only ways to write a huge number). Ids and lease keys
-# hold "e123" too, but followed by a letter, a dash or a quote, so they no longer send almost
+# hold "e123" too, but followed by a letter, a dash or a quote, so they do not send almost
 # every acknowledgement body to the slow parse below.
 SHAPE_TABLE = bytes(
     ord("0") if c in b"0123456789" else ord("e") if c in b"eE" else c if c == ord("+")

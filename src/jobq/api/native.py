@@ -413,7 +413,7 @@ async def list_workers(request: Request) -> Response:
 @router.get("/healthz")
 async def healthz(request: Request) -> Response:
     """200 while the store answers, 503 otherwise."""
-    await engine_of(request).store.ping()
+    await engine_of(request).health()
     return json({"status": "ok"})
 
 
@@ -422,7 +422,7 @@ async def readyz(request: Request) -> Response:
     """200 once the server has started and its store answers."""
     if not getattr(request.app.state, "ready", False):
         return json({"status": "starting"}, 503)
-    await engine_of(request).store.ping()
+    await engine_of(request).health()
     return json({"status": "ready"})
 
 
@@ -435,7 +435,7 @@ async def _log_text(engine: Engine, job_id: str) -> AsyncIterator[bytes]:
 
 
 async def _follow_logs(engine: Engine, job_id: str, after: int) -> AsyncIterator[bytes]:
-    with engine.notifier.listen([f"logs:{job_id}", f"job:{job_id}"]) as listener:
+    with engine.follow_job(job_id) as news:
         while True:
             entries = await engine.logs(job_id, after, max_chars=PAGE_CHARS)
             for entry in entries:
@@ -446,7 +446,7 @@ async def _follow_logs(engine: Engine, job_id: str, after: int) -> AsyncIterator
                 if job.state in TERMINAL:
                     yield frame({"id": job_id, "state": str(job.state)}, event="end")
                     return
-                if not await listener.wait(KEEPALIVE_SECONDS):
+                if not await news.wait(KEEPALIVE_SECONDS):
                     yield KEEPALIVE
 
 
@@ -467,12 +467,12 @@ def _may(job_id: str, action: Action) -> Check:
 async def _follow_events(engine: Engine, guard: Callable[[], Guard]) -> AsyncIterator[bytes]:
     """Transitions of the queues the caller may read, by its Guard as it stands now."""
     yield KEEPALIVE
-    with engine.notifier.listen(["events"]) as listener:
+    with engine.follow_events() as news:
         while True:
-            if not await listener.wait(KEEPALIVE_SECONDS):
+            if not await news.wait(KEEPALIVE_SECONDS):
                 yield KEEPALIVE
                 continue
-            for event in listener.drain():
+            for event in news.drain():
                 if not guard().may_read(event["queue"]):
                     continue
                 yield frame({**event, "at": iso(event["at"])}, event="transition")

@@ -11,8 +11,8 @@ from jobq.api.native import ERRORS
 from jobq.api.responses import json
 from jobq.api.security import guard_of
 from jobq.engine import Engine
+from jobq.engine.problems import Problem, outline
 from jobq.errors import NotFound
-from jobq.problems import Problem, outline
 
 router = APIRouter()
 

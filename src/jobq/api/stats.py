@@ -4,19 +4,16 @@
 failed or cancelled), read from the `jobs_finished` index only. Jobs purged or deleted within
 the window no longer count: the store is the only record.
 
-`GET /api/v1/stats/queues` is `GET /queues` for pollers: the counts per state come from one
-shared `queue_stats()` taken at most every max(2 s, 10 x its last cost), however many pages
-poll (with 1,000,000 jobs on SQLite that scan costs about half a second: docs/design.md);
-the paused flags are read fresh each time, so pause and resume show at once.
+`GET /api/v1/stats/queues` is `GET /queues` for pollers: the engine's queue snapshot, whose
+counts per state are shared by every poller (at most a few seconds old) and whose paused
+flags are read fresh each time (jobq.engine.stats).
 
 Both show queues by the rule of `GET /queues`: those the caller holds any role on.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
-from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -25,10 +22,9 @@ from fastapi.responses import Response
 from jobq.api.native import ERRORS, engine_of
 from jobq.api.responses import json
 from jobq.api.security import guard_of
-from jobq.model import FinishedCount, QueueStats
+from jobq.model import FinishedCount
 from jobq.render import iso
 from jobq.states import TERMINAL
-from jobq.store.base import Store
 
 router = APIRouter()
 MAX_TOP = 100  # queues a throughput answer names
@@ -51,9 +47,7 @@ async def throughput(
     buckets = max(1, -(-minutes * 60 // bucket))
     now = time.time()
     since = (now // bucket + 1) * bucket - buckets * bucket  # buckets aligned to the clock
-    counts = await engine_of(request).store.finished_counts(
-        since, bucket, guard.visible_queues(), top
-    )
+    counts = await engine_of(request).throughput(since, bucket, guard.visible_queues(), top)
     named, other = series(counts, buckets)
     return json({
         "since": iso(since), "bucket_seconds": bucket, "buckets": buckets,
@@ -81,50 +75,17 @@ def _empty(buckets: int) -> dict[str, Any]:
     return {str(s): [0] * buckets for s in sorted(TERMINAL)}
 
 
-@dataclass(slots=True)
-class QueueStatsCache:
-    """One queue_stats() shared by every poller; refreshed once it is older than
-    max(min_age, cost_factor x what the last one cost)."""
-
-    min_age: float = 2.0
-    cost_factor: float = 10.0
-    stats: list[QueueStats] = field(default_factory=list)
-    taken_at: float = 0.0  # wall clock, for the answer's as_of
-    fresh_until: float = 0.0  # monotonic
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-    async def get(self, store: Store) -> list[QueueStats]:
-        async with self.lock:  # one scan at a time; the others wait and share it
-            if time.monotonic() >= self.fresh_until:
-                started = time.monotonic()
-                self.stats = await store.queue_stats()
-                cost = time.monotonic() - started
-                self.taken_at = time.time()
-                self.fresh_until = time.monotonic() + max(self.min_age, self.cost_factor * cost)
-            return self.stats
-
-
-def queue_stats_cache(request: Request) -> QueueStatsCache:
-    cache = getattr(request.app.state, "queue_stats_cache", None)
-    if cache is None:
-        cache = request.app.state.queue_stats_cache = QueueStatsCache()
-    return cache  # type: ignore[no-any-return]
-
-
 @router.get("/stats/queues", responses=ERRORS)
 async def queues(request: Request) -> Response:
     """Jobs in each state per queue (at most a few seconds old, see `as_of`), the age of the
     oldest waiting job, and whether the queue is paused (current)."""
     guard = await guard_of(request)
-    cache = queue_stats_cache(request)
-    store = engine_of(request).store
-    stats = await cache.get(store)
-    paused = await store.paused_queues()
+    snapshot = await engine_of(request).queue_snapshot()
     return json({
-        "as_of": iso(cache.taken_at),
+        "as_of": iso(snapshot.as_of),
         "queues": [
-            {"name": q.name, "counts": q.counts, "paused": q.name in paused,
+            {"name": q.name, "counts": q.counts, "paused": q.name in snapshot.paused,
              "oldest_queued_at": iso(q.oldest_queued_at)}
-            for q in stats if guard.sees_queue(q.name)
+            for q in snapshot.queues if guard.sees_queue(q.name)
         ],
     })  # fmt: skip

@@ -10,8 +10,8 @@ asked for, in whatever form (a jobq id, Vidispine's VX-n); an interface that loo
 by its own id form hands what it found to `check` with the id as asked.
 
 Reports without a lease token (Titan, Accepted) act only for the principal that claimed the
-job: a claim records the caller's user in the job's `worker` (`claimant`), and `lease_token`
-gives the job's token to that user (and administrators) alone.
+job: a claim records the caller's user in the job's `worker` (`claimant`); the engine's
+`*_as` reports and `reporter` hold to jobq.engine.rules.may_report.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from jobq.auth.model import Principal, Role
 from jobq.auth.policy import Action, lists, may, sees
+from jobq.engine.rules import may_report
 from jobq.errors import Conflict, Forbidden, JobqError, NotFound
 from jobq.model import Job, JobQuery, Worker
 from jobq.store.base import Store
@@ -78,24 +79,13 @@ class Guard:
         """The worker of a claim, recording the caller's user as the holder of its leases."""
         return Worker(worker.name, worker.host, worker.pid, self.principal.user)
 
-    def holds(self, job: Job) -> bool:
-        """Whether the caller claimed `job` (holds its lease, or held the last one), or is an
-        administrator: who may report on the job without presenting a token."""
-        holder = job.worker.user if job.worker is not None else None
-        return self.unrestricted or (holder is not None and holder == self.principal.user)
-
-    def lease_token(self, job: Job) -> str:
-        """The token a report without one acts with: the job's own for its holder, else
-        none, which the engine refuses as a stale lease (409), as for a job nobody holds."""
-        return (job.lease_token or "") if self.holds(job) else ""
-
     async def reporter(self, job_id: str) -> None:
         """Raise Conflict unless the caller may report on the job without a token (write
         its log); the caller's right to work on it is checked first, by `job`."""
         if self.unrestricted:
             return
         job = await self.store.get(job_id)
-        if job is not None and not self.holds(job):
+        if job is not None and not may_report(job, self.principal):
             raise Conflict("only the worker that claimed this job may report on it", id=job_id)
 
     async def job(self, job_id: str, action: Action) -> None:

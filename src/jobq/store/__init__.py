@@ -13,7 +13,7 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
     `migrate=False` makes a PostgreSQL store refuse an old schema instead of migrating it."""
     if url.startswith("sqlite:"):
         from jobq.store.sqlite import SQLiteStore
-        from jobq.store.sqlite_conn import DEFAULT_CACHE_MIB
+        from jobq.store.sqlite.conn import DEFAULT_CACHE_MIB
 
         cache_mib = sqlite_cache_mib(url) or DEFAULT_CACHE_MIB
         return SQLiteStore(sqlite_path(url), cache_mib=cache_mib)

@@ -7,7 +7,7 @@ requests in flight, `Combiner` runs at most IN_FLIGHT such transactions at once 
 the requests that arrive meanwhile wait and then go together: their steps are decided and
 written as one batch (in arrival order), and the claims of one shape (queues, types, lease,
 worker) become one claim of their summed limit, its jobs dealt out best first in arrival
-order. A lone request runs as before, without waiting.
+order. A lone request runs at once, without waiting.
 
 If a combined run fails (other than the store being unavailable, which would fail each alone
 too), each request runs again alone, so one request's error stays its own. A request whose

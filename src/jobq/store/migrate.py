@@ -14,6 +14,6 @@ def migrate_db(url: str) -> list[int]:
 
         return SQLiteStore(sqlite_path(url)).migrate()
     open_store(url)  # rejects unsupported URLs, explains a missing driver
-    from jobq.store.postgres_conn import migrate_url
+    from jobq.store.postgres.conn import migrate_url
 
     return asyncio.run(migrate_url(url))

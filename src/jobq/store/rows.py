@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from jobq.model import Attempt, Job, Worker
+from jobq.model import Attempt, Job, QueueStats, Worker, WorkerSeen
 from jobq.states import State
 
 JOB_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Job))
@@ -173,3 +173,39 @@ def attempt_from_row(row: Sequence[Any]) -> Attempt:
 
 
 _LATER_DEFAULTS = _later_getter(Job(id="", queue=""))
+
+
+def queue_stats(
+    pauses: Iterable[Sequence[Any]],
+    counts: Iterable[Sequence[Any]],
+    oldest: Iterable[Sequence[Any]],
+) -> list[QueueStats]:
+    """Each queue's statistics, by name, from the rows of `queue_pauses` (name, paused),
+    `state_counts` (queue, state, count) and each store's oldest-queued query (name, when)."""
+    stats: dict[str, QueueStats] = {}
+    for name, paused in pauses:
+        stats[name] = QueueStats(name, {str(s): 0 for s in State}, None, bool(paused))
+    for queue, state, count in counts:
+        entry = stats.setdefault(queue, QueueStats(queue, {str(s): 0 for s in State}, None, False))
+        entry.counts[state] = count
+    for name, when in oldest:
+        stats[name].oldest_queued_at = when
+    return sorted(stats.values(), key=lambda s: s.name)
+
+
+def workers_seen(
+    rows: Iterable[Sequence[Any]], held: dict[tuple[str, str, int], int]
+) -> list[WorkerSeen]:
+    """Workers from the rows of `workers` (name, host, pid, queues as JSON, last seen), each
+    with how many running jobs it holds (`held`, by (name, host or "", pid or 0))."""
+    return [
+        WorkerSeen(
+            name, host or None, pid or None, _names(queues), seen, held.get((name, host, pid), 0)
+        )
+        for name, host, pid, queues, seen in rows
+    ]
+
+
+def _names(raw: str) -> list[str]:
+    value = orjson.loads(raw)
+    return [str(v) for v in value] if isinstance(value, list) else []

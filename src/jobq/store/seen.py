@@ -1,10 +1,10 @@
 """Which workers a store recorded as seen lately, so a busy worker's claims skip the write.
 
 A claim records its worker (name, host, pid, queues, last seen) for the workers list and the
-problem finder, whose resolution is seconds. Writing that row on every claim was a statement of
-every claim; now it is written when the worker is new to this process, asks for other queues,
-or was last written `every` seconds ago or more. Noted only after the claim's commit, so a
-rolled-back claim never leaves a worker unrecorded.
+problem finder, whose resolution is seconds. Writing that row on every claim would add a
+statement to every claim, so it is written only when the worker is new to this process, asks
+for other queues, or was last written `every` seconds ago or more. Noted only after the
+claim's commit, so a rolled-back claim never leaves a worker unrecorded.
 """
 
 from __future__ import annotations

@@ -23,8 +23,8 @@ async def run_task(fn: Callable[..., Any], ctx: TaskContext, lease: Lease,
 
 
 async def _run_async(fn: Callable[..., Any], ctx: TaskContext, lease: Lease) -> Outcome:
-    """Await the task function in the job's own asyncio task (a second task per job was a
-    tenth of a worker's CPU per no-op job). A stop cancels the job's task while the function
+    """Await the task function in the job's own asyncio task (a second task per job costs
+    about a tenth of a worker's CPU per no-op job). A stop cancels the job's task while the function
     runs, and takes its cancellation back (`uncancel`) once the function has stopped, so the
     function alone sees it; a cancellation from elsewhere still goes through."""
     job_task = asyncio.current_task()

@@ -10,7 +10,6 @@ import httpx
 import pytest
 
 from jobq.api.app import create_app
-from jobq.api.dialects.vidispine import lookup
 from jobq.config import Config
 from jobq.engine import Engine
 from jobq.model import Job
@@ -41,7 +40,7 @@ class Api:
 
     async def stored(self, wire_id: str) -> Job:
         """The jobq job behind a Vidispine id."""
-        job = await lookup(self.engine, wire_id)
+        job = await self.engine.lookup(wire_id)
         assert job is not None, wire_id
         return job
 

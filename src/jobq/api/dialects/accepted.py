@@ -38,9 +38,9 @@ from jobq.api.standing import Check, Standing, standing
 from jobq.auth.guard import Guard
 from jobq.auth.policy import Action
 from jobq.engine import Engine, JobSpec
+from jobq.engine.rules import check_lease
 from jobq.errors import Conflict, Forbidden, InvalidInput
 from jobq.model import ClaimSpec, Job, Worker
-from jobq.rules import check_lease
 from jobq.states import TERMINAL, State
 
 NAME = "accepted"
@@ -226,14 +226,14 @@ async def update(request: Request, uuid: str, body: Annotated[Update, Body()]) -
     (progress; extends the lease)."""
     await (await guard_of(request)).job(uuid, Action.work)
     engine = engine_of(request)
-    token = await t.holder_token(request, await engine.get(uuid))
+    by, held = await t.reporter(request), await engine.get(uuid)
     if body.status == "done":
-        job = await engine.complete(uuid, token, body.result)
+        job = await engine.complete_as(by, held, body.result)
     elif body.status == "failed":
         error = {"code": "failed", "message": "the worker reported failure", "details": body.result}
-        job = await engine.fail(uuid, token, error, retryable=False)
+        job = await engine.fail_as(by, held, error, retryable=False)
     else:
-        job = await engine.heartbeat(uuid, token, _progress(body.result))
+        job = await engine.heartbeat_as(by, held, _progress(body.result))
     return json(document(job))
 
 

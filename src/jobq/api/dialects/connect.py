@@ -220,7 +220,7 @@ async def _log_file(engine: Engine, job_id: str) -> AsyncIterator[bytes]:
 
 async def _follow(request: Request, engine: Engine, job_id: str) -> AsyncIterator[bytes]:
     """Lines as they are written, until the job is finalized (or the client leaves)."""
-    with engine.notifier.listen([f"logs:{job_id}", f"job:{job_id}"]) as listener:
+    with engine.follow_job(job_id) as news:
         after = 0
         backlog = await _logs_after(engine, job_id, 0, TAIL_BACKLOG)
         while not await request.is_disconnected():
@@ -233,7 +233,7 @@ async def _follow(request: Request, engine: Engine, job_id: str) -> AsyncIterato
             wait = _wait_before_next_look(await _job_or_none(engine, job_id), engine.clock())
             if wait is None:
                 return
-            if not await listener.wait(wait):
+            if not await news.wait(wait):
                 yield b"\n"  # keep-alive: an empty line, which NDJSON readers skip
 
 

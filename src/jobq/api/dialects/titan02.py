@@ -143,7 +143,7 @@ async def fail(
     engine = engine_of(request)
     error = t.failure_error(reason, details)
     await t.check_log(log)
-    job = await engine.fail(id, await t.holder_token(request, await engine.get(id)), error)
+    job = await engine.fail_as(await t.reporter(request), await engine.get(id), error)
     await t.store_log(engine, id, log)
     return one(job)
 
@@ -155,7 +155,7 @@ async def success(
     await (await guard_of(request)).job(id, Action.work)
     engine = engine_of(request)
     await t.check_log(log)
-    job = await engine.complete(id, await t.holder_token(request, await engine.get(id)))
+    job = await engine.complete_as(await t.reporter(request), await engine.get(id))
     await t.store_log(engine, id, log)
     return one(job)
 
@@ -170,7 +170,7 @@ async def touch(request: Request, id: str) -> Response:
     """Reset a running job's timeout."""
     await (await guard_of(request)).job(id, Action.work)
     engine = engine_of(request)
-    await engine.heartbeat(id, await t.holder_token(request, await engine.get(id)))
+    await engine.heartbeat_as(await t.reporter(request), await engine.get(id))
     return Response(status_code=200)
 
 

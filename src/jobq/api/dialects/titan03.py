@@ -24,7 +24,7 @@ from jobq.api.responses import json
 from jobq.api.security import guard_of
 from jobq.auth.guard import absent
 from jobq.auth.policy import Action
-from jobq.engine import Engine
+from jobq.engine import Engine, Reporter
 from jobq.errors import Conflict, NotFound
 from jobq.model import ClaimSpec, Job, JobQuery
 from jobq.states import TERMINAL, State
@@ -89,7 +89,7 @@ async def in_group(request: Request, group: str, id: str, action: Action) -> Job
     """The job `id` of `group`, once the caller may do `action` on it (rule J: 404 without a
     role on the job's group, whatever group the path names)."""
     guard = await guard_of(request)
-    job = guard.check(await engine_of(request).store.get(id), id, action)
+    job = guard.check(await engine_of(request).find(id), id, action)
     if job.queue != group:
         raise absent(id)
     return job
@@ -203,24 +203,24 @@ async def start(
         if claimed:
             return one(claimed[0])
         job = await engine.get(id)
-    return await id_status(id, _touched(engine, job, await t.holder_token(request, job)))
+    return await id_status(id, _touched(engine, job, await t.reporter(request)))
 
 
-async def _touched(engine: Engine, job: Job, token: str) -> Response:
+async def _touched(engine: Engine, job: Job, by: Reporter) -> Response:
     if job.state != State.running:
         raise Conflict("the job is not queued or running", state=str(job.state), id=job.id)
-    return one(await engine.heartbeat(job.id, token))
+    return one(await engine.heartbeat_as(by, job))
 
 
 async def success(request: Request, group_name: Group, id: str) -> Response:
     """Mark a running job succeeded."""
     engine = engine_of(request)
     job = await in_group(request, group_name, id, Action.work)
-    return await id_status(id, _completed(engine, job, await t.holder_token(request, job)))
+    return await id_status(id, _completed(engine, job, await t.reporter(request)))
 
 
-async def _completed(engine: Engine, job: Job, token: str) -> Response:
-    return one(await engine.complete(job.id, token))
+async def _completed(engine: Engine, job: Job, by: Reporter) -> Response:
+    return one(await engine.complete_as(by, job))
 
 
 async def error(request: Request, group_name: Group, id: str) -> Response:
@@ -229,12 +229,12 @@ async def error(request: Request, group_name: Group, id: str) -> Response:
     engine = engine_of(request)
     job = await in_group(request, group_name, id, Action.work)
     failure = t.failure_error(await _reason(request), None)
-    token = await t.holder_token(request, job)
-    return await id_status(id, _failed(engine, job, token, failure))
+    by = await t.reporter(request)
+    return await id_status(id, _failed(engine, job, by, failure))
 
 
-async def _failed(engine: Engine, job: Job, token: str, failure: dict[str, Any]) -> Response:
-    return one(await engine.fail(job.id, token, failure))
+async def _failed(engine: Engine, job: Job, by: Reporter, failure: dict[str, Any]) -> Response:
+    return one(await engine.fail_as(by, job, failure))
 
 
 async def _reason(request: Request) -> str:
@@ -252,11 +252,11 @@ async def touch(request: Request, group_name: Group, id: str) -> Response:
     """Reset a running job's timeout (409 IdStatus when it is not running)."""
     engine = engine_of(request)
     job = await in_group(request, group_name, id, Action.work)
-    return await id_status(id, _touch(engine, job, await t.holder_token(request, job)))
+    return await id_status(id, _touch(engine, job, await t.reporter(request)))
 
 
-async def _touch(engine: Engine, job: Job, token: str) -> Response:
-    await engine.heartbeat(job.id, token)
+async def _touch(engine: Engine, job: Job, by: Reporter) -> Response:
+    await engine.heartbeat_as(by, job)
     return Response(status_code=200)
 
 

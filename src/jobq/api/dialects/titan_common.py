@@ -24,16 +24,16 @@ from fastapi import Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from jobq import fields, reserved, respawn
+from jobq import fields, reserved
 from jobq.api.errors import HttpError
 from jobq.api.json_limits import read_json
 from jobq.api.responses import JSONResponse
 from jobq.api.security import guard_of
-from jobq.engine import Engine, JobSpec
+from jobq.engine import Engine, JobSpec, Reporter, respawn
+from jobq.engine.rules import MAX_LEASE_SECONDS
 from jobq.errors import InvalidInput
 from jobq.model import Job, Worker
 from jobq.render import iso
-from jobq.rules import MAX_LEASE_SECONDS
 from jobq.states import State
 
 TIMEOUT = 60
@@ -157,12 +157,11 @@ async def worker(request: Request, name: str) -> Worker:
     return (await guard_of(request)).claimant(Worker(name, host))
 
 
-async def holder_token(request: Request, job: Job) -> str:
-    """The lease token a report acts with: Titan runners carry none, so a report about the
-    job is about its current run, and only the user that claimed the job (or an
-    administrator) makes it. Anyone else, or a report after a timeout or a cancel (no holder),
-    is refused as stale (409)."""
-    return (await guard_of(request)).lease_token(job)
+async def reporter(request: Request) -> Reporter:
+    """Who reports on a job: Titan runners carry no lease token, so the engine's `*_as`
+    reports act for the caller, only if it claimed the job (or is an administrator); anyone
+    else, or a report after a timeout or a cancel (no holder), is refused as stale (409)."""
+    return (await guard_of(request)).principal
 
 
 def failure_error(reason_name: str, text: str | None) -> dict[str, Any]:

@@ -51,9 +51,9 @@ from jobq.api.dialects.vidispine_wire import (
 from jobq.api.security import guard_of
 from jobq.auth.policy import Action
 from jobq.engine import Engine, JobSpec
+from jobq.engine.problems import Problem
 from jobq.errors import Conflict, InvalidInput, StaleLease
 from jobq.model import Job, JobQuery
-from jobq.problems import Problem
 from jobq.render import iso
 from jobq.states import TERMINAL, WAITING, State
 
@@ -73,7 +73,6 @@ WITH_TEXT = (XML, JSON, TEXT)
 SCAN_LIMIT = 10_000  # hits counted; jobs a listing filtered off the store looks at (newest first)
 SEQ_ORDER = ("jobId", "startTime")  # sort keys in the order of seq
 TYPE_NAME = re.compile(r"^[A-Za-z0-9_.:@/-]{1,200}$")
-WIRE_ID = re.compile(r"^[A-Za-z_]+-([0-9]{1,18})$")
 
 
 def build_router() -> APIRouter:
@@ -248,14 +247,15 @@ async def delete_jobs(request: Request) -> Response:
     if not ids:
         raise InvalidInput("id is required: a comma-separated list of job ids", context="id")
     engine, guard = engine_of(request), await guard_of(request)
-    found = [job for job in [await lookup(engine, i) for i in ids] if job is not None]
+    found = [job for job in [await engine.lookup(i) for i in ids] if job is not None]
     jobs = [job for job in found if guard.sees_queue(job.queue)]  # others: not there for you
     guard.queues({job.queue for job in jobs}, Action.manage)
-    live = [job for job in jobs if job.state not in TERMINAL]
-    if live:
-        first, state = wire_id(live[0]), status(live[0], View())
-        raise Conflict(f"job {first} is {state}: abort it first", id=first, state=state)
-    await engine.delete([job.id for job in jobs])
+    try:
+        await engine.delete_all(jobs)
+    except Conflict as exc:
+        live = next(job for job in jobs if job.id == exc.details.get("id"))
+        first, state = wire_id(live), status(live, View())
+        raise Conflict(f"job {first} is {state}: abort it first", id=first, state=state) from None
     return Response(status_code=200)
 
 
@@ -280,7 +280,7 @@ async def find_job(request: Request, job_id: str, action: Action) -> Job:
     """The job a wire id names (`VX-<seq>`, any `PREFIX-<seq>`, or a jobq id), once the
     caller may do `action` on it: a job the caller may not see is refused as one that does
     not exist, naming the id as asked (jobq.auth.guard.absent)."""
-    job = await lookup(engine_of(request), job_id)
+    job = await engine_of(request).lookup(job_id)
     return (await guard_of(request)).check(job, job_id, action)
 
 
@@ -295,17 +295,6 @@ def in_vidispine_terms(job: Job) -> Iterator[None]:
     except Conflict as exc:
         state = VIDISPINE_STATE.get(str(exc.details.get("state")), "in another state")
         raise Conflict(f"job {wire_id(job)} is {state}", id=wire_id(job), state=state) from None
-
-
-async def lookup(engine: Engine, job_id: str) -> Job | None:
-    """The job a wire id names (`VX-<seq>`, any `PREFIX-<seq>`, or a jobq id), or None."""
-    match = WIRE_ID.match(job_id)
-    if match is None:
-        return await engine.store.get(job_id) if len(job_id) <= 100 else None
-    seq = int(match.group(1))
-    after = JobQuery(sort="seq", after=(seq - 1, seq - 1), limit=1)
-    found = await engine.list_jobs(after)
-    return found[0] if found and found[0].seq == seq else None
 
 
 async def _problems(engine: Engine, media: str, problems: list[Problem]) -> Response:

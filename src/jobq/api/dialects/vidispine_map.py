@@ -10,9 +10,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from jobq.engine.problems import Problem
 from jobq.errors import InvalidInput
 from jobq.model import Job
-from jobq.problems import Problem
 from jobq.render import iso
 from jobq.states import State
 

@@ -1,7 +1,8 @@
 """The engine: the one place that knows what may happen to a job.
 
-Interfaces call it; it decides (see `jobq.rules`), asks the store to apply the decision
-atomically, and then wakes whoever waits on the outcome through the notifier.
+Interfaces call it; it decides (see `jobq.engine.rules`), asks the store to apply the decision
+atomically, and then wakes whoever waits on the outcome through the notifier. What it
+answers without changing a job is in `jobq.engine.reads`.
 """
 
 from __future__ import annotations
@@ -10,31 +11,21 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any
 
-from jobq import fields, loglimit, reserved, respawn, rules
+from jobq import fields, reserved
+from jobq.engine import respawn, rules
+from jobq.engine.handoff import Parked, Parking
+from jobq.engine.problems import ProblemFinder, ProblemSettings
+from jobq.engine.reads import EVENTS, Reads, job_channel, logs_channel
+from jobq.engine.rules import Reporter
+from jobq.engine.specs import Ack, Defaults, JobSpec
+from jobq.engine.stats import QueueStatsCache
 from jobq.entropy import lease_key
-from jobq.errors import Conflict, InvalidInput, JobqError, NotFound, StoreUnavailable
-from jobq.handoff import Parked, Parking
-from jobq.model import (
-    Attempt,
-    ClaimSpec,
-    Job,
-    JobQuery,
-    LogEntry,
-    Moved,
-    Plan,
-    QueueStats,
-    Step,
-    StepResult,
-    WorkerSeen,
-    new_id,
-    new_ids,
-)
+from jobq.errors import Conflict, InvalidInput, JobqError, StoreUnavailable
+from jobq.model import ClaimSpec, Job, Moved, Plan, Step, StepResult, new_id, new_ids
 from jobq.notify import Listener, Notifier
-from jobq.problems import Problem, ProblemFinder, ProblemSettings, holds
 from jobq.states import LIVE, TERMINAL, WAITING, State
 from jobq.store.base import Store
 
@@ -42,59 +33,7 @@ Clock = Callable[[], float]
 log = logging.getLogger("jobq.engine")
 
 
-@dataclass(slots=True)
-class Defaults:
-    """What a job gets when its producer does not say."""
-
-    lease_seconds: float = 60.0
-    max_attempts: int = 3
-    backoff_base: float = 2.0
-    backoff_max: float = 3600.0
-    result_ttl: float | None = 7 * 86400.0
-    max_claim_wait: float = 60.0
-    max_result_wait: float = 300.0
-    max_log_bytes: int | None = loglimit.DEFAULT_MAX_BYTES  # per job (None: no limit)
-    idle_after: float = 60.0  # seconds waiting jobs go untaken before a no_worker problem
-
-
-@dataclass(slots=True)
-class JobSpec:
-    """A job as a producer asks for it; None means the default."""
-
-    queue: str = "default"
-    type: str = "default"
-    payload: Any = None
-    metadata: dict[str, str] = field(default_factory=dict)
-    priority: int = 0
-    run_at: float | None = None
-    delay: float | None = None
-    lease_seconds: float | None = None
-    deadline_seconds: float | None = None
-    deadline_from_enqueue: bool = False  # the deadline counts from now, not the first claim
-    max_attempts: int | None = None
-    backoff_base: float | None = None
-    backoff_max: float | None = None
-    result_ttl: float | None = None
-    keep_forever: bool = False
-    callback_url: str | None = None
-    unique_key: str | None = None
-    owner: str | None = None
-    retry_of: str | None = None
-
-
-@dataclass(slots=True)
-class Ack:
-    """One outcome in a batch acknowledgement: a result, or an error when `error` is set."""
-
-    job_id: str
-    token: str
-    result: Any = None
-    error: dict[str, Any] | None = None
-    retryable: bool = True
-    exit_code: int | None = None
-
-
-class Engine:
+class Engine(Reads):
     def __init__(
         self,
         store: Store,
@@ -109,7 +48,8 @@ class Engine:
         self.on_timer: Callable[[float], None] = lambda at: None  # set by the duties
         self.problem_finder = ProblemFinder(store, ProblemSettings(self.defaults.idle_after))
         self.on_moves: Callable[[Sequence[Moved], float], None] | None = None  # jobq.metrics
-        self.parking = Parking()  # long-polling claims an enqueue can claim for (jobq.handoff)
+        self.parking = Parking()  # long-polling claims an enqueue can claim for (handoff)
+        self.queue_stats = QueueStatsCache()  # one queue_stats() for every poller
 
     # --- producers ---
 
@@ -173,32 +113,6 @@ class Engine:
             created_at=now, updated_at=now, retry_of=spec.retry_of, unique_key=spec.unique_key,
         )  # fmt: skip
 
-    async def get(self, job_id: str) -> Job:
-        job = await self.store.get(job_id)
-        if job is None:
-            raise NotFound("job not found", id=job_id)
-        return job
-
-    async def list_jobs(self, query: JobQuery) -> list[Job]:
-        fields.metadata(query.metadata or {}, "meta")
-        return await self.store.list_jobs(query)
-
-    async def count_jobs(self, query: JobQuery, cap: int) -> int:
-        """How many jobs match `query`'s filters, counting at most `cap`."""
-        return await self.store.count_jobs(query, cap)
-
-    async def wait(self, job_id: str, timeout: float) -> Job:
-        """The job once it has finished, or as it is when `timeout` passes."""
-        timeout = min(max(timeout, 0.0), self.defaults.max_result_wait)
-        give_up = self.clock() + timeout
-        with self.notifier.listen([f"job:{job_id}"]) as listener:
-            while True:
-                job = await self.get(job_id)
-                left = give_up - self.clock()
-                if job.state in TERMINAL or left <= 0:
-                    return job
-                await listener.wait(left)
-
     async def update(
         self,
         job_id: str,
@@ -256,6 +170,16 @@ class Engine:
     async def delete(self, ids: Sequence[str]) -> list[State | None]:
         """Delete finished jobs; per id the state it had (refused unless finished) or None."""
         return await self.store.delete(ids, TERMINAL)
+
+    async def delete_all(self, jobs: Sequence[Job]) -> None:
+        """Delete `jobs` (as read) all or none: Conflict, naming the first that still waits
+        or runs, unless every one has finished."""
+        live = [job for job in jobs if job.state not in TERMINAL]
+        if live:
+            first = live[0]
+            raise Conflict(f"job {first.id} is {first.state}: only finished jobs can be deleted",
+                           id=first.id, state=str(first.state))  # fmt: skip
+        await self.delete([job.id for job in jobs])
 
     # --- workers ---
 
@@ -363,6 +287,24 @@ class Engine:
         [outcome] = await self.ack([ack])
         return _unwrap(outcome)
 
+    # --- reports without a lease token (Titan and Accepted workers carry none) ---
+
+    async def complete_as(self, by: Reporter, job: Job, result: Any = None) -> Job:
+        """Complete `job` (as read) for `by`, who presents no token (see `_held_token`)."""
+        return await self.complete(job.id, _held_token(job, by), result)
+
+    async def fail_as(
+        self, by: Reporter, job: Job, error: dict[str, Any], retryable: bool = True
+    ) -> Job:
+        """Fail `job` (as read) for `by`, who presents no token (see `_held_token`)."""
+        return await self.fail(job.id, _held_token(job, by), error, retryable)
+
+    async def heartbeat_as(
+        self, by: Reporter, job: Job, progress: dict[str, Any] | None = None
+    ) -> Job:
+        """Extend `job`'s lease (as read) for `by`, who presents no token."""
+        return await self.heartbeat(job.id, _held_token(job, by), progress)
+
     async def ack(self, acks: Sequence[Ack]) -> list[Job | JobqError]:
         """Complete or fail many jobs in one transaction; each succeeds or fails alone."""
         if not acks:
@@ -403,43 +345,10 @@ class Engine:
         now = self.clock()
         rows = [(t if t is not None else now, stream, text) for t, stream, text in entries]
         last = await self.store.append_logs(job_id, rows, job.attempt, self.defaults.max_log_bytes)
-        self.notifier.publish(f"logs:{job_id}", last)
+        self.notifier.publish(logs_channel(job_id), last)
         return last
 
-    async def logs(
-        self,
-        job_id: str,
-        after: int = 0,
-        tail: int | None = None,
-        limit: int = 10_000,
-        max_chars: int | None = None,
-    ) -> list[LogEntry]:
-        if after > fields.SEQ_MAX:
-            raise InvalidInput(f"after must be at most {fields.SEQ_MAX}", field="after")
-        await self.get(job_id)
-        return await self.store.logs(job_id, after, tail, limit, max_chars)
-
-    async def log_pages(self, job_id: str, after: int = 0) -> AsyncIterator[list[LogEntry]]:
-        """The job's log after seq `after`, page by page (each at most about
-        loglimit.PAGE_CHARS of text): what every download streams, in flat memory. It ends
-        early if the job is deleted meanwhile (its log then reads as empty)."""
-        while page := await self.store.logs(
-            job_id, after, None, loglimit.PAGE_ENTRIES, loglimit.PAGE_CHARS
-        ):
-            after = page[-1].seq
-            yield page
-
-    async def attempts(self, job_id: str) -> list[Attempt]:
-        return await self.store.attempts(job_id)
-
     # --- queues and workers ---
-
-    async def queue_names(self) -> list[str]:
-        """Every queue the store knows (cheap; for claims from any queue)."""
-        return await self.store.queue_names()
-
-    async def queues(self) -> list[QueueStats]:
-        return await self.store.queue_stats()
 
     async def pause(self, queue: str) -> None:
         await self.store.set_paused(queue, True, self.clock())
@@ -448,28 +357,7 @@ class Engine:
         await self.store.set_paused(queue, False, self.clock())
         self.notifier.work_available(queue, 1_000_000)
 
-    async def workers(self) -> list[WorkerSeen]:
-        return await self.store.workers()
-
-    # --- problems (why jobs cannot go on; see jobq.problems) ---
-
-    async def problems(self) -> list[Problem]:
-        return await self.problem_finder.find(self.clock())
-
-    async def problems_holding(self, jobs: list[Job], paused: set[str]) -> dict[str, list[Problem]]:
-        """The problems holding each of `jobs`, found from those jobs alone (for listings)."""
-        return await self.problem_finder.holding(jobs, self.clock(), paused)
-
-    async def paused_queues(self) -> set[str]:
-        return await self.store.paused_queues()
-
-    async def problems_of(self, job: Job, found: list[Problem] | None = None) -> list[Problem]:
-        """The problems that hold `job` (from `found` when the caller already has them)."""
-        now = self.clock()
-        found = await self.problems() if found is None else found
-        return [p for p in found if holds(p, job, self.problem_finder, now)]
-
-    # --- background duties (called by jobq.duties) ---
+    # --- background duties (called by jobq.engine.duties) ---
 
     async def promote_due(self, now: float, limit: int = 1000) -> int:
         ids = await self.store.due_scheduled(now, limit)
@@ -566,16 +454,16 @@ class Engine:
             if job.state in WAITING and job.deadline_at is not None:
                 self.on_timer(job.deadline_at)  # it fails then if nobody has taken it
             if job.state in TERMINAL or job.cancel_requested:
-                self.notifier.publish(f"job:{job.id}", str(job.state))
+                self.notifier.publish(job_channel(job.id), str(job.state))
             if job.state in TERMINAL and job.callback_url:
                 self.on_timer(now)  # its callback is due
             if job.state in TERMINAL and job.purge_at is not None:
                 self.on_timer(job.purge_at)
         for queue, count in ready.items():
             self.notifier.work_available(queue, count)
-        if self.notifier.has_listeners("events"):
+        if self.notifier.has_listeners(EVENTS):
             for move in moves:
-                self.notifier.publish("events", _event(move, now))
+                self.notifier.publish(EVENTS, _event(move, now))
 
 
 def _check_claim(spec: ClaimSpec) -> None:
@@ -602,6 +490,13 @@ def _event(move: Moved, now: float) -> dict[str, Any]:
         "cancel_requested": move.job.cancel_requested,
         "at": now,
     }
+
+
+def _held_token(job: Job, by: Reporter) -> str:
+    """The token a report without one acts with: a report is about the job's current run, so
+    the job's own token when `by` may report on it (rules.may_report), else none, which the
+    store refuses as a stale lease (409), as for a job nobody holds."""
+    return (job.lease_token or "") if rules.may_report(job, by) else ""
 
 
 def _unwrap(outcome: Job | JobqError) -> Job:

@@ -1,5 +1,5 @@
 -- jobq schema for PostgreSQL, version 2: users, API keys, queue owners and grants.
--- The same tables as sql/sqlite/0002_auth.sql; times are UNIX seconds (double precision).
+-- The same tables as sqlite/migrations/0002_auth.sql; times are UNIX seconds (double precision).
 CREATE TABLE users (
     name       text PRIMARY KEY,
     admin      boolean NOT NULL DEFAULT false,

@@ -28,9 +28,9 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from jobq import reserved
+from jobq.engine.rules import backoff_delay
 from jobq.model import Callback, Job
 from jobq.render import job_document
-from jobq.rules import backoff_delay
 from jobq.store.base import Store
 
 log = logging.getLogger("jobq.callbacks")

@@ -22,7 +22,7 @@ from functools import lru_cache
 from jobq.model import ClaimSpec, Job, Worker
 from jobq.store.lease_sql import LEASED, LeaseParams
 from jobq.store.rows import JOB_COLUMNS, dumps, job_from_row, worker_dict, worker_values
-from jobq.store.sqlite_many import insert_rows
+from jobq.store.sqlite.many import insert_rows
 
 MAX_PAIRS = 32  # (queue, type) pairs one claim statement serves (SQLite allows 500 arms)
 

@@ -13,8 +13,8 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from jobq.callbacks import CallbackSender
 from jobq.engine import Engine
+from jobq.engine.callbacks import CallbackSender
 from jobq.errors import StoreUnavailable
 
 log = logging.getLogger("jobq.duties")

@@ -12,7 +12,7 @@ the log of a server that opens such a database.
 
 from __future__ import annotations
 
-from jobq.store.postgres_conn import Conn
+from jobq.store.postgres.conn import Conn
 
 BUSY_TABLES = ("jobs", "attempts")
 

@@ -28,7 +28,7 @@ import orjson
 
 from jobq.errors import StoreUnavailable
 from jobq.notify import Listener, Notifier
-from jobq.store.postgres_conn import Conn, Database
+from jobq.store.postgres.conn import Conn, Database
 
 log = logging.getLogger("jobq.notify")
 
@@ -170,7 +170,7 @@ class PostgresNotifier(Notifier):
 
 
 async def _notify(c: Conn, payloads: list[str]) -> None:
-    """One statement in its own transaction: one round trip (it was four, with BEGIN, a
+    """One statement in its own transaction: one round trip (not four, with BEGIN, a
     `SET LOCAL synchronous_commit` and COMMIT). A transaction that only notifies writes no WAL
     but its commit record, whose flush PostgreSQL does not wait for anyway (checked with
     pg_stat_wal: no WAL sync per notification either way)."""

@@ -7,7 +7,7 @@ the rules testable without a database and identical on every store.
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import Any, Protocol
 
 from jobq.errors import Conflict, InvalidInput
 from jobq.model import Job, Plan
@@ -227,3 +227,21 @@ def _final_progress(job: Job) -> dict[str, Any] | None:
     if job.progress and job.progress.get("total") is not None:
         return {**job.progress, "step": job.progress["total"]}
     return job.progress
+
+
+class Reporter(Protocol):
+    """Who reports on a job without presenting its lease token (jobq.auth's Principal)."""
+
+    @property
+    def user(self) -> str | None: ...
+
+    @property
+    def admin(self) -> bool: ...
+
+
+def may_report(job: Job, by: Reporter) -> bool:
+    """Whether `by` may report on `job` without its lease token: only the user whose claim
+    took the job (recorded in its `worker`), or an administrator. Any other user with the
+    worker role would otherwise finish a job another worker holds."""
+    holder = job.worker.user if job.worker is not None else None
+    return by.admin or (holder is not None and holder == by.user)

@@ -80,15 +80,18 @@ def unavailable(exc: sqlite3.Error) -> StoreUnavailable:
     return StoreUnavailable(f"the SQLite database cannot be written: {exc}", reason=str(exc))
 
 
-def migrate(conn: sqlite3.Connection) -> list[int]:
-    """Apply every migration in sql/sqlite not yet applied; the versions applied."""
+def migrate(conn: sqlite3.Connection, upto: int | None = None) -> list[int]:
+    """Apply every migration in migrations/ not yet applied (up to `upto`); the versions
+    applied."""
     conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
     done = {v for (v,) in conn.execute("SELECT version FROM schema_migrations")}
     applied = []
-    folder = resources.files("jobq.store").joinpath("sql/sqlite")
+    folder = resources.files("jobq.store.sqlite").joinpath("migrations")
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         version = int(entry.name.split("_", 1)[0])
         if not entry.name.endswith(".sql") or version in done:
+            continue
+        if upto is not None and version > upto:
             continue
         conn.execute("BEGIN IMMEDIATE")
         try:

@@ -1,13 +1,13 @@
 """One new job handed to one waiting claim on SQLite, inserted already leased.
 
-An enqueue that brings a job a parked claim wants (jobq.handoff) inserted it queued, then ran
-the claim's UPDATE on the row just written: the row entered the queued indexes and left them
-at once, and the claim searched for what it already knew. In the common case, one job for one
-claim (`can_hand_over`), the job is now inserted leased, its attempt opened, when the claim
+Inserting a job a parked claim wants (jobq.handoff) queued and then running the claim's
+UPDATE on the row just written would put the row in the queued indexes and take it out at
+once, and the claim would search for what it already knows. So in the common case, one job
+for one claim (`can_hand_over`), the job is inserted leased, its attempt opened, when the claim
 would have chosen it: its queue is not paused and no queued job of the claim's queues (and
 types) comes first (priority, then age: a job as urgent or more, since the new one is the
 youngest). The lease is the claim's own (`jobq.store.lease_sql`). Otherwise nothing is written
-and the caller inserts and claims as before.
+and the caller inserts and claims as usual.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from jobq.store.rows import (
     job_values,
     worker_dict,
 )
-from jobq.store.sqlite_claim import ATTEMPT_HEAD, leased
+from jobq.store.sqlite.claim import ATTEMPT_HEAD, leased
 
 _FIRST_VALUE = 5  # ?1-?4 are the lease's (sqlite_claim.PARAMS, TOKEN); the job's values follow
 

@@ -1,11 +1,11 @@
 """One new job handed to one waiting claim on PostgreSQL, in one statement.
 
-An enqueue that brings a job a parked claim wants (jobq.handoff) inserted it, then claimed for
-the claim, in one transaction: BEGIN, the insert, the claim, COMMIT, four round trips. After a
-pause each round trip wakes both processes again: in process, after 20 ms idle, 1.9-2.3 ms,
-against 1.1 back to back (the pick-up latency runs from a producer's enqueue to an idle
-worker holding the job). The common case, one job for one claim, is now one statement in its
-own transaction: the job is inserted already leased to the claim, with its attempt opened,
+An enqueue that brings a job a parked claim wants (jobq.handoff) could insert it, then claim
+it for the claim, in one transaction: BEGIN, the insert, the claim, COMMIT, four round trips.
+After a pause each round trip wakes both processes again: in process, after 20 ms idle,
+1.9-2.3 ms, against 1.1 back to back (the pick-up latency runs from a producer's enqueue to an
+idle worker holding the job). So the common case, one job for one claim, is one statement in
+its own transaction: the job is inserted already leased to the claim, with its attempt opened,
 when the claim would have chosen it: its queue is not paused and no queued job the claim
 wants comes before it (priority, then age). Otherwise the job is inserted queued and the
 claim is handed nothing; it then claims as a woken claim would, and gets the job that comes
@@ -17,8 +17,8 @@ from __future__ import annotations
 from functools import lru_cache
 
 from jobq.model import ClaimSpec, Job
-from jobq.store.postgres_conn import Conn
-from jobq.store.postgres_sql import COLUMN_TYPES, leased, touch_worker_sql
+from jobq.store.postgres.conn import Conn
+from jobq.store.postgres.sql import COLUMN_TYPES, leased, touch_worker_sql
 from jobq.store.rows import (
     INSERT_COLUMNS,
     JOB_COLUMNS,

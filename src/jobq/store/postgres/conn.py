@@ -66,8 +66,8 @@ async def keep_session(conn: Conn) -> None:
     """What a pooled connection needs when it is given back: nothing more than asyncpg itself
     does (roll back a transaction left open, drop listeners). jobq leaves no session state on
     pooled connections (its locks are transaction locks, its settings SET LOCAL, LISTEN has a
-    connection of its own), so asyncpg's default reset query (UNLISTEN *, RESET ALL, ...) was a
-    round trip per store call for nothing."""
+    connection of its own), so asyncpg's default reset query (UNLISTEN *, RESET ALL, ...) would
+    be a round trip per store call for nothing."""
 
 
 class _Stale(Exception):
@@ -209,7 +209,7 @@ class Database:
 
 def migration_files() -> list[tuple[int, str, str]]:
     """(version, name, sql) of every migration, in order."""
-    folder = resources.files("jobq.store").joinpath("sql/postgres")
+    folder = resources.files("jobq.store.postgres").joinpath("migrations")
     found = []
     for entry in folder.iterdir():
         if entry.name.endswith(".sql"):

@@ -1,5 +1,5 @@
 -- jobq schema for PostgreSQL, version 8: dashboard sessions kept on the server (the same
--- table as sql/sqlite/0005_sessions.sql); only the SHA-256 of the cookie's secret is stored.
+-- table as sqlite/migrations/0005_sessions.sql); only the SHA-256 of the cookie's secret is stored.
 CREATE TABLE sessions (
     id         text PRIMARY KEY,
     key_id     text NOT NULL REFERENCES api_keys (id),

@@ -9,7 +9,7 @@ One parked claim is taken per new queued job it wants, oldest first; a taken cla
 found nothing (another claim of the same transaction got the job first, or the queue is
 paused) simply claims again, as a woken one would. A claim of named jobs is never parked.
 Parking is per process: with several servers on one PostgreSQL, the other servers' claims are
-woken by LISTEN/NOTIFY and claim on their own, as before.
+woken by LISTEN/NOTIFY and claim on their own.
 """
 
 from __future__ import annotations

@@ -1,0 +1,185 @@
+"""What the engine answers without changing a job: lookups, listings, logs, the news streams
+wait on, queues, statistics, problems and health.
+
+`Engine` (jobq.engine.core) is a `Reads`: interfaces ask it, never the store or the notifier,
+so the notifier's channel names and the store's queries stay below the interfaces.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager
+
+from jobq import fields, loglimit
+from jobq.engine.problems import Problem, ProblemFinder, holds
+from jobq.engine.specs import Defaults
+from jobq.engine.stats import QueueSnapshot, QueueStatsCache
+from jobq.errors import InvalidInput, NotFound
+from jobq.model import (
+    Attempt,
+    FinishedCount,
+    Job,
+    JobQuery,
+    LogEntry,
+    QueueStats,
+    WorkerSeen,
+)
+from jobq.notify import Listener, Notifier
+from jobq.states import TERMINAL
+from jobq.store.base import Store
+
+EVENTS = "events"  # the notifier's channel of every transition (see Engine._publish)
+WIRE_ID = re.compile(r"^[A-Za-z_]+-([0-9]{1,18})$")  # `VX-<seq>`: a job named by its seq
+MAX_ID_LENGTH = 100  # longer ids name no job (and are not looked up)
+
+# What a stream waits on: `wait(timeout)` returns True when there is news (False when the
+# timeout passed without any); the event stream's `drain()` hands the events that came.
+News = Listener
+
+
+def job_channel(job_id: str) -> str:
+    """The channel woken when the job finishes or is asked to stop."""
+    return f"job:{job_id}"
+
+
+def logs_channel(job_id: str) -> str:
+    """The channel woken when the job's log grows."""
+    return f"logs:{job_id}"
+
+
+class Reads:
+    store: Store
+    notifier: Notifier
+    defaults: Defaults
+    clock: Callable[[], float]
+    problem_finder: ProblemFinder
+    queue_stats: QueueStatsCache
+
+    # --- jobs ---
+
+    async def get(self, job_id: str) -> Job:
+        job = await self.store.get(job_id)
+        if job is None:
+            raise NotFound("job not found", id=job_id)
+        return job
+
+    async def find(self, job_id: str) -> Job | None:
+        """The job with jobq id `job_id`, or None."""
+        return await self.store.get(job_id)
+
+    async def lookup(self, ident: str) -> Job | None:
+        """The job any id form names, or None: a jobq id, or `PREFIX-<seq>` (Vidispine's
+        `VX-<seq>`, any letters before the dash) for the job with that seq."""
+        match = WIRE_ID.match(ident)
+        if match is None:
+            return await self.store.get(ident) if len(ident) <= MAX_ID_LENGTH else None
+        seq = int(match.group(1))
+        after = JobQuery(sort="seq", after=(seq - 1, seq - 1), limit=1)
+        found = await self.list_jobs(after)
+        return found[0] if found and found[0].seq == seq else None
+
+    async def list_jobs(self, query: JobQuery) -> list[Job]:
+        fields.metadata(query.metadata or {}, "meta")
+        return await self.store.list_jobs(query)
+
+    async def count_jobs(self, query: JobQuery, cap: int) -> int:
+        """How many jobs match `query`'s filters, counting at most `cap`."""
+        return await self.store.count_jobs(query, cap)
+
+    async def wait(self, job_id: str, timeout: float) -> Job:
+        """The job once it has finished, or as it is when `timeout` passes."""
+        timeout = min(max(timeout, 0.0), self.defaults.max_result_wait)
+        give_up = self.clock() + timeout
+        with self.notifier.listen([job_channel(job_id)]) as listener:
+            while True:
+                job = await self.get(job_id)
+                left = give_up - self.clock()
+                if job.state in TERMINAL or left <= 0:
+                    return job
+                await listener.wait(left)
+
+    async def attempts(self, job_id: str) -> list[Attempt]:
+        return await self.store.attempts(job_id)
+
+    # --- logs, and the news streams wait on ---
+
+    async def logs(
+        self,
+        job_id: str,
+        after: int = 0,
+        tail: int | None = None,
+        limit: int = 10_000,
+        max_chars: int | None = None,
+    ) -> list[LogEntry]:
+        if after > fields.SEQ_MAX:
+            raise InvalidInput(f"after must be at most {fields.SEQ_MAX}", field="after")
+        await self.get(job_id)
+        return await self.store.logs(job_id, after, tail, limit, max_chars)
+
+    async def log_pages(self, job_id: str, after: int = 0) -> AsyncIterator[list[LogEntry]]:
+        """The job's log after seq `after`, page by page (each at most about
+        loglimit.PAGE_CHARS of text): what every download streams, in flat memory. It ends
+        early if the job is deleted meanwhile (its log then reads as empty)."""
+        while page := await self.store.logs(
+            job_id, after, None, loglimit.PAGE_ENTRIES, loglimit.PAGE_CHARS
+        ):
+            after = page[-1].seq
+            yield page
+
+    def follow_job(self, job_id: str) -> AbstractContextManager[News]:
+        """News of one job while the block runs: woken when its log grows, when it finishes
+        and when it is asked to stop (what a log stream waits on between reads)."""
+        return self.notifier.listen([logs_channel(job_id), job_channel(job_id)])
+
+    def follow_events(self) -> AbstractContextManager[News]:
+        """Every transition while the block runs: `drain()` gives each as a dict (id, seq,
+        queue, type, from, to, cancel_requested, at)."""
+        return self.notifier.listen([EVENTS])
+
+    # --- queues, workers, statistics, health ---
+
+    async def queue_names(self) -> list[str]:
+        """Every queue the store knows (cheap; for claims from any queue)."""
+        return await self.store.queue_names()
+
+    async def queues(self) -> list[QueueStats]:
+        return await self.store.queue_stats()
+
+    async def queue_snapshot(self) -> QueueSnapshot:
+        """Every queue's counts, shared by all pollers (at most a few seconds old: see
+        jobq.engine.stats), with the paused flags read fresh."""
+        queues, as_of = await self.queue_stats.get(self.store)
+        return QueueSnapshot(as_of, queues, await self.store.paused_queues())
+
+    async def throughput(
+        self, since: float, bucket: float, queues: list[str] | None, top: int
+    ) -> list[FinishedCount]:
+        """Jobs finished per bucket since `since`, of `queues` (None: all): the `top`
+        queues by name, the rest as queue None."""
+        return await self.store.finished_counts(since, bucket, queues, top)
+
+    async def paused_queues(self) -> set[str]:
+        return await self.store.paused_queues()
+
+    async def workers(self) -> list[WorkerSeen]:
+        return await self.store.workers()
+
+    async def health(self) -> None:
+        """Return once the store answers; raise StoreUnavailable when it does not."""
+        await self.store.ping()
+
+    # --- problems (why jobs cannot go on; see jobq.engine.problems) ---
+
+    async def problems(self) -> list[Problem]:
+        return await self.problem_finder.find(self.clock())
+
+    async def problems_holding(self, jobs: list[Job], paused: set[str]) -> dict[str, list[Problem]]:
+        """The problems holding each of `jobs`, found from those jobs alone (for listings)."""
+        return await self.problem_finder.holding(jobs, self.clock(), paused)
+
+    async def problems_of(self, job: Job, found: list[Problem] | None = None) -> list[Problem]:
+        """The problems that hold `job` (from `found` when the caller already has them)."""
+        now = self.clock()
+        found = await self.problems() if found is None else found
+        return [p for p in found if holds(p, job, self.problem_finder, now)]

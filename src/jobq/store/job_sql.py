@@ -1,0 +1,134 @@
+"""The SQL both stores share for jobs, queues, workers, logs and callbacks: each statement
+written once.
+
+Written in the dialect SQLite and PostgreSQL share, with `?` placeholders (SQLite's), or
+`?N` where a statement uses one value twice (SQLite reads ?N too); `JobSql.for_postgres()`
+numbers them ($1, $2, ...) for asyncpg. What the two databases do differently (claims,
+hand-overs, inserts, grouped writes, listings' filters, the duties' overview queries) lives in
+each store's package.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+
+from jobq.store.rows import JOB_COLUMNS
+
+SELECT_JOB = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs"
+LIVE = "state IN ('scheduled', 'queued', 'running')"
+LOG_COLUMNS = "seq, time, stream, text, attempt"
+
+
+@dataclass(frozen=True)
+class JobSql:
+    """The shared statements, by name (in SQLite's placeholders unless made by
+    `for_postgres`)."""
+
+    ping: str = "SELECT 1"
+    get: str = f"{SELECT_JOB} WHERE id = ?"
+    # live jobs by key: the literal states let SQLite use the partial index jobs_unique_live
+    live_by_unique_key: str = f"{SELECT_JOB} WHERE unique_key = ? AND {LIVE}"
+    set_retried_by: str = "UPDATE jobs SET retried_by = ? WHERE id = ?"
+
+    # background duties
+    due_scheduled: str = (
+        "SELECT id FROM jobs WHERE state = 'scheduled' AND run_at <= ? ORDER BY run_at LIMIT ?"
+    )
+    # ?1 now, ?2 how many
+    overdue: str = (
+        "SELECT id FROM jobs WHERE state = 'running' AND lease_expires_at <= ?1 UNION "
+        "SELECT id FROM jobs WHERE state = 'running' AND deadline_at IS NOT NULL "
+        "AND deadline_at <= ?1 UNION "
+        "SELECT id FROM jobs WHERE state IN ('scheduled', 'queued') "
+        "AND deadline_at IS NOT NULL AND deadline_at <= ?1 LIMIT ?2"
+    )
+    due_purge: str = "SELECT id FROM jobs WHERE purge_at <= ? ORDER BY purge_at LIMIT ?"
+    # ?1 the error (JSON), ?2 now, ?3 purge_at, ?4 the job's id
+    fail_unprocessable: str = (
+        "UPDATE jobs SET state = 'failed', error = ?1, finished_at = ?2, updated_at = ?2, "
+        "purge_at = ?3, lease_token = NULL, lease_expires_at = NULL, cancel_requested = 0 "
+        f"WHERE id = ?4 AND {LIVE}"
+    )
+    end_attempt: str = (
+        "UPDATE attempts SET finished_at = ?, outcome = 'failed', error = ? "
+        "WHERE job_id = ? AND finished_at IS NULL"
+    )
+
+    # attempts and logs
+    attempts: str = (
+        "SELECT job_id, attempt, started_at, finished_at, worker, outcome, error "
+        "FROM attempts WHERE job_id = ? ORDER BY attempt"
+    )
+    last_log_seq: str = "SELECT coalesce(max(seq), 0) FROM logs WHERE job_id = ?"
+    log_bytes: str = "SELECT log_bytes FROM jobs WHERE id = ?"
+    set_log_bytes: str = "UPDATE jobs SET log_bytes = ? WHERE id = ?"
+    logs_after: str = (
+        f"SELECT {LOG_COLUMNS} FROM logs WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?"
+    )
+    logs_tail: str = (
+        f"SELECT {LOG_COLUMNS} FROM logs WHERE job_id = ? AND seq > ? ORDER BY seq DESC LIMIT ?"
+    )
+
+    # queues
+    queue_pauses: str = "SELECT name, paused FROM queues ORDER BY name"
+    state_counts: str = "SELECT queue, state, count(*) FROM jobs GROUP BY queue, state"
+    queue_names: str = "SELECT name FROM queues ORDER BY name"
+    set_paused: str = (
+        "INSERT INTO queues (name, paused, updated_at) VALUES (?, ?, ?) "
+        "ON CONFLICT (name) DO UPDATE SET paused = excluded.paused, "
+        "updated_at = excluded.updated_at"
+    )
+    paused_queues: str = "SELECT name FROM queues WHERE paused = 1"
+
+    # workers
+    workers: str = "SELECT name, host, pid, queues, last_seen FROM workers ORDER BY last_seen DESC"
+    forget_workers: str = "DELETE FROM workers WHERE last_seen < ?"
+
+    # problems; a queue's queued jobs in the order claims take them (jobs_claim's,
+    # jobs_claim_type's)
+    queued_ids: str = (
+        "SELECT id FROM jobs WHERE state = 'queued' AND queue = ? "
+        "ORDER BY priority DESC, seq LIMIT ?"
+    )
+    queued_ids_of_type: str = (
+        "SELECT id FROM jobs WHERE state = 'queued' AND queue = ? AND type = ? "
+        "ORDER BY priority DESC, seq LIMIT ?"
+    )
+    failing_jobs: str = (
+        f"{SELECT_JOB} WHERE {LIVE} AND error IS NOT NULL AND attempt >= ? ORDER BY seq LIMIT ?"
+    )
+    deadlines_before: str = (
+        f"{SELECT_JOB} WHERE {LIVE} AND deadline_at IS NOT NULL AND deadline_at <= ? "
+        "ORDER BY deadline_at LIMIT ?"
+    )
+
+    # callback outbox
+    delete_callback: str = "DELETE FROM callbacks WHERE id = ?"
+    retry_callback: str = (
+        "UPDATE callbacks SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE id = ?"
+    )
+
+    def for_postgres(self) -> JobSql:
+        """The same statements with asyncpg's numbered placeholders."""
+        return JobSql(**{f.name: numbered(getattr(self, f.name)) for f in fields(self)})
+
+
+def numbered(sql: str) -> str:
+    """`?` placeholders as $1, $2, ... and `?N` as $N (no statement here has a `?` inside a
+    literal, nor mixes the two forms)."""
+    if re.search(r"\?\d", sql):
+        assert not re.search(r"\?(?!\d)", sql), sql
+        return re.sub(r"\?(\d+)", r"$\1", sql)
+    count = 0
+
+    def next_number(_: re.Match[str]) -> str:
+        nonlocal count
+        count += 1
+        return f"${count}"
+
+    return re.sub(r"\?", next_number, sql)
+
+
+SQLITE = JobSql()
+POSTGRES = SQLITE.for_postgres()

@@ -1,0 +1,102 @@
+"""The PostgreSQL store's reads: logs, queue and worker overviews, and the SQL that is
+PostgreSQL's own (the shared statements: jobq.store.job_sql; listings: jobq.store.postgres.sql).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import orjson
+
+from jobq.model import FinishedCount, LogEntry, QueueStats, TypeActivity, WorkerSeen
+from jobq.store.job_sql import POSTGRES as SQL
+from jobq.store.postgres.conn import Conn
+from jobq.store.postgres.sql import OLDEST_QUEUED
+from jobq.store.rows import queue_stats, workers_seen
+
+
+async def logs(
+    c: Conn, job_id: str, after: int, tail: int | None, limit: int, max_chars: int | None
+) -> list[LogEntry]:
+    if tail is not None:
+        rows = list(reversed(await c.fetch(SQL.logs_tail, job_id, after, min(tail, limit))))
+    elif max_chars is not None:
+        rows = await c.fetch(LOG_PAGE, job_id, after, limit, max_chars)
+    else:
+        rows = await c.fetch(SQL.logs_after, job_id, after, limit)
+    return [LogEntry(*r) for r in rows]
+
+
+async def queue_overview(c: Conn) -> list[QueueStats]:
+    pauses = await c.fetch(SQL.queue_pauses)
+    counts = await c.fetch(SQL.state_counts)
+    return queue_stats(pauses, counts, await c.fetch(OLDEST_QUEUED))
+
+
+async def workers(c: Conn) -> list[WorkerSeen]:
+    held: dict[tuple[str, str, int], int] = {}
+    for raw, count in await c.fetch(
+        "SELECT worker, count(*) FROM jobs WHERE state = 'running' GROUP BY worker"
+    ):
+        if raw is not None:
+            w = orjson.loads(raw)
+            key = (w.get("name", ""), w.get("host") or "", w.get("pid") or 0)
+            held[key] = held.get(key, 0) + count
+    return workers_seen(await c.fetch(SQL.workers), held)
+
+
+async def finished_counts(
+    c: Conn, since: float, bucket_seconds: float, queues: Sequence[str] | None, top: int | None
+) -> list[FinishedCount]:
+    names = None if queues is None else list(queues)
+    rows = await c.fetch(FINISHED_COUNTS, since, bucket_seconds, top, names)
+    return [FinishedCount(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+async def type_activity(c: Conn, since: float, queues: Sequence[str] | None) -> list[TypeActivity]:
+    names = None if queues is None else list(queues)
+    return [TypeActivity(*r) for r in await c.fetch(TYPE_ACTIVITY, since, names)]
+
+
+# a page of a job's log: up to $3 entries after seq $2 holding at most $4 bytes of text (at
+# least one entry); sizes come from each text's length header (octet_length reads no toasted
+# value), and only the page's texts are sent
+LOG_PAGE = """
+SELECT seq, time, stream, text, attempt FROM logs
+WHERE job_id = $1 AND seq IN (
+    SELECT seq FROM (
+        SELECT seq, sum(octet_length(text)) OVER (ORDER BY seq) AS upto,
+               row_number() OVER (ORDER BY seq) AS n
+        FROM logs WHERE job_id = $1 AND seq > $2 ORDER BY seq LIMIT $3
+    ) AS sized WHERE upto <= $4 OR n = 1
+)
+ORDER BY seq"""
+# $2: the queues to look at, NULL for all
+AMONG = "($2::text[] IS NULL OR queue = ANY($2::text[]))"
+# per (queue, bucket, state); only the $3 busiest queues by name (NULL: all), the rest as NULL
+FINISHED_COUNTS = """
+WITH finished AS (
+    SELECT queue, floor((finished_at - $1::float8) / $2::float8)::integer AS bucket, state
+    FROM jobs WHERE finished_at IS NOT NULL AND finished_at >= $1::float8
+    AND ($4::text[] IS NULL OR queue = ANY($4::text[]))),
+busiest AS (SELECT queue FROM finished GROUP BY queue ORDER BY count(*) DESC, queue LIMIT $3)
+SELECT CASE WHEN queue IN (SELECT queue FROM busiest) THEN queue END AS shown, bucket, state,
+       count(*)
+FROM finished GROUP BY shown, bucket, state
+"""
+# live jobs through the state index, finished ones since $1 through jobs_finished
+TYPE_ACTIVITY = """
+SELECT queue, type,
+       count(*) FILTER (WHERE state = 'queued'),
+       count(*) FILTER (WHERE state = 'running'),
+       min(GREATEST(created_at, run_at)) FILTER (WHERE state = 'queued'),
+       max(last_heartbeat_at)
+FROM (SELECT queue, type, state, created_at, run_at, last_heartbeat_at FROM jobs
+      WHERE state IN ('scheduled', 'queued', 'running') AND {AMONG}
+      UNION ALL
+      SELECT queue, type, state, created_at, run_at, last_heartbeat_at FROM jobs
+      WHERE finished_at IS NOT NULL AND finished_at >= $1::float8 AND {AMONG}) AS recent
+GROUP BY queue, type
+HAVING count(*) FILTER (WHERE state = 'queued') > 0
+ORDER BY queue, type
+""".replace("{AMONG}", AMONG)

@@ -1,0 +1,215 @@
+"""The SQLite store's writes, each run inside the writer's transaction (jobq.store.sqlite.conn):
+inserts, transitions (decided steps written as few multi-row UPDATEs), deletes, purges, log
+appends and the callback outbox.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from jobq import loglimit
+from jobq.model import Callback, Job, Step, StepResult
+from jobq.states import State
+from jobq.store.decide import Decided, decide_all
+from jobq.store.job_sql import SELECT_JOB
+from jobq.store.job_sql import SQLITE as SQL
+from jobq.store.rows import (
+    INSERT_COLUMNS,
+    NEW_COLUMNS,
+    dumps,
+    encode,
+    is_new,
+    job_from_row,
+    job_values,
+    new_job_values,
+)
+from jobq.store.sqlite.many import insert_rows, update_rows
+
+INSERT_NEW_HEAD = f"INSERT INTO jobs ({', '.join(NEW_COLUMNS)})"
+INSERT_JOB_HEAD = f"INSERT INTO jobs ({', '.join(INSERT_COLUMNS)})"
+ADD_QUEUE = "INSERT OR IGNORE INTO queues (name, paused, updated_at) VALUES (?, 0, ?)"
+
+
+def insert(c: sqlite3.Connection, jobs: Sequence[Job], now: float) -> list[tuple[Job, bool]]:
+    if not jobs:
+        return []
+    c.executemany(ADD_QUEUE, [(queue, now) for queue in {j.queue for j in jobs}])
+    out: list[tuple[Job, bool]] = []
+    plain: list[Job] = []  # consecutive jobs with no unique key or retry link: one executemany
+    for job in jobs:
+        if job.unique_key is None and job.retry_of is None:
+            plain.append(job)
+            continue
+        out += _insert_plain(c, plain)
+        plain = []
+        out.append(_insert_special(c, job))
+    return out + _insert_plain(c, plain)
+
+
+def _insert_plain(c: sqlite3.Connection, jobs: list[Job]) -> list[tuple[Job, bool]]:
+    if not jobs:
+        return []
+    if all(map(is_new, jobs)):
+        insert_rows(c, INSERT_NEW_HEAD, len(NEW_COLUMNS), [new_job_values(j) for j in jobs])
+    else:
+        insert_rows(c, INSERT_JOB_HEAD, len(INSERT_COLUMNS), [job_values(j) for j in jobs])
+    # one writer, statements in order: the rows got consecutive seqs ending at the last rowid
+    (last,) = c.execute("SELECT last_insert_rowid()").fetchone()
+    for offset, job in enumerate(jobs):
+        job.seq = last - len(jobs) + 1 + offset
+    return [(job, True) for job in jobs]
+
+
+def _insert_special(c: sqlite3.Connection, job: Job) -> tuple[Job, bool]:
+    if job.unique_key is not None:
+        existing = c.execute(SQL.live_by_unique_key, (job.unique_key,)).fetchone()
+        if existing is not None:
+            return job_from_row(existing), False
+    insert_rows(c, INSERT_JOB_HEAD, len(INSERT_COLUMNS), [job_values(job)])
+    (job.seq,) = c.execute("SELECT last_insert_rowid()").fetchone()
+    if job.retry_of is not None:
+        c.execute(SQL.set_retried_by, (job.id, job.retry_of))
+    return job, True
+
+
+def transition(c: sqlite3.Connection, steps: Sequence[Step], now: float) -> list[StepResult]:
+    """Decide every step on the rows as they are now, then write the plans in bulk."""
+    jobs = _get_many(c, list({step.job_id for step in steps}))
+    results, rounds = decide_all(steps, jobs, now)
+    for decisions in rounds:
+        writes = _Writes(now)
+        for decided in decisions:
+            writes.add(decided)
+        writes.flush(c)
+    return results
+
+
+def _get_many(c: sqlite3.Connection, ids: list[str]) -> dict[str, Job]:
+    found: dict[str, Job] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        sql = f"{SELECT_JOB} WHERE id IN ({', '.join('?' * len(chunk))})"
+        for row in c.execute(sql, chunk):
+            job = job_from_row(row)
+            found[job.id] = job
+    return found
+
+
+ATTEMPT_END = ("finished_at", "outcome", "error")
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class _Writes:
+    """Plans waiting to be written, grouped so that each group is one multi-row UPDATE."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+        self.updates: dict[tuple[tuple[str, ...], tuple[str, ...]], list[list[Any]]] = {}
+        self.attempts: list[tuple[Any, ...]] = []
+        self.callbacks: list[tuple[Any, ...]] = []
+        self.spawns: list[Job] = []  # new jobs a plan makes (respawn on failure)
+
+    def add(self, decided: Decided) -> None:
+        job, plan, changes = decided.moved.job, decided.plan, decided.changes
+        params = [encode(k, v) for k, v in changes.items()]
+        self.updates.setdefault(decided.shape, []).append([*params, job.id])
+        if plan.attempt_outcome is not None:
+            error = encode("error", plan.attempt_error)
+            self.attempts.append((self.now, plan.attempt_outcome, error, job.id, decided.attempt))
+        if plan.callback and job.callback_url:
+            self.callbacks.append((job.id, job.callback_url, self.now))
+        if plan.spawn is not None:
+            self.spawns.append(plan.spawn)
+
+    def flush(self, c: sqlite3.Connection) -> None:
+        for (columns, allowed), rows in self.updates.items():
+            where = f"jobs.state IN ({', '.join(_quoted(state) for state in allowed)})"
+            if update_rows(c, "jobs", columns, ["id"], rows, where) != len(rows):
+                # cannot happen with one writer deciding on fresh rows; the guard stays
+                raise RuntimeError("compare-and-set failed inside the writer")
+        update_rows(c, "attempts", ATTEMPT_END, ["job_id", "attempt"], self.attempts)
+        insert_rows(c, "INSERT INTO callbacks (job_id, url, next_at)", 3, self.callbacks)
+        insert(c, self.spawns, self.now)
+        self.updates.clear()
+        self.attempts.clear()
+        self.callbacks.clear()
+        self.spawns.clear()
+
+
+def fail_unprocessable(
+    c: sqlite3.Connection, job_id: str, error: dict[str, Any], now: float, purge_at: float | None
+) -> bool:
+    text = dumps(error)
+    moved = c.execute(SQL.fail_unprocessable, (text, now, purge_at, job_id))
+    c.execute(SQL.end_attempt, (now, text, job_id))
+    return moved.rowcount > 0
+
+
+def delete(c: sqlite3.Connection, job_id: str, allowed: frozenset[State]) -> State | None:
+    row = c.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    if row is None:
+        return None
+    state = State(row[0])
+    if state in allowed:
+        _delete_rows(c, [job_id])
+    return state
+
+
+def _delete_rows(c: sqlite3.Connection, ids: Sequence[str]) -> None:
+    params = [(i,) for i in ids]
+    c.executemany("DELETE FROM jobs WHERE id = ?", params)
+    c.executemany("DELETE FROM attempts WHERE job_id = ?", params)
+    c.executemany("DELETE FROM logs WHERE job_id = ?", params)
+
+
+def purge(c: sqlite3.Connection, now: float, limit: int) -> int:
+    ids = [r[0] for r in c.execute(SQL.due_purge, (now, limit))]
+    _delete_rows(c, ids)
+    return len(ids)
+
+
+def append_logs(
+    c: sqlite3.Connection,
+    job_id: str,
+    entries: Sequence[tuple[float, str, str]],
+    attempt: int,
+    max_bytes: int | None,
+) -> int:
+    (last,) = c.execute(SQL.last_log_seq, (job_id,)).fetchone()
+    row = c.execute(SQL.log_bytes, (job_id,)).fetchone()
+    kept, size = loglimit.admit(entries, row[0] if row else 0, max_bytes)
+    if not kept:
+        return int(last)
+    rows = [(job_id, last + i, attempt, t, s, x) for i, (t, s, x) in enumerate(kept, 1)]
+    c.executemany(
+        "INSERT INTO logs (job_id, seq, attempt, time, stream, text) VALUES (?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    c.execute(SQL.set_log_bytes, (size, job_id))
+    return int(last) + len(rows)
+
+
+def claim_callbacks(c: sqlite3.Connection, now: float, limit: int, lease: float) -> list[Callback]:
+    rows = c.execute(
+        "SELECT id, job_id, url, attempts, next_at FROM callbacks "
+        "WHERE next_at <= ? ORDER BY next_at LIMIT ?",
+        (now, limit),
+    ).fetchall()
+    c.executemany(
+        "UPDATE callbacks SET next_at = ? WHERE id = ?", [(now + lease, r[0]) for r in rows]
+    )
+    return [Callback(*r) for r in rows]
+
+
+def callback_failed(
+    c: sqlite3.Connection, callback_id: int, next_at: float | None, error: str
+) -> None:
+    if next_at is None:
+        c.execute(SQL.delete_callback, (callback_id,))
+    else:
+        c.execute(SQL.retry_callback, (next_at, error, callback_id))
