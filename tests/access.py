@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from jobq.auth import service
 from jobq.engine import JobSpec
 from jobq.model import ClaimSpec, Worker
-from tests.authkit import Case, Cell, Outcome, asgi_status, route_set, run_matrix, store_of
+from tests.authkit import Case, Cell, Outcome, asgi_status, auth_store_of, route_set, run_matrix
 
 PERSONAS = ["no key", "bad key", "admin", "owner", "collaborator", "viewer", "worker", "stranger"]
 SCOPES = ["own", "other"]
@@ -127,7 +127,7 @@ class World:
     async def populate(self) -> None:
         from tests.authkit import add_person
 
-        store = store_of(self.app)
+        store = auth_store_of(self.app)
         self.keys["admin"] = await add_person(store, "admin", admin=True)
         for name in ("owner", *GRANTED, "stranger", "other", "extra"):
             self.keys[name] = await add_person(store, name)
@@ -137,7 +137,7 @@ class World:
     async def arrange(self, queue: str, owner: str, granted: tuple[str, ...]) -> None:
         """`owner` owns `queue`; the personas in `granted` hold their namesake role there,
         the others none."""
-        store, now = store_of(self.app), time.time()
+        store, now = auth_store_of(self.app), time.time()
         await store.set_queue_owner(queue, owner, now)
         for role in GRANTED:
             if role in granted:

@@ -16,8 +16,8 @@ from fastapi import FastAPI
 
 from jobq.api.app import create_app
 from jobq.auth import service
+from jobq.auth.store import AuthStore
 from jobq.config import Config
-from jobq.store.base import Store
 
 
 @asynccontextmanager
@@ -33,12 +33,12 @@ async def running_app(
             yield app, client
 
 
-def store_of(app: FastAPI) -> Store:
-    store: Store = app.state.auth.store
+def auth_store_of(app: FastAPI) -> AuthStore:
+    store: AuthStore = app.state.auth.store
     return store
 
 
-async def add_person(store: Store, name: str, admin: bool = False) -> str:
+async def add_person(store: AuthStore, name: str, admin: bool = False) -> str:
     """A user with one key; the key."""
     await service.add_user(store, name, admin, time.time())
     _, key = await service.create_key(store, name, "test", time.time())

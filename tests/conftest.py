@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from jobq.auth.store import AuthStore, auth_store_for
 from jobq.engine import Defaults, Engine
 from jobq.notify import Notifier
 from jobq.store.base import Store
@@ -75,6 +76,12 @@ def store_url(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -
     url = str(request.getfixturevalue("module_pg_url"))
     pgdb.empty_database_sync(url)
     return url
+
+
+@pytest.fixture
+def auth_store(store: Store) -> AuthStore:
+    """The users, keys and grants in `store`'s database."""
+    return auth_store_for(store)
 
 
 @pytest.fixture

@@ -23,17 +23,9 @@ from rich.progress import Progress
 from rich.table import Table
 
 from jobq.cli_auth import register as register_auth
-from jobq.config import (
-    DEFAULT_DB,
-    METRICS_QUEUES,
-    Config,
-    parse_mounts,
-    parse_proxies,
-    read_toml,
-)
-from jobq.engine import Defaults
+from jobq.config import DEFAULT_DB, Config, parse_mounts, parse_proxies, read_toml
 from jobq.errors import JobqError
-from jobq.loglimit import DEFAULT_MAX_BYTES as DEFAULT_MAX_LOG_BYTES
+from jobq.model import Defaults
 
 app = typer.Typer(help="jobq: an HTTP job server.", no_args_is_help=True, add_completion=False)
 jobs_app = typer.Typer(help="Inspect and steer jobs.", no_args_is_help=True)
@@ -51,6 +43,8 @@ Key = Annotated[
     str | None, typer.Option("--key", envvar="JOBQ_KEY", help="API key (sent as Bearer).")
 ]
 DEFAULT_URL = "http://127.0.0.1:8080"
+SERVE = Config()  # `serve`'s option defaults are these (and JOB's): each written once, there
+JOB = SERVE.defaults
 
 
 def _config_defaults(ctx: typer.Context, param: Any, path: str | None) -> str | None:
@@ -68,15 +62,15 @@ def serve(
             envvar="JOBQ_DB",
             help="sqlite:///PATH[?cache_mib=N] or postgresql://...[?pool_size=N]",
         ),
-    ] = DEFAULT_DB,
-    host: Annotated[str, typer.Option(envvar="JOBQ_HOST", help="Address to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(envvar="JOBQ_PORT", help="Port to bind.")] = 8080,
+    ] = SERVE.db,
+    host: Annotated[str, typer.Option(envvar="JOBQ_HOST", help="Address to bind.")] = SERVE.host,
+    port: Annotated[int, typer.Option(envvar="JOBQ_PORT", help="Port to bind.")] = SERVE.port,
     log_level: Annotated[
         str, typer.Option(envvar="JOBQ_LOG_LEVEL", help="debug, info, warning, error.")
-    ] = "info",
+    ] = SERVE.log_level,
     max_body: Annotated[
         int, typer.Option(envvar="JOBQ_MAX_BODY", help="Largest request body in bytes (413 above).")
-    ] = 16 * 1024 * 1024,
+    ] = SERVE.max_body,
     callback_allow: Annotated[
         list[str] | None,
         typer.Option(
@@ -91,7 +85,7 @@ def serve(
             min=0.1,
             help="Seconds a callback's whole delivery may take (then it is retried later).",
         ),
-    ] = 10.0,
+    ] = SERVE.callback_timeout,
     mount: Annotated[
         list[str] | None,
         typer.Option(
@@ -105,21 +99,21 @@ def serve(
         typer.Option(
             envvar="JOBQ_INSECURE", help="Allow a non-loopback bind without authentication."
         ),
-    ] = False,
+    ] = SERVE.insecure,
     access_log: Annotated[
         bool, typer.Option(envvar="JOBQ_ACCESS_LOG", help="Log every request.")
-    ] = False,
+    ] = SERVE.access_log,
     auth_fail_limit: Annotated[
         int,
         typer.Option(
             envvar="JOBQ_AUTH_FAIL_LIMIT",
             help="Failed authentications per client address per window before 429.",
         ),
-    ] = 20,
+    ] = SERVE.auth_fail_limit,
     auth_fail_window: Annotated[
         float,
         typer.Option(envvar="JOBQ_AUTH_FAIL_WINDOW", help="That window, in seconds."),
-    ] = 60.0,
+    ] = SERVE.auth_fail_window,
     trusted_proxy: Annotated[
         list[str] | None,
         typer.Option(
@@ -130,22 +124,22 @@ def serve(
     ] = None,
     lease_seconds: Annotated[
         float, typer.Option(envvar="JOBQ_LEASE_SECONDS", help="Default lease of a claimed job.")
-    ] = 60.0,
+    ] = JOB.lease_seconds,
     max_attempts: Annotated[
         int, typer.Option(envvar="JOBQ_MAX_ATTEMPTS", help="Default attempts per job.")
-    ] = 3,
+    ] = JOB.max_attempts,
     result_ttl: Annotated[
-        float,
+        float | None,
         typer.Option(envvar="JOBQ_RESULT_TTL", help="Default seconds a finished job is kept."),
-    ] = 7 * 86400.0,
+    ] = JOB.result_ttl,
     max_log_bytes: Annotated[
-        int,
+        int | None,
         typer.Option(
             envvar="JOBQ_MAX_LOG_BYTES",
             min=1,
             help="Largest log a job keeps, in bytes; output beyond it is cut (and marked).",
         ),
-    ] = DEFAULT_MAX_LOG_BYTES,
+    ] = JOB.max_log_bytes,
     idle_after: Annotated[
         float,
         typer.Option(
@@ -154,14 +148,14 @@ def serve(
             help="Seconds waiting jobs go untaken, with no worker for them, before jobq "
             "reports a no_worker problem (Vidispine shows the jobs WAITING).",
         ),
-    ] = 60.0,
+    ] = JOB.idle_after,
     auto_migrate: Annotated[
         bool,
         typer.Option(
             envvar="JOBQ_AUTO_MIGRATE",
             help="Apply database migrations at start (else refuse an old schema).",
         ),
-    ] = True,
+    ] = SERVE.auto_migrate,
     metrics_queues: Annotated[
         int,
         typer.Option(
@@ -169,7 +163,7 @@ def serve(
             min=0,
             help="Queues labelled by name in /metrics (the first seen); later ones as (other).",
         ),
-    ] = METRICS_QUEUES,
+    ] = SERVE.metrics_queues,
     max_queues_per_user: Annotated[
         int,
         typer.Option(
@@ -178,7 +172,7 @@ def serve(
             help="Queues a user may create by enqueueing into a new name (0: only "
             "administrators create queues).",
         ),
-    ] = 1000,
+    ] = SERVE.max_queues_per_user,
     loop_tick: Annotated[
         float,
         typer.Option(
@@ -186,7 +180,7 @@ def serve(
             min=0.0,
             help="Seconds between the timers that measure event loop lag (0: off).",
         ),
-    ] = 0.1,
+    ] = SERVE.loop_tick,
     config: Annotated[
         str | None,
         typer.Option(
@@ -660,6 +654,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-
-
-__all__ = ["Path", "app", "main"]

@@ -18,10 +18,11 @@ from rich.console import Console
 from rich.table import Table
 
 from jobq.auth import service
+from jobq.auth.store import AuthStore, auth_store_for
 from jobq.config import DEFAULT_DB
 from jobq.errors import JobqError
 from jobq.render import iso
-from jobq.store import Store, open_store
+from jobq.store import open_store
 
 T = TypeVar("T")
 users_app = typer.Typer(help="Manage users (on the database directly).", no_args_is_help=True)
@@ -32,14 +33,15 @@ Db = Annotated[str, typer.Option(envvar="JOBQ_DB", help="sqlite:///PATH or postg
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
-def on_store(db: str, work: Callable[[Store], Awaitable[T]]) -> T:
-    """Run `work` on the store at `db`; a jobq error becomes a message and exit code 1."""
+def on_store(db: str, work: Callable[[AuthStore], Awaitable[T]]) -> T:
+    """Run `work` on the auth store of the database at `db`; a jobq error becomes a message
+    and exit code 1."""
 
     async def main() -> T:
         store = open_store(db)
         await store.open()
         try:
-            return await work(store)
+            return await work(auth_store_for(store))
         finally:
             await store.close()
 

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jobq.engine import Defaults
+from jobq.auth.guard import MAX_QUEUES_PER_USER
+from jobq.auth.service import FAIL_LIMIT, FAIL_WINDOW
+from jobq.model import Defaults
 
 DEFAULT_DB = "sqlite:///jobq.db"
 METRICS_QUEUES = 200  # queues labelled by name in /metrics; the rest as "(other)"
@@ -16,6 +18,9 @@ METRICS_QUEUES = 200  # queues labelled by name in /metrics; the rest as "(other
 
 @dataclass(slots=True)
 class Config:
+    """What `jobq serve` runs with. Each default is written here (or where the setting
+    acts, and read from there), and `jobq serve`'s options show these very values."""
+
     db: str = DEFAULT_DB
     host: str = "127.0.0.1"
     port: int = 8080
@@ -26,14 +31,14 @@ class Config:
     mounts: dict[str, str] = field(default_factory=dict)  # dialect name -> path prefix
     insecure: bool = False
     access_log: bool = False
-    auth_fail_limit: int = 20  # failed authentications per client address ...
-    auth_fail_window: float = 60.0  # ... in this many seconds, then 429
+    auth_fail_limit: int = FAIL_LIMIT  # failed authentications per client address ...
+    auth_fail_window: float = FAIL_WINDOW  # ... in this many seconds, then 429
     # addresses or networks of reverse proxies whose X-Forwarded-For/-Proto are believed
     trusted_proxies: list[str] = field(default_factory=list)
     defaults: Defaults = field(default_factory=Defaults)
     auto_migrate: bool = True  # apply schema migrations at start (PostgreSQL)
     metrics_queues: int = METRICS_QUEUES
-    max_queues_per_user: int = 1000  # queues a user may create by enqueueing (0: none)
+    max_queues_per_user: int = MAX_QUEUES_PER_USER  # queues a user may create (0: none)
     loop_tick: float = 0.1  # seconds between the event loop lag ticker's timers (0: off)
 
 

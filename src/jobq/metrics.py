@@ -54,6 +54,7 @@ HTTP_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                 60)  # fmt: skip
 UNMATCHED = "(unmatched)"  # the route label of requests no route matched (bounded cardinality)
 OTHER = "(other)"  # the queue label of the queues past the limit
+STATE_NAMES = tuple(state.value for state in State)
 
 
 class QueueLabels:
@@ -102,12 +103,18 @@ class QueueCounts(Collector):
         paused = GaugeMetricFamily(
             "jobq_queue_paused", "1 if the queue is paused.", labels=["queue"]
         )
+        # once per queue of the store's thousands, on the event loop: only the states a queue
+        # holds jobs in are added (one Enum lookup per state and queue held the loop for
+        # about 200 ms at 20,000 queues)
         counts: dict[str, dict[str, float]] = {}
         for q in self.stats:
             label = self.label(q.name)
-            into = counts.setdefault(label, {})
-            for state in State:
-                into[state.value] = into.get(state.value, 0) + q.counts.get(state.value, 0)
+            into = counts.get(label)
+            if into is None:
+                into = counts[label] = dict.fromkeys(STATE_NAMES, 0.0)
+            for state, held in q.counts.items():
+                if held:
+                    into[state] = into.get(state, 0) + held
             if label != OTHER:
                 paused.add_metric([label], 1.0 if q.paused else 0.0)
         for label, by_state in counts.items():

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields
 from operator import attrgetter
 from typing import Any
 
+from jobq import loglimit
 from jobq.entropy import random_bytes
 from jobq.errors import JobqError
 from jobq.states import Event, State
@@ -45,6 +46,25 @@ _VARIANT = {d: "89ab"[int(d, 16) & 3] for d in "0123456789abcdef"}  # the bits 1
 
 
 @dataclass(slots=True)
+class Defaults:
+    """What a job gets when its producer does not say, and the engine's bounds; `jobq serve`'s
+    options and `Job`'s fields take their defaults from here."""
+
+    lease_seconds: float = 60.0
+    max_attempts: int = 3
+    backoff_base: float = 2.0
+    backoff_max: float = 3600.0
+    result_ttl: float | None = 7 * 86400.0
+    max_claim_wait: float = 60.0
+    max_result_wait: float = 300.0
+    max_log_bytes: int | None = loglimit.DEFAULT_MAX_BYTES  # per job (None: no limit)
+    idle_after: float = 60.0  # seconds waiting jobs go untaken before a no_worker problem
+
+
+DEFAULTS = Defaults()
+
+
+@dataclass(slots=True)
 class Worker:
     """Who holds a job: a worker process somewhere, and the user whose key claimed the job
     (set by the server from the caller, never by the worker; None in the open mode)."""
@@ -66,11 +86,11 @@ class Job:
     state: State = State.queued
     seq: int = 0
     run_at: float = 0.0
-    lease_seconds: float = 60.0
+    lease_seconds: float = DEFAULTS.lease_seconds
     deadline_seconds: float | None = None
-    max_attempts: int = 3
-    backoff_base: float = 2.0
-    backoff_max: float = 3600.0
+    max_attempts: int = DEFAULTS.max_attempts
+    backoff_base: float = DEFAULTS.backoff_base
+    backoff_max: float = DEFAULTS.backoff_max
     attempt: int = 0
     result: JSON = None
     error: dict[str, Any] | None = None
@@ -149,14 +169,15 @@ StepResult = Moved | JobqError
 
 @dataclass(slots=True)
 class ClaimSpec:
-    queues: list[str]
+    """A claim: up to `limit` queued jobs of `queues` (None: every queue there is, made
+    before or while it waits; no list of them is ever read) and `types` (None: any type)."""
+
+    queues: list[str] | None
     types: list[str] | None
     limit: int
     lease_seconds: float | None
     worker: Worker
     ids: list[str] | None = None  # claim only these jobs (each still must be queued)
-    # `queues` is every queue the server knew: one made while the claim waits counts too
-    every_queue: bool = False
 
 
 @dataclass(slots=True)
@@ -203,7 +224,7 @@ class WorkerSeen:
     name: str
     host: str | None
     pid: int | None
-    queues: list[str]
+    queues: list[str] | None  # None: it asked for every queue
     last_seen: float
     jobs_held: int
 

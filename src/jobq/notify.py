@@ -90,6 +90,9 @@ class Notifier:
         # as one set each, so listening costs no more than the set, and a publication tests
         # each of these few sets once
         self._wide: list[tuple[frozenset[str], Listener]] = []
+        # listeners of every queue (an administrator's claim of "any queue"): woken by work in
+        # any queue, a queue made while they wait too; they hold no names at all
+        self._every: list[Listener] = []
 
     async def start(self) -> None:
         return None
@@ -98,20 +101,28 @@ class Notifier:
         return None
 
     @contextmanager
-    def listen(self, channels: Iterable[str], queues: Collection[str] = ()) -> Iterator[Listener]:
-        """A listener of `channels` and of the `queue:NAME` channel of each of `queues`."""
+    def listen(
+        self, channels: Iterable[str], queues: Collection[str] | None = ()
+    ) -> Iterator[Listener]:
+        """A listener of `channels` and of the `queue:NAME` channel of each of `queues`
+        (None: of every queue's)."""
         listener = Listener()
         names = list(channels)
-        wide = len(queues) > WIDE
-        if wide:
-            self._wide.append((frozenset(queues), listener))
+        every = queues is None
+        wide = queues is not None and len(queues) > WIDE
+        if every:
+            self._every.append(listener)
+        elif wide:
+            self._wide.append((frozenset(queues or ()), listener))
         else:
-            names += [f"{QUEUE}{q}" for q in queues]
+            names += [f"{QUEUE}{q}" for q in queues or ()]
         for name in names:
             self._channels.setdefault(name, []).append(listener)
         try:
             yield listener
         finally:
+            if every:
+                self._every.remove(listener)
             if wide:
                 self._wide = [w for w in self._wide if w[1] is not listener]
             for name in names:
@@ -127,21 +138,26 @@ class Notifier:
                  for li in lis}  # fmt: skip
         found |= {id(li) for qs, li in self._wide
                   if any(f"{QUEUE}{q}".startswith(prefix) for q in qs)}  # fmt: skip
+        if QUEUE.startswith(prefix) or prefix.startswith(QUEUE):
+            found |= {id(li) for li in self._every}
         return len(found)
 
     def has_listeners(self, channel: str) -> bool:
         if channel in self._channels:
             return True
-        return channel.startswith(QUEUE) and any(
-            channel[len(QUEUE) :] in qs for qs, _ in self._wide
-        )
+        if not channel.startswith(QUEUE):
+            return False
+        queue = channel[len(QUEUE) :]
+        return bool(self._every) or any(queue in qs for qs, _ in self._wide)
 
     def _listeners(self, channel: str) -> list[Listener]:
-        """Who listens on `channel`: those filed under it, then the wide ones that hold it."""
+        """Who listens on `channel`: those filed under it, then the wide ones that hold it,
+        then those of every queue."""
         listeners = self._channels.get(channel) or []
-        if self._wide and channel.startswith(QUEUE):
+        if (self._wide or self._every) and channel.startswith(QUEUE):
             queue = channel[len(QUEUE) :]
-            listeners = [*listeners, *(li for qs, li in self._wide if queue in qs)]
+            wide = (li for qs, li in self._wide if queue in qs)
+            listeners = [*listeners, *wide, *self._every]
         return listeners
 
     def publish(self, channel: str, message: Any = None) -> None:

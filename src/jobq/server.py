@@ -9,6 +9,7 @@ import uvicorn
 
 from jobq.api.app import create_app
 from jobq.auth.protect import bind_refusal, is_loopback
+from jobq.auth.store import auth_store_for
 from jobq.config import Config
 from jobq.heap import freeze_startup_objects
 from jobq.store import open_store
@@ -20,7 +21,7 @@ async def users_exist(db: str) -> bool:
     store = open_store(db)
     await store.open()
     try:
-        return await store.has_users()
+        return await auth_store_for(store).has_users()
     finally:
         await store.close()
 

@@ -75,7 +75,3 @@ def target(event: Event, current: State) -> State:
     if current not in allowed:
         raise ValueError(f"{event.value} is not allowed from {current.value}")
     return current if to is None else to
-
-
-def is_terminal(state: State) -> bool:
-    return state in TERMINAL

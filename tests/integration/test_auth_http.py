@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.authkit import add_person, bearer, running_app, store_of
+from tests.authkit import add_person, auth_store_of, bearer, running_app
 
 
 async def test_with_no_users_everything_is_open(tmp_path: Path) -> None:
@@ -23,7 +23,7 @@ async def test_with_no_users_everything_is_open(tmp_path: Path) -> None:
 
 async def test_missing_and_bad_keys_get_401_with_a_challenge(tmp_path: Path) -> None:
     async with running_app(tmp_path) as (app, client):
-        await add_person(store_of(app), "ann")
+        await add_person(auth_store_of(app), "ann")
         for headers in ({}, bearer("jobq_nope"), {"Authorization": "Key abc"}):
             r = await client.get("/api/v1/jobs", headers=headers)
             assert r.status_code == 401
@@ -34,7 +34,7 @@ async def test_missing_and_bad_keys_get_401_with_a_challenge(tmp_path: Path) -> 
 
 async def test_failed_authentications_are_rate_limited_per_address(tmp_path: Path) -> None:
     async with running_app(tmp_path, auth_fail_limit=3, auth_fail_window=600) as (app, client):
-        key = await add_person(store_of(app), "ann")
+        key = await add_person(auth_store_of(app), "ann")
         assert (await client.get("/api/v1/jobs")).status_code == 401  # no key: not a guess
         for _ in range(3):
             assert (await client.get("/api/v1/jobs", headers=bearer("bad"))).status_code == 401
@@ -48,8 +48,8 @@ async def test_failed_authentications_are_rate_limited_per_address(tmp_path: Pat
 
 async def test_the_first_user_to_enqueue_owns_the_queue(tmp_path: Path) -> None:
     async with running_app(tmp_path) as (app, client):
-        ann = await add_person(store_of(app), "ann")
-        bob = await add_person(store_of(app), "bob")
+        ann = await add_person(auth_store_of(app), "ann")
+        bob = await add_person(auth_store_of(app), "bob")
         r = await client.post("/api/v1/jobs", json={"queue": "fresh"}, headers=bearer(ann))
         assert r.status_code == 201 and r.json()["owner"] == "ann"
         job_id = r.json()["id"]
@@ -67,7 +67,7 @@ async def test_the_first_user_to_enqueue_owns_the_queue(tmp_path: Path) -> None:
 
 async def test_a_revoked_key_stops_working_at_once(tmp_path: Path) -> None:
     async with running_app(tmp_path) as (app, client):
-        root = await add_person(store_of(app), "root", admin=True)
+        root = await add_person(auth_store_of(app), "root", admin=True)
         r = await client.post("/api/v1/users", json={"name": "ann"}, headers=bearer(root))
         assert r.status_code == 201
         r = await client.post("/api/v1/keys", json={"user": "ann"}, headers=bearer(root))
@@ -82,7 +82,7 @@ async def test_a_revoked_key_stops_working_at_once(tmp_path: Path) -> None:
 
 async def test_admin_routes_answer_bad_input_in_the_native_shape(tmp_path: Path) -> None:
     async with running_app(tmp_path) as (app, client):
-        root = await add_person(store_of(app), "root", admin=True)
+        root = await add_person(auth_store_of(app), "root", admin=True)
         r = await client.post("/api/v1/users", json={"name": "a b"}, headers=bearer(root))
         assert r.status_code == 422 and r.json()["error"]["code"] == "invalid"
         r = await client.post("/api/v1/users", json={"name": "root"}, headers=bearer(root))
@@ -103,7 +103,7 @@ def _csrf(html: str) -> str:
 
 async def test_dashboard_sign_in_sets_a_strict_http_only_session(tmp_path: Path) -> None:
     async with running_app(tmp_path) as (app, client):
-        key = await add_person(store_of(app), "ann")
+        key = await add_person(auth_store_of(app), "ann")
         assert (await client.get("/ui/session")).status_code == 401
         page = await client.get("/ui/login")
         token = _csrf(page.text)
@@ -130,7 +130,7 @@ async def test_dashboard_sign_in_sets_a_strict_http_only_session(tmp_path: Path)
 
 async def test_a_forged_or_revoked_session_is_refused(tmp_path: Path) -> None:
     async with running_app(tmp_path) as (app, client):
-        key = await add_person(store_of(app), "ann")
+        key = await add_person(auth_store_of(app), "ann")
         token = _csrf((await client.get("/ui/login")).text)
         await client.post("/ui/login", data={"key": key, "csrf": token})
         value = client.cookies["jobq_session"]
@@ -139,13 +139,13 @@ async def test_a_forged_or_revoked_session_is_refused(tmp_path: Path) -> None:
         client.cookies.set("jobq_session", value)
         me = await client.get("/ui/session")
         assert me.status_code == 200
-        await store_of(app).revoke_key(me.json()["key_id"], 0.0)
+        await auth_store_of(app).revoke_key(me.json()["key_id"], 0.0)
         assert (await client.get("/ui/session")).status_code == 401
 
 
 async def test_signing_out_ends_the_session_for_every_copy_of_its_cookie(tmp_path: Path) -> None:
     async with running_app(tmp_path) as (app, client):
-        key = await add_person(store_of(app), "ann")
+        key = await add_person(auth_store_of(app), "ann")
         token = _csrf((await client.get("/ui/login")).text)
         await client.post("/ui/login", data={"key": key, "csrf": token})
         copied = client.cookies["jobq_session"]
@@ -170,8 +170,8 @@ async def test_every_request_is_logged_as_insecure_on_a_public_bind(
 
 async def test_a_batch_answers_each_item_by_its_own_queue(tmp_path: Path) -> None:
     async with running_app(tmp_path) as (app, client):
-        ann = await add_person(store_of(app), "ann")
-        bob = await add_person(store_of(app), "bob")
+        ann = await add_person(auth_store_of(app), "ann")
+        bob = await add_person(auth_store_of(app), "bob")
         for key, queue in ((ann, "anns"), (bob, "bobs")):
             r = await client.post("/api/v1/jobs", json={"queue": queue}, headers=bearer(key))
             assert r.status_code == 201
@@ -212,7 +212,7 @@ async def test_the_event_stream_shows_only_readable_queues(tmp_path: Path) -> No
     async with running_app(tmp_path) as (app, _):
         engine = app.state.engine
         guard = Guard(Principal("ann", False), {"seen": Role.viewer, "worked": Role.worker},
-                      store_of(app))  # fmt: skip
+                      engine, auth_store_of(app))  # fmt: skip
         events = _follow_events(engine, lambda: guard)
         assert await anext(events) == b": keep-alive\n\n"
         pending = asyncio.ensure_future(anext(events))

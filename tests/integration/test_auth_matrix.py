@@ -24,11 +24,11 @@ from tests.authkit import (
     Cell,
     add_person,
     asgi_status,
+    auth_store_of,
     bearer,
     route_set,
     run_matrix,
     running_app,
-    store_of,
 )
 
 QUEUES = {"own": "q-own", "other": "q-other"}
@@ -146,7 +146,7 @@ class Native:
             c.token = job.lease_token
         if c.case.state == "succeeded":
             await self.engine.complete(c.job_id, c.token, None)
-        store = store_of(self.app)
+        store = auth_store_of(self.app)
         if c.case.path.endswith("{key_id}"):
             record, _ = await service.create_key(store, "extra", "doomed", time.time())
             c.vars["key_id"] = record.id
@@ -188,7 +188,7 @@ class Native:
 
 
 async def setup(app: Any) -> dict[str, str | None]:
-    store = store_of(app)
+    store = auth_store_of(app)
     keys: dict[str, str | None] = {"no key": None, "bad key": BAD_KEY}
     keys["admin"] = await add_person(store, "admin", admin=True)
     for name in ("owner", "collaborator", "viewer", "worker", "stranger", "other", "extra"):

@@ -1,4 +1,4 @@
-"""The auth SQL the PostgreSQL store runs (store/auth_sql.py numbered by for_postgres(),
+"""The auth SQL the PostgreSQL store runs (auth/store/sql.py numbered by for_postgres(),
 tables from postgres/migrations/0001_init.sql and 0002_auth.sql), checked on a real PostgreSQL."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from importlib import resources
 import asyncpg
 import pytest
 
-from jobq.store.auth_sql import AUTH_SQL, for_postgres
+from jobq.auth.store.sql import AUTH_SQL, for_postgres
 
 SERVER = "postgresql://postgres@127.0.0.1:5432"
 

@@ -14,7 +14,7 @@ from jobq.api import app as app_module
 from jobq.api import security
 from jobq.api.errors import HttpError
 from jobq.auth.policy import Action
-from tests.authkit import add_person, running_app, store_of
+from tests.authkit import add_person, auth_store_of, running_app
 
 router = APIRouter()
 
@@ -49,8 +49,8 @@ def basic(user: str, key: str) -> dict[str, str]:
 @pytest.mark.usefixtures("dialects")
 async def test_key_and_basic_schemes_answer_in_the_dialects_shape(tmp_path: Path) -> None:
     async with running_app(tmp_path, auth_fail_limit=100) as (app, client):
-        ann = await add_person(store_of(app), "ann")
-        bob = await add_person(store_of(app), "bob")
+        ann = await add_person(auth_store_of(app), "ann")
+        bob = await add_person(auth_store_of(app), "bob")
         r = await client.post(
             "/api/v1/jobs", json={"queue": "anns"}, headers={"Authorization": f"Bearer {ann}"}
         )
@@ -79,7 +79,7 @@ async def test_key_and_basic_schemes_answer_in_the_dialects_shape(tmp_path: Path
 @pytest.mark.usefixtures("dialects")
 async def test_the_failure_limit_answers_429_in_the_dialects_shape(tmp_path: Path) -> None:
     async with running_app(tmp_path, auth_fail_limit=2) as (app, client):
-        await add_person(store_of(app), "ann")
+        await add_person(auth_store_of(app), "ann")
         for _ in range(2):
             r = await client.get("/basic/job/x", headers=basic("ann", "wrong"))
             assert r.status_code == 401

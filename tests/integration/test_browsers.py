@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi.routing import APIRoute
 
 from jobq.api.browsers import loopback_name, origin_host
-from tests.authkit import add_person, asgi_status, bearer, running_app, store_of
+from tests.authkit import add_person, asgi_status, auth_store_of, bearer, running_app
 
 CROSS_SITE = {"host": "127.0.0.1:8080", "sec-fetch-site": "cross-site"}
 
@@ -70,7 +70,7 @@ async def test_docs_come_from_this_server_and_need_a_key_once_users_exist(
             assert r.status_code == 200 and r.content, asset
         assert (await client.get("/openapi.json")).json()["info"]["title"] == "jobq"
     async with running_app(tmp_path) as (app, client):
-        key = await add_person(store_of(app), "ann")
+        key = await add_person(auth_store_of(app), "ann")
         r = await client.get("/docs")
         assert r.status_code == 303 and r.headers["location"] == "/ui/login"
         r = await client.get("/openapi.json")

@@ -60,3 +60,47 @@ async def test_claims_record_the_worker_and_its_new_queues(store: Store):
     await engine.claim(ClaimSpec(["a", "b"], None, 1, None, W))  # within the second
     [seen] = await store.workers()
     assert seen.queues == ["a", "b"]
+
+
+async def test_a_claim_of_every_queue_takes_what_a_claim_listing_them_all_takes(store: Store):
+    engine = Engine(store, Notifier())
+    ids = await enqueue(
+        engine, spec("a", "x", 1), spec("b", "y", 5), spec("c", "x", 5), spec("a", "z", 5),
+        spec("p", "x", 9), spec("b", "x", 3), spec("c", "y", 0), spec("d", "x", 5),
+    )  # fmt: skip
+    await engine.pause("p")
+    await engine.enqueue([JobSpec(queue="a", type="x", priority=99, delay=3600)])
+    every = ClaimSpec(None, None, 2, None, W)
+    listed = ClaimSpec(["a", "b", "c", "d", "p"], None, 2, None, W)
+    taken = []
+    for claim in (every, listed, every, listed):
+        taken += [j.id for j in await engine.claim(claim)]
+    # priority first, then the older job, from either claim; neither takes the paused queue's
+    # job or the delayed one
+    assert taken == [ids[1], ids[2], ids[3], ids[7], ids[5], ids[0], ids[6]]
+    assert await engine.claim(every) == []
+    await engine.resume("p")
+    assert [j.id for j in await engine.claim(every)] == [ids[4]]
+
+
+async def test_a_claim_of_every_queue_takes_only_the_types_asked_for(store: Store):
+    engine = Engine(store, Notifier())
+    ids = await enqueue(
+        engine, spec("a", "x", 1), spec("b", "y", 5), spec("c", "z", 7), spec("b", "x", 3)
+    )
+    taken = await engine.claim(ClaimSpec(None, ["x", "y"], 5, None, W))
+    assert [j.id for j in taken] == [ids[1], ids[3], ids[0]]
+    assert [j.id for j in await engine.claim(ClaimSpec(None, None, 5, None, W))] == [ids[2]]
+
+
+async def test_a_claim_of_every_queue_records_its_worker_as_asking_for_every_queue(
+    store: Store,
+):
+    engine = Engine(store, Notifier())
+    await enqueue(engine, *(spec(f"q{i}", "x") for i in range(50)))
+    await engine.claim(ClaimSpec(None, None, 1, None, W))
+    [seen] = await store.workers()
+    assert seen.queues is None  # no list of queues, however many there are
+    await engine.claim(ClaimSpec(["q1"], None, 1, None, W))  # within the second: other queues
+    [seen] = await store.workers()
+    assert seen.queues == ["q1"]

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from jobq.auth import service
-from tests.authkit import add_person, running_app, store_of
+from tests.authkit import add_person, auth_store_of, running_app
 
 GUID = "report-7f3a"
 ROUTES = ["", "/log", "/download", "/error"]
@@ -44,7 +44,7 @@ class People:
 @pytest.fixture
 async def people(tmp_path: Path, store_url: str) -> AsyncIterator[People]:
     async with running_app(tmp_path, db=store_url) as (app, client):
-        store = store_of(app)
+        store = auth_store_of(app)
         names = ["root", "olga", "carl", "vic", "wendy", "eve"]
         keys = {n: await add_person(store, n, admin=n == "root") for n in names}
         now = time.time()

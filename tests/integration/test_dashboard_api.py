@@ -13,7 +13,7 @@ import pytest
 from jobq.engine import Engine, JobSpec
 from jobq.model import ClaimSpec, FinishedCount, Worker
 from jobq.store.base import Store
-from tests.authkit import add_person, bearer, running_app, store_of
+from tests.authkit import add_person, auth_store_of, bearer, running_app
 
 
 async def finish(engine: Engine, queue: str, outcome: str) -> str:
@@ -105,9 +105,9 @@ async def test_throughput_counts_each_minute_of_the_queues_the_caller_sees(
     tmp_path: Path,
 ) -> None:
     async with running_app(tmp_path) as (app, client):
-        admin = await add_person(store_of(app), "root", admin=True)
-        ann = await add_person(store_of(app), "ann")
-        await store_of(app).set_queue_owner("mine", "ann", time.time())
+        admin = await add_person(auth_store_of(app), "root", admin=True)
+        ann = await add_person(auth_store_of(app), "ann")
+        await auth_store_of(app).set_queue_owner("mine", "ann", time.time())
         engine = app.state.engine
         for outcome in ("succeeded", "failed", "failed", "cancelled"):
             await finish(engine, "mine", outcome)
@@ -139,7 +139,7 @@ async def test_the_session_cookie_reads_the_api_and_changes_need_the_csrf_token(
     tmp_path: Path,
 ) -> None:
     async with running_app(tmp_path) as (app, client):
-        ann = await add_person(store_of(app), "ann")
+        ann = await add_person(auth_store_of(app), "ann")
         await client.post("/api/v1/jobs", json={"queue": "q"}, headers=bearer(ann))
         assert (await client.get("/api/v1/queues")).status_code == 401
         token = await sign_in(client, ann)
@@ -161,8 +161,8 @@ async def test_a_forged_session_cookie_gets_401_and_a_header_wins_over_the_cooki
     tmp_path: Path,
 ) -> None:
     async with running_app(tmp_path) as (app, client):
-        ann = await add_person(store_of(app), "ann")
-        root = await add_person(store_of(app), "root", admin=True)
+        ann = await add_person(auth_store_of(app), "ann")
+        root = await add_person(auth_store_of(app), "root", admin=True)
         await sign_in(client, ann)
         r = await client.get("/api/v1/users", headers=bearer(root))
         assert r.status_code == 200  # the Authorization header decides, not the cookie
@@ -178,7 +178,7 @@ async def test_pages_send_whoever_is_not_signed_in_to_the_sign_in_page(
     tmp_path: Path, path: str
 ) -> None:
     async with running_app(tmp_path) as (app, client):
-        key = await add_person(store_of(app), "ann")
+        key = await add_person(auth_store_of(app), "ann")
         r = await client.get(path)
         assert r.status_code == 303 and r.headers["location"] == "/ui/login"
         token = await sign_in(client, key)
@@ -207,8 +207,8 @@ async def test_queue_stats_for_pollers_show_counts_and_a_fresh_paused_flag(
     tmp_path: Path,
 ) -> None:
     async with running_app(tmp_path) as (app, client):
-        ann = await add_person(store_of(app), "ann")
-        bob = await add_person(store_of(app), "bob")
+        ann = await add_person(auth_store_of(app), "ann")
+        bob = await add_person(auth_store_of(app), "bob")
         for queue in ("a", "a", "b"):
             await client.post("/api/v1/jobs", json={"queue": queue}, headers=bearer(ann))
         await client.post("/api/v1/jobs", json={"queue": "c"}, headers=bearer(bob))

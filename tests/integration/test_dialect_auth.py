@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from jobq.auth import service
-from tests.authkit import add_person, bearer, running_app, store_of
+from tests.authkit import add_person, auth_store_of, bearer, running_app
 
 T2, T3, ACC = "/titan-0.2/v1", "/titan-0.3/v1", "/accepted"
 
@@ -37,7 +37,7 @@ class People:
 @pytest.fixture
 async def people(tmp_path: Path, store_url: str) -> AsyncIterator[People]:
     async with running_app(tmp_path, db=store_url, auth_fail_limit=3) as (app, client):
-        store = store_of(app)
+        store = auth_store_of(app)
         keys = {n: await add_person(store, n, admin=n == "root") for n in
                 ("root", "olga", "vic", "wendy", "eve")}  # fmt: skip
         now = time.time()

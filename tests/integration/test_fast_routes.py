@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from jobq.api.app import create_app
 from jobq.api.fast import FastRoutes
 from jobq.config import Config
-from tests.authkit import add_person, bearer, store_of
+from tests.authkit import add_person, auth_store_of, bearer
 
 VOLATILE = {
     "id",
@@ -155,7 +155,7 @@ def assert_hot_path_fast(routed: list[str]) -> None:
 
 async def with_auth(app: FastAPI, client: httpx.AsyncClient) -> list[tuple[Any, ...]]:
     """401, 403 and the refusals of a batch, in each route's shape."""
-    store = store_of(app)
+    store = auth_store_of(app)
     admin = await add_person(store, "root", admin=True)
     alice = await add_person(store, "alice")
     bob = await add_person(store, "bob")

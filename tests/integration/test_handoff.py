@@ -230,3 +230,16 @@ async def test_a_hand_over_records_its_worker_at_most_once_a_second(engine: Engi
     [seen] = await engine.store.workers()
     assert (seen.name, seen.host, seen.pid, seen.queues) == ("w", "h", 1, ["q"])
     assert (seen.last_seen >= job.created_at) is due
+
+
+async def test_a_waiting_claim_of_every_queue_gets_a_job_of_a_queue_made_while_it_waits(
+    engine: Engine,
+):
+    every = ClaimSpec(None, None, 1, None, Worker("w", "h", 1))
+    waiting = asyncio.create_task(engine.claim(every, wait=WAIT))
+    await parked(engine, 1)
+    [(job, _)] = await enqueue(engine, queue="brand-new")
+    [held] = await asyncio.wait_for(waiting, WAIT)
+    assert held.id == job.id and held.state is State.running
+    [seen] = await engine.store.workers()
+    assert seen.queues is None

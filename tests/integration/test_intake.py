@@ -15,7 +15,7 @@ import pytest
 from jobq.api.app import create_app
 from jobq.config import Config
 from tests import pgdb
-from tests.authkit import add_person, running_app, store_of
+from tests.authkit import add_person, auth_store_of, running_app
 from tests.conftest import STORES
 
 T02, T03, ACC, VS = "/titan-0.2/v1", "/titan-0.3/v1", "/accepted", "/API"
@@ -229,7 +229,7 @@ async def test_an_unusable_accepted_callback_url_is_refused(http: httpx.AsyncCli
 
 async def test_non_ascii_basic_credentials_answer_401(tmp_path: Path):
     async with running_app(tmp_path) as (app, http):
-        await add_person(store_of(app), "admin", admin=True)
+        await add_person(auth_store_of(app), "admin", admin=True)
         for value in ("Basic \u00fc\u00fc\u00fc\u00fc", "Basic wqDDqQ==\u00e9", "Basic //79/A=="):
             headers = {"authorization": value.encode("latin-1")}
             r = await http.get(f"{VS}/job", headers=headers)  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.authkit import add_person, bearer, running_app, store_of
+from tests.authkit import add_person, auth_store_of, bearer, running_app
 from tests.integration.dialect_client import eventually
 
 WORKER = {"name": "w1", "host": "h", "pid": 1}
@@ -133,8 +133,8 @@ async def test_store_errors_are_counted(
 
 async def test_with_auth_metrics_are_for_administrators(tmp_path: Path) -> None:
     async with running_app(tmp_path) as (app, client):
-        admin = await add_person(store_of(app), "root", admin=True)
-        user = await add_person(store_of(app), "alice")
+        admin = await add_person(auth_store_of(app), "root", admin=True)
+        user = await add_person(auth_store_of(app), "alice")
         assert (await client.get("/metrics")).status_code == 401
         r = await client.get("/metrics", headers=bearer(user))
         assert r.status_code == 403

@@ -388,6 +388,19 @@ async def test_enqueue_on_one_node_wakes_a_claimer_on_another(nodes: Any) -> Non
     assert claimed.id == job.id
 
 
+async def test_enqueue_into_a_new_queue_wakes_a_claimer_of_every_queue_on_another_node(
+    nodes: Any,
+) -> None:
+    a, b = await nodes(2)
+    every = ClaimSpec(None, None, 1, 30.0, Worker("w"))
+    waiting = asyncio.create_task(eng(b).claim(every, wait=30.0))
+    await asyncio.sleep(0.2)
+    assert not waiting.done()
+    [(job, _)] = await eng(a).enqueue([JobSpec(queue="made-on-a")])
+    [claimed] = await asyncio.wait_for(waiting, 10)
+    assert claimed.id == job.id
+
+
 async def test_result_waits_logs_and_events_cross_nodes(nodes: Any) -> None:
     a, b = await nodes(2)
     [(job, _)] = await eng(a).enqueue([JobSpec(queue="q")])

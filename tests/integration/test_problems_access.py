@@ -12,7 +12,7 @@ import pytest
 from jobq.auth import service
 from jobq.engine import JobSpec
 from jobq.model import ClaimSpec, Worker
-from tests.authkit import add_person, bearer, running_app, store_of
+from tests.authkit import add_person, auth_store_of, bearer, running_app
 from tests.conftest import STORES
 from tests.pgdb import create_database, drop_database
 
@@ -37,7 +37,7 @@ async def test_a_worker_sees_problems_in_outline_only(kind: str, tmp_path: Path)
     db = None if kind == "sqlite" else await create_database()
     try:
         async with running_app(tmp_path, db=db) as (app, client):
-            store = store_of(app)
+            store = auth_store_of(app)
             owner, worker = await add_person(store, "ann"), await add_person(store, "wes")
             viewer = await add_person(store, "vic")
             await store.set_queue_owner("pay", "ann", time.time())

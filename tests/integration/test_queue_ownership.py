@@ -14,11 +14,12 @@ import httpx
 import pytest
 
 from jobq.auth import service
+from jobq.auth.store import auth_store_for
 from jobq.engine import Engine, JobSpec
 from jobq.store.postgres.conn import migrate
 from tests import pgdb
 from tests.access import basic_of
-from tests.authkit import add_person, bearer, running_app, store_of
+from tests.authkit import add_person, auth_store_of, bearer, running_app
 from tests.conftest import STORES
 
 SQLITE_SQL = Path(__file__).parents[2] / "src/jobq/store/sqlite/migrations"
@@ -32,18 +33,18 @@ Enqueue = Callable[[httpx.AsyncClient, str, str], Awaitable[httpx.Response]]
 
 async def test_only_a_new_queue_is_taken(engine: Engine) -> None:
     """The store's rule: no owner, no grant, no row in `queues` (never used, never paused)."""
-    store = engine.store
+    auth = auth_store_for(engine.store)
     for name in ("ann", "bob"):
-        await service.add_user(store, name, False, 1.0)
-    assert await store.claim_queue("new", "ann", 2.0) == "ann"
-    assert await store.claim_queue("new", "bob", 3.0) == "ann"
+        await service.add_user(auth, name, False, 1.0)
+    assert await auth.claim_queue("new", "ann", 2.0) == "ann"
+    assert await auth.claim_queue("new", "bob", 3.0) == "ann"
     await engine.enqueue([JobSpec(queue="used")])
-    assert await store.claim_queue("used", "bob", 3.0) is None
-    await service.grant(store, "granted", "ann", "worker", 2.0)
-    assert await store.claim_queue("granted", "bob", 3.0) is None
-    await store.set_paused("paused", True, 2.0)
-    assert await store.claim_queue("paused", "bob", 3.0) is None
-    assert await store.roles("bob") == {}
+    assert await auth.claim_queue("used", "bob", 3.0) is None
+    await service.grant(auth, "granted", "ann", "worker", 2.0)
+    assert await auth.claim_queue("granted", "bob", 3.0) is None
+    await engine.store.set_paused("paused", True, 2.0)
+    assert await auth.claim_queue("paused", "bob", 3.0) is None
+    assert await auth.roles("bob") == {}
 
 
 async def native(client: httpx.AsyncClient, key: str, queue: str) -> httpx.Response:
@@ -85,7 +86,7 @@ async def _database(kind: str, tmp_path: Path) -> str:
 async def _existing_queues(app: object, client: httpx.AsyncClient, admin: str) -> None:
     """What the issue lists: a queue an administrator enqueued into (holding alice's grant),
     one set up with `jobq queues grant` alone, and a paused one."""
-    store = store_of(app)  # type: ignore[arg-type]
+    store = auth_store_of(app)  # type: ignore[arg-type]
     assert (await native(client, admin, "shared")).status_code == 201
     await service.grant(store, "shared", "alice", "viewer", time.time())
     await service.grant(store, "reports", "alice", "worker", time.time())
@@ -98,7 +99,7 @@ async def test_enqueueing_never_takes_an_existing_queue(kind: str, tmp_path: Pat
     db = await _database(kind, tmp_path)
     try:
         async with running_app(tmp_path, db=db) as (app, client):
-            store = store_of(app)
+            store = auth_store_of(app)
             admin = await add_person(store, "root", admin=True)
             await add_person(store, "alice")
             mallory = await add_person(store, "mallory")
@@ -161,7 +162,7 @@ async def test_an_old_database_migrates_without_giving_its_queues_away(
         db = await _old_postgres()
     try:
         async with running_app(tmp_path, db=db) as (app, client):
-            store = store_of(app)
+            store = auth_store_of(app)
             _, mallory = await service.create_key(store, "mallory", "k", time.time())
             r = await native(client, mallory, "legacy")
             assert r.status_code == 403, r.text
@@ -175,20 +176,20 @@ async def test_an_old_database_migrates_without_giving_its_queues_away(
 
 async def test_the_queues_a_user_may_create_are_bounded_by_a_setting(tmp_path: Path) -> None:
     async with running_app(tmp_path, max_queues_per_user=2) as (app, client):
-        ann = await add_person(store_of(app), "ann")
-        root = await add_person(store_of(app), "root", admin=True)
+        ann = await add_person(auth_store_of(app), "ann")
+        root = await add_person(auth_store_of(app), "root", admin=True)
         for queue in ("a1", "a2"):
             r = await client.post("/api/v1/jobs", json={"queue": queue}, headers=bearer(ann))
             assert r.status_code == 201, r.text
         r = await client.post("/api/v1/jobs", json={"queue": "a3"}, headers=bearer(ann))
         assert r.status_code == 403 and "--max-queues-per-user" in r.text, r.text
-        assert await store_of(app).queue_owner("a3") is None
+        assert await auth_store_of(app).queue_owner("a3") is None
         r = await client.post("/api/v1/jobs", json={"queue": "a1"}, headers=bearer(ann))
         assert r.status_code == 201  # its own queues still take jobs
         r = await client.post("/api/v1/jobs", json={"queue": "r1"}, headers=bearer(root))
         assert r.status_code == 201  # administrators are not bounded
     (tmp_path / "none").mkdir()
     async with running_app(tmp_path / "none", max_queues_per_user=0) as (app, client):
-        bob = await add_person(store_of(app), "bob")
+        bob = await add_person(auth_store_of(app), "bob")
         r = await client.post("/api/v1/jobs", json={"queue": "b1"}, headers=bearer(bob))
         assert r.status_code == 403

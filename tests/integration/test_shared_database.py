@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests import pgdb
-from tests.authkit import add_person, bearer, running_app, store_of
+from tests.authkit import add_person, auth_store_of, bearer, running_app
 
 JSON = {"accept": "application/json"}
 
@@ -15,7 +15,7 @@ async def test_an_emptied_database_answers_as_a_fresh_one(tmp_path: Path, module
     await pgdb.empty_database(module_pg_url)
     async with running_app(tmp_path, db=module_pg_url) as (app, client):
         first = (await client.post("/API/job?type=T", headers=JSON)).json()["jobId"]
-        key = await add_person(store_of(app), "root", admin=True)
+        key = await add_person(auth_store_of(app), "root", admin=True)
         await client.post("/API/job?type=T", headers={**JSON, **bearer(key)})
     await pgdb.empty_database(module_pg_url)
     async with running_app(tmp_path, db=module_pg_url) as (_, client):

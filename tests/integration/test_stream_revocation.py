@@ -12,14 +12,14 @@ import pytest
 
 from jobq.auth import keys, service
 from jobq.engine import Engine, JobSpec
-from tests.authkit import add_person, bearer, running_app, store_of
+from tests.authkit import add_person, auth_store_of, bearer, running_app
 from tests.streamkit import RawCall
 
 SOON = 10.0  # seconds within which a revocation must end a stream (cache 2 s + recheck 2 s)
 
 
 async def person(app, name: str, queue: str, role: str) -> str:
-    store = store_of(app)
+    store = auth_store_of(app)
     key = await add_person(store, name)
     await service.grant(store, queue, name, role, time.time())
     return key
@@ -28,7 +28,7 @@ async def person(app, name: str, queue: str, role: str) -> str:
 async def revoke(app, key: str) -> None:
     key_id = keys.key_id_of(key)
     assert key_id is not None
-    assert await store_of(app).revoke_key(key_id, time.time())
+    assert await auth_store_of(app).revoke_key(key_id, time.time())
 
 
 async def a_job(app, queue: str) -> str:
@@ -39,7 +39,7 @@ async def a_job(app, queue: str) -> str:
 
 async def test_the_events_stream_ends_once_its_key_is_revoked(tmp_path: Path):
     async with running_app(tmp_path) as (app, _):
-        await add_person(store_of(app), "root", admin=True)
+        await add_person(auth_store_of(app), "root", admin=True)
         key = await person(app, "alice", "q", "viewer")
         call = RawCall(app, "GET", "/api/v1/events", bearer(key)).start()
         try:
@@ -59,14 +59,14 @@ async def test_the_events_stream_ends_once_its_key_is_revoked(tmp_path: Path):
 
 async def test_a_log_stream_ends_once_the_caller_loses_its_role(tmp_path: Path):
     async with running_app(tmp_path) as (app, _):
-        await add_person(store_of(app), "root", admin=True)
+        await add_person(auth_store_of(app), "root", admin=True)
         key = await person(app, "bob", "q", "collaborator")
         job_id = await a_job(app, "q")
         url = f"/api/v1/jobs/{job_id}/logs/stream"
         call = RawCall(app, "GET", url, bearer(key)).start()
         try:
             assert not await call.finished(0.5) and call.status == 200
-            assert await store_of(app).revoke_grant("q", "bob")
+            assert await auth_store_of(app).revoke_grant("q", "bob")
             assert await call.finished(SOON), "the stream outlived the caller's role"
             assert b"event: unauthorized" in call.chunks[-1]
         finally:
@@ -75,7 +75,7 @@ async def test_a_log_stream_ends_once_the_caller_loses_its_role(tmp_path: Path):
 
 async def test_connect_tail_ends_once_its_key_is_revoked(tmp_path: Path):
     async with running_app(tmp_path) as (app, _):
-        await add_person(store_of(app), "root", admin=True)
+        await add_person(auth_store_of(app), "root", admin=True)
         key = await person(app, "carol", "tail-me", "collaborator")
         job_id = await a_job(app, "tail-me")
         url = f"/__api__/v1/content/tail-me/jobs/{job_id}/tail"
@@ -91,7 +91,7 @@ async def test_connect_tail_ends_once_its_key_is_revoked(tmp_path: Path):
 @pytest.mark.parametrize("interface", ["native", "accepted"])
 async def test_a_long_polling_claim_hands_no_job_to_a_revoked_key(tmp_path: Path, interface):
     async with running_app(tmp_path) as (app, _):
-        await add_person(store_of(app), "root", admin=True)
+        await add_person(auth_store_of(app), "root", admin=True)
         key = await person(app, "dave", "work", "worker")
         if interface == "native":
             body = orjson.dumps({"queues": ["work"], "wait": 30, "worker": {"name": "w"}})
@@ -117,7 +117,7 @@ async def test_a_long_polling_claim_hands_no_job_to_a_revoked_key(tmp_path: Path
 
 async def test_a_result_wait_answers_401_once_its_key_is_revoked(tmp_path: Path):
     async with running_app(tmp_path) as (app, _):
-        await add_person(store_of(app), "root", admin=True)
+        await add_person(auth_store_of(app), "root", admin=True)
         key = await person(app, "erin", "q", "viewer")
         job_id = await a_job(app, "q")
         call = RawCall(app, "GET", f"/api/v1/jobs/{job_id}?wait=4", bearer(key)).start()

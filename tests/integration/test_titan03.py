@@ -7,7 +7,9 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from jobq.api.app import create_app
 from jobq.api.dialects import titan03
+from jobq.config import Config
 from tests.integration.dialect_client import app_client, eventually
 
 B = "/titan-0.3/v1"
@@ -258,3 +260,18 @@ async def test_own_openapi_document(client):
     doc = (await client.get(f"{B}/openapi.json")).json()
     assert doc["servers"] == [{"url": B}]
     assert {"/jobs", "/groups/{group_name}/jobs/{id}/start"} <= set(doc["paths"])
+
+
+async def test_consume_as_an_administrator_claims_every_queue(store_url: str) -> None:
+    """With no users the caller may work everywhere: its claim takes the best job of every
+    queue, and its worker is recorded as asking for every queue."""
+    app = create_app(Config(db=store_url))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+            await enqueue(c, f"{B}/groups/low", priority=1)
+            best = await enqueue(c, f"{B}/groups/high", priority=2)
+            r = await c.get(f"{B}/jobs")
+            assert r.status_code == 200 and [j["id"] for j in r.json()["jobs"]] == [best["id"]]
+            [worker] = (await c.get("/api/v1/workers")).json()["workers"]
+            assert worker["name"] == titan03.NAME and worker["queues"] is None

@@ -30,4 +30,19 @@ async def test_a_listener_of_a_few_queues_is_woken_by_each_and_forgotten_after()
         notifier.work_available("b")
         assert listener.woken
     assert not notifier.has_listeners("queue:a") and not notifier.has_listeners("queue:b")
+
+
+async def test_a_listener_of_every_queue_is_woken_by_any_queue() -> None:
+    notifier = Notifier()
+    with notifier.listen(["job:1"], None) as listener:
+        assert notifier.has_listeners("job:1")
+        assert notifier.has_listeners("queue:made-just-now")
+        assert not notifier.has_listeners("job:2")
+        assert notifier.waiting("queue:") == 1 and notifier.waiting("queue:x") == 1
+        assert notifier.waiting("job:") == 1 and notifier.waiting("logs:") == 0
+        notifier.publish("job:2")
+        assert not listener.woken
+        notifier.work_available("made-just-now")
+        assert listener.woken
+    assert not notifier.has_listeners("queue:made-just-now")
     assert notifier.waiting("queue:") == 0

@@ -14,8 +14,18 @@ from jobq.store.sqlite.conn import bind_null
 NULLABLE = ("callback_url", "owner", "unique_key", "retry_of", "deadline_seconds", "worker")
 
 
-def test_none_has_an_adapter_of_its_own() -> None:
-    assert sqlite3.adapters[(type(None), sqlite3.PrepareProtocol)] is bind_null
+async def test_none_has_an_adapter_of_its_own_once_a_store_opens(tmp_path: Path) -> None:
+    key = (type(None), sqlite3.PrepareProtocol)
+    had = sqlite3.adapters.pop(key, None)
+    try:
+        store = SQLiteStore(str(tmp_path / "jobq.db"))
+        assert key not in sqlite3.adapters  # not installed by an import, nor by a store made
+        await store.open()
+        await store.close()
+        assert sqlite3.adapters[key] is bind_null
+    finally:
+        if had is not None:
+            sqlite3.adapters[key] = had
 
 
 async def test_a_new_jobs_absent_fields_are_stored_as_null(tmp_path: Path) -> None:

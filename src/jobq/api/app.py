@@ -6,6 +6,7 @@ module globals, so tests can build as many apps as they like.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -36,9 +37,9 @@ from jobq.api.fast import FastRoutes, fast_routes
 from jobq.api.json_limits import keepable_json
 from jobq.api.limits import BodyLimit
 from jobq.api.responses import JSONResponse
-from jobq.api.schemas import AckIn, ClaimIn, OneOrManyFast
 from jobq.auth.protect import open_to_anyone
 from jobq.auth.service import Authenticator, FailureLimiter
+from jobq.auth.store import auth_store_for
 from jobq.config import Config
 from jobq.engine import Engine
 from jobq.engine.callbacks import CallbackSender
@@ -114,23 +115,19 @@ def add_routes(
         if not isinstance(route, APIRoute):
             raise TypeError(f"{prefix}: only API routes can be added flat, not {route!r}")
         at = docs_at(prefix, tag) if route.path in DOCS_PATHS else prefix
-        app.add_api_route(
-            at + route.path, route.endpoint, response_model=route.response_model,
-            status_code=route.status_code, tags=[tag, *route.tags],
-            dependencies=[*dependencies, *route.dependencies], summary=route.summary,
-            description=route.description, response_description=route.response_description,
-            responses=route.responses, deprecated=route.deprecated, methods=route.methods,
-            operation_id=route.operation_id, response_model_include=route.response_model_include,
-            response_model_exclude=route.response_model_exclude,
-            response_model_by_alias=route.response_model_by_alias,
-            response_model_exclude_unset=route.response_model_exclude_unset,
-            response_model_exclude_defaults=route.response_model_exclude_defaults,
-            response_model_exclude_none=route.response_model_exclude_none,
-            include_in_schema=route.include_in_schema, response_class=route.response_class,
-            name=route.name, callbacks=route.callbacks, openapi_extra=route.openapi_extra,
-            generate_unique_id_function=route.generate_unique_id_function,
-            strict_content_type=route.strict_content_type, max_body_size=route.max_body_size,
-        )  # fmt: skip
+        options = {name: getattr(route, name) for name in ROUTE_OPTIONS}
+        options.update(tags=[tag, *route.tags], dependencies=[*dependencies, *route.dependencies])
+        app.add_api_route(at + route.path, route.endpoint, **options)
+
+
+# what a route is made with: each option an APIRoute keeps under its own name, so a copy is
+# made with every one of them, whatever FastAPI adds
+ROUTE_OPTIONS = tuple(
+    name
+    for name in inspect.signature(APIRouter.add_api_route).parameters
+    if name in inspect.signature(APIRoute.__init__).parameters
+    and name not in ("self", "path", "endpoint")
+)
 
 
 def docs_at(prefix: str, name: str) -> str:
@@ -173,11 +170,12 @@ def create_app(config: Config) -> FastAPI:
         app.state.engine = engine
         metrics.attach(engine, app.state.metrics)
         limiter = FailureLimiter(config.auth_fail_limit, config.auth_fail_window)
+        auth_store = auth_store_for(store)
         app.state.auth = Authenticator(
-            store, limiter=limiter, max_queues=config.max_queues_per_user
+            auth_store, limiter=limiter, max_queues=config.max_queues_per_user
         )
         app.state.open_to_anyone = open_to_anyone(config.host, config.insecure)
-        if not app.state.open_to_anyone and not await store.has_users():
+        if not app.state.open_to_anyone and not await auth_store.has_users():
             log.warning(OPEN_MODE)  # (a public bind without users is warned of in jobq.server)
         await duties.start()
         lag = LoopLag(app.state.metrics.registry, config.loop_tick)
@@ -223,8 +221,7 @@ def create_app(config: Config) -> FastAPI:
     app.add_api_route("/readyz", native.readyz, methods=["GET"], tags=["health"])
     errors.install(app, shapes)
     native_prefix = config.mounts.get("native", "/api/v1")
-    hot = {f"{native_prefix}/jobs": OneOrManyFast, f"{native_prefix}/claim": ClaimIn,
-           f"{native_prefix}/ack": AckIn}  # fmt: skip
+    hot = [f"{native_prefix}/{path}" for path in ("jobs", "claim", "ack")]
     app.add_middleware(FastRoutes, routes=fast_routes(app, hot))  # inside BodyLimit
     app.add_middleware(BodyLimit, max_body=config.max_body)
     app.add_middleware(BrowserGuard, shapes=shapes)  # outside BodyLimit: refused unread

@@ -24,7 +24,7 @@ from jobq.engine import Ack, Engine, JobSpec
 from jobq.errors import InvalidInput, JobqError
 from jobq.fields import SEQ_MAX
 from jobq.loglimit import PAGE_CHARS
-from jobq.model import SORT_FIELDS, ClaimSpec, Job, JobQuery, Worker
+from jobq.model import SORT_FIELDS, ClaimSpec, Job, JobQuery, Worker, WorkerSeen
 from jobq.render import attempt_document, iso, job_document, log_document
 from jobq.states import TERMINAL, State
 
@@ -400,14 +400,17 @@ async def events(request: Request) -> Response:
 @router.get("/workers")
 async def list_workers(request: Request) -> Response:
     guard = await guard_of(request)
-    workers = [
-        w for w in await engine_of(request).workers()
-        if guard.unrestricted or any(guard.sees_queue(q) for q in w.queues)
-    ]  # fmt: skip
+    workers = [w for w in await engine_of(request).workers() if _serves(guard, w)]
     return json({"workers": [
         {"name": w.name, "host": w.host, "pid": w.pid, "queues": w.queues,
          "last_seen": iso(w.last_seen), "jobs_held": w.jobs_held}
         for w in workers]})  # fmt: skip
+
+
+def _serves(guard: Guard, worker: WorkerSeen) -> bool:
+    """Whether `worker` serves a queue the caller sees (one of every queue serves theirs)."""
+    queues = guard.roles if worker.queues is None else worker.queues
+    return guard.unrestricted or any(guard.sees_queue(q) for q in queues)
 
 
 @router.get("/healthz")

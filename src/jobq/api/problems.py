@@ -36,15 +36,15 @@ def _engine(request: Request) -> Engine:
 
 
 async def visible_problems(request: Request) -> list[Problem]:
-    """The problems of the queues the caller holds a role on (all of them for admins), each
-    showing only what the caller may read elsewhere: job ids and error texts to those who
-    may read the queue's jobs, an outline (kind, where, how many) to the others."""
-    problems = await _engine(request).problems()
+    """The problems of the queues the caller holds a role on (all of them for admins; only
+    those queues are read), each showing only what the caller may read elsewhere: job ids
+    and error texts to those who may read the queue's jobs, an outline (kind, where, how
+    many) to the others."""
     guard = await guard_of(request)
+    problems = await _engine(request).problems(guard.visible_queues())
     if guard.unrestricted:
         return problems
-    seen = [p for p in problems if guard.role(p.queue) is not None]
-    return [p if guard.may_read(p.queue) else outline(p) for p in seen]
+    return [p if guard.may_read(p.queue) else outline(p) for p in problems]
 
 
 @router.get("/problems", responses=ERRORS)

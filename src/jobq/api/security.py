@@ -190,7 +190,8 @@ async def guard_of(request: Request) -> Guard:
         raise Unauthorized("this route is mounted without authentication")
     auth = authenticator_of(request)
     roles = {} if principal.admin else await auth.roles(principal)
-    return Guard(principal, roles, auth.store, auth.clock(), auth.forget, auth.max_queues)
+    engine = request.app.state.engine
+    return Guard(principal, roles, engine, auth.store, auth.clock(), auth.forget, auth.max_queues)
 
 
 def _challenge(exc: Unauthorized, scheme: Scheme) -> Unauthorized:

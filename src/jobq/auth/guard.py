@@ -20,15 +20,16 @@ from collections.abc import Callable, Iterable, Sequence
 
 from jobq.auth.model import Principal, Role
 from jobq.auth.policy import Action, lists, may, sees
+from jobq.auth.store.base import AuthStore
+from jobq.engine import Engine
 from jobq.engine.rules import may_report
 from jobq.errors import Conflict, Forbidden, JobqError, NotFound
 from jobq.model import Job, JobQuery, Worker
-from jobq.store.base import Store
 
 # queues every installation has from the start (Titan 0.2's one queue, the native default):
 # they exist before anyone enqueues, so only an administrator gives them an owner
 SHARED_QUEUES = frozenset({"default"})
-MAX_QUEUES_PER_USER = 1000  # the default of `jobq serve --max-queues-per-user`
+MAX_QUEUES_PER_USER = 1000  # by enqueueing into new names (`jobq serve --max-queues-per-user`)
 
 
 class Guard:
@@ -36,14 +37,16 @@ class Guard:
         self,
         principal: Principal,
         roles: dict[str, Role],
-        store: Store,
+        engine: Engine,
+        auth_store: AuthStore,
         now: float = 0.0,
         on_change: Callable[[], None] = lambda: None,
         max_queues: int = MAX_QUEUES_PER_USER,
     ) -> None:
         self.principal = principal
         self.roles = roles
-        self.store = store
+        self.engine = engine  # the jobs it checks
+        self.auth_store = auth_store  # where a queue it creates gets its owner
         self.now = now
         self.on_change = on_change  # ownership changed: cached roles are stale
         self.max_queues = max_queues  # queues a user may own by creating them
@@ -84,7 +87,7 @@ class Guard:
         its log); the caller's right to work on it is checked first, by `job`."""
         if self.unrestricted:
             return
-        job = await self.store.get(job_id)
+        job = await self.engine.find(job_id)
         if job is not None and not may_report(job, self.principal):
             raise Conflict("only the worker that claimed this job may report on it", id=job_id)
 
@@ -92,7 +95,7 @@ class Guard:
         """Raise unless the caller may do `action` on the job (a no-op for admins)."""
         if self.unrestricted:
             return
-        refusal = self.verdict(await self.store.get(job_id), job_id, action)
+        refusal = self.verdict(await self.engine.find(job_id), job_id, action)
         if refusal is not None:
             raise refusal
 
@@ -101,7 +104,7 @@ class Guard:
         if self.unrestricted or not ids:
             return {}
         found = {
-            j.id: j for j in await self.store.list_jobs(JobQuery(ids=list(ids), limit=len(ids)))
+            j.id: j for j in await self.engine.list_jobs(JobQuery(ids=list(ids), limit=len(ids)))
         }
         refusals = {i: self.verdict(found.get(i), i, action) for i in ids}
         return {i: r for i, r in refusals.items() if r is not None}
@@ -138,7 +141,7 @@ class Guard:
                 "--max-queues-per-user)",
                 queue=queue, action="enqueue",
             )  # fmt: skip
-        if await self.store.claim_queue(queue, user, self.now) == user:
+        if await self.auth_store.claim_queue(queue, user, self.now) == user:
             self.roles = {**self.roles, queue: Role.owner}
             self.on_change()
 
@@ -156,11 +159,12 @@ class Guard:
         """Whether the caller may do `action` on `queue` (for filtering, not refusing)."""
         return may(self.principal, self.role(queue), action)
 
-    async def queues_for(self, action: Action) -> list[str]:
-        """Every queue the caller may do `action` on: for admins every queue the store knows,
-        for others those they hold a role on (never a read of other tenants' queues)."""
+    def queues_for(self, action: Action) -> list[str] | None:
+        """Every queue the caller may do `action` on: None (every queue, without a list of
+        them) for admins, for others those they hold a role on (never a read of other
+        tenants' queues)."""
         if self.unrestricted:
-            return await self.store.queue_names()
+            return None
         return sorted(q for q in self.roles if self.may(q, action))
 
     def visible_queues(self) -> list[str] | None:

@@ -16,19 +16,21 @@ from collections.abc import Callable
 from jobq.auth import keys
 from jobq.auth.guard import MAX_QUEUES_PER_USER
 from jobq.auth.model import GRANTABLE, ApiKey, Grant, Principal, Role, User
+from jobq.auth.store.base import AuthStore
 from jobq.errors import InvalidInput, NotFound, Unauthorized
-from jobq.store.base import Store
 
 Clock = Callable[[], float]
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$")
 TOUCH_EVERY = 60.0
+FAIL_LIMIT = 20  # failed authentications per client address ...
+FAIL_WINDOW = 60.0  # ... in this many seconds, then 429
 
 
 class FailureLimiter:
     """At most `limit` failed authentications per client address in any `window` seconds."""
 
     def __init__(
-        self, limit: int = 20, window: float = 60.0, clock: Clock = time.monotonic
+        self, limit: int = FAIL_LIMIT, window: float = FAIL_WINDOW, clock: Clock = time.monotonic
     ) -> None:
         self.limit = limit
         self.window = window
@@ -57,7 +59,7 @@ class FailureLimiter:
 class Authenticator:
     def __init__(
         self,
-        store: Store,
+        store: AuthStore,
         clock: Clock = time.time,
         cache_seconds: float = 2.0,
         limiter: FailureLimiter | None = None,
@@ -144,13 +146,13 @@ def check_name(name: str, what: str = "user") -> str:
     return name
 
 
-async def add_user(store: Store, name: str, admin: bool, now: float) -> User:
+async def add_user(store: AuthStore, name: str, admin: bool, now: float) -> User:
     user = User(check_name(name), admin, now)
     await store.add_user(user)
     return user
 
 
-async def create_key(store: Store, user: str, name: str, now: float) -> tuple[ApiKey, str]:
+async def create_key(store: AuthStore, user: str, name: str, now: float) -> tuple[ApiKey, str]:
     """A new key for `user`: (its stored record, the key itself, to show once)."""
     if await store.get_user(user) is None:
         raise NotFound("user not found", user=user)
@@ -160,7 +162,7 @@ async def create_key(store: Store, user: str, name: str, now: float) -> tuple[Ap
     return record, key
 
 
-async def grant(store: Store, queue: str, user: str, role: str, now: float) -> Grant:
+async def grant(store: AuthStore, queue: str, user: str, role: str, now: float) -> Grant:
     try:
         chosen = Role(role)
     except ValueError:

@@ -105,10 +105,6 @@ def _seg(value: str) -> str:
 # --- readers ---
 
 
-def _json(response: Reply) -> Any:
-    return response.json()
-
-
 def _job(response: Reply) -> Job:
     return Job.parse(response.json())
 

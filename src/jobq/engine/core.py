@@ -20,13 +20,23 @@ from jobq.engine.handoff import Parked, Parking
 from jobq.engine.problems import ProblemFinder, ProblemSettings
 from jobq.engine.reads import EVENTS, Reads, job_channel, logs_channel
 from jobq.engine.rules import Reporter
-from jobq.engine.specs import Ack, Defaults, JobSpec
+from jobq.engine.specs import Ack, JobSpec
 from jobq.engine.stats import QueueStatsCache
 from jobq.entropy import lease_key
 from jobq.errors import Conflict, InvalidInput, JobqError, StoreUnavailable
-from jobq.model import ClaimSpec, Job, Moved, Plan, Step, StepResult, new_id, new_ids
+from jobq.model import (
+    ClaimSpec,
+    Defaults,
+    Job,
+    Moved,
+    Plan,
+    Step,
+    StepResult,
+    new_id,
+    new_ids,
+)
 from jobq.notify import Listener, Notifier
-from jobq.states import LIVE, TERMINAL, WAITING, State
+from jobq.states import TERMINAL, WAITING, State
 from jobq.store.base import Store
 
 Clock = Callable[[], float]
@@ -96,22 +106,8 @@ class Engine(Reads):
 
     def build(self, spec: JobSpec, now: float, job_id: str | None = None) -> Job:
         reserved.check(spec.metadata)
-        d = self.defaults
         rules.check_lease(spec.lease_seconds)
-        run_at = spec.run_at if spec.run_at is not None else now + (spec.delay or 0.0)
-        result_ttl = None if spec.keep_forever else _pick(spec.result_ttl, d.result_ttl)
-        return Job(
-            id=job_id or new_id(now), queue=spec.queue, type=spec.type, payload=spec.payload,
-            metadata=dict(spec.metadata), priority=spec.priority,
-            state=State.scheduled if run_at > now else State.queued, run_at=run_at,
-            lease_seconds=_pick(spec.lease_seconds, d.lease_seconds),
-            deadline_seconds=spec.deadline_seconds, deadline_at=_deadline_at(spec, now),
-            max_attempts=_pick(spec.max_attempts, d.max_attempts),
-            backoff_base=_pick(spec.backoff_base, d.backoff_base),
-            backoff_max=_pick(spec.backoff_max, d.backoff_max),
-            result_ttl=result_ttl, callback_url=spec.callback_url, owner=spec.owner,
-            created_at=now, updated_at=now, retry_of=spec.retry_of, unique_key=spec.unique_key,
-        )  # fmt: skip
+        return spec.job(job_id or new_id(now), now, self.defaults)
 
     async def update(
         self,
@@ -154,17 +150,7 @@ class Engine(Reads):
 
     async def duplicate(self, old: Job, **overrides: Any) -> Job:
         """A new job with `old`'s settings (any state: the old job is left as it is)."""
-        spec = JobSpec(
-            queue=old.queue, type=old.type, payload=old.payload, metadata=dict(old.metadata),
-            priority=old.priority, lease_seconds=old.lease_seconds,
-            deadline_seconds=old.deadline_seconds, max_attempts=old.max_attempts,
-            backoff_base=old.backoff_base, backoff_max=old.backoff_max,
-            result_ttl=old.result_ttl, keep_forever=old.result_ttl is None,
-            callback_url=old.callback_url, owner=old.owner,
-        )  # fmt: skip
-        for name, value in overrides.items():
-            setattr(spec, name, value)
-        [(job, _)] = await self.enqueue([spec])
+        [(job, _)] = await self.enqueue([JobSpec.from_job(old, **overrides)])
         return job
 
     async def delete(self, ids: Sequence[str]) -> list[State | None]:
@@ -229,8 +215,6 @@ class Engine(Reads):
                     await self.release(job.id, job.lease_token)
 
     async def _claim_now(self, spec: ClaimSpec) -> list[Job]:
-        if not spec.queues:  # a claim over every queue, with none yet: an enqueue hands one
-            return []
         now = self.clock()
         jobs = await self.store.claim(spec, lease_key(), now)
         self._claimed(jobs, now)
@@ -467,8 +451,10 @@ class Engine(Reads):
 
 
 def _check_claim(spec: ClaimSpec) -> None:
-    if spec.limit < 1 or not (spec.queues or spec.every_queue):
+    if spec.limit < 1 or spec.queues == []:
         raise InvalidInput("a claim needs at least one queue and a limit of at least 1")
+    if spec.ids is not None and spec.queues is None:
+        raise InvalidInput("a claim of named jobs names their queues")
     rules.check_lease(spec.lease_seconds)
 
 
@@ -503,27 +489,6 @@ def _unwrap(outcome: Job | JobqError) -> Job:
     if isinstance(outcome, JobqError):
         raise outcome
     return outcome
-
-
-def _pick(value: Any, default: Any) -> Any:
-    return default if value is None else value
-
-
-async def wait_all(tasks: Sequence[asyncio.Task[Any]]) -> None:
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-
-
-__all__ = ["LIVE", "Ack", "Conflict", "Defaults", "Engine", "JobSpec"]
-
-
-def _deadline_at(spec: JobSpec, now: float) -> float | None:
-    """A deadline counted from enqueue is fixed now; one counted from the first claim is set
-    by the claim (None until then)."""
-    if spec.deadline_from_enqueue and spec.deadline_seconds is not None:
-        return now + spec.deadline_seconds
-    return None
 
 
 def _next_check(job: Job, now: float) -> float:

@@ -31,10 +31,11 @@ class Parked:
     lease_key: str
     handed: asyncio.Future[list[Job]]  # what an enqueue claimed for it ([]: claim again)
     taken: bool = False  # an enqueue is claiming for it: it must wait for `handed`
-    queues: frozenset[str] = field(init=False)  # spec.queues, to test each enqueue's job in O(1)
+    # spec.queues, to test each enqueue's job in O(1); None: it wants every queue
+    queues: frozenset[str] | None = field(init=False)
 
     def __post_init__(self) -> None:
-        self.queues = frozenset(self.spec.queues)
+        self.queues = None if self.spec.queues is None else frozenset(self.spec.queues)
 
     def wake(self) -> None:
         """Stop waiting to be handed jobs and claim again (unless an enqueue is claiming for
@@ -43,14 +44,8 @@ class Parked:
             self.handed.set_result([])
 
     def wants(self, queue: str, kind: str) -> bool:
-        known = queue in self.queues or self.spec.every_queue
+        known = self.queues is None or queue in self.queues
         return known and (self.spec.types is None or kind in self.spec.types)
-
-    def include(self, queue: str) -> None:
-        """A claim over every queue learns of a queue made while it waited."""
-        if queue not in self.queues:
-            self.spec.queues.append(queue)
-            self.queues = frozenset(self.spec.queues)
 
 
 class Parking:
@@ -84,7 +79,6 @@ class Parking:
                 if count == 0:
                     break
                 if not parked.taken and not parked.handed.done() and parked.wants(queue, kind):
-                    parked.include(queue)
                     parked.taken = True
                     taken.append(parked)
                     count -= 1

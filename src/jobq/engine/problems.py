@@ -9,25 +9,30 @@
 A problem's id is derived from its kind, queue and type, so a client polling the list sees the
 same problem, with the same id, until its cause goes away; then it is simply no longer listed.
 Nothing is stored: there is nothing to clean up, and every store computes the same answer.
+
+`find(now, queues)` looks only at the caller's queues: every store read takes the queue list
+(paused queues, type activity, failing jobs, deadlines, queued ids are per queue), so what
+one caller's look costs follows its own queues, never what other tenants hold.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
-from jobq.model import Job, TypeActivity, WorkerSeen
+from jobq.model import DEFAULTS, Job, JobQuery, TypeActivity, WorkerSeen
 from jobq.states import State
 from jobq.store.base import Store
 
 KINDS = ("queue_paused", "no_worker", "failing", "deadline")
+EVERY = 2**62  # a count with no cap
 Message = Callable[[str, str, list[Job]], str]  # (queue, type, jobs) -> what is wrong
 
 
 @dataclass(slots=True)
 class ProblemSettings:
-    idle_after: float = 60.0  # seconds without a worker taking waiting jobs
+    idle_after: float = DEFAULTS.idle_after  # seconds without a worker taking waiting jobs
     failures: int = 2  # failed attempts of one live job that make a problem
     deadline_warning: float = 60.0  # at most this long before a deadline ...
     deadline_fraction: float = 0.25  # ... and at most this part of the job's deadline_seconds
@@ -59,37 +64,48 @@ class ProblemFinder:
         self.store = store
         self.settings = settings or ProblemSettings()
 
-    async def find(self, now: float) -> list[Problem]:
-        paused = await self._paused()
+    async def find(self, now: float, queues: Sequence[str] | None = None) -> list[Problem]:
+        """The problems of `queues` (None: of every queue, for administrators)."""
+        if queues is not None and not queues:
+            return []
+        paused = await self._paused(queues)
         found = [
             *paused,
-            *await self._no_worker(now, {p.queue for p in paused}),
-            *await self._failing(),
-            *await self._deadlines(now),
+            *await self._no_worker(now, {p.queue for p in paused}, queues),
+            *await self._failing(queues),
+            *await self._deadlines(now, queues),
         ]
         return sorted(found, key=lambda p: (KINDS.index(p.kind), p.queue, p.type or ""))
 
-    async def _paused(self) -> list[Problem]:
+    async def _paused(self, queues: Sequence[str] | None) -> list[Problem]:
         out = []
-        for q in await self.store.queue_stats():
-            if q.paused and q.counts.get(str(State.queued), 0) > 0:
-                jobs = await self._queued(q.name, None)
-                out.append(
-                    Problem(
-                        problem_id("queue_paused", q.name), "queue_paused", q.name, None,
-                        f"queue {q.name} is paused", jobs, q.counts[str(State.queued)],
-                        {"queue": q.name},
-                    )
-                )  # fmt: skip
+        for name in sorted(await self.store.paused_queues(queues)):
+            jobs = await self._queued(name, None)
+            if not jobs:
+                continue
+            count = len(jobs)
+            if count >= self.settings.max_jobs:
+                query = JobQuery(queues=[name], states=[State.queued])
+                count = await self.store.count_jobs(query, EVERY)
+            out.append(
+                Problem(
+                    problem_id("queue_paused", name), "queue_paused", name, None,
+                    f"queue {name} is paused", jobs, count, {"queue": name},
+                )
+            )  # fmt: skip
         return out
 
-    async def _no_worker(self, now: float, paused: set[str]) -> list[Problem]:
+    async def _no_worker(
+        self, now: float, paused: set[str], queues: Sequence[str] | None
+    ) -> list[Problem]:
         idle = self.settings.idle_after
+        found = await self.store.type_activity(now - idle, queues)
+        idling = [a for a in found if a.queue not in paused and _idle(a, now, idle)]
+        if not idling:  # the workers word the message only: read them when there is one
+            return []
         workers = [w for w in await self.store.workers() if w.last_seen >= now - idle]
         out = []
-        for a in await self.store.type_activity(now - idle):
-            if a.queue in paused or not _idle(a, now, idle):
-                continue
+        for a in idling:
             jobs = await self._queued(a.queue, a.type)
             data = {"queue": a.queue, "type": a.type, "idle_seconds": f"{idle:g}"}
             out.append(
@@ -100,9 +116,9 @@ class ProblemFinder:
             )  # fmt: skip
         return out
 
-    async def _failing(self) -> list[Problem]:
+    async def _failing(self, queues: Sequence[str] | None) -> list[Problem]:
         limit = self.settings.max_jobs * 10
-        jobs = await self.store.failing_jobs(self.settings.failures, limit)
+        jobs = await self.store.failing_jobs(self.settings.failures, limit, queues)
         return _grouped(
             "failing",
             [j for j in jobs if self.is_failing(j)],
@@ -110,9 +126,9 @@ class ProblemFinder:
             self.settings.max_jobs,
         )
 
-    async def _deadlines(self, now: float) -> list[Problem]:
+    async def _deadlines(self, now: float, queues: Sequence[str] | None) -> list[Problem]:
         soon = now + self.settings.deadline_warning
-        jobs = await self.store.deadlines_before(soon, self.settings.max_jobs * 10)
+        jobs = await self.store.deadlines_before(soon, self.settings.max_jobs * 10, queues)
         near = [j for j in jobs if self.deadline_near(j, now)]
         return _grouped(
             "deadline",
@@ -226,7 +242,7 @@ def _idle(a: TypeActivity, now: float, idle: float) -> bool:
 
 
 def _no_worker_message(a: TypeActivity, workers: list[WorkerSeen], idle: float) -> str:
-    if any(a.queue in w.queues for w in workers):
+    if any(w.queues is None or a.queue in w.queues for w in workers):
         return (
             f"workers ask for queue {a.queue} but none has taken a job of type {a.type} "
             f"for {idle:g} s"

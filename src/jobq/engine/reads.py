@@ -8,16 +8,18 @@ so the notifier's channel names and the store's queries stay below the interface
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import replace
 
 from jobq import fields, loglimit
+from jobq.engine.listing import SCAN_LIMIT, Page, Scan, Situation, refine
 from jobq.engine.problems import Problem, ProblemFinder, holds
-from jobq.engine.specs import Defaults
 from jobq.engine.stats import QueueSnapshot, QueueStatsCache
 from jobq.errors import InvalidInput, NotFound
 from jobq.model import (
     Attempt,
+    Defaults,
     FinishedCount,
     Job,
     JobQuery,
@@ -26,7 +28,7 @@ from jobq.model import (
     WorkerSeen,
 )
 from jobq.notify import Listener, Notifier
-from jobq.states import TERMINAL
+from jobq.states import TERMINAL, WAITING
 from jobq.store.base import Store
 
 EVENTS = "events"  # the notifier's channel of every transition (see Engine._publish)
@@ -87,6 +89,30 @@ class Reads:
         """How many jobs match `query`'s filters, counting at most `cap`."""
         return await self.store.count_jobs(query, cap)
 
+    async def listing(
+        self, query: JobQuery, first: int, number: int, scan: Scan | None = None
+    ) -> Page:
+        """The `number` jobs from `first` (0-based) of those `query` matches, each in its
+        situation, and how many match (up to SCAN_LIMIT). Without a scan the store filters,
+        orders and pages (the cost follows the page); with one, the newest SCAN_LIMIT jobs
+        the query matches are looked at and `scan` filters and orders them (jobq.engine.listing)."""
+        if scan is not None:
+            candidates = await self.list_jobs(replace(query, descending=True, limit=SCAN_LIMIT))
+            return refine(await self.situations(candidates), scan, first, number)
+        end = min(first + number, SCAN_LIMIT)
+        jobs = (await self.list_jobs(replace(query, limit=end)))[first:] if end > first else []
+        return Page(await self.count_jobs(query, SCAN_LIMIT), await self.situations(jobs))
+
+    async def situations(self, jobs: list[Job]) -> list[Situation]:
+        """`jobs` in their situation: the problems holding the waiting ones, found from these
+        jobs alone (ProblemFinder.holding), and the paused flag of their queues."""
+        paused = await self.store.paused_queues(sorted({job.queue for job in jobs}))
+        waiting = [job for job in jobs if job.state in WAITING]
+        holding = (
+            await self.problem_finder.holding(waiting, self.clock(), paused) if waiting else {}
+        )
+        return [Situation(j, tuple(holding.get(j.id, ())), j.queue in paused) for j in jobs]
+
     async def wait(self, job_id: str, timeout: float) -> Job:
         """The job once it has finished, or as it is when `timeout` passes."""
         timeout = min(max(timeout, 0.0), self.defaults.max_result_wait)
@@ -139,10 +165,6 @@ class Reads:
 
     # --- queues, workers, statistics, health ---
 
-    async def queue_names(self) -> list[str]:
-        """Every queue the store knows (cheap; for claims from any queue)."""
-        return await self.store.queue_names()
-
     async def queues(self) -> list[QueueStats]:
         return await self.store.queue_stats()
 
@@ -159,9 +181,6 @@ class Reads:
         queues by name, the rest as queue None."""
         return await self.store.finished_counts(since, bucket, queues, top)
 
-    async def paused_queues(self) -> set[str]:
-        return await self.store.paused_queues()
-
     async def workers(self) -> list[WorkerSeen]:
         return await self.store.workers()
 
@@ -171,15 +190,13 @@ class Reads:
 
     # --- problems (why jobs cannot go on; see jobq.engine.problems) ---
 
-    async def problems(self) -> list[Problem]:
-        return await self.problem_finder.find(self.clock())
-
-    async def problems_holding(self, jobs: list[Job], paused: set[str]) -> dict[str, list[Problem]]:
-        """The problems holding each of `jobs`, found from those jobs alone (for listings)."""
-        return await self.problem_finder.holding(jobs, self.clock(), paused)
+    async def problems(self, queues: Sequence[str] | None = None) -> list[Problem]:
+        """The problems of `queues`, the caller's (None: every queue, for administrators);
+        the store reads only those queues (see jobq.engine.problems)."""
+        return await self.problem_finder.find(self.clock(), queues)
 
     async def problems_of(self, job: Job, found: list[Problem] | None = None) -> list[Problem]:
         """The problems that hold `job` (from `found` when the caller already has them)."""
         now = self.clock()
-        found = await self.problems() if found is None else found
+        found = await self.problems([job.queue]) if found is None else found
         return [p for p in found if holds(p, job, self.problem_finder, now)]

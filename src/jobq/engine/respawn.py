@@ -22,8 +22,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from jobq import reserved
+from jobq.engine.specs import JobSpec
 from jobq.errors import Conflict
-from jobq.model import Job, Moved, Plan, StepResult, new_id
+from jobq.model import DEFAULTS, Job, Moved, Plan, StepResult, new_id
 from jobq.states import Event, State
 
 REMAINING = reserved.RESPAWN_REMAINING
@@ -51,16 +52,9 @@ def spawn(job: Job, now: float) -> Job | None:
     left = remaining(job)
     if left <= 0:
         return None
-    run_at = now + delay(job)
-    return Job(
-        id=new_id(now), queue=job.queue, type=job.type, payload=job.payload,
-        metadata={**job.metadata, REMAINING: str(left - 1)}, priority=job.priority,
-        state=State.scheduled if run_at > now else State.queued, run_at=run_at,
-        lease_seconds=job.lease_seconds, deadline_seconds=job.deadline_seconds,
-        max_attempts=job.max_attempts, backoff_base=job.backoff_base,
-        backoff_max=job.backoff_max, result_ttl=job.result_ttl, callback_url=job.callback_url,
-        owner=job.owner, created_at=now, updated_at=now, retry_of=job.id,
-    )  # fmt: skip
+    metadata = {**job.metadata, REMAINING: str(left - 1)}
+    spec = JobSpec.from_job(job, metadata=metadata, delay=delay(job), retry_of=job.id)
+    return spec.job(new_id(now), now, DEFAULTS)  # (its settings are all `job`'s: none defaults)
 
 
 def with_respawn(plan: Plan, job: Job, now: float) -> Plan:

@@ -11,7 +11,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
-from jobq.auth.model import ApiKey, Grant, Principal, Role, Session, User
 from jobq.model import (
     Attempt,
     Callback,
@@ -173,10 +172,13 @@ class Store(ABC):
     async def set_paused(self, queue: str, paused: bool, now: float) -> None: ...
 
     @abstractmethod
-    async def paused_queues(self) -> set[str]: ...
+    async def paused_queues(self, queues: Sequence[str] | None = None) -> set[str]:
+        """The paused queues (of `queues`; None: of all)."""
 
     @abstractmethod
-    async def touch_worker(self, worker: Worker, queues: Sequence[str], now: float) -> None: ...
+    async def touch_worker(
+        self, worker: Worker, queues: Sequence[str] | None, now: float
+    ) -> None: ...
 
     @abstractmethod
     async def workers(self) -> list[WorkerSeen]: ...
@@ -203,13 +205,19 @@ class Store(ABC):
         take them (priority, then first come)."""
 
     @abstractmethod
-    async def failing_jobs(self, min_attempt: int, limit: int) -> list[Job]:
+    async def failing_jobs(
+        self, min_attempt: int, limit: int, queues: Sequence[str] | None = None
+    ) -> list[Job]:
         """Live jobs (scheduled, queued, running) that carry an error from an earlier attempt
-        and have reached attempt `min_attempt`, oldest first."""
+        and have reached attempt `min_attempt`, oldest first; of `queues` only (None: all),
+        read through the index that leads with the queue (never another queue's jobs)."""
 
     @abstractmethod
-    async def deadlines_before(self, at: float, limit: int) -> list[Job]:
-        """Live jobs whose deadline_at is set and is at or before `at`, earliest first."""
+    async def deadlines_before(
+        self, at: float, limit: int, queues: Sequence[str] | None = None
+    ) -> list[Job]:
+        """Live jobs whose deadline_at is set and is at or before `at`, earliest first; of
+        `queues` only (None: all), as `failing_jobs`."""
 
     # callback outbox
     @abstractmethod
@@ -223,80 +231,3 @@ class Store(ABC):
     @abstractmethod
     async def callback_failed(self, callback_id: int, next_at: float | None, error: str) -> None:
         """Record a failed delivery; next_at None gives up on it."""
-
-    # --- users, API keys, queue owners and grants (jobq.auth) ---
-    # Not abstract, so a store that does not implement them yet still runs: it has no users,
-    # and the server stays in open, loopback-only mode. SQLite: store/sqlite_auth.py.
-
-    async def has_users(self) -> bool:
-        """Whether any user exists (then every request must authenticate)."""
-        return False
-
-    async def add_user(self, user: User) -> None:
-        """Conflict if the name is taken."""
-        raise NotImplementedError
-
-    async def get_user(self, name: str) -> User | None:
-        raise NotImplementedError
-
-    async def users(self) -> list[User]:
-        raise NotImplementedError
-
-    async def add_key(self, key: ApiKey) -> None:
-        """NotFound if key.user does not exist."""
-        raise NotImplementedError
-
-    async def get_key(self, key_id: str) -> ApiKey | None:
-        raise NotImplementedError
-
-    async def keys(self, user: str | None = None) -> list[ApiKey]:
-        raise NotImplementedError
-
-    async def revoke_key(self, key_id: str, now: float) -> bool:
-        """False if no such key or it was revoked before."""
-        raise NotImplementedError
-
-    async def key_used(self, key_id: str, now: float) -> None:
-        raise NotImplementedError
-
-    async def queue_owner(self, queue: str) -> str | None:
-        raise NotImplementedError
-
-    async def claim_queue(self, queue: str, user: str, now: float) -> str | None:
-        """Make `user` the owner of `queue` if the queue is new: no owner, no grant, and
-        unknown to jobq (no row in `queues`: never enqueued into, paused or claimed from).
-        The owner after (None: an existing queue nobody owns)."""
-        raise NotImplementedError
-
-    async def set_queue_owner(self, queue: str, user: str, now: float) -> None:
-        raise NotImplementedError
-
-    async def grant(self, grant: Grant) -> None:
-        """Give (or change) a user's role on a queue; NotFound if the user does not exist."""
-        raise NotImplementedError
-
-    async def revoke_grant(self, queue: str, user: str) -> bool:
-        raise NotImplementedError
-
-    async def grants(self, queue: str | None = None) -> list[Grant]:
-        raise NotImplementedError
-
-    async def roles(self, user: str) -> dict[str, Role]:
-        """Every queue `user` owns or holds a grant on, with the role."""
-        raise NotImplementedError
-
-    async def secret(self, name: str, fresh: str) -> str:
-        """The server-wide secret `name`, set to `fresh` by whoever asks first."""
-        raise NotImplementedError
-
-    async def add_session(self, session: Session) -> None:
-        """Keep a dashboard session (and forget the expired ones)."""
-        raise NotImplementedError
-
-    async def session_user(self, session_id: str, now: float) -> Principal | None:
-        """Who holds the session: None if it is unknown, ended, expired, or its key revoked."""
-        raise NotImplementedError
-
-    async def end_session(self, session_id: str) -> bool:
-        """Sign out; False if there was no such session."""
-        raise NotImplementedError

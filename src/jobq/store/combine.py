@@ -130,7 +130,8 @@ def claim_groups(requests: Sequence[Request]) -> list[tuple[ClaimSpec, bool, lis
     for i, r in enumerate(requests):
         s = r.spec
         key = (i,) if s.ids is not None else (
-            tuple(s.queues), None if s.types is None else tuple(s.types), s.lease_seconds,
+            None if s.queues is None else tuple(s.queues),
+            None if s.types is None else tuple(s.types), s.lease_seconds,
             s.worker.name, s.worker.host, s.worker.pid,
         )  # fmt: skip
         shapes.setdefault(key, []).append(i)

@@ -67,9 +67,18 @@ def worker_dict(worker: Worker) -> dict[str, Any]:
     return out if worker.user is None else {**out, "user": worker.user}
 
 
-def worker_values(worker: Worker, queues: Sequence[str], now: float) -> list[Any]:
-    """A `workers` row: name, host, pid, queues (JSON), last seen."""
-    return [worker.name, worker.host or "", worker.pid or 0, dumps(list(queues)), now]
+def worker_values(worker: Worker, queues: Sequence[str] | None, now: float) -> list[Any]:
+    """A `workers` row: name, host, pid, queues (JSON; null: every queue), last seen."""
+    names = None if queues is None else list(queues)
+    return [worker.name, worker.host or "", worker.pid or 0, dumps(names), now]
+
+
+def worker_queues(raw: str) -> list[str] | None:
+    """The queues of a `workers` row (None: every queue)."""
+    value = _loads(raw)
+    if value is None:
+        return None
+    return [str(v) for v in value] if isinstance(value, list) else []
 
 
 def decode_worker(raw: str | bytes | None) -> Worker | None:
@@ -196,16 +205,17 @@ def queue_stats(
 def workers_seen(
     rows: Iterable[Sequence[Any]], held: dict[tuple[str, str, int], int]
 ) -> list[WorkerSeen]:
-    """Workers from the rows of `workers` (name, host, pid, queues as JSON, last seen), each
+    """Workers from the rows of `workers` (name, host, pid, queues as JSON: null for every
+    queue, last seen), each
     with how many running jobs it holds (`held`, by (name, host or "", pid or 0))."""
     return [
         WorkerSeen(
-            name, host or None, pid or None, _names(queues), seen, held.get((name, host, pid), 0)
+            name,
+            host or None,
+            pid or None,
+            worker_queues(queues),
+            seen,
+            held.get((name, host, pid), 0),
         )
         for name, host, pid, queues, seen in rows
     ]
-
-
-def _names(raw: str) -> list[str]:
-    value = orjson.loads(raw)
-    return [str(v) for v in value] if isinstance(value, list) else []

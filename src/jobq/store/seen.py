@@ -22,18 +22,19 @@ MAX_WORKERS = 10_000  # beyond this many, forget them all (they are written agai
 class SeenWorkers:
     def __init__(self, every: float = TOUCH_EVERY) -> None:
         self.every = every
-        self._seen: dict[tuple[str, str, int], tuple[tuple[str, ...], float]] = {}
+        self._seen: dict[tuple[str, str, int], tuple[tuple[str, ...] | None, float]] = {}
 
-    def due(self, worker: Worker, queues: Sequence[str], now: float) -> bool:
-        """Whether a claim by `worker` at `now` should write its row."""
+    def due(self, worker: Worker, queues: Sequence[str] | None, now: float) -> bool:
+        """Whether a claim by `worker` of `queues` (None: every queue) at `now` should write
+        its row."""
         seen = self._seen.get(_key(worker))
-        return seen is None or seen[0] != tuple(queues) or not 0 <= now - seen[1] < self.every
+        return seen is None or seen[0] != _names(queues) or not 0 <= now - seen[1] < self.every
 
-    def noted(self, worker: Worker, queues: Sequence[str], now: float) -> None:
+    def noted(self, worker: Worker, queues: Sequence[str] | None, now: float) -> None:
         """The row of `worker` was written (and committed) at `now`."""
         if len(self._seen) >= MAX_WORKERS:
             self._seen.clear()
-        self._seen[_key(worker)] = (tuple(queues), now)
+        self._seen[_key(worker)] = (_names(queues), now)
 
 
 async def recording(
@@ -50,6 +51,10 @@ async def recording(
         if touch:
             seen.noted(spec.worker, spec.queues, now)
     return done
+
+
+def _names(queues: Sequence[str] | None) -> tuple[str, ...] | None:
+    return None if queues is None else tuple(queues)
 
 
 def _key(worker: Worker) -> tuple[str, str, int]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.authkit import add_person, running_app, store_of
+from tests.authkit import add_person, auth_store_of, running_app
 from tests.integration.vidispine.conftest import (
     HEADERS,
     JSON,
@@ -181,7 +181,7 @@ async def test_user_true_lists_only_the_callers_jobs_and_others_are_hidden(
 ):
     """With users, Vidispine speaks HTTP basic (user name + key); jobq's roles apply."""
     async with running_app(tmp_path, db=store_url) as (app, c):
-        store = store_of(app)
+        store = auth_store_of(app)
         root = basic("root", await add_person(store, "root", admin=True))
         ada = basic("ada", await add_person(store, "ada"))
         bob = basic("bob", await add_person(store, "bob"))

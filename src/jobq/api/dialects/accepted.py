@@ -185,12 +185,11 @@ async def want_job(
     check_lease(lease, "X-Accepted-Timeout")
     queues = await _work_queues(request)
     guard = await guard_of(request)
-    every = guard.unrestricted and not request.query_params.getlist("queue")
-    if not queues and not every:
+    if queues == []:
         return Response(status_code=204)
     host = request.client.host if request.client else None
     worker = guard.claimant(Worker(NAME, host))
-    spec = ClaimSpec(queues, None, 1, lease, worker, every_queue=every)
+    spec = ClaimSpec(queues, None, 1, lease, worker)
     caller = Standing(request, guard, _may_work(request, queues))
     jobs = await claim_while_there(request.receive, engine, spec, wait, caller)
     if not jobs:
@@ -199,12 +198,16 @@ async def want_job(
     return json({**document(jobs[0]), "lease_token": jobs[0].lease_token})
 
 
-def _may_work(request: Request, queues: list[str]) -> Check:
-    """A claimer still may work: on every named queue, or on some of those it was given."""
+def _may_work(request: Request, queues: list[str] | None) -> Check:
+    """A claimer still may work: on every named queue, or on some of those it was given
+    (every queue: still an administrator)."""
     named = bool(request.query_params.getlist("queue"))
 
     async def check(guard: Guard) -> None:
-        if named:
+        if queues is None:
+            if not guard.unrestricted:
+                raise Forbidden("no longer allowed to work on every queue")
+        elif named:
             guard.queues(queues, Action.work)
         elif not any(guard.may(q, Action.work) for q in queues):
             raise Forbidden("no longer allowed to work on these queues")
@@ -212,13 +215,15 @@ def _may_work(request: Request, queues: list[str]) -> Check:
     return check
 
 
-async def _work_queues(request: Request) -> list[str]:
+async def _work_queues(request: Request) -> list[str] | None:
+    """The queues named by `?queue=` (each checked), else those the caller may work on
+    (None: every queue)."""
     guard = await guard_of(request)
     named = request.query_params.getlist("queue")
     if named:
         guard.queues(named, Action.work)
         return named
-    return await guard.queues_for(Action.work)
+    return guard.queues_for(Action.work)
 
 
 async def update(request: Request, uuid: str, body: Annotated[Update, Body()]) -> Response:

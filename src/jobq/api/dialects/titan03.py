@@ -157,8 +157,8 @@ async def consume(request: Request, n: Annotated[int, Query(ge=1, le=1000)] = 1)
     consumer gets them."""
     engine = engine_of(request)
     guard = await guard_of(request)
-    queues = await guard.queues_for(Action.work)
-    if not queues:
+    queues = guard.queues_for(Action.work)
+    if queues == []:
         return many([])
     return many(await engine.claim(ClaimSpec(queues, None, n, None, await t.worker(request, NAME))))
 

@@ -20,6 +20,7 @@ from fastapi.responses import Response
 
 from jobq.api.dialects.docs import add_docs
 from jobq.api.dialects.vidispine_map import (
+    SORT_KEY,
     STORE_STATES,
     VIDISPINE_STATE,
     View,
@@ -29,7 +30,6 @@ from jobq.api.dialects.vidispine_map import (
     priority_name,
     priority_value,
     problem_document,
-    sort_key,
     state_name,
     status,
     wire_id,
@@ -51,11 +51,12 @@ from jobq.api.dialects.vidispine_wire import (
 from jobq.api.security import guard_of
 from jobq.auth.policy import Action
 from jobq.engine import Engine, JobSpec
+from jobq.engine.listing import Page, Scan, Situation
 from jobq.engine.problems import Problem
 from jobq.errors import Conflict, InvalidInput, StaleLease
 from jobq.model import Job, JobQuery
 from jobq.render import iso
-from jobq.states import TERMINAL, WAITING, State
+from jobq.states import TERMINAL, State
 
 NAME = "vidispine"
 PREFIX = "/API"
@@ -70,7 +71,6 @@ DOCUMENTED: dict[int | str, dict[str, Any]] = {
 }  # fmt: skip
 router = APIRouter(responses=DOCUMENTED)
 WITH_TEXT = (XML, JSON, TEXT)
-SCAN_LIMIT = 10_000  # hits counted; jobs a listing filtered off the store looks at (newest first)
 SEQ_ORDER = ("jobId", "startTime")  # sort keys in the order of seq
 TYPE_NAME = re.compile(r"^[A-Za-z0-9_.:@/-]{1,200}$")
 
@@ -103,9 +103,8 @@ async def get_all_job_problems(request: Request) -> Response:
     """Unresolved problems, each with the jobs waiting for it to be resolved."""
     media = negotiate(request)
     engine = engine_of(request)
-    guard = await guard_of(request)
-    found = [p for p in await engine.problems() if guard.may_read(p.queue)]
-    return await _problems(engine, media, found)
+    readable = (await guard_of(request)).listing(None)
+    return await _problems(engine, media, await engine.problems(readable))
 
 
 @router.get("/job/{job_id}/problem")
@@ -124,10 +123,10 @@ async def get_job(request: Request, job_id: str) -> Response:
     fields, metadata = csv(request, "field"), flag(request, "metadata", False)
     engine = engine_of(request)
     job = await find_job(request, job_id, Action.read)
-    view = await _view(engine, [job], metadata, fields, steps=True)
+    [situation] = await engine.situations([job])
     if media == TEXT:
-        return Response(status(job, view), media_type=TEXT)
-    return respond(media, "JobDocument", job_document(job, view))
+        return Response(status(situation), media_type=TEXT)
+    return respond(media, "JobDocument", job_document(situation, View(metadata, fields)))
 
 
 @router.get("/job")
@@ -135,43 +134,18 @@ async def get_jobs(request: Request) -> Response:
     """Jobs matching the criteria, with `hits` the number matching in all."""
     media = negotiate(request, WITH_TEXT)
     params = ListParams.read(request)
-    engine = engine_of(request)
     params.types = (await guard_of(request)).listing(params.types)
-    page: list[Job] = []
-    if params.types == []:
-        hits, view = 0, View()
-    elif params.in_store():
-        hits, page, view = await _page_from_store(engine, params, caller(request))
-    else:
-        hits, page, view = await _page_from_scan(engine, params, caller(request))
+    page = Page(0, [])
+    if params.types != []:
+        page = await engine_of(request).listing(
+            params.query(caller(request)), params.first - 1, params.number, params.scan()
+        )
     if media == TEXT:
-        return text([wire_id(j) for j in page])
+        return text([wire_id(s.job) for s in page.situations])
     render = id_document if params.idonly else job_document
-    return respond(media, "JobListDocument",
-                   {"hits": hits, "job": [render(j, view) for j in page]})  # fmt: skip
-
-
-async def _page_from_store(
-    engine: Engine, params: ListParams, user: str | None
-) -> tuple[int, list[Job], View]:
-    """Filters, order and paging all done by the store: the cost follows the page."""
-    end = min(params.first - 1 + params.number, SCAN_LIMIT)
-    query = params.query(user, limit=end, descending=params.sort[0][1])
-    page = (await engine.list_jobs(query))[params.first - 1 :] if end >= params.first else []
-    hits = await engine.count_jobs(query, SCAN_LIMIT)
-    return hits, page, await _view(engine, page, params.metadata, params.fields, params.step)
-
-
-async def _page_from_scan(
-    engine: Engine, params: ListParams, user: str | None
-) -> tuple[int, list[Job], View]:
-    """A filter or order on what the store does not hold (READY, WAITING and HOLD, which
-    depend on problems; FINISHED_WARNING; priority names): the newest SCAN_LIMIT candidates
-    the store filtered, refined here."""
-    jobs = await engine.list_jobs(params.query(user, limit=SCAN_LIMIT, descending=True))
-    view = await _view(engine, jobs, params.metadata, params.fields, params.step)
-    matching = params.order([j for j in jobs if params.keep(j, view)], view)
-    return len(matching), matching[params.first - 1 : params.first - 1 + params.number], view
+    view = View(params.metadata, params.fields, params.step)
+    jobs = [render(s, view) for s in page.situations]
+    return respond(media, "JobListDocument", {"hits": page.hits, "job": jobs})
 
 
 @router.post("/job")
@@ -192,7 +166,7 @@ async def create_custom_job(request: Request) -> Response:
                    owner=caller(request))  # fmt: skip
     engine = engine_of(request)
     [(job, _)] = await engine.enqueue([spec])
-    return respond(media, "JobDocument", job_document(job, await _view(engine, [job])))
+    return await _job_document(engine, media, job)
 
 
 @router.post("/job/{job_id}/re-run")
@@ -212,7 +186,7 @@ async def create_duplicate_job(request: Request, job_id: str) -> Response:
             job = await engine.retry(old.id, **overrides)
         else:
             job = await engine.duplicate(old, **overrides)
-    return respond(media, "JobDocument", job_document(job, await _view(engine, [job])))
+    return await _job_document(engine, media, job)
 
 
 @router.put("/job/{job_id}")
@@ -254,7 +228,7 @@ async def delete_jobs(request: Request) -> Response:
         await engine.delete_all(jobs)
     except Conflict as exc:
         live = next(job for job in jobs if job.id == exc.details.get("id"))
-        first, state = wire_id(live), status(live, View())
+        first, state = wire_id(live), status(Situation(live))
         raise Conflict(f"job {first} is {state}: abort it first", id=first, state=state) from None
     return Response(status_code=200)
 
@@ -305,21 +279,9 @@ async def _problems(engine: Engine, media: str, problems: list[Problem]) -> Resp
     return respond(media, "JobProblemListDocument", doc)
 
 
-async def _view(
-    engine: Engine,
-    jobs: list[Job],
-    metadata: bool = False,
-    fields: list[str] | None = None,
-    steps: bool = True,
-) -> View:
-    """What rendering `jobs` needs: paused queues and the problems holding waiting jobs,
-    found from these jobs alone."""
-    view = View(metadata=metadata, fields=fields, steps=steps)
-    view.paused = await engine.paused_queues()
-    waiting = [job for job in jobs if job.state in WAITING]
-    if waiting:
-        view.holding = await engine.problems_holding(waiting, view.paused)
-    return view
+async def _job_document(engine: Engine, media: str, job: Job) -> Response:
+    [situation] = await engine.situations([job])
+    return respond(media, "JobDocument", job_document(situation, View()))
 
 
 def _check_metadata(metadata: dict[str, str]) -> None:
@@ -381,7 +343,14 @@ class ListParams:
         by_seq = all(name in SEQ_ORDER for name, _ in self.sort[:1])
         return self.states is None and self.priorities is None and by_seq and bool(self.sort)
 
-    def query(self, user: str | None, limit: int, descending: bool) -> JobQuery:
+    def scan(self) -> Scan | None:
+        """What the store cannot do (READY, WAITING and HOLD depend on problems,
+        FINISHED_WARNING and priority names on the job's data): None when it can do all."""
+        if self.in_store():
+            return None
+        return Scan(self.keep, [(SORT_KEY[name], desc) for name, desc in self.sort])
+
+    def query(self, user: str | None) -> JobQuery:
         """What the store can filter; the rest is checked by `keep`. Time bounds are exact
         at the milliseconds the documents show."""
         states: list[State] | None = None
@@ -392,22 +361,17 @@ class ListParams:
             owner=user if self.user else None, metadata=self.metadata_filter,
             created_after=_from_ms(self.start_from), created_before=_to_ms(self.start_to),
             finished_after=_from_ms(self.finish_from), finished_before=_to_ms(self.finish_to),
-            sort="seq", descending=descending, limit=limit,
+            sort="seq", descending=bool(self.sort) and self.sort[0][1],
         )  # fmt: skip
 
-    def keep(self, job: Job, view: View) -> bool:
-        if self.states is not None and status(job, view) not in self.states:
+    def keep(self, s: Situation) -> bool:
+        if self.states is not None and status(s) not in self.states:
             return False
-        if self.priorities is not None and priority_name(job.priority) not in self.priorities:
+        if self.priorities is not None and priority_name(s.job.priority) not in self.priorities:
             return False
-        return _within(job.created_at, self.start_from, self.start_to) and _within(
-            job.finished_at, self.finish_from, self.finish_to
+        return _within(s.job.created_at, self.start_from, self.start_to) and _within(
+            s.job.finished_at, self.finish_from, self.finish_to
         )
-
-    def order(self, jobs: list[Job], view: View) -> list[Job]:
-        for name, descending in reversed(self.sort):
-            jobs.sort(key=sort_key(name, view), reverse=descending)
-        return jobs
 
 
 def _from_ms(t: float | None) -> float | None:

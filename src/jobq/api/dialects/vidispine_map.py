@@ -7,9 +7,10 @@ as element names (jobq.api.dialects.vidispine_xml). None values are left out.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from jobq.engine.listing import Key, Situation
 from jobq.engine.problems import Problem
 from jobq.errors import InvalidInput
 from jobq.model import Job
@@ -50,7 +51,6 @@ STEP_STATUS = {
     State.failed: "FAILED_FATAL",
     State.cancelled: "NONE",
 }
-SORT_KEYS = ("jobId", "type", "state", "user", "startTime", "priority")
 MAX_LISTED_STEPS = 1000
 
 
@@ -80,20 +80,20 @@ def state_name(name: str) -> str:
 
 @dataclass(slots=True)
 class View:
-    """What a rendering needs beyond the job: the world around it and the caller's options."""
+    """The caller's rendering options (what a document holds beyond the job's own fields)."""
 
-    paused: set[str] = field(default_factory=set)
-    holding: dict[str, list[Problem]] = field(default_factory=dict)  # job id -> problems
     metadata: bool = False
     fields: list[str] | None = None
     steps: bool = True
 
 
-def status(job: Job, view: View) -> str:
+def status(s: Situation) -> str:
+    """A job's Vidispine state: the job's own, and for a waiting job what holds it."""
+    job = s.job
     if job.state in (State.scheduled, State.queued):
-        if job.state == State.queued and job.queue in view.paused:
+        if job.state == State.queued and s.paused:
             return "HOLD"
-        return "WAITING" if view.holding.get(job.id) else "READY"
+        return "WAITING" if s.held_by else "READY"
     if job.state == State.running:
         return "ABORTED_PENDING" if job.cancel_requested else "STARTED"
     if job.state == State.succeeded:
@@ -110,13 +110,14 @@ def wire_id(job: Job) -> str:
     return f"VX-{job.seq}"
 
 
-def job_document(job: Job, view: View) -> dict[str, Any]:
+def job_document(s: Situation, view: View) -> dict[str, Any]:
+    job = s.job
     doc: dict[str, Any] = {
         "jobId": wire_id(job),
         "user": job.owner,
         "started": iso(job.created_at),
         "finished": iso(job.finished_at),
-        "status": status(job, view),
+        "status": status(s),
         "type": job.queue,
         "priority": priority_name(job.priority),
     }
@@ -124,18 +125,18 @@ def job_document(job: Job, view: View) -> dict[str, Any]:
     if view.metadata or view.fields is not None:
         doc["data"] = _data(job.metadata, view.fields)
     if doc["status"] == "WAITING":
-        problem = view.holding[job.id][0]
+        problem = s.held_by[0]
         doc["waiting"] = {"resourceType": problem.kind,
                           "resourceId": f"VX-{problem_number(problem)}",
                           "requirement": problem.message}  # fmt: skip
     return {k: v for k, v in doc.items() if v is not None}
 
 
-def id_document(job: Job, view: View) -> dict[str, Any]:
+def id_document(s: Situation, view: View) -> dict[str, Any]:
     """`idonly`: the id and the fields every JobDocument must hold (Vidispine's schema makes
     status, type and priority required; the public client refuses a job without them)."""
-    return {"jobId": wire_id(job), "status": status(job, view), "type": job.queue,
-            "priority": priority_name(job.priority)}  # fmt: skip
+    return {"jobId": wire_id(s.job), "status": status(s), "type": s.job.queue,
+            "priority": priority_name(s.job.priority)}  # fmt: skip
 
 
 def _data(metadata: dict[str, str], fields: list[str] | None) -> list[dict[str, str]]:
@@ -211,17 +212,15 @@ def problem_document(problem: Problem, seqs: dict[str, int]) -> dict[str, Any]:
     }
 
 
-def sort_key(name: str, view: View) -> Any:
-    """A key function for one of SORT_KEYS."""
-    keys = {
-        "jobId": lambda j: j.seq,
-        "type": lambda j: j.queue,
-        "state": lambda j: status(j, view),
-        "user": lambda j: j.owner or "",
-        "startTime": lambda j: j.created_at,
-        "priority": lambda j: j.priority,
-    }
-    return keys[name]
+SORT_KEY: dict[str, Key] = {
+    "jobId": lambda s: s.job.seq,
+    "type": lambda s: s.job.queue,
+    "state": status,
+    "user": lambda s: s.job.owner or "",
+    "startTime": lambda s: s.job.created_at,
+    "priority": lambda s: s.job.priority,
+}
+SORT_KEYS = tuple(SORT_KEY)
 
 
 def parse_sort(text: str) -> list[tuple[str, bool]]:

@@ -87,6 +87,7 @@ async def hand_over(
     """Insert `job`, leased to the claim `spec` if the claim would have chosen it, and
     record the claim's worker as seen if `touch`: (the job as inserted, queued; what the
     claim got)."""
+    assert spec.queues is not None  # can_hand_over: a claim of listed queues
     params = [
         spec.lease_seconds,
         now,

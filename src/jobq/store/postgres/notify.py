@@ -80,7 +80,9 @@ class PostgresNotifier(Notifier):
         return super().has_listeners(channel)
 
     @contextmanager
-    def listen(self, channels: Iterable[str], queues: Collection[str] = ()) -> Iterator[Listener]:
+    def listen(
+        self, channels: Iterable[str], queues: Collection[str] | None = ()
+    ) -> Iterator[Listener]:
         names = list(channels)
         with super().listen(names, queues) as listener:
             if "events" in names:

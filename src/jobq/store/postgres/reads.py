@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import orjson
 
 from jobq.model import FinishedCount, LogEntry, QueueStats, TypeActivity, WorkerSeen
+from jobq.store.job_sql import LIVE, SELECT_JOB
 from jobq.store.job_sql import POSTGRES as SQL
 from jobq.store.postgres.conn import Conn
 from jobq.store.postgres.sql import OLDEST_QUEUED
@@ -71,6 +72,17 @@ WHERE job_id = $1 AND seq IN (
     ) AS sized WHERE upto <= $4 OR n = 1
 )
 ORDER BY seq"""
+# the problems of some queues ($1): through jobs_queue_state, one index range per queue and
+# live state, so other queues' jobs are never read
+PAUSED_AMONG = "SELECT name FROM queues WHERE paused = 1 AND name = ANY($1::text[])"
+FAILING_AMONG = (
+    f"{SELECT_JOB} WHERE queue = ANY($1::text[]) AND {LIVE} AND error IS NOT NULL "
+    "AND attempt >= $2 ORDER BY seq LIMIT $3"
+)
+DEADLINES_AMONG = (
+    f"{SELECT_JOB} WHERE queue = ANY($1::text[]) AND {LIVE} "
+    "AND deadline_at IS NOT NULL AND deadline_at <= $2 ORDER BY deadline_at LIMIT $3"
+)
 # $2: the queues to look at, NULL for all
 AMONG = "($2::text[] IS NULL OR queue = ANY($2::text[]))"
 # per (queue, bucket, state); only the $3 busiest queues by name (NULL: all), the rest as NULL

@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from jobq.auth.model import ApiKey, Grant, Principal, Role, Session, User
 from jobq.errors import StoreUnavailable
 from jobq.model import (
     Attempt,
@@ -39,7 +38,6 @@ from jobq.model import (
     WorkerSeen,
 )
 from jobq.states import State
-from jobq.store import postgres_auth as auth
 from jobq.store.base import Store
 from jobq.store.combine import Combiner, Outcome, Request, together
 from jobq.store.handover import can_hand_over
@@ -265,11 +263,14 @@ class PostgresStore(Store):
     async def set_paused(self, queue: str, paused: bool, now: float) -> None:
         await self.db.run(lambda c: c.execute(SQL.set_paused, queue, int(paused), now))
 
-    async def paused_queues(self) -> set[str]:
-        rows = await self.db.read(lambda c: c.fetch(SQL.paused_queues))
+    async def paused_queues(self, queues: Sequence[str] | None = None) -> set[str]:
+        if queues is None:
+            rows = await self.db.read(lambda c: c.fetch(SQL.paused_queues))
+        else:
+            rows = await self.db.read(lambda c: c.fetch(reads.PAUSED_AMONG, list(queues)))
         return {r[0] for r in rows}
 
-    async def touch_worker(self, worker: Worker, queues: Sequence[str], now: float) -> None:
+    async def touch_worker(self, worker: Worker, queues: Sequence[str] | None, now: float) -> None:
         await self.db.run(lambda c: _touch_worker(c, worker, queues, now))
 
     async def workers(self) -> list[WorkerSeen]:
@@ -292,11 +293,19 @@ class PostgresStore(Store):
             rows = await self.db.read(lambda c: c.fetch(SQL.queued_ids_of_type, queue, type, limit))
         return [r[0] for r in rows]
 
-    async def failing_jobs(self, min_attempt: int, limit: int) -> list[Job]:
-        return await self._select_jobs(SQL.failing_jobs, min_attempt, limit)
+    async def failing_jobs(
+        self, min_attempt: int, limit: int, queues: Sequence[str] | None = None
+    ) -> list[Job]:
+        if queues is None:
+            return await self._select_jobs(SQL.failing_jobs, min_attempt, limit)
+        return await self._select_jobs(reads.FAILING_AMONG, list(queues), min_attempt, limit)
 
-    async def deadlines_before(self, at: float, limit: int) -> list[Job]:
-        return await self._select_jobs(SQL.deadlines_before, at, limit)
+    async def deadlines_before(
+        self, at: float, limit: int, queues: Sequence[str] | None = None
+    ) -> list[Job]:
+        if queues is None:
+            return await self._select_jobs(SQL.deadlines_before, at, limit)
+        return await self._select_jobs(reads.DEADLINES_AMONG, list(queues), at, limit)
 
     # callback outbox
     async def due_callbacks(self, now: float, limit: int, lease: float = 60.0) -> list[Callback]:
@@ -307,67 +316,6 @@ class PostgresStore(Store):
 
     async def callback_failed(self, callback_id: int, next_at: float | None, error: str) -> None:
         await self.db.run(lambda c: writes.callback_failed(c, callback_id, next_at, error))
-
-    # users, API keys, queue owners and grants (operations in postgres_auth.py)
-    async def has_users(self) -> bool:
-        return await self.db.read(auth.has_users)
-
-    async def add_user(self, user: User) -> None:
-        await self.db.run(lambda c: auth.add_user(c, user))
-
-    async def get_user(self, name: str) -> User | None:
-        return await self.db.read(lambda c: auth.get_user(c, name))
-
-    async def users(self) -> list[User]:
-        return await self.db.read(auth.users)
-
-    async def add_key(self, key: ApiKey) -> None:
-        await self.db.run(lambda c: auth.add_key(c, key))
-
-    async def get_key(self, key_id: str) -> ApiKey | None:
-        return await self.db.read(lambda c: auth.get_key(c, key_id))
-
-    async def keys(self, user: str | None = None) -> list[ApiKey]:
-        return await self.db.read(lambda c: auth.keys(c, user))
-
-    async def revoke_key(self, key_id: str, now: float) -> bool:
-        return await self.db.run(lambda c: auth.revoke_key(c, key_id, now))
-
-    async def key_used(self, key_id: str, now: float) -> None:
-        await self.db.run(lambda c: auth.key_used(c, key_id, now))
-
-    async def queue_owner(self, queue: str) -> str | None:
-        return await self.db.read(lambda c: auth.queue_owner(c, queue))
-
-    async def claim_queue(self, queue: str, user: str, now: float) -> str | None:
-        return await self.db.run(lambda c: auth.claim_queue(c, queue, user, now))
-
-    async def set_queue_owner(self, queue: str, user: str, now: float) -> None:
-        await self.db.run(lambda c: auth.set_queue_owner(c, queue, user, now))
-
-    async def grant(self, grant: Grant) -> None:
-        await self.db.run(lambda c: auth.grant(c, grant))
-
-    async def revoke_grant(self, queue: str, user: str) -> bool:
-        return await self.db.run(lambda c: auth.revoke_grant(c, queue, user))
-
-    async def grants(self, queue: str | None = None) -> list[Grant]:
-        return await self.db.read(lambda c: auth.grants(c, queue))
-
-    async def roles(self, user: str) -> dict[str, Role]:
-        return await self.db.read(lambda c: auth.roles(c, user))
-
-    async def secret(self, name: str, fresh: str) -> str:
-        return await self.db.run(lambda c: auth.secret(c, name, fresh))
-
-    async def add_session(self, session: Session) -> None:
-        await self.db.run(lambda c: auth.add_session(c, session))
-
-    async def session_user(self, session_id: str, now: float) -> Principal | None:
-        return await self.db.read(lambda c: auth.session_user(c, session_id, now))
-
-    async def end_session(self, session_id: str) -> bool:
-        return await self.db.run(lambda c: auth.end_session(c, session_id))
 
 
 def split_pool_size(url: str, default: int = 10) -> tuple[str, int]:
@@ -398,7 +346,8 @@ async def _claim(
     if spec.ids is not None:
         return await _claim_chosen(c, spec, lease_key, now, worker)
     types = list(spec.types) if spec.types else None
-    rows = await c.fetch(CLAIM_PICKED, spec.lease_seconds, now, worker, list(spec.queues),
+    queues = None if spec.queues is None else list(spec.queues)  # None: every queue
+    rows = await c.fetch(CLAIM_PICKED, spec.lease_seconds, now, worker, queues,
                          types, lease_key, spec.limit)  # fmt: skip
     return sorted((job_from_row(r) for r in rows), key=lambda j: (-j.priority, j.seq))
 
@@ -407,7 +356,7 @@ async def _claim_chosen(
     c: Conn, spec: ClaimSpec, lease_key: str, now: float, worker: str
 ) -> list[Job]:
     """A claim of named jobs (`spec.ids`), among the queued ones of unpaused queues."""
-    assert spec.ids is not None
+    assert spec.ids is not None and spec.queues is not None
     rows = await c.fetch(LOCK_NAMED, list(spec.queues), list(spec.ids), spec.limit)
     seqs = [r[0] for r in rows]
     if not seqs:
@@ -419,5 +368,5 @@ async def _claim_chosen(
     return jobs
 
 
-async def _touch_worker(c: Conn, worker: Worker, queues: Sequence[str], now: float) -> None:
+async def _touch_worker(c: Conn, worker: Worker, queues: Sequence[str] | None, now: float) -> None:
     await c.execute(TOUCH_WORKER, *worker_values(worker, queues, now))

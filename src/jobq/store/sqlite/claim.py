@@ -10,14 +10,17 @@ those few. The single writer never walks the whole list of queues. One statement
 of the paused queues and a query per (queue, type) before the update: each statement costs the
 writer thread a release and a retake of the GIL, which the event loop holds most of the time
 under load. A claim of named jobs, or of more (queue, type) pairs than one statement should
-hold after narrowing, still chooses first, then leases.
+hold after narrowing, still chooses first, then leases. A claim of every queue (`queues`
+None) names none: one statement walks the queued jobs of all queues in the claim order through
+one index (`jobs_claim_all`), skipping paused queues' jobs and other types'.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from typing import Any
 
 from jobq.model import ClaimSpec, Job, Worker
 from jobq.store.lease_sql import LEASED, LeaseParams
@@ -64,6 +67,18 @@ BEST_OF_TYPE = (
     "ORDER BY priority DESC, seq LIMIT {limit}"
 )
 
+# every queue's best queued jobs (of the JSON list of types ?6); ?5 is the limit. The state
+# is tested as jobs_claim_all's predicate says it (0008_claim_every_queue.sql).
+BEST_OF_ALL = (
+    "SELECT seq FROM jobs INDEXED BY jobs_claim_all "
+    "WHERE coalesce(state, '') = 'queued' {typed}"
+    f"AND {NOT_PAUSED} ORDER BY priority DESC, seq LIMIT ?5"
+)
+LEASE_BEST_OF_ALL = LEASE.format(chosen=BEST_OF_ALL.format(typed=""))
+LEASE_BEST_OF_ALL_TYPES = LEASE.format(
+    chosen=BEST_OF_ALL.format(typed="AND type IN (SELECT value FROM json_each(?6)) ")
+)
+
 
 # each (queue, type)'s best queued job, the best ?2 of them: their queues (?1 queues and ?3
 # types as JSON lists); a paused queue has none
@@ -84,12 +99,14 @@ HEADS_OF_TYPES = _HEADS.format(
 
 def is_wide(spec: ClaimSpec) -> bool:
     """Whether the claim names more (queue, type) pairs than one claim statement holds."""
-    return spec.ids is None and len(spec.queues) * len(spec.types or [None]) > MAX_PAIRS
+    if spec.ids is not None or spec.queues is None:
+        return False
+    return len(spec.queues) * len(spec.types or [None]) > MAX_PAIRS
 
 
 def narrow(c: sqlite3.Connection, spec: ClaimSpec) -> list[str]:
     """The queues among spec.queues where the best spec.limit jobs are (a read)."""
-    queues = dumps(spec.queues)
+    queues = dumps(spec.queues or [])
     if spec.types:
         rows = c.execute(HEADS_OF_TYPES, (queues, spec.limit, dumps(spec.types)))
     else:
@@ -110,12 +127,15 @@ def claim(
     if touch:
         touch_worker(c, spec.worker, spec.queues, now)
     worker = dumps(worker_dict(spec.worker))
-    kinds: Sequence[str | None] = spec.types or [None]
+    head = (spec.lease_seconds, lease_key, now, worker)
     queues = spec.queues if among is None else among
+    if queues is None:
+        rows = c.execute(*_lease_best_of_all(spec, head))
+        return _opened(c, rows, now, worker)
     if not queues:
         return []
+    kinds: Sequence[str | None] = spec.types or [None]
     pairs = [(queue, kind) for queue in queues for kind in kinds]
-    head = (spec.lease_seconds, lease_key, now, worker)
     if spec.ids is None and len(pairs) <= MAX_PAIRS:
         params = [*head, spec.limit, *(p for pair in pairs for p in pair if p is not None)]
         rows = c.execute(_lease_best(tuple(kind is not None for _, kind in pairs)), params)
@@ -124,6 +144,21 @@ def claim(
         if not chosen:
             return []
         rows = c.execute(LEASE.format(chosen=", ".join("?" for _ in chosen)), (*head, *chosen))
+    return _opened(c, rows, now, worker)
+
+
+def _lease_best_of_all(spec: ClaimSpec, head: tuple[Any, ...]) -> tuple[str, tuple[Any, ...]]:
+    """The lease of the best jobs of every queue (a claim of every queue, of named jobs
+    none: those name their queues)."""
+    if spec.ids is not None:
+        raise ValueError("a claim of named jobs names their queues")
+    if spec.types is None:
+        return LEASE_BEST_OF_ALL, (*head, spec.limit)
+    return LEASE_BEST_OF_ALL_TYPES, (*head, spec.limit, dumps(spec.types))
+
+
+def _opened(c: sqlite3.Connection, rows: Iterable[Any], now: float, worker: str) -> list[Job]:
+    """The leased `rows` as jobs, best first, each with its attempt opened."""
     claimed = sorted((job_from_row(r) for r in rows), key=lambda j: (-j.priority, j.seq))
     attempts = [(job.id, job.attempt, now, worker) for job in claimed]
     insert_rows(c, ATTEMPT_HEAD, 4, attempts, ATTEMPT_AGAIN)
@@ -178,7 +213,10 @@ def _named(c: sqlite3.Connection, queue: str, ids: Sequence[str]) -> list[tuple[
     return c.execute(sql, (queue, *ids)).fetchall()
 
 
-def touch_worker(c: sqlite3.Connection, worker: Worker, queues: Sequence[str], now: float) -> None:
+def touch_worker(
+    c: sqlite3.Connection, worker: Worker, queues: Sequence[str] | None, now: float
+) -> None:
+    """Record `worker` as seen at `now`, asking for `queues` (None: every queue)."""
     c.execute(
         "INSERT INTO workers (name, host, pid, queues, last_seen) VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT (name, host, pid) DO UPDATE SET queues = excluded.queues, "

@@ -56,6 +56,7 @@ def hand_over(c: sqlite3.Connection, job: Job, spec: ClaimSpec, lease_key: str,
               now: float) -> Job | None:  # fmt: skip
     """Insert `job` leased to the claim `spec` if the claim would have chosen it: the job as
     the claim got it (and `job.seq` set), or None, nothing written, if it would not."""
+    assert spec.queues is not None  # can_hand_over: a claim of listed queues
     worker = dumps(worker_dict(spec.worker))
     types = spec.types or []
     params = [spec.lease_seconds, lease_key, now, worker, *job_values(job), *spec.queues, *types]

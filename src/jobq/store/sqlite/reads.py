@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from jobq.model import FinishedCount, Job, JobQuery, LogEntry, QueueStats, TypeActivity, WorkerSeen
-from jobq.store.job_sql import SELECT_JOB
+from jobq.store.job_sql import LIVE, SELECT_JOB
 from jobq.store.job_sql import SQLITE as SQL
 from jobq.store.rows import decode_worker, job_from_row, queue_stats, workers_seen
 
@@ -121,6 +121,17 @@ def json_list(names: Sequence[str] | None) -> str | None:
 
 # a list of names passed as one JSON parameter ?n (any number of them, one bound value)
 IN_JSON = "(SELECT value FROM json_each(?{n}))"
+# the problems of some queues (?1, as JSON): through jobs_queue_state, one index range per
+# queue and live state, so other queues' jobs are never read
+PAUSED_AMONG = f"SELECT name FROM queues WHERE paused = 1 AND name IN {IN_JSON.format(n=1)}"
+FAILING_AMONG = (
+    f"{SELECT_JOB} WHERE queue IN {IN_JSON.format(n=1)} AND {LIVE} AND error IS NOT NULL "
+    "AND attempt >= ?2 ORDER BY seq LIMIT ?3"
+)
+DEADLINES_AMONG = (
+    f"{SELECT_JOB} WHERE queue IN {IN_JSON.format(n=1)} AND {LIVE} "
+    "AND deadline_at IS NOT NULL AND deadline_at <= ?2 ORDER BY deadline_at LIMIT ?3"
+)
 # per (queue, bucket, state); only the `top` (?3) busiest queues by name, the rest as NULL
 FINISHED_COUNTS = """
 WITH finished AS (

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from jobq.auth.model import ApiKey, Grant, Principal, Role, Session, User
 from jobq.model import (
     Attempt,
     Callback,
@@ -29,7 +28,6 @@ from jobq.model import (
     WorkerSeen,
 )
 from jobq.states import State
-from jobq.store import sqlite_auth as auth
 from jobq.store.base import Store
 from jobq.store.handover import can_hand_over
 from jobq.store.job_sql import SQLITE as SQL
@@ -42,6 +40,7 @@ from jobq.store.sqlite.conn import (
     DEFAULT_CACHE_MIB,
     GroupCommitter,
     Readers,
+    adapt_none,
     cache_split,
     connect,
     migrate,
@@ -60,6 +59,7 @@ class SQLiteStore(Store):
         self._seen = SeenWorkers()
 
     async def open(self) -> None:
+        adapt_none()
         self._writer.start()
 
     async def close(self) -> None:
@@ -240,11 +240,14 @@ class SQLiteStore(Store):
     async def set_paused(self, queue: str, paused: bool, now: float) -> None:
         await self._write(lambda c: c.execute(SQL.set_paused, (queue, int(paused), now)))
 
-    async def paused_queues(self) -> set[str]:
-        rows = await self._readers.run(lambda c: c.execute(SQL.paused_queues).fetchall())
+    async def paused_queues(self, queues: Sequence[str] | None = None) -> set[str]:
+        sql, params = reads.PAUSED_AMONG, [reads.json_list(queues)]
+        if queues is None:
+            sql, params = SQL.paused_queues, []
+        rows = await self._readers.run(lambda c: c.execute(sql, params).fetchall())
         return {r[0] for r in rows}
 
-    async def touch_worker(self, worker: Worker, queues: Sequence[str], now: float) -> None:
+    async def touch_worker(self, worker: Worker, queues: Sequence[str] | None, now: float) -> None:
         await self._write(lambda c: sqlite_claim.touch_worker(c, worker, queues, now))
 
     async def workers(self) -> list[WorkerSeen]:
@@ -267,11 +270,20 @@ class SQLiteStore(Store):
         rows = await self._readers.run(lambda c: c.execute(sql, params).fetchall())
         return [r[0] for r in rows]
 
-    async def failing_jobs(self, min_attempt: int, limit: int) -> list[Job]:
-        return await self._select_jobs(SQL.failing_jobs, (min_attempt, limit))
+    async def failing_jobs(
+        self, min_attempt: int, limit: int, queues: Sequence[str] | None = None
+    ) -> list[Job]:
+        if queues is None:
+            return await self._select_jobs(SQL.failing_jobs, (min_attempt, limit))
+        among = reads.json_list(queues)
+        return await self._select_jobs(reads.FAILING_AMONG, (among, min_attempt, limit))
 
-    async def deadlines_before(self, at: float, limit: int) -> list[Job]:
-        return await self._select_jobs(SQL.deadlines_before, (at, limit))
+    async def deadlines_before(
+        self, at: float, limit: int, queues: Sequence[str] | None = None
+    ) -> list[Job]:
+        if queues is None:
+            return await self._select_jobs(SQL.deadlines_before, (at, limit))
+        return await self._select_jobs(reads.DEADLINES_AMONG, (reads.json_list(queues), at, limit))
 
     # callback outbox
     async def due_callbacks(self, now: float, limit: int, lease: float = 60.0) -> list[Callback]:
@@ -282,67 +294,6 @@ class SQLiteStore(Store):
 
     async def callback_failed(self, callback_id: int, next_at: float | None, error: str) -> None:
         await self._write(lambda c: writes.callback_failed(c, callback_id, next_at, error))
-
-    # users, API keys, queue owners and grants (operations in sqlite_auth.py)
-    async def has_users(self) -> bool:
-        return await self._readers.run(auth.has_users)
-
-    async def add_user(self, user: User) -> None:
-        await self._write(lambda c: auth.add_user(c, user))
-
-    async def get_user(self, name: str) -> User | None:
-        return await self._readers.run(lambda c: auth.get_user(c, name))
-
-    async def users(self) -> list[User]:
-        return await self._readers.run(auth.users)
-
-    async def add_key(self, key: ApiKey) -> None:
-        await self._write(lambda c: auth.add_key(c, key))
-
-    async def get_key(self, key_id: str) -> ApiKey | None:
-        return await self._readers.run(lambda c: auth.get_key(c, key_id))
-
-    async def keys(self, user: str | None = None) -> list[ApiKey]:
-        return await self._readers.run(lambda c: auth.keys(c, user))
-
-    async def revoke_key(self, key_id: str, now: float) -> bool:
-        return await self._write(lambda c: auth.revoke_key(c, key_id, now))  # type: ignore[no-any-return]
-
-    async def key_used(self, key_id: str, now: float) -> None:
-        await self._write(lambda c: auth.key_used(c, key_id, now))
-
-    async def queue_owner(self, queue: str) -> str | None:
-        return await self._readers.run(lambda c: auth.queue_owner(c, queue))
-
-    async def claim_queue(self, queue: str, user: str, now: float) -> str | None:
-        return await self._write(lambda c: auth.claim_queue(c, queue, user, now))  # type: ignore[no-any-return]
-
-    async def set_queue_owner(self, queue: str, user: str, now: float) -> None:
-        await self._write(lambda c: auth.set_queue_owner(c, queue, user, now))
-
-    async def grant(self, grant: Grant) -> None:
-        await self._write(lambda c: auth.grant(c, grant))
-
-    async def revoke_grant(self, queue: str, user: str) -> bool:
-        return await self._write(lambda c: auth.revoke_grant(c, queue, user))  # type: ignore[no-any-return]
-
-    async def grants(self, queue: str | None = None) -> list[Grant]:
-        return await self._readers.run(lambda c: auth.grants(c, queue))
-
-    async def roles(self, user: str) -> dict[str, Role]:
-        return await self._readers.run(lambda c: auth.roles(c, user))
-
-    async def secret(self, name: str, fresh: str) -> str:
-        return await self._write(lambda c: auth.secret(c, name, fresh))  # type: ignore[no-any-return]
-
-    async def add_session(self, session: Session) -> None:
-        await self._write(lambda c: auth.add_session(c, session))
-
-    async def session_user(self, session_id: str, now: float) -> Principal | None:
-        return await self._readers.run(lambda c: auth.session_user(c, session_id, now))
-
-    async def end_session(self, session_id: str) -> bool:
-        return await self._write(lambda c: auth.end_session(c, session_id))  # type: ignore[no-any-return]
 
 
 def _hand_over(c: sqlite3.Connection, job: Job, spec: ClaimSpec, key: str, now: float,
@@ -358,8 +309,9 @@ def _hand_over(c: sqlite3.Connection, job: Job, spec: ClaimSpec, key: str, now: 
 
 def _new_work(spec: ClaimSpec, jobs: Sequence[Job]) -> list[str] | None:
     """A wide claim handed new work looks only at the queues of that work (it waited because
-    its other queues had nothing); other claims at all their queues (None)."""
-    if not sqlite_claim.is_wide(spec):
+    its other queues had nothing); other claims (every queue's too) at all their queues
+    (None)."""
+    if spec.queues is None or not sqlite_claim.is_wide(spec):
         return None
     asked = set(spec.queues)
     return [q for q in dict.fromkeys(job.queue for job in jobs) if q in asked]

@@ -462,7 +462,7 @@ const workersPage = {
     const { workers } = await api("/workers");
     const rows = workers.map((w) => el("tr", {},
       el("th", { scope: "row" }, w.name), el("td", {}, w.host || ""), el("td", { class: "num" }, w.pid ?? ""),
-      el("td", {}, (w.queues || []).join(", ")), el("td", {}, el("span", { title: w.last_seen }, `${ago(w.last_seen)} ago`)),
+      el("td", {}, w.queues === null ? "every queue" : (w.queues || []).join(", ")), el("td", {}, el("span", { title: w.last_seen }, `${ago(w.last_seen)} ago`)),
       el("td", { class: "num" }, w.jobs_held)));
     fillRows($("#workers-table tbody"), rows, "No workers seen yet.", 6);
   },

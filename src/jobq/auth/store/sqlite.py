@@ -1,20 +1,99 @@
-"""Users, API keys, queue owners and grants in SQLite: the operations SQLiteStore runs.
+"""Users, API keys, queue owners, grants and sessions in SQLite: `SQLiteAuthStore`.
 
-Each function takes a connection, as the job operations in sqlite.py do: writes run inside the
-group committer's transaction, reads on a reader. The statements are in auth_sql.py, shared
-with the PostgreSQL store (`for_postgres()` numbers their placeholders); porting a function
-is replacing `c.execute(SQL[name], args)` with `conn.fetch(PG[name], *args)`.
+The store runs on the SQLite job store's connections: writes join the group commits of its
+one writer thread (a database file has one writer), reads run on its readers. Each operation
+below takes a connection, as the job operations do. The statements are in sql.py, shared with
+the PostgreSQL auth store (`for_postgres()` numbers their placeholders); porting a function is
+replacing `c.execute(SQL[name], args)` with `conn.fetch(PG[name], *args)`.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
+from typing import TypeVar, cast
 
 from jobq.auth.model import ApiKey, Grant, Principal, Role, Session, User
+from jobq.auth.store.base import AuthStore
+from jobq.auth.store.sql import AUTH_SQL
 from jobq.errors import Conflict, NotFound
-from jobq.store.auth_sql import AUTH_SQL
+from jobq.store.sqlite.conn import GroupCommitter, Readers
 
 SQL = AUTH_SQL
+T = TypeVar("T")
+
+
+class SQLiteAuthStore(AuthStore):
+    def __init__(self, writer: GroupCommitter, readers: Readers) -> None:
+        """`writer` and `readers`: the job store's, on the same database file."""
+        self._writer = writer
+        self._readers = readers
+
+    async def _write(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        return cast(T, await self._writer.submit(op))
+
+    async def has_users(self) -> bool:
+        return await self._readers.run(has_users)
+
+    async def add_user(self, user: User) -> None:
+        await self._write(lambda c: add_user(c, user))
+
+    async def get_user(self, name: str) -> User | None:
+        return await self._readers.run(lambda c: get_user(c, name))
+
+    async def users(self) -> list[User]:
+        return await self._readers.run(users)
+
+    async def add_key(self, key: ApiKey) -> None:
+        await self._write(lambda c: add_key(c, key))
+
+    async def get_key(self, key_id: str) -> ApiKey | None:
+        return await self._readers.run(lambda c: get_key(c, key_id))
+
+    async def keys(self, user: str | None = None) -> list[ApiKey]:
+        return await self._readers.run(lambda c: keys(c, user))
+
+    async def revoke_key(self, key_id: str, now: float) -> bool:
+        return await self._write(lambda c: revoke_key(c, key_id, now))
+
+    async def key_used(self, key_id: str, now: float) -> None:
+        await self._write(lambda c: key_used(c, key_id, now))
+
+    async def queue_owner(self, queue: str) -> str | None:
+        return await self._readers.run(lambda c: queue_owner(c, queue))
+
+    async def claim_queue(self, queue: str, user: str, now: float) -> str | None:
+        return await self._write(lambda c: claim_queue(c, queue, user, now))
+
+    async def set_queue_owner(self, queue: str, user: str, now: float) -> None:
+        await self._write(lambda c: set_queue_owner(c, queue, user, now))
+
+    async def grant(self, grant: Grant) -> None:
+        await self._write(lambda c: add_grant(c, grant))
+
+    async def revoke_grant(self, queue: str, user: str) -> bool:
+        return await self._write(lambda c: revoke_grant(c, queue, user))
+
+    async def grants(self, queue: str | None = None) -> list[Grant]:
+        return await self._readers.run(lambda c: grants(c, queue))
+
+    async def roles(self, user: str) -> dict[str, Role]:
+        return await self._readers.run(lambda c: roles(c, user))
+
+    async def secret(self, name: str, fresh: str) -> str:
+        return await self._write(lambda c: secret(c, name, fresh))
+
+    async def add_session(self, session: Session) -> None:
+        await self._write(lambda c: add_session(c, session))
+
+    async def session_user(self, session_id: str, now: float) -> Principal | None:
+        return await self._readers.run(lambda c: session_user(c, session_id, now))
+
+    async def end_session(self, session_id: str) -> bool:
+        return await self._write(lambda c: end_session(c, session_id))
+
+
+# --- operations, each run inside the writer's transaction or on a reader ---
 
 
 def has_users(c: sqlite3.Connection) -> bool:
@@ -87,7 +166,7 @@ def set_queue_owner(c: sqlite3.Connection, queue: str, user: str, now: float) ->
     c.execute(SQL["set_queue_owner"], (queue, user, now))
 
 
-def grant(c: sqlite3.Connection, g: Grant) -> None:
+def add_grant(c: sqlite3.Connection, g: Grant) -> None:
     _need_user(c, g.user)
     c.execute(SQL["grant"], (g.queue, g.user, str(g.role), g.created_at))
 

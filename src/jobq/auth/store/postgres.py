@@ -1,19 +1,92 @@
-"""Users, API keys, queue owners and grants in PostgreSQL: the operations PostgresStore runs.
+"""Users, API keys, queue owners, grants and sessions in PostgreSQL: `PostgresAuthStore`.
 
-The same statements as sqlite_auth.py (auth_sql.py, placeholders numbered for asyncpg); writes
-run inside the store's transaction, reads on a pooled connection.
+The same statements as sqlite.py (sql.py, placeholders numbered for asyncpg), on the
+PostgreSQL job store's pool: writes run in one transaction each, reads on a pooled connection.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobq.auth.model import ApiKey, Grant, Principal, Role, Session, User
+from jobq.auth.store.base import AuthStore
+from jobq.auth.store.sql import for_postgres
 from jobq.errors import Conflict, NotFound
-from jobq.store.auth_sql import for_postgres
+
+if TYPE_CHECKING:
+    from jobq.store.postgres.conn import Database
 
 SQL = for_postgres()
 Conn = Any  # asyncpg.Connection
+
+
+class PostgresAuthStore(AuthStore):
+    def __init__(self, db: Database) -> None:
+        """`db`: the job store's pool, on the same database."""
+        self.db = db
+
+    async def has_users(self) -> bool:
+        return await self.db.read(has_users)
+
+    async def add_user(self, user: User) -> None:
+        await self.db.run(lambda c: add_user(c, user))
+
+    async def get_user(self, name: str) -> User | None:
+        return await self.db.read(lambda c: get_user(c, name))
+
+    async def users(self) -> list[User]:
+        return await self.db.read(users)
+
+    async def add_key(self, key: ApiKey) -> None:
+        await self.db.run(lambda c: add_key(c, key))
+
+    async def get_key(self, key_id: str) -> ApiKey | None:
+        return await self.db.read(lambda c: get_key(c, key_id))
+
+    async def keys(self, user: str | None = None) -> list[ApiKey]:
+        return await self.db.read(lambda c: keys(c, user))
+
+    async def revoke_key(self, key_id: str, now: float) -> bool:
+        return await self.db.run(lambda c: revoke_key(c, key_id, now))
+
+    async def key_used(self, key_id: str, now: float) -> None:
+        await self.db.run(lambda c: key_used(c, key_id, now))
+
+    async def queue_owner(self, queue: str) -> str | None:
+        return await self.db.read(lambda c: queue_owner(c, queue))
+
+    async def claim_queue(self, queue: str, user: str, now: float) -> str | None:
+        return await self.db.run(lambda c: claim_queue(c, queue, user, now))
+
+    async def set_queue_owner(self, queue: str, user: str, now: float) -> None:
+        await self.db.run(lambda c: set_queue_owner(c, queue, user, now))
+
+    async def grant(self, grant: Grant) -> None:
+        await self.db.run(lambda c: add_grant(c, grant))
+
+    async def revoke_grant(self, queue: str, user: str) -> bool:
+        return await self.db.run(lambda c: revoke_grant(c, queue, user))
+
+    async def grants(self, queue: str | None = None) -> list[Grant]:
+        return await self.db.read(lambda c: grants(c, queue))
+
+    async def roles(self, user: str) -> dict[str, Role]:
+        return await self.db.read(lambda c: roles(c, user))
+
+    async def secret(self, name: str, fresh: str) -> str:
+        return await self.db.run(lambda c: secret(c, name, fresh))
+
+    async def add_session(self, session: Session) -> None:
+        await self.db.run(lambda c: add_session(c, session))
+
+    async def session_user(self, session_id: str, now: float) -> Principal | None:
+        return await self.db.read(lambda c: session_user(c, session_id, now))
+
+    async def end_session(self, session_id: str) -> bool:
+        return await self.db.run(lambda c: end_session(c, session_id))
+
+
+# --- operations, each run in one transaction or on a pooled connection ---
 
 
 def _changed(status: str) -> bool:
@@ -88,7 +161,7 @@ async def set_queue_owner(c: Conn, queue: str, user: str, now: float) -> None:
     await c.execute(SQL["set_queue_owner"], queue, user, now)
 
 
-async def grant(c: Conn, g: Grant) -> None:
+async def add_grant(c: Conn, g: Grant) -> None:
     await _need_user(c, g.user)
     await c.execute(SQL["grant"], g.queue, g.user, str(g.role), g.created_at)
 
