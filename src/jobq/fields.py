@@ -7,7 +7,7 @@ anything changes, on both stores the same way. Lengths are bounded here too, so 
 lets a field grow without limit; the native schemas show the same numbers in OpenAPI.
 
 JSON bodies (payloads, results, every field they carry) are checked once, as bytes, by
-jobq.api.json_limits; the engine checks here what reaches it from anywhere else (headers,
+jobq.api.http.json_limits; the engine checks here what reaches it from anywhere else (headers,
 forms, uploads, XML, query strings, the CLI).
 """
 
@@ -51,8 +51,13 @@ def metadata(values: Mapping[str, str], field: str = "metadata") -> None:
         text(value, f"{field}.{key[:NAME_MAX]}", META_VALUE_MAX)
 
 
-def job(queue: str, kind: str, metadata_: Mapping[str, str], unique_key: str | None,
-        callback: str | None) -> None:  # fmt: skip
+def job(
+    queue: str,
+    kind: str,
+    metadata_: Mapping[str, str],
+    unique_key: str | None,
+    callback: str | None,
+) -> None:
     """The free-form text fields of a new job."""
     text(queue, "queue", NAME_MAX)
     text(kind, "type", NAME_MAX)

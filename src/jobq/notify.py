@@ -134,10 +134,12 @@ class Notifier:
 
     def waiting(self, prefix: str) -> int:
         """How many listeners wait on channels starting with `prefix` (each counted once)."""
-        found = {id(li) for name, lis in self._channels.items() if name.startswith(prefix)
-                 for li in lis}  # fmt: skip
-        found |= {id(li) for qs, li in self._wide
-                  if any(f"{QUEUE}{q}".startswith(prefix) for q in qs)}  # fmt: skip
+        found = {
+            id(li) for name, lis in self._channels.items() if name.startswith(prefix) for li in lis
+        }
+        found |= {
+            id(li) for qs, li in self._wide if any(f"{QUEUE}{q}".startswith(prefix) for q in qs)
+        }
         if QUEUE.startswith(prefix) or prefix.startswith(QUEUE):
             found |= {id(li) for li in self._every}
         return len(found)

@@ -43,8 +43,12 @@ def run(config: Config) -> None:
         level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     check_bind(config)
-    log.info("jobq on http://%s:%d (dashboard at /ui/, API docs at /docs), store %s",
-             config.host, config.port, config.db)  # fmt: skip
+    log.info(
+        "jobq on http://%s:%d (dashboard at /ui/, API docs at /docs), store %s",
+        config.host,
+        config.port,
+        config.db,
+    )
     app = create_app(config)
     freeze_startup_objects()
     uvicorn.run(

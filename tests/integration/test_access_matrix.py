@@ -14,7 +14,11 @@ from typing import Any
 import httpx
 
 from jobq.api import app as app_module
-from jobq.api.dialects import accepted, connect, titan02, titan03, vidispine
+from jobq.api.dialects import accepted
+from jobq.api.dialects.connect import routes as connect
+from jobq.api.dialects.titan import v02 as titan02
+from jobq.api.dialects.titan import v03 as titan03
+from jobq.api.dialects.vidispine import routes as vidispine
 from tests.access import (
     PERSONAS,
     SCOPES,

@@ -204,7 +204,7 @@ async def test_a_batch_answers_each_item_by_its_own_queue(tmp_path: Path) -> Non
 
 
 async def test_the_event_stream_shows_only_readable_queues(tmp_path: Path) -> None:
-    from jobq.api.native import _follow_events
+    from jobq.api.native.logs import _follow_events
     from jobq.auth.guard import Guard
     from jobq.auth.model import Principal, Role
     from jobq.engine import JobSpec

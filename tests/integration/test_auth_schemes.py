@@ -11,8 +11,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from jobq.api import app as app_module
-from jobq.api import security
-from jobq.api.errors import HttpError
+from jobq.api.http import security
+from jobq.api.http.errors import HttpError
 from jobq.auth.policy import Action
 from tests.authkit import add_person, auth_store_of, running_app
 

@@ -1,4 +1,4 @@
-"""jobq.api.browsers on the whole app: no GET route of any interface changes state when
+"""jobq.api.http.browsers on the whole app: no GET route of any interface changes state when
 another site sends it, and every answer carries the security headers (issue 26, 6 and 23)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fastapi.routing import APIRoute
 
-from jobq.api.browsers import loopback_name, origin_host
+from jobq.api.http.browsers import loopback_name, origin_host
 from tests.authkit import add_person, asgi_status, auth_store_of, bearer, running_app
 
 CROSS_SITE = {"host": "127.0.0.1:8080", "sec-fetch-site": "cross-site"}

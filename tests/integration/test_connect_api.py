@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 
 from jobq.api.app import create_app
-from jobq.api.dialects.connect_shapes import content_id
+from jobq.api.dialects.connect.shapes import content_id
 from jobq.config import Config
 from jobq.errors import Unauthorized
 

@@ -1,4 +1,4 @@
-"""The hot routes answered beside FastAPI (jobq.api.fast) answer exactly as FastAPI does.
+"""The hot routes answered beside FastAPI (jobq.api.http.fast) answer exactly as FastAPI does.
 
 The same requests go to two apps, one with FastRoutes and one without (FastAPI alone); the
 answers must match in status, error bodies, headers that matter and the shape of every job
@@ -21,7 +21,7 @@ import pytest
 from fastapi import FastAPI
 
 from jobq.api.app import create_app
-from jobq.api.fast import FastRoutes
+from jobq.api.http.fast import FastRoutes
 from jobq.config import Config
 from tests.authkit import add_person, auth_store_of, bearer
 

@@ -168,7 +168,7 @@ async def test_the_limit_holds_for_a_titan_upload(tmp_path: Path):
 
 async def test_a_titan_upload_reads_back_as_it_was(tmp_path: Path, monkeypatch):
     """An upload is stored a piece at a time, cut at line ends: the download is the file."""
-    from jobq.api.dialects import titan_common
+    from jobq.api.dialects.titan import shared as titan_common
 
     monkeypatch.setattr(titan_common, "UPLOAD_PIECE", 100)
     async with running_app(tmp_path) as (app, client):

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from jobq.api.dialects import vidispine
+from jobq.api.dialects.vidispine import routes as vidispine
 from jobq.model import new_id
 from tests.access import PERSONAS, Fixture, Surface, World
 from tests.authkit import Cell, running_app

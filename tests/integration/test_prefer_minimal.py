@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from jobq.api.app import create_app
-from jobq.api.prefer import prefers_minimal
+from jobq.api.http.prefer import prefers_minimal
 from jobq.config import Config
 
 MINIMAL = {"Prefer": "return=minimal"}

@@ -1,5 +1,5 @@
 """Open streams and long polls end when their key is revoked or their caller loses the right:
-re-checked every few seconds (jobq.api.standing), not only when they open. The key is revoked
+re-checked every few seconds (jobq.api.http.standing), not only when they open. The key is revoked
 in the store, as `jobq keys revoke` in another process does (no cache dropped here)."""
 
 from __future__ import annotations

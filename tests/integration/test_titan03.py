@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from jobq.api.app import create_app
-from jobq.api.dialects import titan03
+from jobq.api.dialects.titan import v03 as titan03
 from jobq.config import Config
 from tests.integration.dialect_client import app_client, eventually
 

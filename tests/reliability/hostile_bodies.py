@@ -4,7 +4,7 @@ suite: a case schemathesis generated for an operation, changed in one place.
 - `poisoned`: one value anywhere in the JSON body (or a key of any object in it) replaced by
   what no store can keep exactly (a lone surrogate, a NUL, NaN, an infinity, 1e400, an integer
   past 64 bits), sent under a JSON media type of any case. Every route of every interface must
-  refuse it with a 4xx in its own error shape (jobq.api.json_limits).
+  refuse it with a 4xx in its own error shape (jobq.api.http.json_limits).
 - `reserving`: an enqueue with reserved `jobq.*` metadata (or Titan's retry fields, which
   become it) in and out of bounds, on each interface that takes it. Whatever is answered,
   nothing out of bounds is stored (jobq.reserved), and every listing keeps answering.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jobq.api.dialects import connect_shapes as shape
+from jobq.api.dialects.connect import shapes as shape
 from jobq.model import Job, LogEntry, Worker
 from jobq.states import State
 

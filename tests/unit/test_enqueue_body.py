@@ -1,6 +1,6 @@
 """The fast route reads an enqueue body as `body_reading` derives it from the route, FastAPI as
 the route declares it (`OneOrMany`): every body one accepts the other accepts, as the same model
-with the same values (jobq.api.fast)."""
+with the same values (jobq.api.http.fast)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import orjson
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from jobq.api import native
-from jobq.api.fast import body_reading
-from jobq.api.schemas import OneOrMany
+from jobq.api.http.fast import body_reading
+from jobq.api.native import routes as native
+from jobq.api.native.schemas import OneOrMany
 
 DECLARED: TypeAdapter[Any] = TypeAdapter(OneOrMany)
 FAST = body_reading(next(r for r in native.router.routes if r.name == "enqueue"))  # type: ignore[arg-type]

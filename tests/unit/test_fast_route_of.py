@@ -1,4 +1,4 @@
-"""The fast path (jobq.api.fast) reads everything from the FastAPI route it stands in for: the
+"""The fast path (jobq.api.http.fast) reads everything from the FastAPI route it stands in for: the
 body type, the dependencies, the endpoint and the names it takes them by; a route it could not
 answer as FastAPI does is refused when the app is built, not served differently."""
 
@@ -12,8 +12,8 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
-from jobq.api.fast import FastRoutes, fast_routes
-from jobq.api.limits import BodyLimit
+from jobq.api.http.fast import FastRoutes, fast_routes
+from jobq.api.http.limits import BodyLimit
 
 
 class Thing(BaseModel):

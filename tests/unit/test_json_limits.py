@@ -1,4 +1,4 @@
-"""The checks that keep unkeepable JSON out (jobq.api.json_limits)."""
+"""The checks that keep unkeepable JSON out (jobq.api.http.json_limits)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import orjson
 import pytest
 
-from jobq.api import json_limits
-from jobq.api.json_limits import MAX_DEPTH, check_body, too_deep
+from jobq.api.http import json_limits
+from jobq.api.http.json_limits import MAX_DEPTH, check_body, too_deep
 from jobq.errors import InvalidInput
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from jobq.api.responses import JSONResponse
+from jobq.api.http.responses import JSONResponse
 
 
 def test_a_body_with_string_keys_renders_as_with_the_option() -> None:

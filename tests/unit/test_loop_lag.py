@@ -7,7 +7,7 @@ import time
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from jobq.loop_lag import LoopLag
+from jobq.observe.loop_lag import LoopLag
 
 
 async def test_a_blocked_loop_shows_as_lag() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jobq.metrics import OTHER, QueueLabels
+from jobq.observe.metrics import OTHER, QueueLabels
 
 
 def test_the_first_queues_keep_their_names_and_later_ones_are_other() -> None:

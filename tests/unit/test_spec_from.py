@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from jobq.api.native import spec_from
-from jobq.api.schemas import JobIn
+from jobq.api.native.routes import spec_from
+from jobq.api.native.schemas import JobIn
 from jobq.engine import JobSpec
 
 

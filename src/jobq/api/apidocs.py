@@ -18,9 +18,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from jobq.api import security, session_auth
-from jobq.api.responses import json
+from jobq.api.http import security
+from jobq.api.http.responses import json
 from jobq.errors import Unauthorized
+from jobq.web import session_auth
 
 ASSETS = "/docs/assets"
 

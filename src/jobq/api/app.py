@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Depends, FastAPI, params
@@ -17,26 +17,24 @@ from fastapi.routing import APIRoute
 from fastapi.telemetry import TelemetryConfig
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from jobq import __version__, metrics, web
-from jobq.api import (
-    admin,
-    apidocs,
-    errors,
-    native,
-    problems,
-    security,
-    session,
-    session_auth,
-    stats,
-)
-from jobq.api.browsers import BrowserGuard
-from jobq.api.dialects import accepted, connect, titan02, titan03, vidispine, vidispine_wire
-from jobq.api.dialects.titan_common import titan_error
-from jobq.api.errors import ErrorShapes, Renderer
-from jobq.api.fast import FastRoutes, fast_routes
-from jobq.api.json_limits import keepable_json
-from jobq.api.limits import BodyLimit
-from jobq.api.responses import JSONResponse
+from jobq import __version__, web
+from jobq.api import apidocs
+from jobq.api.dialects import accepted
+from jobq.api.dialects.connect import routes as connect
+from jobq.api.dialects.titan import v02 as titan02
+from jobq.api.dialects.titan import v03 as titan03
+from jobq.api.dialects.titan.shared import titan_error
+from jobq.api.dialects.vidispine import routes as vidispine
+from jobq.api.dialects.vidispine import wire as vidispine_wire
+from jobq.api.http import errors, security
+from jobq.api.http.browsers import BrowserGuard
+from jobq.api.http.errors import ErrorShapes, Renderer
+from jobq.api.http.fast import FastRoutes, fast_routes
+from jobq.api.http.json_limits import keepable_json
+from jobq.api.http.limits import BodyLimit
+from jobq.api.http.responses import JSONResponse
+from jobq.api.native import admin, logs, problems, stats
+from jobq.api.native import routes as native
 from jobq.auth.protect import open_to_anyone
 from jobq.auth.service import Authenticator, FailureLimiter
 from jobq.auth.store import auth_store_for
@@ -44,13 +42,17 @@ from jobq.config import Config
 from jobq.engine import Engine
 from jobq.engine.callbacks import CallbackSender
 from jobq.engine.duties import Duties
-from jobq.loop_lag import LoopLag
 from jobq.notify import Notifier
+from jobq.observe import metrics
+from jobq.observe.loop_lag import LoopLag
 from jobq.store import Store, open_store
+from jobq.web import session, session_auth
 
 log = logging.getLogger("jobq")
-OPEN_MODE = ("no users yet: requests from this machine need no key; `jobq users add NAME "
-             "--admin` turns authentication on (docs/auth.md)")  # fmt: skip
+OPEN_MODE = (
+    "no users yet: requests from this machine need no key; `jobq users add NAME "
+    "--admin` turns authentication on (docs/auth.md)"
+)
 
 NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
@@ -68,7 +70,7 @@ class Interface:
     router: Callable[[], APIRouter]
     render_error: Renderer = errors.native_error
     credentials: security.Scheme = security.BEARER  # how its requests carry an API key
-    session: bool = False  # also accept the dashboard's session cookie (api/session_auth.py)
+    session: bool = False  # also accept the dashboard's session cookie (web/session_auth.py)
 
 
 def interfaces() -> list[Interface]:
@@ -100,7 +102,7 @@ def native_routes() -> APIRouter:
 
     One flat router, not four included ones: FastAPI matches an included router by scanning
     its routes, then scans them again to handle the request, at every level of nesting."""
-    parts = (native.router, admin.router, problems.router, stats.router)
+    parts = (native.router, logs.router, admin.router, problems.router, stats.router)
     return APIRouter(routes=[route for part in parts for route in part.routes])
 
 
@@ -156,7 +158,9 @@ def make_notifier(store: Store) -> Notifier:
     return make() if make is not None else Notifier()
 
 
-def create_app(config: Config) -> FastAPI:
+def lifespan_of(config: Config) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """What runs while the app serves: the store, the notifier, the engine, the duties."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = open_store(config.db, migrate=config.auto_migrate)
@@ -164,8 +168,12 @@ def create_app(config: Config) -> FastAPI:
         notifier = make_notifier(store)
         await notifier.start()
         engine = Engine(store, notifier, config.defaults)
-        sender = CallbackSender(store, config.callback_allow, config.callback_timeout,
-                                shapes={"accepted": accepted.document})  # fmt: skip
+        sender = CallbackSender(
+            store,
+            config.callback_allow,
+            config.callback_timeout,
+            shapes={"accepted": accepted.document},
+        )
         duties = Duties(engine, sender)
         app.state.engine = engine
         metrics.attach(engine, app.state.metrics)
@@ -190,21 +198,14 @@ def create_app(config: Config) -> FastAPI:
             await notifier.stop()
             await store.close()
 
-    app = FastAPI(
-        title="jobq",
-        version=__version__,
-        description="An HTTP job server. The native API is under /api/v1." + dialect_links(config),
-        lifespan=lifespan,
-        default_response_class=JSONResponse,
-        docs_url=None,  # served by jobq.api.apidocs: behind a key, no CDN
-        redoc_url=None,
-        openapi_url=None,
-        # jobq has its own metrics (jobq.metrics); FastAPI's OpenTelemetry would otherwise ask
-        # the global OpenTelemetry providers on every request whether one is configured
-        telemetry=NO_TELEMETRY,
-    )
+    return lifespan
+
+
+def mount_interfaces(app: FastAPI, config: Config) -> ErrorShapes:
+    """Every interface's routes at its prefix, behind its credentials, and the error shape of
+    each prefix. jobq's own pages answer natively, whatever is mounted at the root."""
     shapes = ErrorShapes()
-    for own in OWN_PATHS:  # jobq's own pages answer natively, whatever is mounted at the root
+    for own in OWN_PATHS:
         shapes.register(own, errors.native_error)
     app.state.docs_mounts = {}  # where a dialect's docs are served -> its mount prefix
     for interface in interfaces():
@@ -214,6 +215,25 @@ def create_app(config: Config) -> FastAPI:
         add_routes(app.router, interface.router(), prefix, interface.name, dependencies)
         shapes.register(prefix, interface.render_error)
         app.state.docs_mounts[docs_at(prefix, interface.name)] = prefix
+    return shapes
+
+
+def create_app(config: Config) -> FastAPI:
+    app = FastAPI(
+        title="jobq",
+        version=__version__,
+        description="An HTTP job server. The native API is under /api/v1." + dialect_links(config),
+        lifespan=lifespan_of(config),
+        default_response_class=JSONResponse,
+        docs_url=None,  # served by jobq.api.apidocs: behind a key, no CDN
+        redoc_url=None,
+        openapi_url=None,
+        # jobq has its own metrics (jobq.observe.metrics); FastAPI's OpenTelemetry would
+        # otherwise ask the global OpenTelemetry providers on every request whether one is
+        # configured
+        telemetry=NO_TELEMETRY,
+    )
+    shapes = mount_interfaces(app, config)
     app.include_router(session.router, prefix="/ui", tags=["dashboard"])
     web.mount(app, "/ui", config.mounts.get("native", "/api/v1"))
     apidocs.mount(app, "/ui")

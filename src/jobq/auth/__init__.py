@@ -8,5 +8,6 @@
     store     AuthStore: users, keys, owners, grants and sessions, one per database, on the
               job store's connections (`auth_store_for(store)`)
 
-HTTP lives in `jobq.api.security` (credential schemes) and `jobq.api.admin` (admin routes).
+HTTP lives in `jobq.api.http.security` (credential schemes) and `jobq.api.native.admin`
+(admin routes).
 """

@@ -139,8 +139,9 @@ class Guard:
                 f"cannot create queue {queue!r}: you own {owned} queues, the most a user may "
                 "create on this server (an administrator can grant more, or raise "
                 "--max-queues-per-user)",
-                queue=queue, action="enqueue",
-            )  # fmt: skip
+                queue=queue,
+                action="enqueue",
+            )
         if await self.auth_store.claim_queue(queue, user, self.now) == user:
             self.roles = {**self.roles, queue: Role.owner}
             self.on_change()

@@ -41,8 +41,12 @@ def _builder(cls: type, converts: dict[str, Convert]) -> Callable[[dict[str, Any
     def missing(name: str) -> None:
         raise TypeError(f"{cls.__name__}: the document has no {name!r}")
 
-    names: dict[str, Any] = {"new": object.__new__, "cls": cls, "ABSENT": _ABSENT,
-                             "missing": missing}  # fmt: skip
+    names: dict[str, Any] = {
+        "new": object.__new__,
+        "cls": cls,
+        "ABSENT": _ABSENT,
+        "missing": missing,
+    }
     lines = ["def make(doc):", "    obj = new(cls)", "    get = doc.get"]
     for i, f in enumerate(fields(cls)):  # type: ignore[arg-type]
         names[f"set_{i}"] = _slot(cls, f.name).__set__

@@ -192,8 +192,11 @@ def update(
     run_at: datetime | None = None,
     metadata: dict[str, str] | None = None,
 ) -> Call[Job]:
-    body: dict[str, Any] = {"priority": priority, "metadata": metadata,
-                            "run_at": run_at.isoformat() if run_at else None}  # fmt: skip
+    body: dict[str, Any] = {
+        "priority": priority,
+        "metadata": metadata,
+        "run_at": run_at.isoformat() if run_at else None,
+    }
     body = {k: v for k, v in body.items() if v is not None}
     return Call("PATCH", f"/jobs/{_seg(job_id)}", _job, json=body)
 
@@ -262,8 +265,14 @@ def ack_and_claim(
     return Call("POST", "/claim", read, json=body, wait=wait)
 
 
-def _claim_body(queues: Sequence[str], worker: WorkerId, types: Sequence[str] | None, max: int,
-                wait: float, lease_seconds: float | None) -> dict[str, Any]:  # fmt: skip
+def _claim_body(
+    queues: Sequence[str],
+    worker: WorkerId,
+    types: Sequence[str] | None,
+    max: int,
+    wait: float,
+    lease_seconds: float | None,
+) -> dict[str, Any]:
     who = {k: v for k, v in asdict(worker).items() if v is not None}
     body: dict[str, Any] = {"queues": list(queues), "max": max, "wait": wait, "worker": who}
     if types is not None:
@@ -307,8 +316,12 @@ def release(job_id: str, token: str) -> Call[Job]:
 
 
 def ack(items: Sequence[AckItem]) -> Call[list[AckResult]]:
-    return Call("POST", "/ack", lambda r: _ack_results(r.json()),
-                json={"acks": [i.document() for i in items]})  # fmt: skip
+    return Call(
+        "POST",
+        "/ack",
+        lambda r: _ack_results(r.json()),
+        json={"acks": [i.document() for i in items]},
+    )
 
 
 def _ack_results(doc: dict[str, Any]) -> list[AckResult]:

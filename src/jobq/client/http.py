@@ -103,17 +103,23 @@ class Client(_Base):
     def send(self, call: Call[T]) -> T:
         try:
             timeout = httpx.Timeout(self.timeout + call.wait)
-            response = self.http.request(call.method, call.path, params=call.params,
-                                         json=call.json, headers=call.headers,
-                                         timeout=timeout)  # fmt: skip
+            response = self.http.request(
+                call.method,
+                call.path,
+                params=call.params,
+                json=call.json,
+                headers=call.headers,
+                timeout=timeout,
+            )
         except httpx.HTTPError as exc:
             raise TransportError(f"cannot reach jobq at {self.url}: {exc}") from exc
         return self._read(call, Reply(response.status_code, response.content))
 
     # --- jobs ---
 
-    def enqueue(self, queue: str = "default", type: str = "default", payload: Any = None,
-                **options: Any) -> Job:  # fmt: skip
+    def enqueue(
+        self, queue: str = "default", type: str = "default", payload: Any = None, **options: Any
+    ) -> Job:
         """Enqueue one job; `options` are the fields of `NewJob` (priority, delay, ...)."""
         return self.send(calls.enqueue(NewJob(queue, type, payload, **options)))
 
@@ -144,8 +150,14 @@ class Client(_Base):
         """A job; with `wait`, blocks until it has finished or `wait` seconds passed."""
         return self.send(calls.get(job_id, wait))
 
-    def update(self, job_id: str, *, priority: int | None = None, run_at: datetime | None = None,
-               metadata: dict[str, str] | None = None) -> Job:  # fmt: skip
+    def update(
+        self,
+        job_id: str,
+        *,
+        priority: int | None = None,
+        run_at: datetime | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> Job:
         return self.send(calls.update(job_id, priority=priority, run_at=run_at, metadata=metadata))
 
     def delete(self, job_id: str) -> None:
@@ -165,24 +177,39 @@ class Client(_Base):
 
     # --- workers ---
 
-    def claim(self, queues: Sequence[str], worker: WorkerId | str, *,
-              types: Sequence[str] | None = None, max: int = 1, wait: float = 0.0,
-              lease_seconds: float | None = None) -> list[ClaimedJob]:  # fmt: skip
+    def claim(
+        self,
+        queues: Sequence[str],
+        worker: WorkerId | str,
+        *,
+        types: Sequence[str] | None = None,
+        max: int = 1,
+        wait: float = 0.0,
+        lease_seconds: float | None = None,
+    ) -> list[ClaimedJob]:
         who = WorkerId(worker) if isinstance(worker, str) else worker
-        return self.send(calls.claim(queues, who, types=types, max=max, wait=wait,
-                                     lease_seconds=lease_seconds))  # fmt: skip
+        return self.send(
+            calls.claim(queues, who, types=types, max=max, wait=wait, lease_seconds=lease_seconds)
+        )
 
-    def heartbeat(self, job_id: str, token: str,
-                  progress: dict[str, Any] | None = None) -> Heartbeat:  # fmt: skip
+    def heartbeat(
+        self, job_id: str, token: str, progress: dict[str, Any] | None = None
+    ) -> Heartbeat:
         return self.send(calls.heartbeat(job_id, token, progress))
 
     def complete(self, job_id: str, token: str, result: Any = None) -> Job:
         return self.send(calls.complete(job_id, token, result))
 
-    def fail(self, job_id: str, token: str, error: dict[str, Any] | None = None, *,
-             retryable: bool = True, exit_code: int | None = None) -> Job:  # fmt: skip
-        return self.send(calls.fail(job_id, token, error, retryable=retryable,
-                                    exit_code=exit_code))  # fmt: skip
+    def fail(
+        self,
+        job_id: str,
+        token: str,
+        error: dict[str, Any] | None = None,
+        *,
+        retryable: bool = True,
+        exit_code: int | None = None,
+    ) -> Job:
+        return self.send(calls.fail(job_id, token, error, retryable=retryable, exit_code=exit_code))
 
     def release(self, job_id: str, token: str) -> Job:
         return self.send(calls.release(job_id, token))
@@ -190,22 +217,33 @@ class Client(_Base):
     def ack(self, items: Sequence[AckItem]) -> list[AckResult]:
         return self.send(calls.ack(items))
 
-    def ack_and_claim(self, items: Sequence[AckItem], queues: Sequence[str],
-                      worker: WorkerId | str, *, types: Sequence[str] | None = None,
-                      max: int = 1, wait: float = 0.0, lease_seconds: float | None = None,
-                      ) -> tuple[list[AckResult], list[ClaimedJob]]:  # fmt: skip
+    def ack_and_claim(
+        self,
+        items: Sequence[AckItem],
+        queues: Sequence[str],
+        worker: WorkerId | str,
+        *,
+        types: Sequence[str] | None = None,
+        max: int = 1,
+        wait: float = 0.0,
+        lease_seconds: float | None = None,
+    ) -> tuple[list[AckResult], list[ClaimedJob]]:
         """Acknowledge `items`, then claim, in one round trip."""
         who = WorkerId(worker) if isinstance(worker, str) else worker
-        return self.send(calls.ack_and_claim(items, queues, who, types=types, max=max,
-                                             wait=wait, lease_seconds=lease_seconds))  # fmt: skip
+        return self.send(
+            calls.ack_and_claim(
+                items, queues, who, types=types, max=max, wait=wait, lease_seconds=lease_seconds
+            )
+        )
 
     # --- logs ---
 
     def append_logs(self, job_id: str, entries: Sequence[dict[str, Any] | str]) -> int:
         return self.send(calls.append_logs(job_id, entries))
 
-    def logs(self, job_id: str, *, after: int = 0, tail: int | None = None,
-             limit: int = 10_000) -> LogPage:  # fmt: skip
+    def logs(
+        self, job_id: str, *, after: int = 0, tail: int | None = None, limit: int = 10_000
+    ) -> LogPage:
         return self.send(calls.logs(job_id, after=after, tail=tail, limit=limit))
 
     def log_text(self, job_id: str) -> str:
@@ -306,9 +344,13 @@ class AsyncClient(_Base):
         timeout = aiohttp.ClientTimeout(total=self.timeout + call.wait)
         try:
             async with self._http().request(
-                call.method, self.api + call.path, params=_query(call.params), data=data,
-                headers=headers, timeout=timeout,
-            ) as response:  # fmt: skip
+                call.method,
+                self.api + call.path,
+                params=_query(call.params),
+                data=data,
+                headers=headers,
+                timeout=timeout,
+            ) as response:
                 reply = Reply(response.status, await response.read())
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise TransportError(f"cannot reach jobq at {self.url}: {exc!r}") from exc
@@ -316,8 +358,9 @@ class AsyncClient(_Base):
 
     # --- jobs ---
 
-    async def enqueue(self, queue: str = "default", type: str = "default", payload: Any = None,
-                      **options: Any) -> Job:  # fmt: skip
+    async def enqueue(
+        self, queue: str = "default", type: str = "default", payload: Any = None, **options: Any
+    ) -> Job:
         """Enqueue one job; `options` are the fields of `NewJob` (priority, delay, ...)."""
         return await self.send(calls.enqueue(NewJob(queue, type, payload, **options)))
 
@@ -343,9 +386,14 @@ class AsyncClient(_Base):
     async def get(self, job_id: str, wait: float = 0.0) -> Job:
         return await self.send(calls.get(job_id, wait))
 
-    async def update(self, job_id: str, *, priority: int | None = None,
-                     run_at: datetime | None = None,
-                     metadata: dict[str, str] | None = None) -> Job:  # fmt: skip
+    async def update(
+        self,
+        job_id: str,
+        *,
+        priority: int | None = None,
+        run_at: datetime | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> Job:
         call = calls.update(job_id, priority=priority, run_at=run_at, metadata=metadata)
         return await self.send(call)
 
@@ -366,24 +414,41 @@ class AsyncClient(_Base):
 
     # --- workers ---
 
-    async def claim(self, queues: Sequence[str], worker: WorkerId | str, *,
-                    types: Sequence[str] | None = None, max: int = 1, wait: float = 0.0,
-                    lease_seconds: float | None = None) -> list[ClaimedJob]:  # fmt: skip
+    async def claim(
+        self,
+        queues: Sequence[str],
+        worker: WorkerId | str,
+        *,
+        types: Sequence[str] | None = None,
+        max: int = 1,
+        wait: float = 0.0,
+        lease_seconds: float | None = None,
+    ) -> list[ClaimedJob]:
         who = WorkerId(worker) if isinstance(worker, str) else worker
-        return await self.send(calls.claim(queues, who, types=types, max=max, wait=wait,
-                                           lease_seconds=lease_seconds))  # fmt: skip
+        return await self.send(
+            calls.claim(queues, who, types=types, max=max, wait=wait, lease_seconds=lease_seconds)
+        )
 
-    async def heartbeat(self, job_id: str, token: str,
-                        progress: dict[str, Any] | None = None) -> Heartbeat:  # fmt: skip
+    async def heartbeat(
+        self, job_id: str, token: str, progress: dict[str, Any] | None = None
+    ) -> Heartbeat:
         return await self.send(calls.heartbeat(job_id, token, progress))
 
     async def complete(self, job_id: str, token: str, result: Any = None) -> Job:
         return await self.send(calls.complete(job_id, token, result))
 
-    async def fail(self, job_id: str, token: str, error: dict[str, Any] | None = None, *,
-                   retryable: bool = True, exit_code: int | None = None) -> Job:  # fmt: skip
-        return await self.send(calls.fail(job_id, token, error, retryable=retryable,
-                                          exit_code=exit_code))  # fmt: skip
+    async def fail(
+        self,
+        job_id: str,
+        token: str,
+        error: dict[str, Any] | None = None,
+        *,
+        retryable: bool = True,
+        exit_code: int | None = None,
+    ) -> Job:
+        return await self.send(
+            calls.fail(job_id, token, error, retryable=retryable, exit_code=exit_code)
+        )
 
     async def release(self, job_id: str, token: str) -> Job:
         return await self.send(calls.release(job_id, token))
@@ -391,15 +456,23 @@ class AsyncClient(_Base):
     async def ack(self, items: Sequence[AckItem]) -> list[AckResult]:
         return await self.send(calls.ack(items))
 
-    async def ack_and_claim(self, items: Sequence[AckItem], queues: Sequence[str],
-                            worker: WorkerId | str, *, types: Sequence[str] | None = None,
-                            max: int = 1, wait: float = 0.0, lease_seconds: float | None = None,
-                            ) -> tuple[list[AckResult], list[ClaimedJob]]:  # fmt: skip
+    async def ack_and_claim(
+        self,
+        items: Sequence[AckItem],
+        queues: Sequence[str],
+        worker: WorkerId | str,
+        *,
+        types: Sequence[str] | None = None,
+        max: int = 1,
+        wait: float = 0.0,
+        lease_seconds: float | None = None,
+    ) -> tuple[list[AckResult], list[ClaimedJob]]:
         """Acknowledge `items`, then claim, in one round trip; the claim long-polls as
         `claim` does, after the acknowledgements are stored."""
         who = WorkerId(worker) if isinstance(worker, str) else worker
-        call = calls.ack_and_claim(items, queues, who, types=types, max=max, wait=wait,
-                                   lease_seconds=lease_seconds)  # fmt: skip
+        call = calls.ack_and_claim(
+            items, queues, who, types=types, max=max, wait=wait, lease_seconds=lease_seconds
+        )
         return await self.send(call)
 
     # --- logs ---
@@ -407,8 +480,9 @@ class AsyncClient(_Base):
     async def append_logs(self, job_id: str, entries: Sequence[dict[str, Any] | str]) -> int:
         return await self.send(calls.append_logs(job_id, entries))
 
-    async def logs(self, job_id: str, *, after: int = 0, tail: int | None = None,
-                   limit: int = 10_000) -> LogPage:  # fmt: skip
+    async def logs(
+        self, job_id: str, *, after: int = 0, tail: int | None = None, limit: int = 10_000
+    ) -> LogPage:
         return await self.send(calls.logs(job_id, after=after, tail=tail, limit=limit))
 
     async def log_text(self, job_id: str) -> str:
@@ -429,8 +503,9 @@ class AsyncClient(_Base):
         decoder = SSEDecoder()
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.timeout)
         try:
-            async with self._http().get(self.api + path, params=_query(params),
-                                        timeout=timeout) as response:  # fmt: skip
+            async with self._http().get(
+                self.api + path, params=_query(params), timeout=timeout
+            ) as response:
                 if response.status >= 400:
                     reply = Reply(response.status, await response.read())
                     self._read(Call("GET", path, lambda r: None), reply)

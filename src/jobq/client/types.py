@@ -37,9 +37,19 @@ class WorkerRef:
         return None if doc is None else cls(doc["name"], doc.get("host"), doc.get("pid"))
 
 
-JOB_FIELDS = {**_times("run_at", "created_at", "updated_at", "started_at", "finished_at",
-                      "last_heartbeat_at", "lease_expires_at", "deadline_at"),
-              "worker": WorkerRef.parse}  # fmt: skip
+JOB_FIELDS = {
+    **_times(
+        "run_at",
+        "created_at",
+        "updated_at",
+        "started_at",
+        "finished_at",
+        "last_heartbeat_at",
+        "lease_expires_at",
+        "deadline_at",
+    ),
+    "worker": WorkerRef.parse,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,9 +128,14 @@ class Attempt:
 
     @classmethod
     def parse(cls, doc: dict[str, Any]) -> Attempt:
-        return cls(doc["attempt"], parse_time(doc.get("started_at")),
-                   parse_time(doc.get("finished_at")), WorkerRef.parse(doc.get("worker")),
-                   doc.get("outcome"), doc.get("error"))  # fmt: skip
+        return cls(
+            doc["attempt"],
+            parse_time(doc.get("started_at")),
+            parse_time(doc.get("finished_at")),
+            WorkerRef.parse(doc.get("worker")),
+            doc.get("outcome"),
+            doc.get("error"),
+        )
 
 
 LOG_FIELDS = _times("time")

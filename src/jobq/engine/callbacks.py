@@ -159,8 +159,13 @@ class CallbackSender:
         attempts = callback.attempts + 1
         final = isinstance(exc, CallbackRefused) or attempts >= MAX_ATTEMPTS
         next_at = None if final else now + backoff_delay(attempts, 2.0, 600.0)
-        log.warning("callback for job %s to %s failed (%s)%s", callback.job_id, callback.url,
-                    exc, "; giving up" if final else "")  # fmt: skip
+        log.warning(
+            "callback for job %s to %s failed (%s)%s",
+            callback.job_id,
+            callback.url,
+            exc,
+            "; giving up" if final else "",
+        )
         await self.store.callback_failed(callback.id, next_at, str(exc))
 
     async def post(self, url: str, body: object) -> None:

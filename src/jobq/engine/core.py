@@ -57,7 +57,7 @@ class Engine(Reads):
         self.clock = clock
         self.on_timer: Callable[[float], None] = lambda at: None  # set by the duties
         self.problem_finder = ProblemFinder(store, ProblemSettings(self.defaults.idle_after))
-        self.on_moves: Callable[[Sequence[Moved], float], None] | None = None  # jobq.metrics
+        self.on_moves: Callable[[Sequence[Moved], float], None] | None = None  # observe.metrics
         self.parking = Parking()  # long-polling claims an enqueue can claim for (handoff)
         self.queue_stats = QueueStatsCache()  # one queue_stats() for every poller
 
@@ -163,8 +163,11 @@ class Engine(Reads):
         live = [job for job in jobs if job.state not in TERMINAL]
         if live:
             first = live[0]
-            raise Conflict(f"job {first.id} is {first.state}: only finished jobs can be deleted",
-                           id=first.id, state=str(first.state))  # fmt: skip
+            raise Conflict(
+                f"job {first.id} is {first.state}: only finished jobs can be deleted",
+                id=first.id,
+                state=str(first.state),
+            )
         await self.delete([job.id for job in jobs])
 
     # --- workers ---
@@ -304,8 +307,9 @@ class Engine(Reads):
         for ack in acks:
             fields.json_strings(ack.error, "error")
         spawned: dict[str, Job] = {}
-        steps = [Step(a.job_id, respawn.wrap(_ack_plan(a, now), now, spawned), a.token)
-                 for a in acks]  # fmt: skip
+        steps = [
+            Step(a.job_id, respawn.wrap(_ack_plan(a, now), now, spawned), a.token) for a in acks
+        ]
         return steps, spawned
 
     def _acked(self, results: Sequence[StepResult], spawned: dict[str, Job], now: float) -> None:

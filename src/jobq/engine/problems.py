@@ -89,10 +89,16 @@ class ProblemFinder:
                 count = await self.store.count_jobs(query, EVERY)
             out.append(
                 Problem(
-                    problem_id("queue_paused", name), "queue_paused", name, None,
-                    f"queue {name} is paused", jobs, count, {"queue": name},
+                    problem_id("queue_paused", name),
+                    "queue_paused",
+                    name,
+                    None,
+                    f"queue {name} is paused",
+                    jobs,
+                    count,
+                    {"queue": name},
                 )
-            )  # fmt: skip
+            )
         return out
 
     async def _no_worker(
@@ -110,10 +116,16 @@ class ProblemFinder:
             data = {"queue": a.queue, "type": a.type, "idle_seconds": f"{idle:g}"}
             out.append(
                 Problem(
-                    problem_id("no_worker", a.queue, a.type), "no_worker", a.queue, a.type,
-                    _no_worker_message(a, workers, idle), jobs, a.queued, data,
+                    problem_id("no_worker", a.queue, a.type),
+                    "no_worker",
+                    a.queue,
+                    a.type,
+                    _no_worker_message(a, workers, idle),
+                    jobs,
+                    a.queued,
+                    data,
                 )
-            )  # fmt: skip
+            )
         return out
 
     async def _failing(self, queues: Sequence[str] | None) -> list[Problem]:
@@ -168,8 +180,18 @@ class ProblemFinder:
         out = []
         if job.state == State.queued and q in paused:
             message = f"queue {q} is paused"
-            out.append(Problem(problem_id("queue_paused", q), "queue_paused", q, None, message,
-                               jobs, 1, {"queue": q}))  # fmt: skip
+            out.append(
+                Problem(
+                    problem_id("queue_paused", q),
+                    "queue_paused",
+                    q,
+                    None,
+                    message,
+                    jobs,
+                    1,
+                    {"queue": q},
+                )
+            )
         elif job.state == State.queued and (q, t) in idle:
             a = idle[q, t]
             data = {"queue": q, "type": t, "idle_seconds": f"{self.settings.idle_after:g}"}
@@ -178,8 +200,11 @@ class ProblemFinder:
             message = (
                 f"no worker has taken a job of type {t} in queue {q} for {data['idle_seconds']} s"
             )
-            out.append(Problem(problem_id("no_worker", q, t), "no_worker", q, t, message, jobs,
-                               a.queued, data))  # fmt: skip
+            out.append(
+                Problem(
+                    problem_id("no_worker", q, t), "no_worker", q, t, message, jobs, a.queued, data
+                )
+            )
         if self.is_failing(job):
             out.append(_grouped("failing", [job], _failing_message, 1)[0])
         if self.deadline_near(job, now):
@@ -199,8 +224,11 @@ class ProblemFinder:
         return failed >= self.settings.failures
 
     def deadline_near(self, job: Job, now: float) -> bool:
-        if job.deadline_at is None or job.state not in (State.scheduled, State.queued,
-                                                        State.running):  # fmt: skip
+        if job.deadline_at is None or job.state not in (
+            State.scheduled,
+            State.queued,
+            State.running,
+        ):
             return False
         window = self.settings.deadline_warning
         if job.deadline_seconds is not None:
@@ -270,8 +298,14 @@ def _grouped(kind: str, jobs: Iterable[Job], message: Message, most: int) -> lis
         groups.setdefault((job.queue, job.type), []).append(job)
     return [
         Problem(
-            problem_id(kind, queue, type), kind, queue, type, message(queue, type, members),
-            [j.id for j in members[:most]], len(members), {"queue": queue, "type": type},
+            problem_id(kind, queue, type),
+            kind,
+            queue,
+            type,
+            message(queue, type, members),
+            [j.id for j in members[:most]],
+            len(members),
+            {"queue": queue, "type": type},
         )
         for (queue, type), members in groups.items()
-    ]  # fmt: skip
+    ]

@@ -63,11 +63,16 @@ def fail(
         if job.deadline_at is None or run_at < job.deadline_at:
             return Plan(
                 Event.backoff,
-                {"run_at": run_at, "error": error, "exit_code": exit_code,
-                 "lease_token": None, "lease_expires_at": None},
+                {
+                    "run_at": run_at,
+                    "error": error,
+                    "exit_code": exit_code,
+                    "lease_token": None,
+                    "lease_expires_at": None,
+                },
                 attempt_outcome="failed",
                 attempt_error=error,
-            )  # fmt: skip
+            )
     return Plan(
         Event.fail,
         finished(now, job, error=error, exit_code=exit_code),
@@ -80,8 +85,11 @@ def fail(
 def cancelled_while_running(
     job: Job, now: float, reason: dict[str, Any], exit_code: int | None = None
 ) -> Plan:
-    error = {"code": "cancelled", "message": reason.get("reason") or "cancelled",
-             "details": reason.get("details")}  # fmt: skip
+    error = {
+        "code": "cancelled",
+        "message": reason.get("reason") or "cancelled",
+        "details": reason.get("details"),
+    }
     return Plan(
         Event.cancel_confirm,
         finished(now, job, error=error, exit_code=exit_code),
@@ -123,31 +131,51 @@ def release(job: Job) -> Plan:
     """The worker hands the job back unrun: queued again, the attempt not counted."""
     return Plan(
         Event.release,
-        {"attempt": max(job.attempt - 1, 0), "lease_token": None, "lease_expires_at": None,
-         "cancel_requested": False},
+        {
+            "attempt": max(job.attempt - 1, 0),
+            "lease_token": None,
+            "lease_expires_at": None,
+            "cancel_requested": False,
+        },
         attempt_outcome="released",
-    )  # fmt: skip
+    )
 
 
 def overdue(job: Job, now: float) -> Plan:
     """A running job whose deadline or lease has passed, or a waiting one whose deadline
     (counted from enqueue) has."""
     if job.deadline_at is not None and now >= job.deadline_at:
-        error = {"code": "deadline_exceeded", "message": "the job ran past its deadline",
-                 "details": {"deadline_seconds": job.deadline_seconds}}  # fmt: skip
+        error = {
+            "code": "deadline_exceeded",
+            "message": "the job ran past its deadline",
+            "details": {"deadline_seconds": job.deadline_seconds},
+        }
         if job.state in WAITING:  # no attempt is open
             return Plan(Event.expire_waiting, finished(now, job, error=error), callback=True)
-        return Plan(Event.expire_fail, finished(now, job, error=error),
-                    attempt_outcome="expired", attempt_error=error, callback=True)  # fmt: skip
+        return Plan(
+            Event.expire_fail,
+            finished(now, job, error=error),
+            attempt_outcome="expired",
+            attempt_error=error,
+            callback=True,
+        )
     if job.lease_expires_at is None or now < job.lease_expires_at:
         raise Conflict("the lease has not expired", state=str(job.state), id=job.id)
     if job.cancel_requested:
         return cancelled_while_running(job, now, job.cancel_reason or {})
-    error = {"code": "lease_expired", "message": "the worker stopped heartbeating",
-             "details": {"worker": job.worker.name if job.worker else None}}  # fmt: skip
+    error = {
+        "code": "lease_expired",
+        "message": "the worker stopped heartbeating",
+        "details": {"worker": job.worker.name if job.worker else None},
+    }
     if job.attempt >= job.max_attempts:
-        return Plan(Event.expire_fail, finished(now, job, error=error),
-                    attempt_outcome="expired", attempt_error=error, callback=True)  # fmt: skip
+        return Plan(
+            Event.expire_fail,
+            finished(now, job, error=error),
+            attempt_outcome="expired",
+            attempt_error=error,
+            callback=True,
+        )
     return Plan(
         Event.expire,
         {"lease_token": None, "lease_expires_at": None, "error": error},
@@ -211,8 +239,10 @@ def check_lease(seconds: float | None, field: str = "lease_seconds") -> None:
     if seconds is not None and not 0.0 < seconds <= MAX_LEASE_SECONDS:
         raise InvalidInput(
             f"a lease is above 0 and at most {MAX_LEASE_SECONDS:.0f} seconds (7 days)",
-            field=field, value=seconds, max=MAX_LEASE_SECONDS,
-        )  # fmt: skip
+            field=field,
+            value=seconds,
+            max=MAX_LEASE_SECONDS,
+        )
 
 
 def validate_progress(progress: dict[str, Any] | None) -> None:

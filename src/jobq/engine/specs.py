@@ -40,13 +40,21 @@ class JobSpec:
         its times or its outcome), then `changes`. A retry, a respawn and Vidispine's
         duplicate all start here, so a new job field is carried over in one place."""
         spec = cls(
-            queue=job.queue, type=job.type, payload=job.payload, metadata=dict(job.metadata),
-            priority=job.priority, lease_seconds=job.lease_seconds,
-            deadline_seconds=job.deadline_seconds, max_attempts=job.max_attempts,
-            backoff_base=job.backoff_base, backoff_max=job.backoff_max,
-            result_ttl=job.result_ttl, keep_forever=job.result_ttl is None,
-            callback_url=job.callback_url, owner=job.owner,
-        )  # fmt: skip
+            queue=job.queue,
+            type=job.type,
+            payload=job.payload,
+            metadata=dict(job.metadata),
+            priority=job.priority,
+            lease_seconds=job.lease_seconds,
+            deadline_seconds=job.deadline_seconds,
+            max_attempts=job.max_attempts,
+            backoff_base=job.backoff_base,
+            backoff_max=job.backoff_max,
+            result_ttl=job.result_ttl,
+            keep_forever=job.result_ttl is None,
+            callback_url=job.callback_url,
+            owner=job.owner,
+        )
         for name, value in changes.items():
             setattr(spec, name, value)
         return spec
@@ -57,17 +65,28 @@ class JobSpec:
         run_at = self.run_at if self.run_at is not None else now + (self.delay or 0.0)
         result_ttl = None if self.keep_forever else _pick(self.result_ttl, defaults.result_ttl)
         return Job(
-            id=job_id, queue=self.queue, type=self.type, payload=self.payload,
-            metadata=dict(self.metadata), priority=self.priority,
-            state=State.scheduled if run_at > now else State.queued, run_at=run_at,
+            id=job_id,
+            queue=self.queue,
+            type=self.type,
+            payload=self.payload,
+            metadata=dict(self.metadata),
+            priority=self.priority,
+            state=State.scheduled if run_at > now else State.queued,
+            run_at=run_at,
             lease_seconds=_pick(self.lease_seconds, defaults.lease_seconds),
-            deadline_seconds=self.deadline_seconds, deadline_at=self._deadline_at(now),
+            deadline_seconds=self.deadline_seconds,
+            deadline_at=self._deadline_at(now),
             max_attempts=_pick(self.max_attempts, defaults.max_attempts),
             backoff_base=_pick(self.backoff_base, defaults.backoff_base),
             backoff_max=_pick(self.backoff_max, defaults.backoff_max),
-            result_ttl=result_ttl, callback_url=self.callback_url, owner=self.owner,
-            created_at=now, updated_at=now, retry_of=self.retry_of, unique_key=self.unique_key,
-        )  # fmt: skip
+            result_ttl=result_ttl,
+            callback_url=self.callback_url,
+            owner=self.owner,
+            created_at=now,
+            updated_at=now,
+            retry_of=self.retry_of,
+            unique_key=self.unique_key,
+        )
 
     def _deadline_at(self, now: float) -> float | None:
         """A deadline counted from enqueue is fixed now; one counted from the first claim is

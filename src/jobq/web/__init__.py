@@ -2,8 +2,8 @@
 
 `mount(app, ...)` installs it: the page routes, the static files and a `Dashboard` (the
 templates and where the API lives) in `app.state.dashboard`. Pages need a signed-in session
-(`jobq.api.session`); their scripts call /api/v1 with that session cookie, so every number a
-page shows passed the same permission guard as any API client (see jobq.api.session_auth).
+(`jobq.web.session`); their scripts call /api/v1 with that session cookie, so every number a
+page shows passed the same permission guard as any API client (see jobq.web.session_auth).
 """
 
 from jobq.web.app import Dashboard, mount

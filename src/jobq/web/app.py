@@ -14,8 +14,8 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from jobq.api.session import CSRF, LIFETIME, session_principal
 from jobq.auth.model import Principal
+from jobq.web.session import CSRF, LIFETIME, session_principal
 
 PAGES = {  # path -> (template, title)
     "/": ("overview", "Overview"),
@@ -94,16 +94,27 @@ async def render(request: Request, name: str, title: str, job_id: str = "") -> R
     token = request.cookies.get(CSRF) or secrets.token_urlsafe(24)
     content = dashboard.template(name).safe_substitute(job_id=html.escape(job_id))
     body = dashboard.template("shell").substitute(
-        title=html.escape(title), page=name, content=content, csrf=html.escape(token),
-        root=dashboard.root, api=dashboard.api, admin=_flag(principal.admin),
-        user=html.escape(_who(principal)), job_id=html.escape(job_id),
-    )  # fmt: skip
+        title=html.escape(title),
+        page=name,
+        content=content,
+        csrf=html.escape(token),
+        root=dashboard.root,
+        api=dashboard.api,
+        admin=_flag(principal.admin),
+        user=html.escape(_who(principal)),
+        job_id=html.escape(job_id),
+    )
     response = HTMLResponse(body, headers={"Cache-Control": "no-store"})
     if CSRF not in request.cookies:
         response.set_cookie(
-            CSRF, token, max_age=LIFETIME, path="/", httponly=True, samesite="strict",
+            CSRF,
+            token,
+            max_age=LIFETIME,
+            path="/",
+            httponly=True,
+            samesite="strict",
             secure=request.url.scheme == "https",
-        )  # fmt: skip
+        )
     return response
 
 

@@ -47,11 +47,20 @@ class Settings:
 class Worker:
     """A set of Python tasks by job type, and the settings to run them with."""
 
-    def __init__(self, queues: Sequence[str] = ("default",), *, concurrency: int = 4,
-                 lease: float | None = None, grace: float = 30.0, batch: int | None = None,
-                 name: str | None = None, prefetch: int | None = None) -> None:  # fmt: skip
-        self.settings = Settings(list(queues), concurrency, lease, grace, batch, name,
-                                 prefetch=prefetch)  # fmt: skip
+    def __init__(
+        self,
+        queues: Sequence[str] = ("default",),
+        *,
+        concurrency: int = 4,
+        lease: float | None = None,
+        grace: float = 30.0,
+        batch: int | None = None,
+        name: str | None = None,
+        prefetch: int | None = None,
+    ) -> None:
+        self.settings = Settings(
+            list(queues), concurrency, lease, grace, batch, name, prefetch=prefetch
+        )
         self.tasks: dict[str, Callable[..., Any]] = {}
 
     def task(self, job_type: str) -> Callable[[F], F]:
@@ -115,8 +124,9 @@ class TaskContext:
         for line in str(text).splitlines() or [""]:
             self._call(self._write, line, stream)
 
-    def progress(self, step: float | None = None, total: float | None = None,
-                 text: str | None = None) -> None:  # fmt: skip
+    def progress(
+        self, step: float | None = None, total: float | None = None, text: str | None = None
+    ) -> None:
         progress = {"step": step, "total": total, "description": text}
         self._call(self._report, {k: v for k, v in progress.items() if v is not None})
 

@@ -59,10 +59,14 @@ async def run_command(payload: Any, lease: Lease, log: JobLog, grace: float) -> 
         return Outcome.failure("bad_payload", str(exc), retryable=False)
     try:
         proc = await asyncio.create_subprocess_exec(
-            *command.argv, env={**os.environ, **command.env}, cwd=command.cwd,
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, start_new_session=True,
-        )  # fmt: skip
+            *command.argv,
+            env={**os.environ, **command.env},
+            cwd=command.cwd,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
     except OSError as exc:
         details = {"argv": command.argv, "errno": exc.errno}
         message = f"cannot start {command.argv[0]}: {exc}"
@@ -70,8 +74,9 @@ async def run_command(payload: Any, lease: Lease, log: JobLog, grace: float) -> 
     return await _supervise(proc, lease, log, grace)
 
 
-async def _supervise(proc: asyncio.subprocess.Process, lease: Lease, log: JobLog,
-                     grace: float) -> Outcome:  # fmt: skip
+async def _supervise(
+    proc: asyncio.subprocess.Process, lease: Lease, log: JobLog, grace: float
+) -> Outcome:
     assert proc.stdout is not None and proc.stderr is not None
     readers = asyncio.gather(_pump(proc.stdout, "stdout", log), _pump(proc.stderr, "stderr", log))
     stoppers: list[asyncio.Task[None]] = []
@@ -91,8 +96,9 @@ async def _supervise(proc: asyncio.subprocess.Process, lease: Lease, log: JobLog
     return Outcome.failure("exit_code", _describe(code), {"exit_code": code}, exit_code=code)
 
 
-async def _terminate(proc: asyncio.subprocess.Process, reason: StopReason, kill_after: float,
-                     log: JobLog) -> None:  # fmt: skip
+async def _terminate(
+    proc: asyncio.subprocess.Process, reason: StopReason, kill_after: float, log: JobLog
+) -> None:
     log.write(f"jobq: stopping ({reason}): SIGTERM to the process group", "system")
     _signal_group(proc.pid, signal.SIGTERM)
     with suppress(TimeoutError):

@@ -18,9 +18,14 @@ class Outcome:
 
     @classmethod
     def failure(
-        cls, code: str, message: str, details: Any = None, *, retryable: bool = True,
+        cls,
+        code: str,
+        message: str,
+        details: Any = None,
+        *,
+        retryable: bool = True,
         exit_code: int | None = None,
-    ) -> Outcome:  # fmt: skip
+    ) -> Outcome:
         error = {"code": code, "message": message, "details": details}
         return cls(error=error, retryable=retryable, exit_code=exit_code)
 
@@ -30,8 +35,10 @@ class Outcome:
 
         An exception with `retryable = False` (see `jobq.worker.Fail`) is not retried."""
         kind = type(exc)
-        details = {"type": f"{kind.__module__}.{kind.__qualname__}",
-                   "traceback": "".join(traceback.format_exception(exc))}  # fmt: skip
+        details = {
+            "type": f"{kind.__module__}.{kind.__qualname__}",
+            "traceback": "".join(traceback.format_exception(exc)),
+        }
         code = getattr(exc, "code", None) or "exception"
         retryable = bool(getattr(exc, "retryable", True))
         return cls.failure(str(code), f"{kind.__name__}: {exc}", details, retryable=retryable)

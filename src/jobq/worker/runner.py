@@ -74,9 +74,9 @@ class Runner:
         self.heartbeats = Heartbeats(client)
         # acknowledgements wait ACK_LINGER for a claim to carry them (batch-full never hurries
         # them out on their own: a claim is due as soon as a job ends and frees its slot)
-        self.acks: Batcher[AckItem] = Batcher(self._send_acks, max(self.batch, 1000),
-                                              ACK_LINGER, max_pending=10**9,
-                                              what="ack batch")  # fmt: skip
+        self.acks: Batcher[AckItem] = Batcher(
+            self._send_acks, max(self.batch, 1000), ACK_LINGER, max_pending=10**9, what="ack batch"
+        )
         self.claims: set[asyncio.Task[None]] = set()
         self.max_claims = claims_in_flight(settings.concurrency, self.batch)
         self.work_flows = False  # the last claim answered brought jobs
@@ -97,9 +97,13 @@ class Runner:
     async def run(self) -> None:
         self._install_signals()
         self.heartbeats.start()
-        log.info("worker %s: queues %s, types %s, concurrency %d", self.me.name,
-                 ",".join(self.settings.queues), ",".join(self.types),
-                 self.settings.concurrency)  # fmt: skip
+        log.info(
+            "worker %s: queues %s, types %s, concurrency %d",
+            self.me.name,
+            ",".join(self.settings.queues),
+            ",".join(self.types),
+            self.settings.concurrency,
+        )
         try:
             await self._claim_loop()
             await self._shut_down()
@@ -138,8 +142,9 @@ class Runner:
         """Until every task is done, the grace period is over, or a second signal came."""
         all_done = asyncio.ensure_future(asyncio.wait(tasks))
         hurry = asyncio.create_task(self.hurry.wait())
-        await asyncio.wait({all_done, hurry}, timeout=self.settings.grace,
-                           return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+        await asyncio.wait(
+            {all_done, hurry}, timeout=self.settings.grace, return_when=asyncio.FIRST_COMPLETED
+        )
         all_done.cancel()
         hurry.cancel()
 
@@ -208,14 +213,26 @@ class Runner:
         try:
             if acks:
                 results, jobs = await self.client.ack_and_claim(
-                    acks, s.queues, self.me, types=self.types, max=limit, wait=wait,
+                    acks,
+                    s.queues,
+                    self.me,
+                    types=self.types,
+                    max=limit,
+                    wait=wait,
                     lease_seconds=s.lease,
-                )  # fmt: skip
+                )
             else:
-                results, jobs = [], await self.client.claim(
-                    s.queues, self.me, types=self.types, max=limit, wait=wait,
-                    lease_seconds=s.lease,
-                )  # fmt: skip
+                results, jobs = (
+                    [],
+                    await self.client.claim(
+                        s.queues,
+                        self.me,
+                        types=self.types,
+                        max=limit,
+                        wait=wait,
+                        lease_seconds=s.lease,
+                    ),
+                )
         except (TransportError, ServerUnavailable) as exc:
             self.acks.give_back(acks)
             self.failures += 1
@@ -321,13 +338,21 @@ class Runner:
         job = lease.job
         fn = self.app.tasks.get(job.type)
         if fn is not None:
-            ctx = TaskContext(job, asyncio.get_running_loop(), joblog.write,
-                              lambda p: self._report_progress(lease, p))  # fmt: skip
+            ctx = TaskContext(
+                job,
+                asyncio.get_running_loop(),
+                joblog.write,
+                lambda p: self._report_progress(lease, p),
+            )
             return await run_task(fn, ctx, lease, self.threads)
         if is_command(job.type, job.payload):
             return await run_command(job.payload, lease, joblog, self.settings.grace)
-        return Outcome.failure("no_handler", f"this worker has no task for type {job.type!r}",
-                               {"worker": self.me.name}, retryable=False)  # fmt: skip
+        return Outcome.failure(
+            "no_handler",
+            f"this worker has no task for type {job.type!r}",
+            {"worker": self.me.name},
+            retryable=False,
+        )
 
     def _report_progress(self, lease: Lease, progress: dict[str, object]) -> None:
         lease.set_progress(dict(progress))
@@ -342,15 +367,28 @@ class Runner:
             await self._release(lease)
             return
         if reason == StopReason.cancel:
-            outcome = Outcome.failure("cancelled", "stopped on request",
-                                      exit_code=outcome.exit_code)  # fmt: skip
+            outcome = Outcome.failure(
+                "cancelled", "stopped on request", exit_code=outcome.exit_code
+            )
         elif reason == StopReason.deadline:
-            outcome = Outcome.failure("deadline_exceeded", "the job ran past its deadline",
-                                      retryable=False, exit_code=outcome.exit_code)  # fmt: skip
+            outcome = Outcome.failure(
+                "deadline_exceeded",
+                "the job ran past its deadline",
+                retryable=False,
+                exit_code=outcome.exit_code,
+            )
         elif not lease.progress_sent:
             await self.heartbeats.beat(lease)
-        self.acks.put(AckItem(job.id, lease.token, outcome.result, outcome.error,
-                              outcome.retryable, outcome.exit_code))  # fmt: skip
+        self.acks.put(
+            AckItem(
+                job.id,
+                lease.token,
+                outcome.result,
+                outcome.error,
+                outcome.retryable,
+                outcome.exit_code,
+            )
+        )
 
     async def _release(self, lease: Lease) -> None:
         try:
@@ -412,9 +450,11 @@ def claims_in_flight(concurrency: int, batch: int) -> int:
 def refused_outcome(item: AckItem, refusal: ServerError) -> AckItem:
     """The failure that replaces an outcome the server would not take. Not retried if the
     task had succeeded (its result would be refused again); a failure keeps its own choice."""
-    error = {"code": "outcome_refused",
-             "message": f"the server refused this attempt's outcome: {refusal.message[:500]}",
-             "details": {"status": refusal.status, "code": refusal.code}}  # fmt: skip
+    error = {
+        "code": "outcome_refused",
+        "message": f"the server refused this attempt's outcome: {refusal.message[:500]}",
+        "details": {"status": refusal.status, "code": refusal.code},
+    }
     retryable = item.retryable if item.error is not None else False
     return AckItem(item.id, item.token, None, error, retryable)
 

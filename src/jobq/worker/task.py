@@ -14,8 +14,9 @@ from jobq.worker.lease import Lease, StopReason
 from jobq.worker.outcome import Outcome
 
 
-async def run_task(fn: Callable[..., Any], ctx: TaskContext, lease: Lease,
-                   threads: Executor) -> Outcome:  # fmt: skip
+async def run_task(
+    fn: Callable[..., Any], ctx: TaskContext, lease: Lease, threads: Executor
+) -> Outcome:
     """The task's result, or the error it raised; `lease.stop_reason` says if it was stopped."""
     if is_async(fn):
         return await _run_async(fn, ctx, lease)
@@ -56,8 +57,9 @@ async def _run_async(fn: Callable[..., Any], ctx: TaskContext, lease: Lease) -> 
     return outcome
 
 
-async def _run_sync(fn: Callable[..., Any], ctx: TaskContext, lease: Lease,
-                    threads: Executor) -> Outcome:  # fmt: skip
+async def _run_sync(
+    fn: Callable[..., Any], ctx: TaskContext, lease: Lease, threads: Executor
+) -> Outcome:
     """Run the task function in a thread; a stop stops waiting for it (a thread cannot be
     interrupted: the function sees `cancel_requested`)."""
     work = asyncio.get_running_loop().run_in_executor(threads, fn, ctx)
@@ -90,6 +92,7 @@ def _checked(result: Any) -> Outcome:
     try:
         orjson.dumps(result)
     except TypeError as exc:
-        return Outcome.failure("bad_result", f"the task's result is not JSON: {exc}",
-                               retryable=False)  # fmt: skip
+        return Outcome.failure(
+            "bad_result", f"the task's result is not JSON: {exc}", retryable=False
+        )
     return Outcome(result=result)

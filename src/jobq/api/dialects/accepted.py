@@ -28,16 +28,18 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from jobq import reserved
-from jobq.api.departure import claim_while_there
-from jobq.api.dialects import titan_common as t
+from jobq.api.dialects import common as c
 from jobq.api.dialects.docs import add_docs
-from jobq.api.errors import HttpError
-from jobq.api.responses import JSONResponse, json
-from jobq.api.security import guard_of
-from jobq.api.standing import Check, Standing, standing
+from jobq.api.dialects.titan import shared as t
+from jobq.api.http.context import engine_of
+from jobq.api.http.departure import claim_while_there
+from jobq.api.http.errors import HttpError
+from jobq.api.http.responses import JSONResponse, json
+from jobq.api.http.security import guard_of
+from jobq.api.http.standing import Check, Standing, standing
 from jobq.auth.guard import Guard
 from jobq.auth.policy import Action
-from jobq.engine import Engine, JobSpec
+from jobq.engine import JobSpec
 from jobq.engine.rules import check_lease
 from jobq.errors import Conflict, Forbidden, InvalidInput
 from jobq.model import ClaimSpec, Job, Worker
@@ -71,11 +73,6 @@ class Update(BaseModel):
     model_config = ConfigDict(extra="ignore")
     status: Literal["done", "failed", "running"]
     result: Any = None
-
-
-def engine_of(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
-    return engine
 
 
 def document(job: Job) -> dict[str, Any]:
@@ -138,16 +135,18 @@ async def enqueue(
     """Enqueue a job: 202 with its handle in `Location`. Priority 3 is the most urgent."""
     url = callback_url(x_accepted_callback_url)
     spec = JobSpec(
-        queue=body.queue, payload=body.params,
+        queue=body.queue,
+        payload=body.params,
         metadata={reserved.CALLBACK_SHAPE: NAME} if url else {},  # the seed's job is POSTed
         priority=priority(x_accepted_priority),
         result_ttl=seconds("X-Accepted-Result-TTL", x_accepted_result_ttl),
         callback_url=url,
         deadline_seconds=seconds("X-Accepted-Job-Timeout", x_accepted_job_timeout),
         deadline_from_enqueue=True,  # a job nobody took fails at its timeout too
-        delay=seconds("X-Accepted-Delay", x_accepted_delay), max_attempts=REHANDS,
-        owner=t.owner(request),
-    )  # fmt: skip
+        delay=seconds("X-Accepted-Delay", x_accepted_delay),
+        max_attempts=REHANDS,
+        owner=c.owner(request),
+    )
     if spec.deadline_seconds == 0:
         raise InvalidInput("X-Accepted-Job-Timeout must be above 0", field="X-Accepted-Job-Timeout")
     await (await guard_of(request)).enqueue([body.queue])
@@ -231,7 +230,7 @@ async def update(request: Request, uuid: str, body: Annotated[Update, Body()]) -
     (progress; extends the lease)."""
     await (await guard_of(request)).job(uuid, Action.work)
     engine = engine_of(request)
-    by, held = await t.reporter(request), await engine.get(uuid)
+    by, held = await c.reporter(request), await engine.get(uuid)
     if body.status == "done":
         job = await engine.complete_as(by, held, body.result)
     elif body.status == "failed":

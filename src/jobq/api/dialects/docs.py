@@ -15,7 +15,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, Response
 
 from jobq.api.apidocs import swagger_page
-from jobq.api.responses import json
+from jobq.api.http.responses import json
 
 
 def add_docs(router: APIRouter, title: str, version: str, description: str) -> None:

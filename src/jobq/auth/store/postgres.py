@@ -122,8 +122,14 @@ async def add_key(c: Conn, key: ApiKey) -> None:
     await _need_user(c, key.user)
     await c.execute(
         SQL["add_key"],
-        key.id, key.user, key.name, key.hash, key.created_at, key.last_used_at, key.revoked_at,
-    )  # fmt: skip
+        key.id,
+        key.user,
+        key.name,
+        key.hash,
+        key.created_at,
+        key.last_used_at,
+        key.revoked_at,
+    )
 
 
 async def get_key(c: Conn, key_id: str) -> ApiKey | None:
@@ -189,8 +195,9 @@ async def secret(c: Conn, name: str, fresh: str) -> str:
 
 async def add_session(c: Conn, session: Session) -> None:
     await c.execute(SQL["purge_sessions"], session.created_at)
-    await c.execute(SQL["add_session"], session.id, session.key_id, session.created_at,
-                    session.expires_at)  # fmt: skip
+    await c.execute(
+        SQL["add_session"], session.id, session.key_id, session.created_at, session.expires_at
+    )
 
 
 async def session_user(c: Conn, session_id: str, now: float) -> Principal | None:

@@ -194,8 +194,9 @@ def secret(c: sqlite3.Connection, name: str, fresh: str) -> str:
 
 def add_session(c: sqlite3.Connection, session: Session) -> None:
     c.execute(SQL["purge_sessions"], (session.created_at,))
-    c.execute(SQL["add_session"], (session.id, session.key_id, session.created_at,
-                                   session.expires_at))  # fmt: skip
+    c.execute(
+        SQL["add_session"], (session.id, session.key_id, session.created_at, session.expires_at)
+    )
 
 
 def session_user(c: sqlite3.Connection, session_id: str, now: float) -> Principal | None:

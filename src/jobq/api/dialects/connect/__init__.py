@@ -1,0 +1,1 @@
+"""The Posit Connect dialect: routes, access rules, shapes."""

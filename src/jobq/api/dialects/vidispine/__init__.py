@@ -1,0 +1,1 @@
+"""The Vidispine dialect: routes, the job mapping, the wire (JSON and XML)."""

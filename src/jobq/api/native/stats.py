@@ -1,0 +1,104 @@
+"""Aggregate numbers for dashboards, cheap to poll from many open pages.
+
+`GET /api/v1/stats/throughput?minutes=60` counts jobs by the time they finished (succeeded,
+failed or cancelled), read from the `jobs_finished` index only. Jobs purged or deleted within
+the window no longer count: the store is the only record.
+
+`GET /api/v1/stats/queues` is `GET /queues` for pollers: the engine's queue snapshot, whose
+counts per state are shared by every poller (at most a few seconds old) and whose paused
+flags are read fresh each time (jobq.engine.stats).
+
+Both show queues by the rule of `GET /queues`: those the caller holds any role on.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from jobq.api.http.context import engine_of
+from jobq.api.http.responses import json
+from jobq.api.http.security import guard_of
+from jobq.api.native.routes import ERRORS
+from jobq.model import FinishedCount
+from jobq.render import iso
+from jobq.states import TERMINAL
+
+router = APIRouter()
+MAX_TOP = 100  # queues a throughput answer names
+
+
+@router.get("/stats/throughput", responses=ERRORS)
+async def throughput(
+    request: Request,
+    minutes: Annotated[int, Query(ge=1, le=1440)] = 60,
+    bucket: Annotated[int, Query(ge=10, le=3600, description="seconds per bucket")] = 60,
+    top: Annotated[
+        int, Query(ge=1, le=MAX_TOP, description="queues shown by name, the busiest first")
+    ] = 20,
+) -> Response:
+    """Jobs finished in each of the last `minutes`, per queue and terminal state, oldest
+    bucket first; the last bucket is the one in progress. The `top` queues that finished most
+    are shown by name, all others together under `other`: the answer's size is bounded by
+    `top` and the bucket count, never by how many queues there are."""
+    guard = await guard_of(request)
+    buckets = max(1, -(-minutes * 60 // bucket))
+    now = time.time()
+    since = (now // bucket + 1) * bucket - buckets * bucket  # buckets aligned to the clock
+    counts = await engine_of(request).throughput(since, bucket, guard.visible_queues(), top)
+    named, other = series(counts, buckets)
+    return json(
+        {
+            "since": iso(since),
+            "bucket_seconds": bucket,
+            "buckets": buckets,
+            "queues": named,
+            "other": other,
+        }
+    )
+
+
+Series = dict[str, list[int]]  # terminal state -> count per bucket
+
+
+def series(counts: list[FinishedCount], buckets: int) -> tuple[dict[str, Series], Series]:
+    """({queue: {state: [count per bucket]}}, the same for the queues not named), with every
+    terminal state present."""
+    named: dict[str, Series] = {}
+    other = _empty(buckets)
+    for c in counts:
+        if not 0 <= c.bucket < buckets:
+            continue  # finished "in the future" by a clock step on another node
+        states = other if c.queue is None else named.setdefault(c.queue, _empty(buckets))
+        states.setdefault(c.state, [0] * buckets)[c.bucket] += c.count
+    return named, other
+
+
+def _empty(buckets: int) -> dict[str, Any]:
+    return {str(s): [0] * buckets for s in sorted(TERMINAL)}
+
+
+@router.get("/stats/queues", responses=ERRORS)
+async def queues(request: Request) -> Response:
+    """Jobs in each state per queue (at most a few seconds old, see `as_of`), the age of the
+    oldest waiting job, and whether the queue is paused (current)."""
+    guard = await guard_of(request)
+    snapshot = await engine_of(request).queue_snapshot()
+    return json(
+        {
+            "as_of": iso(snapshot.as_of),
+            "queues": [
+                {
+                    "name": q.name,
+                    "counts": q.counts,
+                    "paused": q.name in snapshot.paused,
+                    "oldest_queued_at": iso(q.oldest_queued_at),
+                }
+                for q in snapshot.queues
+                if guard.sees_queue(q.name)
+            ],
+        }
+    )

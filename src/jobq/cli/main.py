@@ -1,0 +1,43 @@
+"""The `jobq` command: its command groups, each in a module of its own.
+
+serve      jobq.cli.serve     run the job server
+db         jobq.cli.db        the database's schema
+enqueue, enqueue-many, jobs
+           jobq.cli.jobs      put jobs in, inspect and steer them (over HTTP)
+queues, workers, problems
+           jobq.cli.queues    queues, workers and problems of a running server
+worker     jobq.cli.worker    claim jobs and run them
+users, keys, queues grant|revoke|owner
+           jobq.cli.auth      who may do what (on the database directly)
+"""
+
+from __future__ import annotations
+
+import typer
+
+from jobq.cli.auth import register as register_auth
+from jobq.cli.db import db_app
+from jobq.cli.jobs import enqueue, enqueue_many, jobs_app
+from jobq.cli.queues import problems_ls, queues_app, workers_ls
+from jobq.cli.serve import serve
+from jobq.cli.worker import worker
+
+app = typer.Typer(help="jobq: an HTTP job server.", no_args_is_help=True, add_completion=False)
+app.add_typer(jobs_app, name="jobs")
+app.add_typer(queues_app, name="queues")
+register_auth(app, queues_app)  # users, keys, queues grant|revoke|owner
+app.add_typer(db_app, name="db")
+app.command()(serve)
+app.command()(enqueue)
+app.command("enqueue-many")(enqueue_many)
+app.command()(worker)
+app.command("workers")(workers_ls)
+app.command("problems")(problems_ls)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
