@@ -143,11 +143,14 @@ async def test_a_claim_cancelled_while_an_enqueue_claims_for_it_gives_the_job_ba
     assert len(engine.parking) == 0
 
 
-@pytest.mark.parametrize(("older", "newer", "older_first"), [
+ORDERS = [
     (5, 0, True),  # more urgent
     (0, 0, True),  # as urgent, and older
     (1, 2, False),  # less urgent: the new job comes first
-])  # fmt: skip
+]
+
+
+@pytest.mark.parametrize(("older", "newer", "older_first"), ORDERS)
 async def test_a_parked_claim_gets_the_job_that_comes_first_old_or_new(
     engine: Engine, older: int, newer: int, older_first: bool
 ):
