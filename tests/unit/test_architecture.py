@@ -119,3 +119,10 @@ def test_the_walk_sees_interfaces_and_what_they_must_not_do() -> None:
 
 def test_no_module_or_function_is_too_long() -> None:
     assert size_violations() == []
+
+
+def test_the_formatter_decides_every_layout() -> None:
+    """No `# fmt: skip` in jobq: one layout everywhere, the one `ruff format` gives."""
+    marker = "# fmt" + ": skip"
+    marked = [p.relative_to(ROOT) for p in ROOT.rglob("*.py") if marker in p.read_text()]
+    assert marked == []

@@ -44,9 +44,12 @@ class Request:
 
 
 class Combiner:
-    def __init__(self, run_one: Callable[[Request], Awaitable[Outcome]],
-                 run_all: Callable[[Sequence[Request]], Awaitable[list[Outcome]]],
-                 in_flight: int = IN_FLIGHT) -> None:  # fmt: skip
+    def __init__(
+        self,
+        run_one: Callable[[Request], Awaitable[Outcome]],
+        run_all: Callable[[Sequence[Request]], Awaitable[list[Outcome]]],
+        in_flight: int = IN_FLIGHT,
+    ) -> None:
         self._run_one = run_one
         self._run_all = run_all
         self._in_flight = in_flight
@@ -129,11 +132,18 @@ def claim_groups(requests: Sequence[Request]) -> list[tuple[ClaimSpec, bool, lis
     shapes: dict[Any, list[int]] = {}
     for i, r in enumerate(requests):
         s = r.spec
-        key = (i,) if s.ids is not None else (
-            None if s.queues is None else tuple(s.queues),
-            None if s.types is None else tuple(s.types), s.lease_seconds,
-            s.worker.name, s.worker.host, s.worker.pid,
-        )  # fmt: skip
+        key = (
+            (i,)
+            if s.ids is not None
+            else (
+                None if s.queues is None else tuple(s.queues),
+                None if s.types is None else tuple(s.types),
+                s.lease_seconds,
+                s.worker.name,
+                s.worker.host,
+                s.worker.pid,
+            )
+        )
         shapes.setdefault(key, []).append(i)
     groups = []
     for members in shapes.values():
@@ -143,8 +153,9 @@ def claim_groups(requests: Sequence[Request]) -> list[tuple[ClaimSpec, bool, lis
     return groups
 
 
-def deal(requests: Sequence[Request], members: list[int], jobs: Sequence[Job],
-         into: list[list[Job]]) -> None:  # fmt: skip
+def deal(
+    requests: Sequence[Request], members: list[int], jobs: Sequence[Job], into: list[list[Job]]
+) -> None:
     """Hand `jobs` (best first) to the `members` in order, each up to its own limit."""
     left = iter(jobs)
     for i in members:

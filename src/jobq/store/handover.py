@@ -17,6 +17,11 @@ def can_hand_over(jobs: Sequence[Job], claims: Sequence[tuple[ClaimSpec, str]]) 
     if len(jobs) != 1 or len(claims) != 1:
         return False
     job, (spec, _) = jobs[0], claims[0]
-    return (job.unique_key is None and job.retry_of is None and spec.ids is None
-            and spec.queues is not None and spec.limit >= 1
-            and job.state is State.queued)  # fmt: skip
+    return (
+        job.unique_key is None
+        and job.retry_of is None
+        and spec.ids is None
+        and spec.queues is not None
+        and spec.limit >= 1
+        and job.state is State.queued
+    )

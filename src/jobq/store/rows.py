@@ -32,10 +32,24 @@ _INSERT_METADATA_AT = INSERT_COLUMNS.index("metadata")
 _insert_getter = attrgetter(*INSERT_COLUMNS)
 # What transitions set: a new job holds their column defaults (NULL, 0), so its INSERT need not
 # bind them (a third fewer values per row, the bulk of a batched enqueue's writing).
-LATER_COLUMNS = ("attempt", "result", "error", "exit_code", "progress", "started_at",
-                 "finished_at", "last_heartbeat_at", "lease_token", "lease_expires_at",
-                 "deadline_at", "worker", "cancel_requested", "cancel_reason", "retried_by",
-                 "purge_at")  # fmt: skip
+LATER_COLUMNS = (
+    "attempt",
+    "result",
+    "error",
+    "exit_code",
+    "progress",
+    "started_at",
+    "finished_at",
+    "last_heartbeat_at",
+    "lease_token",
+    "lease_expires_at",
+    "deadline_at",
+    "worker",
+    "cancel_requested",
+    "cancel_reason",
+    "retried_by",
+    "purge_at",
+)
 NEW_COLUMNS = tuple(c for c in INSERT_COLUMNS if c not in LATER_COLUMNS)
 _later_getter = attrgetter(*LATER_COLUMNS)
 _new_getter = attrgetter(*NEW_COLUMNS)

@@ -86,8 +86,9 @@ class _Translated:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:  # fmt: skip
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if isinstance(exc, UNREACHABLE):
             raise unavailable(exc, self.url) from exc
         if isinstance(exc, asyncpg.exceptions.DataError):  # e.g. a NUL character in text

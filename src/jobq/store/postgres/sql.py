@@ -14,13 +14,26 @@ LIVE_SQL = "state IN ('scheduled', 'queued', 'running')"
 
 # One INSERT for a whole batch: each column arrives as an array, unnest turns them into rows.
 COLUMN_TYPES = {
-    "priority": "bigint", "max_attempts": "bigint", "attempt": "bigint", "exit_code": "bigint",
-    "cancel_requested": "integer", "run_at": "float8", "lease_seconds": "float8",
-    "deadline_seconds": "float8", "backoff_base": "float8", "backoff_max": "float8",
-    "result_ttl": "float8", "created_at": "float8", "updated_at": "float8",
-    "started_at": "float8", "finished_at": "float8", "last_heartbeat_at": "float8",
-    "lease_expires_at": "float8", "deadline_at": "float8", "purge_at": "float8",
-}  # fmt: skip
+    "priority": "bigint",
+    "max_attempts": "bigint",
+    "attempt": "bigint",
+    "exit_code": "bigint",
+    "cancel_requested": "integer",
+    "run_at": "float8",
+    "lease_seconds": "float8",
+    "deadline_seconds": "float8",
+    "backoff_base": "float8",
+    "backoff_max": "float8",
+    "result_ttl": "float8",
+    "created_at": "float8",
+    "updated_at": "float8",
+    "started_at": "float8",
+    "finished_at": "float8",
+    "last_heartbeat_at": "float8",
+    "lease_expires_at": "float8",
+    "deadline_at": "float8",
+    "purge_at": "float8",
+}
 INSERT_MANY = (
     f"INSERT INTO jobs ({', '.join(INSERT_COLUMNS)}) SELECT * FROM unnest("
     + ", ".join(f"${i}::{COLUMN_TYPES.get(c, 'text')}[]" for i, c in enumerate(INSERT_COLUMNS, 1))

@@ -347,8 +347,9 @@ async def _claim(
         return await _claim_chosen(c, spec, lease_key, now, worker)
     types = list(spec.types) if spec.types else None
     queues = None if spec.queues is None else list(spec.queues)  # None: every queue
-    rows = await c.fetch(CLAIM_PICKED, spec.lease_seconds, now, worker, queues,
-                         types, lease_key, spec.limit)  # fmt: skip
+    rows = await c.fetch(
+        CLAIM_PICKED, spec.lease_seconds, now, worker, queues, types, lease_key, spec.limit
+    )
     return sorted((job_from_row(r) for r in rows), key=lambda j: (-j.priority, j.seq))
 
 

@@ -78,13 +78,16 @@ class Writes:
             await c.execute(
                 "INSERT INTO callbacks (job_id, url, next_at) "
                 "SELECT unnest($1::text[]), unnest($2::text[]), $3",
-                ids, urls, self.now,
-            )  # fmt: skip
+                ids,
+                urls,
+                self.now,
+            )
         return self.spawns
 
 
-def update(columns: tuple[str, ...], allowed: tuple[str, ...], rows: list[list[Any]],
-           now: float) -> tuple[Any, ...]:  # fmt: skip
+def update(
+    columns: tuple[str, ...], allowed: tuple[str, ...], rows: list[list[Any]], now: float
+) -> tuple[Any, ...]:
     """The batch UPDATE of `rows` (as `Writes.add` lays them out) and its parameters. A
     column whose value is the same for every row goes as one value, not an array: most of an
     acknowledgement's are (its state, times, the cleared lease), and an array of text or
@@ -155,8 +158,9 @@ async def _insert_mixed(
     await c.execute(
         "INSERT INTO queues (name, paused, updated_at) SELECT unnest($1::text[]), 0, $2 "
         "ON CONFLICT (name) DO NOTHING",
-        queues, now,
-    )  # fmt: skip
+        queues,
+        now,
+    )
     out: list[tuple[Job, bool]] = []
     plain: list[Job] = []
     for job in jobs:
@@ -268,8 +272,13 @@ async def append_logs(
         "INSERT INTO logs (job_id, seq, attempt, time, stream, text) "
         "SELECT $1, $2 + n, $3, t, s, x "
         "FROM unnest($4::float8[], $5::text[], $6::text[]) WITH ORDINALITY AS e(t, s, x, n)",
-        job_id, last, attempt, [float(t) for t in times], streams, texts,
-    )  # fmt: skip
+        job_id,
+        last,
+        attempt,
+        [float(t) for t in times],
+        streams,
+        texts,
+    )
     await c.execute(SQL.set_log_bytes, size, job_id)
     return int(last) + len(kept)
 

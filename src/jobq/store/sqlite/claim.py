@@ -11,8 +11,11 @@ of the paused queues and a query per (queue, type) before the update: each state
 writer thread a release and a retake of the GIL, which the event loop holds most of the time
 under load. A claim of named jobs, or of more (queue, type) pairs than one statement should
 hold after narrowing, still chooses first, then leases. A claim of every queue (`queues`
-None) names none: one statement walks the queued jobs of all queues in the claim order through
-one index (`jobs_claim_all`), skipping paused queues' jobs and other types'.
+None) names none: one statement reads the first queued jobs of all queues in the claim order
+through one index (`jobs_claim_all`), its limit and WINDOW more, and leases the best of them
+that are not paused queues' jobs or other types'. Those are other tenants' jobs, so the writer
+never reads past that window: a claim it leaves short while more may lie beyond (`cut_short`)
+claims the rest as a claim of every queue listed by name, narrowed on a reader.
 """
 
 from __future__ import annotations
@@ -57,26 +60,42 @@ ON CONFLICT (job_id, attempt) DO UPDATE SET started_at = excluded.started_at,
 """
 
 NOT_PAUSED = "queue NOT IN (SELECT name FROM queues WHERE paused = 1)"
+# a paused queue's best jobs: none, by a limit of 0 (the limit is computed once, before the
+# scan; a test of each row as the scan's condition walked all of the paused queue's jobs)
+_OPEN_LIMIT = "iif({queue} IN (SELECT name FROM queues WHERE paused = 1), 0, {limit})"
 BEST_OF_QUEUE = (
     "SELECT priority, seq FROM jobs INDEXED BY jobs_claim WHERE state = 'queued' "
-    f"AND queue = {{queue}} AND {NOT_PAUSED} ORDER BY priority DESC, seq LIMIT {{limit}}"
+    f"AND queue = {{queue}} ORDER BY priority DESC, seq LIMIT {_OPEN_LIMIT}"
 )
 BEST_OF_TYPE = (
     "SELECT priority, seq FROM jobs INDEXED BY jobs_claim_type WHERE state = 'queued' "
-    f"AND queue = {{queue}} AND type = {{type}} AND {NOT_PAUSED} "
-    "ORDER BY priority DESC, seq LIMIT {limit}"
+    f"AND queue = {{queue}} AND type = {{type}} ORDER BY priority DESC, seq LIMIT {_OPEN_LIMIT}"
 )
 
-# every queue's best queued jobs (of the JSON list of types ?6); ?5 is the limit. The state
-# is tested as jobs_claim_all's predicate says it (0008_claim_every_queue.sql).
+# A claim of every queue reads at most its limit and WINDOW more entries of jobs_claim_all on
+# the writer: the paused queues' and other types' jobs ahead of the claimable ones are other
+# tenants' data, and walking all of them would make the claim (and every write queued behind
+# it) cost what they hold. A claim the window leaves short, the window full, claims the rest
+# through the listed path (`narrow`, on a reader).
+WINDOW = 256
+# the first ?5 + WINDOW queued jobs of all queues in claim order (the state tested as
+# jobs_claim_all's predicate says it: 0008_claim_every_queue.sql)
+_WINDOW = (
+    "SELECT priority, seq, queue, type FROM jobs INDEXED BY jobs_claim_all "
+    f"WHERE coalesce(state, '') = 'queued' ORDER BY priority DESC, seq LIMIT ?5 + {WINDOW}"
+)
+# the best ?5 of them that a claim may take (of the JSON list of types ?6)
 BEST_OF_ALL = (
-    "SELECT seq FROM jobs INDEXED BY jobs_claim_all "
-    "WHERE coalesce(state, '') = 'queued' {typed}"
-    f"AND {NOT_PAUSED} ORDER BY priority DESC, seq LIMIT ?5"
+    f"SELECT seq FROM ({_WINDOW}) WHERE {NOT_PAUSED} {{typed}}ORDER BY priority DESC, seq LIMIT ?5"
 )
 LEASE_BEST_OF_ALL = LEASE.format(chosen=BEST_OF_ALL.format(typed=""))
 LEASE_BEST_OF_ALL_TYPES = LEASE.format(
     chosen=BEST_OF_ALL.format(typed="AND type IN (SELECT value FROM json_each(?6)) ")
+)
+# whether at least ?1 + 1 queued jobs remain in jobs_claim_all (one index step per job)
+_QUEUED_PAST = (
+    "SELECT 1 FROM jobs INDEXED BY jobs_claim_all WHERE coalesce(state, '') = 'queued' "
+    "ORDER BY priority DESC, seq LIMIT 1 OFFSET ?1"
 )
 
 
@@ -145,6 +164,25 @@ def claim(
             return []
         rows = c.execute(LEASE.format(chosen=", ".join("?" for _ in chosen)), (*head, *chosen))
     return _opened(c, rows, now, worker)
+
+
+def claim_every_queue(
+    c: sqlite3.Connection, spec: ClaimSpec, lease_key: str, now: float, touch: bool = True
+) -> tuple[list[Job], bool]:
+    """A claim of every queue within its window: the jobs leased, and whether it was cut
+    short (fewer than spec.limit, with claimable jobs possibly beyond the window)."""
+    claimed = claim(c, spec, lease_key, now, touch)
+    return claimed, cut_short(c, spec, len(claimed))
+
+
+def cut_short(c: sqlite3.Connection, spec: ClaimSpec, leased: int) -> bool:
+    """Whether a claim of every queue that just leased `leased` jobs stopped at its window
+    short of spec.limit: the window was full, so more claimable jobs may lie beyond it. The
+    leased jobs left the index, so the window was full if limit + WINDOW - leased remain."""
+    if leased >= spec.limit:
+        return False
+    row = c.execute(_QUEUED_PAST, (spec.limit + WINDOW - leased - 1,)).fetchone()
+    return row is not None
 
 
 def _lease_best_of_all(spec: ClaimSpec, head: tuple[Any, ...]) -> tuple[str, tuple[Any, ...]]:

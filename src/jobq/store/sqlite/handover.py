@@ -52,8 +52,9 @@ WHERE NOT EXISTS (SELECT 1 FROM queues WHERE name = new.queue AND paused = 1)
 RETURNING {", ".join(JOB_COLUMNS)}"""
 
 
-def hand_over(c: sqlite3.Connection, job: Job, spec: ClaimSpec, lease_key: str,
-              now: float) -> Job | None:  # fmt: skip
+def hand_over(
+    c: sqlite3.Connection, job: Job, spec: ClaimSpec, lease_key: str, now: float
+) -> Job | None:
     """Insert `job` leased to the claim `spec` if the claim would have chosen it: the job as
     the claim got it (and `job.seq` set), or None, nothing written, if it would not."""
     assert spec.queues is not None  # can_hand_over: a claim of listed queues

@@ -63,9 +63,13 @@ def _insert_sql(head: str, width: int, rows: int, tail: str) -> str:
 
 
 def update_rows(
-    c: sqlite3.Connection, table: str, columns: Sequence[str], keys: Sequence[str],
-    rows: Sequence[Sequence[Any]], where: str = "",
-) -> int:  # fmt: skip
+    c: sqlite3.Connection,
+    table: str,
+    columns: Sequence[str],
+    keys: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    where: str = "",
+) -> int:
     """Set `columns` of the `table` rows matching `keys`, one row of `rows` each (the column
     values, then the key values), with `UPDATE ... FROM (VALUES ...)`; `where`: a further
     condition on the table's row. The number of rows changed."""

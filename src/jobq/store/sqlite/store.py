@@ -103,17 +103,36 @@ class SQLiteStore(Store):
 
     async def claim(self, spec: ClaimSpec, lease_key: str, now: float) -> list[Job]:
         async def write(touches: list[bool]) -> list[Job]:
-            claimed: list[Job] = []
-            touch, want = touches[0], spec
-            for _ in range(NARROWINGS):  # another claim may take the chosen jobs first
-                among = await self._narrowed(want)
-                claimed += await self._claim(want, lease_key, now, touch, among)
-                if not among or len(claimed) >= spec.limit:
-                    break
-                touch, want = False, replace(spec, limit=spec.limit - len(claimed))
+            if spec.queues is not None:
+                return await self._claim_listed(spec, lease_key, now, touches[0])
+            claimed: list[Job]
+            claimed, short = await self._write(
+                lambda c: sqlite_claim.claim_every_queue(c, spec, lease_key, now, touches[0])
+            )
+            if short:
+                claimed += await self._claim_beyond(spec, len(claimed), lease_key, now)
             return claimed
 
         return await recording(self._seen, [spec], now, write)
+
+    async def _claim_listed(self, spec: ClaimSpec, key: str, now: float, touch: bool) -> list[Job]:
+        """Claim up to spec.limit jobs of spec.queues."""
+        claimed: list[Job] = []
+        want = spec
+        for _ in range(NARROWINGS):  # another claim may take the chosen jobs first
+            among = await self._narrowed(want)
+            claimed += await self._claim(want, key, now, touch, among)
+            if not among or len(claimed) >= spec.limit:
+                break
+            touch, want = False, replace(spec, limit=spec.limit - len(claimed))
+        return claimed
+
+    async def _claim_beyond(self, spec: ClaimSpec, claimed: int, key: str, now: float) -> list[Job]:
+        """The rest of a claim of every queue that its window left short, having `claimed`
+        jobs: the listed claim of every queue by name, the names and the narrowing read on a
+        reader (sqlite_claim.WINDOW)."""
+        listed = replace(spec, queues=await self.queue_names(), limit=spec.limit - claimed)
+        return await self._claim_listed(listed, key, now, touch=False)
 
     async def _claim(
         self, spec: ClaimSpec, key: str, now: float, touch: bool, among: list[str] | None
@@ -137,11 +156,16 @@ class SQLiteStore(Store):
         async def write(touches: list[bool]) -> tuple[list[StepResult], list[Job]]:
             among = await self._narrowed(spec)
 
-            def both(c: sqlite3.Connection) -> tuple[list[StepResult], list[Job]]:
+            def both(c: sqlite3.Connection) -> tuple[list[StepResult], list[Job], bool]:
                 results = writes.transition(c, steps, now) if steps else []
-                return results, sqlite_claim.claim(c, spec, lease_key, now, touches[0], among)
+                claimed = sqlite_claim.claim(c, spec, lease_key, now, touches[0], among)
+                short = spec.queues is None and sqlite_claim.cut_short(c, spec, len(claimed))
+                return results, claimed, short
 
-            return await self._write(both)  # type: ignore[no-any-return]
+            results, claimed, short = await self._write(both)
+            if short:
+                claimed += await self._claim_beyond(spec, len(claimed), lease_key, now)
+            return results, claimed
 
         return await recording(self._seen, [spec], now, write)
 
@@ -155,7 +179,7 @@ class SQLiteStore(Store):
                     if handed is not None:
                         return [(jobs[0], True)], [[handed]]
                 return writes.insert(c, jobs, now), [
-                    sqlite_claim.claim(c, spec, key, now, touch, _new_work(spec, jobs))
+                    _claim_new_work(c, spec, key, now, touch, jobs)
                     for (spec, key), touch in zip(claims, touches, strict=True)
                 ]
 
@@ -296,15 +320,33 @@ class SQLiteStore(Store):
         await self._write(lambda c: writes.callback_failed(c, callback_id, next_at, error))
 
 
-def _hand_over(c: sqlite3.Connection, job: Job, spec: ClaimSpec, key: str, now: float,
-               touch: bool) -> Job | None:  # fmt: skip
+def _hand_over(
+    c: sqlite3.Connection, job: Job, spec: ClaimSpec, key: str, now: float, touch: bool
+) -> Job | None:
     """`job` inserted leased to the claim (sqlite_handover), or None and nothing written."""
-    c.execute("INSERT OR IGNORE INTO queues (name, paused, updated_at) VALUES (?, 0, ?)",
-              (job.queue, now))  # fmt: skip
+    c.execute(
+        "INSERT OR IGNORE INTO queues (name, paused, updated_at) VALUES (?, 0, ?)", (job.queue, now)
+    )
     handed = sqlite_handover.hand_over(c, job, spec, key, now)
     if handed is not None and touch:
         sqlite_claim.touch_worker(c, spec.worker, spec.queues, now)
     return handed
+
+
+def _claim_new_work(
+    c: sqlite3.Connection, spec: ClaimSpec, key: str, now: float, touch: bool, jobs: Sequence[Job]
+) -> list[Job]:
+    """The claim of a parked claim handed the new `jobs`. A claim of every queue that its
+    window leaves short claims the rest among the queues of that work (as a wide claim does:
+    it waited because its other queues had nothing)."""
+    if spec.queues is not None:
+        return sqlite_claim.claim(c, spec, key, now, touch, _new_work(spec, jobs))
+    claimed, short = sqlite_claim.claim_every_queue(c, spec, key, now, touch)
+    if not short:
+        return claimed
+    rest = replace(spec, limit=spec.limit - len(claimed))
+    queues = list(dict.fromkeys(job.queue for job in jobs))
+    return claimed + sqlite_claim.claim(c, rest, key, now, False, queues)
 
 
 def _new_work(spec: ClaimSpec, jobs: Sequence[Job]) -> list[str] | None:
