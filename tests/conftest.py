@@ -57,6 +57,27 @@ async def store(store_kind: str, tmp_path: Path) -> AsyncIterator[Store]:
     await drop_store(s)
 
 
+@pytest.fixture(scope="module")
+def module_pg_url() -> Iterator[str]:
+    """One migrated PostgreSQL database for a test module, emptied before each test that
+    takes `store_url` (see there)."""
+    url = pgdb.create_database_sync()
+    yield url
+    pgdb.drop_database_sync(url)
+
+
+@pytest.fixture
+def store_url(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """The `--db` URL of an empty, migrated database of each kind: a SQLite file in tmp_path,
+    or the module's PostgreSQL database emptied (a database per test would cost about a second
+    each, doubling a dialect suite's time; the tests of one module run one after another)."""
+    if store_kind == "sqlite":
+        return f"sqlite:///{tmp_path / 'jobq.db'}"
+    url = str(request.getfixturevalue("module_pg_url"))
+    pgdb.empty_database_sync(url)
+    return url
+
+
 @pytest.fixture
 def auth_store(store: Store) -> AuthStore:
     """The users, keys and grants in `store`'s database."""

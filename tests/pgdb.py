@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -80,6 +81,59 @@ async def drop_database(url: str) -> None:
     await _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+# what a fresh copy of the template holds: its migration records, and nothing else
+KEEP = ("schema_migrations",)
+_emptying: dict[str, str] = {}  # database URL -> the statements that empty it
+
+
+async def _emptying_sql(conn: Any) -> str:
+    """DELETE from every table but KEEP, referencing tables first; restart every sequence."""
+    rows = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+    tables = {r["tablename"] for r in rows} - set(KEEP)
+    for t in sorted(tables):  # called on a fresh copy: a seeded table must be kept, not emptied
+        assert not await conn.fetchval(f'SELECT count(*) FROM "{t}"'), f"{t} is seeded: KEEP it"
+    refs = await conn.fetch(
+        "SELECT conrelid::regclass::text AS child, confrelid::regclass::text AS parent"
+        " FROM pg_constraint WHERE contype = 'f' AND conrelid <> confrelid"
+    )
+    order = _children_first(tables, {(r["child"], r["parent"]) for r in refs})
+    sequences = await conn.fetch(
+        "SELECT sequencename, start_value FROM pg_sequences WHERE schemaname = 'public'"
+    )
+    deletes = [f'DELETE FROM "{t}";' for t in order]
+    restarts = [f"SELECT setval('\"{s[0]}\"', {s[1]}, false);" for s in sequences]
+    return "".join(deletes + restarts)
+
+
+def _children_first(tables: set[str], refs: set[tuple[str, str]]) -> list[str]:
+    """`tables` in an order where each comes before the tables it references."""
+    left, order = set(tables), []
+    while left:
+        free = sorted(t for t in left if not any(p == t and c in left for c, p in refs))
+        assert free, f"foreign keys in a cycle among {left}"
+        order += free
+        left -= set(free)
+    return order
+
+
+async def empty_database(url: str) -> None:
+    """Bring a database made by create_database() back to the template's state: every table
+    but the migration records emptied, every sequence restarted. Much cheaper than dropping
+    and creating a database (milliseconds, against about 0.3-1 s), for tests that share one."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url, timeout=5)
+    try:
+        if url not in _emptying:
+            _emptying[url] = await _emptying_sql(conn)
+        # a connection left open by the test before would hold its locks: fail, never hang
+        await conn.execute("SET lock_timeout = '10s'; SET synchronous_commit = off")
+        async with conn.transaction():
+            await conn.execute(_emptying[url])
+    finally:
+        await conn.close()
+
+
 async def drop_template() -> None:
     if _state.get("template") and not _state.get("error"):
         await _admin(f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)")
@@ -91,6 +145,10 @@ def create_database_sync(*, migrated: bool = True) -> str:
 
 def drop_database_sync(url: str) -> None:
     asyncio.run(drop_database(url))
+
+
+def empty_database_sync(url: str) -> None:
+    asyncio.run(empty_database(url))
 
 
 def drop_template_sync() -> None:

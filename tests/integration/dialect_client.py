@@ -6,7 +6,6 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,8 +17,9 @@ WAIT = 30.0  # generous: a loaded 2-core machine
 
 
 @asynccontextmanager
-async def app_client(tmp_path: Path, **config: Any) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(Config(db=f"sqlite:///{tmp_path / 'jobq.db'}", **config))
+async def app_client(db: str, **config: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of a running app on the database at `db` (conftest's `store_url`)."""
+    app = create_app(Config(db=db, **config))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:

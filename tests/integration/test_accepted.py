@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -17,8 +16,8 @@ B = "/accepted"
 
 
 @pytest.fixture
-async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    async with app_client(tmp_path, callback_allow=["127.0.0.0/8"]) as c:
+async def client(store_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with app_client(store_url, callback_allow=["127.0.0.0/8"]) as c:
         yield c
 
 
@@ -247,10 +246,10 @@ async def test_own_openapi_document(client):
     assert {"/jobs", "/jobs/{uuid}", "/want_job"} <= set(doc["paths"])
 
 
-async def test_want_job_hands_nothing_to_a_client_that_hung_up(tmp_path):
+async def test_want_job_hands_nothing_to_a_client_that_hung_up(tmp_path, store_url):
     """A long-polling want_job whose client has left gets no job: the job stays queued for
     the next worker instead of sitting out a lease (the native claim's rule)."""
-    async with running_app(tmp_path) as (app, c):
+    async with running_app(tmp_path, db=store_url) as (app, c):
         await enqueue(c, queue="q")  # the queue exists; its job goes, the claim then waits
         assert (await want(c)).status_code == 200
         call = RawCall(app, "POST", f"{B}/want_job", {"X-Accepted-Block-For": "30"}).start()

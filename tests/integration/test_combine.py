@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
 
 import pytest
 
@@ -149,17 +148,12 @@ async def engine() -> AsyncIterator[tuple[Engine, PostgresStore]]:
 
 
 async def test_many_workers_acknowledging_and_claiming_at_once_run_each_job_once(
-    engine: tuple[Engine, PostgresStore], monkeypatch: pytest.MonkeyPatch
+    engine: tuple[Engine, PostgresStore],
 ) -> None:
+    """Sixteen slots acknowledging and claiming at once (their requests go together in the
+    PostgreSQL store; how they are grouped is the combiner's own, tested above): every job
+    runs once and every acknowledgement lands."""
     eng, store = engine
-    sizes: list[int] = []
-    together = store._together
-
-    async def counted(requests: Sequence[Request]) -> Any:
-        sizes.append(len(requests))
-        return await together(requests)
-
-    monkeypatch.setattr(store._combiner, "_run_all", counted)
     await eng.enqueue([JobSpec(queue="q", type="t", payload=i) for i in range(300)])
     runs: dict[str, int] = {}
 
@@ -181,6 +175,5 @@ async def test_many_workers_acknowledging_and_claiming_at_once_run_each_job_once
 
     await asyncio.gather(*(slot(f"w{k % 2}") for k in range(16)))
     assert len(runs) == 300 and set(runs.values()) == {1}
-    assert max(sizes) > 1  # requests did go together
     [stats] = [s for s in await store.queue_stats() if s.name == "q"]
     assert {k: v for k, v in stats.counts.items() if v} == {"succeeded": 300}

@@ -1,4 +1,4 @@
-"""The Posit Connect dialect (seed 003) over HTTP, in process, on a real SQLite file: every
+"""The Posit Connect dialect (seed 003) over HTTP, in process, on each store: every
 route's success and every documented error, in Connect's error shape."""
 
 from __future__ import annotations
@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -49,8 +48,8 @@ class AsCaller:
 
 
 @pytest.fixture
-async def app(tmp_path: Path) -> AsyncIterator[FastAPI]:
-    app = create_app(Config(db=f"sqlite:///{tmp_path / 'jobq.db'}"))
+async def app(store_url: str) -> AsyncIterator[FastAPI]:
+    app = create_app(Config(db=store_url))
 
     async def unauthenticated() -> None:
         raise Unauthorized("authentication required: send an API key")

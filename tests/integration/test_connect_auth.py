@@ -42,8 +42,8 @@ class People:
 
 
 @pytest.fixture
-async def people(tmp_path: Path) -> AsyncIterator[People]:
-    async with running_app(tmp_path) as (app, client):
+async def people(tmp_path: Path, store_url: str) -> AsyncIterator[People]:
+    async with running_app(tmp_path, db=store_url) as (app, client):
         store = auth_store_of(app)
         names = ["root", "olga", "carl", "vic", "wendy", "eve"]
         keys = {n: await add_person(store, n, admin=n == "root") for n in names}

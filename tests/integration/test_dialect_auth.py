@@ -35,8 +35,8 @@ class People:
 
 
 @pytest.fixture
-async def people(tmp_path: Path) -> AsyncIterator[People]:
-    async with running_app(tmp_path, auth_fail_limit=3) as (app, client):
+async def people(tmp_path: Path, store_url: str) -> AsyncIterator[People]:
+    async with running_app(tmp_path, db=store_url, auth_fail_limit=3) as (app, client):
         store = auth_store_of(app)
         keys = {n: await add_person(store, n, admin=n == "root") for n in
                 ("root", "olga", "vic", "wendy", "eve")}  # fmt: skip

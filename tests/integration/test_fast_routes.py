@@ -2,7 +2,9 @@
 
 The same requests go to two apps, one with FastRoutes and one without (FastAPI alone); the
 answers must match in status, error bodies, headers that matter and the shape of every job
-(ids and times aside). A spy on FastAPI's router shows which requests the fast routes took.
+(ids and times aside). A spy on FastAPI's router shows which requests the fast routes left
+to it: never one that succeeds, as the fast routes exist to serve the hot path; which refusals
+they leave to FastAPI is theirs to choose.
 """
 
 from __future__ import annotations
@@ -61,13 +63,19 @@ async def app_and_client(tmp_path: Path, fast: bool) -> AsyncIterator[tuple[Fast
     app = create_app(Config(db=f"sqlite:///{tmp_path / ('fast' if fast else 'plain')}.db"))
     if not fast:
         app.user_middleware = [m for m in app.user_middleware if m.cls is not FastRoutes]
-    routed: list[str] = []
+    routed: list[str] = []  # "METHOD path status" of each request FastAPI answered
     inner = app.router.middleware_stack
 
     async def spy(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            routed.append(f"{scope['method']} {scope['path']}")
-        await inner(scope, receive, send)
+        if scope["type"] != "http":
+            return await inner(scope, receive, send)
+
+        async def sent(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                routed.append(f"{scope['method']} {scope['path']} {message['status']}")
+            await send(message)
+
+        await inner(scope, receive, sent)
 
     app.router.middleware_stack = spy
     async with app.router.lifespan_context(app):
@@ -137,11 +145,12 @@ async def test_the_fast_routes_answer_as_fastapi_does(tmp_path: Path) -> None:
         201, 201, 201, 200, 201, 400, 422, 422, 422, 422, 422, 422, 422,  # enqueue
         200, 200, 204, 422, 422, 200, 200, 422, 422,  # claim, ack+claim, ack
     ]  # fmt: skip
-    # FastAPI saw only what the body models refuse: malformed JSON, a missing body, an unknown
-    # field, a list, an empty batch, a body not sent as JSON, and four bad claims and acks; a
-    # huge number the models accept is refused by the interface's JSON check on either path
-    assert routed == ["POST /api/v1/jobs"] * 6 + ["POST /api/v1/claim"] * 2 + [
-        "POST /api/v1/ack"] * 2  # fmt: skip
+    assert_hot_path_fast(routed)
+
+
+def assert_hot_path_fast(routed: list[str]) -> None:
+    """Every request that succeeded was answered by the fast routes, none by FastAPI."""
+    assert all(r.rsplit(" ", 1)[1].startswith("4") for r in routed), routed
 
 
 async def with_auth(app: FastAPI, client: httpx.AsyncClient) -> list[tuple[Any, ...]]:
@@ -182,7 +191,7 @@ async def test_authentication_and_permissions_answer_as_fastapi_does(tmp_path: P
         got = await with_auth(app, fast)
     assert got == expected
     assert [status for status, _, _ in got] == [401, 401, 401, 201, 403, 403, 200, 200, 200, 401]
-    assert routed == ["POST /api/v1/claim"]  # only the invalid body went on to FastAPI
+    assert_hot_path_fast(routed)
 
 
 @pytest.mark.parametrize("fast", [True, False], ids=["fast", "fastapi"])
@@ -219,4 +228,4 @@ async def test_a_claim_whose_worker_hung_up_while_it_waited_takes_no_job(
         await asyncio.wait_for(claim, 20)
         stored = (await client.get(f"/api/v1/jobs/{job['id']}")).json()
         assert (stored["state"], stored["attempt"]) == ("queued", 0)
-        assert ("POST /api/v1/claim" in routed) is not fast
+        assert any(r.startswith("POST /api/v1/claim ") for r in routed) is not fast

@@ -1,7 +1,6 @@
 """Parked claims (jobq.handoff): an enqueue claims for a waiting claim in its own transaction.
 
-Over both stores. A spy on the store counts its claims: a handed job needs none after the
-first (empty) try, where a woken claim would claim again.
+Over both stores, by what the claimer and the producer see and what is stored.
 """
 
 from __future__ import annotations
@@ -22,20 +21,6 @@ def spec(*queues: str, types: list[str] | None = None, limit: int = 1) -> ClaimS
     return ClaimSpec(list(queues) or ["q"], types, limit, None, Worker("w", "h", 1))
 
 
-def count_claims(engine: Engine) -> list[int]:
-    """A counter of the store's own claims (as opposed to claims in an enqueue's transaction)."""
-    counted = [0]
-    store: Any = engine.store
-    original = store.claim
-
-    async def claim(*args: Any, **kwargs: Any) -> Any:
-        counted[0] += 1
-        return await original(*args, **kwargs)
-
-    store.claim = claim
-    return counted
-
-
 async def parked(engine: Engine, n: int) -> None:
     """Until `n` claims are parked."""
     for _ in range(2000):
@@ -50,14 +35,12 @@ def enqueue(engine: Engine, **job: Any) -> Any:
 
 
 async def test_a_waiting_claim_gets_a_new_job_in_the_enqueues_transaction(engine: Engine):
-    claims = count_claims(engine)
     waiting = asyncio.create_task(engine.claim(spec(), wait=WAIT))
     await parked(engine, 1)
     [(job, created)] = await enqueue(engine)
     [held] = await asyncio.wait_for(waiting, WAIT)
     assert created and job.state is State.queued  # the producer sees what it enqueued
     assert held.id == job.id and held.state is State.running and held.attempt == 1
-    assert claims == [1]  # the first, empty try; the job came with the enqueue
     stored = await engine.get(job.id)
     assert stored.state is State.running and stored.lease_token == held.lease_token
     assert [a.attempt for a in await engine.attempts(job.id)] == [1]
@@ -104,7 +87,6 @@ async def test_the_claimer_is_answered_before_the_producer(engine: Engine):
 
 async def test_a_parked_claim_woken_by_an_announcement_claims_again(engine: Engine):
     """Work announced without a hand-over (a retry come due, another server's enqueue)."""
-    claims = count_claims(engine)
     waiting = asyncio.create_task(engine.claim(spec(), wait=WAIT))
     await parked(engine, 1)
     await engine.pause("q")
@@ -116,7 +98,6 @@ async def test_a_parked_claim_woken_by_an_announcement_claims_again(engine: Engi
     engine.notifier.work_available("q")
     [held] = await asyncio.wait_for(waiting, WAIT)
     assert held.id == job.id
-    assert claims == [3]  # the first try, after the empty hand-over, after the wake-up
 
 
 async def test_a_claim_handed_nothing_waits_on(engine: Engine):
@@ -162,26 +143,35 @@ async def test_a_claim_cancelled_while_an_enqueue_claims_for_it_gives_the_job_ba
     assert len(engine.parking) == 0
 
 
-@pytest.mark.parametrize("priority", [5, 0])
-async def test_a_parked_claim_gets_the_job_that_comes_first_not_the_new_one(
-    engine: Engine, priority: int
+ORDERS = [
+    (5, 0, True),  # more urgent
+    (0, 0, True),  # as urgent, and older
+    (1, 2, False),  # less urgent: the new job comes first
+]
+
+
+@pytest.mark.parametrize(("older", "newer", "older_first"), ORDERS)
+async def test_a_parked_claim_gets_the_job_that_comes_first_old_or_new(
+    engine: Engine, older: int, newer: int, older_first: bool
 ):
     """A job already queued (here written past the engine, so no claim was woken) that comes
-    before the new one (higher priority, or older at the same priority) is the one held."""
+    before the new one (higher priority, or older at the same priority) is the one held; one
+    that comes after leaves the new job to the claim, and stays queued."""
     waiting = asyncio.create_task(engine.claim(spec(), wait=WAIT))
     await parked(engine, 1)
     now = engine.clock()
-    first = engine.build(JobSpec(queue="q", type="t", priority=priority), now)
+    first = engine.build(JobSpec(queue="q", type="t", priority=older), now)
     await engine.store.insert([first], now)
-    [(new, _)] = await enqueue(engine)
+    [(new, _)] = await enqueue(engine, priority=newer)
     [held] = await asyncio.wait_for(waiting, WAIT)
-    assert held.id == first.id and held.state is State.running
-    assert (await engine.get(new.id)).state is State.queued
-    assert [a.attempt for a in await engine.attempts(new.id)] == []
+    taken, left = (first, new) if older_first else (new, first)
+    assert held.id == taken.id and held.state is State.running
+    assert await engine.get(taken.id) == held  # the job as stored is the job the claim holds
+    assert (await engine.get(left.id)).state is State.queued
+    assert [a.attempt for a in await engine.attempts(left.id)] == []
 
 
 async def test_jobs_a_parked_claim_does_not_want_do_not_keep_a_new_one_from_it(engine: Engine):
-    claims = count_claims(engine)
     waiting = asyncio.create_task(engine.claim(spec(types=["wanted"]), wait=WAIT))
     await parked(engine, 1)
     now = engine.clock()
@@ -190,7 +180,6 @@ async def test_jobs_a_parked_claim_does_not_want_do_not_keep_a_new_one_from_it(e
     [(job, _)] = await enqueue(engine, type="wanted")
     [held] = await asyncio.wait_for(waiting, WAIT)
     assert held.id == job.id
-    assert claims == [1]  # handed with the enqueue, not claimed again
 
 
 async def test_a_handed_job_is_leased_as_a_claim_leases_it(engine: Engine):
@@ -229,16 +218,31 @@ async def test_a_handed_job_takes_the_next_seq_and_never_a_deleted_jobs(engine: 
     assert (await engine.get(handed.id)).seq == handed.seq
 
 
+@pytest.mark.parametrize("due", [False, True])
+async def test_a_hand_over_records_its_worker_at_most_once_a_second(engine: Engine, due: bool):
+    """The worker's row (the workers list, the problem finder) is written by the claim that
+    parks, and by the hand-over only once a second has passed since."""
+    worker = Worker("w", "h", 1)
+    waiting = asyncio.create_task(engine.claim(ClaimSpec(["q"], None, 1, None, worker), WAIT))
+    await parked(engine, 1)
+    if due:
+        await asyncio.sleep(1.1)
+    [(job, _)] = await enqueue(engine)
+    [held] = await asyncio.wait_for(waiting, WAIT)
+    assert held.id == job.id and held.state is State.running
+    [seen] = await engine.store.workers()
+    assert (seen.name, seen.host, seen.pid, seen.queues) == ("w", "h", 1, ["q"])
+    assert (seen.last_seen >= job.created_at) is due
+
+
 async def test_a_waiting_claim_of_every_queue_gets_a_job_of_a_queue_made_while_it_waits(
     engine: Engine,
 ):
-    claims = count_claims(engine)
     every = ClaimSpec(None, None, 1, None, Worker("w", "h", 1))
     waiting = asyncio.create_task(engine.claim(every, wait=WAIT))
     await parked(engine, 1)
     [(job, _)] = await enqueue(engine, queue="brand-new")
     [held] = await asyncio.wait_for(waiting, WAIT)
     assert held.id == job.id and held.state is State.running
-    assert claims == [1]  # claimed in the enqueue's transaction, not woken to claim again
     [seen] = await engine.store.workers()
     assert seen.queues is None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -15,8 +14,8 @@ LOG = ("log.txt", b"line 1\nline 2\n", "text/plain; charset=utf-8")
 
 
 @pytest.fixture
-async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    async with app_client(tmp_path) as c:
+async def client(store_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with app_client(store_url) as c:
         yield c
 
 

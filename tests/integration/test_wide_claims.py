@@ -1,19 +1,15 @@
 """A claim over many queues (Titan 0.3 `GET /jobs`, Accepted `want_job` with no queue named: every
-queue the caller may work on) takes the best jobs of all of them, and on SQLite it costs the
-single writer about what a claim over one queue costs: the queues are narrowed on a reader."""
+queue the caller may work on) takes the best jobs of all of them, on both stores; on SQLite the
+queues are narrowed through the claim index."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
-import time
 from pathlib import Path
-from typing import Any
-
-import pytest
 
 from jobq.engine import Engine, JobSpec
 from jobq.model import ClaimSpec, Worker
-from jobq.notify import Notifier
 from jobq.store.base import Store
 from jobq.store.sqlite import SQLiteStore
 from jobq.store.sqlite import claim as sqlite_claim
@@ -50,75 +46,35 @@ async def test_a_claim_over_hundreds_of_queues_takes_the_best_jobs_of_all(
     assert await engine.claim(_spec(5)) == []
 
 
-@pytest.fixture
-async def sqlite_engine(tmp_path: Path) -> Any:
-    store = SQLiteStore(str(tmp_path / "jobq.db"))
-    await store.open()
-    yield Engine(store, Notifier())
-    await store.close()
-
-
-def _writer_statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every statement a claim runs on the writer's connection."""
-    statements: list[str] = []
-    original = sqlite_claim.claim
-
-    def claim(c: sqlite3.Connection, *args: Any) -> Any:
-        c.set_trace_callback(statements.append)
-        try:
-            return original(c, *args)
-        finally:
-            c.set_trace_callback(None)
-
-    monkeypatch.setattr(sqlite_claim, "claim", claim)
-    return statements
-
-
-async def test_a_wide_claim_costs_the_sqlite_writer_a_few_statements(
-    sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    engine = sqlite_engine
+async def test_a_claim_over_thousands_of_queues_takes_their_jobs_in_order(engine: Engine) -> None:
     many = [f"m{i:05}" for i in range(5_000)]
     await engine.enqueue([JobSpec(queue=q, type="t") for q in many[::50]])
-    statements = _writer_statements(monkeypatch)
-    started = time.perf_counter()
     claimed = await engine.claim(ClaimSpec(many, None, 2, None, Worker("w")))
-    assert [j.queue for j in claimed] == [many[0], many[50]]
-    assert 0 < len(statements) <= 6, statements[:10]
-    assert time.perf_counter() - started < 60  # a sanity bound, not a speed target
+    assert [j.queue for j in claimed] == [many[0], many[50]]  # as urgent: the oldest first
+    rest = await engine.claim(ClaimSpec(many[::-1], None, 500, None, Worker("w")))
+    assert [j.queue for j in rest] == many[100::50]
+    assert await engine.claim(ClaimSpec(many, None, 1, None, Worker("w"))) == []
 
 
-async def test_the_narrowing_reads_each_queue_through_the_claim_index(
-    sqlite_engine: Engine,
-) -> None:
-    store = sqlite_engine.store
-    assert isinstance(store, SQLiteStore)
-
-    def plan(c: sqlite3.Connection) -> list[str]:
-        rows = c.execute(f"EXPLAIN QUERY PLAN {sqlite_claim.HEADS}", ('["a", "b"]', 1))
-        return [r[3] for r in rows]
-
-    steps = await store._readers.run(plan)
+async def test_the_narrowing_reads_each_queue_through_the_claim_index(tmp_path: Path) -> None:
+    """The query plan is the contract here: a claim over thousands of queues stays cheap only
+    while SQLite reads each queue's head through the claim index (an index step per queue)
+    rather than scanning the jobs; no answer shows the difference, and timing it on a shared
+    machine would be flaky."""
+    steps = [s for _, _, s in await _sqlite_plan(tmp_path, sqlite_claim.HEADS, ('["a", "b"]', 1))]
     assert any("USING INDEX jobs_claim" in s or "USING COVERING INDEX jobs_claim" in s
                for s in steps), steps  # fmt: skip
     assert not any(s.startswith("SCAN j") or s == "SCAN jobs" for s in steps), steps
 
 
-async def test_a_claim_of_every_queue_walks_one_index_in_claim_order(
-    sqlite_engine: Engine,
-) -> None:
+async def test_a_claim_of_every_queue_walks_one_index_in_claim_order(tmp_path: Path) -> None:
     """No list of queues and no read of each queue: the first queued jobs of all queues, in
     claim order, through jobs_claim_all alone (the paused queues through their own small
-    index); the only sort is of that window's claimable jobs, never of every queued job."""
-    store = sqlite_engine.store
-    assert isinstance(store, SQLiteStore)
-
-    def plan(c: sqlite3.Connection) -> list[tuple[int, int, str]]:
-        params = (None, "key", 1.0, "{}", 1)
-        rows = c.execute(f"EXPLAIN QUERY PLAN {sqlite_claim.LEASE_BEST_OF_ALL}", params)
-        return [(r[0], r[1], r[3]) for r in rows]
-
-    rows = await store._readers.run(plan)
+    index); the only sort is of that window's claimable jobs, never of every queued job. The
+    plan is the contract, as above: it keeps such a claim's cost independent of how many
+    queues and queued jobs there are."""
+    params = (None, "key", 1.0, "{}", 1)
+    rows = await _sqlite_plan(tmp_path, sqlite_claim.LEASE_BEST_OF_ALL, params)
     steps = [s for _, _, s in rows]
     detail = {node: s for node, _, s in rows}
     under = {s: detail.get(parent, "") for _, parent, s in rows}
@@ -128,3 +84,14 @@ async def test_a_claim_of_every_queue_walks_one_index_in_claim_order(
     sorts = [s for s in steps if "TEMP B-TREE" in s]
     assert sorts == ["USE TEMP B-TREE FOR ORDER BY"], steps
     assert not under[sorts[0]].startswith("CO-ROUTINE"), rows
+
+
+async def _sqlite_plan(
+    tmp_path: Path, sql: str, params: tuple[object, ...]
+) -> list[tuple[int, int, str]]:
+    """SQLite's plan for `sql` in a freshly migrated database: (node, parent, detail) rows."""
+    store = SQLiteStore(str(tmp_path / "jobq.db"))
+    await store.open()  # migrated
+    await store.close()
+    with contextlib.closing(sqlite3.connect(tmp_path / "jobq.db")) as c:
+        return [(r[0], r[1], r[3]) for r in c.execute(f"EXPLAIN QUERY PLAN {sql}", params)]

@@ -1,4 +1,4 @@
-"""The in-process notifier: a listener of many queues holds them as one set."""
+"""The in-process notifier: a listener is woken by any queue it listens to, and forgotten after."""
 
 from __future__ import annotations
 
@@ -16,24 +16,26 @@ async def test_a_listener_of_many_queues_is_woken_by_any_of_them_and_forgotten_a
         assert not listener.woken
         notifier.work_available(f"q{WIDE * 5}")
         assert listener.woken
-        assert "queue:q7" not in notifier._channels  # held as one set, not filed per queue
     assert not notifier.has_listeners("queue:q7") and not notifier.has_listeners("job:1")
     assert notifier.waiting("queue:") == 0
 
 
-async def test_a_listener_of_a_few_queues_is_filed_under_each_channel() -> None:
+async def test_a_listener_of_a_few_queues_is_woken_by_each_and_forgotten_after() -> None:
     notifier = Notifier()
     with notifier.listen([], ["a", "b"]) as listener:
-        assert set(notifier._channels) == {"queue:a", "queue:b"}
+        assert notifier.has_listeners("queue:a") and notifier.has_listeners("queue:b")
+        assert not notifier.has_listeners("queue:c") and notifier.waiting("queue:") == 1
+        notifier.work_available("c")
+        assert not listener.woken
         notifier.work_available("b")
         assert listener.woken
-    assert notifier._channels == {}
+    assert not notifier.has_listeners("queue:a") and not notifier.has_listeners("queue:b")
 
 
-async def test_a_listener_of_every_queue_holds_no_names_and_is_woken_by_any_queue() -> None:
+async def test_a_listener_of_every_queue_is_woken_by_any_queue() -> None:
     notifier = Notifier()
     with notifier.listen(["job:1"], None) as listener:
-        assert notifier._channels.keys() == {"job:1"} and notifier._wide == []
+        assert notifier.has_listeners("job:1")
         assert notifier.has_listeners("queue:made-just-now")
         assert not notifier.has_listeners("job:2")
         assert notifier.waiting("queue:") == 1 and notifier.waiting("queue:x") == 1

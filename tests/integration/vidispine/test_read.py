@@ -176,9 +176,11 @@ def basic(user: str, key: str) -> dict[str, str]:
     return {**JSON, "Authorization": f"Basic {token}"}
 
 
-async def test_user_true_lists_only_the_callers_jobs_and_others_are_hidden(tmp_path: Path):
+async def test_user_true_lists_only_the_callers_jobs_and_others_are_hidden(
+    tmp_path: Path, store_url: str
+):
     """With users, Vidispine speaks HTTP basic (user name + key); jobq's roles apply."""
-    async with running_app(tmp_path) as (app, c):
+    async with running_app(tmp_path, db=store_url) as (app, c):
         store = auth_store_of(app)
         root = basic("root", await add_person(store, "root", admin=True))
         ada = basic("ada", await add_person(store, "ada"))
