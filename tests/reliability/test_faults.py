@@ -39,14 +39,13 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 
 def fill(path: Path) -> int:
-    """Write zeros to `path` until the disk is full; the bytes written."""
+    """Write zeros to `path` until the disk is full; the bytes written. Unbuffered: a
+    buffered file would try its unwritten rest again on close, and fail there."""
     written = 0
-    with open(path, "wb") as f:
+    with open(path, "wb", buffering=0) as f:
         try:
-            while True:
-                f.write(b"\0" * 65536)
-                f.flush()
-                written += 65536
+            while chunk := f.write(b"\0" * 65536):
+                written += chunk
         except OSError:
             pass
     return written
