@@ -24,7 +24,8 @@ try:
     import asyncpg
 except ImportError as exc:  # pragma: no cover - exercised through a subprocess test
     raise ImportError(
-        "PostgreSQL support needs the asyncpg driver: pip install 'jobq[postgres]'"
+        "PostgreSQL support needs the asyncpg driver: pip install asyncpg (or, in jobq's "
+        "checkout, pip install -e '.[postgres]')"
     ) from exc
 
 T = TypeVar("T")
