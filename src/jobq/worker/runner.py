@@ -50,7 +50,7 @@ ACK_LINGER = 0.005  # seconds a finished job waits for others to share its ackno
 CLAIM_LINGER = 0.005  # seconds freed slots gather before a claim smaller than half a batch
 MIN_CLAIMS = 4  # claims in flight whatever the batch, and all an idle worker keeps polling
 MAX_CLAIMS = 64  # and never more
-COMMAND_TYPES = ("command", "default")
+COMMAND_TYPE = "command"  # the type the worker runs as a command besides its tasks
 # jobs that run under this many seconds on average are claimed a batch ahead (by default):
 # the next batch's round trip overlaps the end of this one, and a held job waits about one
 # job's run time for its slot; longer jobs are left for idle workers to take
@@ -70,7 +70,9 @@ class Runner:
         self.batch = settings.batch or min(settings.concurrency, 100)
         name = settings.name or f"{socket.gethostname()}-{os.getpid()}"
         self.me = WorkerId(name, socket.gethostname(), os.getpid())
-        self.types = sorted({*app.tasks, *COMMAND_TYPES}) if app.tasks else list(COMMAND_TYPES)
+        # a claim names the types this worker can run and no other: a job of any other type
+        # waits for a worker that can (and shows as a no_worker problem meanwhile)
+        self.types = sorted({*app.tasks, COMMAND_TYPE})
         self.heartbeats = Heartbeats(client)
         # acknowledgements wait ACK_LINGER for a claim to carry them (batch-full never hurries
         # them out on their own: a claim is due as soon as a job ends and frees its slot)
