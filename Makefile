@@ -2,6 +2,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 DB ?= ./jobq.db
+# `make run HOST=... PORT=...`; set with `=`, not `?=`, so a shell's own HOST (the machine's
+# name, in tcsh) or PORT in the environment does not change where jobq listens
+HOST = 127.0.0.1
+PORT = 8080
 
 .PHONY: run test lint typecheck unit venv dev clean bench reliability
 
@@ -20,9 +24,10 @@ $(VENV)/.dev-installed: pyproject.toml
 venv: $(VENV)/.installed
 dev: $(VENV)/.dev-installed
 
+# make run HOST=0.0.0.0 PORT=9000 DB=/var/lib/jobq.db; the `jobq` command is .venv/bin/jobq
 run: $(VENV)/.installed
-	@echo "jobq: API docs at http://127.0.0.1:8080/docs (native API under /api/v1)"
-	$(VENV)/bin/jobq serve --db sqlite:///$(DB) --host 127.0.0.1 --port 8080
+	@echo "jobq: dashboard at http://$(HOST):$(PORT)/ui, API docs at /docs (native API under /api/v1)"
+	$(VENV)/bin/jobq serve --db sqlite:///$(DB) --host $(HOST) --port $(PORT)
 
 lint: dev
 	$(VENV)/bin/ruff check src tests bench

@@ -61,7 +61,8 @@ def test_env_and_cwd_reach_the_command(
 ) -> None:
     start_worker()
     script = "import os; print(os.environ['GREETING'], os.getcwd())"
-    job = client.enqueue(payload={"argv": [PY, "-c", script], "env": {"GREETING": "hello"},
+    job = client.enqueue(type="command",
+                         payload={"argv": [PY, "-c", script], "env": {"GREETING": "hello"},
                                   "cwd": str(tmp_path)})  # fmt: skip
     assert client.get(job.id, wait=120).state == "succeeded"
     assert [e.text for e in client.logs(job.id).entries] == [f"hello {tmp_path}"]

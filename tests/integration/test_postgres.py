@@ -147,7 +147,7 @@ def test_serve_explains_a_missing_driver() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60, env={**os.environ, "COLUMNS": "200"})  # fmt: skip
     assert done.returncode == 2
-    assert "pip install 'jobq[postgres]'" in done.stdout + done.stderr
+    assert "pip install -e '.[postgres]'" in done.stdout + done.stderr
 
 
 # --- many nodes, one database ---

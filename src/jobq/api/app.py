@@ -13,6 +13,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Depends, FastAPI, params
+from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.telemetry import TelemetryConfig
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -153,6 +154,18 @@ def dialect_links(config: Config) -> str:
     return "\n\nDialects, each with its own OpenAPI document:\n\n" + "\n".join(lines)
 
 
+def add_front_door(app: FastAPI, config: Config) -> None:
+    """`GET /` leads a browser to the dashboard, unless an interface is mounted at the root:
+    then `/` is that interface's."""
+    if any(prefix_of(config, i) == "" for i in interfaces()):
+        return
+
+    async def front_door() -> RedirectResponse:
+        return RedirectResponse("/ui", status_code=307)
+
+    app.add_api_route("/", front_door, methods=["GET"], include_in_schema=False)
+
+
 def make_notifier(store: Store) -> Notifier:
     make = getattr(store, "make_notifier", None)
     return make() if make is not None else Notifier()
@@ -237,6 +250,7 @@ def create_app(config: Config) -> FastAPI:
     app.include_router(session.router, prefix="/ui", tags=["dashboard"])
     web.mount(app, "/ui", config.mounts.get("native", "/api/v1"))
     apidocs.mount(app, "/ui")
+    add_front_door(app, config)
     app.add_api_route("/healthz", native.healthz, methods=["GET"], tags=["health"])
     app.add_api_route("/readyz", native.readyz, methods=["GET"], tags=["health"])
     errors.install(app, shapes)

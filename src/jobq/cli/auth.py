@@ -68,9 +68,28 @@ def users_add(
     admin: Annotated[bool, typer.Option("--admin", help="May do everything.")] = False,
     db: Db = DEFAULT_DB,
 ) -> None:
-    """Add a user (then give it a key: jobq keys create NAME)."""
-    on_store(db, lambda s: service.add_user(s, name, admin, time.time()))
+    """Add a user (then give it a key: jobq keys create NAME). The first user turns
+    authentication on."""
+
+    async def add(store: AuthStore) -> bool:
+        first = not await store.has_users()
+        await service.add_user(store, name, admin, time.time())
+        return first
+
+    first = on_store(db, add)
     console.print(f"user {name} added{' (administrator)' if admin else ''}")
+    if first:
+        console.print(AUTH_ON.format(name=name), highlight=False)
+
+
+AUTH_ON = """\
+This is the first user: authentication is now on, for every interface. Each request needs
+an API key (jobq keys create {name}); the running server applies it at once.
+- Running workers without a key get 401: they stay up, log it and retry; the jobs they run
+  go back to their queues when their leases run out. Restart them with --key or JOBQ_KEY
+  (the key of a user with the worker role on their queues: jobq queues grant QUEUE USER worker).
+- Clients and scripts need a key too (--key, JOBQ_KEY, jobq.Client(url, key=...)); the
+  dashboard asks for one at /ui/login."""
 
 
 @users_app.command("ls")

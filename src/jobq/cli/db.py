@@ -36,8 +36,8 @@ def db_migrate(
     check_db_url(db)
     try:
         applied = migrate_db(db)
-    except JobqError as exc:
-        console.print(exc.message, style="red")
+    except JobqError as exc:  # one line on stderr: what is wrong, and what to do
+        typer.secho(exc.message, err=True, fg="red")
         raise typer.Exit(1) from None
     if applied:
         console.print(f"applied migrations {', '.join(str(v) for v in applied)}")

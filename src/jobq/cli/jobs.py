@@ -32,12 +32,13 @@ from jobq.cli.common import (
 )
 
 jobs_app = typer.Typer(help="Inspect and steer jobs.", no_args_is_help=True)
+TYPE_HELP = "Job type [default: command for a payload with argv, else default]."
 
 
 def enqueue(
     queue: Annotated[str, typer.Argument(help="Queue to put the job in.")],
     payload: Annotated[str, typer.Argument(help="JSON payload ('-' reads stdin).")] = "null",
-    type: Annotated[str, typer.Option("--type", help="Job type.")] = "default",
+    type: Annotated[str | None, typer.Option("--type", help=TYPE_HELP)] = None,
     priority: Annotated[int, typer.Option(help="Bigger runs first.")] = 0,
     delay: Annotated[float | None, typer.Option(help="Seconds before it may run.")] = None,
     meta: Annotated[list[str] | None, typer.Option(help="KEY=VALUE metadata (repeatable).")] = None,
@@ -48,7 +49,8 @@ def enqueue(
 ) -> None:
     """Enqueue one job."""
     text = sys.stdin.read() if payload == "-" else payload
-    body = {**_new_job(queue, type, priority, delay, meta), "payload": json_arg(text)}
+    data = json_arg(text)
+    body = {**_new_job(queue, _type_of(type, data), priority, delay, meta), "payload": data}
     job = call("POST", url, key, "/jobs", json=body)
     if wait:
         path = f"/jobs/{seg(job['id'])}"
@@ -63,7 +65,7 @@ def enqueue_many(
     source: Annotated[
         str, typer.Argument(help="JSON lines, one job's payload each ('-' reads stdin).")
     ],
-    type: Annotated[str, typer.Option("--type", help="Job type of every job.")] = "default",
+    type: Annotated[str | None, typer.Option("--type", help=TYPE_HELP)] = None,
     priority: Annotated[int, typer.Option(help="Bigger runs first.")] = 0,
     delay: Annotated[float | None, typer.Option(help="Seconds before they may run.")] = None,
     meta: Annotated[list[str] | None, typer.Option(help="KEY=VALUE metadata (repeatable).")] = None,
@@ -77,12 +79,15 @@ def enqueue_many(
     from jobq.client import Client, ClientError
 
     payloads = _payload_lines(source)
-    common = _new_job(queue, type, priority, delay, meta)
+    common = _new_job(queue, "default", priority, delay, meta)
     ids: list[str] = []
     with Client(url, key=key) as client, Progress(console=Console(stderr=True)) as progress:
         bar = progress.add_task(f"enqueue into {escape(queue)}", total=len(payloads))
         for start in range(0, len(payloads), batch):
-            jobs = [{**common, "payload": p} for p in payloads[start : start + batch]]
+            jobs = [
+                {**common, "type": _type_of(type, p), "payload": p}
+                for p in payloads[start : start + batch]
+            ]
             try:
                 ids += [r.id for r in client.enqueue_receipts(jobs)]
             except ClientError as exc:
@@ -95,6 +100,14 @@ def enqueue_many(
         print(json.dumps({"queue": queue, "ids": ids}))
     else:
         console.print(f"enqueued {len(ids)} jobs into {queue}")
+
+
+def _type_of(given: str | None, payload: Any) -> str:
+    """The type a job gets: the one given, else `command` for a payload with argv (what
+    `jobq worker` runs as a command), else `default`."""
+    if given is not None:
+        return given
+    return "command" if isinstance(payload, dict) and "argv" in payload else "default"
 
 
 def _new_job(

@@ -13,8 +13,11 @@ users, keys, queues grant|revoke|owner
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
+from jobq import __version__
 from jobq.cli.auth import register as register_auth
 from jobq.cli.db import db_app
 from jobq.cli.jobs import enqueue, enqueue_many, jobs_app
@@ -23,6 +26,26 @@ from jobq.cli.serve import serve
 from jobq.cli.worker import worker
 
 app = typer.Typer(help="jobq: an HTTP job server.", no_args_is_help=True, add_completion=False)
+
+
+def show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"jobq {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=show_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """jobq: an HTTP job server."""
+
+
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(queues_app, name="queues")
 register_auth(app, queues_app)  # users, keys, queues grant|revoke|owner

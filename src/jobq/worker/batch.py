@@ -3,7 +3,9 @@
 A `Batcher` collects items and sends them in one request when `max_batch` are waiting or
 `linger` seconds after the first one arrived, one request in flight at a time so the server
 sees them in the order they were put. A failed send is retried while the server is
-unreachable or unavailable, then given up (the lease running out recovers the job).
+unreachable or unavailable, then given up (the lease running out recovers the job). A send
+the server refuses for the worker's key (401, 403) is retried every AUTH_RETRY seconds while
+`retry_refused(batch)` says it is still worth it, and given up otherwise.
 """
 
 from __future__ import annotations
@@ -14,11 +16,18 @@ from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from typing import Generic, TypeVar
 
-from jobq.client.errors import ClientError, ServerUnavailable, TransportError
+from jobq.client.errors import (
+    ClientError,
+    Forbidden,
+    ServerUnavailable,
+    TransportError,
+    Unauthorized,
+)
 
 T = TypeVar("T")
 log = logging.getLogger("jobq.worker")
 RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0, 4.0, 8.0)
+AUTH_RETRY = 5.0
 
 
 class Batcher(Generic[T]):
@@ -29,12 +38,14 @@ class Batcher(Generic[T]):
         linger: float,
         max_pending: int | None = None,
         what: str = "batch",
+        retry_refused: Callable[[list[T]], bool] | None = None,
     ) -> None:
         self._send = send
         self.max_batch = max(1, max_batch)
         self.linger = linger
         self.max_pending = max_pending or 20 * self.max_batch
         self.what = what
+        self.retry_refused = retry_refused
         self._items: list[T] = []
         self._wake = asyncio.Event()
         self._hurry = asyncio.Event()
@@ -103,18 +114,32 @@ class Batcher(Generic[T]):
                 return
 
     async def _deliver(self, batch: list[T]) -> None:
-        for delay in (*RETRY_DELAYS, None):
+        delays = iter(RETRY_DELAYS)
+        while True:
             try:
                 await self._send(batch)
                 return
             except (TransportError, ServerUnavailable) as exc:
+                delay = next(delays, None)
                 if delay is None:
                     log.error("giving up on a %s of %d: %s", self.what, len(batch), exc)
                     return
-                await asyncio.sleep(delay)
+            except (Unauthorized, Forbidden) as exc:
+                if self.retry_refused is None or not self.retry_refused(batch):
+                    log.error("the server refused a %s of %d: %s", self.what, len(batch), exc)
+                    return
+                log.warning(
+                    "the server refused a %s of %d (%s): retrying in %g s",
+                    self.what,
+                    len(batch),
+                    exc.status,
+                    AUTH_RETRY,
+                )
+                delay = AUTH_RETRY
             except ClientError as exc:
                 log.error("the server refused a %s of %d: %s", self.what, len(batch), exc)
                 return
             except Exception:
                 log.exception("could not send a %s of %d", self.what, len(batch))
                 return
+            await asyncio.sleep(delay)

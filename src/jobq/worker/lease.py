@@ -8,7 +8,9 @@ progress soon after a task reports it, and asks a job to stop when the server sa
 - `cancel_requested` in the answer: stop, then confirm with fail (the job ends cancelled);
 - 409 `stale_lease` or 404: the job is no longer ours (expired, deadline, deleted): stop and
   report nothing;
-- the job's deadline passed on our clock: stop, then fail with `deadline_exceeded`.
+- the job's deadline passed on our clock: stop, then fail with `deadline_exceeded`;
+- 401 or 403 (the server stopped taking this worker's key) until the lease has run out on our
+  clock: stop and report nothing (the server gives the job to another attempt).
 """
 
 from __future__ import annotations
@@ -22,7 +24,14 @@ from enum import StrEnum
 from typing import Any
 
 from jobq.client import AsyncClient, ClaimedJob
-from jobq.client.errors import Conflict, NotFound, ServerError, TransportError
+from jobq.client.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    ServerError,
+    TransportError,
+    Unauthorized,
+)
 
 log = logging.getLogger("jobq.worker")
 PROGRESS_EVERY = 0.25  # at most this often a progress update goes out on its own
@@ -46,6 +55,7 @@ class Lease:
         self.interval = min(max(job.lease_seconds / 3.0, 0.05), MAX_INTERVAL)
         now = time.monotonic()
         self.next_beat = now + self.interval
+        self.expires = now + job.lease_seconds  # on our clock; moved on by each heartbeat
         self.deadline = _monotonic_deadline(job)
         self.stop_reason: StopReason | None = None
         self.progress: dict[str, Any] | None = None
@@ -129,18 +139,22 @@ class Heartbeats:
     async def beat(self, lease: Lease) -> None:
         """Renew one lease now (sending pending progress); stops the job if the server says."""
         progress = None if lease.progress_sent else lease.progress
-        lease.progress_sent, lease.last_sent = True, time.monotonic()
+        sent = time.monotonic()
+        lease.progress_sent, lease.last_sent = True, sent
         try:
             answer = await self.client.heartbeat(lease.job.id, lease.token, progress)
         except (Conflict, NotFound) as exc:
             log.warning("job %s is no longer ours (%s): stopping it", lease.job.id, exc.code)
             lease.stop(StopReason.lost)
+        except (Unauthorized, Forbidden) as exc:
+            self._refused(lease, exc, progress)
         except (TransportError, ServerError) as exc:
             log.warning("heartbeat of job %s failed: %s", lease.job.id, exc)
             if progress is not None:
                 lease.progress_sent = False
             lease.next_beat = time.monotonic() + min(lease.interval, RETRY_AFTER)
         else:
+            lease.expires = sent + lease.job.lease_seconds
             lease.next_beat = time.monotonic() + lease.interval
             if answer.cancel_requested:
                 log.info("job %s: cancel requested, stopping it", lease.job.id)
@@ -148,6 +162,23 @@ class Heartbeats:
         finally:
             lease.beating = False
             self.poke()
+
+    def _refused(self, lease: Lease, exc: ServerError, progress: dict[str, Any] | None) -> None:
+        """A heartbeat the server refused (401, 403): keep the job while its lease may still
+        run (the refusal may end), then stop it without a word, like a lost lease."""
+        now = time.monotonic()
+        if now >= lease.expires:
+            log.warning(
+                "job %s: its lease ran out while the server refused this worker (%s): "
+                "stopping it; the server gives it another attempt",
+                lease.job.id,
+                exc.status,
+            )
+            lease.stop(StopReason.lost)
+            return
+        if progress is not None:
+            lease.progress_sent = False
+        lease.next_beat = now + min(lease.interval, RETRY_AFTER)
 
     async def _run(self) -> None:
         while True:

@@ -38,7 +38,7 @@ from jobq.client.errors import (
     Unauthorized,
 )
 from jobq.worker.app import Settings, TaskContext, Worker
-from jobq.worker.batch import Batcher
+from jobq.worker.batch import AUTH_RETRY, Batcher
 from jobq.worker.command import is_command, run_command
 from jobq.worker.joblog import JobLog
 from jobq.worker.lease import Heartbeats, Lease, StopReason
@@ -50,7 +50,7 @@ ACK_LINGER = 0.005  # seconds a finished job waits for others to share its ackno
 CLAIM_LINGER = 0.005  # seconds freed slots gather before a claim smaller than half a batch
 MIN_CLAIMS = 4  # claims in flight whatever the batch, and all an idle worker keeps polling
 MAX_CLAIMS = 64  # and never more
-COMMAND_TYPES = ("command", "default")
+COMMAND_TYPE = "command"  # the type the worker runs as a command besides its tasks
 # jobs that run under this many seconds on average are claimed a batch ahead (by default):
 # the next batch's round trip overlaps the end of this one, and a held job waits about one
 # job's run time for its slot; longer jobs are left for idle workers to take
@@ -58,8 +58,8 @@ QUICK_JOB = 0.1
 
 
 class Refused(Exception):
-    """The server will not let this worker claim (no key, a bad key, or no worker role on a
-    queue): retrying cannot help, so the worker stops."""
+    """The server would not let this worker claim from the start (no key, a bad key, or no
+    worker role on a queue): a mistake in how it was started, so it stops."""
 
 
 class Runner:
@@ -70,12 +70,19 @@ class Runner:
         self.batch = settings.batch or min(settings.concurrency, 100)
         name = settings.name or f"{socket.gethostname()}-{os.getpid()}"
         self.me = WorkerId(name, socket.gethostname(), os.getpid())
-        self.types = sorted({*app.tasks, *COMMAND_TYPES}) if app.tasks else list(COMMAND_TYPES)
+        # a claim names the types this worker can run and no other: a job of any other type
+        # waits for a worker that can (and shows as a no_worker problem meanwhile)
+        self.types = sorted({*app.tasks, COMMAND_TYPE})
         self.heartbeats = Heartbeats(client)
         # acknowledgements wait ACK_LINGER for a claim to carry them (batch-full never hurries
         # them out on their own: a claim is due as soon as a job ends and frees its slot)
         self.acks: Batcher[AckItem] = Batcher(
-            self._send_acks, max(self.batch, 1000), ACK_LINGER, max_pending=10**9, what="ack batch"
+            self._send_acks,
+            max(self.batch, 1000),
+            ACK_LINGER,
+            max_pending=10**9,
+            what="ack batch",
+            retry_refused=self._still_held,
         )
         self.claims: set[asyncio.Task[None]] = set()
         self.max_claims = claims_in_flight(settings.concurrency, self.batch)
@@ -90,6 +97,9 @@ class Runner:
         self.hurry = asyncio.Event()
         self.slot_freed = asyncio.Event()
         self.refused: ClientError | None = None
+        self.accepted = False  # a claim went through: a refusal now is a change on the server
+        self.locked_out: ClientError | None = None  # the server refuses the key it once took
+        self.lease_ends: dict[str, float] = {}  # job id -> its lease's end, while reported
         self.claimed = 0  # jobs the claims brought, all told (for settings.max_jobs)
 
     # --- lifecycle ---
@@ -158,6 +168,8 @@ class Runner:
                     break
             room = self._room()
             most = self.max_claims if self.work_flows else MIN_CLAIMS
+            if self.locked_out is not None:
+                most = 1  # one claim at a time asks whether the server takes us again
             if room <= 0 or len(self.claims) >= most or self._burst_idle():
                 await self._slot_freed()
                 continue
@@ -240,7 +252,10 @@ class Runner:
             return
         except (Unauthorized, Forbidden) as exc:
             self.acks.give_back(acks)
-            self._refused(exc)
+            if self.accepted:
+                await self._lock_out(exc)
+            else:
+                self._refused(exc)
             return
         except ClientError as exc:  # the server refused this claim: log, back off, go on
             # the outcomes may be why (a result over the body limit): they go on their own at
@@ -250,10 +265,14 @@ class Runner:
             log.error("claim refused: %s", exc)
             return
         self.failures = 0
+        self.accepted = True
+        if self.locked_out is not None:
+            log.warning("the server accepts this worker again: claiming")
+            self.locked_out = None
         self.work_flows = bool(jobs)
         self.claimed += len(jobs)
         for result in results:
-            _note(result)
+            self._note(result)
         for job in jobs:
             self._start(job)
         if s.burst and self._out_of_work() and not self.stopping.is_set():
@@ -269,6 +288,20 @@ class Runner:
         """Nothing running, held, or still to come from another claim in flight (this claim
         is the one left in `self.claims`), and this claim brought nothing."""
         return not self.running and not self.held and len(self.claims) <= 1 and not self.work_flows
+
+    async def _lock_out(self, exc: ServerError) -> None:
+        """The server refuses the key it once took (authentication was turned on, the key
+        revoked, a grant taken away): say so once, keep the jobs, try again every AUTH_RETRY
+        seconds. Running jobs go on; their outcomes wait (see _still_held)."""
+        if self.locked_out is None:
+            log.error(
+                "the server now refuses this worker (%s): %s; retrying every %g s",
+                exc.status,
+                _fix_for(exc),
+                AUTH_RETRY,
+            )
+        self.locked_out = exc
+        await self._pause(AUTH_RETRY)
 
     def _refused(self, exc: ClientError) -> None:
         """Stop at once: the running jobs cannot be reported either."""
@@ -379,6 +412,7 @@ class Runner:
             )
         elif not lease.progress_sent:
             await self.heartbeats.beat(lease)
+        self.lease_ends[job.id] = lease.expires
         self.acks.put(
             AckItem(
                 job.id,
@@ -411,7 +445,26 @@ class Runner:
                 return
             results = await self._send_refused(items[0], exc)
         for result in results:
-            _note(result)
+            self._note(result)
+
+    def _note(self, result: AckResult) -> None:
+        self.lease_ends.pop(result.id, None)
+        if not result.ok:
+            error = result.error or {}
+            log.warning("job %s: acknowledgement refused: %s", result.id, error.get("code"))
+
+    def _still_held(self, items: list[AckItem]) -> bool:
+        """Whether outcomes the server refused to take from this worker (401, 403) are worth
+        sending again: while the lease of one of their jobs may still run (past that the
+        server has handed the job to another attempt, and the outcome no longer counts), and
+        not once a second signal asked the worker to stop now."""
+        if self.hurry.is_set():
+            return False
+        now = time.monotonic()
+        gone = [i.id for i in items if self.lease_ends.get(i.id, 0.0) <= now]
+        for job_id in gone:
+            self.lease_ends.pop(job_id, None)
+        return len(gone) < len(items)
 
     async def _send_refused(self, item: AckItem, refusal: ServerError) -> list[AckResult]:
         log.error("job %s: the server refused its outcome: %s", item.id, refusal)
@@ -459,10 +512,11 @@ def refused_outcome(item: AckItem, refusal: ServerError) -> AckItem:
     return AckItem(item.id, item.token, None, error, retryable)
 
 
-def _note(result: AckResult) -> None:
-    if not result.ok:
-        error = result.error or {}
-        log.warning("job %s: acknowledgement refused: %s", result.id, error.get("code"))
+def _fix_for(exc: ServerError) -> str:
+    """What an operator does about a refusal, in a few words."""
+    if isinstance(exc, Unauthorized):
+        return "it needs an API key: set JOBQ_KEY or --key and restart it"
+    return "its key may not work these queues: grant its user the worker role"
 
 
 async def serve(app: Worker, url: str | None, settings: Settings, key: str | None = None) -> None:

@@ -24,7 +24,8 @@ try:
     import asyncpg
 except ImportError as exc:  # pragma: no cover - exercised through a subprocess test
     raise ImportError(
-        "PostgreSQL support needs the asyncpg driver: pip install 'jobq[postgres]'"
+        "PostgreSQL support needs the asyncpg driver: pip install asyncpg (or, in jobq's "
+        "checkout, pip install -e '.[postgres]')"
     ) from exc
 
 T = TypeVar("T")
@@ -95,6 +96,21 @@ class _Translated:
             raise InvalidInput(f"PostgreSQL refused a value: {exc}") from exc
 
 
+def missing_database(url: str) -> StoreUnavailable:
+    """The database the URL names does not exist: say how to create it."""
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/") or parts.username or "postgres"
+    where = [f"-h {parts.hostname}"] if parts.hostname else []
+    where += [f"-p {parts.port}"] if parts.port else []
+    where += [f"-U {parts.username}"] if parts.username else []
+    createdb = " ".join(["createdb", *where, name])
+    return StoreUnavailable(
+        f"PostgreSQL at {redact(url)}: database {name!r} does not exist; create it with "
+        f'`{createdb}` (or CREATE DATABASE "{name}";), then run `jobq db migrate` again',
+        reason="no such database",
+    )
+
+
 class Database:
     """A pool of connections to one PostgreSQL database, one transaction per call."""
 
@@ -118,6 +134,12 @@ class Database:
             )
         except UNREACHABLE as exc:
             raise unavailable(exc, self.url) from exc
+        except asyncpg.exceptions.InvalidCatalogNameError as exc:
+            raise missing_database(self.url) from exc
+        except asyncpg.exceptions.InvalidAuthorizationSpecificationError as exc:
+            raise StoreUnavailable(
+                f"PostgreSQL at {redact(self.url)} refused the login: {exc}", reason=str(exc)
+            ) from exc
 
     async def close(self) -> None:
         if self._pool is not None:
