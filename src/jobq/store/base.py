@@ -189,7 +189,7 @@ class Store(ABC):
     async def forget_workers(self, seen_before: float) -> int:
         """Delete the workers last seen before `seen_before`; how many."""
 
-    # problems (jobq.problems)
+    # problems (jobq.engine.problems)
     @abstractmethod
     async def type_activity(
         self, since: float, queues: Sequence[str] | None = None

@@ -1,4 +1,4 @@
-"""Which enqueue-and-claims (jobq.handoff) a store may answer as a hand-over: the new job
+"""Which enqueue-and-claims (jobq.engine.handoff) a store may answer as a hand-over: the new job
 inserted already leased to the claim, in one statement, when the claim would have chosen it
 (postgres_handover, sqlite_handover)."""
 

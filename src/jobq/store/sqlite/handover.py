@@ -1,6 +1,6 @@
 """One new job handed to one waiting claim on SQLite, inserted already leased.
 
-Inserting a job a parked claim wants (jobq.handoff) queued and then running the claim's
+Inserting a job a parked claim wants (jobq.engine.handoff) queued and then running the claim's
 UPDATE on the row just written would put the row in the queued indexes and take it out at
 once, and the claim would search for what it already knows. So in the common case, one job
 for one claim (`can_hand_over`), the job is inserted leased, its attempt opened, when the claim

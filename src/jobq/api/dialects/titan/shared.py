@@ -8,7 +8,7 @@ How a Titan job lives in jobq (see docs/design.md, "Titan and Accepted dialects"
     delay           run_at = now + delay (shown as run_at - created_at)
     timeout         lease_seconds, with max_attempts 1: an expired lease fails the job
     priority 0..2   priority
-    max_retries     metadata jobq.respawn.remaining (see jobq.respawn)
+    max_retries     metadata jobq.respawn.remaining (see jobq.engine.respawn)
     retries_delay   metadata jobq.respawn.delay
     retry_id/at     retried_by
 """
