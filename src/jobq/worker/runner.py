@@ -264,11 +264,7 @@ class Runner:
             self.failures += 1
             log.error("claim refused: %s", exc)
             return
-        self.failures = 0
-        self.accepted = True
-        if self.locked_out is not None:
-            log.warning("the server accepts this worker again: claiming")
-            self.locked_out = None
+        self._accepted()
         self.work_flows = bool(jobs)
         self.claimed += len(jobs)
         for result in results:
@@ -278,6 +274,14 @@ class Runner:
         if s.burst and self._out_of_work() and not self.stopping.is_set():
             log.info("burst: no job waiting and none running; stopping")
             self.request_stop()
+
+    def _accepted(self) -> None:
+        """The server took a claim: no failures in a row, and no lock-out any more."""
+        self.failures = 0
+        self.accepted = True
+        if self.locked_out is not None:
+            log.warning("the server accepts this worker again: claiming")
+            self.locked_out = None
 
     def _limit_reached(self) -> bool:
         """settings.max_jobs jobs claimed, and every one of them has finished."""
