@@ -73,6 +73,7 @@ class Worker:
     host: str | None = None
     pid: int | None = None
     user: str | None = None
+    slots: int | None = None  # how many jobs it runs at once, as it says (None: unsaid)
 
 
 @dataclass(slots=True)
@@ -217,6 +218,17 @@ class FinishedCount:
     bucket: int
     state: str
     count: int
+    waited: int = 0  # how many of them had started (cancelled while waiting had not)
+    wait_seconds: float = 0.0  # their waits before the last attempt (run_at to started_at)
+
+
+@dataclass(slots=True)
+class HeldJob:
+    """A running job a worker holds."""
+
+    id: str
+    queue: str
+    type: str
 
 
 @dataclass(slots=True)
@@ -227,6 +239,8 @@ class WorkerSeen:
     queues: list[str] | None  # None: it asked for every queue
     last_seen: float
     jobs_held: int
+    slots: int | None = None  # its concurrency, as it said when it last claimed
+    held: list[HeldJob] = field(default_factory=list)  # the running jobs counted in jobs_held
 
 
 @dataclass(slots=True)

@@ -134,3 +134,28 @@ def test_a_command_past_its_deadline_is_stopped(
     assert done.state == "failed"
     assert done.error is not None and done.error["code"] == "deadline_exceeded"
     wait_until(lambda: not alive(pid), what="the command to be stopped")
+
+
+def test_a_failed_commands_error_carries_its_last_stderr_lines(
+    client: Client, start_worker: Callable[..., WorkerProcess]
+) -> None:
+    start_worker()
+    script = "import sys\nfor i in range(30): print(f'problem {i}', file=sys.stderr)\nsys.exit(3)"
+    job = client.enqueue(**command(PY, "-c", script), max_attempts=1)
+    done = client.get(job.id, wait=120)
+    assert done.state == "failed" and done.error is not None
+    details = done.error["details"]
+    assert details["exit_code"] == 3
+    assert details["stderr"] == "\n".join(f"problem {i}" for i in range(10, 30))
+
+
+def test_a_worker_shows_its_slots_and_the_jobs_it_holds(
+    client: Client, start_worker: Callable[..., WorkerProcess]
+) -> None:
+    start_worker("--concurrency", "3")
+    job = client.enqueue(**command(PY, "-c", "import time; time.sleep(60)"))
+    wait_until(lambda: client.get(job.id).state == "running", 60)
+    [worker] = [w for w in client.workers() if w.jobs_held]
+    assert (worker.slots, worker.live, worker.jobs_held) == (3, True, 1)
+    assert worker.jobs == [{"id": job.id, "queue": job.queue, "type": "command"}]
+    client.cancel(job.id)

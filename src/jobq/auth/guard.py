@@ -80,7 +80,7 @@ class Guard:
 
     def claimant(self, worker: Worker) -> Worker:
         """The worker of a claim, recording the caller's user as the holder of its leases."""
-        return Worker(worker.name, worker.host, worker.pid, self.principal.user)
+        return Worker(worker.name, worker.host, worker.pid, self.principal.user, worker.slots)
 
     async def reporter(self, job_id: str) -> None:
         """Raise Conflict unless the caller may report on the job without a token (write

@@ -95,6 +95,7 @@ class WorkerId:
     name: str
     host: str | None = None
     pid: int | None = None
+    slots: int | None = None  # how many jobs it runs at once (the dashboard's "3/8")
 
 
 def _seg(value: str) -> str:
@@ -129,7 +130,14 @@ def _claimed(response: Reply) -> list[ClaimedJob]:
 
 def _page(response: Reply) -> JobPage:
     body = response.json()
-    return JobPage([Job.parse(d) for d in body["jobs"]], body.get("next_cursor"))
+    jobs = [Job.parse(d) for d in body["jobs"]]
+    return JobPage(
+        jobs,
+        body.get("next_cursor"),
+        body.get("prev_cursor"),
+        body.get("total"),
+        body.get("total_exact"),
+    )
 
 
 def _logs(response: Reply) -> LogPage:
@@ -164,10 +172,14 @@ def list_jobs(
     sort: str = "created_at",
     limit: int = 100,
     cursor: str | None = None,
+    count: bool = False,
     **times: datetime,
 ) -> Call[JobPage]:
-    """Filters as `GET /jobs` takes them; `times` are created_after, finished_before, ..."""
+    """Filters as `GET /jobs` takes them; `times` are created_after, finished_before, ...;
+    `count`: also count the matches (the page's `total`)."""
     params: list[tuple[str, Any]] = [("sort", sort), ("limit", limit)]
+    if count:
+        params.append(("count", "true"))
     for name, value in (("queue", queue), ("type", type), ("state", state)):
         values = [value] if isinstance(value, str) else list(value or [])
         params += [(name, v) for v in values]

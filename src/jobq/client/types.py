@@ -111,10 +111,15 @@ class ClaimedJob(Job):
 
 @dataclass(frozen=True, slots=True)
 class JobPage:
-    """One page of a listing; pass `next_cursor` back for the next (None on the last)."""
+    """One page of a listing; pass `next_cursor` back for the next (None on the last), or
+    `prev_cursor` for the one before (None on the first). With `count=True`, `total` is how
+    many jobs match (at most 10,000; `total_exact` False when there are more)."""
 
     jobs: list[Job]
     next_cursor: str | None
+    prev_cursor: str | None = None
+    total: int | None = None
+    total_exact: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,9 +247,12 @@ class WorkerInfo:
     name: str
     host: str | None
     pid: int | None
-    queues: list[str]
+    queues: list[str] | None  # None: every queue
     last_seen: datetime | None
     jobs_held: int
+    live: bool = True  # claimed within a minute, or holds a job
+    slots: int | None = None  # its concurrency, when it said
+    jobs: list[dict[str, Any]] = field(default_factory=list)  # the jobs it holds: id, queue, type
 
     @classmethod
     def parse(cls, doc: dict[str, Any]) -> WorkerInfo:

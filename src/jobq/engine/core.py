@@ -21,7 +21,7 @@ from jobq.engine.problems import ProblemFinder, ProblemSettings
 from jobq.engine.reads import EVENTS, Reads, job_channel, logs_channel
 from jobq.engine.rules import Reporter
 from jobq.engine.specs import Ack, JobSpec
-from jobq.engine.stats import QueueStatsCache
+from jobq.engine.stats import QueueStatsCache, ThroughputCache
 from jobq.entropy import lease_key
 from jobq.errors import Conflict, InvalidInput, JobqError, StoreUnavailable
 from jobq.model import (
@@ -60,6 +60,7 @@ class Engine(Reads):
         self.on_moves: Callable[[Sequence[Moved], float], None] | None = None  # observe.metrics
         self.parking = Parking()  # long-polling claims an enqueue can claim for (handoff)
         self.queue_stats = QueueStatsCache()  # one queue_stats() for every poller
+        self.throughput_cache = ThroughputCache()  # one finished_counts() per question asked
 
     # --- producers ---
 
@@ -123,6 +124,12 @@ class Engine(Reads):
         moved = await self._move(
             job_id, lambda j: rules.update(j, now, priority, run_at, metadata), now
         )
+        return moved.job
+
+    async def run_now(self, job_id: str) -> Job:
+        """Queue a scheduled job at once, as if its run_at had come (rules.run_now)."""
+        now = self.clock()
+        moved = await self._move(job_id, lambda j: rules.run_now(j, now), now)
         return moved.job
 
     async def reprioritise(self, job_id: str, priority: int) -> Job:

@@ -15,7 +15,7 @@ from dataclasses import replace
 from jobq import fields, loglimit
 from jobq.engine.listing import SCAN_LIMIT, Page, Scan, Situation, refine
 from jobq.engine.problems import Problem, ProblemFinder, holds
-from jobq.engine.stats import QueueSnapshot, QueueStatsCache
+from jobq.engine.stats import QueueSnapshot, QueueStatsCache, ThroughputCache, is_live
 from jobq.errors import InvalidInput, NotFound
 from jobq.model import (
     Attempt,
@@ -57,6 +57,7 @@ class Reads:
     clock: Callable[[], float]
     problem_finder: ProblemFinder
     queue_stats: QueueStatsCache
+    throughput_cache: ThroughputCache
 
     # --- jobs ---
 
@@ -177,12 +178,19 @@ class Reads:
     async def throughput(
         self, since: float, bucket: float, queues: list[str] | None, top: int
     ) -> list[FinishedCount]:
-        """Jobs finished per bucket since `since`, of `queues` (None: all): the `top`
-        queues by name, the rest as queue None."""
-        return await self.store.finished_counts(since, bucket, queues, top)
+        """Jobs finished per bucket since `since`, of `queues` (None: all), with their waits:
+        the `top` queues by name, the rest as queue None. Shared by the pollers asking the
+        same (jobq.engine.stats.ThroughputCache)."""
+        return await self.throughput_cache.get(self.store, since, bucket, queues, top)
 
-    async def workers(self) -> list[WorkerSeen]:
-        return await self.store.workers()
+    async def workers(self, queues: list[str] | None = None) -> list[WorkerSeen]:
+        """The workers seen, each with the running jobs it holds of `queues` (None: of
+        every queue)."""
+        return await self.store.workers(True, queues)
+
+    def is_live(self, worker: WorkerSeen) -> bool:
+        """Whether `worker` is live now (jobq.engine.stats.is_live)."""
+        return is_live(worker, self.clock())
 
     async def health(self) -> None:
         """Return once the store answers; raise StoreUnavailable when it does not."""

@@ -190,6 +190,18 @@ def due(job: Job, now: float) -> Plan:
     return Plan(Event.due, {})
 
 
+def run_now(job: Job, now: float) -> Plan:
+    """A scheduled job (a later run_at, or a retry's backoff) is queued now: its run_at
+    becomes now, so its wait is counted from the moment it was asked to run."""
+    if job.state != State.scheduled:
+        raise Conflict(
+            f"only a scheduled job can be run now; this one is {job.state}",
+            state=str(job.state),
+            id=job.id,
+        )
+    return Plan(Event.due, {"run_at": now})
+
+
 def update(
     job: Job,
     now: float,

@@ -5,6 +5,12 @@ What is measured, and where:
                                     scrape time (cached for `STATS_TTL` seconds, one read at a
                                     time, so scrapes never hammer the store)
     jobq_queue_paused               gauge, 1 for a paused queue
+    jobq_queue_oldest_waiting_seconds  gauge by queue: age of the first-come queued job (0
+                                    when none waits; `(other)`: the oldest of those queues)
+    jobq_queue_workers              gauge by queue: live workers that claim from it (a worker
+                                    of every queue counts in each)
+    jobq_queue_worker_slots         gauge by queue: the slots (concurrency) of those workers
+    jobq_queue_busy_slots           gauge by queue: running jobs of the queue live workers hold
     jobq_jobs_enqueued_total        counter by queue (new jobs, retries and respawns included)
     jobq_jobs_finished_total        counter by queue and final state
     jobq_job_wait_seconds           histogram by queue: due (run_at) to claimed
@@ -32,6 +38,7 @@ import asyncio
 import inspect
 import time
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CollectorRegistry, Gauge
@@ -43,7 +50,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from jobq.api.http.security import BEARER, identify
 from jobq.engine import Engine
 from jobq.errors import Forbidden, JobqError, StoreUnavailable
-from jobq.model import Moved, QueueStats
+from jobq.model import Moved, QueueStats, WorkerSeen
 from jobq.observe.tally import CounterTally, HistogramTally
 from jobq.states import TERMINAL, State
 
@@ -93,12 +100,15 @@ class QueueLabels:
 
 
 class QueueCounts(Collector):
-    """Per queue and state counts from the last read of `store.queue_stats()`."""
+    """Per queue and state counts from the last read of `store.queue_stats()`, and each
+    queue's oldest waiting job and workers (WorkerGauges)."""
 
     def __init__(self, label: QueueLabels) -> None:
         self.label = label
         self.stats: list[QueueStats] = []
+        self.workers = WorkerGauges(label)
         self.read_at = float("-inf")
+        self.taken_at = 0.0  # wall clock of the last read, for the ages
         self.ttl = STATS_TTL
         self._lock = asyncio.Lock()
 
@@ -111,6 +121,8 @@ class QueueCounts(Collector):
             if time.monotonic() - self.read_at < self.ttl:
                 return
             self.stats = await engine.queues()
+            self.workers.read([w for w in await engine.workers() if engine.is_live(w)])
+            self.taken_at = engine.clock()
             self.read_at = time.monotonic()
 
     def collect(self) -> Iterator[Metric]:
@@ -139,6 +151,70 @@ class QueueCounts(Collector):
                 jobs.add_metric([label, name], count)
         yield jobs
         yield paused
+        yield self._oldest(counts)
+        yield from self.workers.collect(counts)
+
+    def _oldest(self, labels: dict[str, Any]) -> Metric:
+        oldest = GaugeMetricFamily(
+            "jobq_queue_oldest_waiting_seconds",
+            "Age of the queue's first-come queued job (0 when none waits).",
+            labels=["queue"],
+        )
+        ages = dict.fromkeys(labels, 0.0)
+        for q in self.stats:
+            if q.oldest_queued_at is not None:
+                label = self.label(q.name)
+                ages[label] = max(ages[label], self.taken_at - q.oldest_queued_at)
+        for label, age in ages.items():
+            oldest.add_metric([label], age)
+        return oldest
+
+
+class WorkerGauges:
+    """Per queue label: the live workers that claim from it, their slots, and the running
+    jobs of the queue they hold. A worker of every queue counts in every label; a worker
+    counts once in `(other)` however many of those queues it asks for."""
+
+    def __init__(self, label: QueueLabels) -> None:
+        self.label = label
+        self.named: dict[str, list[WorkerSeen]] = {}  # label -> the workers asking for it
+        self.every: list[WorkerSeen] = []  # workers of every queue
+        self.busy: dict[str, int] = {}  # label -> running jobs held
+
+    def read(self, live: list[WorkerSeen]) -> None:
+        self.named, self.every, self.busy = {}, [], {}
+        for w in live:
+            if w.queues is None:
+                self.every.append(w)
+            else:
+                for label in {self.label(q) for q in w.queues}:
+                    self.named.setdefault(label, []).append(w)
+            for job in w.held:
+                label = self.label(job.queue)
+                self.busy[label] = self.busy.get(label, 0) + 1
+
+    def collect(self, labels: dict[str, Any]) -> Iterator[Metric]:
+        workers = GaugeMetricFamily(
+            "jobq_queue_workers", "Live workers that claim from the queue.", labels=["queue"]
+        )
+        slots = GaugeMetricFamily(
+            "jobq_queue_worker_slots",
+            "Slots (concurrency) of the live workers that claim from the queue.",
+            labels=["queue"],
+        )
+        busy = GaugeMetricFamily(
+            "jobq_queue_busy_slots",
+            "Running jobs of the queue that live workers hold.",
+            labels=["queue"],
+        )
+        for label in {*labels, *self.named, *self.busy}:
+            serving = self.named.get(label, []) + self.every
+            workers.add_metric([label], len(serving))
+            slots.add_metric([label], sum(w.slots or 0 for w in serving))
+            busy.add_metric([label], self.busy.get(label, 0))
+        yield workers
+        yield slots
+        yield busy
 
 
 class Tallies(Collector):

@@ -164,9 +164,11 @@ class Store(ABC):
         top: int | None = None,
     ) -> list[FinishedCount]:
         """Jobs finished at or after `since`, counted per queue, terminal state and bucket
-        (bucket n covers since + n * bucket_seconds onwards); read from an index only.
-        `queues`: only those (None: all). `top`: only the `top` queues that finished most
-        in the window keep their name; the others are counted together under queue None."""
+        (bucket n covers since + n * bucket_seconds onwards), with how many had started and
+        their waits (run_at to started_at); read from an index only, one range per queue.
+        `queues`: only those (None: every known queue). `top`: only the `top` queues that
+        finished most in the window keep their name; the others are counted together under
+        queue None."""
 
     @abstractmethod
     async def set_paused(self, queue: str, paused: bool, now: float) -> None: ...
@@ -181,9 +183,12 @@ class Store(ABC):
     ) -> None: ...
 
     @abstractmethod
-    async def workers(self, held: bool = True) -> list[WorkerSeen]:
-        """The workers seen; with `held`, how many running jobs each holds (a read of every
-        running job: without it, every `jobs_held` is 0 and the cost follows the workers)."""
+    async def workers(
+        self, held: bool = True, queues: Sequence[str] | None = None
+    ) -> list[WorkerSeen]:
+        """The workers seen; with `held`, the running jobs each holds, of `queues` only (one
+        index range per queue) or of every queue (None: a read of every running job). Without
+        it every `jobs_held` is 0 and the cost follows the workers."""
 
     @abstractmethod
     async def forget_workers(self, seen_before: float) -> int:

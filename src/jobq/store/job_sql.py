@@ -82,7 +82,12 @@ class JobSql:
     paused_queues: str = "SELECT name FROM queues WHERE paused = 1"
 
     # workers
-    workers: str = "SELECT name, host, pid, queues, last_seen FROM workers ORDER BY last_seen DESC"
+    workers: str = (
+        "SELECT name, host, pid, queues, last_seen, slots FROM workers ORDER BY last_seen DESC"
+    )
+    # the running jobs and who holds them: every queue's, or (held_among) those of the queues
+    # ?, through jobs_queue_state, so a tenant's workers page reads only its own queues' jobs
+    held: str = "SELECT worker, id, queue, type FROM jobs WHERE state = 'running'"
     forget_workers: str = "DELETE FROM workers WHERE last_seen < ?"
 
     # problems; a queue's queued jobs in the order claims take them (jobs_claim's,

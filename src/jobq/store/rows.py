@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from jobq.model import Attempt, Job, QueueStats, Worker, WorkerSeen
+from jobq.model import Attempt, HeldJob, Job, QueueStats, Worker, WorkerSeen
 from jobq.states import State
 
 JOB_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Job))
@@ -82,9 +82,9 @@ def worker_dict(worker: Worker) -> dict[str, Any]:
 
 
 def worker_values(worker: Worker, queues: Sequence[str] | None, now: float) -> list[Any]:
-    """A `workers` row: name, host, pid, queues (JSON; null: every queue), last seen."""
+    """A `workers` row: name, host, pid, queues (JSON; null: every queue), last seen, slots."""
     names = None if queues is None else list(queues)
-    return [worker.name, worker.host or "", worker.pid or 0, dumps(names), now]
+    return [worker.name, worker.host or "", worker.pid or 0, dumps(names), now, worker.slots]
 
 
 def worker_queues(raw: str) -> list[str] | None:
@@ -216,20 +216,30 @@ def queue_stats(
     return sorted(stats.values(), key=lambda s: s.name)
 
 
+WorkerKey = tuple[str, str, int]  # a worker's name, host or "", pid or 0
+
+
 def workers_seen(
-    rows: Iterable[Sequence[Any]], held: dict[tuple[str, str, int], int]
+    rows: Iterable[Sequence[Any]], held: dict[WorkerKey, list[HeldJob]]
 ) -> list[WorkerSeen]:
     """Workers from the rows of `workers` (name, host, pid, queues as JSON: null for every
-    queue, last seen), each
-    with how many running jobs it holds (`held`, by (name, host or "", pid or 0))."""
-    return [
-        WorkerSeen(
-            name,
-            host or None,
-            pid or None,
-            worker_queues(queues),
-            seen,
-            held.get((name, host, pid), 0),
+    queue, last seen, slots), each with the running jobs it holds (`held`, by WorkerKey)."""
+    seen = []
+    for name, host, pid, queues, last_seen, slots in rows:
+        jobs = held.get((name, host, pid), [])
+        asked = worker_queues(queues)
+        seen.append(
+            WorkerSeen(name, host or None, pid or None, asked, last_seen, len(jobs), slots, jobs)
         )
-        for name, host, pid, queues, seen in rows
-    ]
+    return seen
+
+
+def held_by(rows: Iterable[Sequence[Any]]) -> dict[WorkerKey, list[HeldJob]]:
+    """Running jobs by the worker holding them, from rows of (worker JSON, id, queue, type)."""
+    held: dict[WorkerKey, list[HeldJob]] = {}
+    for raw, job_id, queue, kind in rows:
+        w = decode_worker(raw)
+        if w is not None:
+            key = (w.name, w.host or "", w.pid or 0)
+            held.setdefault(key, []).append(HeldJob(job_id, queue, kind))
+    return held

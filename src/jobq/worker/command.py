@@ -4,7 +4,9 @@ The process runs in its own session (and so its own process group) so that stopp
 everything it started: SIGTERM to the group, SIGKILL after the grace period. Its stdout and
 stderr are read as they come, split into lines, and written to the job's log in the order the
 worker read them. Exit code 0 completes the job; anything else fails the attempt with
-`exit_code` (a signal N shows as -N).
+`exit_code` (a signal N shows as -N) and the last lines of its stderr in the error's details
+(`stderr`, at most STDERR_LINES lines of at most STDERR_LINE characters): the reason a command
+failed is usually there, and the error then says it without a read of the log.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from collections import deque
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +26,8 @@ from jobq.worker.outcome import Outcome
 CHUNK = 64 * 1024
 LONGEST_LINE = 1024 * 1024  # a longer run without a newline is logged in pieces
 SHUTDOWN_KILL_AFTER = 2.0  # at shutdown the job already had its grace period
+STDERR_LINES = 20  # the last lines of stderr a failed command's error carries
+STDERR_LINE = 1000  # characters kept of each
 
 
 @dataclass(slots=True)
@@ -78,7 +83,10 @@ async def _supervise(
     proc: asyncio.subprocess.Process, lease: Lease, log: JobLog, grace: float
 ) -> Outcome:
     assert proc.stdout is not None and proc.stderr is not None
-    readers = asyncio.gather(_pump(proc.stdout, "stdout", log), _pump(proc.stderr, "stderr", log))
+    stderr: deque[str] = deque(maxlen=STDERR_LINES)
+    readers = asyncio.gather(
+        _pump(proc.stdout, "stdout", log), _pump(proc.stderr, "stderr", log, stderr)
+    )
     stoppers: list[asyncio.Task[None]] = []
 
     def stop(reason: StopReason) -> None:
@@ -93,7 +101,8 @@ async def _supervise(
         stopper.cancel()
     if code == 0:
         return Outcome(result={"exit_code": 0}, exit_code=0)
-    return Outcome.failure("exit_code", _describe(code), {"exit_code": code}, exit_code=code)
+    details = {"exit_code": code, "stderr": "\n".join(stderr)}
+    return Outcome.failure("exit_code", _describe(code), details, exit_code=code)
 
 
 async def _terminate(
@@ -113,20 +122,30 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
 
 
-async def _pump(stream: asyncio.StreamReader, name: str, log: JobLog) -> None:
-    """Copy a pipe into the log line by line, the last line even without a newline."""
+async def _pump(
+    stream: asyncio.StreamReader, name: str, log: JobLog, tail: deque[str] | None = None
+) -> None:
+    """Copy a pipe into the log line by line, the last line even without a newline; the
+    last lines also into `tail` (each cut to STDERR_LINE characters)."""
     pending = b""
+
+    def write(raw: bytes) -> None:
+        line = raw.decode(errors="replace")
+        log.write(line, name)
+        if tail is not None:
+            tail.append(line[:STDERR_LINE])
+
     while chunk := await stream.read(CHUNK):
         pending += chunk
         *lines, pending = pending.split(b"\n")
         for line in lines:
-            log.write(line.decode(errors="replace"), name)
+            write(line)
         while len(pending) > LONGEST_LINE:
-            log.write(pending[:LONGEST_LINE].decode(errors="replace"), name)
+            write(pending[:LONGEST_LINE])
             pending = pending[LONGEST_LINE:]
         await log.room()
     if pending:
-        log.write(pending.decode(errors="replace"), name)
+        write(pending)
 
 
 def _describe(code: int) -> str:

@@ -69,7 +69,7 @@ class Runner:
         self.settings = settings
         self.batch = settings.batch or min(settings.concurrency, 100)
         name = settings.name or f"{socket.gethostname()}-{os.getpid()}"
-        self.me = WorkerId(name, socket.gethostname(), os.getpid())
+        self.me = WorkerId(name, socket.gethostname(), os.getpid(), settings.concurrency)
         # a claim names the types this worker can run and no other: a job of any other type
         # waits for a worker that can (and shows as a no_worker problem meanwhile)
         self.types = sorted({*app.tasks, COMMAND_TYPE})

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import Response
 
@@ -16,6 +14,7 @@ from jobq.api.http.prefer import MINIMAL_APPLIED, prefers_minimal
 from jobq.api.http.responses import json
 from jobq.api.http.security import guard_of
 from jobq.api.http.standing import Check, Standing, standing
+from jobq.api.native import paging
 from jobq.api.native import schemas as s
 from jobq.auth.guard import Guard
 from jobq.auth.policy import Action
@@ -40,6 +39,7 @@ JSON_ERRORS: dict[int | str, dict[str, Any]] = {
     for c in ERRORS
 }
 SORT_ALIASES = {"created_at": "seq", "id": "seq"}
+HELD_LISTED = 100  # running jobs listed per worker
 
 
 def seconds(t: datetime | None) -> float | None:
@@ -109,13 +109,17 @@ async def list_jobs(
     sort: str = "created_at",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: str | None = None,
+    count: Annotated[bool, Query(description="also count the matches, up to 10,000")] = False,
 ) -> Response:
     """List jobs. Filters combine; `state` may repeat or be comma-separated; `meta.KEY=VALUE`
     filters on metadata; `sort` is a field name, `-` in front for descending; pass
-    `next_cursor` back as `cursor` for the next page."""
+    `next_cursor` (or `prev_cursor`) back as `cursor` for the next (or previous) page. With
+    `count=true`, `total` is how many jobs match (at most 10,000: `total_exact` false when
+    there are more)."""
     queues = (await guard_of(request)).listing(_split(queue))
     if queues == []:
-        return json({"jobs": [], "next_cursor": None})
+        nothing: dict[str, Any] = {"jobs": [], "next_cursor": None, "prev_cursor": None}
+        return json({**nothing, **({"total": 0, "total_exact": True} if count else {})})
     query = JobQuery(
         queues=queues,
         types=_split(type),
@@ -131,11 +135,11 @@ async def list_jobs(
         limit=limit,
     )
     query.sort, query.descending = _sort(sort)
-    if cursor is not None:
-        query.after = _decode_cursor(cursor, sort)
-    jobs = await engine_of(request).list_jobs(query)
-    next_cursor = _encode_cursor(jobs[-1], query, sort) if len(jobs) == limit else None
-    return json({"jobs": [job_document(j) for j in jobs], "next_cursor": next_cursor})
+    found = await paging.page(engine_of(request), query, sort, cursor)
+    found["jobs"] = [job_document(j) for j in found["jobs"]]
+    if count:
+        found.update(await paging.total(engine_of(request), query))
+    return json(found)
 
 
 @router.delete("/jobs", responses=ERRORS)
@@ -202,6 +206,13 @@ async def cancel_job(
     return json(job_document(job))
 
 
+@router.post("/jobs/{job_id}/run", responses={200: JOB, **ERRORS})
+async def run_job(request: Request, job_id: str) -> Response:
+    """Run a scheduled job now: it is queued at once (409 unless it is scheduled)."""
+    await (await guard_of(request)).job(job_id, Action.manage)
+    return json(job_document(await engine_of(request).run_now(job_id)))
+
+
 @router.post("/jobs/{job_id}/retry", status_code=201, responses={201: JOB, **ERRORS})
 async def retry_job(request: Request, job_id: str) -> Response:
     """Run a finished job again as a NEW job (`retry_of` points back)."""
@@ -228,7 +239,8 @@ async def claim(request: Request, body: s.ClaimIn) -> Response:
     `results` come back beside `jobs`: a worker's usual round trip in one request."""
     guard = await guard_of(request)
     guard.queues(body.queues, Action.work)
-    worker = guard.claimant(Worker(body.worker.name, body.worker.host, body.worker.pid))
+    who = body.worker
+    worker = guard.claimant(Worker(who.name, who.host, who.pid, slots=who.slots))
     spec = ClaimSpec(body.queues, body.types, body.max, body.lease_seconds, worker)
     engine = engine_of(request)
     if body.acks is None:
@@ -361,23 +373,31 @@ async def resume_queue(request: Request, name: str) -> Response:
 
 @router.get("/workers")
 async def list_workers(request: Request) -> Response:
+    """The workers seen in the last day that serve a queue the caller sees: whether each is
+    live (claimed within a minute, or holds a job), its slots (its concurrency, when it said)
+    and the running jobs it holds of the caller's queues (`jobs_held`, the first 100 listed)."""
     guard = await guard_of(request)
-    workers = [w for w in await engine_of(request).workers() if _serves(guard, w)]
-    return json(
-        {
-            "workers": [
-                {
-                    "name": w.name,
-                    "host": w.host,
-                    "pid": w.pid,
-                    "queues": w.queues,
-                    "last_seen": iso(w.last_seen),
-                    "jobs_held": w.jobs_held,
-                }
-                for w in workers
-            ]
-        }
-    )
+    engine = engine_of(request)
+    found = [w for w in await engine.workers(guard.visible_queues()) if _serves(guard, w)]
+    return json({"workers": [_worker_document(guard, w, engine.is_live(w)) for w in found]})
+
+
+def _worker_document(guard: Guard, w: WorkerSeen, live: bool) -> dict[str, Any]:
+    return {
+        "name": w.name,
+        "host": w.host,
+        "pid": w.pid,
+        "queues": w.queues,
+        "last_seen": iso(w.last_seen),
+        "live": live,
+        "slots": w.slots,
+        "jobs_held": w.jobs_held,
+        "jobs": [
+            {"id": j.id, "queue": j.queue, "type": j.type}
+            for j in w.held[:HELD_LISTED]
+            if guard.may_read(j.queue)
+        ],
+    }
 
 
 def _serves(guard: Guard, worker: WorkerSeen) -> bool:
@@ -453,25 +473,6 @@ def _sort(sort: str) -> tuple[str, bool]:
         allowed = ["created_at", *SORT_FIELDS[1:]]
         raise InvalidInput(f"cannot sort by {name!r}", sort=sort, allowed=allowed)
     return name, descending
-
-
-def _encode_cursor(last: Job, query: JobQuery, sort: str) -> str:
-    value = getattr(last, query.sort) or 0
-    raw = orjson.dumps([sort, value, last.seq])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        cursor_sort, value, seq = orjson.loads(raw)
-        if not isinstance(seq, int) or not isinstance(value, int | float):
-            raise ValueError
-    except (ValueError, TypeError):
-        raise InvalidInput("the cursor is not one this server issued", cursor=cursor) from None
-    if cursor_sort != sort:
-        raise InvalidInput("the cursor belongs to a listing with another sort", sort=sort)
-    return value, seq
 
 
 def _deletion(job_id: str, state: State | None) -> dict[str, Any]:

@@ -68,6 +68,9 @@ class WorkerIn(Strict):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     host: Annotated[str, Field(max_length=255)] | None = None
     pid: Annotated[int, Field(ge=0, le=2**31)] | None = None
+    slots: (
+        Annotated[int, Field(ge=1, le=100_000, description="how many jobs it runs at once")] | None
+    ) = None
 
 
 class ProgressIn(Strict):

@@ -23,29 +23,42 @@ from jobq.api.http.context import engine_of
 from jobq.api.http.responses import json
 from jobq.api.http.security import guard_of
 from jobq.api.native.routes import ERRORS
+from jobq.errors import InvalidInput
 from jobq.model import FinishedCount
 from jobq.render import iso
 from jobq.states import TERMINAL
 
 router = APIRouter()
 MAX_TOP = 100  # queues a throughput answer names
+MAX_MINUTES = 7 * 24 * 60  # the longest range a throughput answer covers
+MAX_BUCKETS = 1440
 
 
 @router.get("/stats/throughput", responses=ERRORS)
 async def throughput(
     request: Request,
-    minutes: Annotated[int, Query(ge=1, le=1440)] = 60,
-    bucket: Annotated[int, Query(ge=10, le=3600, description="seconds per bucket")] = 60,
+    minutes: Annotated[int, Query(ge=1, le=MAX_MINUTES, description="up to a week")] = 60,
+    bucket: Annotated[int, Query(ge=10, le=86400, description="seconds per bucket")] = 60,
     top: Annotated[
         int, Query(ge=1, le=MAX_TOP, description="queues shown by name, the busiest first")
     ] = 20,
 ) -> Response:
-    """Jobs finished in each of the last `minutes`, per queue and terminal state, oldest
-    bucket first; the last bucket is the one in progress. The `top` queues that finished most
-    are shown by name, all others together under `other`: the answer's size is bounded by
-    `top` and the bucket count, never by how many queues there are."""
+    """Jobs finished in each bucket of the last `minutes`, per queue and terminal state,
+    oldest bucket first; the last bucket is the one in progress. Beside the states, per
+    bucket: `waited`, how many of those jobs had started, and `wait_seconds`, the sum of
+    their waits from due (run_at) to their last attempt's start (their mean wait is
+    `wait_seconds / waited`). The `top` queues that finished most are shown by name, all
+    others together under `other`: the answer's size is bounded by `top` and the bucket
+    count (at most 1,440), never by how many queues there are; the store reads only the
+    caller's queues."""
     guard = await guard_of(request)
     buckets = max(1, -(-minutes * 60 // bucket))
+    if buckets > MAX_BUCKETS:
+        raise InvalidInput(
+            f"at most {MAX_BUCKETS} buckets: choose larger buckets for {minutes} minutes",
+            minutes=minutes,
+            bucket=bucket,
+        )
     now = time.time()
     since = (now // bucket + 1) * bucket - buckets * bucket  # buckets aligned to the clock
     counts = await engine_of(request).throughput(since, bucket, guard.visible_queues(), top)
@@ -61,12 +74,12 @@ async def throughput(
     )
 
 
-Series = dict[str, list[int]]  # terminal state -> count per bucket
+Series = dict[str, list[Any]]  # terminal state, waited, wait_seconds -> a value per bucket
 
 
 def series(counts: list[FinishedCount], buckets: int) -> tuple[dict[str, Series], Series]:
-    """({queue: {state: [count per bucket]}}, the same for the queues not named), with every
-    terminal state present."""
+    """({queue: {state: [count per bucket], "waited": [...], "wait_seconds": [...]}}, the
+    same for the queues not named), with every terminal state present."""
     named: dict[str, Series] = {}
     other = _empty(buckets)
     for c in counts:
@@ -74,11 +87,16 @@ def series(counts: list[FinishedCount], buckets: int) -> tuple[dict[str, Series]
             continue  # finished "in the future" by a clock step on another node
         states = other if c.queue is None else named.setdefault(c.queue, _empty(buckets))
         states.setdefault(c.state, [0] * buckets)[c.bucket] += c.count
+        states["waited"][c.bucket] += c.waited
+        states["wait_seconds"][c.bucket] = round(
+            states["wait_seconds"][c.bucket] + c.wait_seconds, 3
+        )
     return named, other
 
 
 def _empty(buckets: int) -> dict[str, Any]:
-    return {str(s): [0] * buckets for s in sorted(TERMINAL)}
+    empty = {str(s): [0] * buckets for s in sorted(TERMINAL)}
+    return {**empty, "waited": [0] * buckets, "wait_seconds": [0.0] * buckets}
 
 
 @router.get("/stats/queues", responses=ERRORS)

@@ -5,15 +5,14 @@ PostgreSQL's own (the shared statements: jobq.store.job_sql; listings: jobq.stor
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-import orjson
+from typing import Any
 
 from jobq.model import FinishedCount, LogEntry, QueueStats, TypeActivity, WorkerSeen
 from jobq.store.job_sql import LIVE, SELECT_JOB
 from jobq.store.job_sql import POSTGRES as SQL
 from jobq.store.postgres.conn import Conn
 from jobq.store.postgres.sql import OLDEST_QUEUED
-from jobq.store.rows import queue_stats, workers_seen
+from jobq.store.rows import held_by, queue_stats, workers_seen
 
 
 async def logs(
@@ -34,29 +33,27 @@ async def queue_overview(c: Conn) -> list[QueueStats]:
     return queue_stats(pauses, counts, await c.fetch(OLDEST_QUEUED))
 
 
-async def workers(c: Conn, held: bool) -> list[WorkerSeen]:
-    return workers_seen(await c.fetch(SQL.workers), await held_jobs(c) if held else {})
+async def workers(c: Conn, held: bool, queues: Sequence[str] | None = None) -> list[WorkerSeen]:
+    jobs = held_by(await held_rows(c, queues)) if held else {}
+    return workers_seen(await c.fetch(SQL.workers), jobs)
 
 
-async def held_jobs(c: Conn) -> dict[tuple[str, str, int], int]:
-    """Running jobs by the worker holding them (name, host or "", pid or 0)."""
-    held: dict[tuple[str, str, int], int] = {}
-    for raw, count in await c.fetch(
-        "SELECT worker, count(*) FROM jobs WHERE state = 'running' GROUP BY worker"
-    ):
-        if raw is not None:
-            w = orjson.loads(raw)
-            key = (w.get("name", ""), w.get("host") or "", w.get("pid") or 0)
-            held[key] = held.get(key, 0) + count
-    return held
+async def held_rows(c: Conn, queues: Sequence[str] | None) -> list[Any]:
+    """The running jobs (worker, id, queue, type): every queue's, or those of `queues`."""
+    if queues is None:
+        return list(await c.fetch(SQL.held))
+    return list(await c.fetch(HELD_AMONG, list(queues)))
 
 
 async def finished_counts(
     c: Conn, since: float, bucket_seconds: float, queues: Sequence[str] | None, top: int | None
 ) -> list[FinishedCount]:
-    names = None if queues is None else list(queues)
-    rows = await c.fetch(FINISHED_COUNTS, since, bucket_seconds, top, names)
-    return [FinishedCount(r[0], r[1], r[2], r[3]) for r in rows]
+    if queues is None:
+        rows = await c.fetch(FINISHED_COUNTS.format(among=EVERY_QUEUE), since, bucket_seconds, top)
+    else:
+        sql = FINISHED_COUNTS.format(among="(SELECT DISTINCT unnest($4::text[]))")
+        rows = await c.fetch(sql, since, bucket_seconds, top, list(queues))
+    return [FinishedCount(*r) for r in rows]
 
 
 async def type_activity(c: Conn, since: float, queues: Sequence[str] | None) -> list[TypeActivity]:
@@ -90,15 +87,22 @@ DEADLINES_AMONG = (
 )
 # $2: the queues to look at, NULL for all
 AMONG = "($2::text[] IS NULL OR queue = ANY($2::text[]))"
-# per (queue, bucket, state); only the $3 busiest queues by name (NULL: all), the rest as NULL
+HELD_AMONG = (
+    "SELECT worker, id, queue, type FROM jobs WHERE queue = ANY($1::text[]) AND state = 'running'"
+)
+EVERY_QUEUE = "(SELECT name FROM queues)"
+# per (queue, bucket, state), with the waits of those that started; only the $3 busiest
+# queues by name (NULL: all), the rest as NULL. One range of jobs_queue_finished per queue
+# (of $4, or of every known queue): a tenant's statistics read only its own queues' entries.
 FINISHED_COUNTS = """
 WITH finished AS (
-    SELECT queue, floor((finished_at - $1::float8) / $2::float8)::integer AS bucket, state
-    FROM jobs WHERE finished_at IS NOT NULL AND finished_at >= $1::float8
-    AND ($4::text[] IS NULL OR queue = ANY($4::text[]))),
+    SELECT jobs.queue, floor((finished_at - $1::float8) / $2::float8)::integer AS bucket, state,
+           CASE WHEN started_at IS NOT NULL THEN GREATEST(started_at - run_at, 0) END AS waited
+    FROM {among} AS q (name)
+    JOIN jobs ON jobs.queue = q.name AND finished_at >= $1::float8),
 busiest AS (SELECT queue FROM finished GROUP BY queue ORDER BY count(*) DESC, queue LIMIT $3)
 SELECT CASE WHEN queue IN (SELECT queue FROM busiest) THEN queue END AS shown, bucket, state,
-       count(*)
+       count(*)::integer, count(waited)::integer, coalesce(sum(waited), 0)::float8
 FROM finished GROUP BY shown, bucket, state
 """
 # live jobs through the state index, finished ones since $1 through jobs_finished

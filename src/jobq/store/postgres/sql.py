@@ -115,14 +115,14 @@ OPEN_ATTEMPTS = (
 
 
 def touch_worker_sql(first: int) -> str:
-    """Record a worker as seen: its name, host, pid, queues (JSON) and now are the
+    """Record a worker as seen: its name, host, pid, queues (JSON), now and slots are the
     parameters from `$first` on."""
-    name, host, pid, queues, now = (f"${i}" for i in range(first, first + 5))
+    name, host, pid, queues, now, slots = (f"${i}" for i in range(first, first + 6))
     return (
-        "INSERT INTO workers (name, host, pid, queues, last_seen) "
-        f"VALUES ({name}, {host}, {pid}, {queues}, {now}) "
+        "INSERT INTO workers (name, host, pid, queues, last_seen, slots) "
+        f"VALUES ({name}, {host}, {pid}, {queues}, {now}, {slots}::integer) "
         "ON CONFLICT (name, host, pid) DO UPDATE SET queues = excluded.queues, "
-        "last_seen = excluded.last_seen"
+        "last_seen = excluded.last_seen, slots = excluded.slots"
     )
 
 

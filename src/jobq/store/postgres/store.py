@@ -273,8 +273,10 @@ class PostgresStore(Store):
     async def touch_worker(self, worker: Worker, queues: Sequence[str] | None, now: float) -> None:
         await self.db.run(lambda c: _touch_worker(c, worker, queues, now))
 
-    async def workers(self, held: bool = True) -> list[WorkerSeen]:
-        return await self.db.run(lambda c: reads.workers(c, held))
+    async def workers(
+        self, held: bool = True, queues: Sequence[str] | None = None
+    ) -> list[WorkerSeen]:
+        return await self.db.run(lambda c: reads.workers(c, held, queues))
 
     async def forget_workers(self, seen_before: float) -> int:
         status = await self.db.run(lambda c: c.execute(SQL.forget_workers, seen_before))

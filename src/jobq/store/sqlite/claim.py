@@ -256,8 +256,9 @@ def touch_worker(
 ) -> None:
     """Record `worker` as seen at `now`, asking for `queues` (None: every queue)."""
     c.execute(
-        "INSERT INTO workers (name, host, pid, queues, last_seen) VALUES (?, ?, ?, ?, ?) "
+        "INSERT INTO workers (name, host, pid, queues, last_seen, slots) "
+        "VALUES (?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (name, host, pid) DO UPDATE SET queues = excluded.queues, "
-        "last_seen = excluded.last_seen",
+        "last_seen = excluded.last_seen, slots = excluded.slots",
         worker_values(worker, queues, now),
     )

@@ -13,7 +13,7 @@ import orjson
 from jobq.model import FinishedCount, Job, JobQuery, LogEntry, QueueStats, TypeActivity, WorkerSeen
 from jobq.store.job_sql import LIVE, SELECT_JOB
 from jobq.store.job_sql import SQLITE as SQL
-from jobq.store.rows import decode_worker, job_from_row, queue_stats, workers_seen
+from jobq.store.rows import held_by, job_from_row, queue_stats, workers_seen
 
 
 def get(c: sqlite3.Connection, job_id: str) -> Job | None:
@@ -65,19 +65,18 @@ FROM queues
 """
 
 
-def workers(c: sqlite3.Connection, held: bool) -> list[WorkerSeen]:
-    return workers_seen(c.execute(SQL.workers).fetchall(), held_jobs(c) if held else {})
+def workers(
+    c: sqlite3.Connection, held: bool, queues: Sequence[str] | None = None
+) -> list[WorkerSeen]:
+    jobs = held_by(held_rows(c, queues)) if held else {}
+    return workers_seen(c.execute(SQL.workers).fetchall(), jobs)
 
 
-def held_jobs(c: sqlite3.Connection) -> dict[tuple[str, str, int], int]:
-    """Running jobs by the worker holding them (name, host or "", pid or 0)."""
-    held: dict[tuple[str, str, int], int] = {}
-    for (raw,) in c.execute("SELECT worker FROM jobs WHERE state = 'running'"):
-        w = decode_worker(raw)
-        if w is not None:
-            key = (w.name, w.host or "", w.pid or 0)
-            held[key] = held.get(key, 0) + 1
-    return held
+def held_rows(c: sqlite3.Connection, queues: Sequence[str] | None) -> list[Any]:
+    """The running jobs (worker, id, queue, type): every queue's, or those of `queues`."""
+    if queues is None:
+        return c.execute(SQL.held).fetchall()
+    return c.execute(HELD_AMONG, (json_list(queues),)).fetchall()
 
 
 def next_due(c: sqlite3.Connection) -> float | None:
@@ -103,7 +102,7 @@ def finished_counts(
     queues: Sequence[str] | None,
     top: int | None,
 ) -> list[FinishedCount]:
-    among = "" if queues is None else f"AND queue IN {IN_JSON.format(n=4)}"
+    among = "(SELECT name FROM queues)" if queues is None else IN_JSON.format(n=4)
     sql = FINISHED_COUNTS.format(among=among)
     params: tuple[Any, ...] = (since, bucket_seconds, -1 if top is None else top)
     if queues is not None:
@@ -137,14 +136,22 @@ DEADLINES_AMONG = (
     f"{SELECT_JOB} WHERE queue IN {IN_JSON.format(n=1)} AND {LIVE} "
     "AND deadline_at IS NOT NULL AND deadline_at <= ?2 ORDER BY deadline_at LIMIT ?3"
 )
-# per (queue, bucket, state); only the `top` (?3) busiest queues by name, the rest as NULL
+HELD_AMONG = (
+    f"SELECT worker, id, queue, type FROM jobs INDEXED BY jobs_queue_state "
+    f"WHERE queue IN {IN_JSON.format(n=1)} AND state = 'running'"
+)
+# per (queue, bucket, state), with the waits of those that started; only the `top` (?3)
+# busiest queues by name, the rest as NULL. One range of jobs_queue_finished per queue (of
+# ?4, or of every known queue), read from the index alone.
 FINISHED_COUNTS = """
 WITH finished AS (
-    SELECT queue, CAST((finished_at - ?1) / ?2 AS INTEGER) AS bucket, state FROM jobs
-    WHERE finished_at IS NOT NULL AND finished_at >= ?1 {among}),
+    SELECT queue, CAST((finished_at - ?1) / ?2 AS INTEGER) AS bucket, state,
+           max(started_at - run_at, 0) AS waited
+    FROM jobs INDEXED BY jobs_queue_finished
+    WHERE queue IN {among} AND finished_at >= ?1),
 busiest AS (SELECT queue FROM finished GROUP BY queue ORDER BY count(*) DESC, queue LIMIT ?3)
 SELECT CASE WHEN queue IN (SELECT queue FROM busiest) THEN queue END AS shown, bucket, state,
-       count(*)
+       count(*), count(waited), coalesce(sum(waited), 0.0)
 FROM finished GROUP BY shown, bucket, state
 """
 # live jobs through the state index, finished ones since ?1 through jobs_finished

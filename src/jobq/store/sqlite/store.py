@@ -274,8 +274,10 @@ class SQLiteStore(Store):
     async def touch_worker(self, worker: Worker, queues: Sequence[str] | None, now: float) -> None:
         await self._write(lambda c: sqlite_claim.touch_worker(c, worker, queues, now))
 
-    async def workers(self, held: bool = True) -> list[WorkerSeen]:
-        return await self._readers.run(lambda c: reads.workers(c, held))
+    async def workers(
+        self, held: bool = True, queues: Sequence[str] | None = None
+    ) -> list[WorkerSeen]:
+        return await self._readers.run(lambda c: reads.workers(c, held, queues))
 
     async def forget_workers(self, seen_before: float) -> int:
         sql = SQL.forget_workers
