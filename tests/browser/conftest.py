@@ -7,14 +7,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from tests.conftest import Server
 
@@ -89,6 +89,18 @@ def dashboard(tmp_path: Path) -> Iterator[Dashboard]:
 
 
 @pytest.fixture
+def open_dashboard(tmp_path: Path) -> Iterator[Dashboard]:
+    """A served jobq with no users (the open mode, loopback only): no key needed."""
+    db = f"sqlite:///{tmp_path / 'jobq.db'}"
+    server = Server(db).start()
+    board = Dashboard(server, "", db)
+    board.api.headers.pop("Authorization")
+    yield board
+    board.api.close()
+    server.stop()
+
+
+@pytest.fixture
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
@@ -98,13 +110,35 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
+DESKTOP = {"width": 1440, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    """A desktop tab (1440 x 900) in the light scheme."""
+    context = browser.new_context(viewport=DESKTOP)
     tab = context.new_page()
     tab.set_default_timeout(WAIT_MS)
     yield tab
     context.close()
+
+
+@pytest.fixture
+def tabs(browser: Browser) -> Iterator[Callable[..., Page]]:
+    """More tabs, each in a context of its own: `tabs(viewport=PHONE, color_scheme="dark")`."""
+    contexts: list[BrowserContext] = []
+
+    def open_tab(viewport: dict[str, int] = DESKTOP, color_scheme: str = "light") -> Page:
+        context = browser.new_context(viewport=viewport, color_scheme=color_scheme)  # type: ignore[arg-type]
+        contexts.append(context)
+        tab = context.new_page()
+        tab.set_default_timeout(WAIT_MS)
+        return tab
+
+    yield open_tab
+    for context in contexts:
+        context.close()
 
 
 def sign_in(page: Page, board: Dashboard, key: str | None = None) -> None:
@@ -115,5 +149,15 @@ def sign_in(page: Page, board: Dashboard, key: str | None = None) -> None:
 
 
 def screenshot(page: Page, name: str) -> None:
+    """The whole page as artifacts/screenshots/NAME.png (NAME says the viewport and scheme
+    when they are not the desktop's light one)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def page_height(page: Page) -> int:
+    return int(page.evaluate("document.documentElement.scrollHeight"))
+
+
+def page_width(page: Page) -> int:
+    return int(page.evaluate("document.documentElement.scrollWidth"))

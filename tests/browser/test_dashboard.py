@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.conftest import Dashboard, make_key, screenshot, sign_in
 
@@ -18,8 +18,14 @@ def confirm(page: Page) -> None:
     expect(dialog).to_be_hidden()
 
 
-def field(page: Page, name: str) -> str:
-    return page.locator(f'#fields dd[data-field="{name}"]')  # type: ignore[return-value]
+def field(page: Page, name: str) -> Locator:
+    """A field among "All fields" (folded: its text is there, unseen until unfolded)."""
+    return page.locator(f'#fields dd[data-field="{name}"]')
+
+
+def fact(page: Page, name: str) -> Locator:
+    """A fact of the job's summary, at the top of its page."""
+    return page.locator(f'#facts dd[data-fact="{name}"]')
 
 
 def test_sign_in_refuses_a_bad_key_then_shows_every_page(page: Page, dashboard: Dashboard) -> None:
@@ -38,6 +44,7 @@ def test_sign_in_refuses_a_bad_key_then_shows_every_page(page: Page, dashboard: 
     rows = page.locator("#overview-table tbody tr")
     expect(rows).to_have_count(2)
     expect(page.locator('#overview-table tr[data-queue="emails"] td').nth(3)).to_have_text("1")
+    expect(page.locator("#count-processed .value")).to_have_text("1")
     expect(page.locator("#chart svg rect")).not_to_have_count(0)
     expect(page.locator("#chart-total")).to_contain_text("1 succeeded")
     expect(page.locator("#nav-problems")).to_be_visible()  # the server reports problems
@@ -62,6 +69,7 @@ def test_sign_in_refuses_a_bad_key_then_shows_every_page(page: Page, dashboard: 
     expect(page.locator("#jobs-table tbody tr")).to_have_count(2)
     screenshot(page, "jobs")
     page.get_by_role("link", name=job["id"]).click()
+    page.get_by_text("All fields").click()
     expect(field(page, "metadata")).to_contain_text("c1")
     screenshot(page, "job")
 
@@ -69,8 +77,8 @@ def test_sign_in_refuses_a_bad_key_then_shows_every_page(page: Page, dashboard: 
     page.goto(dashboard.url("/"))
     expect(rows).to_have_count(2)
     screenshot(page, "overview-phone")
-    page.goto(dashboard.url(f"/jobs/{job['id']}"))
-    expect(field(page, "state")).to_have_text("succeeded")  # the job claimed and completed
+    page.goto(dashboard.url(f"/jobs/{done['id']}"))
+    expect(fact(page, "state")).to_have_text("succeeded")  # the job claimed and completed
     screenshot(page, "job-phone")
 
 
@@ -81,14 +89,16 @@ def test_the_log_of_a_running_job_grows_while_the_page_is_open(
     claimed = dashboard.claim("work")
     sign_in(page, dashboard)
     page.goto(dashboard.url(f"/jobs/{job['id']}"))
-    expect(field(page, "state")).to_have_text("running")
+    expect(fact(page, "state")).to_have_text("running")
     expect(page.locator("#log-status")).to_have_text("following")
+    expect(page.locator("#log")).to_have_text("(no output yet)")
     log = page.locator("#log")
     for n in range(1, 4):
         entries = [{"text": f"line {n}.{i}"} for i in range(3)]
         dashboard.call("POST", f"/jobs/{job['id']}/logs", {"entries": entries}, 201)
         expect(log).to_contain_text(f"line {n}.2")
-    expect(log.locator("span")).to_have_count(9)
+    expect(log.locator("span[data-seq]")).to_have_count(9)
+    expect(log.locator(".attempt-mark")).to_have_text(["── attempt 1 ──"])
     progress = {"step": 3, "total": 10, "description": "copying"}
     dashboard.call(
         "POST",
@@ -99,8 +109,8 @@ def test_the_log_of_a_running_job_grows_while_the_page_is_open(
     screenshot(page, "job-log-live")
     dashboard.call("POST", f"/jobs/{job['id']}/complete", {"token": claimed["lease_token"]})
     expect(page.locator("#log-status")).to_have_text("job finished")
-    expect(field(page, "state")).to_have_text("succeeded")
-    expect(log.locator("span")).to_have_count(9)  # nothing shown twice
+    expect(fact(page, "state")).to_have_text("succeeded")
+    expect(log.locator("span[data-seq]")).to_have_count(9)  # nothing shown twice
 
 
 def test_cancel_a_running_job_only_after_the_confirm_step(page: Page, dashboard: Dashboard) -> None:
@@ -124,7 +134,7 @@ def test_cancel_a_running_job_only_after_the_confirm_step(page: Page, dashboard:
     cancel.click()
     screenshot(page, "confirm-cancel")
     confirm(page)
-    expect(field(page, "state")).to_have_text("running (cancel requested)")
+    expect(fact(page, "state")).to_have_text("running (cancel requested)")
     expect(cancel).to_be_hidden()
     assert dashboard.call("GET", f"/jobs/{job['id']}")["cancel_requested"] is True
 
@@ -138,8 +148,10 @@ def test_retry_a_failed_job_then_follow_the_new_one(page: Page, dashboard: Dashb
     )
     sign_in(page, dashboard)
     page.goto(dashboard.url(f"/jobs/{job['id']}"))
-    expect(field(page, "state")).to_have_text("failed")
+    expect(fact(page, "state")).to_have_text("failed")
     expect(page.locator("#attempts-table tbody")).to_contain_text("disk full")
+    expect(page.locator("#error-message")).to_have_text("E_DISK disk full")
+    expect(page.locator("#error-details")).to_contain_text('"free": 0')
     page.get_by_role("button", name="Retry job").click()
     confirm(page)
     retried_by = None
@@ -151,8 +163,9 @@ def test_retry_a_failed_job_then_follow_the_new_one(page: Page, dashboard: Dashb
     assert retried_by is not None
     expect(field(page, "retried_by")).to_have_text(retried_by)
     expect(page.get_by_role("button", name="Retry job")).to_be_hidden()
-    field(page, "retried_by").get_by_role("link").click()  # type: ignore[attr-defined]
-    expect(field(page, "state")).to_have_text("queued")
+    page.get_by_text("All fields").click()
+    field(page, "retried_by").get_by_role("link").click()
+    expect(fact(page, "state")).to_have_text("queued")
     expect(field(page, "retry_of")).to_have_text(job["id"])
 
     page.locator("#act-priority input").fill("7")
@@ -180,11 +193,11 @@ def test_filter_the_job_list_page_through_it_and_find_by_id(
     rows = page.locator("#jobs-table tbody tr")
     expect(rows).to_have_count(50)
     form = page.locator("#filters")
-    form.get_by_label("Queue", exact=True).fill("b")
+    form.get_by_label("Queue", exact=True).select_option("b")
     form.get_by_role("button", name="Filter").click()
     expect(rows).to_have_count(4)
     expect(page.get_by_label("Queue", exact=True)).to_have_value("b")
-    form.get_by_label("Queue", exact=True).fill("a")
+    form.get_by_label("Queue", exact=True).select_option("a")
     form.get_by_label("Type", exact=True).fill("resize")
     form.get_by_role("button", name="Filter").click()
     expect(rows).to_have_count(3)
@@ -193,13 +206,13 @@ def test_filter_the_job_list_page_through_it_and_find_by_id(
     form.get_by_role("button", name="Filter").click()
     expect(rows).to_have_count(50)
     screenshot(page, "jobs-filtered")
-    first_page = set(rows.locator("td:first-child").all_inner_texts())
+    first_page = set(rows.evaluate_all("rows => rows.map(r => r.dataset.id)"))
     page.get_by_role("link", name="Next page").click()
     expect(rows).to_have_count(5)
-    second_page = set(rows.locator("td:first-child").all_inner_texts())
-    assert not first_page & second_page
+    second_page = set(rows.evaluate_all("rows => rows.map(r => r.dataset.id)"))
+    assert not first_page & second_page and len(second_page) == 5
     expect(page.get_by_role("link", name="Next page")).to_be_hidden()
-    form.get_by_label("State").select_option("failed")
+    form.get_by_label("failed").check()
     form.get_by_role("button", name="Filter").click()
     expect(page.locator("#jobs-table tbody")).to_contain_text("No jobs match")
 

@@ -199,8 +199,9 @@ async def test_the_page_shell_escapes_the_job_id_and_find_goes_to_the_job(
         assert r.status_code == 303 and r.headers["location"] == "/ui/jobs/abc"
         r = await client.get("/ui/find?id=//evil.example/x")
         assert r.headers["location"] == "/ui/jobs/%2F%2Fevil.example%2Fx"
-        static = await client.get("/ui/static/dashboard.js")
+        static = await client.get("/ui/static/js/job.js")
         assert static.status_code == 200 and "EventSource" in static.text
+        assert static.headers["content-type"].startswith("text/javascript")  # a module loads
 
 
 async def test_queue_stats_for_pollers_show_counts_and_a_fresh_paused_flag(

@@ -95,13 +95,16 @@ async def render(request: Request, name: str, title: str, job_id: str = "") -> R
     content = dashboard.template(name).safe_substitute(job_id=html.escape(job_id))
     body = dashboard.template("shell").substitute(
         title=html.escape(title),
+        heading=_heading(title, job_id),
         page=name,
         content=content,
         csrf=html.escape(token),
         root=dashboard.root,
         api=dashboard.api,
         admin=_flag(principal.admin),
-        user=html.escape(_who(principal)),
+        open=_flag(principal.open),
+        admin_link=_admin_link(dashboard, principal),
+        who=_who(dashboard, principal, token),
         job_id=html.escape(job_id),
     )
     response = HTMLResponse(body, headers={"Cache-Control": "no-store"})
@@ -122,7 +125,32 @@ def _flag(value: bool) -> str:
     return "true" if value else "false"
 
 
-def _who(principal: Principal) -> str:
+def _heading(title: str, job_id: str) -> str:
+    if not job_id:
+        return html.escape(title)
+    return f'Job <code class="job-id">{html.escape(job_id)}</code>'
+
+
+def _admin_link(dashboard: Dashboard, principal: Principal) -> str:
+    """The menu's Users & keys: for administrators, and not in the open mode (no users: there
+    is nobody to manage, and `jobq users add` makes the first one)."""
+    if principal.open or not principal.admin:
+        return ""
+    return f'<li><a href="{dashboard.root}/admin" data-nav="admin">Users &amp; keys</a></li>'
+
+
+def _who(dashboard: Dashboard, principal: Principal, token: str) -> str:
+    """Who is signed in, and Sign out; in the open mode, a word on what that means."""
     if principal.open:
-        return "open mode (no users yet)"
-    return f"{principal.user}{' (admin)' if principal.admin else ''}"
+        return (
+            '<p class="who open-mode" title="Nobody signs in until the first user is made '
+            '(jobq users add NAME --admin); until then only this machine is served.">'
+            "Open mode: no users yet</p>"
+        )
+    user = f"{principal.user}{' (admin)' if principal.admin else ''}"
+    return (
+        f'<form class="who" method="post" action="{dashboard.root}/logout">'
+        f"<span>{html.escape(user)}</span>"
+        f'<input type="hidden" name="csrf" value="{html.escape(token)}">'
+        '<button type="submit" class="quiet">Sign out</button></form>'
+    )

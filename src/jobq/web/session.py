@@ -78,14 +78,12 @@ def _set_cookie(response: Response, request: Request, name: str, value: str) -> 
 
 
 def _page(request: Request, message: str = "", status: int = 200) -> Response:
+    """The sign-in page (templates/login.html), with `message` as an alert."""
     token = request.cookies.get(CSRF) or secrets.token_urlsafe(24)
-    note = f"<p role='alert'>{html.escape(message)}</p>" if message else ""
-    body = (
-        "<!doctype html><html><head><meta charset='utf-8'><title>jobq: sign in</title></head>"
-        f"<body><h1>jobq</h1>{note}<form method='post' action='login'>"
-        f"<input type='hidden' name='csrf' value='{html.escape(token)}'>"
-        "<label>API key <input type='password' name='key' autocomplete='off' required></label>"
-        "<button type='submit'>Sign in</button></form></body></html>"
+    note = f'<p class="error" role="alert">{html.escape(message)}</p>' if message else ""
+    dashboard = request.app.state.dashboard
+    body = dashboard.template("login").substitute(
+        root=dashboard.root, note=note, csrf=html.escape(token)
     )
     response = HTMLResponse(body, status_code=status)
     _set_cookie(response, request, CSRF, token)

@@ -1,0 +1,129 @@
+// The job list: filters (queue and states chosen from lists), a page of 50 with its total,
+// previous and next pages, and for each job its state, attempts, duration and error.
+"use strict";
+
+import { $, ROOT, api, el, fillRows, jobDuration, jobLink, number, showError, stateBadge, when } from "./core.js";
+
+const LIMIT = 50;
+const ERROR_CHARS = 140;
+
+function errorText(job) {
+  if (!job.error) return "";
+  const text = [job.error.code, job.error.message].filter(Boolean).join(": ");
+  const short = text.length > ERROR_CHARS ? `${text.slice(0, ERROR_CHARS - 1)}…` : text;
+  return el("span", { class: job.state === "failed" ? "error-text" : "muted", title: text }, short);
+}
+
+const jobsPage = {
+  // The columns, in order: a heading and what a job shows in it. (A selection column for
+  // bulk actions joins here, first.)
+  columns() {
+    return [
+      ["Id", (j) => jobLink(j.id), "c-id"],
+      ["State", (j) => stateBadge(j.state, j.cancel_requested), "c-state"],
+      ["Queue", (j) => j.queue, "c-queue"],
+      ["Type", (j) => j.type, "c-type"],
+      ["Attempts", (j) => `${j.attempt}/${j.max_attempts}`, "num c-attempts"],
+      ["Duration", (j) => jobDuration(j), "num c-duration"],
+      ["Error", errorText, "c-error"],
+      ["Created", (j) => when(j.created_at), "c-created"],
+    ];
+  },
+  // The API query for the page's own query string (the filter form submits by GET).
+  query(params) {
+    const out = new URLSearchParams();
+    for (const name of ["queue", "type", "sort", "cursor", "finished_after"]) {
+      const value = (params.get(name) || "").trim();
+      if (value) out.set(name, value);
+    }
+    const states = params.getAll("state").flatMap((s) => s.split(",")).filter(Boolean);
+    if (states.length) out.set("state", states.join(","));
+    if (!out.has("sort")) out.set("sort", "-created_at");
+    for (const pair of (params.get("meta") || "").split(",")) {
+      const [key, ...rest] = pair.split("=");
+      if (key.trim() && rest.length) out.set(`meta.${key.trim()}`, rest.join("=").trim());
+    }
+    for (const name of ["created_after", "created_before"]) {
+      const value = params.get(name);
+      if (value) out.set(name, new Date(value).toISOString());
+    }
+    out.set("limit", String(LIMIT));
+    out.set("count", "true");
+    return out;
+  },
+  fillForm(params) {
+    const form = $("#filters");
+    const states = new Set(params.getAll("state").flatMap((s) => s.split(",")));
+    for (const box of form.querySelectorAll('input[name="state"]')) box.checked = states.has(box.value);
+    for (const name of ["type", "meta", "created_after", "created_before", "sort", "finished_after"]) {
+      const value = params.get(name);
+      if (value && form.elements[name]) form.elements[name].value = value;
+    }
+  },
+  async queues(chosen) {
+    const select = $("#f-queue");
+    const { queues } = await api("/stats/queues");
+    const names = queues.map((q) => q.name);
+    if (chosen && !names.includes(chosen)) names.unshift(chosen);
+    select.append(...names.map((name) => el("option", { value: name }, name)));
+    select.value = chosen || "";
+  },
+  render(data, params) {
+    const columns = jobsPage.columns();
+    const rows = data.jobs.map((j) => el("tr", { "data-id": j.id, "data-state": j.state },
+      columns.map(([label, cell, kind]) => el("td", { class: kind, "data-label": label }, cell(j)))));
+    fillRows($("#jobs-table tbody"), rows, "No jobs match.", columns.length);
+    const from = Number(params.get("from")) || 1;
+    const total = data.total_exact ? number(data.total) : `more than ${number(data.total)}`;
+    $("#jobs-count").textContent = data.jobs.length
+      ? `${number(from)}–${number(from + data.jobs.length - 1)} of ${total} jobs`
+      : `0 of ${total} jobs`;
+    jobsPage.pager(data, params, from);
+  },
+  pager(data, params, from) {
+    const link = (cursor, start) => {
+      const next = new URLSearchParams(params);
+      next.set("cursor", cursor);
+      next.set("from", String(Math.max(1, start)));
+      return `${ROOT}/jobs?${next}`;
+    };
+    const show = (node, href) => {
+      node.hidden = !href;
+      if (href) node.href = href;
+    };
+    show($("#next-page"), data.next_cursor && link(data.next_cursor, from + data.jobs.length));
+    show($("#prev-page"), data.prev_cursor && link(data.prev_cursor, from - LIMIT));
+    const first = new URLSearchParams(params);
+    first.delete("cursor");
+    first.delete("from");
+    $("#first-page").href = `${ROOT}/jobs?${first}`;
+    $("#first-page").hidden = !params.get("cursor");
+  },
+  finishedNote(params) {
+    const after = params.get("finished_after");
+    if (!after) return;
+    const without = new URLSearchParams(params);
+    without.delete("finished_after");
+    without.delete("cursor");
+    without.delete("from");
+    $("#finished-note").replaceChildren("Finished since ", when(after), " · ",
+      el("a", { href: `${ROOT}/jobs?${without}` }, "any time"));
+    $("#finished-note").hidden = false;
+  },
+  async start() {
+    const params = new URLSearchParams(location.search);
+    jobsPage.fillForm(params);
+    jobsPage.finishedNote(params);
+    try {
+      const [data] = await Promise.all([
+        api("/jobs?" + jobsPage.query(params)),
+        jobsPage.queues(params.get("queue")),
+      ]);
+      jobsPage.render(data, params);
+    } catch (error) {
+      showError(error);
+    }
+  },
+};
+
+export default jobsPage;
