@@ -71,6 +71,7 @@ CASES = [
     Case("DELETE", "/jobs/{job_id}", "job", "manage", "succeeded", 204),
     Case("POST", "/jobs/{job_id}/cancel", "job", "manage", "queued"),
     Case("POST", "/jobs/{job_id}/retry", "job", "manage", "succeeded", 201),
+    Case("POST", "/jobs/{job_id}/run", "job", "manage", "scheduled"),
     Case("GET", "/jobs/{job_id}/attempts", "job", "read", "succeeded"),
     Case("POST", "/claim", "queue", "work", "queued",
          body=lambda c: {"queues": [c.queue], "worker": {"name": "matrix"}}),
@@ -138,7 +139,10 @@ class Native:
         kind = f"t{self.count}"
         c.vars = {"queue": c.queue, "new_user": f"new{self.count}", "owner": OWNERS[c.scope]}
         if c.case.state is not None:
-            [(job, _)] = await self.engine.enqueue([JobSpec(queue=c.queue, type=kind)])
+            later = time.time() + 3600 if c.case.state == "scheduled" else None
+            [(job, _)] = await self.engine.enqueue(
+                [JobSpec(queue=c.queue, type=kind, run_at=later)]
+            )
             c.job_id = job.id
         if c.case.state in ("running", "succeeded"):
             spec = ClaimSpec([c.queue], [kind], 1, None, Worker(f"w-{c.queue}", user=holder(c)))
