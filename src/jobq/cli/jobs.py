@@ -217,9 +217,7 @@ def jobs_ls(
     if jobs:
         jobs_table(jobs)
     total = count(page.get("total", len(jobs)), page.get("total_capped", False))
-    console.print(
-        f"{len(jobs)} of {total} jobs" if after is None else f"{len(jobs)} more of {total} jobs"
-    )
+    console.print(f"{len(jobs)} of {total} jobs")
     if page.get("next_cursor"):
         console.print(f"next page: {_next_page(page['next_cursor'])}", soft_wrap=True)
 
