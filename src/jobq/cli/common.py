@@ -95,6 +95,7 @@ def job_id(url: str, key: str | None, given: str, as_json: bool = False) -> str:
         return given  # a full id, or no id at all (the server answers not found)
     params = {"id_prefix": given, "limit": CANDIDATES + 1, "sort": "-created_at"}
     found = call("GET", url, key, "/jobs", as_json=as_json, params=params)["jobs"]
+    found = [j for j in found if j["id"].startswith(given.lower())]  # (a server without it)
     if len(found) == 1:
         return str(found[0]["id"])
     if not found:
