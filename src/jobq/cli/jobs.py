@@ -8,7 +8,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import httpx
 import typer
@@ -127,7 +127,7 @@ def enqueue_many(
         console.print(f"enqueued {len(ids)} jobs into {queue}")
 
 
-def _refused_batch(exc: Exception, done: int, total: int, as_json: bool) -> None:
+def _refused_batch(exc: Exception, done: int, total: int, as_json: bool) -> NoReturn:
     """A batch of enqueue-many went wrong: say what, and how many went in before (exit 1 for
     a refusal, 2 for a server that cannot be reached)."""
     from jobq.client import ServerError
