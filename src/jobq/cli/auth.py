@@ -28,6 +28,7 @@ T = TypeVar("T")
 users_app = typer.Typer(help="Manage users (on the database directly).", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage API keys (on the database directly).", no_args_is_help=True)
 console = Console(markup=False)  # names and messages may hold [brackets]: not markup
+notes = Console(stderr=True, markup=False)
 
 Db = Annotated[str, typer.Option(envvar="JOBQ_DB", help="sqlite:///PATH or postgresql://...")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
@@ -124,7 +125,8 @@ def keys_create(
     if as_json:
         print(json.dumps({"id": record.id, "user": user, "name": name, "key": key}))
         return
-    console.print(f"key {record.id} for {user} (shown once, keep it safe):", highlight=False)
+    # the key alone on stdout, so that KEY=$(jobq keys create NAME) keeps it
+    notes.print(f"key {record.id} for {user} (shown once, keep it safe):", highlight=False)
     print(key)
 
 

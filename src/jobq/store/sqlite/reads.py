@@ -96,13 +96,15 @@ def next_due(c: sqlite3.Connection) -> float | None:
 
 
 NEXT_DUE = """SELECT min(
-    coalesce((SELECT min(run_at) FROM jobs WHERE state = 'scheduled'), 1e18),
-    coalesce((SELECT min(lease_expires_at) FROM jobs WHERE state = 'running'), 1e18),
-    coalesce((SELECT min(deadline_at) FROM jobs
+    coalesce((SELECT min(run_at) FROM jobs INDEXED BY jobs_due WHERE state = 'scheduled'), 1e18),
+    coalesce((SELECT min(lease_expires_at) FROM jobs INDEXED BY jobs_lease
+              WHERE state = 'running'), 1e18),
+    coalesce((SELECT min(deadline_at) FROM jobs INDEXED BY jobs_deadline
               WHERE state = 'running' AND deadline_at IS NOT NULL), 1e18),
-    coalesce((SELECT min(deadline_at) FROM jobs WHERE state IN ('scheduled', 'queued')
-              AND deadline_at IS NOT NULL), 1e18),
-    coalesce((SELECT min(purge_at) FROM jobs WHERE purge_at IS NOT NULL), 1e18),
+    coalesce((SELECT min(deadline_at) FROM jobs INDEXED BY jobs_waiting_deadline
+              WHERE state IN ('scheduled', 'queued') AND deadline_at IS NOT NULL), 1e18),
+    coalesce((SELECT min(purge_at) FROM jobs INDEXED BY jobs_purge
+              WHERE purge_at IS NOT NULL), 1e18),
     coalesce((SELECT min(next_at) FROM callbacks), 1e18))"""
 
 
