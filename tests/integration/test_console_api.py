@@ -138,9 +138,9 @@ async def test_the_workers_page_tells_live_from_gone_and_lists_only_the_callers_
 async def test_a_listing_counts_its_matches_and_pages_back(tmp_path: Path, store_url: str) -> None:
     async with running_app(tmp_path, db=store_url) as (_, client):
         await _enqueue(client, None, [("a", 25), ("b", 3)])
-        url = "/api/v1/jobs?queue=a&limit=10&sort=-created_at&count=true"
+        url = "/api/v1/jobs?queue=a&limit=10&sort=-created_at&total=true"
         first = (await client.get(url)).json()
-        assert (first["total"], first["total_exact"], first["prev_cursor"]) == (25, True, None)
+        assert (first["total"], first["total_capped"], first["prev_cursor"]) == (25, False, None)
         second = (await client.get(f"{url}&cursor={first['next_cursor']}")).json()
         third = (await client.get(f"{url}&cursor={second['next_cursor']}")).json()
         assert [len(p["jobs"]) for p in (first, second, third)] == [10, 10, 5]
@@ -156,18 +156,18 @@ async def test_a_listing_counts_its_matches_and_pages_back(tmp_path: Path, store
         forged = base64.urlsafe_b64encode(b'["-created_at",0,1,"sideways"]').decode()
         r = await client.get(f"{url}&cursor={forged}")
         assert r.status_code == 422 and r.json()["error"]["code"] == "invalid"
-        none = (await client.get("/api/v1/jobs?queue=zz&count=true")).json()
+        none = (await client.get("/api/v1/jobs?queue=zz&total=true")).json()
         assert (none["total"], none["jobs"]) == (0, [])
 
 
 async def test_the_total_is_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from jobq.api.native import paging
+    from jobq.api.native import routes
 
-    monkeypatch.setattr(paging, "COUNT_CAP", 5)
+    monkeypatch.setattr(routes, "TOTAL_CAP", 5)
     async with running_app(tmp_path) as (_, client):
         await _enqueue(client, None, [("a", 7)])
-        page = (await client.get("/api/v1/jobs?count=true&limit=2")).json()
-        assert (page["total"], page["total_exact"]) == (5, False)
+        page = (await client.get("/api/v1/jobs?total=true&limit=2")).json()
+        assert (page["total"], page["total_capped"]) == (5, True)
 
 
 async def test_a_scheduled_job_runs_now_and_only_a_scheduled_one(

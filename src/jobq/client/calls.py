@@ -136,7 +136,7 @@ def _page(response: Reply) -> JobPage:
         body.get("next_cursor"),
         body.get("prev_cursor"),
         body.get("total"),
-        body.get("total_exact"),
+        body.get("total_capped"),
     )
 
 
@@ -172,14 +172,14 @@ def list_jobs(
     sort: str = "created_at",
     limit: int = 100,
     cursor: str | None = None,
-    count: bool = False,
+    total: bool = False,
     **times: datetime,
 ) -> Call[JobPage]:
     """Filters as `GET /jobs` takes them; `times` are created_after, finished_before, ...;
-    `count`: also count the matches (the page's `total`)."""
+    `total`: also count the matches (the page's `total`, up to 10,000)."""
     params: list[tuple[str, Any]] = [("sort", sort), ("limit", limit)]
-    if count:
-        params.append(("count", "true"))
+    if total:
+        params.append(("total", "true"))
     for name, value in (("queue", queue), ("type", type), ("state", state)):
         values = [value] if isinstance(value, str) else list(value or [])
         params += [(name, v) for v in values]

@@ -113,13 +113,13 @@ class ClaimedJob(Job):
 class JobPage:
     """One page of a listing; pass `next_cursor` back for the next (None on the last), or
     `prev_cursor` for the one before (None on the first). With `count=True`, `total` is how
-    many jobs match (at most 10,000; `total_exact` False when there are more)."""
+    many jobs match (at most 10,000; `total_capped` True when there are more)."""
 
     jobs: list[Job]
     next_cursor: str | None
     prev_cursor: str | None = None
     total: int | None = None
-    total_exact: bool | None = None
+    total_capped: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,13 +1,10 @@
-"""Pages of a job listing: keyset cursors both ways, and a bounded total.
+"""Pages of a job listing: keyset cursors both ways.
 
 A cursor is opaque base64 of `[sort, value, seq]` (the sort it was issued for, and the last
 row's sort value and seq) or `[sort, value, seq, "before"]` for the page before a row. The
 page before is read in the opposite order from that row and turned round; when fewer than a
 page lie before it, the answer is the first page (so "previous" always shows a full page and
 ends on the first). Every page costs its own rows, whichever way it goes.
-
-The total (`count=true`) counts the jobs the filters match up to COUNT_CAP: the cost follows
-the cap, and `total_exact` says whether there are more.
 """
 
 from __future__ import annotations
@@ -24,7 +21,6 @@ from jobq.errors import InvalidInput
 from jobq.model import Job, JobQuery
 
 BEFORE = "before"
-COUNT_CAP = 10_000  # jobs a total counts at most
 
 
 async def page(engine: Engine, query: JobQuery, sort: str, cursor: str | None) -> dict[str, Any]:
@@ -57,12 +53,6 @@ def _answer(jobs: list[Job], query: JobQuery, sort: str, has_before: bool) -> di
         "next_cursor": encode(jobs[-1], query, sort) if full else None,
         "prev_cursor": encode(jobs[0], query, sort, BEFORE) if has_before else None,
     }
-
-
-async def total(engine: Engine, query: JobQuery) -> dict[str, Any]:
-    """How many jobs the query's filters match, counting at most COUNT_CAP."""
-    count = await engine.count_jobs(query, COUNT_CAP)
-    return {"total": count, "total_exact": count < COUNT_CAP}
 
 
 def encode(job: Job, query: JobQuery, sort: str, *direction: str) -> str:

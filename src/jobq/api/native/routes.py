@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -18,7 +19,7 @@ from jobq.api.native import paging
 from jobq.api.native import schemas as s
 from jobq.auth.guard import Guard
 from jobq.auth.policy import Action
-from jobq.engine import Ack, JobSpec
+from jobq.engine import Ack, Engine, JobSpec
 from jobq.errors import InvalidInput, JobqError
 from jobq.model import SORT_FIELDS, ClaimSpec, Job, JobQuery, Worker, WorkerSeen
 from jobq.render import attempt_document, iso, job_document
@@ -109,17 +110,19 @@ async def list_jobs(
     sort: str = "created_at",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: str | None = None,
-    count: Annotated[bool, Query(description="also count the matches, up to 10,000")] = False,
+    id_prefix: Annotated[str | None, Query(max_length=36)] = None,
+    total: bool = False,
 ) -> Response:
     """List jobs. Filters combine; `state` may repeat or be comma-separated; `meta.KEY=VALUE`
-    filters on metadata; `sort` is a field name, `-` in front for descending; pass
-    `next_cursor` (or `prev_cursor`) back as `cursor` for the next (or previous) page. With
-    `count=true`, `total` is how many jobs match (at most 10,000: `total_exact` false when
-    there are more)."""
+    filters on metadata; `id_prefix` keeps the jobs whose id begins with it (among the first
+    1,000 such ids: 422 when that is not enough to answer); `sort` is a field name, `-` in
+    front for descending; pass `next_cursor` (or `prev_cursor`) back as `cursor` for the next
+    (or previous) page. With `total=true`, `total` counts the jobs that match, up to 10,000
+    (`total_capped` beyond)."""
     queues = (await guard_of(request)).listing(_split(queue))
     if queues == []:
-        nothing: dict[str, Any] = {"jobs": [], "next_cursor": None, "prev_cursor": None}
-        return json({**nothing, **({"total": 0, "total_exact": True} if count else {})})
+        empty: dict[str, Any] = {"jobs": [], "next_cursor": None, "prev_cursor": None}
+        return json({**empty, "total": 0, "total_capped": False} if total else empty)
     query = JobQuery(
         queues=queues,
         types=_split(type),
@@ -133,13 +136,15 @@ async def list_jobs(
         finished_after=seconds(finished_after),
         finished_before=seconds(finished_before),
         limit=limit,
+        id_prefix=id_prefix,
     )
     query.sort, query.descending = _sort(sort)
-    found = await paging.page(engine_of(request), query, sort, cursor)
-    found["jobs"] = [job_document(j) for j in found["jobs"]]
-    if count:
-        found.update(await paging.total(engine_of(request), query))
-    return json(found)
+    engine = engine_of(request)
+    page = await paging.page(engine, query, sort, cursor)
+    page["jobs"] = [job_document(j) for j in page["jobs"]]
+    if total:
+        page.update(await _total(engine, query))
+    return json(page)
 
 
 @router.delete("/jobs", responses=ERRORS)
@@ -439,6 +444,15 @@ def _may_work(queues: list[str]) -> Check:
         guard.queues(queues, Action.work)
 
     return check
+
+
+TOTAL_CAP = 10_000  # a listing's total counts this many matching jobs at most
+
+
+async def _total(engine: Engine, query: JobQuery) -> dict[str, Any]:
+    """How many jobs match `query`'s filters (not its cursor), up to TOTAL_CAP."""
+    count = await engine.count_jobs(replace(query, after=None), TOTAL_CAP + 1)
+    return {"total": min(count, TOTAL_CAP), "total_capped": count > TOTAL_CAP}
 
 
 def _split(values: list[str] | None) -> list[str] | None:

@@ -48,7 +48,7 @@ const jobsPage = {
       if (value) out.set(name, new Date(value).toISOString());
     }
     out.set("limit", String(LIMIT));
-    out.set("count", "true");
+    out.set("total", "true");
     return out;
   },
   fillForm(params) {
@@ -74,7 +74,7 @@ const jobsPage = {
       columns.map(([label, cell, kind]) => el("td", { class: kind, "data-label": label }, cell(j)))));
     fillRows($("#jobs-table tbody"), rows, "No jobs match.", columns.length);
     const from = Number(params.get("from")) || 1;
-    const total = data.total_exact ? number(data.total) : `more than ${number(data.total)}`;
+    const total = data.total_capped ? `more than ${number(data.total)}` : number(data.total);
     $("#jobs-count").textContent = data.jobs.length
       ? `${number(from)}–${number(from + data.jobs.length - 1)} of ${total} jobs`
       : `0 of ${total} jobs`;
