@@ -114,6 +114,7 @@ const overview = {
   },
   firstJob() {
     const open = document.body.dataset.open === "true";
+    $("#first-job-key").hidden = open;
     const auth = open ? "" : ` \\\n  -H "Authorization: Bearer $JOBQ_KEY"`;
     const job = '{"queue": "default", "type": "command", "payload": {"argv": ["echo", "hello"]}}';
     $("#first-job-curl").textContent =
