@@ -106,13 +106,15 @@ async def list_jobs(
     started_before: datetime | None = None,
     finished_after: datetime | None = None,
     finished_before: datetime | None = None,
+    retried: bool | None = None,
     sort: str = "created_at",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: str | None = None,
 ) -> Response:
     """List jobs. Filters combine; `state` may repeat or be comma-separated; `meta.KEY=VALUE`
-    filters on metadata; `sort` is a field name, `-` in front for descending; pass
-    `next_cursor` back as `cursor` for the next page."""
+    filters on metadata; `retried=false` leaves out finished jobs that were retried (they
+    have `retried_by`), `retried=true` lists only those; `sort` is a field name, `-` in
+    front for descending; pass `next_cursor` back as `cursor` for the next page."""
     queues = (await guard_of(request)).listing(_split(queue))
     if queues == []:
         return json({"jobs": [], "next_cursor": None})
@@ -128,6 +130,7 @@ async def list_jobs(
         started_before=seconds(started_before),
         finished_after=seconds(finished_after),
         finished_before=seconds(finished_before),
+        retried=retried,
         limit=limit,
     )
     query.sort, query.descending = _sort(sort)
@@ -511,6 +514,7 @@ def _queue_document(q: Any) -> dict[str, Any]:
     return {
         "name": q.name,
         "counts": q.counts,
+        "retried": q.retried,
         "paused": q.paused,
         "oldest_queued_at": iso(q.oldest_queued_at),
     }

@@ -189,6 +189,8 @@ def _filters(q: JobQuery, p: Params) -> list[str]:
             where.append(f"{column} = ANY({p.add([str(v) for v in values], '::text[]')})")
     if q.owner is not None:
         where.append(f"owner = {p.add(q.owner)}")
+    if q.retried is not None:
+        where.append(f"retried_by IS {'NOT ' if q.retried else ''}NULL")
     for name, value in q.metadata.items():
         where.append(f"(metadata::jsonb ->> {p.add(name, '::text')}) = {p.add(value, '::text')}")
     for column, low, high in (
