@@ -30,7 +30,7 @@ from jobq.engine.selection import ACTIONS, Selection, acts_on, lanes
 from jobq.engine.specs import JobSpec
 from jobq.entropy import lease_key
 from jobq.errors import Conflict, JobqError, NotFound, StoreUnavailable
-from jobq.model import Job, JobQuery, Operation, Step, Work, Worked, new_ids
+from jobq.model import Job, Operation, Step, Work, Worked, new_ids
 from jobq.states import State
 from jobq.store.operations import OperationStore
 
@@ -140,7 +140,7 @@ class Runner:
         now = self.engine.clock()
         if op.lane >= len(walk):
             return await self._finish(op, now)
-        batch = self._decide(op, walk[op.lane], await self._page(op, walk[op.lane]), now)
+        batch = self._decide(op, await self._page(op, walk[op.lane]), now)
         done = await self.store.advance(
             op, batch.work, lambda worked: settled(op, batch, worked, now, self.lease), now
         )
@@ -152,21 +152,12 @@ class Runner:
 
     async def _page(self, op: Operation, lane: tuple[str | None, State]) -> list[Job]:
         queue, state = lane
-        query = JobQuery(
-            queues=None if queue is None else [queue],
-            states=[state],
-            after=(op.after_seq, op.after_seq),
-            limit=self.batch,
-        )
-        return await self.engine.store.list_jobs(query)
+        return await self.store.lane(queue, state, op.after_seq, op.upto_seq, self.batch)
 
-    def _decide(
-        self, op: Operation, lane: tuple[str | None, State], page: list[Job], now: float
-    ) -> Batch:
-        inside = [job for job in page if job.seq <= op.upto_seq]
+    def _decide(self, op: Operation, page: list[Job], now: float) -> Batch:
         selection = Selection.from_json(op.selection)
-        matched = [j for j in inside if selection.matches(j) and acts_on(op.action, j)]
-        end = len(page) < self.batch or len(inside) < len(page)
+        matched = [j for j in page if selection.matches(j) and acts_on(op.action, j)]
+        end = len(page) < self.batch
         cursor = (op.lane + 1, 0) if end else (op.lane, page[-1].seq)
         work, refused = self.work(op, matched, now)
         return Batch(matched, work, refused, cursor)

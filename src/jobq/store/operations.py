@@ -21,9 +21,10 @@ from typing import Any
 
 import orjson
 
-from jobq.model import Operation, Work, Worked
+from jobq.model import Job, Operation, Work, Worked
+from jobq.states import State
 from jobq.store.base import Store
-from jobq.store.job_sql import numbered
+from jobq.store.job_sql import SELECT_JOB, numbered
 
 Settle = Callable[[Worked], Operation]  # what the operation is after the batch (engine code)
 
@@ -83,6 +84,15 @@ class OpSql:
         "lease_token = NULL, lease_until = NULL WHERE id = ?4 AND state = 'running'"
     )
     forget: str = "DELETE FROM operations WHERE state <> 'running' AND finished_at < ?"
+    # a page of a lane: the jobs of one queue and state (jobs_queue_state), or of one state in
+    # every queue (jobs_state), in seq order, after a seq and up to another (SQLite's; the
+    # PostgreSQL store words them so that its generic plans keep to those indexes)
+    lane_of_queue: str = (
+        f"{SELECT_JOB} WHERE queue = ? AND state = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?"
+    )
+    lane_of_state: str = (
+        f"{SELECT_JOB} WHERE state = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?"
+    )
     # a queue without jobs: its row goes (?1 the name); whether none of its jobs is left
     drop_queue: str = (
         "DELETE FROM queues WHERE name = ?1 AND NOT EXISTS (SELECT 1 FROM jobs WHERE queue = ?1)"
@@ -117,6 +127,14 @@ class OperationStore(ABC):
         """Up to `limit` running operations whose lease has passed, leased to `token` until
         `now + lease` (on PostgreSQL, no two nodes take one); and the earliest lease of a
         running operation after that (None: none runs)."""
+
+    @abstractmethod
+    async def lane(
+        self, queue: str | None, state: State, after_seq: int, upto_seq: int, limit: int
+    ) -> list[Job]:
+        """Up to `limit` jobs of `queue` (None: of every queue) in `state` whose seq is above
+        `after_seq` and at most `upto_seq`, in seq order, read through the index that leads
+        with the queue and the state (or the state): a page reads no other jobs."""
 
     @abstractmethod
     async def advance(

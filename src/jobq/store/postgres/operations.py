@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from jobq.model import Operation, Work, Worked
+from jobq.model import Job, Operation, Work, Worked
+from jobq.states import State
 from jobq.store.operations import (
     OP_COLUMNS,
     POSTGRES_OPS,
@@ -17,9 +18,23 @@ from jobq.store.operations import (
 )
 from jobq.store.postgres import writes
 from jobq.store.postgres.conn import Conn
+from jobq.store.postgres.sql import SELECT_JOB
 from jobq.store.postgres.store import PostgresStore
 
 SQL = POSTGRES_OPS
+# A lane's page, bounded by row comparisons only the lane's index can serve: written as
+# `queue = $1 AND state = $2 AND seq > $3`, a generic plan (asyncpg prepares statements; after
+# five runs PostgreSQL may keep one plan for every queue) walked the primary key from the
+# cursor, filtering, and a small queue's page read the rows of every other queue after it
+# (measured: 72 ms for a page of a 300-job queue among 300,000). The ORDER BY is the index's,
+# which the primary key cannot give, so the plan is a range of jobs_queue_state (jobs_state)
+# whatever the statistics (checked with force_generic_plan, analyzed and not).
+LANE_OF_QUEUE = f"""{SELECT_JOB}
+WHERE (queue, state, seq) > ($1, $2, $3) AND (queue, state, seq) <= ($1, $2, $4)
+ORDER BY queue, state, seq LIMIT $5"""
+LANE_OF_STATE = f"""{SELECT_JOB}
+WHERE (state, seq) > ($1, $2) AND (state, seq) <= ($1, $3)
+ORDER BY state, seq LIMIT $4"""
 # the due operations, leased to $1 until $2, none another node is taking ($3 now, $4 how many)
 TAKE = f"""
 UPDATE operations SET lease_token = $1, lease_until = $2
@@ -30,6 +45,7 @@ RETURNING {", ".join(OP_COLUMNS)}"""
 
 class PostgresOperations(OperationStore):
     def __init__(self, store: PostgresStore) -> None:
+        self._store = store
         self._db = store.db
 
     async def _read(self, sql: str, *params: Any) -> list[Operation]:
@@ -56,6 +72,17 @@ class PostgresOperations(OperationStore):
             return [op_from_row(tuple(r)) for r in rows], await c.fetchval(SQL.next_lease)
 
         return await self._db.run(op)
+
+    async def lane(
+        self, queue: str | None, state: State, after_seq: int, upto_seq: int, limit: int
+    ) -> list[Job]:
+        if queue is None:
+            return await self._store._select_jobs(
+                LANE_OF_STATE, str(state), after_seq, upto_seq, limit
+            )
+        return await self._store._select_jobs(
+            LANE_OF_QUEUE, queue, str(state), after_seq, upto_seq, limit
+        )
 
     async def advance(
         self, op: Operation, work: Work, settle: Settle, now: float

@@ -6,7 +6,8 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from jobq.model import Operation, Work, Worked
+from jobq.model import Job, Operation, Work, Worked
+from jobq.states import State
 from jobq.store.operations import (
     SQLITE_OPS,
     OperationStore,
@@ -45,6 +46,14 @@ class SQLiteOperations(OperationStore):
         self, now: float, lease: float, token: str, limit: int
     ) -> tuple[list[Operation], float | None]:
         return await self._store._write(lambda c: _take(c, now, lease, token, limit))  # type: ignore[no-any-return]
+
+    async def lane(
+        self, queue: str | None, state: State, after_seq: int, upto_seq: int, limit: int
+    ) -> list[Job]:
+        params: tuple[Any, ...] = (str(state), after_seq, upto_seq, limit)
+        if queue is None:
+            return await self._store._select_jobs(SQL.lane_of_state, params)
+        return await self._store._select_jobs(SQL.lane_of_queue, (queue, *params))
 
     async def advance(
         self, op: Operation, work: Work, settle: Settle, now: float
