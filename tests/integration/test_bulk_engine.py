@@ -224,3 +224,17 @@ async def test_dropping_a_queue_keeps_it_while_a_job_of_it_runs(engine: Engine):
     [stats] = await engine.queues()
     assert stats.name == "busy" and stats.paused and stats.counts["running"] == 1
     assert stats.counts["queued"] == 0
+
+
+async def test_a_retry_without_states_takes_the_failed_jobs_only(engine: Engine):
+    [failed_one] = await failed_jobs(engine, 1)
+    [(done, _)] = await engine.enqueue([JobSpec(queue="q")])
+    [held] = await engine.claim(ClaimSpec(["q"], None, 1, None, Worker("w")))
+    await engine.complete(held.id, held.lease_token or "")
+    assert await engine.count_matching("retry", Selection(), None, 100) == 1
+    op = await finish(engine, await engine.begin("retry", Selection(), None, None))
+    assert op.done == 1 and (await engine.get(done.id)).retried_by is None
+    asked = Selection(states=[State.succeeded])
+    op = await finish(engine, await engine.begin("retry", asked, None, None))
+    assert op.done == 1 and (await engine.get(done.id)).retried_by is not None
+    assert (await engine.get(failed_one.id)).retried_by is not None

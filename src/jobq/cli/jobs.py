@@ -185,27 +185,6 @@ def jobs_show(
     show_job(call("GET", url, key, f"/jobs/{seg(job_id)}"), as_json)
 
 
-@jobs_app.command("cancel")
-def jobs_cancel(
-    job_id: str,
-    reason: Annotated[str | None, typer.Option(help="Why.")] = None,
-    url: Url = DEFAULT_URL,
-    key: Key = None,
-    as_json: AsJson = False,
-) -> None:
-    """Cancel a job (a running one is asked to stop)."""
-    body = {"reason": reason}
-    show_job(call("POST", url, key, f"/jobs/{seg(job_id)}/cancel", json=body), as_json)
-
-
-@jobs_app.command("retry")
-def jobs_retry(
-    job_id: str, url: Url = DEFAULT_URL, key: Key = None, as_json: AsJson = False
-) -> None:
-    """Run a finished job again, as a new job."""
-    show_job(call("POST", url, key, f"/jobs/{seg(job_id)}/retry"), as_json)
-
-
 @jobs_app.command("update")
 def jobs_update(
     job_id: str,

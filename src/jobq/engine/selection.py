@@ -29,7 +29,9 @@ ACTIONS: dict[str, frozenset[State]] = {
     "purge": WAITING,  # a queue's waiting jobs, deleted (they will not run)
     "drop_queue": WAITING | TERMINAL,  # every job of a queue that is not running, then the queue
 }
-JOB_ACTIONS = ("retry", "cancel", "delete")  # what POST /jobs/bulk/{action} may ask
+# what a filter without states acts on: a retry takes the failed jobs (the dead set; others
+# it retries only when asked for by state), the other actions every state they act on
+DEFAULT_STATES: dict[str, frozenset[State]] = {**ACTIONS, "retry": frozenset({State.failed})}
 TIMES = tuple(
     f"{moment}_{side}"
     for moment in ("created", "started", "finished")
@@ -109,7 +111,7 @@ class Selection:
 
 def states_of(action: str, selection: Selection) -> list[State]:
     """The states `action` acts on that the selection asks for, in STATE_ORDER."""
-    asked = set(selection.states) if selection.states else ACTIONS[action]
+    asked = set(selection.states) if selection.states else DEFAULT_STATES[action]
     return [s for s in STATE_ORDER if s in asked and s in ACTIONS[action]]
 
 
