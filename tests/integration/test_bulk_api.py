@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from jobq.auth import service
 from jobq.engine import Engine, JobSpec
+from jobq.engine.operations import Runner
 from jobq.model import ClaimSpec, Worker
 from tests.authkit import add_person, auth_store_of, bearer, running_app
 
@@ -252,3 +253,22 @@ async def test_queues_are_deleted_when_empty_or_with_their_jobs_and_purged(tmp_p
                 assert r.status_code == 403, (who, path)
         r = await c.delete(f"{B}/queues/empty-one", headers=bearer(keys["root"]))
         assert r.status_code == 204  # nothing there: nothing to keep
+
+
+async def test_an_operation_stops_when_its_owner_loses_the_right(tmp_path, store_url):
+    async with running_app(tmp_path, db=store_url) as (app, c):
+        keys = await tenants(app)
+        store = auth_store_of(app)
+        await service.grant(store, "qa", "bob", "collaborator", time.time())
+        engine = engine_of(app)
+        slow = Runner(engine, engine.operation_store, batch=1)
+        slow.may_act = engine.runner.may_act
+        engine.runner = slow
+        await failed(app, "qa", 200)
+        r = await c.post(f"{B}/jobs/bulk/retry", json={"filter": {}}, headers=bearer(keys["bob"]))
+        assert r.status_code == 202
+        await store.revoke_grant("qa", "bob")
+        app.state.auth.forget()
+        op = await finished(c, r.headers["location"], keys["bob"])
+        assert op["state"] == "failed" and op["matched"] < 200
+        assert op["message"] == "bob may no longer retry jobs of queue qa: the operation stopped"

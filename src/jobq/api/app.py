@@ -37,7 +37,7 @@ from jobq.api.http.responses import JSONResponse
 from jobq.api.native import admin, bulk, logs, problems, stats
 from jobq.api.native import routes as native
 from jobq.auth.protect import open_to_anyone
-from jobq.auth.service import Authenticator, FailureLimiter
+from jobq.auth.service import Authenticator, FailureLimiter, operation_rights
 from jobq.auth.store import AuthStore, auth_store_for
 from jobq.config import Config
 from jobq.engine import Engine
@@ -208,6 +208,7 @@ def lifespan_of(config: Config) -> Callable[[FastAPI], AbstractAsyncContextManag
         app.state.auth = Authenticator(
             auth_store, limiter=limiter, max_queues=config.max_queues_per_user
         )
+        engine.runner.may_act = operation_rights(app.state.auth)
         app.state.open_to_anyone = open_to_anyone(config.host, config.insecure)
         if not app.state.open_to_anyone and not await auth_store.has_users():
             log.warning(OPEN_MODE)  # (a public bind without users is warned of in jobq.server)

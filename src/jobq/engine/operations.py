@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -72,6 +72,9 @@ class Runner:
         self.slots = slots
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.on_queue_dropped: Callable[[str], Any] | None = None  # the auth store forgets it
+        # whether an operation's owner may still act on a queue (None: every queue), asked
+        # before each batch; set by the app from its authenticator (None: always)
+        self.may_act: Callable[[Operation, str | None], Awaitable[bool]] | None = None
 
     # --- starting and stopping ---
 
@@ -140,6 +143,12 @@ class Runner:
         now = self.engine.clock()
         if op.lane >= len(walk):
             return await self._finish(op, now)
+        queue = walk[op.lane][0]
+        if self.may_act is not None and not await self.may_act(op, queue):
+            where = "every queue" if queue is None else f"queue {queue}"
+            why = f"{op.owner} may no longer {op.action} jobs of {where}: the operation stopped"
+            await self.store.stop(op.id, "failed", why, now)
+            return None
         batch = self._decide(op, await self._page(op, walk[op.lane]), now)
         done = await self.store.advance(
             op, batch.work, lambda worked: settled(op, batch, worked, now, self.lease), now

@@ -148,8 +148,10 @@ async def insert(c: Conn, jobs: Sequence[Job], now: float) -> list[tuple[Job, bo
         made = [(job, True) for job in fresh]
     else:
         made = await _insert_mixed(c, fresh, queues, now)
-    inserted = iter(made)
-    out = [(taken[j.id], False) if j.id in taken else next(inserted) for j in jobs]
+    out = made
+    if taken:
+        inserted = iter(made)
+        out = [(taken[j.id], False) if j.id in taken else next(inserted) for j in jobs]
     links = [(j.id, j.retry_of) for j, created in out if created and j.retry_of is not None]
     if links:
         news, olds = (list(column) for column in zip(*links, strict=True))
