@@ -271,6 +271,30 @@ class JobQuery:
     descending: bool = False
     limit: int = 100
     after: tuple[Any, int] | None = None  # keyset cursor: (sort value, seq) of the last row seen
+    # only ids that begin with this (hex digits and dashes), among the first ID_PREFIX_WINDOW
+    # such ids in id order (see id_prefix_bounds)
+    id_prefix: str | None = None
+
+
+ID_PREFIX_WINDOW = 1000  # ids a prefix search looks at, in id order, before any other filter
+_HEX = "0123456789abcdef"
+
+
+def id_prefix_bounds(prefix: str) -> tuple[str, str | None]:
+    """[low, high): the range of the id index that holds every id beginning with `prefix`
+    (lower-case hex digits and dashes; None: no upper bound). `high` is the prefix as a hex
+    number plus one in its last digit, so the range holds in any collation that sorts digits
+    before letters, whether it weighs dashes or ignores them (ids have their dashes in the
+    same places); the store still checks the prefix itself on each id in the range."""
+    chars = list(prefix)
+    while chars:
+        digit = chars.pop()
+        if digit == "-":
+            continue
+        if digit != "f":
+            chars.append(_HEX[_HEX.index(digit) + 1])
+            return prefix, "".join(chars)
+    return prefix, None
 
 
 SORT_FIELDS = ("seq", "priority", "run_at", "started_at", "finished_at", "updated_at")

@@ -25,7 +25,7 @@ def test_enqueue_list_show_cancel_and_queues(server: Server):
     job = json.loads(out.stdout)
     assert job["payload"] == {"to": "ada"} and job["metadata"] == {"team": "x"}
     listed = json.loads(jobq(server, "jobs", "ls", "--queue", "mail", "--json").stdout)
-    assert [j["id"] for j in listed] == [job["id"]]
+    assert [j["id"] for j in listed["jobs"]] == [job["id"]] and listed["total"] == 1
     shown = jobq(server, "jobs", "show", job["id"])
     assert job["id"] in shown.stdout and "queued" in shown.stdout
     assert jobq(server, "queues", "pause", "mail").returncode == 0
@@ -35,7 +35,7 @@ def test_enqueue_list_show_cancel_and_queues(server: Server):
     assert cancelled["state"] == "cancelled"
     assert jobq(server, "jobs", "rm", job["id"]).returncode == 0
     missing = jobq(server, "jobs", "show", job["id"])
-    assert missing.returncode == 1 and "not_found" in missing.stdout
+    assert missing.returncode == 1 and "not_found" in missing.stderr
 
 
 def test_enqueue_wait_prints_the_result_and_logs_show_lines(server: Server):
@@ -133,7 +133,7 @@ def test_values_with_brackets_are_printed_as_they_are(server: Server):
     assert "[/oops] [b]" in shown.stdout
     missing = jobq(server, "jobs", "show", "no such [job]?")  # one path segment, quoted
     assert missing.returncode == 1 and "Traceback" not in missing.stderr
-    assert "404 not_found: job not found" in missing.stdout
+    assert "error: job not found (404 not_found)" in missing.stderr
 
 
 def test_jobs_update_changes_priority_metadata_and_when_it_runs(server: Server):

@@ -72,8 +72,12 @@ def test_bulk_commands_confirm_with_the_count_and_follow_the_operation(served: S
     retries = jobs_of(served, queue="mail", state="queued")
     assert sorted(j["retry_of"] for j in retries) == sorted(ids)
     again = jobq(served, "jobs", "retry", ids[0])
-    assert again.returncode == 1
-    assert "was already retried: its retry is" in again.stdout + again.stderr
+    assert again.returncode == 1 and again.stdout == ""
+    assert "was already retried: its retry is" in again.stderr
+    as_json = jobq(served, "jobs", "retry", ids[0], "--json")
+    error = json.loads(as_json.stderr)["error"]
+    assert (error["code"], error["status"]) == ("conflict", 409)
+    assert error["details"]["retried_by"] in {j["id"] for j in retries}
     nothing = jobq(served, "jobs", "retry", "--queue", "mail", "--meta", "team=a", "--json")
     assert nothing.returncode == 0 and json.loads(nothing.stdout)["matched"] == 0
     several = jobq(served, "jobs", "cancel", *[j["id"] for j in retries[:3]], "nope", "--json")
@@ -109,7 +113,7 @@ def test_queues_are_purged_and_deleted_after_confirmation(served: Server):
     assert "Delete 4 jobs (waiting in queue typo)?" in out.stderr
     assert "4 jobs deleted" in out.stdout
     held = jobq(served, "queues", "delete", "typo", "--yes")
-    assert held.returncode == 1 and "holds 2 jobs: add --with-jobs" in held.stdout
+    assert held.returncode == 1 and "holds 2 jobs: add --with-jobs" in held.stderr
     kept = jobq(served, "queues", "delete", "typo", "--with-jobs", answer="n\n")
     assert kept.returncode == 1 and "Delete queue typo and its 2 jobs?" in kept.stderr
     out = jobq(served, "queues", "delete", "typo", "--with-jobs", "--yes")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import httpx
 import pytest
 import vidispine
@@ -58,3 +60,34 @@ def test_the_client_reads_steps_of_a_running_job(server: Server):
     assert running.current_step.number == 3 and running.current_step.description == "mux"
     assert [t.step for t in running.log.task] == [1, 2, 3]
     assert running.log.task[-1].progress.value == 60.0
+
+
+def test_get_jobs_with_every_parameter_of_the_client(server: Server):
+    """The client's own spelling of each GET /job parameter: lists as CSV or repeated,
+    booleans as Python's `True`/`False`, timestamps as given."""
+    api = job_api(server)
+    empty = vidispine.SimpleMetadataType(field=[])
+    since = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()  # "+00:00", sent as %2B
+    until = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
+    low = api.create_custom_job("EXPORT", empty, jobmetadata=["n=0"], priority="LOW")
+    high = api.create_custom_job("INGEST", empty, jobmetadata=["n=1"], priority="HIGH")
+    top = api.create_custom_job("INGEST", empty, jobmetadata=["n=2"], priority="HIGHEST")
+    claim = {"queues": ["INGEST"], "worker": {"name": "w"}}
+    [held] = httpx.post(f"{server.api}/claim", json=claim).json()["jobs"]
+    done = {"token": held["lease_token"], "result": None}
+    httpx.post(f"{server.api}/jobs/{held['id']}/complete", json=done).raise_for_status()
+
+    found = api.get_jobs(
+        jobmetadata=["n=2"], field=["n"], starttime_from=since, starttime_to=until, user=False,
+        first=1, number=5, type=["INGEST"], step=True, idonly=False, state=["FINISHED"],
+        sort="priority desc, jobId asc", metadata=True, finishtime_from=since,
+        finishtime_to=until,
+    )  # fmt: skip
+    assert found.hits == 1 and [j.job_id for j in found.job] == [top.job_id]
+    assert [(d.key, d.value) for d in found.job[0].data] == [("n", "2")]
+    second = api.get_jobs(type=["all"], state=["all"], sort="priority desc", first=2, number=1)
+    assert second.hits == 3 and [j.job_id for j in second.job] == [high.job_id]
+    ids = api.get_jobs(idonly=True, sort="jobId asc", user=True)
+    assert [j.job_id for j in ids.job] == [low.job_id, high.job_id, top.job_id]
+    nothing = api.get_jobs(state=["FAILED_TOTAL", "ABORTED"], metadata=False, step=False)
+    assert (nothing.hits, nothing.job) == (0, [])

@@ -119,6 +119,8 @@ def add_routes(
         if not isinstance(route, APIRoute):
             raise TypeError(f"{prefix}: only API routes can be added flat, not {route!r}")
         at = docs_at(prefix, tag) if route.path in DOCS_PATHS else prefix
+        if at + route.path in OWN_PATHS:
+            continue  # the app's own page (an interface at the root): served once, as it is
         options = {name: getattr(route, name) for name in ROUTE_OPTIONS}
         options.update(tags=[tag, *route.tags], dependencies=[*dependencies, *route.dependencies])
         app.add_api_route(at + route.path, route.endpoint, **options)

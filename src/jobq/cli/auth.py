@@ -15,10 +15,10 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from jobq.auth import service
 from jobq.auth.store import AuthStore, auth_store_for
+from jobq.cli.output import Column, ago, error, table
 from jobq.config import DEFAULT_DB
 from jobq.errors import JobqError
 from jobq.render import iso
@@ -28,14 +28,15 @@ T = TypeVar("T")
 users_app = typer.Typer(help="Manage users (on the database directly).", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage API keys (on the database directly).", no_args_is_help=True)
 console = Console(markup=False)  # names and messages may hold [brackets]: not markup
+notes = Console(stderr=True, markup=False)
 
 Db = Annotated[str, typer.Option(envvar="JOBQ_DB", help="sqlite:///PATH or postgresql://...")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
-def on_store(db: str, work: Callable[[AuthStore], Awaitable[T]]) -> T:
+def on_store(db: str, work: Callable[[AuthStore], Awaitable[T]], as_json: bool = False) -> T:
     """Run `work` on the auth store of the database at `db`; a jobq error becomes a message
-    and exit code 1."""
+    on stderr (JSON with `as_json`) and exit code 1."""
 
     async def main() -> T:
         store = open_store(db)
@@ -48,18 +49,30 @@ def on_store(db: str, work: Callable[[AuthStore], Awaitable[T]]) -> T:
     try:
         return asyncio.run(main())
     except JobqError as exc:
-        console.print(f"{exc.code}: {exc.message}", style="red")
+        error(exc.message, exc.code, as_json, **exc.details)
         raise typer.Exit(1) from None
 
 
 def _print(rows: list[dict[str, Any]], columns: list[str], as_json: bool) -> None:
+    """Rows as JSON (true/false, ISO times), or as a table (yes/no, ages)."""
     if as_json:
         print(json.dumps(rows, indent=2))
         return
-    table = Table(*columns)
-    for row in rows:
-        table.add_row(*("-" if row[c] is None else str(row[c]) for c in columns))
-    console.print(table)
+    table(
+        [Column(c, whole=c in ("id", "admin", *TIMES)) for c in columns],
+        [[_cell(c, row[c]) for c in columns] for row in rows],
+    )
+
+
+TIMES = ("created", "last used", "revoked")
+
+
+def _cell(column: str, value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return ago(value) if column in TIMES else str(value)
 
 
 @users_app.command("add")
@@ -95,7 +108,7 @@ an API key (jobq keys create {name}); the running server applies it at once.
 @users_app.command("ls")
 def users_ls(db: Db = DEFAULT_DB, as_json: AsJson = False) -> None:
     """Every user."""
-    users = on_store(db, lambda s: s.users())
+    users = on_store(db, lambda s: s.users(), as_json)
     rows = [{"name": u.name, "admin": u.admin, "created": iso(u.created_at)} for u in users]
     _print(rows, ["name", "admin", "created"], as_json)
 
@@ -108,11 +121,12 @@ def keys_create(
     as_json: AsJson = False,
 ) -> None:
     """Make a key for USER and print it: this is the only time it is shown."""
-    record, key = on_store(db, lambda s: service.create_key(s, user, name, time.time()))
+    record, key = on_store(db, lambda s: service.create_key(s, user, name, time.time()), as_json)
     if as_json:
         print(json.dumps({"id": record.id, "user": user, "name": name, "key": key}))
         return
-    console.print(f"key {record.id} for {user} (shown once, keep it safe):", highlight=False)
+    # the key alone on stdout, so that KEY=$(jobq keys create NAME) keeps it
+    notes.print(f"key {record.id} for {user} (shown once, keep it safe):", highlight=False)
     print(key)
 
 
@@ -123,7 +137,7 @@ def keys_ls(
     as_json: AsJson = False,
 ) -> None:
     """Every key (never the key itself: only its id)."""
-    keys = on_store(db, lambda s: s.keys(user))
+    keys = on_store(db, lambda s: s.keys(user), as_json)
     rows = [
         {
             "id": k.id,
@@ -142,7 +156,7 @@ def keys_ls(
 def keys_revoke(key_id: str, db: Db = DEFAULT_DB) -> None:
     """Revoke a key by its id."""
     if not on_store(db, lambda s: s.revoke_key(key_id, time.time())):
-        console.print(f"no key {key_id}, or it was revoked before", style="red")
+        error(f"no key {key_id}, or it was revoked before", "not_found", False)
         raise typer.Exit(1)
     console.print(f"key {key_id} revoked")
 
@@ -161,7 +175,7 @@ def queues_grant(
 def queues_revoke(queue: str, user: str, db: Db = DEFAULT_DB) -> None:
     """Take USER's role on QUEUE away (on the database directly)."""
     if not on_store(db, lambda s: s.revoke_grant(queue, user)):
-        console.print(f"{user} has no grant on {queue}", style="red")
+        error(f"{user} has no grant on {queue}", "not_found", False)
         raise typer.Exit(1)
     console.print(f"{user} no longer has a role on {queue}")
 

@@ -15,16 +15,22 @@ import time
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from jobq.cli.common import DEFAULT_URL, AsJson, Key, Url, call, console, pairs, seg, show_job
+from jobq.cli.common import DEFAULT_URL, AsJson, Key, Url, call, console, fail, job_id, pairs, seg
+from jobq.cli.output import count, err, error
+from jobq.cli.view import show_job
 
 VERB = {"retry": "Retry", "cancel": "Cancel", "delete": "Delete", "purge": "Delete"}
 DONE = {"retry": "retried", "cancel": "cancelled", "delete": "deleted", "purge": "deleted"}
 POLL = 0.5  # seconds between two looks at a running operation
+# the status a single-job route would have answered with a result's error code
+STATUS = {"not_found": 404, "forbidden": 403, "conflict": 409, "invalid": 422}
 
-Ids = Annotated[list[str] | None, typer.Argument(help="Job ids (or give a filter instead).")]
+Ids = Annotated[
+    list[str] | None,
+    typer.Argument(help="Job ids, or the start of each (or give a filter instead)."),
+]
 Queues = Annotated[list[str] | None, typer.Option("--queue", help="Only these queues.")]
 Types = Annotated[list[str] | None, typer.Option("--type", help="Only these types.")]
 States = Annotated[list[str] | None, typer.Option("--state", help="Only these states.")]
@@ -69,21 +75,21 @@ def bulk_jobs(
     """Run `action` on `ids`, or on the jobs `selection` matches (confirmed first)."""
     url, key, as_json = options["url"], options["key"], options["as_json"]
     extra = {"reason": options["reason"]} if options.get("reason") else {}
+    path = f"/jobs/bulk/{action}"
     if ids and selection:
         raise typer.BadParameter("give job ids or a filter (--queue, --type, ...), not both")
     if ids:
-        body = {"ids": ids, **extra}
-        results = call("POST", url, key, f"/jobs/bulk/{action}", json=body)["results"]
-        _report_each(action, results, as_json)
+        body = {"ids": [job_id(url, key, i, as_json) for i in ids], **extra}
+        _report_each(action, call("POST", url, key, path, as_json=as_json, json=body), as_json)
         return
-    path = f"/jobs/bulk/{action}"
-    count = call("POST", url, key, path, json={"filter": selection, "dry_run": True})
-    matched = int(count["matched"])
+    asked = {"filter": selection, "dry_run": True}
+    counted = call("POST", url, key, path, as_json=as_json, json=asked)
+    matched = int(counted["matched"])
     if not matched:
         _nothing(as_json, selection)
         return
-    _confirm(action, matched, count["capped"], _describe(selection), options["yes"])
-    op = call("POST", url, key, path, json={"filter": selection, **extra})
+    _confirm(action, matched, counted["capped"], _describe(selection), options["yes"])
+    op = call("POST", url, key, path, as_json=as_json, json={"filter": selection, **extra})
     follow(url, key, op, matched, as_json, options["no_wait"])
 
 
@@ -94,37 +100,49 @@ def _nothing(as_json: bool, selection: dict[str, Any]) -> None:
         console.print(f"no jobs match ({_describe(selection)})")
 
 
-def _confirm(action: str, count: int, capped: bool, what: str, yes: bool) -> None:
-    many = f"at least {count:,}" if capped else f"{count:,}"
+def _confirm(action: str, matched: int, capped: bool, what: str, yes: bool) -> None:
     if yes:
         return
-    question = f"{VERB[action]} {many} job{'s' if count != 1 else ''} ({what})?"
+    many = f"at least {matched:,}" if capped else count(matched)
+    question = f"{VERB[action]} {many} job{'s' if matched != 1 else ''} ({what})?"
     if not typer.confirm(question, err=True):
-        console.print("nothing done")
+        err.print("nothing done")
         raise typer.Exit(1)
 
 
-def _report_each(action: str, results: list[dict[str, Any]], as_json: bool) -> None:
-    """One line per id (a lone id: the job itself, as `jobq jobs show` prints it)."""
+def _report_each(action: str, answer: dict[str, Any], as_json: bool) -> None:
+    """One line per id, failures on stderr; a lone id as its single-job command answers:
+    the job (as `jobq jobs show` prints it), or the error."""
+    results: list[dict[str, Any]] = answer["results"]
+    if len(results) == 1:
+        _report_one(action, results[0], as_json)
+        return
     if as_json:
-        print(json.dumps(results if len(results) > 1 else _single(results[0]), indent=2))
-    elif len(results) == 1 and results[0]["ok"] and "job" in results[0]:
-        show_job(results[0]["job"], False)
-    else:
-        for r in results:
+        print(json.dumps(results, indent=2))
+    for r in results if not as_json else []:
+        if r["ok"]:
             console.print(f"{r['id']}: {_outcome(action, r)}")
+        else:
+            error(f"{r['id']}: {r['error']['message']}", r["error"]["code"], False)
     if not all(r["ok"] for r in results):
         raise typer.Exit(1)
 
 
-def _single(result: dict[str, Any]) -> Any:
-    return result.get("job", result) if result["ok"] else result
+def _report_one(action: str, result: dict[str, Any], as_json: bool) -> None:
+    if not result["ok"]:
+        problem = result["error"]
+        status = STATUS.get(problem["code"])
+        error(problem["message"], problem["code"], as_json, status, **problem["details"])
+        raise typer.Exit(1)
+    if "job" in result:
+        show_job(result["job"], as_json)
+    elif as_json:
+        print(json.dumps(result, indent=2))
+    else:
+        console.print(f"{result['id']}: {_outcome(action, result)}")
 
 
 def _outcome(action: str, result: dict[str, Any]) -> str:
-    if not result["ok"]:
-        error = result["error"]
-        return f"{error['code']}: {error['message']}"
     job = result.get("job")
     if action == "retry" and job:
         return f"retried as {job['id']}"
@@ -140,14 +158,13 @@ def follow(
     if no_wait:
         _print(op, as_json, f"operation {op['id']}")
         return
-    err = Console(stderr=True, markup=False)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     try:
         with Progress(*columns, console=err, disable=as_json) as progress:
             bar = progress.add_task(f"{op['action']} {op['id'][:13]}", total=total)
             while op["state"] == "running":
                 time.sleep(POLL)
-                op = call("GET", url, key, f"/operations/{seg(op['id'])}")
+                op = call("GET", url, key, f"/operations/{seg(op['id'])}", as_json=as_json)
                 progress.update(bar, completed=op["matched"], total=max(total, op["matched"]))
     except KeyboardInterrupt:
         err.print(f"stopped following; the operation goes on: jobq jobs operations {op['id']}")
@@ -161,10 +178,10 @@ def _summary(op: dict[str, Any], as_json: bool) -> None:
     else:
         verb = DONE.get(op["action"], "deleted")
         console.print(f"{op['done']:,} jobs {verb}, {op['failed']:,} failed ({op['state']})")
-        for error in op["errors"]:
-            console.print(f"  {error['id']}: {error['code']}: {error['message']}")
+        for failure in op["errors"]:
+            err.print(f"  {failure['id']}: {failure['code']}: {failure['message']}")
         if op.get("message") and op["state"] != "done":
-            console.print(op["message"])
+            err.print(op["message"])
     if op["state"] != "done" or op["failed"]:
         raise typer.Exit(1)
 
@@ -212,14 +229,17 @@ def operations(
 ) -> None:
     """Bulk operations: yours, newest first, or one with its progress."""
     if op_id is None:
-        ops = call("GET", url, key, "/operations")["operations"]
+        ops = call("GET", url, key, "/operations", as_json=as_json)["operations"]
         if as_json:
             print(json.dumps(ops, indent=2))
         for op in ops if not as_json else []:
             console.print(_line(op))
         return
     path = f"/operations/{seg(op_id)}"
-    op = call("POST", url, key, f"{path}/cancel") if cancel else call("GET", url, key, path)
+    if cancel:
+        op = call("POST", url, key, f"{path}/cancel", as_json=as_json)
+    else:
+        op = call("GET", url, key, path, as_json=as_json)
     _print(op, as_json, _line(op))
 
 
@@ -241,13 +261,13 @@ def queues_purge(
     name: str, yes: Yes = False, url: Url = DEFAULT_URL, key: Key = None, as_json: AsJson = False
 ) -> None:
     """Delete every waiting job (scheduled, queued) of a queue."""
-    counts = _counts(url, key, name)
+    counts = _counts(url, key, name, as_json)
     waiting = counts.get("scheduled", 0) + counts.get("queued", 0)
     if not waiting:
         _nothing(as_json, {"queue": name})
         return
     _confirm("purge", waiting, False, f"waiting in queue {name}", yes)
-    op = call("POST", url, key, f"/queues/{seg(name)}/purge")
+    op = call("POST", url, key, f"/queues/{seg(name)}/purge", as_json=as_json)
     follow(url, key, op, waiting, as_json, False)
 
 
@@ -263,25 +283,25 @@ def queues_delete(
 ) -> None:
     """Delete a queue (its name, pause, owner and grants): at once when it holds no job, or
     with `--with-jobs` after deleting its jobs."""
-    total = sum(_counts(url, key, name).values())
+    total = sum(_counts(url, key, name, as_json).values())
     if total and not with_jobs:
-        console.print(f"queue {name} holds {total:,} jobs: add --with-jobs to delete them too")
-        raise typer.Exit(1)
+        message = f"queue {name} holds {total:,} jobs: add --with-jobs to delete them too"
+        fail(message, "conflict", as_json, queue=name, jobs=total)
     what = f"queue {name} and its {total:,} jobs" if total else f"queue {name} (empty)"
     if not yes and not typer.confirm(f"Delete {what}?", err=True):
-        console.print("nothing done")
+        err.print("nothing done")
         raise typer.Exit(1)
     params = {"with_jobs": "true"} if with_jobs else {}
-    op = call("DELETE", url, key, f"/queues/{seg(name)}", params=params)
+    op = call("DELETE", url, key, f"/queues/{seg(name)}", as_json=as_json, params=params)
     if op is None:  # 204: it held nothing
         _print({"queue": name, "deleted": True}, as_json, f"queue {name} deleted")
         return
     follow(url, key, op, total, as_json, False)
 
 
-def _counts(url: str, key: str | None, name: str) -> dict[str, int]:
+def _counts(url: str, key: str | None, name: str, as_json: bool) -> dict[str, int]:
     """The queue's jobs per state ({} when the server lists no such queue)."""
-    for queue in call("GET", url, key, "/queues")["queues"]:
+    for queue in call("GET", url, key, "/queues", as_json=as_json)["queues"]:
         if queue["name"] == name:
             return {k: int(v) for k, v in queue["counts"].items()}
     return {}

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from jobq.cli.common import console
+from jobq.cli.output import err
 from jobq.config import DEFAULT_DB
 from jobq.errors import JobqError
 
@@ -20,7 +21,7 @@ def check_db_url(db: str) -> None:
     try:
         open_store(db)
     except (ValueError, ImportError) as exc:
-        console.print(f"cannot use --db {db}: {exc}", style="red")
+        err.print(f"cannot use --db {db}: {exc}", style="red")
         raise typer.Exit(2) from None
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import httpx
 import typer
@@ -22,14 +23,15 @@ from jobq.cli.common import (
     Url,
     call,
     console,
+    fail,
     headers,
+    job_id,
     json_arg,
-    listing,
     pairs,
     seg,
-    show_job,
-    state_of,
 )
+from jobq.cli.output import count, error, span_of
+from jobq.cli.view import jobs_table, show_job
 
 jobs_app = typer.Typer(help="Inspect and steer jobs.", no_args_is_help=True)
 TYPE_HELP = "Job type [default: command for a payload with argv, else default]."
@@ -47,17 +49,43 @@ def enqueue(
     key: Key = None,
     as_json: AsJson = False,
 ) -> None:
-    """Enqueue one job."""
+    """Enqueue one job. With --wait: exit 1 if it fails or is cancelled, 3 if it has not
+    finished in time."""
     text = sys.stdin.read() if payload == "-" else payload
     data = json_arg(text)
     body = {**_new_job(queue, _type_of(type, data), priority, delay, meta), "payload": data}
-    job = call("POST", url, key, "/jobs", json=body)
+    job = call("POST", url, key, "/jobs", as_json=as_json, json=body)
     if wait:
-        path = f"/jobs/{seg(job['id'])}"
-        job = call("GET", url, key, path, params={"wait": wait}, timeout=wait + 10)
+        job = _wait_for(url, key, job, wait, as_json)
     show_job(job, as_json)
     if wait and job["state"] in ("failed", "cancelled"):
         raise typer.Exit(1)
+    if wait and job["state"] not in FINISHED:
+        error(
+            f"job {job['id']} is still {job['state']} after {span_of(wait)}: not waiting longer",
+            "timeout",
+            as_json,
+            id=job["id"],
+            state=job["state"],
+        )
+        raise typer.Exit(3)
+
+
+FINISHED = ("succeeded", "failed", "cancelled")
+WAIT_STEP = 60.0  # seconds of one long poll (the server allows up to 300)
+
+
+def _wait_for(
+    url: str, key: str | None, job: dict[str, Any], seconds: float, as_json: bool
+) -> dict[str, Any]:
+    """The job once it has finished, or as it is when `seconds` have passed."""
+    give_up = time.monotonic() + seconds
+    path = f"/jobs/{seg(job['id'])}"
+    while job["state"] not in FINISHED and (left := give_up - time.monotonic()) > 0:
+        step = min(left, WAIT_STEP)
+        params = {"wait": step}
+        job = call("GET", url, key, path, timeout=step + 10, as_json=as_json, params=params)
+    return dict(job)
 
 
 def enqueue_many(
@@ -74,8 +102,8 @@ def enqueue_many(
     key: Key = None,
     as_json: AsJson = False,
 ) -> None:
-    """Enqueue a job per line of a file, in batches, with a progress bar. Every line is read
-    and checked first: a file with a line that is not JSON enqueues nothing."""
+    """Enqueue a job per line of a file. In batches, with a progress bar; every line is
+    read and checked first: a file with a line that is not JSON enqueues nothing."""
     from jobq.client import Client, ClientError
 
     payloads = _payload_lines(source)
@@ -91,15 +119,25 @@ def enqueue_many(
             try:
                 ids += [r.id for r in client.enqueue_receipts(jobs)]
             except ClientError as exc:
-                console.print(
-                    f"{exc}; {len(ids)} of {len(payloads)} were enqueued before", style="red"
-                )
-                raise typer.Exit(1) from None
+                _refused_batch(exc, len(ids), len(payloads), as_json)
             progress.advance(bar, len(jobs))
     if as_json:
         print(json.dumps({"queue": queue, "ids": ids}))
     else:
         console.print(f"enqueued {len(ids)} jobs into {queue}")
+
+
+def _refused_batch(exc: Exception, done: int, total: int, as_json: bool) -> NoReturn:
+    """A batch of enqueue-many went wrong: say what, and how many went in before (exit 1 for
+    a refusal, 2 for a server that cannot be reached)."""
+    from jobq.client import ServerError
+
+    before = f"{done} of {total} were enqueued before"
+    if isinstance(exc, ServerError):
+        details = exc.details if isinstance(exc.details, dict) else {}
+        error(f"{exc.message} ({before})", exc.code, as_json, exc.status, **details)
+        raise typer.Exit(1)
+    fail(f"{exc} ({before})", "unreachable", as_json, 2, enqueued=done)
 
 
 def _type_of(given: str | None, payload: Any) -> str:
@@ -146,48 +184,79 @@ def jobs_ls(
     queue: Annotated[list[str] | None, typer.Option(help="Only these queues.")] = None,
     state: Annotated[list[str] | None, typer.Option(help="Only these states.")] = None,
     type: Annotated[list[str] | None, typer.Option("--type", help="Only these types.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many.")] = 50,
+    meta: Annotated[
+        list[str] | None, typer.Option(help="Only jobs with this KEY=VALUE metadata.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Jobs per page.")] = 50,
     sort: Annotated[str, typer.Option(help="Sort field, '-' for descending.")] = "-created_at",
+    after: Annotated[
+        str | None, typer.Option(help="The next page: the cursor the last page printed.")
+    ] = None,
     url: Url = DEFAULT_URL,
     key: Key = None,
     as_json: AsJson = False,
 ) -> None:
-    """List jobs."""
+    """List jobs, a page at a time (newest first): how many match, and how to get the next
+    page. --json prints the page: jobs, next_cursor, total."""
     params: dict[str, Any] = {
         "queue": queue or [],
         "state": state or [],
         "type": type or [],
         "limit": limit,
         "sort": sort,
+        "total": "true",
+        **{f"meta.{k}": v for k, v in pairs(meta).items()},
     }
-    jobs = call("GET", url, key, "/jobs", params=params)["jobs"]
-    listing(
-        jobs,
-        as_json,
-        ("id", "queue", "type", "state", "prio", "attempt", "created"),
-        lambda j: (
-            j["id"],
-            j["queue"],
-            j["type"],
-            state_of(j),
-            str(j["priority"]),
-            f"{j['attempt']}/{j['max_attempts']}",
-            j["created_at"],
-        ),
-    )
+    if after:
+        params["cursor"] = after
+    page = call("GET", url, key, "/jobs", as_json=as_json, params=params)
+    if as_json:
+        print(json.dumps(page, indent=2))
+        return
+    jobs = page["jobs"]
+    if jobs:
+        jobs_table(jobs)
+    total = count(page.get("total", len(jobs)), page.get("total_capped", False))
+    console.print(f"{len(jobs)} of {total} jobs")
+    if page.get("next_cursor"):
+        console.print(f"next page: {_next_page(page['next_cursor'])}", soft_wrap=True)
+
+
+def _next_page(cursor: str) -> str:
+    """This command again, with --after the cursor of the page after this one."""
+    args, skip = [], False
+    for arg in sys.argv[1:]:
+        if skip or arg == "--after":
+            skip = not skip and arg == "--after"
+            continue
+        if not arg.startswith("--after="):
+            args.append(arg)
+    return shlex.join(["jobq", *args, "--after", cursor])
 
 
 @jobs_app.command("show")
 def jobs_show(
-    job_id: str, url: Url = DEFAULT_URL, key: Key = None, as_json: AsJson = False
+    job: Annotated[str, typer.Argument(help="Job id, or the start of one.")],
+    url: Url = DEFAULT_URL,
+    key: Key = None,
+    as_json: AsJson = False,
 ) -> None:
-    """Show one job."""
-    show_job(call("GET", url, key, f"/jobs/{seg(job_id)}"), as_json)
+    """Show one job: state, worker, progress, payload, metadata, result, error, attempts."""
+    found = job_id(url, key, job, as_json)
+    shown = call("GET", url, key, f"/jobs/{seg(found)}", as_json=as_json)
+    if as_json:
+        show_job(shown, True)
+        return
+    attempts = call("GET", url, key, f"/jobs/{seg(found)}/attempts")["attempts"]
+    show_job(shown, False, attempts)
+
+
+ID = Annotated[str, typer.Argument(help="Job id, or the start of one.")]
 
 
 @jobs_app.command("update")
 def jobs_update(
-    job_id: str,
+    job: ID,
     priority: Annotated[int | None, typer.Option(help="New priority (bigger runs first).")] = None,
     delay: Annotated[
         float | None, typer.Option(help="Run it this many seconds from now (a waiting job).")
@@ -209,27 +278,34 @@ def jobs_update(
         body["metadata"] = pairs(meta)
     if not body:
         raise typer.BadParameter("give --priority, --delay or --meta")
-    show_job(call("PATCH", url, key, f"/jobs/{seg(job_id)}", json=body), as_json)
+    path = f"/jobs/{seg(job_id(url, key, job, as_json))}"
+    show_job(call("PATCH", url, key, path, as_json=as_json, json=body), as_json)
 
 
 @jobs_app.command("rm")
 def jobs_rm(
-    job_ids: list[str], url: Url = DEFAULT_URL, key: Key = None, as_json: AsJson = False
+    jobs: Annotated[list[str], typer.Argument(help="Job ids, or the start of each.")],
+    url: Url = DEFAULT_URL,
+    key: Key = None,
+    as_json: AsJson = False,
 ) -> None:
     """Delete finished jobs."""
-    results = call("DELETE", url, key, "/jobs", params={"ids": ",".join(job_ids)})["results"]
+    ids = ",".join(job_id(url, key, j, as_json) for j in jobs)
+    results = call("DELETE", url, key, "/jobs", as_json=as_json, params={"ids": ids})["results"]
     if as_json:
         print(json.dumps(results, indent=2))
     for r in results if not as_json else []:
-        note = "deleted" if r["deleted"] else r["error"]["message"]
-        console.print(f"{r['id']}: {note}")
+        if r["deleted"]:
+            console.print(f"{r['id']}: deleted")
+        else:
+            error(f"{r['id']}: {r['error']['message']}", r["error"]["code"], False)
     if not all(r["deleted"] for r in results):
         raise typer.Exit(1)
 
 
 @jobs_app.command("logs")
 def jobs_logs(
-    job_id: str,
+    job: ID,
     follow: Annotated[
         bool, typer.Option("-f", "--follow", help="Follow until the job ends.")
     ] = False,
@@ -239,11 +315,12 @@ def jobs_logs(
 ) -> None:
     """Print a job's log."""
     params = {"tail": tail} if tail else {}
-    data = call("GET", url, key, f"/jobs/{seg(job_id)}/logs", params=params)
+    found = job_id(url, key, job)
+    data = call("GET", url, key, f"/jobs/{seg(found)}/logs", params=params)
     for entry in data["entries"]:
         _print_log(entry)
     if follow:
-        _follow(url, key, job_id, data["last_seq"])
+        _follow(url, key, found, data["last_seq"])
 
 
 def _follow(url: str, key: str | None, job_id: str, after: int) -> None:

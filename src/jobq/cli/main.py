@@ -15,6 +15,7 @@ users, keys, queues grant|revoke|owner
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -24,11 +25,17 @@ from jobq.cli.auth import register as register_auth
 from jobq.cli.bulk import register as register_bulk
 from jobq.cli.db import db_app
 from jobq.cli.jobs import enqueue, enqueue_many, jobs_app
+from jobq.cli.output import error
 from jobq.cli.queues import problems_ls, queues_app, workers_ls
 from jobq.cli.serve import serve
 from jobq.cli.worker import worker
 
-app = typer.Typer(help="jobq: an HTTP job server.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="jobq: an HTTP job server.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
 
 
 def show_version(value: bool) -> None:
@@ -62,8 +69,25 @@ app.command("workers")(workers_ls)
 app.command("problems")(problems_ls)
 
 
+# click's ClickException as typer raises it (newer typers carry their own copy of click)
+USAGE_ERROR: type[Exception] = next(
+    k for k in typer.BadParameter.__mro__ if k.__name__ == "ClickException"
+)
+
+
 def main() -> None:
-    app()
+    """Run the command. With --json, a mistake in the command line is JSON on stderr too."""
+    if "--json" not in sys.argv[1:]:
+        app()
+        return
+    try:
+        code = app(standalone_mode=False)
+    except USAGE_ERROR as exc:
+        error(getattr(exc, "format_message", exc.__str__)(), "usage", True)
+        sys.exit(getattr(exc, "exit_code", 2))
+    except typer.Abort:
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

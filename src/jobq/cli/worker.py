@@ -2,63 +2,69 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from jobq.cli.common import DEFAULT_URL, Key, Url
 
-PREFETCH_HELP = (
-    "Jobs claimed ahead of the free slots, held until one frees (default: one "
-    "batch while jobs take under 0.1 s on average; 0: none)."
-)
+
+def _option(
+    *names: str, metavar: str | None = None, min: float | None = None, max: float | None = None
+) -> Any:
+    """An option of `jobq worker`, its help from HELP (by its first name)."""
+    return typer.Option(*names, metavar=metavar, help=HELP[names[0]], min=min, max=max)
+
+
+HELP = {
+    "--queue": "Queue to claim from (repeatable).",
+    "--concurrency": "Jobs run at once.",
+    "--app": "module:attr of a jobq.Worker with Python tasks.",
+    "--lease": "Lease seconds per claim (default: the job's).",
+    "--grace": "Seconds a job gets to stop (on shutdown; SIGTERM to SIGKILL).",
+    "--batch": "Jobs per claim and per acknowledgement.",
+    "--prefetch": "Jobs claimed ahead of the free slots, held until one frees (default: one "
+    "batch while jobs take under 0.1 s on average; 0: none).",
+    "--name": "Worker name (default: host-pid).",
+    "--max-jobs": "Exit after running this many jobs (a fresh process then).",
+    "--burst": "Exit once no job is waiting and none is running (claims do not wait).",
+    "--log-level": "debug, info, warning, error.",
+    "--loop": "Event loop: auto (uvloop if installed), uvloop, asyncio.",
+}
+Queues = Annotated[list[str] | None, _option("--queue", "-q", metavar="QUEUE")]
+Slots = Annotated[int | None, _option("--concurrency", metavar="N", min=1, max=10_000)]
+AppRef = Annotated[str | None, _option("--app", metavar="MODULE:ATTR")]
+Lease = Annotated[float | None, _option("--lease", metavar="SECONDS", min=0.1)]
+Grace = Annotated[float | None, _option("--grace", metavar="SECONDS", min=0)]
+Batch = Annotated[int | None, _option("--batch", metavar="N", min=1, max=1000)]
+Prefetch = Annotated[int | None, _option("--prefetch", metavar="N", min=0, max=10_000)]
+Name = Annotated[str | None, _option("--name", metavar="NAME")]
+MaxJobs = Annotated[int | None, _option("--max-jobs", metavar="N", min=1)]
+Burst = Annotated[bool, _option("--burst")]
+LogLevel = Annotated[
+    str, typer.Option(envvar="JOBQ_LOG_LEVEL", metavar="LEVEL", help=HELP["--log-level"])
+]
+Loop = Annotated[str, _option("--loop", metavar="LOOP")]
 
 
 def worker(
-    queue: Annotated[
-        list[str] | None, typer.Option("--queue", "-q", help="Queue to claim from (repeatable).")
-    ] = None,
-    concurrency: Annotated[
-        int | None, typer.Option(min=1, max=10_000, help="Jobs run at once.")
-    ] = None,
-    app_ref: Annotated[
-        str | None, typer.Option("--app", help="module:attr of a jobq.Worker with Python tasks.")
-    ] = None,
-    lease: Annotated[
-        float | None, typer.Option(min=0.1, help="Lease seconds per claim (default: the job's).")
-    ] = None,
-    grace: Annotated[
-        float | None,
-        typer.Option(min=0, help="Seconds a job gets to stop (on shutdown; SIGTERM to SIGKILL)."),
-    ] = None,
-    batch: Annotated[
-        int | None, typer.Option(min=1, max=1000, help="Jobs per claim and per acknowledgement.")
-    ] = None,
-    prefetch: Annotated[
-        int | None,
-        typer.Option(min=0, max=10_000, help=PREFETCH_HELP),
-    ] = None,
-    name: Annotated[str | None, typer.Option(help="Worker name (default: host-pid).")] = None,
-    max_jobs: Annotated[
-        int | None,
-        typer.Option(min=1, help="Exit after running this many jobs (a fresh process then)."),
-    ] = None,
-    burst: Annotated[
-        bool,
-        typer.Option(
-            "--burst", help="Exit once no job is waiting and none is running (claims do not wait)."
-        ),
-    ] = False,
-    log_level: Annotated[
-        str, typer.Option(envvar="JOBQ_LOG_LEVEL", help="debug, info, warning, error.")
-    ] = "info",
-    loop: Annotated[
-        str, typer.Option(help="Event loop: auto (uvloop if installed), uvloop, asyncio.")
-    ] = "auto",
+    queue: Queues = None,
+    concurrency: Slots = None,
+    app_ref: AppRef = None,
+    lease: Lease = None,
+    grace: Grace = None,
+    batch: Batch = None,
+    prefetch: Prefetch = None,
+    name: Name = None,
+    max_jobs: MaxJobs = None,
+    burst: Burst = False,
+    log_level: LogLevel = "info",
+    loop: Loop = "auto",
     url: Url = DEFAULT_URL,
     key: Key = None,
 ) -> None:
-    """Claim jobs and run them: commands (payload argv) and Python tasks (--app)."""
+    """Claim jobs and run them. Commands (payload argv) and Python tasks (--app); a line
+    per job at info, and a summary when it stops."""
     from jobq.worker.main import main as run_worker
 
     overrides = {

@@ -18,6 +18,10 @@ them (`{"error": {"code", "message", "details"}}`).
 
 from __future__ import annotations
 
+import errno
+import os
+import socket
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -31,6 +35,39 @@ class ClientError(Exception):
 
 class TransportError(ClientError):
     """The jobq server could not be reached."""
+
+    def __init__(self, message: str | None = None, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason  # why, in a few words ("connection refused")
+
+
+def reason_of(exc: BaseException) -> str:
+    """Why a request got no answer, in a few words: from the first cause in the chain of
+    `exc` that says (a refused connection, a host name that does not resolve, a timeout)."""
+    for cause in _causes(exc):
+        name = type(cause).__name__
+        if isinstance(cause, TimeoutError) or "Timeout" in name:
+            return "no answer in time"
+        if isinstance(cause, socket.gaierror):
+            return "cannot resolve the host name"
+        if "Disconnected" in name or "RemoteProtocolError" in name:
+            return "the server closed the connection"
+        if isinstance(cause, OSError) and cause.errno and cause.errno in errno.errorcode:
+            return os.strerror(cause.errno).lower()
+    return str(exc) or type(exc).__name__
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """`exc`, the OS error it wraps (aiohttp's `os_error`), and so on down its causes."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        wrapped = getattr(current, "os_error", None)
+        if isinstance(wrapped, BaseException):
+            yield wrapped
+        yield current
+        current = current.__cause__ or current.__context__
 
 
 class ServerError(ClientError):

@@ -21,7 +21,7 @@ import orjson
 
 from jobq.client import calls
 from jobq.client.calls import Call, NewJob, Reply, WorkerId
-from jobq.client.errors import TransportError, error_for
+from jobq.client.errors import TransportError, error_for, reason_of
 from jobq.client.sse import SSEDecoder
 from jobq.client.types import (
     AckItem,
@@ -112,7 +112,8 @@ class Client(_Base):
                 timeout=timeout,
             )
         except httpx.HTTPError as exc:
-            raise TransportError(f"cannot reach jobq at {self.url}: {exc}") from exc
+            why = reason_of(exc)
+            raise TransportError(f"cannot reach jobq at {self.url}: {why}", why) from exc
         return self._read(call, Reply(response.status_code, response.content))
 
     # --- jobs ---
@@ -353,7 +354,8 @@ class AsyncClient(_Base):
             ) as response:
                 reply = Reply(response.status, await response.read())
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise TransportError(f"cannot reach jobq at {self.url}: {exc!r}") from exc
+            why = reason_of(exc)
+            raise TransportError(f"cannot reach jobq at {self.url}: {why}", why) from exc
         return self._read(call, reply)
 
     # --- jobs ---

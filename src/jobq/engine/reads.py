@@ -18,6 +18,7 @@ from jobq.engine.problems import Problem, ProblemFinder, holds
 from jobq.engine.stats import QueueSnapshot, QueueStatsCache
 from jobq.errors import InvalidInput, NotFound
 from jobq.model import (
+    ID_PREFIX_WINDOW,
     Attempt,
     Defaults,
     FinishedCount,
@@ -34,6 +35,7 @@ from jobq.store.base import Store
 EVENTS = "events"  # the notifier's channel of every transition (see Engine._publish)
 WIRE_ID = re.compile(r"^[A-Za-z_]+-([0-9]{1,18})$")  # `VX-<seq>`: a job named by its seq
 MAX_ID_LENGTH = 100  # longer ids name no job (and are not looked up)
+ID_PREFIX = re.compile(r"^[0-9a-f-]{1,36}$")  # the start of a jobq id (a UUID in lower case)
 
 # What a stream waits on: `wait(timeout)` returns True when there is news (False when the
 # timeout passed without any); the event stream's `drain()` hands the events that came.
@@ -48,6 +50,16 @@ def job_channel(job_id: str) -> str:
 def logs_channel(job_id: str) -> str:
     """The channel woken when the job's log grows."""
     return f"logs:{job_id}"
+
+
+def id_prefix(prefix: str) -> str:
+    """`prefix` in lower case, if it can begin a jobq id (hex digits and dashes, at most 36)."""
+    lowered = prefix.lower()
+    if ID_PREFIX.match(lowered) is None:
+        raise InvalidInput(
+            "an id prefix holds 1 to 36 hex digits and dashes", field="id_prefix", id_prefix=prefix
+        )
+    return lowered
 
 
 class Reads:
@@ -82,11 +94,30 @@ class Reads:
         return found[0] if found and found[0].seq == seq else None
 
     async def list_jobs(self, query: JobQuery) -> list[Job]:
+        """The jobs `query` matches. With an id prefix, the first ID_PREFIX_WINDOW ids that
+        begin with it are looked at; a short page while more such ids exist beyond them
+        would look complete when it may not be, so it is refused (give more of the id)."""
         fields.metadata(query.metadata or {}, "meta")
-        return await self.store.list_jobs(query)
+        if query.id_prefix is not None:
+            query = replace(query, id_prefix=id_prefix(query.id_prefix))
+        jobs = await self.store.list_jobs(query)
+        if query.id_prefix is not None and len(jobs) < query.limit:
+            await self._check_window(query.id_prefix)
+        return jobs
+
+    async def _check_window(self, prefix: str) -> None:
+        window = JobQuery(id_prefix=prefix)
+        if await self.store.count_jobs(window, ID_PREFIX_WINDOW) >= ID_PREFIX_WINDOW:
+            raise InvalidInput(
+                f"too many job ids begin with {prefix!r} to search them: give more of the id",
+                field="id_prefix",
+                id_prefix=prefix,
+            )
 
     async def count_jobs(self, query: JobQuery, cap: int) -> int:
         """How many jobs match `query`'s filters, counting at most `cap`."""
+        if query.id_prefix is not None:
+            query = replace(query, id_prefix=id_prefix(query.id_prefix))
         return await self.store.count_jobs(query, cap)
 
     async def listing(

@@ -43,6 +43,7 @@ from jobq.worker.command import is_command, run_command
 from jobq.worker.joblog import JobLog
 from jobq.worker.lease import Heartbeats, Lease, StopReason
 from jobq.worker.outcome import Outcome
+from jobq.worker.report import Reach, Tally
 from jobq.worker.task import run_task
 
 log = logging.getLogger("jobq.worker")
@@ -101,6 +102,8 @@ class Runner:
         self.locked_out: ClientError | None = None  # the server refuses the key it once took
         self.lease_ends: dict[str, float] = {}  # job id -> its lease's end, while reported
         self.claimed = 0  # jobs the claims brought, all told (for settings.max_jobs)
+        self.tally = Tally()
+        self.reach = Reach(getattr(client, "url", "the server"))  # (test doubles have none)
 
     # --- lifecycle ---
 
@@ -121,6 +124,7 @@ class Runner:
             await self.acks.close()
             await self.heartbeats.stop()
             self.threads.shutdown(wait=False, cancel_futures=True)
+        log.info("worker %s stopped: %s", self.me.name, self.tally.summary())
 
     def request_stop(self) -> None:
         """First call: stop claiming and drain; a second: stop the running jobs now."""
@@ -248,7 +252,7 @@ class Runner:
         except (TransportError, ServerUnavailable) as exc:
             self.acks.give_back(acks)
             self.failures += 1
-            log.warning("cannot claim: %s", exc)
+            self.reach.failed(exc.reason if isinstance(exc, TransportError) else str(exc))
             return
         except (Unauthorized, Forbidden) as exc:
             self.acks.give_back(acks)
@@ -278,6 +282,7 @@ class Runner:
     def _accepted(self) -> None:
         """The server took a claim: no failures in a row, and no lock-out any more."""
         self.failures = 0
+        self.reach.answered()
         self.accepted = True
         if self.locked_out is not None:
             log.warning("the server accepts this worker again: claiming")
@@ -358,9 +363,10 @@ class Runner:
     async def _execute(self, lease: Lease) -> None:
         joblog = JobLog(self.client, lease.job.id)
         self.heartbeats.add(lease)
+        started = time.monotonic()
         try:
             if lease.stop_reason is None:
-                started = time.monotonic()
+                self.tally.started(lease.job)
                 outcome = await self._run(lease, joblog)
                 self.pace.took(time.monotonic() - started)
             else:
@@ -369,7 +375,7 @@ class Runner:
             lease.finish()  # a job done while shutdown began is reported, not released
             self.heartbeats.remove(lease)
             await joblog.close()
-        await self._settle(lease, outcome)
+        await self._settle(lease, outcome, time.monotonic() - started)
 
     async def _run(self, lease: Lease, joblog: JobLog) -> Outcome:
         job = lease.job
@@ -395,10 +401,11 @@ class Runner:
         lease.set_progress(dict(progress))
         self.heartbeats.poke()
 
-    async def _settle(self, lease: Lease, outcome: Outcome) -> None:
-        """Tell the server how the attempt ended (or, for a lost lease, nothing)."""
+    async def _settle(self, lease: Lease, outcome: Outcome, took: float) -> None:
+        """Tell the server how the attempt ended (or, for a lost lease, nothing), and log it."""
         job, reason = lease.job, lease.stop_reason
         if reason == StopReason.lost:
+            self.tally.lost(job, took)
             return
         if reason == StopReason.shutdown:
             await self._release(lease)
@@ -416,6 +423,7 @@ class Runner:
             )
         elif not lease.progress_sent:
             await self.heartbeats.beat(lease)
+        self.tally.ended(job, outcome, took)
         self.lease_ends[job.id] = lease.expires
         self.acks.put(
             AckItem(
@@ -431,7 +439,7 @@ class Runner:
     async def _release(self, lease: Lease) -> None:
         try:
             await self.client.release(lease.job.id, lease.token)
-            log.info("job %s handed back to its queue", lease.job.id)
+            self.tally.handed_back(lease.job)
         except ClientError as exc:
             log.warning("could not hand back job %s: %s", lease.job.id, exc)
 

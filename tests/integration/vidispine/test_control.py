@@ -274,6 +274,14 @@ async def test_delete_several_errors(api: Api, media: str):
     assert (await api.job(done["jobId"]))["status"] == "ABORTED", "nothing was deleted"
 
 
+async def test_delete_of_a_held_job_names_the_state_the_job_shows(api: Api):
+    live = await api.create()
+    await api.native("POST", "/queues/TRANSCODE/pause")
+    r = await api.c.delete(f"/API/job?id={live['jobId']}", headers=JSON)
+    assert_error(r, 409, "conflict", "json")
+    assert r.json()["conflict"]["explanation"] == f"job {live['jobId']} is HOLD: abort it first"
+
+
 # --- problems, WAITING and HOLD ---
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -19,7 +20,7 @@ from jobq.api.http.standing import Check, Standing, standing
 from jobq.api.native import schemas as s
 from jobq.auth.guard import Guard
 from jobq.auth.policy import Action
-from jobq.engine import Ack, JobSpec
+from jobq.engine import Ack, Engine, JobSpec
 from jobq.errors import InvalidInput, JobqError
 from jobq.model import SORT_FIELDS, ClaimSpec, Job, JobQuery, Worker, WorkerSeen
 from jobq.render import attempt_document, iso, job_document
@@ -110,14 +111,20 @@ async def list_jobs(
     sort: str = "created_at",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: str | None = None,
+    id_prefix: Annotated[str | None, Query(max_length=36)] = None,
+    total: bool = False,
 ) -> Response:
     """List jobs. Filters combine; `state` may repeat or be comma-separated; `meta.KEY=VALUE`
     filters on metadata; `retried=false` leaves out finished jobs that were retried (they
-    have `retried_by`), `retried=true` lists only those; `sort` is a field name, `-` in
-    front for descending; pass `next_cursor` back as `cursor` for the next page."""
+    have `retried_by`), `retried=true` lists only those; `id_prefix` keeps the jobs whose id
+    begins with it (among the first 1,000 such ids: 422 when that is not enough to answer);
+    `sort` is a field name, `-` in front for descending; pass `next_cursor` back as `cursor`
+    for the next page. With `total=true`, `total` counts the jobs that match, up to 10,000
+    (`total_capped` beyond)."""
     queues = (await guard_of(request)).listing(_split(queue))
     if queues == []:
-        return json({"jobs": [], "next_cursor": None})
+        empty: dict[str, Any] = {"jobs": [], "next_cursor": None}
+        return json({**empty, "total": 0, "total_capped": False} if total else empty)
     query = JobQuery(
         queues=queues,
         types=_split(type),
@@ -132,13 +139,18 @@ async def list_jobs(
         finished_before=seconds(finished_before),
         retried=retried,
         limit=limit,
+        id_prefix=id_prefix,
     )
     query.sort, query.descending = _sort(sort)
     if cursor is not None:
         query.after = _decode_cursor(cursor, sort)
-    jobs = await engine_of(request).list_jobs(query)
+    engine = engine_of(request)
+    jobs = await engine.list_jobs(query)
     next_cursor = _encode_cursor(jobs[-1], query, sort) if len(jobs) == limit else None
-    return json({"jobs": [job_document(j) for j in jobs], "next_cursor": next_cursor})
+    page = {"jobs": [job_document(j) for j in jobs], "next_cursor": next_cursor}
+    if total:
+        page.update(await _total(engine, query))
+    return json(page)
 
 
 @router.delete("/jobs", responses=ERRORS)
@@ -422,6 +434,15 @@ def _may_work(queues: list[str]) -> Check:
         guard.queues(queues, Action.work)
 
     return check
+
+
+TOTAL_CAP = 10_000  # a listing's total counts this many matching jobs at most
+
+
+async def _total(engine: Engine, query: JobQuery) -> dict[str, Any]:
+    """How many jobs match `query`'s filters (not its cursor), up to TOTAL_CAP."""
+    count = await engine.count_jobs(replace(query, after=None), TOTAL_CAP + 1)
+    return {"total": min(count, TOTAL_CAP), "total_capped": count > TOTAL_CAP}
 
 
 def _split(values: list[str] | None) -> list[str] | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jobq.model import JobQuery
+from jobq.model import ID_PREFIX_WINDOW, JobQuery, id_prefix_bounds
 from jobq.store.lease_sql import LEASED, LeaseParams
 from jobq.store.rows import INSERT_COLUMNS, JOB_COLUMNS
 
@@ -153,15 +153,16 @@ class Params:
 def count_sql(q: JobQuery, cap: int) -> tuple[str, list[Any]]:
     """Count the jobs matching `q`'s filters, at most `cap` of them."""
     p = Params()
-    where = _filters(q, p)
+    source, where = _source(q, p), _filters(q, p)
     clause = f" WHERE {' AND '.join(where)}" if where else ""
-    return f"SELECT count(*) FROM (SELECT 1 FROM jobs{clause} LIMIT {p.add(cap)}) AS hits", p.values
+    sql = f"SELECT count(*) FROM (SELECT 1 FROM {source}{clause} LIMIT {p.add(cap)}) AS hits"
+    return sql, p.values
 
 
 def list_sql(q: JobQuery) -> tuple[str, list[Any]]:
     """The SELECT for a job listing, with keyset pagination on (sort value, seq)."""
     p = Params()
-    where = _filters(q, p)
+    source, where = _source(q, p), _filters(q, p)
     key = "seq" if q.sort == "seq" else f"coalesce({q.sort}, 0)"
     order = "DESC" if q.descending else "ASC"
     if q.after is not None:
@@ -173,8 +174,19 @@ def list_sql(q: JobQuery) -> tuple[str, list[Any]]:
             where.append(f"({key}, seq) {op} ({low}, {p.add(int(q.after[1]), '::bigint')})")
     clause = f" WHERE {' AND '.join(where)}" if where else ""
     tiebreak = "" if q.sort == "seq" else f", seq {order}"
-    sql = f"{SELECT_JOB}{clause} ORDER BY {key} {order}{tiebreak} LIMIT {p.add(q.limit)}"
-    return sql, p.values
+    sql = f"SELECT {COLUMNS} FROM {source}{clause} ORDER BY {key} {order}{tiebreak} "
+    return sql + f"LIMIT {p.add(q.limit)}", p.values
+
+
+def _source(q: JobQuery, p: Params) -> str:
+    """The rows a listing reads: every job, or for an id prefix the first ID_PREFIX_WINDOW
+    ids of its range, one walk of the id index whatever else the query asks."""
+    if q.id_prefix is None:
+        return "jobs"
+    low, high = id_prefix_bounds(q.id_prefix)
+    below = "" if high is None else f" AND id < {p.add(high, '::text')}"
+    window = f"id >= {p.add(low, '::text')}{below} ORDER BY id LIMIT {p.add(ID_PREFIX_WINDOW)}"
+    return f"(SELECT * FROM jobs WHERE {window}) AS jobs"
 
 
 def _filters(q: JobQuery, p: Params) -> list[str]:
@@ -191,6 +203,8 @@ def _filters(q: JobQuery, p: Params) -> list[str]:
         where.append(f"owner = {p.add(q.owner)}")
     if q.retried is not None:
         where.append(f"retried_by IS {'NOT ' if q.retried else ''}NULL")
+    if q.id_prefix is not None:
+        where.append(f"starts_with(id, {p.add(q.id_prefix, '::text')})")
     for name, value in q.metadata.items():
         where.append(f"(metadata::jsonb ->> {p.add(name, '::text')}) = {p.add(value, '::text')}")
     for column, low, high in (

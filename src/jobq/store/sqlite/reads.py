@@ -10,10 +10,20 @@ from typing import Any
 
 import orjson
 
-from jobq.model import FinishedCount, Job, JobQuery, LogEntry, QueueStats, TypeActivity, WorkerSeen
+from jobq.model import (
+    ID_PREFIX_WINDOW,
+    FinishedCount,
+    Job,
+    JobQuery,
+    LogEntry,
+    QueueStats,
+    TypeActivity,
+    WorkerSeen,
+    id_prefix_bounds,
+)
 from jobq.store.job_sql import LIVE, SELECT_JOB
 from jobq.store.job_sql import SQLITE as SQL
-from jobq.store.rows import decode_worker, job_from_row, queue_stats, workers_seen
+from jobq.store.rows import JOB_COLUMNS, decode_worker, job_from_row, queue_stats, workers_seen
 
 
 def get(c: sqlite3.Connection, job_id: str) -> Job | None:
@@ -87,13 +97,15 @@ def next_due(c: sqlite3.Connection) -> float | None:
 
 
 NEXT_DUE = """SELECT min(
-    coalesce((SELECT min(run_at) FROM jobs WHERE state = 'scheduled'), 1e18),
-    coalesce((SELECT min(lease_expires_at) FROM jobs WHERE state = 'running'), 1e18),
-    coalesce((SELECT min(deadline_at) FROM jobs
+    coalesce((SELECT min(run_at) FROM jobs INDEXED BY jobs_due WHERE state = 'scheduled'), 1e18),
+    coalesce((SELECT min(lease_expires_at) FROM jobs INDEXED BY jobs_lease
+              WHERE state = 'running'), 1e18),
+    coalesce((SELECT min(deadline_at) FROM jobs INDEXED BY jobs_deadline
               WHERE state = 'running' AND deadline_at IS NOT NULL), 1e18),
-    coalesce((SELECT min(deadline_at) FROM jobs WHERE state IN ('scheduled', 'queued')
-              AND deadline_at IS NOT NULL), 1e18),
-    coalesce((SELECT min(purge_at) FROM jobs WHERE purge_at IS NOT NULL), 1e18),
+    coalesce((SELECT min(deadline_at) FROM jobs INDEXED BY jobs_waiting_deadline
+              WHERE state IN ('scheduled', 'queued') AND deadline_at IS NOT NULL), 1e18),
+    coalesce((SELECT min(purge_at) FROM jobs INDEXED BY jobs_purge
+              WHERE purge_at IS NOT NULL), 1e18),
     coalesce((SELECT min(next_at) FROM callbacks), 1e18))"""
 
 
@@ -168,14 +180,21 @@ ORDER BY queue, type
 
 def count_sql(q: JobQuery, cap: int) -> tuple[str, list[Any]]:
     """Count the jobs matching `q`'s filters, at most `cap` of them."""
-    where, params = _filters(q)
+    source, params = _source(q)
+    where, more = _filters(q)
     clause = f" WHERE {' AND '.join(where)}" if where else ""
-    return f"SELECT count(*) FROM (SELECT 1 FROM jobs{clause} LIMIT ?)", [*params, cap]
+    return f"SELECT count(*) FROM (SELECT 1 FROM {source}{clause} LIMIT ?)", [
+        *params,
+        *more,
+        cap,
+    ]
 
 
 def list_sql(q: JobQuery) -> tuple[str, list[Any]]:
     """The SELECT for a job listing, with keyset pagination on (sort value, seq)."""
-    where, params = _filters(q)
+    source, params = _source(q)
+    where, more = _filters(q)
+    params += more
     key = "seq" if q.sort == "seq" else f"coalesce({q.sort}, 0)"
     order = "DESC" if q.descending else "ASC"
     if q.after is not None:
@@ -188,8 +207,20 @@ def list_sql(q: JobQuery) -> tuple[str, list[Any]]:
             params += [q.after[0], q.after[1]]
     clause = f" WHERE {' AND '.join(where)}" if where else ""
     tiebreak = "" if q.sort == "seq" else f", seq {order}"
-    sql = f"{SELECT_JOB}{clause} ORDER BY {key} {order}{tiebreak} LIMIT ?"
+    columns = ", ".join(JOB_COLUMNS)
+    sql = f"SELECT {columns} FROM {source}{clause} ORDER BY {key} {order}{tiebreak} LIMIT ?"
     return sql, [*params, q.limit]
+
+
+def _source(q: JobQuery) -> tuple[str, list[Any]]:
+    """The rows a listing reads: every job, or for an id prefix the first ID_PREFIX_WINDOW
+    ids of its range, one walk of the id index whatever else the query asks."""
+    if q.id_prefix is None:
+        return "jobs", []
+    low, high = id_prefix_bounds(q.id_prefix)
+    below = "" if high is None else " AND id < ?"
+    window = f"(SELECT * FROM jobs WHERE id >= ?{below} ORDER BY id LIMIT ?) AS jobs"
+    return window, [low, *([] if high is None else [high]), ID_PREFIX_WINDOW]
 
 
 def _filters(q: JobQuery) -> tuple[list[str], list[Any]]:
@@ -209,6 +240,9 @@ def _filters(q: JobQuery) -> tuple[list[str], list[Any]]:
         params.append(q.owner)
     if q.retried is not None:
         where.append(f"retried_by IS {'NOT ' if q.retried else ''}NULL")
+    if q.id_prefix is not None:
+        where.append("substr(id, 1, ?) = ?")
+        params += [len(q.id_prefix), q.id_prefix]
     for name, value in q.metadata.items():
         where.append("json_extract(metadata, ?) = ?")
         params += ['$."' + name.replace('"', "") + '"', value]

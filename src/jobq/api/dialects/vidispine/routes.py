@@ -242,7 +242,8 @@ async def delete_jobs(request: Request) -> Response:
         await engine.delete_all(jobs)
     except Conflict as exc:
         live = next(job for job in jobs if job.id == exc.details.get("id"))
-        first, state = wire_id(live), status(Situation(live))
+        [situation] = await engine.situations([live])  # HOLD or WAITING, as the job shows
+        first, state = wire_id(live), status(situation)
         raise Conflict(f"job {first} is {state}: abort it first", id=first, state=state) from None
     return Response(status_code=200)
 
