@@ -15,6 +15,14 @@ Each phase runs on a server of its own, read once at its end: a scrape of /metri
 20,000 queues holds the event loop itself (it counts every queue's jobs), and the longest lag
 is kept since the start, so a scrape between the phases was counted as the heavy client's.
 What one scrape costs the loop is shown on its own (`loop_lag_max_ms_of_a_scrape`).
+
+With `--rounds N` the phases alternate N times, so that all see the same spells of the
+machine, and a third phase is added to each round as the control: the same heavy client on a
+small tenant (`--small-jobs` jobs in `--small-queues` queues, a file of its own). On two
+cores any client that keeps the server busy delays the others somewhat; what the many queues
+must not do is cost more than that. So "the other tenant's enqueue p99 unchanged" is judged
+by the heavy client beside the big tenant against the same client beside the small one, each
+phase's p50 and p99 given over the rounds (median, min and max).
 """
 
 from __future__ import annotations
@@ -168,24 +176,59 @@ def served(db: str, measure: Callable[[str, int], Awaitable[dict[str, object]]],
         server.stop()
 
 
+def control(small: str, n: int) -> dict[str, object]:
+    """The heavy client's phase on the small tenant's file, its figures named `..._small`."""
+    return {f"{name}_small": value for name, value in served(small, measure_beside, n).items()}
+
+
+def over_rounds(rounds: list[dict[str, object]]) -> dict[str, dict[str, float]]:
+    """Each phase's enqueue p50 and p99 and the longest loop lag: median, min and max over
+    the rounds."""
+    out = {}
+    for phase in ("enqueue_alone", "enqueue_beside_heavy", "enqueue_beside_heavy_small"):
+        for figure in ("p50_ms", "p99_ms"):
+            values = sorted(r[phase][figure] for r in rounds)  # type: ignore[index]
+            out[f"{phase}_{figure}"] = _spread(values)
+    lags = ("alone", "beside_heavy", "beside_heavy_small")
+    for lag in (f"loop_lag_max_ms_{name}" for name in lags):
+        out[lag] = _spread(sorted(r[lag] for r in rounds))  # type: ignore[type-var]
+    return out
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    return {"median": percentile(values, 50), "min": values[0], "max": values[-1]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=1_000_000)
     parser.add_argument("--queues", type=int, default=20_000)
     parser.add_argument("--enqueues", type=int, default=500)
     parser.add_argument("--db", default=str(Path(tempfile.gettempdir()) / "jobq-many.db"))
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--small-jobs", type=int, default=1_000)
+    parser.add_argument("--small-queues", type=int, default=50)
     args = parser.parse_args()
     started = time.perf_counter()
     fill(args.db, args.jobs, args.queues)
     print(f"filled {args.db}: {args.jobs} jobs in {args.queues} queues "
           f"({time.perf_counter() - started:.0f} s)")  # fmt: skip
     os.environ["JOBQ_LOOP_TICK"] = "0.01"
-    figures = {
-        "jobs": args.jobs,
-        "queues": args.queues,
-        **served(args.db, measure_alone, args.enqueues),
-        **served(args.db, measure_beside, args.enqueues),
-    }
+    small = args.db.removesuffix(".db") + "-small.db"
+    if args.rounds > 1:
+        fill(small, args.small_jobs, args.small_queues)
+    rounds = [
+        {
+            **served(args.db, measure_alone, args.enqueues),
+            **served(args.db, measure_beside, args.enqueues),
+            **(control(small, args.enqueues) if args.rounds > 1 else {}),
+        }
+        for _ in range(args.rounds)
+    ]
+    figures = {"jobs": args.jobs, "queues": args.queues, **rounds[-1]}
+    if args.rounds > 1:
+        figures["rounds"] = rounds
+        figures["over_rounds"] = over_rounds(rounds)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
     print(json.dumps(figures, indent=2))
