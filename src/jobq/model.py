@@ -207,6 +207,7 @@ class QueueStats:
     counts: dict[str, int]
     oldest_queued_at: float | None
     paused: bool
+    retried: dict[str, int] = field(default_factory=dict)  # finished jobs retried, by state
 
 
 @dataclass(slots=True)
@@ -279,6 +280,7 @@ class JobQuery:
     started_before: float | None = None
     finished_after: float | None = None
     finished_before: float | None = None
+    retried: bool | None = None  # only jobs retried (True) or not retried (False): retried_by
     sort: str = "seq"  # one of SORT_FIELDS
     descending: bool = False
     limit: int = 100
@@ -310,3 +312,51 @@ def id_prefix_bounds(prefix: str) -> tuple[str, str | None]:
 
 
 SORT_FIELDS = ("seq", "priority", "run_at", "started_at", "finished_at", "updated_at")
+
+
+@dataclass(slots=True)
+class Operation:
+    """Work on many jobs, done in batches in the background (jobq.engine.operations): a bulk
+    retry, cancel or delete by filter, a queue's purge or deletion. Its cursor (`lane`,
+    `after_seq`) and counts are written with each batch, in the batch's transaction."""
+
+    id: str
+    action: str  # jobq.engine.selection.ACTIONS
+    selection: dict[str, Any]  # the filter as asked (jobq.engine.selection.Selection)
+    queues: list[str] | None  # the queues it may act on (None: every queue, an admin's)
+    owner: str | None  # the user who began it (None: the open mode)
+    upto_seq: int  # the newest job when it began: jobs made later are not its
+    state: str = "running"  # running, done, failed, cancelled
+    lane: int = 0  # which (queue, state) it walks (jobq.engine.selection.lanes)
+    after_seq: int = 0  # the last seq it looked at in that lane
+    matched: int = 0  # jobs looked at that the filter matched
+    done: int = 0  # of those, jobs it acted on
+    failed: int = 0  # of those, jobs it could not act on (a job changed meanwhile)
+    errors: list[dict[str, Any]] = field(default_factory=list)  # the first failures
+    message: str | None = None  # why it failed or was cancelled
+    reason: str | None = None  # a cancel's reason, given to each job it cancels
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    finished_at: float | None = None
+    lease_token: str | None = None  # the runner that holds it (renewed by each batch)
+    lease_until: float | None = None
+
+
+@dataclass(slots=True)
+class Work:
+    """One batch of an operation, applied in one transaction: new jobs (retries), steps
+    (cancels), jobs to delete if their state is in `deletable`."""
+
+    inserts: list[Job] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    deletes: list[str] = field(default_factory=list)
+    deletable: frozenset[State] = frozenset()
+
+
+@dataclass(slots=True)
+class Worked:
+    """What a batch did, item by item, in the order of its `Work`."""
+
+    inserted: list[tuple[Job, bool]] = field(default_factory=list)
+    moved: list[StepResult] = field(default_factory=list)
+    deleted: list[State | None] = field(default_factory=list)

@@ -8,6 +8,7 @@ tests/access.py), independently of jobq.auth.policy, so a mistake in either show
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import httpx
 
 from jobq.auth import service
 from jobq.engine import JobSpec
-from jobq.model import ClaimSpec, Worker
+from jobq.model import ClaimSpec, Operation, Worker, new_id
 from tests.access import BAD_KEY, PERSONAS, SCOPES, holder, role_of
 from tests.access import expect_roles as expect
 from tests.authkit import (
@@ -41,6 +42,10 @@ def token(c: Cell) -> dict[str, Any]:
 
 def listed_job(c: Cell, r: httpx.Response) -> bool:
     return any(j["queue"] == c.queue for j in r.json()["jobs"])
+
+
+def ids(c: Cell) -> dict[str, Any]:
+    return {"ids": [c.job_id]}
 
 
 def listed_queue(c: Cell, r: httpx.Response) -> bool:
@@ -110,6 +115,19 @@ CASES = [
     Case("PUT", "/queues/{queue}/grants/extra", "queue", "administer",
          body=lambda c: {"role": "viewer"}),
     Case("DELETE", "/queues/{queue}/grants/extra", "queue", "administer", ok=204),
+    Case("POST", "/jobs/bulk/retry", "batch", "manage", "succeeded", body=ids),
+    Case("POST", "/jobs/bulk/cancel", "batch", "manage", "queued", body=ids),
+    Case("POST", "/jobs/bulk/delete", "batch", "manage", "succeeded", body=ids),
+    Case("POST", "/jobs/bulk/retry", "queue", "manage", "succeeded", 202,
+         body=lambda c: {"filter": {"queues": [c.queue]}}),
+    Case("POST", "/jobs/bulk/cancel", "queue", "manage", "queued", 200,
+         body=lambda c: {"filter": {"queues": [c.queue]}, "dry_run": True}),
+    Case("GET", "/operations", "list"),
+    Case("GET", "/operations/{op_id}", "any"),
+    Case("POST", "/operations/{op_id}/cancel", "any"),
+    Case("POST", "/queues/{queue}/purge", "queue", "administer", ok=202),
+    # the queue holds the cell's job: refused (409) without with_jobs, once allowed
+    Case("DELETE", "/queues/{queue}", "queue", "administer", "queued", 409),
 ]  # fmt: skip
 TEMPLATES = {  # the route each case's path exercises
     "/jobs?queue={queue}&sort=-created_at": "/jobs",
@@ -121,6 +139,11 @@ TEMPLATES = {  # the route each case's path exercises
     "/queues/{queue}/grants": "/queues/{name}/grants",
     "/queues/{queue}/grants/extra": "/queues/{name}/grants/{user}",
     "/problems/none": "/problems/{problem_id}",
+    "/jobs/bulk/retry": "/jobs/bulk/{action}",
+    "/jobs/bulk/cancel": "/jobs/bulk/{action}",
+    "/jobs/bulk/delete": "/jobs/bulk/{action}",
+    "/queues/{queue}/purge": "/queues/{name}/purge",
+    "/queues/{queue}": "/queues/{name}",
 }
 
 
@@ -158,6 +181,8 @@ class Native:
             await service.grant(store, c.queue, "extra", "viewer", time.time())
         if c.case.path == "/problems":
             await self.engine.pause(c.queue)  # a paused queue holding a job: a problem
+        if "{op_id}" in c.case.path:
+            c.vars["op_id"] = await operation_of(self.engine, c)
         c.vars["job_id"] = c.job_id
 
     async def send(self, c: Cell) -> tuple[int, bool]:
@@ -171,6 +196,8 @@ class Native:
             return self.read(c, r)
         finally:
             await self.engine.resume(c.queue)  # undo a pause cell
+            for task in list(self.engine.runner.tasks.values()):  # operations it began end
+                await asyncio.gather(task, return_exceptions=True)
 
     @staticmethod
     def read(c: Cell, r: httpx.Response) -> tuple[int, bool]:
@@ -189,6 +216,20 @@ class Native:
                 return -1, False  # hidden from someone who may see it: wrong, not a leak
             return r.status_code, shown and not may_see
         return r.status_code, False
+
+
+async def operation_of(engine: Any, c: Cell) -> str:
+    """An operation of the cell's persona (its own, which it may read and cancel): running,
+    for a cancel, leased to nobody that runs it; else done."""
+    now = time.time()
+    running = c.case.path.endswith("/cancel")
+    op = Operation(
+        id=new_id(now), action="retry", selection={}, queues=[], owner=holder(c), upto_seq=0,
+        state="running" if running else "done", created_at=now, updated_at=now,
+        lease_token="matrix" if running else None, lease_until=now + 3600 if running else None,
+    )  # fmt: skip
+    await engine.operation_store.create(op)
+    return op.id
 
 
 async def setup(app: Any) -> dict[str, str | None]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 
@@ -34,11 +34,11 @@ from jobq.api.http.fast import FastRoutes, fast_routes
 from jobq.api.http.json_limits import keepable_json
 from jobq.api.http.limits import BodyLimit
 from jobq.api.http.responses import JSONResponse
-from jobq.api.native import admin, logs, problems, stats
+from jobq.api.native import admin, bulk, logs, problems, stats
 from jobq.api.native import routes as native
 from jobq.auth.protect import open_to_anyone
-from jobq.auth.service import Authenticator, FailureLimiter
-from jobq.auth.store import auth_store_for
+from jobq.auth.service import Authenticator, FailureLimiter, operation_rights
+from jobq.auth.store import AuthStore, auth_store_for
 from jobq.config import Config
 from jobq.engine import Engine
 from jobq.engine.callbacks import CallbackSender
@@ -103,7 +103,8 @@ def native_routes() -> APIRouter:
 
     One flat router, not four included ones: FastAPI matches an included router by scanning
     its routes, then scans them again to handle the request, at every level of nesting."""
-    parts = (native.router, logs.router, admin.router, problems.router, stats.router)
+    # bulk first: /jobs/bulk/retry must not be taken for /jobs/{job_id}/retry
+    parts = (bulk.router, native.router, logs.router, admin.router, problems.router, stats.router)
     return APIRouter(routes=[route for part in parts for route in part.routes])
 
 
@@ -173,6 +174,17 @@ def make_notifier(store: Store) -> Notifier:
     return make() if make is not None else Notifier()
 
 
+def forget_queue(app: FastAPI, auth_store: AuthStore) -> Callable[[str], Awaitable[None]]:
+    """What a deleted queue leaves to the auth store: its owner and grants go, and the
+    cached roles with them."""
+
+    async def forget(name: str) -> None:
+        await auth_store.forget_queue(name)
+        app.state.auth.forget()
+
+    return forget
+
+
 def lifespan_of(config: Config) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """What runs while the app serves: the store, the notifier, the engine, the duties."""
 
@@ -194,9 +206,11 @@ def lifespan_of(config: Config) -> Callable[[FastAPI], AbstractAsyncContextManag
         metrics.attach(engine, app.state.metrics)
         limiter = FailureLimiter(config.auth_fail_limit, config.auth_fail_window)
         auth_store = auth_store_for(store)
+        engine.runner.on_queue_dropped = forget_queue(app, auth_store)
         app.state.auth = Authenticator(
             auth_store, limiter=limiter, max_queues=config.max_queues_per_user
         )
+        engine.runner.may_act = operation_rights(app.state.auth)
         app.state.open_to_anyone = open_to_anyone(config.host, config.insecure)
         if not app.state.open_to_anyone and not await auth_store.has_users():
             log.warning(OPEN_MODE)  # (a public bind without users is warned of in jobq.server)

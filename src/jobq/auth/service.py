@@ -11,13 +11,15 @@ from __future__ import annotations
 import re
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from jobq.auth import keys
 from jobq.auth.guard import MAX_QUEUES_PER_USER
 from jobq.auth.model import GRANTABLE, ApiKey, Grant, Principal, Role, User
+from jobq.auth.policy import Action, may
 from jobq.auth.store.base import AuthStore
 from jobq.errors import InvalidInput, NotFound, Unauthorized
+from jobq.model import Operation
 
 Clock = Callable[[], float]
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$")
@@ -131,6 +133,38 @@ class Authenticator:
         """Drop every cache: after a change to users, keys, owners or grants."""
         self._principals.clear()
         self._roles.clear()
+
+
+# what each kind of operation does to a queue's jobs (jobq.engine.selection.ACTIONS)
+OPERATION_ACTIONS = {
+    "retry": Action.manage,
+    "cancel": Action.manage,
+    "delete": Action.manage,
+    "purge": Action.administer,
+    "drop_queue": Action.administer,
+}
+
+
+def operation_rights(auth: Authenticator) -> Callable[[Operation, str | None], Awaitable[bool]]:
+    """Whether an operation's owner may still act on a queue (None: every queue, which only
+    an administrator may): a background operation runs with its owner's rights as they are
+    now, checked before each batch, as each request is (roles cached `cache_seconds`)."""
+
+    async def may_act(op: Operation, queue: str | None) -> bool:
+        if op.owner is None:  # begun in the open mode, where everyone is an administrator
+            return True
+        user = await auth.store.get_user(op.owner)
+        if user is None:
+            return False
+        principal = Principal(user.name, user.admin)
+        if principal.admin:
+            return True
+        if queue is None:
+            return False
+        role = (await auth.roles(principal)).get(queue)
+        return may(principal, role, OPERATION_ACTIONS.get(op.action, Action.administer))
+
+    return may_act
 
 
 # --- administration, shared by the CLI (on the store) and the admin routes ---

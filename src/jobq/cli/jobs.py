@@ -254,27 +254,6 @@ def jobs_show(
 ID = Annotated[str, typer.Argument(help="Job id, or the start of one.")]
 
 
-@jobs_app.command("cancel")
-def jobs_cancel(
-    job: ID,
-    reason: Annotated[str | None, typer.Option(help="Why.")] = None,
-    url: Url = DEFAULT_URL,
-    key: Key = None,
-    as_json: AsJson = False,
-) -> None:
-    """Cancel a job (a running one is asked to stop)."""
-    body = {"reason": reason}
-    path = f"/jobs/{seg(job_id(url, key, job, as_json))}/cancel"
-    show_job(call("POST", url, key, path, as_json=as_json, json=body), as_json)
-
-
-@jobs_app.command("retry")
-def jobs_retry(job: ID, url: Url = DEFAULT_URL, key: Key = None, as_json: AsJson = False) -> None:
-    """Run a finished job again, as a new job."""
-    path = f"/jobs/{seg(job_id(url, key, job, as_json))}/retry"
-    show_job(call("POST", url, key, path, as_json=as_json), as_json)
-
-
 @jobs_app.command("update")
 def jobs_update(
     job: ID,

@@ -4,6 +4,8 @@ serve      jobq.cli.serve     run the job server
 db         jobq.cli.db        the database's schema
 enqueue, enqueue-many, jobs
            jobq.cli.jobs      put jobs in, inspect and steer them (over HTTP)
+jobs retry|cancel|delete|operations, queues purge|delete
+           jobq.cli.bulk      many jobs at once, by ids or by filter
 queues, workers, problems
            jobq.cli.queues    queues, workers and problems of a running server
 worker     jobq.cli.worker    claim jobs and run them
@@ -20,6 +22,7 @@ import typer
 
 from jobq import __version__
 from jobq.cli.auth import register as register_auth
+from jobq.cli.bulk import register as register_bulk
 from jobq.cli.db import db_app
 from jobq.cli.jobs import enqueue, enqueue_many, jobs_app
 from jobq.cli.output import error
@@ -56,6 +59,7 @@ def options(
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(queues_app, name="queues")
 register_auth(app, queues_app)  # users, keys, queues grant|revoke|owner
+register_bulk(jobs_app, queues_app)  # jobs retry|cancel|delete|operations, queues purge|delete
 app.add_typer(db_app, name="db")
 app.command()(serve)
 app.command()(enqueue)

@@ -236,6 +236,8 @@ class Queue:
     counts: dict[str, int]
     paused: bool
     oldest_queued_at: datetime | None
+    # of the finished jobs counted, those retried, by state (older servers send none)
+    retried: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def parse(cls, doc: dict[str, Any]) -> Queue:

@@ -16,7 +16,9 @@ from typing import Any
 
 from jobq import fields, reserved
 from jobq.engine import respawn, rules
+from jobq.engine.bulk import Bulk
 from jobq.engine.handoff import Parked, Parking
+from jobq.engine.operations import Runner
 from jobq.engine.problems import ProblemFinder, ProblemSettings
 from jobq.engine.reads import EVENTS, Reads, job_channel, logs_channel
 from jobq.engine.rules import Reporter
@@ -38,12 +40,13 @@ from jobq.model import (
 from jobq.notify import Listener, Notifier
 from jobq.states import TERMINAL, WAITING, State
 from jobq.store.base import Store
+from jobq.store.operations import operation_store_for
 
 Clock = Callable[[], float]
 log = logging.getLogger("jobq.engine")
 
 
-class Engine(Reads):
+class Engine(Reads, Bulk):
     def __init__(
         self,
         store: Store,
@@ -61,6 +64,8 @@ class Engine(Reads):
         self.parking = Parking()  # long-polling claims an enqueue can claim for (handoff)
         self.queue_stats = QueueStatsCache()  # one queue_stats() for every poller
         self.throughput_cache = ThroughputCache()  # one finished_counts() per question asked
+        self.operation_store = operation_store_for(store)  # bulk work (jobq.engine.bulk)
+        self.runner = Runner(self, self.operation_store)
 
     # --- producers ---
 
@@ -149,11 +154,15 @@ class Engine(Reads):
         return moved.job
 
     async def retry(self, job_id: str, **overrides: Any) -> Job:
-        """A new job made from a finished one, linked by retry_of / retried_by."""
+        """A new job made from a finished one, linked by retry_of / retried_by. A job has one
+        retry: Conflict (naming it in `retried_by`) when its retry exists already."""
         old = await self.get(job_id)
         rules.retryable_source(old)
         respawn.check_manual_retry(old)
-        return await self.duplicate(old, retry_of=old.id, **overrides)
+        [(job, created)] = await self.enqueue([JobSpec.from_job(old, retry_of=old.id, **overrides)])
+        if not created:
+            raise rules.retried_already(old.id, job.id, old.state)
+        return job
 
     async def duplicate(self, old: Job, **overrides: Any) -> Job:
         """A new job with `old`'s settings (any state: the old job is left as it is)."""

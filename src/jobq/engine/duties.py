@@ -1,5 +1,6 @@
 """Background duties of `jobq serve`: due jobs, expired leases and deadlines, purge, callbacks,
-and forgetting workers not seen for a day (once an hour).
+operations whose runner stopped, and forgetting workers not seen for a day and operations
+finished a week ago (once an hour).
 
 Timer-driven: after each round the loop sleeps until the store's next due time, or until the
 engine reports an earlier one (a new lease, a backoff, a scheduled job). `max_sleep` bounds the
@@ -13,7 +14,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from jobq.engine import Engine
+from jobq.engine import Engine, operations
 from jobq.engine.callbacks import CallbackSender
 from jobq.errors import StoreUnavailable
 
@@ -52,6 +53,7 @@ class Duties:
             await asyncio.wait([task], timeout=1.0)
         if task is not None:
             await asyncio.gather(task, return_exceptions=True)
+        await self.engine.runner.stop()  # their operations resume after a restart
         await self.callbacks.close()
 
     async def run_once(self) -> float | None:
@@ -68,6 +70,7 @@ class Duties:
                 ("purge", self._purge),
                 ("forgetting workers", self._forget),
                 ("callbacks", self._callbacks),
+                ("operations", self._operations),
             )
             if not await self._isolated(name, duty, now)
         ]
@@ -102,7 +105,14 @@ class Duties:
     async def _forget(self, now: float) -> None:
         if now >= self._forget_at:
             await self.engine.store.forget_workers(now - WORKER_MEMORY)
+            await self.engine.operation_store.forget(now - operations.KEEP)
             self._forget_at = now + FORGET_EVERY
+
+    async def _operations(self, now: float) -> None:
+        """Take over the operations whose runner stopped (a node died, a restart)."""
+        again = await self.engine.resume_operations(now)
+        if again is not None:
+            self.at(max(again, now + 0.05))
 
     async def _callbacks(self, now: float) -> None:
         """Start the deliveries due now; they run beside the loop (`CallbackSender`), so a

@@ -245,6 +245,15 @@ def retryable_source(job: Job) -> None:
         )
 
 
+def retried_already(job_id: str, retry_id: str, state: State | None = None) -> Conflict:
+    """The answer to a second retry of a job (in `state`): its retry is `retry_id` (a job
+    has one)."""
+    details = {"id": job_id, "retried_by": retry_id}
+    if state is not None:
+        details["state"] = str(state)
+    return Conflict(f"job {job_id} was already retried: its retry is {retry_id}", **details)
+
+
 def check_lease(seconds: float | None, field: str = "lease_seconds") -> None:
     """Refuse a lease that is not above 0 and at most MAX_LEASE_SECONDS (every interface's
     bound: a claim's lease and a job's default lease alike)."""

@@ -36,7 +36,6 @@ class JobSql:
     get: str = f"{SELECT_JOB} WHERE id = ?"
     # live jobs by key: the literal states let SQLite use the partial index jobs_unique_live
     live_by_unique_key: str = f"{SELECT_JOB} WHERE unique_key = ? AND {LIVE}"
-    set_retried_by: str = "UPDATE jobs SET retried_by = ? WHERE id = ?"
 
     # background duties
     due_scheduled: str = (
@@ -82,6 +81,10 @@ class JobSql:
     # queues
     queue_pauses: str = "SELECT name, paused FROM queues ORDER BY name"
     state_counts: str = "SELECT queue, state, count(*) FROM jobs GROUP BY queue, state"
+    # through the partial index jobs_retried: its size is the retried jobs, not the table
+    retried_counts: str = (
+        "SELECT queue, state, count(*) FROM jobs WHERE retried_by IS NOT NULL GROUP BY queue, state"
+    )
     queue_names: str = "SELECT name FROM queues ORDER BY name"
     set_paused: str = (
         "INSERT INTO queues (name, paused, updated_at) VALUES (?, ?, ?) "

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from jobq.model import Attempt, HeldJob, Job, QueueStats, Worker, WorkerSeen
-from jobq.states import State
+from jobq.states import TERMINAL, State
 
 JOB_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Job))
 INSERT_COLUMNS = tuple(c for c in JOB_COLUMNS if c != "seq")
@@ -202,17 +202,29 @@ def queue_stats(
     pauses: Iterable[Sequence[Any]],
     counts: Iterable[Sequence[Any]],
     oldest: Iterable[Sequence[Any]],
+    retried: Iterable[Sequence[Any]] = (),
 ) -> list[QueueStats]:
     """Each queue's statistics, by name, from the rows of `queue_pauses` (name, paused),
-    `state_counts` (queue, state, count) and each store's oldest-queued query (name, when)."""
+    `state_counts` (queue, state, count), each store's oldest-queued query (name, when) and
+    `retried_counts` (queue, state, count of the finished jobs that were retried)."""
     stats: dict[str, QueueStats] = {}
+
+    def entry(name: str) -> QueueStats:
+        found = stats.get(name)
+        if found is None:
+            found = stats[name] = QueueStats(name, {str(s): 0 for s in State}, None, False)
+            found.retried = {str(s): 0 for s in TERMINAL}
+        return found
+
     for name, paused in pauses:
-        stats[name] = QueueStats(name, {str(s): 0 for s in State}, None, bool(paused))
+        entry(name).paused = bool(paused)
     for queue, state, count in counts:
-        entry = stats.setdefault(queue, QueueStats(queue, {str(s): 0 for s in State}, None, False))
-        entry.counts[state] = count
+        entry(queue).counts[state] = count
     for name, when in oldest:
         stats[name].oldest_queued_at = when
+    for queue, state, count in retried:
+        if state in entry(queue).retried:
+            stats[queue].retried[state] = count
     return sorted(stats.values(), key=lambda s: s.name)
 
 

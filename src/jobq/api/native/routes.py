@@ -107,6 +107,7 @@ async def list_jobs(
     started_before: datetime | None = None,
     finished_after: datetime | None = None,
     finished_before: datetime | None = None,
+    retried: bool | None = None,
     sort: str = "created_at",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: str | None = None,
@@ -114,10 +115,12 @@ async def list_jobs(
     total: bool = False,
 ) -> Response:
     """List jobs. Filters combine; `state` may repeat or be comma-separated; `meta.KEY=VALUE`
-    filters on metadata; `id_prefix` keeps the jobs whose id begins with it (among the first
-    1,000 such ids: 422 when that is not enough to answer); `sort` is a field name, `-` in
-    front for descending; pass `next_cursor` (or `prev_cursor`) back as `cursor` for the next
-    (or previous) page. With `total=true`, `total` counts the jobs that match, up to 10,000
+    filters on metadata; `retried=false` leaves out finished jobs that were retried (they
+    have `retried_by`), `retried=true` lists only those; `id_prefix` keeps the jobs whose id
+    begins with it (among the first 1,000 such ids: 422 when that is not enough to answer);
+    `sort` is a field name, `-` in front for descending; pass `next_cursor` (or `prev_cursor`)
+    back as `cursor` for the next (or previous) page. With `total=true`, `total` counts the
+    jobs that match, up to 10,000
     (`total_capped` beyond)."""
     queues = (await guard_of(request)).listing(_split(queue))
     if queues == []:
@@ -135,6 +138,7 @@ async def list_jobs(
         started_before=seconds(started_before),
         finished_after=seconds(finished_after),
         finished_before=seconds(finished_before),
+        retried=retried,
         limit=limit,
         id_prefix=id_prefix,
     )
@@ -526,6 +530,7 @@ def _queue_document(q: Any) -> dict[str, Any]:
     return {
         "name": q.name,
         "counts": q.counts,
+        "retried": q.retried,
         "paused": q.paused,
         "oldest_queued_at": iso(q.oldest_queued_at),
     }

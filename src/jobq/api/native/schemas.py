@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from jobq.engine.rules import MAX_LEASE_SECONDS
 
@@ -220,3 +228,46 @@ class JobReceiptBatchOut(BaseModel):
 
 class ErrorOut(BaseModel):
     error: dict[str, Any]
+
+
+class SelectionIn(Strict):
+    """Which jobs a bulk operation acts on: every term given must hold (a list: any of its
+    values); states beyond those the action acts on are refused."""
+
+    queues: Annotated[list[Name], Field(min_length=1, max_length=1000)] | None = None
+    types: Annotated[list[Name], Field(min_length=1, max_length=100)] | None = None
+    states: Annotated[list[str], Field(min_length=1, max_length=6)] | None = None
+    metadata: dict[MetaKey, Annotated[str, Field(max_length=10_000)]] = Field(
+        default_factory=dict, max_length=20
+    )
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    started_after: datetime | None = None
+    started_before: datetime | None = None
+    finished_after: datetime | None = None
+    finished_before: datetime | None = None
+
+
+class BulkIn(Strict):
+    ids: (
+        Annotated[
+            list[Annotated[str, Field(max_length=100)]],
+            Field(min_length=1, max_length=1000, description="Jobs by id: answered at once."),
+        ]
+        | None
+    ) = None
+    filter: Annotated[
+        SelectionIn | None,
+        Field(description="Jobs by filter: an operation in the background (202)."),
+    ] = None
+    dry_run: Annotated[
+        bool, Field(description="With `filter`: only count the jobs it would act on.")
+    ] = False
+    reason: Annotated[str, Field(max_length=2000)] | None = None
+    details: Any = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> BulkIn:
+        if (self.ids is None) == (self.filter is None):
+            raise ValueError("give either `ids` or `filter`")
+        return self

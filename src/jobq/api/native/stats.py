@@ -112,6 +112,7 @@ async def queues(request: Request) -> Response:
                 {
                     "name": q.name,
                     "counts": q.counts,
+                    "retried": q.retried,
                     "paused": q.name in snapshot.paused,
                     "oldest_queued_at": iso(q.oldest_queued_at),
                 }

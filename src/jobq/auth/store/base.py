@@ -70,6 +70,10 @@ class AuthStore(ABC):
     async def revoke_grant(self, queue: str, user: str) -> bool: ...
 
     @abstractmethod
+    async def forget_queue(self, queue: str) -> None:
+        """Remove the queue's owner and grants (the queue was deleted)."""
+
+    @abstractmethod
     async def grants(self, queue: str | None = None) -> list[Grant]: ...
 
     @abstractmethod

@@ -67,6 +67,9 @@ class PostgresAuthStore(AuthStore):
     async def revoke_grant(self, queue: str, user: str) -> bool:
         return await self.db.run(lambda c: revoke_grant(c, queue, user))
 
+    async def forget_queue(self, queue: str) -> None:
+        await self.db.run(lambda c: forget_queue(c, queue))
+
     async def grants(self, queue: str | None = None) -> list[Grant]:
         return await self.db.read(lambda c: grants(c, queue))
 
@@ -160,6 +163,11 @@ async def claim_queue(c: Conn, queue: str, user: str, now: float) -> str | None:
     await _need_user(c, user)
     await c.execute(SQL["claim_queue"], queue, user, now, queue, queue)
     return await queue_owner(c, queue)
+
+
+async def forget_queue(c: Conn, queue: str) -> None:
+    await c.execute(SQL["forget_owner"], queue)
+    await c.execute(SQL["forget_grants"], queue)
 
 
 async def set_queue_owner(c: Conn, queue: str, user: str, now: float) -> None:

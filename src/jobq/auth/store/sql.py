@@ -41,6 +41,8 @@ AUTH_SQL = {
         "ON CONFLICT (queue, user_name) DO UPDATE SET role = excluded.role"
     ),
     "revoke_grant": "DELETE FROM queue_grants WHERE queue = ? AND user_name = ?",
+    "forget_owner": "DELETE FROM queue_owners WHERE queue = ?",
+    "forget_grants": "DELETE FROM queue_grants WHERE queue = ?",
     "grants": (
         "SELECT queue, user_name, role, created_at FROM queue_grants ORDER BY queue, user_name"
     ),

@@ -74,6 +74,9 @@ class SQLiteAuthStore(AuthStore):
     async def revoke_grant(self, queue: str, user: str) -> bool:
         return await self._write(lambda c: revoke_grant(c, queue, user))
 
+    async def forget_queue(self, queue: str) -> None:
+        await self._write(lambda c: forget_queue(c, queue))
+
     async def grants(self, queue: str | None = None) -> list[Grant]:
         return await self._readers.run(lambda c: grants(c, queue))
 
@@ -173,6 +176,11 @@ def add_grant(c: sqlite3.Connection, g: Grant) -> None:
 
 def revoke_grant(c: sqlite3.Connection, queue: str, user: str) -> bool:
     return c.execute(SQL["revoke_grant"], (queue, user)).rowcount > 0
+
+
+def forget_queue(c: sqlite3.Connection, queue: str) -> None:
+    c.execute(SQL["forget_owner"], (queue,))
+    c.execute(SQL["forget_grants"], (queue,))
 
 
 def grants(c: sqlite3.Connection, queue: str | None) -> list[Grant]:

@@ -30,7 +30,8 @@ async def logs(
 async def queue_overview(c: Conn) -> list[QueueStats]:
     pauses = await c.fetch(SQL.queue_pauses)
     counts = await c.fetch(SQL.state_counts)
-    return queue_stats(pauses, counts, await c.fetch(OLDEST_QUEUED))
+    retried = await c.fetch(SQL.retried_counts)
+    return queue_stats(pauses, counts, await c.fetch(OLDEST_QUEUED), retried)
 
 
 async def workers(c: Conn, held: bool, queues: Sequence[str] | None = None) -> list[WorkerSeen]:

@@ -201,6 +201,8 @@ def _filters(q: JobQuery, p: Params) -> list[str]:
             where.append(f"{column} = ANY({p.add([str(v) for v in values], '::text[]')})")
     if q.owner is not None:
         where.append(f"owner = {p.add(q.owner)}")
+    if q.retried is not None:
+        where.append(f"retried_by IS {'NOT ' if q.retried else ''}NULL")
     if q.id_prefix is not None:
         where.append(f"starts_with(id, {p.add(q.id_prefix, '::text')})")
     for name, value in q.metadata.items():

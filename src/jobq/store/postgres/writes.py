@@ -17,6 +17,7 @@ from typing import Any
 from jobq import loglimit
 from jobq.model import Callback, Job, Step, StepResult
 from jobq.states import State
+from jobq.store import retries
 from jobq.store.decide import Decided, decide_all
 from jobq.store.job_sql import POSTGRES as SQL
 from jobq.store.postgres.conn import Conn
@@ -140,15 +141,46 @@ def update_sql(columns: tuple[str, ...], varying: tuple[bool, ...]) -> str:
 
 async def insert(c: Conn, jobs: Sequence[Job], now: float) -> list[tuple[Job, bool]]:
     queues = sorted({j.queue for j in jobs})
-    if all(j.unique_key is None for j in jobs):  # the usual batch: one statement
-        await _insert_plain(c, list(jobs), (queues, now))
-        out = [(job, True) for job in jobs]
+    taken = await _retries_taken(c, jobs)
+    fresh = [j for j in jobs if j.id not in taken] if taken else jobs
+    if all(j.unique_key is None for j in fresh):  # the usual batch: one statement
+        await _insert_plain(c, list(fresh), (queues, now))
+        made = [(job, True) for job in fresh]
     else:
-        out = await _insert_mixed(c, jobs, queues, now)
-    retried = [(j.id, j.retry_of) for j, created in out if created and j.retry_of is not None]
-    if retried:
-        await c.executemany(SQL.set_retried_by, retried)
+        made = await _insert_mixed(c, fresh, queues, now)
+    out = made
+    if taken:
+        inserted = iter(made)
+        out = [(taken[j.id], False) if j.id in taken else next(inserted) for j in jobs]
+    links = [(j.id, j.retry_of) for j, created in out if created and j.retry_of is not None]
+    if links:
+        news, olds = (list(column) for column in zip(*links, strict=True))
+        await c.execute(LINK_RETRIES, news, olds)
     return out
+
+
+async def _retries_taken(c: Conn, jobs: Sequence[Job]) -> dict[str, Job]:
+    """The retries among `jobs` whose source has a retry already (jobq.store.retries). The
+    sources are locked first: a concurrent retry of one of them commits before this reads
+    what their `retried_by` names."""
+    sources = retries.sources_of(jobs)
+    if not sources:
+        return {}
+    rows = await c.fetch(LOCK_SOURCES, sorted(sources))
+    links = {r["id"]: r["retried_by"] for r in rows}
+    named = [v for v in links.values() if v is not None]
+    existing: dict[str, Job] = {}
+    if named:
+        for row in await c.fetch(f"{SELECT_JOB} WHERE id = ANY($1::text[])", named):
+            existing[row["id"]] = job_from_row(row)
+    return retries.taken(jobs, links, existing)
+
+
+LOCK_SOURCES = "SELECT id, retried_by FROM jobs WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE"
+LINK_RETRIES = (
+    "UPDATE jobs SET retried_by = v.new FROM unnest($1::text[], $2::text[]) AS v (new, old) "
+    "WHERE jobs.id = v.old"
+)
 
 
 async def _insert_mixed(

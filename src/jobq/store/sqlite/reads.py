@@ -63,7 +63,8 @@ def _page(cursor: sqlite3.Cursor, max_chars: int | None) -> list[LogEntry]:
 def queue_overview(c: sqlite3.Connection) -> list[QueueStats]:
     pauses = c.execute(SQL.queue_pauses).fetchall()
     counts = c.execute(SQL.state_counts).fetchall()
-    return queue_stats(pauses, counts, c.execute(OLDEST_QUEUED).fetchall())
+    retried = c.execute(SQL.retried_counts).fetchall()
+    return queue_stats(pauses, counts, c.execute(OLDEST_QUEUED).fetchall(), retried)
 
 
 # each queue's first-come queued job (lowest seq) and when it was created: one index step per
@@ -244,6 +245,8 @@ def _filters(q: JobQuery) -> tuple[list[str], list[Any]]:
     if q.owner is not None:
         where.append("owner = ?")
         params.append(q.owner)
+    if q.retried is not None:
+        where.append(f"retried_by IS {'NOT ' if q.retried else ''}NULL")
     if q.id_prefix is not None:
         where.append("substr(id, 1, ?) = ?")
         params += [len(q.id_prefix), q.id_prefix]

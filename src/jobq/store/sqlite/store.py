@@ -188,7 +188,7 @@ class SQLiteStore(Store):
         return await recording(self._seen, [spec for spec, _ in claims], now, write)
 
     async def delete(self, ids: Sequence[str], allowed: frozenset[State]) -> list[State | None]:
-        return await self._write(lambda c: [writes.delete(c, i, allowed) for i in ids])  # type: ignore[no-any-return]
+        return await self._write(lambda c: writes.delete(c, ids, allowed))  # type: ignore[no-any-return]
 
     # background duties
     async def due_scheduled(self, now: float, limit: int) -> list[str]:

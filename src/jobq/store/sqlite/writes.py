@@ -12,6 +12,7 @@ from typing import Any
 from jobq import loglimit
 from jobq.model import Callback, Job, Step, StepResult
 from jobq.states import State
+from jobq.store import retries
 from jobq.store.decide import Decided, decide_all
 from jobq.store.job_sql import SELECT_JOB
 from jobq.store.job_sql import SQLITE as SQL
@@ -30,22 +31,39 @@ from jobq.store.sqlite.many import insert_rows, update_rows
 INSERT_NEW_HEAD = f"INSERT INTO jobs ({', '.join(NEW_COLUMNS)})"
 INSERT_JOB_HEAD = f"INSERT INTO jobs ({', '.join(INSERT_COLUMNS)})"
 ADD_QUEUE = "INSERT OR IGNORE INTO queues (name, paused, updated_at) VALUES (?, 0, ?)"
+AMONG = "(SELECT value FROM json_each(?))"  # a list of ids passed as one JSON parameter
+RETRIED_BY_AMONG = f"SELECT id, retried_by FROM jobs WHERE id IN {AMONG}"
 
 
 def insert(c: sqlite3.Connection, jobs: Sequence[Job], now: float) -> list[tuple[Job, bool]]:
     if not jobs:
         return []
     c.executemany(ADD_QUEUE, [(queue, now) for queue in {j.queue for j in jobs}])
+    taken = _retries_taken(c, jobs)
     out: list[tuple[Job, bool]] = []
-    plain: list[Job] = []  # consecutive jobs with no unique key or retry link: one executemany
+    plain: list[Job] = []  # consecutive jobs with no unique key: one multi-row INSERT
     for job in jobs:
-        if job.unique_key is None and job.retry_of is None:
+        if job.unique_key is None and job.id not in taken:
             plain.append(job)
             continue
         out += _insert_plain(c, plain)
         plain = []
-        out.append(_insert_special(c, job))
-    return out + _insert_plain(c, plain)
+        out.append((taken[job.id], False) if job.id in taken else _insert_unique(c, job))
+    out += _insert_plain(c, plain)
+    links = [(j.id, j.retry_of) for j, created in out if created and j.retry_of is not None]
+    update_rows(c, "jobs", ("retried_by",), ("id",), links)
+    return out
+
+
+def _retries_taken(c: sqlite3.Connection, jobs: Sequence[Job]) -> dict[str, Job]:
+    """The retries among `jobs` whose source has a retry already (jobq.store.retries)."""
+    sources = retries.sources_of(jobs)
+    if not sources:
+        return {}
+    links = dict(c.execute(RETRIED_BY_AMONG, (dumps(sources),)).fetchall())
+    named = [v for v in links.values() if v is not None]
+    existing = _get_many(c, named) if named else {}
+    return retries.taken(jobs, links, existing)
 
 
 def _insert_plain(c: sqlite3.Connection, jobs: list[Job]) -> list[tuple[Job, bool]]:
@@ -62,15 +80,12 @@ def _insert_plain(c: sqlite3.Connection, jobs: list[Job]) -> list[tuple[Job, boo
     return [(job, True) for job in jobs]
 
 
-def _insert_special(c: sqlite3.Connection, job: Job) -> tuple[Job, bool]:
-    if job.unique_key is not None:
-        existing = c.execute(SQL.live_by_unique_key, (job.unique_key,)).fetchone()
-        if existing is not None:
-            return job_from_row(existing), False
+def _insert_unique(c: sqlite3.Connection, job: Job) -> tuple[Job, bool]:
+    existing = c.execute(SQL.live_by_unique_key, (job.unique_key,)).fetchone()
+    if existing is not None:
+        return job_from_row(existing), False
     insert_rows(c, INSERT_JOB_HEAD, len(INSERT_COLUMNS), [job_values(job)])
     (job.seq,) = c.execute("SELECT last_insert_rowid()").fetchone()
-    if job.retry_of is not None:
-        c.execute(SQL.set_retried_by, (job.id, job.retry_of))
     return job, True
 
 
@@ -150,21 +165,24 @@ def fail_unprocessable(
     return moved.rowcount > 0
 
 
-def delete(c: sqlite3.Connection, job_id: str, allowed: frozenset[State]) -> State | None:
-    row = c.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
-    if row is None:
-        return None
-    state = State(row[0])
-    if state in allowed:
-        _delete_rows(c, [job_id])
-    return state
+def delete(
+    c: sqlite3.Connection, ids: Sequence[str], allowed: frozenset[State]
+) -> list[State | None]:
+    """Delete each job whose state is in `allowed`; per id its state (None: no such job)."""
+    found = c.execute(f"SELECT id, state FROM jobs WHERE id IN {AMONG}", (dumps(list(ids)),))
+    states = {i: State(s) for i, s in found.fetchall()}
+    _delete_rows(c, [i for i, s in states.items() if s in allowed])
+    return [states.get(i) for i in ids]
 
 
 def _delete_rows(c: sqlite3.Connection, ids: Sequence[str]) -> None:
-    params = [(i,) for i in ids]
-    c.executemany("DELETE FROM jobs WHERE id = ?", params)
-    c.executemany("DELETE FROM attempts WHERE job_id = ?", params)
-    c.executemany("DELETE FROM logs WHERE job_id = ?", params)
+    """The jobs, their attempts and their logs: one statement each, whatever the count."""
+    if not ids:
+        return
+    among = (dumps(list(ids)),)
+    c.execute(f"DELETE FROM jobs WHERE id IN {AMONG}", among)
+    c.execute(f"DELETE FROM attempts WHERE job_id IN {AMONG}", among)
+    c.execute(f"DELETE FROM logs WHERE job_id IN {AMONG}", among)
 
 
 def purge(c: sqlite3.Connection, now: float, limit: int) -> int:

@@ -174,7 +174,9 @@ async def create_custom_job(request: Request) -> Response:
 @router.post("/job/{job_id}/re-run")
 async def create_duplicate_job(request: Request, job_id: str) -> Response:
     """A duplicate of a job, started (its priority unless `priority` is given). A finished
-    job's duplicate is its retry (linked by retry_of); an unfinished one is left running."""
+    job's first duplicate is its retry (linked by retry_of); every re-run duplicates, as
+    Vidispine documents, so once the job has a retry the next are unlinked duplicates. An
+    unfinished job is left running."""
     media = negotiate(request)
     overrides: dict[str, Any] = {}
     if request.query_params.get("priority"):
@@ -185,10 +187,20 @@ async def create_duplicate_job(request: Request, job_id: str) -> Response:
     old = await find_job(request, job_id, Action.manage)
     with in_vidispine_terms(old):
         if old.state in TERMINAL:
-            job = await engine.retry(old.id, **overrides)
+            job = await _rerun(engine, old, overrides)
         else:
             job = await engine.duplicate(old, **overrides)
     return await _job_document(engine, media, job)
+
+
+async def _rerun(engine: Engine, old: Job, overrides: dict[str, Any]) -> Job:
+    """A finished job's retry, or, once it has one, a duplicate of it."""
+    try:
+        return await engine.retry(old.id, **overrides)
+    except Conflict as exc:
+        if exc.details.get("retried_by") is None:
+            raise
+        return await engine.duplicate(old, **overrides)
 
 
 @router.put("/job/{job_id}")
