@@ -37,7 +37,8 @@ const jobPage = {
   },
   facts(job) {
     const set = (name, ...content) => $(`#facts dd[data-fact="${name}"]`).replaceChildren(...content.flat());
-    set("state", stateBadge(job.state, job.cancel_requested));
+    set("state", stateBadge(job.state, job.cancel_requested),
+      job.retried_by ? [" retried as ", jobLink(job.retried_by)] : []);
     set("queue", el("a", { href: jobsHref({ queue: job.queue }) }, job.queue));
     set("type", job.type);
     set("attempt", attemptText(job));

@@ -1,8 +1,11 @@
-// The job list: filters (queue and states chosen from lists), a page of 50 with its total,
-// previous and next pages, and for each job its state, attempts, duration and error.
+// The job list: filters (queue and states chosen from lists, retried jobs hidden or not), a
+// page of 50 with its total, previous and next pages, and for each job its state (a retried
+// one links to its retry), attempts, duration and error; rows selected, or every job
+// matching, are retried, cancelled or deleted at once (bulk.js).
 "use strict";
 
 import { $, ROOT, api, el, fillRows, jobDuration, jobLink, number, showError, stateBadge, when } from "./core.js";
+import bulk, { filterOf } from "./bulk.js";
 
 const LIMIT = 50;
 const ERROR_CHARS = 140;
@@ -14,13 +17,23 @@ function errorText(job) {
   return el("span", { class: job.state === "failed" ? "error-text" : "muted", title: text }, short);
 }
 
+// a state, and for a finished job retried already a link to its retry
+function stateCell(job) {
+  const badge = stateBadge(job.state, job.cancel_requested);
+  if (!job.retried_by) return badge;
+  return [badge, " ", el("a", {
+    href: `${ROOT}/jobs/${encodeURIComponent(job.retried_by)}`, class: "retried",
+    title: `Retried as ${job.retried_by}`,
+  }, "retried")];
+}
+
 const jobsPage = {
-  // The columns, in order: a heading and what a job shows in it. (A selection column for
-  // bulk actions joins here, first.)
+  // The columns, in order: a heading and what a job shows in it; the selection first.
   columns() {
     return [
+      bulk.column(),
       ["Id", (j) => jobLink(j.id), "c-id"],
-      ["State", (j) => stateBadge(j.state, j.cancel_requested), "c-state"],
+      ["State", stateCell, "c-state"],
       ["Queue", (j) => j.queue, "c-queue"],
       ["Type", (j) => j.type, "c-type"],
       ["Attempts", (j) => `${j.attempt}/${j.max_attempts}`, "num c-attempts"],
@@ -32,7 +45,7 @@ const jobsPage = {
   // The API query for the page's own query string (the filter form submits by GET).
   query(params) {
     const out = new URLSearchParams();
-    for (const name of ["queue", "type", "sort", "cursor", "finished_after"]) {
+    for (const name of ["queue", "type", "sort", "cursor", "finished_after", "retried"]) {
       const value = (params.get(name) || "").trim();
       if (value) out.set(name, value);
     }
@@ -55,6 +68,7 @@ const jobsPage = {
     const form = $("#filters");
     const states = new Set(params.getAll("state").flatMap((s) => s.split(",")));
     for (const box of form.querySelectorAll('input[name="state"]')) box.checked = states.has(box.value);
+    form.elements.retried.checked = params.get("retried") === "false";
     for (const name of ["type", "meta", "created_after", "created_before", "sort", "finished_after"]) {
       const value = params.get(name);
       if (value && form.elements[name]) form.elements[name].value = value;
@@ -79,6 +93,18 @@ const jobsPage = {
       ? `${number(from)}–${number(from + data.jobs.length - 1)} of ${total} jobs`
       : `0 of ${total} jobs`;
     jobsPage.pager(data, params, from);
+    bulk.attach({
+      filter: filterOf(params), hidesRetried: params.get("retried") === "false",
+      total: data.total, capped: data.total_capped, reload: () => jobsPage.load(params),
+    });
+  },
+  // the page's jobs, read again after a bulk action (an error stays shown)
+  async load(params) {
+    try {
+      jobsPage.render(await api("/jobs?" + jobsPage.query(params)), params);
+    } catch (error) {
+      showError(error);
+    }
   },
   pager(data, params, from) {
     const link = (cursor, start) => {
