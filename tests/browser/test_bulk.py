@@ -70,6 +70,16 @@ def test_selected_rows_are_retried_then_shown_as_retried_and_hidden_on_request(
     expect(row(page, left["id"])).to_be_visible()
     expect(page.get_by_label("hide retried")).to_be_checked()
 
+    row(page, left["id"]).get_by_role("checkbox").check()  # and delete the one left
+    page.locator("#bulk-delete").click()
+    expect(page.locator("#confirm-text")).to_contain_text("This cannot be undone.")
+    expect(page.locator("#confirm-ok")).to_have_text("Yes, delete 1 job")
+    expect(page.locator("#confirm-ok")).to_have_class(re.compile("danger"))
+    page.locator("#confirm-ok").click()
+    expect(page.locator("#toast")).to_have_text("Deleted 1 job")
+    expect(page.locator("#jobs-table tbody")).to_contain_text("No jobs match.")
+    dashboard.call("GET", f"/jobs/{left['id']}", status=404)
+
 
 def test_all_matching_a_filter_cancels_exactly_those_jobs_after_confirming_the_count(
     page: Page, dashboard: Dashboard

@@ -114,7 +114,8 @@ const bulk = {
     $("#bulk-selected").textContent = bulk.allMatching
       ? `All ${total} jobs matching this filter selected`
       : chosen ? `${plural(chosen, "job")} selected` : "No jobs selected";
-    $("#bulk-all").textContent = bulk.allMatching ? "Clear selection" : `Select all ${total} matching`;
+    const every = bulk.capped ? `Select all matching (${total})` : `Select all ${total} matching`;
+    $("#bulk-all").textContent = bulk.allMatching ? "Clear selection" : every;
     for (const action of Object.keys(LABEL)) $(`#bulk-${action}`).disabled = !bulk.allMatching && !chosen;
   },
 
