@@ -53,9 +53,10 @@ def test_with_a_user_every_request_needs_a_key(server_db: str) -> None:
             httpx.post(f"{server.api}/jobs", json={"queue": "q"}, headers=auth).status_code == 201
         )
         refused = jobq("jobs", "ls", "--url", server.url)
-        assert refused.returncode == 1 and "401" in refused.stdout
+        assert refused.returncode == 1 and "401" in refused.stderr and refused.stdout == ""
         listed_jobs = jobq("jobs", "ls", "--url", server.url, "--key", key, "--json")
-        assert listed_jobs.returncode == 0 and json.loads(listed_jobs.stdout)[0]["queue"] == "q"
+        page = json.loads(listed_jobs.stdout)
+        assert listed_jobs.returncode == 0 and page["jobs"][0]["queue"] == "q"
         key_id = json.loads(made.stdout)["id"]
         assert jobq("keys", "revoke", key_id, "--db", server_db).returncode == 0
         give_up = time.monotonic() + 30  # the server's key cache lasts a few seconds
