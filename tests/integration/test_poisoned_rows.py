@@ -94,6 +94,12 @@ async def test_poisoned_rows_stop_neither_the_duties_nor_any_listing(
                                   max_attempts=1)  # fmt: skip
         not_json = await running(engine, "poison")
         far = await running(engine, "poison")
+        unprocessable = await running(engine, "poison") if store_kind == "sqlite" else None
+        # another tenant's work: a lease that runs out, a result to purge, a callback
+        expiring = await running(engine, "other", max_attempts=3)
+        done = await running(engine, "other", result_ttl=0.2, callback_url=receiver.url)
+        # every job is held before any lease is poisoned: the duties run on their own timer and
+        # would hand an expired job to the next claim
         await poison(db, "UPDATE jobs SET metadata = ?, lease_expires_at = ? WHERE id = ?",
                      '{"jobq.respawn.remaining": "1", "jobq.respawn.delay": "nan"}', now - 1,
                      nan_delay.id)  # fmt: skip
@@ -101,9 +107,7 @@ async def test_poisoned_rows_stop_neither_the_duties_nor_any_listing(
                      "{not json", now - 1, not_json.id)  # fmt: skip
         await poison(db, "UPDATE jobs SET run_at = ?, deadline_seconds = ?, started_at = ? "
                      "WHERE id = ?", 1e308, float("inf"), float("-inf"), far.id)  # fmt: skip
-        unprocessable = None
-        if store_kind == "sqlite":  # SQLite keeps text in an INTEGER column
-            unprocessable = await running(engine, "poison")
+        if unprocessable is not None:  # SQLite keeps text in an INTEGER column
             await poison(db, "UPDATE jobs SET attempt = 'x', lease_expires_at = ? WHERE id = ?",
                          now - 1, unprocessable.id)  # fmt: skip
         else:  # PostgreSQL keeps NaN in a double precision column
@@ -114,11 +118,8 @@ async def test_poisoned_rows_stop_neither_the_duties_nor_any_listing(
         await poison(db, "UPDATE jobs SET run_at = ?, created_at = ? WHERE id = ?",
                      float("inf"), -1e308, queued_far.id)  # fmt: skip
 
-        # another tenant's work: a lease that runs out, a result to purge, a callback
-        expiring = await running(engine, "other", max_attempts=3)
         await poison(db, "UPDATE jobs SET lease_expires_at = ? WHERE id = ?", now - 1,
                      expiring.id)  # fmt: skip
-        done = await running(engine, "other", result_ttl=0.2, callback_url=receiver.url)
         assert done.lease_token is not None
         await engine.complete(done.id, done.lease_token, {"ok": True})
         engine.on_timer(engine.clock())  # the duties run now
