@@ -26,6 +26,7 @@ from jobq.model import (
     Job,
     JobQuery,
     LogEntry,
+    QueueSettings,
     QueueStats,
     WorkerSeen,
 )
@@ -205,7 +206,13 @@ class Reads:
         """Every queue's counts, shared by all pollers (at most a few seconds old: see
         jobq.engine.stats), with the paused flags read fresh."""
         queues, as_of = await self.queue_stats.get(self.store)
-        return QueueSnapshot(as_of, queues, paused_among(await self.store.queue_settings()))
+        settings = await self.store.queue_settings()
+        limits = {name: s.limits for name, s in settings.items() if s.limits.any}
+        return QueueSnapshot(as_of, queues, paused_among(settings), limits)
+
+    async def queue_settings(self, queues: Sequence[str] | None = None) -> dict[str, QueueSettings]:
+        """The paused or limited queues (of `queues`; None: all), with their settings."""
+        return await self.store.queue_settings(queues)
 
     async def throughput(
         self, since: float, bucket: float, queues: list[str] | None, top: int
