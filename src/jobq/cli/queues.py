@@ -27,30 +27,32 @@ def print_json(items: list[dict[str, Any]]) -> None:
 
 @queues_app.command("ls")
 def queues_ls(url: Url = DEFAULT_URL, key: Key = None, as_json: AsJson = False) -> None:
-    """Every queue with its counts per state."""
+    """Every queue with its counts per state, and its flow limits when any queue has some."""
     queues = call("GET", url, key, "/queues", as_json=as_json)["queues"]
     if as_json:
         print_json(queues)
         return
-    table(
-        (
-            Column("queue"),
-            *(Column(s, whole=True) for s in STATES),
-            Column("oldest queued", whole=True, drop=1),
-            Column("paused", whole=True),
-            Column("limits", whole=True, drop=2),
-        ),
+    limited = any(q.get("limits") for q in queues)
+    columns = [
+        Column("queue"),
+        *(Column(s, whole=True) for s in STATES),
+        Column("oldest queued", whole=True, drop=2),
+        Column("paused", whole=True),
+    ]
+    rows = [
         [
-            (
-                q["name"],
-                *(f"{q['counts'][s]:,}" for s in STATES),
-                ago(q["oldest_queued_at"]),
-                "yes" if q["paused"] else "no",
-                limits_text(q.get("limits")),
-            )
-            for q in queues
-        ],
-    )
+            q["name"],
+            *(f"{q['counts'][s]:,}" for s in STATES),
+            ago(q["oldest_queued_at"]),
+            "yes" if q["paused"] else "no",
+        ]
+        for q in queues
+    ]
+    if limited:  # shown before the oldest waits when the terminal is narrow
+        columns.append(Column("limits", whole=True, drop=1))
+        for row, q in zip(rows, queues, strict=True):
+            row.append(limits_text(q.get("limits")))
+    table(columns, rows)
 
 
 @queues_app.command("pause")
