@@ -80,6 +80,11 @@ class Engine(Reads, Bulk):
         unique_key."""
         for spec in specs:
             fields.job(spec.queue, spec.type, spec.metadata, spec.unique_key, spec.callback_url)
+            if spec.concurrency_key is not None:
+                fields.text(spec.concurrency_key, "concurrency_key", fields.NAME_MAX)
+        await self.limited.current()
+        if self.limited.keyed:
+            specs = [self.limited.keyed_spec(spec) for spec in specs]
         now = self.clock()
         ids = new_ids(len(specs), now)
         jobs = [self.build(spec, now, i) for spec, i in zip(specs, ids, strict=True)]
