@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from jobq.engine import Engine, JobSpec
+from jobq.engine.specs import Ack
 from jobq.errors import InvalidInput
 from jobq.model import ClaimSpec, Defaults, Job, JobQuery, QueueLimits, Worker
 from jobq.notify import Notifier
@@ -237,3 +238,14 @@ async def test_a_concurrency_key_is_checked_and_shown(engine: Engine) -> None:
         await keyed(engine, "x" * 201, 1)
     [job] = await keyed(engine, "tenant-7", 1)
     assert (await engine.get(job.id)).concurrency_key == "tenant-7"
+
+
+async def test_an_acknowledgement_s_claim_takes_from_a_limited_queue_within_its_room(
+    engine: Engine,
+) -> None:
+    await fill(engine, 6)
+    await engine.set_limits("q", QueueLimits(concurrency=2))
+    first = await engine.claim(spec(limit=1))
+    acks = [Ack(first[0].id, first[0].lease_token or "", result=None)]
+    _, more = await engine.ack_and_claim(acks, spec(limit=5))
+    assert len(more) == 2 and await running(engine) == 2

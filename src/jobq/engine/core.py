@@ -268,6 +268,7 @@ class Engine(Reads, Bulk):
         """`ack(acks)` then `claim(spec, wait)`, the first try of both in one transaction: a
         worker's outcomes and its next claim cost one commit."""
         _check_claim(spec)
+        spec = replace(spec, limited=await self.limited.of(spec))
         started = self.clock()
         steps, spawned = self._ack_steps(acks, started)
         results, jobs = await self.store.transition_and_claim(steps, spec, lease_key(), started)
