@@ -115,6 +115,7 @@ class Job:
     retried_by: str | None = None
     unique_key: str | None = None
     purge_at: float | None = None
+    concurrency_key: str | None = None  # jobs of one key share its limit (flow control)
 
 
 _JOB_VALUES = attrgetter(*(f.name for f in fields(Job)))
@@ -187,15 +188,18 @@ class ClaimSpec:
 @dataclass(frozen=True, slots=True)
 class QueueLimits:
     """A queue's flow limits (None: no such limit): at most `concurrency` of its jobs running
-    at once, and at most `rate` of them started in any `rate_period` seconds."""
+    at once, at most `rate` of them started in any `rate_period` seconds, and at most
+    `per_key` jobs of one concurrency key running at once (the queue is then keyed: its keys
+    take turns)."""
 
     concurrency: int | None = None
     rate: int | None = None
     rate_period: float | None = None
+    per_key: int | None = None
 
     @property
     def any(self) -> bool:
-        return self.concurrency is not None or self.rate is not None
+        return self.concurrency is not None or self.rate is not None or self.per_key is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,6 +79,7 @@ def job_document(job: Job) -> dict[str, Any]:
         "callback_url": job.callback_url,
         "owner": job.owner,
         "unique_key": job.unique_key,
+        "concurrency_key": job.concurrency_key,
         "retry_of": job.retry_of,
         "retried_by": job.retried_by,
         "worker": worker_document(job.worker),

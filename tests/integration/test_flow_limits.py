@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from jobq.engine import Engine, JobSpec
+from jobq.engine.specs import Ack
 from jobq.errors import InvalidInput
 from jobq.model import ClaimSpec, Defaults, Job, JobQuery, QueueLimits, Worker
 from jobq.notify import Notifier
@@ -153,3 +154,98 @@ async def test_bad_limits_are_refused_clearly(engine: Engine, limits: QueueLimit
     with pytest.raises(InvalidInput):
         await engine.set_limits("q", limits)
     assert await engine.store.queue_settings() == {}
+
+
+# --- keyed queues: per-key limits and keys taking turns ---
+
+
+async def keyed(engine: Engine, key: str | None, n: int, **job: Any) -> list[Job]:
+    return await fill(engine, n, concurrency_key=key, **job)
+
+
+async def running_by_key(engine: Engine) -> dict[str | None, int]:
+    jobs = await engine.store.list_jobs(JobQuery(queues=["q"], states=[State.running], limit=500))
+    counts: dict[str | None, int] = {}
+    for job in jobs:
+        counts[job.concurrency_key] = counts.get(job.concurrency_key, 0) + 1
+    return counts
+
+
+async def test_a_per_key_limit_holds_each_key_and_leaves_the_unkeyed_free(engine: Engine) -> None:
+    await keyed(engine, None, 2)  # before the queue is keyed: they share the key ''
+    await engine.set_limits("q", QueueLimits(per_key=1))
+    a, b = await keyed(engine, "a", 3), await keyed(engine, "b", 3)
+    await keyed(engine, None, 1)
+    first = await engine.claim(spec())
+    assert await running_by_key(engine) == {"a": 1, "b": 1, "": 3}
+    assert [j.id for j in first if j.concurrency_key == "a"] == [a[0].id]  # a key's oldest
+    assert await engine.claim(spec()) == []
+    await finish(engine, [j for j in first if j.concurrency_key == "b"])
+    [again] = await engine.claim(spec())
+    assert again.id == b[1].id
+    assert await engine.claim(spec(ids=[a[1].id])) == []  # a named job waits for its key too
+
+
+async def test_keys_take_turns_and_a_small_key_is_not_starved(engine: Engine) -> None:
+    await engine.set_limits("q", QueueLimits(per_key=1000))
+    await keyed(engine, "big", 60)
+    small = await keyed(engine, "small", 3)
+    order = []
+    for _ in range(8):
+        [job] = await engine.claim(spec(limit=1))
+        order.append(job.concurrency_key)
+        await finish(engine, [job])
+    assert order[:6] == ["big", "small"] * 3 or order[:6] == ["small", "big"] * 3, order
+    assert {j.id for j in small} <= {j.id for j in await _done(engine)}
+
+
+async def _done(engine: Engine) -> list[Job]:
+    return await engine.store.list_jobs(JobQuery(queues=["q"], states=[State.succeeded]))
+
+
+async def test_a_key_with_only_delayed_jobs_keeps_its_turn(store: Store) -> None:
+    clock = [1_000_000.0]
+    engine = Engine(store, Notifier(), Defaults(), clock=lambda: clock[0])
+    await engine.set_limits("q", QueueLimits(per_key=1))
+    [later] = await keyed(engine, "k", 1, delay=30.0)
+    assert await engine.claim(spec()) == []  # the key has nothing queued: passed over, kept
+    clock[0] += 31
+    assert await engine.promote_due(clock[0]) == 1
+    [job] = await engine.claim(spec())
+    assert job.id == later.id
+
+
+async def test_removing_a_per_key_limit_opens_the_queue(engine: Engine) -> None:
+    await engine.set_limits("q", QueueLimits(per_key=1))
+    await keyed(engine, "a", 4)
+    assert len(await engine.claim(spec())) == 1
+    await engine.set_limits("q", QueueLimits())
+    assert len(await engine.claim(spec())) == 3
+
+
+async def test_concurrent_claims_never_exceed_a_key_s_limit(engine: Engine) -> None:
+    await engine.set_limits("q", QueueLimits(per_key=2, concurrency=9))
+    for key in "abcdef":
+        await keyed(engine, key, 10)
+    claims = await asyncio.gather(*(engine.claim(spec(limit=2)) for _ in range(20)))
+    counts = await running_by_key(engine)
+    assert sum(len(c) for c in claims) == 9 == sum(counts.values())
+    assert max(counts.values()) <= 2, counts
+
+
+async def test_a_concurrency_key_is_checked_and_shown(engine: Engine) -> None:
+    with pytest.raises(InvalidInput):
+        await keyed(engine, "x" * 201, 1)
+    [job] = await keyed(engine, "tenant-7", 1)
+    assert (await engine.get(job.id)).concurrency_key == "tenant-7"
+
+
+async def test_an_acknowledgement_s_claim_takes_from_a_limited_queue_within_its_room(
+    engine: Engine,
+) -> None:
+    await fill(engine, 6)
+    await engine.set_limits("q", QueueLimits(concurrency=2))
+    first = await engine.claim(spec(limit=1))
+    acks = [Ack(first[0].id, first[0].lease_token or "", result=None)]
+    _, more = await engine.ack_and_claim(acks, spec(limit=5))
+    assert len(more) == 2 and await running(engine) == 2

@@ -81,6 +81,7 @@ class NewJob:
     keep_forever: bool = False
     callback_url: str | None = None
     unique_key: str | None = None
+    concurrency_key: str | None = None
 
     def document(self) -> dict[str, Any]:
         doc = {k: v for k, v in asdict(self).items() if v is not None or k == "payload"}

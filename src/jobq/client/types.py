@@ -80,6 +80,7 @@ class Job:
     callback_url: str | None = None
     owner: str | None = None
     unique_key: str | None = None
+    concurrency_key: str | None = None
     retry_of: str | None = None
     retried_by: str | None = None
     worker: WorkerRef | None = None

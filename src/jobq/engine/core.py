@@ -80,6 +80,11 @@ class Engine(Reads, Bulk):
         unique_key."""
         for spec in specs:
             fields.job(spec.queue, spec.type, spec.metadata, spec.unique_key, spec.callback_url)
+            if spec.concurrency_key is not None:
+                fields.text(spec.concurrency_key, "concurrency_key", fields.NAME_MAX)
+        await self.limited.current()
+        if self.limited.keyed:
+            specs = [self.limited.keyed_spec(spec) for spec in specs]
         now = self.clock()
         ids = new_ids(len(specs), now)
         jobs = [self.build(spec, now, i) for spec, i in zip(specs, ids, strict=True)]
@@ -263,6 +268,7 @@ class Engine(Reads, Bulk):
         """`ack(acks)` then `claim(spec, wait)`, the first try of both in one transaction: a
         worker's outcomes and its next claim cost one commit."""
         _check_claim(spec)
+        spec = replace(spec, limited=await self.limited.of(spec))
         started = self.clock()
         steps, spawned = self._ack_steps(acks, started)
         results, jobs = await self.store.transition_and_claim(steps, spec, lease_key(), started)

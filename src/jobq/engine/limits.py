@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 
+from jobq.engine.specs import JobSpec
 from jobq.errors import InvalidInput
 from jobq.model import ClaimSpec, QueueLimits, QueueSettings
 from jobq.store.base import Store
+from jobq.store.limits import UNKEYED
 
 REFRESH = 1.0  # seconds between reads of the limited queues' names
 MAX_CONCURRENCY = 1_000_000
@@ -26,8 +29,9 @@ MAX_PERIOD = 366 * 86400.0
 
 def check_limits(limits: QueueLimits) -> QueueLimits:
     """`limits` if each is sane (a rate comes with its period), else InvalidInput."""
-    for name, value in (("concurrency", limits.concurrency), ("rate", limits.rate)):
-        top = MAX_CONCURRENCY if name == "concurrency" else MAX_RATE
+    counts = (("concurrency", limits.concurrency), ("per_key", limits.per_key))
+    for name, value in (*counts, ("rate", limits.rate)):
+        top = MAX_RATE if name == "rate" else MAX_CONCURRENCY
         if value is not None and (isinstance(value, bool) or not 1 <= value <= top):
             raise InvalidInput(f"{name} must be a whole number from 1 to {top:,}")
     if (limits.rate is None) != (limits.rate_period is None):
@@ -52,16 +56,28 @@ class LimitedQueues:
         self._clock = clock
         self._read_at = -math.inf
         self.names: frozenset[str] = frozenset()  # as last read
+        self.keyed: frozenset[str] = frozenset()  # those with a per-key limit
 
     async def refresh(self) -> None:
         self._read_at = self._clock()
         settings = await self._store.queue_settings()
         self.names = frozenset(name for name, s in settings.items() if s.limits.any)
+        self.keyed = frozenset(n for n, s in settings.items() if s.limits.per_key is not None)
+
+    def keyed_spec(self, spec: JobSpec) -> JobSpec:
+        """`spec` as a keyed queue takes it: without a key, it shares the key '' (UNKEYED)."""
+        if spec.concurrency_key is None and spec.queue in self.keyed:
+            return replace(spec, concurrency_key=UNKEYED)
+        return spec
+
+    async def current(self) -> None:
+        """Read the names again if they are older than REFRESH seconds."""
+        if self._clock() - self._read_at >= REFRESH:
+            await self.refresh()
 
     async def of(self, spec: ClaimSpec) -> tuple[str, ...]:
         """The limited queues among the claim's (None: all of them), in name order."""
-        if self._clock() - self._read_at >= REFRESH:
-            await self.refresh()
+        await self.current()
         if not self.names:
             return ()
         return tuple(sorted(self.names if spec.queues is None else self.names & set(spec.queues)))

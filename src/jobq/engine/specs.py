@@ -31,6 +31,7 @@ class JobSpec:
     keep_forever: bool = False
     callback_url: str | None = None
     unique_key: str | None = None
+    concurrency_key: str | None = None
     owner: str | None = None
     retry_of: str | None = None
 
@@ -54,6 +55,7 @@ class JobSpec:
             keep_forever=job.result_ttl is None,
             callback_url=job.callback_url,
             owner=job.owner,
+            concurrency_key=job.concurrency_key,
         )
         for name, value in changes.items():
             setattr(spec, name, value)
@@ -86,6 +88,7 @@ class JobSpec:
             updated_at=now,
             retry_of=self.retry_of,
             unique_key=self.unique_key,
+            concurrency_key=self.concurrency_key,
         )
 
     def _deadline_at(self, now: float) -> float | None:

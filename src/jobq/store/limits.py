@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from jobq.model import QueueChange, QueueLimits
@@ -21,26 +22,29 @@ from jobq.store.job_sql import JobSql
 
 
 def setting_writes(sql: JobSql, queue: str, change: QueueChange, now: float) -> list[Any]:
-    """The statements (with their parameters) that apply `change` to `queue`."""
+    """The statements (with their parameters) that apply `change` to `queue`; a queue made
+    keyed has its unkeyed live jobs share the key '' and each live key seated in the turns."""
     writes: list[Any] = []
     if change.paused is not None:
         writes.append((sql.set_paused, (queue, int(change.paused), now)))
     if change.limits is not None:
         lim = change.limits
         params = (queue, int(lim.any), lim.concurrency, lim.rate, lim.rate_period, now)
-        writes.append((sql.set_limits, params))
+        writes.append((sql.set_limits, (*params, lim.per_key)))
+        if lim.per_key is not None:
+            writes += [(sql.key_the_unkeyed, (queue,)), (sql.seat_live_keys, (queue,))]
     return writes
 
 
-def room(limits: QueueLimits, running: int, started: int) -> int:
-    """How many more jobs a queue may start now: its concurrency less its running jobs, its
-    rate less its starts within the period (0 when either is used up)."""
-    left: list[int] = []
+def room(limits: QueueLimits, running: int, started: int, ceiling: int) -> int:
+    """How many more jobs a queue may start now, at most `ceiling`: its concurrency less its
+    running jobs, its rate less its starts within the period (0 when either is used up)."""
+    left = [ceiling]
     if limits.concurrency is not None:
         left.append(limits.concurrency - running)
     if limits.rate is not None:
         left.append(limits.rate - started)
-    return max(0, min(left)) if left else 0
+    return max(0, min(left))
 
 
 def rate_since(limits: QueueLimits, now: float) -> float | None:
@@ -50,15 +54,75 @@ def rate_since(limits: QueueLimits, now: float) -> float | None:
     return now - limits.rate_period
 
 
-def within_room(candidates: Iterable[Sequence[Any]], rooms: dict[str, int], want: int) -> list[int]:
-    """The seqs to lease, best first: of (priority, seq, queue) candidates, the best `want`
-    that leave each queue within its room."""
+Candidate = tuple[tuple[int, ...], int, str]  # (order, seq, queue): the lowest order goes first
+
+
+def within_room(candidates: Iterable[Candidate], rooms: dict[str, int], want: int) -> list[int]:
+    """The seqs to lease, best first: the first `want` candidates in order that leave each
+    queue within its room."""
     chosen: list[int] = []
     taken: Counter[str] = Counter()
-    for _, seq, queue in sorted(candidates, key=lambda c: (-c[0], c[1])):
+    for _, seq, queue in sorted(candidates, key=lambda c: c[0]):
         if len(chosen) == want:
             break
         if taken[queue] < rooms.get(queue, 0):
             taken[queue] += 1
             chosen.append(seq)
     return chosen
+
+
+def ranked(rows: Iterable[Sequence[Any]]) -> list[Candidate]:
+    """(priority, seq, queue) rows as candidates: the highest priority, then the oldest."""
+    return [((-priority, seq), seq, queue) for priority, seq, queue in rows]
+
+
+# --- keyed queues: keys take turns, each within its per_key limit ---
+
+KEY_WINDOW = 32  # keys a keyed claim looks at beyond the jobs it wants
+UNKEYED = ""  # the key of a keyed queue's jobs without one: no per-key limit
+
+
+@dataclass(slots=True)
+class KeyProbe:
+    """One key of a keyed queue as a claim found it: its running jobs, its best queued jobs
+    (priority, seq) that fit its per-key room, and whether it has any live job."""
+
+    key: str
+    running: int
+    heads: list[tuple[int, int]]
+    live: bool
+
+
+@dataclass(slots=True)
+class KeyedChoice:
+    candidates: list[Candidate] = field(default_factory=list)
+    key_of: dict[int, str] = field(default_factory=dict)  # a candidate's key, by seq
+    passed: list[str] = field(default_factory=list)  # full or without a queued job: to the back
+    gone: list[str] = field(default_factory=list)  # without a live job: out of the turns
+
+
+def key_room(per_key: int, key: str, running: int, want: int) -> int:
+    """How many of a key's queued jobs a claim wanting `want` may take."""
+    return want if key == UNKEYED else max(0, min(per_key - running, want))
+
+
+def choose_keys(queue: str, probes: Iterable[KeyProbe], want: int) -> KeyedChoice:
+    """The candidates of a keyed queue in the keys' turn: within a priority, each key's best
+    jobs in the order the keys come, until `want` are found."""
+    choice = KeyedChoice()
+    for turn, probe in enumerate(probes):
+        if len(choice.candidates) >= want:
+            break
+        if not probe.heads:
+            (choice.passed if probe.live else choice.gone).append(probe.key)
+            continue
+        for priority, seq in probe.heads:
+            choice.candidates.append(((-priority, turn, seq), seq, queue))
+            choice.key_of[seq] = probe.key
+    return choice
+
+
+def served_keys(choice: KeyedChoice, leased: Iterable[int]) -> list[str]:
+    """The keys that go to the back, in order: those passed over, then those served."""
+    served = dict.fromkeys(choice.key_of[seq] for seq in leased if seq in choice.key_of)
+    return [*choice.passed, *served]

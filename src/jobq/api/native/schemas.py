@@ -46,6 +46,7 @@ class JobIn(Strict):
     keep_forever: bool = False
     callback_url: Annotated[str, Field(max_length=2000, pattern=r"^https?://")] | None = None
     unique_key: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    concurrency_key: Annotated[str, Field(min_length=1, max_length=200)] | None = None
 
 
 class JobBatchIn(Strict):
@@ -190,6 +191,7 @@ class JobOut(BaseModel):
     callback_url: str | None
     owner: str | None
     unique_key: str | None
+    concurrency_key: str | None
     retry_of: str | None
     retried_by: str | None
     worker: dict[str, Any] | None

@@ -1,23 +1,27 @@
-"""The PostgreSQL limited claim (jobq.store.limits): limited queues' jobs, within their room.
+"""The PostgreSQL limited claim (jobq.store.limits): limited queues' jobs, within their room; in
+a keyed queue, the keys take turns, each within its per-key limit.
 
 The limited queues' rows are locked in name order (claims of one limited queue, on every node,
 take turns; no two claims can lock two queues in opposite orders), and each later statement
-reads the database as committed after the lock was taken: the running jobs and starts of the
-claim that held the lock before are counted."""
+reads the database as committed after the lock was taken: the running jobs, starts and keys of
+the claim that held the lock before are counted."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from jobq.model import ClaimSpec, Job, QueueLimits
 from jobq.store import limits
+from jobq.store.limits import KEY_WINDOW, Candidate, KeyedChoice, KeyProbe
 from jobq.store.postgres.conn import Conn
 from jobq.store.postgres.sql import CLAIM, OPEN_ATTEMPTS, STILL_QUEUED
 from jobq.store.rows import job_from_row
 
 LOCK_LIMITED = (
-    "SELECT name, concurrency, rate, rate_period FROM queues WHERE name = ANY($1::text[]) "
-    "AND operator_paused = 0 AND (concurrency IS NOT NULL OR rate IS NOT NULL) "
+    "SELECT name, concurrency, rate, rate_period, per_key FROM queues "
+    "WHERE name = ANY($1::text[]) AND operator_paused = 0 "
+    "AND (concurrency IS NOT NULL OR rate IS NOT NULL OR per_key IS NOT NULL) "
     "ORDER BY name FOR UPDATE"
 )
 RUNNING = (
@@ -33,20 +37,51 @@ STARTED = (
     "AND s.at > w.since) FROM unnest($1::text[], $2::float8[]) AS w (queue, since)"
 )
 RECORD_STARTS = "INSERT INTO queue_starts (queue, at) SELECT unnest($1::text[]), $2::float8"
+_FILTERS = "AND ($3::text[] IS NULL OR id = ANY($3::text[])) {typed}"
 # each queue's best queued jobs ($1 queues, $2 how many of each), among the ids $3 (NULL: any)
-# and of the types $4, locked
+# and of the types $4
 _HEADS = """
 SELECT c.priority, c.seq, c.queue FROM unnest($1::text[], $2::integer[]) AS q (name, take)
 {types}CROSS JOIN LATERAL (
-    SELECT priority, seq, queue FROM jobs
-    WHERE state = 'queued' AND queue = q.name {typed}
-      AND ($3::text[] IS NULL OR id = ANY($3::text[]))
+    SELECT priority, seq, queue FROM jobs WHERE state = 'queued' AND queue = q.name {filters}
     ORDER BY priority DESC, seq LIMIT q.take) AS c
 """
-HEADS = _HEADS.format(types="", typed="")
+HEADS = _HEADS.format(types="", filters=_FILTERS.format(typed=""))
 HEADS_OF_TYPES = _HEADS.format(
-    types="CROSS JOIN unnest($4::text[]) AS t (kind)\n", typed="AND type = t.kind"
+    types="CROSS JOIN unnest($4::text[]) AS t (kind)\n",
+    filters=_FILTERS.format(typed="AND type = t.kind"),
 )
+# a keyed queue's first $2 keys in turn ($1 the queue), each with its running jobs, whether
+# it has a live job, and its best queued jobs that fit its room: $5 the per-key limit, $6 what
+# the claim wants (the key '' has no per-key limit); ids $3 and types $4 as above
+KEY_PROBES = f"""
+WITH k AS (SELECT key, turn FROM queue_keys WHERE queue = $1 ORDER BY turn, key LIMIT $2),
+r AS (SELECT k.key, k.turn, (SELECT count(*) FROM jobs WHERE queue = $1
+          AND concurrency_key = k.key AND state = 'running') AS running FROM k)
+SELECT r.key, r.running, c.priority, c.seq, EXISTS (SELECT 1 FROM jobs WHERE queue = $1
+    AND concurrency_key = r.key AND state IN ('scheduled', 'queued', 'running')) AS live
+FROM r LEFT JOIN LATERAL (
+    SELECT priority, seq FROM jobs WHERE state = 'queued' AND queue = $1
+      AND concurrency_key = r.key {_FILTERS.format(typed="AND ($4::text[] IS NULL OR type = ANY($4::text[]))")}
+    ORDER BY priority DESC, seq
+    LIMIT CASE WHEN r.key = '' THEN $6 ELSE greatest(least($5 - r.running, $6), 0) END) AS c
+    ON true
+ORDER BY r.turn, r.key, c.priority DESC, c.seq
+"""  # noqa: E501
+FORGET_KEYS = "DELETE FROM queue_keys WHERE queue = $1 AND key = ANY($2::text[])"
+TO_THE_BACK = """
+UPDATE queue_keys SET turn = m.top + v.n
+FROM unnest($2::text[]) WITH ORDINALITY AS v (key, n),
+     (SELECT max(turn) AS top FROM queue_keys WHERE queue = $1) AS m
+WHERE queue_keys.queue = $1 AND queue_keys.key = v.key
+"""
+# new keys' places: the front of the turns (a key back after a while waits no longer than one)
+SEAT_KEYS = """
+INSERT INTO queue_keys (queue, key, turn)
+SELECT n.queue, n.key, coalesce((SELECT min(turn) FROM queue_keys WHERE queue = n.queue), 0)
+FROM unnest($1::text[], $2::text[]) AS n (queue, key)
+ON CONFLICT (queue, key) DO NOTHING
+"""
 LOCK = (
     f"SELECT seq FROM jobs WHERE seq = ANY($1::bigint[]) AND {STILL_QUEUED} FOR UPDATE SKIP LOCKED"
 )
@@ -56,13 +91,20 @@ async def claim_limited(
     c: Conn, spec: ClaimSpec, lease_key: str, now: float, worker: str
 ) -> list[Job]:
     """Lease the best queued jobs of the limited queues spec.limited, within their room."""
-    rooms, rated = await _rooms(c, spec.limited, now)
-    if not rooms:
-        return []
-    candidates = await _heads(c, spec, rooms)
-    locked = {r[0] for r in await c.fetch(LOCK, [seq for _, seq, _ in candidates])}
-    free = [row for row in candidates if row[1] in locked]
-    seqs = limits.within_room(free, rooms, spec.limit)
+    found = {r[0]: QueueLimits(*r[1:]) for r in await c.fetch(LOCK_LIMITED, list(spec.limited))}
+    rooms, rated = await _rooms(c, found, spec.limit, now)
+    plain = {q: left for q, left in rooms.items() if found[q].per_key is None}
+    candidates = limits.ranked(await _heads(c, spec, plain)) if plain else []
+    keyed: dict[str, KeyedChoice] = {}
+    for queue in rooms.keys() - plain.keys():
+        per_key = found[queue].per_key or 0
+        keyed[queue] = choice = limits.choose_keys(
+            queue, await _probes(c, spec, queue, per_key, rooms[queue]), rooms[queue]
+        )
+        candidates += choice.candidates
+    seqs = await _lockable(c, candidates, rooms, spec.limit)
+    for queue, choice in keyed.items():
+        await _take_turns(c, queue, choice, seqs)
     if not seqs:
         return []
     tokens = [f"{lease_key}.{seq}" for seq in seqs]
@@ -75,11 +117,17 @@ async def claim_limited(
     return jobs
 
 
-async def _rooms(c: Conn, queues: tuple[str, ...], now: float) -> tuple[dict[str, int], set[str]]:
-    """Each limited queue's room (those with some), and the rate-limited ones; their rows
-    stay locked until the claim's transaction ends."""
-    rows = await c.fetch(LOCK_LIMITED, list(queues))
-    found = {r[0]: QueueLimits(r[1], r[2], r[3]) for r in rows}
+async def seat_keys(c: Conn, jobs: Sequence[Job]) -> None:
+    """Give each new key of `jobs` its place in its queue's turns (a no-op for known keys)."""
+    keys = sorted({(j.queue, j.concurrency_key) for j in jobs if j.concurrency_key is not None})
+    if keys:
+        await c.execute(SEAT_KEYS, [q for q, _ in keys], [k for _, k in keys])
+
+
+async def _rooms(
+    c: Conn, found: dict[str, QueueLimits], ceiling: int, now: float
+) -> tuple[dict[str, int], set[str]]:
+    """Each limited queue's room (those with some), and the rate-limited ones."""
     counted = [name for name, lim in found.items() if lim.concurrency is not None]
     running: dict[str, int] = dict(await c.fetch(RUNNING, counted)) if counted else {}
     windows = {n: s for n, lim in found.items() if (s := limits.rate_since(lim, now)) is not None}
@@ -90,7 +138,7 @@ async def _rooms(c: Conn, queues: tuple[str, ...], now: float) -> tuple[dict[str
     rooms = {
         name: left
         for name, lim in found.items()
-        if (left := limits.room(lim, running.get(name, 0), started.get(name, 0))) > 0
+        if (left := limits.room(lim, running.get(name, 0), started.get(name, 0), ceiling)) > 0
     }
     return rooms, set(windows)
 
@@ -103,3 +151,36 @@ async def _heads(c: Conn, spec: ClaimSpec, rooms: dict[str, int]) -> list[Any]:
     if spec.types is None:
         return list(await c.fetch(HEADS, names, takes, ids))
     return list(await c.fetch(HEADS_OF_TYPES, names, takes, ids, list(spec.types)))
+
+
+async def _probes(c: Conn, spec: ClaimSpec, queue: str, per_key: int, want: int) -> list[KeyProbe]:
+    """The first keys of a keyed queue in turn, each with what the claim may take of it."""
+    ids = list(spec.ids) if spec.ids is not None else None
+    types = list(spec.types) if spec.types is not None else None
+    rows = await c.fetch(KEY_PROBES, queue, want + KEY_WINDOW, ids, types, per_key, want)
+    probes: list[KeyProbe] = []
+    for key, running, priority, seq, live in rows:
+        if not probes or probes[-1].key != key:
+            probes.append(KeyProbe(key, running, [], live))
+        if seq is not None:
+            probes[-1].heads.append((priority, seq))
+    return probes
+
+
+async def _lockable(
+    c: Conn, candidates: list[Candidate], rooms: dict[str, int], want: int
+) -> list[int]:
+    """The seqs to lease: of the candidates no other claim holds, the first within room."""
+    if not candidates:
+        return []
+    locked = {r[0] for r in await c.fetch(LOCK, [seq for _, seq, _ in candidates])}
+    return limits.within_room([x for x in candidates if x[1] in locked], rooms, want)
+
+
+async def _take_turns(c: Conn, queue: str, choice: KeyedChoice, seqs: list[int]) -> None:
+    """Keys passed over or served go to the back of the turns, keys without work leave them."""
+    if choice.gone:
+        await c.execute(FORGET_KEYS, queue, choice.gone)
+    back = limits.served_keys(choice, seqs)
+    if back:
+        await c.execute(TO_THE_BACK, queue, back)

@@ -21,6 +21,7 @@ from jobq.store import retries
 from jobq.store.decide import Decided, decide_all
 from jobq.store.job_sql import POSTGRES as SQL
 from jobq.store.postgres.conn import Conn
+from jobq.store.postgres.limited import seat_keys
 from jobq.store.postgres.sql import (
     INSERT_MANY,
     INSERT_MANY_AND_QUEUES,
@@ -33,7 +34,7 @@ from jobq.store.rows import INSERT_COLUMNS, dumps, encode, job_from_row, job_val
 # the type of each jobs column (0001_init.sql), for the casts of the unnest arrays
 _COLUMNS_OF_TYPE = {
     "text": "id queue type payload metadata state result error progress callback_url owner "
-    "lease_token worker cancel_reason retry_of retried_by unique_key",
+    "lease_token worker cancel_reason retry_of retried_by unique_key concurrency_key",
     "bigint": "seq priority max_attempts attempt exit_code",
     "integer": "cancel_requested",
     "double precision": "run_at lease_seconds deadline_seconds backoff_base backoff_max "
@@ -156,6 +157,8 @@ async def insert(c: Conn, jobs: Sequence[Job], now: float) -> list[tuple[Job, bo
     if links:
         news, olds = (list(column) for column in zip(*links, strict=True))
         await c.execute(LINK_RETRIES, news, olds)
+    if any(j.concurrency_key is not None for j in jobs):
+        await seat_keys(c, [j for j, created in out if created])
     return out
 
 

@@ -21,45 +21,17 @@ claims the rest as a claim of every queue listed by name, narrowed on a reader.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
-from jobq.model import ClaimSpec, Job, QueueLimits, Worker
-from jobq.store import limits
-from jobq.store.lease_sql import LEASED, LeaseParams
-from jobq.store.rows import JOB_COLUMNS, dumps, job_from_row, worker_dict, worker_values
-from jobq.store.sqlite.many import insert_rows
+from jobq.model import ClaimSpec, Job, Worker
+from jobq.store.rows import dumps, worker_dict, worker_values
+from jobq.store.sqlite.lease import LEASE, opened
+from jobq.store.sqlite.limited import claim_limited
 
 MAX_PAIRS = 32  # (queue, type) pairs one claim statement serves (SQLite allows 500 arms)
-
-# ?1 lease seconds (None: the job's own), ?2 lease key, ?3 now, ?4 worker. The claim's UPDATE
-# and the hand-over's INSERT (sqlite_handover) both lease with these.
-PARAMS = LeaseParams(seconds="?1", now="?3", worker="?4")
-TOKEN = "?2 || '.' || {row}.seq"  # the lease key and the job's seq
-
-
-def leased(column: str, row: str) -> str:
-    """The value a claim gives `column` of the job `row` (the column itself if untouched)."""
-    return TOKEN.format(row=row) if column == "lease_token" else PARAMS.leased(column, row)
-
-
-# {chosen} selects the seqs to lease; parameters without a number there take 5, 6, ... in order
-_LEASE_SET = ",\n    ".join(f"{c} = {leased(c, 'jobs')}" for c in (*LEASED, "lease_token"))
-LEASE = f"""
-UPDATE jobs SET
-    {_LEASE_SET}
-WHERE seq IN ({{chosen}}) AND state = 'queued'
-RETURNING {", ".join(JOB_COLUMNS)}"""
-
-# A released attempt gave its number back (release does not count it); the next claim of the
-# job reuses that number, so its row is started afresh.
-ATTEMPT_HEAD = "INSERT INTO attempts (job_id, attempt, started_at, worker)"
-ATTEMPT_AGAIN = """
-ON CONFLICT (job_id, attempt) DO UPDATE SET started_at = excluded.started_at,
-    worker = excluded.worker, finished_at = NULL, outcome = NULL, error = NULL
-"""
 
 NOT_PAUSED = "queue NOT IN (SELECT name FROM queues WHERE paused = 1)"
 # a paused queue's best jobs: none, by a limit of 0 (the limit is computed once, before the
@@ -169,7 +141,7 @@ def _claim_open(
     queues = spec.queues if among is None else among
     if queues is None:
         rows = c.execute(*_lease_best_of_all(spec, head))
-        return _opened(c, rows, now, worker)
+        return opened(c, rows, now, worker)
     if not queues:
         return []
     kinds: Sequence[str | None] = spec.types or [None]
@@ -182,7 +154,7 @@ def _claim_open(
         if not chosen:
             return []
         rows = c.execute(LEASE.format(chosen=", ".join("?" for _ in chosen)), (*head, *chosen))
-    return _opened(c, rows, now, worker)
+    return opened(c, rows, now, worker)
 
 
 def claim_every_queue(
@@ -212,14 +184,6 @@ def _lease_best_of_all(spec: ClaimSpec, head: tuple[Any, ...]) -> tuple[str, tup
     if spec.types is None:
         return LEASE_BEST_OF_ALL, (*head, spec.limit)
     return LEASE_BEST_OF_ALL_TYPES, (*head, spec.limit, dumps(spec.types))
-
-
-def _opened(c: sqlite3.Connection, rows: Iterable[Any], now: float, worker: str) -> list[Job]:
-    """The leased `rows` as jobs, best first, each with its attempt opened."""
-    claimed = sorted((job_from_row(r) for r in rows), key=lambda j: (-j.priority, j.seq))
-    attempts = [(job.id, job.attempt, now, worker) for job in claimed]
-    insert_rows(c, ATTEMPT_HEAD, 4, attempts, ATTEMPT_AGAIN)
-    return claimed
 
 
 @lru_cache(maxsize=64)
@@ -268,82 +232,6 @@ def _named(c: sqlite3.Connection, queue: str, ids: Sequence[str]) -> list[tuple[
     marks = ", ".join("?" for _ in ids)
     sql = f"SELECT priority, seq FROM jobs WHERE state = 'queued' AND queue = ? AND id IN ({marks})"
     return c.execute(sql, (queue, *ids)).fetchall()
-
-
-# --- the limited claim (jobq.store.limits): limited queues' jobs, within each queue's room ---
-
-LIMITED = (
-    "SELECT name, concurrency, rate, rate_period FROM queues "
-    "WHERE name IN (SELECT value FROM json_each(?1)) AND operator_paused = 0 "
-    "AND (concurrency IS NOT NULL OR rate IS NOT NULL) ORDER BY name"
-)
-RUNNING = (
-    "SELECT count(*) FROM jobs INDEXED BY jobs_queue_state WHERE queue = ?1 AND state = 'running'"
-)
-FORGET_STARTS = "DELETE FROM queue_starts WHERE queue = ?1 AND at <= ?2"
-STARTED = "SELECT count(*) FROM queue_starts WHERE queue = ?1 AND at > ?2"
-RECORD_START = "INSERT INTO queue_starts (queue, at) VALUES (?, ?)"
-LIMITED_BEST = (
-    "SELECT priority, seq, queue FROM jobs INDEXED BY jobs_claim WHERE state = 'queued' "
-    "AND queue = ?1 ORDER BY priority DESC, seq LIMIT ?2"
-)
-LIMITED_BEST_OF_TYPE = (
-    "SELECT priority, seq, queue FROM jobs INDEXED BY jobs_claim_type WHERE state = 'queued' "
-    "AND queue = ?1 AND type = ?3 ORDER BY priority DESC, seq LIMIT ?2"
-)
-LIMITED_NAMED = (
-    "SELECT priority, seq, queue FROM jobs WHERE state = 'queued' AND queue = ?1 "
-    "AND id IN (SELECT value FROM json_each(?3)) ORDER BY priority DESC, seq LIMIT ?2"
-)
-
-
-def claim_limited(c: sqlite3.Connection, spec: ClaimSpec, lease_key: str, now: float) -> list[Job]:
-    """Lease the best queued jobs of the limited queues spec.limited, within their room."""
-    rooms, rated = _rooms(c, spec.limited, now)
-    candidates = [row for queue, left in rooms.items() for row in _heads(c, spec, queue, left)]
-    seqs = limits.within_room(candidates, rooms, spec.limit)
-    if not seqs:
-        return []
-    head = (spec.lease_seconds, lease_key, now, dumps(worker_dict(spec.worker)))
-    rows = c.execute(LEASE.format(chosen=", ".join("?" for _ in seqs)), (*head, *seqs))
-    jobs = _opened(c, rows, now, head[3])
-    starts = [(job.queue, now) for job in jobs if job.queue in rated]
-    c.executemany(RECORD_START, starts)
-    return jobs
-
-
-def _rooms(
-    c: sqlite3.Connection, queues: Sequence[str], now: float
-) -> tuple[dict[str, int], set[str]]:
-    """Each limited queue's room (those with some), and the rate-limited ones."""
-    rooms: dict[str, int] = {}
-    rated: set[str] = set()
-    for name, concurrency, rate, period in c.execute(LIMITED, (dumps(list(queues)),)).fetchall():
-        lim = QueueLimits(concurrency, rate, period)
-        started = 0
-        since = limits.rate_since(lim, now)
-        if since is not None:
-            rated.add(name)
-            c.execute(FORGET_STARTS, (name, since))
-            started = c.execute(STARTED, (name, since)).fetchone()[0]
-        running = c.execute(RUNNING, (name,)).fetchone()[0] if concurrency is not None else 0
-        left = limits.room(lim, running, started)
-        if left > 0:
-            rooms[name] = left
-    return rooms, rated
-
-
-def _heads(c: sqlite3.Connection, spec: ClaimSpec, queue: str, left: int) -> list[Any]:
-    """The best queued jobs of `queue` this claim may take, (priority, seq, queue) each."""
-    take = min(left, spec.limit)
-    if spec.ids is not None:
-        return c.execute(LIMITED_NAMED, (queue, take, dumps(spec.ids))).fetchall()
-    if spec.types is None:
-        return c.execute(LIMITED_BEST, (queue, take)).fetchall()
-    rows: list[Any] = []
-    for kind in spec.types:
-        rows += c.execute(LIMITED_BEST_OF_TYPE, (queue, take, kind)).fetchall()
-    return rows
 
 
 def touch_worker(

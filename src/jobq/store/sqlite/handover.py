@@ -24,7 +24,7 @@ from jobq.store.rows import (
     job_values,
     worker_dict,
 )
-from jobq.store.sqlite.claim import ATTEMPT_HEAD, leased
+from jobq.store.sqlite.lease import ATTEMPT_HEAD, leased
 
 _FIRST_VALUE = 5  # ?1-?4 are the lease's (sqlite_claim.PARAMS, TOKEN); the job's values follow
 

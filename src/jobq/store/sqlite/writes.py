@@ -26,6 +26,7 @@ from jobq.store.rows import (
     job_values,
     new_job_values,
 )
+from jobq.store.sqlite.limited import seat_keys
 from jobq.store.sqlite.many import insert_rows, update_rows
 
 INSERT_NEW_HEAD = f"INSERT INTO jobs ({', '.join(NEW_COLUMNS)})"
@@ -52,6 +53,8 @@ def insert(c: sqlite3.Connection, jobs: Sequence[Job], now: float) -> list[tuple
     out += _insert_plain(c, plain)
     links = [(j.id, j.retry_of) for j, created in out if created and j.retry_of is not None]
     update_rows(c, "jobs", ("retried_by",), ("id",), links)
+    if any(j.concurrency_key is not None for j in jobs):
+        seat_keys(c, [j for j, created in out if created])
     return out
 
 

@@ -1,0 +1,164 @@
+"""The SQLite limited claim (jobq.store.limits): limited queues' jobs, within their room; in a
+keyed queue, the keys take turns, each within its per-key limit. SQLite has one writer, so
+what this counts cannot change before the claim's transaction commits."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from jobq.model import ClaimSpec, Job, QueueLimits
+from jobq.store import limits
+from jobq.store.job_sql import LIVE_KEYED
+from jobq.store.limits import KEY_WINDOW, UNKEYED, Candidate, KeyedChoice, KeyProbe
+from jobq.store.rows import dumps, worker_dict
+from jobq.store.sqlite.lease import LEASE, opened
+
+LIMITED = (
+    "SELECT name, concurrency, rate, rate_period, per_key FROM queues "
+    "WHERE name IN (SELECT value FROM json_each(?1)) AND operator_paused = 0 "
+    "AND (concurrency IS NOT NULL OR rate IS NOT NULL OR per_key IS NOT NULL) ORDER BY name"
+)
+RUNNING = (
+    "SELECT count(*) FROM jobs INDEXED BY jobs_queue_state WHERE queue = ?1 AND state = 'running'"
+)
+FORGET_STARTS = "DELETE FROM queue_starts WHERE queue = ?1 AND at <= ?2"
+STARTED = "SELECT count(*) FROM queue_starts WHERE queue = ?1 AND at > ?2"
+RECORD_START = "INSERT INTO queue_starts (queue, at) VALUES (?, ?)"
+# a queue's (or a key's) best queued jobs: ?1 queue, ?2 how many, ?3 type or ids, ?4 key
+_BEST = (
+    "SELECT priority, seq FROM jobs INDEXED BY {index} WHERE state = 'queued' AND queue = ?1 "
+    "{filters} ORDER BY priority DESC, seq LIMIT ?2"
+)
+_OF_TYPE = "AND type = ?3"
+_NAMED = "AND id IN (SELECT value FROM json_each(?3))"
+_OF_KEY = "AND concurrency_key = ?4 AND concurrency_key IS NOT NULL"
+_OF_TYPES = "AND type IN (SELECT value FROM json_each(?3))"
+BEST = _BEST.format(index="jobs_claim", filters="")
+BEST_OF_TYPE = _BEST.format(index="jobs_claim_type", filters=_OF_TYPE)
+BEST_NAMED = _BEST.format(index="jobs_claim", filters=_NAMED)
+KEY_BEST = _BEST.format(index="jobs_key_claim", filters=_OF_KEY)
+KEY_BEST_OF_TYPES = _BEST.format(index="jobs_key_claim", filters=f"{_OF_KEY} {_OF_TYPES}")
+KEY_BEST_NAMED = _BEST.format(index="jobs_key_claim", filters=f"{_OF_KEY} {_NAMED}")
+
+KEYS = "SELECT key FROM queue_keys WHERE queue = ?1 ORDER BY turn, key LIMIT ?2"
+# the terms of jobs_key_live's predicate are spelled out: SQLite uses a partial index only for
+# a WHERE that holds them as written
+KEY_RUNNING = (
+    "SELECT count(*) FROM jobs INDEXED BY jobs_key_live WHERE queue = ?1 "
+    f"AND concurrency_key = ?2 AND {LIVE_KEYED} AND state = 'running'"
+)
+KEY_LIVE = (
+    "SELECT 1 FROM jobs INDEXED BY jobs_key_live WHERE queue = ?1 AND concurrency_key = ?2 "
+    f"AND {LIVE_KEYED} LIMIT 1"
+)
+FORGET_KEY = "DELETE FROM queue_keys WHERE queue = ?1 AND key = ?2"
+TO_THE_BACK = (
+    "UPDATE queue_keys SET turn = (SELECT max(turn) FROM queue_keys WHERE queue = ?1) + 1 "
+    "WHERE queue = ?1 AND key = ?2"
+)
+# a new key's place: the front of the turns (a key back after a while waits no longer than one)
+SEAT_KEY = (
+    "INSERT INTO queue_keys (queue, key, turn) VALUES (?1, ?2, "
+    "coalesce((SELECT min(turn) FROM queue_keys WHERE queue = ?1), 0)) "
+    "ON CONFLICT (queue, key) DO NOTHING"
+)
+
+
+def claim_limited(c: sqlite3.Connection, spec: ClaimSpec, lease_key: str, now: float) -> list[Job]:
+    """Lease the best queued jobs of the limited queues spec.limited, within their room."""
+    found = _limited(c, spec.limited)
+    rooms, rated = _rooms(c, found, spec.limit, now)
+    candidates: list[Candidate] = []
+    keyed: dict[str, KeyedChoice] = {}
+    for queue, left in rooms.items():
+        per_key = found[queue].per_key
+        if per_key is None:
+            candidates += limits.ranked((p, s, queue) for p, s in _heads(c, spec, queue, left))
+            continue
+        probes = _probes(c, spec, queue, per_key, left)
+        keyed[queue] = choice = limits.choose_keys(queue, probes, left)
+        candidates += choice.candidates
+    seqs = limits.within_room(candidates, rooms, spec.limit)
+    for queue, choice in keyed.items():
+        _take_turns(c, queue, choice, seqs)
+    if not seqs:
+        return []
+    head = (spec.lease_seconds, lease_key, now, dumps(worker_dict(spec.worker)))
+    rows = c.execute(LEASE.format(chosen=", ".join("?" for _ in seqs)), (*head, *seqs))
+    jobs = opened(c, rows, now, head[3])
+    c.executemany(RECORD_START, [(job.queue, now) for job in jobs if job.queue in rated])
+    return jobs
+
+
+def seat_keys(c: sqlite3.Connection, jobs: Sequence[Job]) -> None:
+    """Give each new key of `jobs` its place in its queue's turns (a no-op for known keys)."""
+    keys = {(j.queue, j.concurrency_key) for j in jobs if j.concurrency_key is not None}
+    c.executemany(SEAT_KEY, sorted(keys))
+
+
+def _limited(c: sqlite3.Connection, queues: Sequence[str]) -> dict[str, QueueLimits]:
+    rows = c.execute(LIMITED, (dumps(list(queues)),)).fetchall()
+    return {name: QueueLimits(*limits_of) for name, *limits_of in rows}
+
+
+def _rooms(
+    c: sqlite3.Connection, found: dict[str, QueueLimits], ceiling: int, now: float
+) -> tuple[dict[str, int], set[str]]:
+    """Each limited queue's room (those with some), and the rate-limited ones."""
+    rooms: dict[str, int] = {}
+    rated: set[str] = set()
+    for name, lim in found.items():
+        started = 0
+        since = limits.rate_since(lim, now)
+        if since is not None:
+            rated.add(name)
+            c.execute(FORGET_STARTS, (name, since))
+            started = c.execute(STARTED, (name, since)).fetchone()[0]
+        running = c.execute(RUNNING, (name,)).fetchone()[0] if lim.concurrency is not None else 0
+        left = limits.room(lim, running, started, ceiling)
+        if left > 0:
+            rooms[name] = left
+    return rooms, rated
+
+
+def _heads(c: sqlite3.Connection, spec: ClaimSpec, queue: str, left: int) -> list[Any]:
+    """The best queued jobs of `queue` this claim may take, (priority, seq) each."""
+    take = min(left, spec.limit)
+    if spec.ids is not None:
+        return c.execute(BEST_NAMED, (queue, take, dumps(spec.ids))).fetchall()
+    if spec.types is None:
+        return c.execute(BEST, (queue, take)).fetchall()
+    rows: list[Any] = []
+    for kind in spec.types:
+        rows += c.execute(BEST_OF_TYPE, (queue, take, kind)).fetchall()
+    return rows
+
+
+def _probes(
+    c: sqlite3.Connection, spec: ClaimSpec, queue: str, per_key: int, want: int
+) -> Iterator[KeyProbe]:
+    """The keys of `queue` in turn, each probed as the claim comes to it."""
+    for (key,) in c.execute(KEYS, (queue, want + KEY_WINDOW)).fetchall():
+        running = c.execute(KEY_RUNNING, (queue, key)).fetchone()[0] if key != UNKEYED else 0
+        take = limits.key_room(per_key, key, running, want)
+        heads = _key_heads(c, spec, queue, key, take) if take else []
+        live = bool(heads) or c.execute(KEY_LIVE, (queue, key)).fetchone() is not None
+        yield KeyProbe(key, running, heads, live)
+
+
+def _key_heads(
+    c: sqlite3.Connection, spec: ClaimSpec, queue: str, key: str, take: int
+) -> list[Any]:
+    if spec.ids is not None:
+        return c.execute(KEY_BEST_NAMED, (queue, take, dumps(spec.ids), key)).fetchall()
+    if spec.types is not None:
+        return c.execute(KEY_BEST_OF_TYPES, (queue, take, dumps(spec.types), key)).fetchall()
+    return c.execute(KEY_BEST, (queue, take, None, key)).fetchall()
+
+
+def _take_turns(c: sqlite3.Connection, queue: str, choice: KeyedChoice, seqs: list[int]) -> None:
+    """Keys passed over or served go to the back of the turns, keys without work leave them."""
+    c.executemany(FORGET_KEY, [(queue, key) for key in choice.gone])
+    c.executemany(TO_THE_BACK, [(queue, key) for key in limits.served_keys(choice, seqs)])
