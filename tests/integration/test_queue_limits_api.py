@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from jobq.auth import service
+from jobq.model import QueueLimits
 from tests.authkit import add_person, auth_store_of, bearer, running_app
 
 LIMITS = "/api/v1/queues/{}/limits"
@@ -174,3 +175,22 @@ async def test_the_limits_routes_are_documented(tmp_path: Path) -> None:
     queues = document["paths"]["/api/v1/queues"]["get"]["responses"]["200"]
     assert queues["content"]["application/json"]["schema"]["$ref"].endswith("/QueuesOut")
     assert "limits" in document["components"]["schemas"]["QueueOut"]["properties"]
+
+
+async def test_put_and_delete_keep_a_per_key_limit_they_do_not_name(
+    tmp_path: Path, store_url: str
+) -> None:
+    """The routes name concurrency and rate only; a queue's per-key limit (set through the
+    engine: no interface sets it yet) is neither shown as theirs nor removed by them."""
+    async with running_app(tmp_path, db=store_url) as (app, client):
+        engine = app.state.engine
+        await engine.set_limits("keyed", QueueLimits(per_key=2))
+        await fill(client, "keyed", 1)
+        assert await listed(client) == {"keyed": None}
+        await client.put(LIMITS.format("keyed"), json={"concurrency": 5})
+        settings = await engine.queue_settings(["keyed"])
+        assert settings["keyed"].limits == QueueLimits(concurrency=5, per_key=2)
+        cleared = await client.delete(LIMITS.format("keyed"))
+        assert cleared.json() == {"queue": "keyed", **NONE, "paused": False, "running": 0}
+        settings = await engine.queue_settings(["keyed"])
+        assert settings["keyed"].limits == QueueLimits(per_key=2)

@@ -541,14 +541,15 @@ def _ack_result(job_id: str, outcome: Job | JobqError) -> dict[str, Any]:
 
 
 def _queue_document(q: QueueStats, settings: QueueSettings | None) -> dict[str, Any]:
-    limits = settings.limits if settings is not None else None
+    limits = settings.limits if settings is not None else QueueLimits()
+    named = limits.concurrency is not None or limits.rate is not None  # the limits shown here
     return {
         "name": q.name,
         "counts": q.counts,
         "retried": q.retried,
         "paused": q.paused,
         "oldest_queued_at": iso(q.oldest_queued_at),
-        "limits": None if limits is None or not limits.any else limits_document(limits),
+        "limits": limits_document(limits) if named else None,
     }
 
 
