@@ -265,3 +265,17 @@ async def test_metrics_count_snoozes_by_queue(tmp_path: Path) -> None:
         samples = await scrape(client)
     assert value(samples, "jobq_jobs_snoozed_total", queue="api") == 2
     assert value(samples, "jobq_jobs_finished_total", queue="api", state="failed") == 0
+
+
+async def test_the_dialects_show_a_snoozed_job_as_waiting(tmp_path: Path, store_url: str) -> None:
+    async with running_app(tmp_path, db=store_url) as (_, client):
+        job = await claimed(client)
+        body = {"token": job["lease_token"], "seconds": 300}
+        assert (await client.post(f"/api/v1/jobs/{job['id']}/snooze", json=body)).is_success
+        accepted = (await client.get(f"/accepted/jobs/{job['id']}")).json()
+        titan = (await client.get(f"/titan-0.3/v1/groups/api/jobs/{job['id']}")).json()["job"]
+        vidispine = await client.get(
+            f"/API/job/VX-{job['seq']}", headers={"Accept": "application/json"}
+        )
+    assert accepted["status"] == titan["status"] == "delayed"  # as any scheduled job
+    assert vidispine.json()["status"] == "READY"
