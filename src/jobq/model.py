@@ -181,6 +181,39 @@ class ClaimSpec:
     lease_seconds: float | None
     worker: Worker
     ids: list[str] | None = None  # claim only these jobs (each still must be queued)
+    # the claim's queues that have a flow limit, as the engine last read them: the store
+    # claims from these (with their room counted) before the other queues
+    limited: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class QueueLimits:
+    """A queue's flow limits (None: no such limit): at most `concurrency` of its jobs running
+    at once, and at most `rate` of them started in any `rate_period` seconds."""
+
+    concurrency: int | None = None
+    rate: int | None = None
+    rate_period: float | None = None
+
+    @property
+    def any(self) -> bool:
+        return self.concurrency is not None or self.rate is not None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSettings:
+    """What an operator set on a queue."""
+
+    paused: bool = False
+    limits: QueueLimits = QueueLimits()
+
+
+@dataclass(frozen=True, slots=True)
+class QueueChange:
+    """A change of a queue's settings: None leaves that setting as it is."""
+
+    paused: bool | None = None
+    limits: QueueLimits | None = None
 
 
 @dataclass(slots=True)

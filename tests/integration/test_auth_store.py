@@ -11,6 +11,7 @@ from jobq.auth.model import Role, Session
 from jobq.auth.store import AuthStore, auth_store_for
 from jobq.auth.store.sqlite import SQLiteAuthStore
 from jobq.errors import Conflict, InvalidInput, NotFound
+from jobq.model import QueueChange
 from jobq.store.sqlite import SQLiteStore
 
 
@@ -94,7 +95,7 @@ async def test_sqlite_auth_writes_go_through_the_job_stores_one_writer(tmp_path:
     await store.open()
     try:
         await service.add_user(auth_store, "ann", False, 1.0)
-        await store.set_paused("taken", True, 1.0)
+        await store.configure_queue("taken", QueueChange(paused=True), 1.0)
         assert await auth_store.claim_queue("taken", "ann", 2.0) is None  # sees the job store
         assert await auth_store.claim_queue("fresh", "ann", 2.0) == "ann"
     finally:

@@ -46,4 +46,4 @@ async def test_every_new_jobs_queue_gets_a_row_and_a_paused_one_stays_paused(sto
     await engine.enqueue([JobSpec(queue="a"), JobSpec(queue="b"), JobSpec(queue="a")])
     await engine.enqueue([JobSpec(queue="c", unique_key="u"), JobSpec(queue="held")])
     assert await store.queue_names() == ["a", "b", "c", "held"]
-    assert await store.paused_queues() == {"held"}
+    assert list(await store.queue_settings()) == ["held"]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from jobq.engine import Engine, JobSpec
-from jobq.model import ClaimSpec, Worker
+from jobq.model import ClaimSpec, QueueChange, Worker
 from jobq.states import State
 
 WAIT = 20.0
@@ -92,7 +92,9 @@ async def test_a_parked_claim_woken_by_an_announcement_claims_again(engine: Engi
     await engine.pause("q")
     [(job, _)] = await enqueue(engine)  # paused: taken, handed nothing, claimed again
     await parked(engine, 1)
-    await engine.store.set_paused("q", False, engine.clock())  # resumed past the engine: no word
+    await engine.store.configure_queue(
+        "q", QueueChange(paused=False), engine.clock()
+    )  # resumed past the engine: no word
     await asyncio.sleep(0.05)
     assert not waiting.done()
     engine.notifier.work_available("q")

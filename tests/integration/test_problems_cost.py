@@ -23,7 +23,7 @@ from tests.pgdb import create_database, drop_database
 MINE = "mine"
 THEIRS = [f"theirs-{i}" for i in range(12)]
 # what each store read the problems make tells of the queues it looked at
-READS = ("paused_queues", "type_activity", "failing_jobs", "deadlines_before", "queued_ids")
+READS = ("queue_settings", "type_activity", "failing_jobs", "deadlines_before", "queued_ids")
 
 
 def spy_queues(store: Store, monkeypatch: pytest.MonkeyPatch) -> dict[str, set[str]]:
@@ -41,7 +41,7 @@ def spy_queues(store: Store, monkeypatch: pytest.MonkeyPatch) -> dict[str, set[s
 
         monkeypatch.setattr(store, name, read)
 
-    spy("paused_queues", lambda out, args: {*out, *(args[0] if args and args[0] else "*")})
+    spy("queue_settings", lambda out, args: {*out, *(args[0] if args and args[0] else "*")})
     spy("type_activity", lambda out, args: {a.queue for a in out})
     spy("failing_jobs", lambda out, args: {j.queue for j in out})
     spy("deadlines_before", lambda out, args: {j.queue for j in out})

@@ -16,6 +16,7 @@ import pytest
 from jobq.auth import service
 from jobq.auth.store import auth_store_for
 from jobq.engine import Engine, JobSpec
+from jobq.model import QueueChange
 from jobq.store.postgres.conn import migrate
 from tests import pgdb
 from tests.access import basic_of
@@ -42,7 +43,7 @@ async def test_only_a_new_queue_is_taken(engine: Engine) -> None:
     assert await auth.claim_queue("used", "bob", 3.0) is None
     await service.grant(auth, "granted", "ann", "worker", 2.0)
     assert await auth.claim_queue("granted", "bob", 3.0) is None
-    await engine.store.set_paused("paused", True, 2.0)
+    await engine.store.configure_queue("paused", QueueChange(paused=True), 2.0)
     assert await auth.claim_queue("paused", "bob", 3.0) is None
     assert await auth.roles("bob") == {}
 

@@ -87,7 +87,7 @@ async def test_claim_skips_paused_queues_and_filters_types(store: Store) -> None
     assert job.type == "y"
     await engine.resume("p")
     assert len(await engine.claim(claim_spec("p"))) == 1
-    assert await store.paused_queues() == set()
+    assert await store.queue_settings() == {}
 
 
 async def test_claim_of_named_jobs_takes_only_those_that_are_queued(store: Store) -> None:

@@ -18,7 +18,18 @@ from jobq.engine.selection import Selection, lanes
 from jobq.engine.specs import JobSpec
 from jobq.entropy import lease_key
 from jobq.errors import Conflict, InvalidInput, JobqError, NotFound
-from jobq.model import Defaults, Job, JobQuery, Moved, Operation, Step, Worked, new_id, new_ids
+from jobq.model import (
+    Defaults,
+    Job,
+    JobQuery,
+    Moved,
+    Operation,
+    QueueChange,
+    Step,
+    Worked,
+    new_id,
+    new_ids,
+)
 from jobq.store.base import Store
 from jobq.store.operations import OperationStore
 
@@ -182,7 +193,7 @@ class Bulk:
         fields.job(name, "default", {}, None, None)
         await self._room_for(owner)
         if drop:
-            await self.store.set_paused(name, True, self.clock())
+            await self.store.configure_queue(name, QueueChange(paused=True), self.clock())
         action = "drop_queue" if drop else "purge"
         return await self.begin(action, Selection(queues=[name]), [name], owner)
 

@@ -12,12 +12,14 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import replace
 from typing import Any
 
 from jobq import fields, reserved
 from jobq.engine import respawn, rules
 from jobq.engine.bulk import Bulk
 from jobq.engine.handoff import Parked, Parking
+from jobq.engine.limits import REFRESH, LimitedQueues, check_limits
 from jobq.engine.operations import Runner
 from jobq.engine.problems import ProblemFinder, ProblemSettings
 from jobq.engine.reads import EVENTS, Reads, job_channel, logs_channel
@@ -32,6 +34,9 @@ from jobq.model import (
     Job,
     Moved,
     Plan,
+    QueueChange,
+    QueueLimits,
+    QueueSettings,
     Step,
     StepResult,
     new_id,
@@ -66,6 +71,7 @@ class Engine(Reads, Bulk):
         self.throughput_cache = ThroughputCache()  # one finished_counts() per question asked
         self.operation_store = operation_store_for(store)  # bulk work (jobq.engine.bulk)
         self.runner = Runner(self, self.operation_store)
+        self.limited = LimitedQueues(store, clock)  # the queues with flow limits
 
     # --- producers ---
 
@@ -201,10 +207,13 @@ class Engine(Reads, Bulk):
         give_up = self.clock() + min(max(wait, 0.0), self.defaults.max_claim_wait)
         with self.notifier.listen((), spec.queues) as listener:
             while True:
+                spec = replace(spec, limited=await self.limited.of(spec))
                 jobs = await self._claim_now(spec)
                 left = give_up - self.clock()
                 if jobs or left <= 0:
                     return jobs
+                if spec.limited:  # room comes back without a notification (jobq.engine.limits)
+                    left = min(left, REFRESH)
                 handed = await self._wait_for_work(spec, listener, left)
                 if gone is not None and await gone():
                     await self.give_back(handed)
@@ -370,11 +379,21 @@ class Engine(Reads, Bulk):
     # --- queues and workers ---
 
     async def pause(self, queue: str) -> None:
-        await self.store.set_paused(queue, True, self.clock())
+        await self.store.configure_queue(queue, QueueChange(paused=True), self.clock())
 
     async def resume(self, queue: str) -> None:
-        await self.store.set_paused(queue, False, self.clock())
+        await self.store.configure_queue(queue, QueueChange(paused=False), self.clock())
         self.notifier.work_available(queue, 1_000_000)
+
+    async def set_limits(self, queue: str, limits: QueueLimits) -> QueueSettings:
+        """Set `queue`'s flow limits (all None: none), in effect for the next claim."""
+        fields.job(queue, "default", {}, None, None)
+        change = QueueChange(limits=check_limits(limits))
+        await self.store.configure_queue(queue, change, self.clock())
+        await self.limited.refresh()
+        self.notifier.work_available(queue, 1_000_000)  # a limit raised or gone: room
+        settings = await self.store.queue_settings([queue])
+        return settings.get(queue, QueueSettings())
 
     # --- background duties (called by jobq.engine.duties) ---
 
@@ -464,12 +483,15 @@ class Engine(Reads, Bulk):
         if self.on_moves is not None:
             self.on_moves(moves, now)
         ready: dict[str, int] = {}
+        limited = self.limited.names
         for move in moves:
             job = move.job
             if job.state == State.queued and job.id not in handed:
                 ready[job.queue] = ready.get(job.queue, 0) + 1
             elif job.state == State.scheduled:
                 self.on_timer(job.run_at)
+            if move.previous is State.running is not job.state and job.queue in limited:
+                ready[job.queue] = ready.get(job.queue, 0) + 1  # room in a limited queue
             if job.state in WAITING and job.deadline_at is not None:
                 self.on_timer(job.deadline_at)  # it fails then if nobody has taken it
             if job.state in TERMINAL or job.cancel_requested:

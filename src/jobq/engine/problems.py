@@ -21,6 +21,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
+from jobq.engine.limits import paused_among
 from jobq.model import DEFAULTS, Job, JobQuery, TypeActivity, WorkerSeen
 from jobq.states import State
 from jobq.store.base import Store
@@ -79,7 +80,7 @@ class ProblemFinder:
 
     async def _paused(self, queues: Sequence[str] | None) -> list[Problem]:
         out = []
-        for name in sorted(await self.store.paused_queues(queues)):
+        for name in sorted(paused_among(await self.store.queue_settings(queues))):
             jobs = await self._queued(name, None)
             if not jobs:
                 continue

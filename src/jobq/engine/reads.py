@@ -13,6 +13,7 @@ from contextlib import AbstractContextManager
 from dataclasses import replace
 
 from jobq import fields, loglimit
+from jobq.engine.limits import paused_among
 from jobq.engine.listing import SCAN_LIMIT, Page, Scan, Situation, refine
 from jobq.engine.problems import Problem, ProblemFinder, holds
 from jobq.engine.stats import QueueSnapshot, QueueStatsCache, ThroughputCache, is_live
@@ -25,6 +26,7 @@ from jobq.model import (
     Job,
     JobQuery,
     LogEntry,
+    QueueSettings,
     QueueStats,
     WorkerSeen,
 )
@@ -138,7 +140,7 @@ class Reads:
     async def situations(self, jobs: list[Job]) -> list[Situation]:
         """`jobs` in their situation: the problems holding the waiting ones, found from these
         jobs alone (ProblemFinder.holding), and the paused flag of their queues."""
-        paused = await self.store.paused_queues(sorted({job.queue for job in jobs}))
+        paused = paused_among(await self.store.queue_settings(sorted({job.queue for job in jobs})))
         waiting = [job for job in jobs if job.state in WAITING]
         holding = (
             await self.problem_finder.holding(waiting, self.clock(), paused) if waiting else {}
@@ -205,7 +207,13 @@ class Reads:
         """Every queue's counts, shared by all pollers (at most a few seconds old: see
         jobq.engine.stats), with the paused flags read fresh."""
         queues, as_of = await self.queue_stats.get(self.store)
-        return QueueSnapshot(as_of, queues, await self.store.paused_queues())
+        settings = await self.store.queue_settings()
+        limits = {name: s.limits for name, s in settings.items() if s.limits.any}
+        return QueueSnapshot(as_of, queues, paused_among(settings), limits)
+
+    async def queue_settings(self, queues: Sequence[str] | None = None) -> dict[str, QueueSettings]:
+        """The paused or limited queues (of `queues`; None: all), with their settings."""
+        return await self.store.queue_settings(queues)
 
     async def throughput(
         self, since: float, bucket: float, queues: list[str] | None, top: int

@@ -12,7 +12,7 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
-from jobq.model import FinishedCount, QueueStats, WorkerSeen
+from jobq.model import FinishedCount, QueueLimits, QueueStats, WorkerSeen
 from jobq.store.base import Store
 
 
@@ -23,6 +23,7 @@ class QueueSnapshot:
     as_of: float
     queues: list[QueueStats]
     paused: set[str]
+    limits: dict[str, QueueLimits] = field(default_factory=dict)  # the limited queues'
 
 
 @dataclass(slots=True)

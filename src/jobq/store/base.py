@@ -19,6 +19,8 @@ from jobq.model import (
     Job,
     JobQuery,
     LogEntry,
+    QueueChange,
+    QueueSettings,
     QueueStats,
     Step,
     StepResult,
@@ -171,11 +173,12 @@ class Store(ABC):
         queue None."""
 
     @abstractmethod
-    async def set_paused(self, queue: str, paused: bool, now: float) -> None: ...
+    async def configure_queue(self, queue: str, change: QueueChange, now: float) -> None:
+        """Pause or resume `queue`, or set its flow limits (what `change` names)."""
 
     @abstractmethod
-    async def paused_queues(self, queues: Sequence[str] | None = None) -> set[str]:
-        """The paused queues (of `queues`; None: of all)."""
+    async def queue_settings(self, queues: Sequence[str] | None = None) -> dict[str, QueueSettings]:
+        """The queues (of `queues`; None: of all) that are paused or limited, by name."""
 
     @abstractmethod
     async def touch_worker(

@@ -25,6 +25,14 @@ LIVE = "state IN ('scheduled', 'queued', 'running')"
 WAITING_DEADLINE = "state IN ('scheduled', 'queued') AND deadline_at IS NOT NULL"
 RUNNING_DEADLINE = "state = 'running' AND deadline_at IS NOT NULL"
 LOG_COLUMNS = "seq, time, stream, text, attempt"
+QUEUE_SETTINGS = (
+    "SELECT name, operator_paused, concurrency, rate, rate_period FROM queues WHERE paused = 1"
+)
+# whether a queue is closed to the claim statements, from its pause and its limits' row
+_CLOSED = (
+    "CASE WHEN {pause} = 1 OR {limit}.concurrency IS NOT NULL OR {limit}.rate IS NOT NULL "
+    "THEN 1 ELSE 0 END"
+)
 
 
 @dataclass(frozen=True)
@@ -79,19 +87,31 @@ class JobSql:
     )
 
     # queues
-    queue_pauses: str = "SELECT name, paused FROM queues ORDER BY name"
+    queue_pauses: str = "SELECT name, operator_paused FROM queues ORDER BY name"
     state_counts: str = "SELECT queue, state, count(*) FROM jobs GROUP BY queue, state"
     # through the partial index jobs_retried: its size is the retried jobs, not the table
     retried_counts: str = (
         "SELECT queue, state, count(*) FROM jobs WHERE retried_by IS NOT NULL GROUP BY queue, state"
     )
     queue_names: str = "SELECT name FROM queues ORDER BY name"
+    # a queue's `paused` closes it to the claim statements: set by an operator's pause
+    # (operator_paused) or by a flow limit (then only the limited claim leases its jobs)
     set_paused: str = (
-        "INSERT INTO queues (name, paused, updated_at) VALUES (?, ?, ?) "
-        "ON CONFLICT (name) DO UPDATE SET paused = excluded.paused, "
+        "INSERT INTO queues (name, paused, operator_paused, updated_at) VALUES (?1, ?2, ?2, ?3) "
+        "ON CONFLICT (name) DO UPDATE SET operator_paused = excluded.operator_paused, "
+        f"paused = {_CLOSED.format(pause='excluded.operator_paused', limit='queues')}, "
         "updated_at = excluded.updated_at"
     )
-    paused_queues: str = "SELECT name FROM queues WHERE paused = 1"
+    set_limits: str = (
+        "INSERT INTO queues (name, paused, operator_paused, concurrency, rate, rate_period, "
+        "updated_at) VALUES (?1, ?2, 0, ?3, ?4, ?5, ?6) "
+        "ON CONFLICT (name) DO UPDATE SET concurrency = excluded.concurrency, "
+        "rate = excluded.rate, rate_period = excluded.rate_period, "
+        f"paused = {_CLOSED.format(pause='queues.operator_paused', limit='excluded')}, "
+        "updated_at = excluded.updated_at"
+    )
+    # the queues with a setting (each is closed), through the partial index queues_paused
+    queue_settings: str = f"{QUEUE_SETTINGS} ORDER BY name"
 
     # workers
     workers: str = (

@@ -13,7 +13,16 @@ from typing import Any
 
 import orjson
 
-from jobq.model import Attempt, HeldJob, Job, QueueStats, Worker, WorkerSeen
+from jobq.model import (
+    Attempt,
+    HeldJob,
+    Job,
+    QueueLimits,
+    QueueSettings,
+    QueueStats,
+    Worker,
+    WorkerSeen,
+)
 from jobq.states import TERMINAL, State
 
 JOB_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Job))
@@ -255,3 +264,12 @@ def held_by(rows: Iterable[Sequence[Any]]) -> dict[WorkerKey, list[HeldJob]]:
             key = (w.name, w.host or "", w.pid or 0)
             held.setdefault(key, []).append(HeldJob(job_id, queue, kind))
     return held
+
+
+def queue_settings(rows: Iterable[Sequence[Any]]) -> dict[str, QueueSettings]:
+    """Queue settings by name, from rows of (name, operator_paused, concurrency, rate,
+    rate_period)."""
+    return {
+        name: QueueSettings(bool(paused), QueueLimits(concurrency, rate, period))
+        for name, paused, concurrency, rate, period in rows
+    }

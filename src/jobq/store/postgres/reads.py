@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from jobq.model import FinishedCount, LogEntry, QueueStats, TypeActivity, WorkerSeen
-from jobq.store.job_sql import LIVE, SELECT_JOB
+from jobq.store.job_sql import LIVE, QUEUE_SETTINGS, SELECT_JOB
 from jobq.store.job_sql import POSTGRES as SQL
 from jobq.store.postgres.conn import Conn
 from jobq.store.postgres.sql import OLDEST_QUEUED
@@ -77,7 +77,7 @@ WHERE job_id = $1 AND seq IN (
 ORDER BY seq"""
 # the problems of some queues ($1): through jobs_queue_state, one index range per queue and
 # live state, so other queues' jobs are never read
-PAUSED_AMONG = "SELECT name FROM queues WHERE paused = 1 AND name = ANY($1::text[])"
+SETTINGS_AMONG = f"{QUEUE_SETTINGS} AND name = ANY($1::text[])"
 FAILING_AMONG = (
     f"{SELECT_JOB} WHERE queue = ANY($1::text[]) AND {LIVE} AND error IS NOT NULL "
     "AND attempt >= $2 ORDER BY seq LIMIT $3"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -30,6 +31,8 @@ from jobq.model import (
     Job,
     JobQuery,
     LogEntry,
+    QueueChange,
+    QueueSettings,
     QueueStats,
     Step,
     StepResult,
@@ -38,6 +41,7 @@ from jobq.model import (
     WorkerSeen,
 )
 from jobq.states import State
+from jobq.store import limits
 from jobq.store.base import Store
 from jobq.store.combine import Combiner, Outcome, Request, together
 from jobq.store.handover import can_hand_over
@@ -45,6 +49,7 @@ from jobq.store.job_sql import POSTGRES as SQL
 from jobq.store.postgres import reads, writes
 from jobq.store.postgres.conn import LATEST, Conn, Database, migrate, schema_version
 from jobq.store.postgres.handover import hand_over
+from jobq.store.postgres.limited import claim_limited
 from jobq.store.postgres.sql import (
     CLAIM,
     CLAIM_PICKED,
@@ -56,7 +61,14 @@ from jobq.store.postgres.sql import (
     list_sql,
 )
 from jobq.store.postgres.vacuum import advice, vacuum_gaps
-from jobq.store.rows import attempt_from_row, dumps, job_from_row, worker_dict, worker_values
+from jobq.store.rows import (
+    attempt_from_row,
+    dumps,
+    job_from_row,
+    queue_settings,
+    worker_dict,
+    worker_values,
+)
 from jobq.store.seen import SeenWorkers, recording
 
 log = logging.getLogger("jobq.store")
@@ -260,15 +272,21 @@ class PostgresStore(Store):
             lambda c: reads.finished_counts(c, since, bucket_seconds, queues, top)
         )
 
-    async def set_paused(self, queue: str, paused: bool, now: float) -> None:
-        await self.db.run(lambda c: c.execute(SQL.set_paused, queue, int(paused), now))
+    async def configure_queue(self, queue: str, change: QueueChange, now: float) -> None:
+        writes = limits.setting_writes(SQL, queue, change, now)
 
-    async def paused_queues(self, queues: Sequence[str] | None = None) -> set[str]:
+        async def write(c: Conn) -> None:
+            for sql, params in writes:
+                await c.execute(sql, *params)
+
+        await self.db.run(write)
+
+    async def queue_settings(self, queues: Sequence[str] | None = None) -> dict[str, QueueSettings]:
         if queues is None:
-            rows = await self.db.read(lambda c: c.fetch(SQL.paused_queues))
+            rows = await self.db.read(lambda c: c.fetch(SQL.queue_settings))
         else:
-            rows = await self.db.read(lambda c: c.fetch(reads.PAUSED_AMONG, list(queues)))
-        return {r[0] for r in rows}
+            rows = await self.db.read(lambda c: c.fetch(reads.SETTINGS_AMONG, list(queues)))
+        return queue_settings(rows)
 
     async def touch_worker(self, worker: Worker, queues: Sequence[str] | None, now: float) -> None:
         await self.db.run(lambda c: _touch_worker(c, worker, queues, now))
@@ -345,6 +363,12 @@ async def _claim(
     if spec.limit < 1:
         return []
     worker = dumps(worker_dict(spec.worker))
+    if spec.limited:  # served first, within their room (jobq.store.limits)
+        first = await claim_limited(c, spec, lease_key, now, worker)
+        if first:
+            rest_spec = replace(spec, limit=spec.limit - len(first), limited=())
+            rest = await _claim(c, rest_spec, lease_key, now, touch=False)
+            return first + rest
     if spec.ids is not None:
         return await _claim_chosen(c, spec, lease_key, now, worker)
     types = list(spec.types) if spec.types else None

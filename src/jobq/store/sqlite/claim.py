@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
-from jobq.model import ClaimSpec, Job, Worker
+from jobq.model import ClaimSpec, Job, QueueLimits, Worker
+from jobq.store import limits
 from jobq.store.lease_sql import LEASED, LeaseParams
 from jobq.store.rows import JOB_COLUMNS, dumps, job_from_row, worker_dict, worker_values
 from jobq.store.sqlite.many import insert_rows
@@ -142,9 +144,26 @@ def claim(
     among: Sequence[str] | None = None,
 ) -> list[Job]:
     """Lease up to spec.limit jobs, best first; `touch`: also record the worker as seen.
-    `among`: claim only from these of spec.queues (a wide claim's narrowing)."""
+    `among`: claim only from these of spec.queues (a wide claim's narrowing). The limited
+    queues (spec.limited) are served first, within their room (jobq.store.limits)."""
     if touch:
         touch_worker(c, spec.worker, spec.queues, now)
+    first = claim_limited(c, spec, lease_key, now) if spec.limited else []
+    if len(first) >= spec.limit:
+        return first
+    if first:
+        spec = replace(spec, limit=spec.limit - len(first))
+    return first + _claim_open(c, spec, lease_key, now, among)
+
+
+def _claim_open(
+    c: sqlite3.Connection,
+    spec: ClaimSpec,
+    lease_key: str,
+    now: float,
+    among: Sequence[str] | None,
+) -> list[Job]:
+    """The claim from the queues open to the claim statements (neither paused nor limited)."""
     worker = dumps(worker_dict(spec.worker))
     head = (spec.lease_seconds, lease_key, now, worker)
     queues = spec.queues if among is None else among
@@ -249,6 +268,82 @@ def _named(c: sqlite3.Connection, queue: str, ids: Sequence[str]) -> list[tuple[
     marks = ", ".join("?" for _ in ids)
     sql = f"SELECT priority, seq FROM jobs WHERE state = 'queued' AND queue = ? AND id IN ({marks})"
     return c.execute(sql, (queue, *ids)).fetchall()
+
+
+# --- the limited claim (jobq.store.limits): limited queues' jobs, within each queue's room ---
+
+LIMITED = (
+    "SELECT name, concurrency, rate, rate_period FROM queues "
+    "WHERE name IN (SELECT value FROM json_each(?1)) AND operator_paused = 0 "
+    "AND (concurrency IS NOT NULL OR rate IS NOT NULL) ORDER BY name"
+)
+RUNNING = (
+    "SELECT count(*) FROM jobs INDEXED BY jobs_queue_state WHERE queue = ?1 AND state = 'running'"
+)
+FORGET_STARTS = "DELETE FROM queue_starts WHERE queue = ?1 AND at <= ?2"
+STARTED = "SELECT count(*) FROM queue_starts WHERE queue = ?1 AND at > ?2"
+RECORD_START = "INSERT INTO queue_starts (queue, at) VALUES (?, ?)"
+LIMITED_BEST = (
+    "SELECT priority, seq, queue FROM jobs INDEXED BY jobs_claim WHERE state = 'queued' "
+    "AND queue = ?1 ORDER BY priority DESC, seq LIMIT ?2"
+)
+LIMITED_BEST_OF_TYPE = (
+    "SELECT priority, seq, queue FROM jobs INDEXED BY jobs_claim_type WHERE state = 'queued' "
+    "AND queue = ?1 AND type = ?3 ORDER BY priority DESC, seq LIMIT ?2"
+)
+LIMITED_NAMED = (
+    "SELECT priority, seq, queue FROM jobs WHERE state = 'queued' AND queue = ?1 "
+    "AND id IN (SELECT value FROM json_each(?3)) ORDER BY priority DESC, seq LIMIT ?2"
+)
+
+
+def claim_limited(c: sqlite3.Connection, spec: ClaimSpec, lease_key: str, now: float) -> list[Job]:
+    """Lease the best queued jobs of the limited queues spec.limited, within their room."""
+    rooms, rated = _rooms(c, spec.limited, now)
+    candidates = [row for queue, left in rooms.items() for row in _heads(c, spec, queue, left)]
+    seqs = limits.within_room(candidates, rooms, spec.limit)
+    if not seqs:
+        return []
+    head = (spec.lease_seconds, lease_key, now, dumps(worker_dict(spec.worker)))
+    rows = c.execute(LEASE.format(chosen=", ".join("?" for _ in seqs)), (*head, *seqs))
+    jobs = _opened(c, rows, now, head[3])
+    starts = [(job.queue, now) for job in jobs if job.queue in rated]
+    c.executemany(RECORD_START, starts)
+    return jobs
+
+
+def _rooms(
+    c: sqlite3.Connection, queues: Sequence[str], now: float
+) -> tuple[dict[str, int], set[str]]:
+    """Each limited queue's room (those with some), and the rate-limited ones."""
+    rooms: dict[str, int] = {}
+    rated: set[str] = set()
+    for name, concurrency, rate, period in c.execute(LIMITED, (dumps(list(queues)),)).fetchall():
+        lim = QueueLimits(concurrency, rate, period)
+        started = 0
+        since = limits.rate_since(lim, now)
+        if since is not None:
+            rated.add(name)
+            c.execute(FORGET_STARTS, (name, since))
+            started = c.execute(STARTED, (name, since)).fetchone()[0]
+        running = c.execute(RUNNING, (name,)).fetchone()[0] if concurrency is not None else 0
+        left = limits.room(lim, running, started)
+        if left > 0:
+            rooms[name] = left
+    return rooms, rated
+
+
+def _heads(c: sqlite3.Connection, spec: ClaimSpec, queue: str, left: int) -> list[Any]:
+    """The best queued jobs of `queue` this claim may take, (priority, seq, queue) each."""
+    take = min(left, spec.limit)
+    if spec.ids is not None:
+        return c.execute(LIMITED_NAMED, (queue, take, dumps(spec.ids))).fetchall()
+    if spec.types is None:
+        return c.execute(LIMITED_BEST, (queue, take)).fetchall()
+    rows: list[Any] = []
+    for kind in spec.types:
+        rows += c.execute(LIMITED_BEST_OF_TYPE, (queue, take, kind)).fetchall()
+    return rows
 
 
 def touch_worker(

@@ -21,7 +21,7 @@ from jobq.model import (
     WorkerSeen,
     id_prefix_bounds,
 )
-from jobq.store.job_sql import LIVE, SELECT_JOB
+from jobq.store.job_sql import LIVE, QUEUE_SETTINGS, SELECT_JOB
 from jobq.store.job_sql import SQLITE as SQL
 from jobq.store.rows import JOB_COLUMNS, held_by, job_from_row, queue_stats, workers_seen
 
@@ -140,7 +140,7 @@ def json_list(names: Sequence[str] | None) -> str | None:
 IN_JSON = "(SELECT value FROM json_each(?{n}))"
 # the problems of some queues (?1, as JSON): through jobs_queue_state, one index range per
 # queue and live state, so other queues' jobs are never read
-PAUSED_AMONG = f"SELECT name FROM queues WHERE paused = 1 AND name IN {IN_JSON.format(n=1)}"
+SETTINGS_AMONG = f"{QUEUE_SETTINGS} AND name IN {IN_JSON.format(n=1)}"
 FAILING_AMONG = (
     f"{SELECT_JOB} WHERE queue IN {IN_JSON.format(n=1)} AND {LIVE} AND error IS NOT NULL "
     "AND attempt >= ?2 ORDER BY seq LIMIT ?3"

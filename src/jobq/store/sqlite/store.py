@@ -20,6 +20,8 @@ from jobq.model import (
     Job,
     JobQuery,
     LogEntry,
+    QueueChange,
+    QueueSettings,
     QueueStats,
     Step,
     StepResult,
@@ -28,10 +30,11 @@ from jobq.model import (
     WorkerSeen,
 )
 from jobq.states import State
+from jobq.store import limits
 from jobq.store.base import Store
 from jobq.store.handover import can_hand_over
 from jobq.store.job_sql import SQLITE as SQL
-from jobq.store.rows import attempt_from_row, job_from_row
+from jobq.store.rows import attempt_from_row, job_from_row, queue_settings
 from jobq.store.seen import SeenWorkers, recording
 from jobq.store.sqlite import claim as sqlite_claim
 from jobq.store.sqlite import handover as sqlite_handover
@@ -261,15 +264,16 @@ class SQLiteStore(Store):
         rows = await self._readers.run(lambda c: c.execute(SQL.queue_names).fetchall())
         return [r[0] for r in rows]
 
-    async def set_paused(self, queue: str, paused: bool, now: float) -> None:
-        await self._write(lambda c: c.execute(SQL.set_paused, (queue, int(paused), now)))
+    async def configure_queue(self, queue: str, change: QueueChange, now: float) -> None:
+        writes = limits.setting_writes(SQL, queue, change, now)
+        await self._write(lambda c: [c.execute(sql, params) for sql, params in writes])
 
-    async def paused_queues(self, queues: Sequence[str] | None = None) -> set[str]:
-        sql, params = reads.PAUSED_AMONG, [reads.json_list(queues)]
+    async def queue_settings(self, queues: Sequence[str] | None = None) -> dict[str, QueueSettings]:
+        sql, params = reads.SETTINGS_AMONG, [reads.json_list(queues)]
         if queues is None:
-            sql, params = SQL.paused_queues, []
+            sql, params = SQL.queue_settings, []
         rows = await self._readers.run(lambda c: c.execute(sql, params).fetchall())
-        return {r[0] for r in rows}
+        return queue_settings(rows)
 
     async def touch_worker(self, worker: Worker, queues: Sequence[str] | None, now: float) -> None:
         await self._write(lambda c: sqlite_claim.touch_worker(c, worker, queues, now))

@@ -1,0 +1,70 @@
+"""Flow limits as the engine keeps them: checked when set, and the limited queues a claim names.
+
+The limits themselves live in the store (jobq.store.limits), which enforces them inside each
+claim's transaction. The engine only tells a claim which of its queues have limits, from the
+names it read at most REFRESH seconds ago: a queue limited on another node meanwhile is closed
+to the claim statements already (the store marks it), so a stale list can delay that queue's
+jobs by up to REFRESH seconds, never run them past a limit. Claims that name limited queues wait
+in slices of REFRESH seconds, so a rate's window sliding on, or room freed on another node, is
+seen within that time without a notification.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+
+from jobq.errors import InvalidInput
+from jobq.model import ClaimSpec, QueueLimits, QueueSettings
+from jobq.store.base import Store
+
+REFRESH = 1.0  # seconds between reads of the limited queues' names
+MAX_CONCURRENCY = 1_000_000
+MAX_RATE = 1_000_000_000
+MAX_PERIOD = 366 * 86400.0
+
+
+def check_limits(limits: QueueLimits) -> QueueLimits:
+    """`limits` if each is sane (a rate comes with its period), else InvalidInput."""
+    for name, value in (("concurrency", limits.concurrency), ("rate", limits.rate)):
+        top = MAX_CONCURRENCY if name == "concurrency" else MAX_RATE
+        if value is not None and (isinstance(value, bool) or not 1 <= value <= top):
+            raise InvalidInput(f"{name} must be a whole number from 1 to {top:,}")
+    if (limits.rate is None) != (limits.rate_period is None):
+        raise InvalidInput("a rate limit needs both a rate and a period")
+    period = limits.rate_period
+    if period is not None and not (math.isfinite(period) and 0 < period <= MAX_PERIOD):
+        raise InvalidInput(f"the rate's period must be more than 0 and at most {MAX_PERIOD:,.0f} s")
+    return limits
+
+
+def paused_among(settings: Mapping[str, QueueSettings]) -> set[str]:
+    """The paused queues of `settings`."""
+    return {name for name, s in settings.items() if s.paused}
+
+
+class LimitedQueues:
+    """The names of the queues that have a flow limit, read from the store when asked for and
+    older than REFRESH seconds."""
+
+    def __init__(self, store: Store, clock: Callable[[], float]) -> None:
+        self._store = store
+        self._clock = clock
+        self._read_at = -math.inf
+        self.names: frozenset[str] = frozenset()  # as last read
+
+    async def refresh(self) -> None:
+        self._read_at = self._clock()
+        settings = await self._store.queue_settings()
+        self.names = frozenset(name for name, s in settings.items() if s.limits.any)
+
+    async def of(self, spec: ClaimSpec) -> tuple[str, ...]:
+        """The limited queues among the claim's (None: all of them), in name order."""
+        if self._clock() - self._read_at >= REFRESH:
+            await self.refresh()
+        if not self.names:
+            return ()
+        return tuple(sorted(self.names if spec.queues is None else self.names & set(spec.queues)))
+
+    def holds(self, queues: Sequence[str]) -> bool:
+        return any(q in self.names for q in queues)

@@ -1,0 +1,12 @@
+-- Flow limits on queues (docs/design.md, "Flow control").
+-- `paused` keeps the meaning every claim statement gives it: the queue is closed to them. An
+-- operator's pause (`operator_paused`) closes it, and so does a flow limit: a limited queue's
+-- jobs are leased only by the limited claim, which counts the queue's room first.
+ALTER TABLE queues ADD COLUMN operator_paused integer NOT NULL DEFAULT 0;
+ALTER TABLE queues ADD COLUMN concurrency integer;
+ALTER TABLE queues ADD COLUMN rate integer;
+ALTER TABLE queues ADD COLUMN rate_period double precision;
+UPDATE queues SET operator_paused = paused;
+-- when a rate-limited queue's jobs were started, within its period (older rows are deleted)
+CREATE TABLE queue_starts (queue text NOT NULL, at double precision NOT NULL);
+CREATE INDEX queue_starts_queue ON queue_starts (queue, at);

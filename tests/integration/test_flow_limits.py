@@ -1,0 +1,155 @@
+"""Queue flow limits (jobq.store.limits, jobq.engine.limits): a queue's concurrency and rate
+hold for every kind of claim, on both stores, and change at once.
+
+Each test counts what the store holds (running jobs), not what the engine says it did."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from jobq.engine import Engine, JobSpec
+from jobq.errors import InvalidInput
+from jobq.model import ClaimSpec, Defaults, Job, JobQuery, QueueLimits, Worker
+from jobq.notify import Notifier
+from jobq.states import State
+from jobq.store.base import Store
+
+WAIT = 20.0
+
+
+def spec(queues: list[str] | None = ["q"], limit: int = 10, **kw: Any) -> ClaimSpec:  # noqa: B006
+    return ClaimSpec(queues, kw.pop("types", None), limit, None, Worker("w", "h", 1), **kw)
+
+
+async def fill(engine: Engine, n: int, queue: str = "q", **job: Any) -> list[Job]:
+    return [j for j, _ in await engine.enqueue([JobSpec(queue=queue, **job) for _ in range(n)])]
+
+
+async def running(engine: Engine, queue: str = "q") -> int:
+    return await engine.store.count_jobs(JobQuery(queues=[queue], states=[State.running]), 10**6)
+
+
+async def finish(engine: Engine, jobs: list[Job]) -> None:
+    for job in jobs:
+        assert job.lease_token is not None
+        await engine.complete(job.id, job.lease_token, None)
+
+
+async def test_a_concurrency_limit_caps_every_kind_of_claim(engine: Engine) -> None:
+    jobs = await fill(engine, 12, type="a") + await fill(engine, 3, type="b")
+    await fill(engine, 5, queue="free")
+    await engine.set_limits("q", QueueLimits(concurrency=3))
+    first = await engine.claim(spec(limit=2))
+    by_type = await engine.claim(spec(types=["b"]))
+    assert len(first) == 2 and len(by_type) == 1 and await running(engine) == 3
+    assert await engine.claim(spec()) == []
+    assert await engine.claim(spec(ids=[jobs[5].id])) == []
+    every = await engine.claim(spec(None, limit=20))  # a claim of every queue
+    assert {j.queue for j in every} == {"free"} and await running(engine) == 3
+    await finish(engine, first)
+    named = await engine.claim(spec(ids=[jobs[5].id]))
+    assert [j.id for j in named] == [jobs[5].id]
+    assert len(await engine.claim(spec(None, limit=20))) == 1  # room for one more
+    assert await running(engine) == 3
+
+
+async def test_a_rate_limit_counts_starts_in_its_period(store: Store) -> None:
+    clock = [1_000_000.0]
+    engine = Engine(store, Notifier(), Defaults(), clock=lambda: clock[0])
+    await fill(engine, 10)
+    await engine.set_limits("q", QueueLimits(rate=4, rate_period=60.0))
+    first = await engine.claim(spec())
+    assert len(first) == 4
+    await finish(engine, first)  # finishing frees no start: the rate counts starts
+    clock[0] += 30
+    assert await engine.claim(spec()) == []
+    clock[0] += 31  # the first starts are more than a period ago
+    assert len(await engine.claim(spec(limit=3))) == 3
+    assert len(await engine.claim(spec())) == 1
+    assert await engine.claim(spec()) == []
+
+
+async def test_both_limits_at_once_take_the_smaller_room(store: Store) -> None:
+    clock = [1_000_000.0]
+    engine = Engine(store, Notifier(), Defaults(), clock=lambda: clock[0])
+    await fill(engine, 10)
+    await engine.set_limits("q", QueueLimits(concurrency=2, rate=3, rate_period=10.0))
+    first = await engine.claim(spec())
+    assert len(first) == 2
+    await finish(engine, first)
+    assert len(await engine.claim(spec())) == 1  # the rate's third start
+    clock[0] += 11
+    assert len(await engine.claim(spec())) == 1  # one running: concurrency leaves one
+
+
+async def test_a_limit_changed_or_removed_takes_effect_at_once(engine: Engine) -> None:
+    await fill(engine, 10)
+    await engine.set_limits("q", QueueLimits(concurrency=1))
+    assert len(await engine.claim(spec())) == 1
+    settings = await engine.set_limits("q", QueueLimits(concurrency=4))
+    assert settings.limits == QueueLimits(concurrency=4) and not settings.paused
+    assert len(await engine.claim(spec())) == 3
+    await engine.set_limits("q", QueueLimits())
+    assert len(await engine.claim(spec())) == 6  # full speed: the rest
+    assert await engine.store.queue_settings(["q"]) == {}
+
+
+async def test_a_paused_limited_queue_stays_paused_and_keeps_its_limit(engine: Engine) -> None:
+    await fill(engine, 5)
+    await engine.set_limits("q", QueueLimits(concurrency=2))
+    await engine.pause("q")
+    assert await engine.claim(spec()) == []
+    await engine.resume("q")
+    assert len(await engine.claim(spec())) == 2
+    [(name, settings)] = (await engine.store.queue_settings()).items()
+    assert name == "q" and settings.limits.concurrency == 2 and not settings.paused
+    await engine.set_limits("q", QueueLimits())
+    await engine.pause("q")
+    assert await engine.claim(spec()) == []  # removing the limit kept the pause
+
+
+async def test_a_parked_claim_gets_the_room_a_finished_job_frees(engine: Engine) -> None:
+    await engine.set_limits("q", QueueLimits(concurrency=1))
+    [held] = await engine.claim(spec(), wait=0) or await _one(engine)
+    waiting = asyncio.create_task(engine.claim(spec(), wait=WAIT))
+    await asyncio.sleep(0.2)
+    await fill(engine, 1)  # a new job: not handed over, the queue has no room
+    await asyncio.sleep(0.2)
+    assert not waiting.done() and await running(engine) == 1
+    await finish(engine, [held])
+    [got] = await asyncio.wait_for(waiting, WAIT)
+    assert got.state is State.running and await running(engine) == 1
+
+
+async def _one(engine: Engine) -> list[Job]:
+    await fill(engine, 1)
+    return await engine.claim(spec())
+
+
+async def test_concurrent_claims_never_exceed_the_limit(engine: Engine) -> None:
+    await fill(engine, 200)
+    await engine.set_limits("q", QueueLimits(concurrency=7))
+    claims = await asyncio.gather(*(engine.claim(spec(limit=3)) for _ in range(30)))
+    assert sum(len(c) for c in claims) == 7 and await running(engine) == 7
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [
+        QueueLimits(concurrency=0),
+        QueueLimits(concurrency=-1),
+        QueueLimits(rate=5),
+        QueueLimits(rate_period=5.0),
+        QueueLimits(rate=5, rate_period=float("nan")),
+        QueueLimits(rate=5, rate_period=0.0),
+        QueueLimits(rate=0, rate_period=1.0),
+        QueueLimits(concurrency=True),
+    ],
+)
+async def test_bad_limits_are_refused_clearly(engine: Engine, limits: QueueLimits) -> None:
+    with pytest.raises(InvalidInput):
+        await engine.set_limits("q", limits)
+    assert await engine.store.queue_settings() == {}
