@@ -160,10 +160,12 @@ class Step:
 
 @dataclass(slots=True)
 class Moved:
-    """A job after a transition, with the state it left."""
+    """A job after a transition, with the state it left and the event that moved it (None
+    for a new job)."""
 
     job: Job
     previous: State | None
+    event: Event | None = None
 
 
 StepResult = Moved | JobqError

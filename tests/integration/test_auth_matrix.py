@@ -84,6 +84,8 @@ CASES = [
     Case("POST", "/jobs/{job_id}/complete", "job", "work", "running", body=token),
     Case("POST", "/jobs/{job_id}/fail", "job", "work", "running", body=token),
     Case("POST", "/jobs/{job_id}/release", "job", "work", "running", body=token),
+    Case("POST", "/jobs/{job_id}/snooze", "job", "work", "running",
+         body=lambda c: {**token(c), "seconds": 30}),
     Case("POST", "/ack", "batch", "work", "running",
          body=lambda c: {"acks": [{"id": c.job_id, "token": c.token}]}),
     Case("POST", "/jobs/{job_id}/logs", "job", "work", "running", 201,

@@ -6,6 +6,7 @@ Each test counts what the store holds (running jobs), not what the engine says i
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from jobq.model import ClaimSpec, Defaults, Job, JobQuery, QueueLimits, Worker
 from jobq.notify import Notifier
 from jobq.states import State
 from jobq.store.base import Store
+from tests.authkit import running_app
 
 WAIT = 20.0
 
@@ -249,3 +251,21 @@ async def test_an_acknowledgement_s_claim_takes_from_a_limited_queue_within_its_
     acks = [Ack(first[0].id, first[0].lease_token or "", result=None)]
     _, more = await engine.ack_and_claim(acks, spec(limit=5))
     assert len(more) == 2 and await running(engine) == 2
+
+
+async def test_the_native_api_takes_and_shows_a_concurrency_key(
+    store_url: str, tmp_path: Path
+) -> None:
+    async with running_app(tmp_path, db=store_url) as (app, client):
+        await app.state.engine.set_limits("q", QueueLimits(per_key=1))
+        one = {"queue": "q", "concurrency_key": "tenant-1"}
+        r = await client.post("/api/v1/jobs", json={"jobs": [one, one, {"queue": "q"}]})
+        assert r.status_code == 201, r.text
+        keys = [job["concurrency_key"] for job in r.json()["jobs"]]
+        assert keys == ["tenant-1", "tenant-1", ""]  # the unkeyed share the key ''
+        single = await client.post("/api/v1/jobs", json={**one, "concurrency_key": "x" * 201})
+        assert single.status_code == 422
+        claim = {"queues": ["q"], "max": 5, "worker": {"name": "w"}}
+        r = await client.post("/api/v1/claim", json=claim)
+        assert r.status_code == 200, r.text
+        assert sorted(j["concurrency_key"] for j in r.json()["jobs"]) == ["", "tenant-1"]

@@ -329,6 +329,17 @@ def release(job_id: str, token: str) -> Call[Job]:
     return Call("POST", f"/jobs/{_seg(job_id)}/release", _job, json={"token": token})
 
 
+def snooze(
+    job_id: str, token: str, seconds: float | None = None, run_at: datetime | None = None
+) -> Call[Job]:
+    body: dict[str, Any] = {"token": token}
+    if seconds is not None:
+        body["seconds"] = seconds
+    if run_at is not None:
+        body["run_at"] = run_at.isoformat()
+    return Call("POST", f"/jobs/{_seg(job_id)}/snooze", _job, json=body)
+
+
 def ack(items: Sequence[AckItem]) -> Call[list[AckResult]]:
     return Call(
         "POST",

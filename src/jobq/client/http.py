@@ -42,6 +42,7 @@ from jobq.client.types import (
 from jobq.client.wire import JSON_HEADERS, encode, lines_of, query_pairs
 
 T = TypeVar("T")
+When = datetime | None  # a time to run at, where one may be given
 DEFAULT_URL = "http://127.0.0.1:8080"
 
 
@@ -214,6 +215,12 @@ class Client(_Base):
 
     def release(self, job_id: str, token: str) -> Job:
         return self.send(calls.release(job_id, token))
+
+    def snooze(
+        self, job_id: str, token: str, seconds: float | None = None, *, run_at: When = None
+    ) -> Job:
+        """Hand a claimed job back to run `seconds` from now, or at `run_at` (no attempt)."""
+        return self.send(calls.snooze(job_id, token, seconds, run_at))
 
     def ack(self, items: Sequence[AckItem]) -> list[AckResult]:
         return self.send(calls.ack(items))
@@ -472,6 +479,12 @@ class AsyncClient(_Base):
 
     async def release(self, job_id: str, token: str) -> Job:
         return await self.send(calls.release(job_id, token))
+
+    async def snooze(
+        self, job_id: str, token: str, seconds: float | None = None, *, run_at: When = None
+    ) -> Job:
+        """Hand a claimed job back to run `seconds` from now, or at `run_at` (no attempt)."""
+        return await self.send(calls.snooze(job_id, token, seconds, run_at))
 
     async def ack(self, items: Sequence[AckItem]) -> list[AckResult]:
         return await self.send(calls.ack(items))

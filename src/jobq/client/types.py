@@ -186,7 +186,8 @@ class Heartbeat:
 
 @dataclass(frozen=True, slots=True)
 class AckItem:
-    """One outcome for `ack`: a result, or an error when `error` is set."""
+    """One outcome for `ack`: a result, or an error when `error` is set, or a snooze of
+    `snooze` seconds when that is set (the job runs again then, the attempt not counted)."""
 
     id: str
     token: str
@@ -194,10 +195,13 @@ class AckItem:
     error: dict[str, Any] | None = None
     retryable: bool = True
     exit_code: int | None = None
+    snooze: float | None = None
 
     def document(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"id": self.id, "token": self.token}
-        if self.error is None:
+        if self.snooze is not None:
+            doc["snooze"] = self.snooze
+        elif self.error is None:
             doc["result"] = self.result
         else:
             doc.update(error=self.error, retryable=self.retryable, exit_code=self.exit_code)

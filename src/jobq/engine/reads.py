@@ -194,7 +194,8 @@ class Reads:
 
     def follow_events(self) -> AbstractContextManager[News]:
         """Every transition while the block runs: `drain()` gives each as a dict (id, seq,
-        queue, type, from, to, cancel_requested, at)."""
+        queue, type, event, from, to, cancel_requested, at; `event` is the state table's
+        name of the transition, `enqueue` for a new job)."""
         return self.notifier.listen([EVENTS])
 
     # --- queues, workers, statistics, health ---

@@ -13,6 +13,8 @@ What is measured, and where:
     jobq_queue_busy_slots           gauge by queue: running jobs of the queue live workers hold
     jobq_jobs_enqueued_total        counter by queue (new jobs, retries and respawns included)
     jobq_jobs_finished_total        counter by queue and final state
+    jobq_jobs_snoozed_total         counter by queue: jobs a worker snoozed (handed back to run
+                                    later, the attempt not counted)
     jobq_job_wait_seconds           histogram by queue: due (run_at) to claimed
     jobq_job_run_seconds            histogram by queue: claimed to finished
     jobq_claim_waiters              gauge, long-poll claims waiting in this process
@@ -52,7 +54,7 @@ from jobq.engine import Engine
 from jobq.errors import Forbidden, JobqError, StoreUnavailable
 from jobq.model import Moved, QueueStats, WorkerSeen
 from jobq.observe.tally import CounterTally, HistogramTally
-from jobq.states import TERMINAL, State
+from jobq.states import TERMINAL, Event, State
 
 STATS_TTL = 2.0  # seconds a scrape may reuse the last read of the per-queue counts
 TIME_BUCKETS = (
@@ -79,6 +81,7 @@ HTTP_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
 UNMATCHED = "(unmatched)"  # the route label of requests no route matched (bounded cardinality)
 OTHER = "(other)"  # the queue label of the queues past the limit
 STATE_NAMES = tuple(state.value for state in State)
+SNOOZES = frozenset({Event.snooze, Event.snooze_now})
 
 
 class QueueLabels:
@@ -225,6 +228,9 @@ class Tallies(Collector):
         self.finished = CounterTally(
             "jobq_jobs_finished", "Jobs that reached a final state.", ["queue", "state"]
         )
+        self.snoozed = CounterTally(
+            "jobq_jobs_snoozed", "Jobs a worker snoozed (the attempt not counted).", ["queue"]
+        )
         self.waited = HistogramTally(
             "jobq_job_wait_seconds", "Time from due to claimed.", ["queue"], TIME_BUCKETS
         )
@@ -248,6 +254,7 @@ class Tallies(Collector):
         for tally in (
             self.enqueued,
             self.finished,
+            self.snoozed,
             self.waited,
             self.ran,
             self.requests,
@@ -280,6 +287,8 @@ class Metrics:
             job, previous = move.job, move.previous
             if previous is None:
                 t.enqueued.inc((label(job.queue),))
+            elif move.event in SNOOZES:
+                t.snoozed.inc((label(job.queue),))
             elif job.state is State.running and previous is State.queued:
                 if job.started_at is not None:
                     waited = max(job.started_at - job.run_at, 0.0)

@@ -322,9 +322,19 @@ async def release(request: Request, job_id: str, body: s.ReleaseIn) -> Response:
     return json(job_document(job))
 
 
+@router.post("/jobs/{job_id}/snooze", responses={200: JOB, **ERRORS})
+async def snooze(request: Request, job_id: str, body: s.SnoozeIn) -> Response:
+    """Hand a claimed job back to run later (`seconds` from now, or at `run_at`), the attempt
+    not counted: scheduled until then (queued at once for 0). For a worker told to come back
+    later (HTTP 429, Retry-After) rather than failing an attempt it did not get to make."""
+    await (await guard_of(request)).job(job_id, Action.work)
+    job = await engine_of(request).snooze(job_id, body.token, body.seconds, seconds(body.run_at))
+    return json(job_document(job))
+
+
 @router.post("/ack", responses=ERRORS)
 async def ack(request: Request, body: s.AckIn) -> Response:
-    """Complete and fail many jobs at once; each item succeeds or fails on its own."""
+    """Complete, fail and snooze many jobs at once; each item succeeds or fails on its own."""
     return json({"results": await _acknowledge(request, await guard_of(request), body.acks)})
 
 
@@ -347,6 +357,7 @@ async def _admitted(guard: Guard, items: list[s.AckItem]) -> tuple[list[Ack], di
             a.error.model_dump() if a.error else None,
             a.retryable,
             a.exit_code,
+            a.snooze,
         )
         for a in items
     ]

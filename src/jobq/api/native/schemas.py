@@ -16,12 +16,21 @@ from pydantic import (
 )
 
 from jobq.engine.limits import MAX_CONCURRENCY, MAX_PERIOD, MAX_RATE
-from jobq.engine.rules import MAX_LEASE_SECONDS
+from jobq.engine.rules import MAX_LEASE_SECONDS, MAX_SNOOZE_SECONDS
 
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:@/-]+$")]
 MetaKey = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Seconds = Annotated[float, Field(ge=0, le=10 * 365 * 86400)]
 LeaseSeconds = Annotated[float, Field(gt=0, le=MAX_LEASE_SECONDS)]
+SnoozeSeconds = Annotated[
+    float,
+    Field(
+        ge=0,
+        le=MAX_SNOOZE_SECONDS,
+        description="Run the job again this many seconds from now (0: queued at once), "
+        "the attempt not counted; at most a year.",
+    ),
+]
 Priority = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
 
 
@@ -116,6 +125,23 @@ class ReleaseIn(Strict):
     token: Annotated[str, Field(min_length=1, max_length=200)]
 
 
+class SnoozeIn(Strict):
+    """Give `seconds` or `run_at` (a time already past: queued at once), not both."""
+
+    token: Annotated[str, Field(min_length=1, max_length=200)]
+    seconds: SnoozeSeconds | None = None
+    run_at: Annotated[
+        datetime | None,
+        Field(description="Run the job again at this time (at most a year ahead)."),
+    ] = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> SnoozeIn:
+        if (self.seconds is None) == (self.run_at is None):
+            raise ValueError("give either `seconds` or `run_at`")
+        return self
+
+
 class AckItem(Strict):
     id: Annotated[str, Field(min_length=1, max_length=100)]
     token: Annotated[str, Field(min_length=1, max_length=200)]
@@ -123,6 +149,13 @@ class AckItem(Strict):
     error: ErrorIn | None = None
     retryable: bool = True
     exit_code: Annotated[int, Field(ge=-(2**31), le=2**31 - 1)] | None = None
+    snooze: Annotated[
+        SnoozeSeconds | None,
+        Field(
+            description="Snooze the job for this many seconds, as POST /jobs/{id}/snooze "
+            "does, instead of completing or failing it (no `result` or `error` then)."
+        ),
+    ] = None
 
 
 class AckIn(Strict):
