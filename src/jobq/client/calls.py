@@ -27,6 +27,7 @@ from jobq.client.types import (
     LogPage,
     Problem,
     Queue,
+    QueueLimitsInfo,
     Receipt,
     WorkerInfo,
 )
@@ -384,6 +385,29 @@ def pause(queue: str) -> Call[None]:
 
 def resume(queue: str) -> Call[None]:
     return Call("POST", f"/queues/{_seg(queue)}/resume", _nothing)
+
+
+def _limits(response: Reply) -> QueueLimitsInfo:
+    return QueueLimitsInfo.parse(response.json())
+
+
+def queue_limits(queue: str) -> Call[QueueLimitsInfo]:
+    return Call("GET", f"/queues/{_seg(queue)}/limits", _limits)
+
+
+def set_queue_limits(
+    queue: str,
+    concurrency: int | None = None,
+    rate: int | None = None,
+    rate_period: float | None = None,
+) -> Call[QueueLimitsInfo]:
+    """Replace the queue's limits as a whole (None: no such limit)."""
+    body = {"concurrency": concurrency, "rate": rate, "rate_period": rate_period}
+    return Call("PUT", f"/queues/{_seg(queue)}/limits", _limits, json=body)
+
+
+def clear_queue_limits(queue: str) -> Call[QueueLimitsInfo]:
+    return Call("DELETE", f"/queues/{_seg(queue)}/limits", _limits)
 
 
 def workers() -> Call[list[WorkerInfo]]:

@@ -145,7 +145,7 @@ class Attempt:
 
 LOG_FIELDS = _times("time")
 HEARTBEAT_FIELDS = _times("lease_expires_at")
-QUEUE_FIELDS = _times("oldest_queued_at")
+QUEUE_FIELDS = {**_times("oldest_queued_at"), "limits": lambda doc: QueueLimits.parse(doc)}
 WORKER_FIELDS = _times("last_seen")
 PROBLEM_FIELDS = _times()
 
@@ -231,6 +231,41 @@ class Deletion:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueLimits:
+    """A queue's flow limits (None: no such limit): at most `concurrency` of its jobs run at
+    once, at most `rate` of them start in any `rate_period` seconds."""
+
+    concurrency: int | None = None
+    rate: int | None = None
+    rate_period: float | None = None
+
+    @classmethod
+    def parse(cls, doc: dict[str, Any]) -> QueueLimits:
+        return build(cls, doc, {})
+
+
+@dataclass(frozen=True, slots=True)
+class QueueLimitsInfo:
+    """A queue's flow limits (None: no such limit), whether an operator paused it, and how
+    many of its jobs run now."""
+
+    queue: str
+    concurrency: int | None
+    rate: int | None
+    rate_period: float | None
+    paused: bool
+    running: int
+
+    @classmethod
+    def parse(cls, doc: dict[str, Any]) -> QueueLimitsInfo:
+        return build(cls, doc, {})
+
+    @property
+    def limits(self) -> QueueLimits:
+        return QueueLimits(self.concurrency, self.rate, self.rate_period)
+
+
+@dataclass(frozen=True, slots=True)
 class Queue:
     name: str
     counts: dict[str, int]
@@ -238,6 +273,7 @@ class Queue:
     oldest_queued_at: datetime | None
     # of the finished jobs counted, those retried, by state (older servers send none)
     retried: dict[str, int] = field(default_factory=dict)
+    limits: QueueLimits | None = None  # None: no limits (or an older server)
 
     @classmethod
     def parse(cls, doc: dict[str, Any]) -> Queue:

@@ -21,7 +21,17 @@ from jobq.auth.guard import Guard
 from jobq.auth.policy import Action
 from jobq.engine import Ack, Engine, JobSpec
 from jobq.errors import InvalidInput, JobqError
-from jobq.model import SORT_FIELDS, ClaimSpec, Job, JobQuery, Worker, WorkerSeen
+from jobq.model import (
+    SORT_FIELDS,
+    ClaimSpec,
+    Job,
+    JobQuery,
+    QueueLimits,
+    QueueSettings,
+    QueueStats,
+    Worker,
+    WorkerSeen,
+)
 from jobq.render import attempt_document, iso, job_document
 from jobq.states import TERMINAL, State
 
@@ -359,11 +369,15 @@ def _ack_results(
 # --- queues, events, workers, health ---
 
 
-@router.get("/queues")
+@router.get("/queues", responses={200: {"model": s.QueuesOut}, **ERRORS})
 async def list_queues(request: Request) -> Response:
+    """The queues the caller holds a role on: jobs per state, whether each is paused, and
+    its flow limits (null: none; see `/queues/{name}/limits`)."""
     guard = await guard_of(request)
-    queues = [q for q in await engine_of(request).queues() if guard.sees_queue(q.name)]
-    return json({"queues": [_queue_document(q) for q in queues]})
+    engine = engine_of(request)
+    queues = [q for q in await engine.queues() if guard.sees_queue(q.name)]
+    settings = await engine.queue_settings([q.name for q in queues]) if queues else {}
+    return json({"queues": [_queue_document(q, settings.get(q.name)) for q in queues]})
 
 
 @router.post("/queues/{name}/pause", responses=ERRORS)
@@ -526,11 +540,21 @@ def _ack_result(job_id: str, outcome: Job | JobqError) -> dict[str, Any]:
     return {"id": job_id, "ok": True, "state": str(outcome.state)}
 
 
-def _queue_document(q: Any) -> dict[str, Any]:
+def _queue_document(q: QueueStats, settings: QueueSettings | None) -> dict[str, Any]:
+    limits = settings.limits if settings is not None else None
     return {
         "name": q.name,
         "counts": q.counts,
         "retried": q.retried,
         "paused": q.paused,
         "oldest_queued_at": iso(q.oldest_queued_at),
+        "limits": None if limits is None or not limits.any else limits_document(limits),
+    }
+
+
+def limits_document(limits: QueueLimits) -> dict[str, Any]:
+    return {
+        "concurrency": limits.concurrency,
+        "rate": limits.rate,
+        "rate_period": limits.rate_period,
     }

@@ -15,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 
+from jobq.engine.limits import MAX_CONCURRENCY, MAX_PERIOD, MAX_RATE
 from jobq.engine.rules import MAX_LEASE_SECONDS
 
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:@/-]+$")]
@@ -271,3 +272,54 @@ class BulkIn(Strict):
         if (self.ids is None) == (self.filter is None):
             raise ValueError("give either `ids` or `filter`")
         return self
+
+
+# --- queue flow limits ---
+
+Concurrency = Annotated[int, Field(strict=True, ge=1, le=MAX_CONCURRENCY)]
+Rate = Annotated[int, Field(strict=True, ge=1, le=MAX_RATE)]
+Period = Annotated[float, Field(strict=True, gt=0, le=MAX_PERIOD)]
+
+
+class QueueLimitsIn(Strict):
+    """A queue's flow limits, replacing the ones it has as a whole: a field null or absent
+    is no such limit. A rate comes with its period."""
+
+    concurrency: Annotated[
+        Concurrency | None, Field(description="at most this many of its jobs run at once")
+    ] = None
+    rate: Annotated[
+        Rate | None, Field(description="at most this many of its jobs start per `rate_period`")
+    ] = None
+    rate_period: Annotated[Period | None, Field(description="seconds")] = None
+
+
+class LimitsOut(BaseModel):
+    """A queue's flow limits (null: no such limit)."""
+
+    concurrency: int | None
+    rate: int | None
+    rate_period: float | None
+
+
+class QueueLimitsOut(LimitsOut):
+    """A queue's flow limits, whether an operator paused it, and how many of its jobs run."""
+
+    queue: str
+    paused: bool
+    running: int
+
+
+class QueueOut(BaseModel):
+    """A queue as `GET /queues` lists it."""
+
+    name: str
+    counts: dict[str, int]
+    retried: dict[str, int]
+    paused: bool
+    oldest_queued_at: str | None
+    limits: LimitsOut | None
+
+
+class QueuesOut(BaseModel):
+    queues: list[QueueOut]
