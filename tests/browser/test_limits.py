@@ -32,13 +32,16 @@ def test_set_a_limit_see_it_used_and_remove_it(page: Page, dashboard: Dashboard)
     dialog.get_by_label("Rate").fill("100")
     dialog.get_by_label("Period", exact=True).fill("1")
     dialog.get_by_label("Unit").select_option(label="minutes")
+    dialog.get_by_label("Per key").fill("3")
     screenshot(page, "queues-limit-form")
     dialog.get_by_role("button", name="Save limits").click()
     expect(dialog).to_be_hidden()
     expect(cell.locator('[data-limit="concurrency"]')).to_have_text("0/2 running")
     expect(cell.locator('[data-limit="rate"]')).to_have_text("100 per 1 min")
+    expect(cell.locator('[data-limit="per_key"]')).to_have_text("3 per key")
     limits = dashboard.call("GET", "/queues/mail/limits")
     assert (limits["concurrency"], limits["rate"], limits["rate_period"]) == (2, 100, 60.0)
+    assert limits["per_key"] == 3
 
     dashboard.claim("mail")
     dashboard.claim("mail")  # two of two running, one job waits for room

@@ -19,7 +19,7 @@ async def test_limits_as_set_and_the_jobs_a_used_up_concurrency_holds(
         await enqueue(client, "mail", 5)
         await enqueue(client, "free", 2)
         await engine.set_limits("mail", QueueLimits(concurrency=2, rate=100, rate_period=60.0))
-        await engine.set_limits("empty", QueueLimits(rate=5, rate_period=1.5))
+        await engine.set_limits("empty", QueueLimits(rate=5, rate_period=1.5, per_key=3))
         assert len(await claim(client, "mail", 1)) == 1
         m = await scrape(client)
         assert value(m, "jobq_queue_limit", queue="mail", limit="concurrency") == 2
@@ -27,6 +27,7 @@ async def test_limits_as_set_and_the_jobs_a_used_up_concurrency_holds(
         assert value(m, "jobq_queue_limit_period_seconds", queue="mail") == 60
         assert value(m, "jobq_queue_limit", queue="empty", limit="rate") == 5
         assert value(m, "jobq_queue_limit_period_seconds", queue="empty") == 1.5
+        assert value(m, "jobq_queue_limit", queue="empty", limit="per_key") == 3
         assert ("jobq_queue_limited_jobs", (("limit", "concurrency"), ("queue", "mail"))) in m
         assert value(m, "jobq_queue_limited_jobs", queue="mail", limit="concurrency") == 0
         assert not [k for k in m if k[0].startswith("jobq_queue_limit") and "free" in str(k)]

@@ -20,7 +20,7 @@ from tests.authkit import add_person, auth_store_of, bearer, running_app
 
 LIMITS = "/api/v1/queues/{}/limits"
 WORKER = {"name": "w"}
-NONE = {"concurrency": None, "rate": None, "rate_period": None}
+NONE = {"concurrency": None, "rate": None, "rate_period": None, "per_key": None}
 
 
 async def claimed(client: httpx.AsyncClient, queue: str, n: int = 10) -> int:
@@ -49,7 +49,7 @@ async def test_limits_are_set_read_obeyed_and_cleared(tmp_path: Path, store_url:
         assert fresh.json() == {"queue": "q", **NONE, "paused": False, "running": 0}
         await fill(client, "q", 6)
         await fill(client, "free", 1)
-        body = {"concurrency": 2, "rate": 100, "rate_period": 60}
+        body = {"concurrency": 2, "rate": 100, "rate_period": 60, "per_key": None}
         put = await client.put(LIMITS.format("q"), json=body)
         assert put.status_code == 200, put.text
         assert put.json() == {"queue": "q", **body, "paused": False, "running": 0}
@@ -169,28 +169,38 @@ async def test_the_limits_routes_are_documented(tmp_path: Path) -> None:
     ok = route["put"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert ok["$ref"].endswith("/QueueLimitsOut")
     body = document["components"]["schemas"]["QueueLimitsIn"]["properties"]
-    assert set(body) == {"concurrency", "rate", "rate_period"}
+    assert set(body) == {"concurrency", "rate", "rate_period", "per_key"}
     out = document["components"]["schemas"]["QueueLimitsOut"]["properties"]
-    assert set(out) == {"queue", "concurrency", "rate", "rate_period", "paused", "running"}
+    assert set(out) == {
+        "queue",
+        "concurrency",
+        "rate",
+        "rate_period",
+        "per_key",
+        "paused",
+        "running",
+    }
     queues = document["paths"]["/api/v1/queues"]["get"]["responses"]["200"]
     assert queues["content"]["application/json"]["schema"]["$ref"].endswith("/QueuesOut")
     assert "limits" in document["components"]["schemas"]["QueueOut"]["properties"]
 
 
-async def test_put_and_delete_keep_a_per_key_limit_they_do_not_name(
+async def test_a_per_key_limit_is_set_shown_obeyed_and_replaced_as_a_whole(
     tmp_path: Path, store_url: str
 ) -> None:
-    """The routes name concurrency and rate only; a queue's per-key limit (set through the
-    engine: no interface sets it yet) is neither shown as theirs nor removed by them."""
     async with running_app(tmp_path, db=store_url) as (app, client):
         engine = app.state.engine
-        await engine.set_limits("keyed", QueueLimits(per_key=2))
-        await fill(client, "keyed", 1)
-        assert await listed(client) == {"keyed": None}
-        await client.put(LIMITS.format("keyed"), json={"concurrency": 5})
+        r = await client.put(LIMITS.format("keyed"), json={"per_key": 1})
+        assert r.status_code == 200 and r.json()["per_key"] == 1, r.text
+        one = {"queue": "keyed", "concurrency_key": "k"}
+        await client.post("/api/v1/jobs", json={"jobs": [one, one]})
+        claim = {"queues": ["keyed"], "max": 5, "worker": {"name": "w"}}
+        got = await client.post("/api/v1/claim", json=claim)
+        assert len(got.json()["jobs"]) == 1  # one job of key k at a time
+        assert (await listed(client))["keyed"]["per_key"] == 1
+        await client.put(LIMITS.format("keyed"), json={"concurrency": 5})  # PUT: as a whole
         settings = await engine.queue_settings(["keyed"])
-        assert settings["keyed"].limits == QueueLimits(concurrency=5, per_key=2)
+        assert settings["keyed"].limits == QueueLimits(concurrency=5)
+        assert len((await client.post("/api/v1/claim", json=claim)).json()["jobs"]) == 1
         cleared = await client.delete(LIMITS.format("keyed"))
-        assert cleared.json() == {"queue": "keyed", **NONE, "paused": False, "running": 0}
-        settings = await engine.queue_settings(["keyed"])
-        assert settings["keyed"].limits == QueueLimits(per_key=2)
+        assert cleared.json() == {"queue": "keyed", **NONE, "paused": False, "running": 2}

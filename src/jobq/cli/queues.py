@@ -84,6 +84,14 @@ Rate = Annotated[
         "--rate", metavar="N/PERIOD", help=f"At most N of its jobs start per PERIOD: {PERIODS}."
     ),
 ]
+PerKey = Annotated[
+    int | None,
+    typer.Option(
+        "--per-key",
+        metavar="N",
+        help="At most N jobs of one concurrency key run at once; the keys take turns.",
+    ),
+]
 Clear = Annotated[bool, typer.Option("--clear", help="Remove every limit of the queue.")]
 
 
@@ -112,6 +120,8 @@ def limits_text(limits: dict[str, Any] | None) -> str:
         parts.append(f"conc {limits['concurrency']:,}")
     if limits.get("rate") is not None and limits.get("rate_period") is not None:
         parts.append(rate_text(limits["rate"], limits["rate_period"]))
+    if limits.get("per_key") is not None:
+        parts.append(f"per key {limits['per_key']:,}")
     return ", ".join(parts) or "-"
 
 
@@ -120,6 +130,7 @@ def queues_limit(
     name: str,
     concurrency: Concurrency = None,
     rate: Rate = None,
+    per_key: PerKey = None,
     clear: Clear = False,
     url: Url = DEFAULT_URL,
     key: Key = None,
@@ -128,15 +139,16 @@ def queues_limit(
     """Show a queue's flow limits, or set them: the limits given replace the queue's limits
     as a whole (a limit not given is removed). In effect for the next claim."""
     path = f"/queues/{seg(name)}/limits"
-    if clear and (concurrency is not None or rate is not None):
+    given = concurrency is not None or rate is not None or per_key is not None
+    if clear and given:
         fail("--clear removes every limit: give it alone", "usage", as_json, 2)
     if clear:
         show_limits(call("DELETE", url, key, path, as_json=as_json), as_json)
         return
-    if concurrency is None and rate is None:
+    if not given:
         show_limits(call("GET", url, key, path, as_json=as_json), as_json)
         return
-    body: dict[str, Any] = {"concurrency": concurrency}
+    body: dict[str, Any] = {"concurrency": concurrency, "per_key": per_key}
     if rate is not None:
         parsed = parse_rate(rate)
         if parsed is None:
@@ -164,6 +176,7 @@ def show_limits(doc: dict[str, Any], as_json: bool) -> None:
         ("queue", doc["queue"]),
         ("concurrency", "none" if doc.get("concurrency") is None else f"{doc['concurrency']:,}"),
         ("rate", "none" if rate is None or period is None else rate_text(rate, period)),
+        ("per key", "none" if doc.get("per_key") is None else f"{doc['per_key']:,}"),
         ("paused", "yes" if doc.get("paused") else "no"),
         ("running", f"{doc.get('running', 0):,}"),
     ):

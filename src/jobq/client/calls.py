@@ -412,9 +412,11 @@ def set_queue_limits(
     concurrency: int | None = None,
     rate: int | None = None,
     rate_period: float | None = None,
+    per_key: int | None = None,
 ) -> Call[QueueLimitsInfo]:
     """Replace the queue's limits as a whole (None: no such limit)."""
     body = {"concurrency": concurrency, "rate": rate, "rate_period": rate_period}
+    body["per_key"] = per_key
     return Call("PUT", f"/queues/{_seg(queue)}/limits", _limits, json=body)
 
 

@@ -305,10 +305,12 @@ class Client(_Base):
         concurrency: int | None = None,
         rate: int | None = None,
         rate_period: float | None = None,
+        per_key: int | None = None,
     ) -> QueueLimitsInfo:
         """Replace the queue's flow limits as a whole (None: no such limit): at most
-        `concurrency` of its jobs run at once, at most `rate` start per `rate_period` s."""
-        return self.send(calls.set_queue_limits(queue, concurrency, rate, rate_period))
+        `concurrency` of its jobs run at once, at most `rate` start per `rate_period` s, at most
+        `per_key` of one concurrency key run at once."""
+        return self.send(calls.set_queue_limits(queue, concurrency, rate, rate_period, per_key))
 
     def clear_queue_limits(self, queue: str) -> QueueLimitsInfo:
         return self.send(calls.clear_queue_limits(queue))
@@ -570,9 +572,12 @@ class AsyncClient(_Base):
         concurrency: int | None = None,
         rate: int | None = None,
         rate_period: float | None = None,
+        per_key: int | None = None,
     ) -> QueueLimitsInfo:
         """Replace the queue's flow limits as a whole (None: no such limit)."""
-        return await self.send(calls.set_queue_limits(queue, concurrency, rate, rate_period))
+        return await self.send(
+            calls.set_queue_limits(queue, concurrency, rate, rate_period, per_key)
+        )
 
     async def clear_queue_limits(self, queue: str) -> QueueLimitsInfo:
         return await self.send(calls.clear_queue_limits(queue))

@@ -238,11 +238,13 @@ class Deletion:
 @dataclass(frozen=True, slots=True)
 class QueueLimits:
     """A queue's flow limits (None: no such limit): at most `concurrency` of its jobs run at
-    once, at most `rate` of them start in any `rate_period` seconds."""
+    once, at most `rate` of them start in any `rate_period` seconds, at most `per_key` jobs
+    of one concurrency key run at once."""
 
     concurrency: int | None = None
     rate: int | None = None
     rate_period: float | None = None
+    per_key: int | None = None
 
     @classmethod
     def parse(cls, doc: dict[str, Any]) -> QueueLimits:
@@ -258,6 +260,7 @@ class QueueLimitsInfo:
     concurrency: int | None
     rate: int | None
     rate_period: float | None
+    per_key: int | None
     paused: bool
     running: int
 
@@ -267,7 +270,7 @@ class QueueLimitsInfo:
 
     @property
     def limits(self) -> QueueLimits:
-        return QueueLimits(self.concurrency, self.rate, self.rate_period)
+        return QueueLimits(self.concurrency, self.rate, self.rate_period, self.per_key)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,6 @@
 Setting and removing limits takes the right to pause the queue (its owner, administrators);
 reading them, the right to see the queue's numbers (any role on it), as `GET /stats/queues`.
 The engine checks the values (jobq.engine.limits) and the store enforces them in each claim.
-The routes name the concurrency and rate limits; a queue's per-key limit is kept as it is.
 """
 
 from __future__ import annotations
@@ -59,26 +58,23 @@ async def get_limits(request: Request, name: str) -> Response:
 async def set_limits(request: Request, name: str, body: s.QueueLimitsIn) -> Response:
     """Replace the queue's flow limits as a whole (a field null or absent: no such limit):
     at most `concurrency` of its jobs run at once, at most `rate` of them start in any
-    `rate_period` seconds. In effect for the next claim, on every node and interface. Who
+    `rate_period` seconds, at most `per_key` jobs of one concurrency key run at once (its
+    keys then take turns). In effect for the next claim, on every node and interface. Who
     may pause the queue may limit it."""
-    return await _set(request, name, body.concurrency, body.rate, body.rate_period)
+    limits = QueueLimits(body.concurrency, body.rate, body.rate_period, body.per_key)
+    return await _set(request, name, limits)
 
 
 @router.delete("/queues/{name}/limits", responses=LIMITS)
 async def clear_limits(request: Request, name: str) -> Response:
     """Remove the queue's flow limits; answers as `GET` does, every limit null."""
-    return await _set(request, name, None, None, None)
+    return await _set(request, name, QueueLimits())
 
 
-async def _set(
-    request: Request, name: str, concurrency: int | None, rate: int | None, period: float | None
-) -> Response:
-    """Set the queue's concurrency and rate limits. Its per-key limit, which these routes do
-    not name, stays as it is: a dashboard's PUT never unkeys a queue it knows nothing of."""
+async def _set(request: Request, name: str, limits: QueueLimits) -> Response:
+    """Set the queue's limits as a whole."""
     (await guard_of(request)).queue(name, Action.administer)
     engine = engine_of(request)
     text(name, "queue", NAME_MAX)
-    held = (await engine.queue_settings([name])).get(name, QueueSettings())
-    limits = QueueLimits(concurrency, rate, period, per_key=held.limits.per_key)
     settings = await engine.set_limits(name, limits)
     return json(await _document(engine, name, settings))

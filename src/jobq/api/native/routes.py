@@ -553,14 +553,13 @@ def _ack_result(job_id: str, outcome: Job | JobqError) -> dict[str, Any]:
 
 def _queue_document(q: QueueStats, settings: QueueSettings | None) -> dict[str, Any]:
     limits = settings.limits if settings is not None else QueueLimits()
-    named = limits.concurrency is not None or limits.rate is not None  # the limits shown here
     return {
         "name": q.name,
         "counts": q.counts,
         "retried": q.retried,
         "paused": q.paused,
         "oldest_queued_at": iso(q.oldest_queued_at),
-        "limits": limits_document(limits) if named else None,
+        "limits": limits_document(limits) if limits.any else None,
     }
 
 
@@ -569,4 +568,5 @@ def limits_document(limits: QueueLimits) -> dict[str, Any]:
         "concurrency": limits.concurrency,
         "rate": limits.rate,
         "rate_period": limits.rate_period,
+        "per_key": limits.per_key,
     }

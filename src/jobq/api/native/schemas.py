@@ -327,6 +327,13 @@ class QueueLimitsIn(Strict):
         Rate | None, Field(description="at most this many of its jobs start per `rate_period`")
     ] = None
     rate_period: Annotated[Period | None, Field(description="seconds")] = None
+    per_key: Annotated[
+        Concurrency | None,
+        Field(
+            description="at most this many jobs of one `concurrency_key` run at once; "
+            "the queue's keys then take turns"
+        ),
+    ] = None
 
 
 class LimitsOut(BaseModel):
@@ -335,6 +342,7 @@ class LimitsOut(BaseModel):
     concurrency: int | None
     rate: int | None
     rate_period: float | None
+    per_key: int | None
 
 
 class QueueLimitsOut(LimitsOut):

@@ -13,7 +13,8 @@ export function period(seconds) {
   return `${number(seconds / size)} ${name}`;
 }
 
-// the limits cell: the running jobs of the concurrency, the rate per its period; "none"
+// the limits cell: the running jobs of the concurrency, the rate per its period, the
+// per-key limit; "none"
 export function limitsCell(limits, running) {
   if (!limits) return el("span", { class: "muted" }, "none");
   const parts = [];
@@ -24,6 +25,9 @@ export function limitsCell(limits, running) {
   }
   if (limits.rate !== null) {
     parts.push(el("span", { "data-limit": "rate" }, `${number(limits.rate)} per ${period(limits.rate_period)}`));
+  }
+  if (limits.per_key !== null && limits.per_key !== undefined) {
+    parts.push(el("span", { "data-limit": "per_key" }, `${number(limits.per_key)} per key`));
   }
   return parts.flatMap((part, i) => (i ? [el("br"), part] : [part]));
 }
@@ -42,6 +46,7 @@ const form = {
     const value = (v) => (v === null || v === undefined ? "" : String(v));
     form.field("concurrency").value = value(limits && limits.concurrency);
     form.field("rate").value = value(limits && limits.rate);
+    form.field("per_key").value = value(limits && limits.per_key);
     const seconds = limits && limits.rate_period;
     const [size] = UNITS.find(([size]) => seconds >= size && seconds % size === 0) || [1];
     form.field("period").value = seconds ? String(seconds / size) : "";
@@ -62,6 +67,7 @@ const form = {
       concurrency: read("concurrency"),
       rate: read("rate"),
       rate_period: typeof length === "number" ? length * unit : length,
+      per_key: read("per_key"),
     };
   },
   async send(method, body) {
