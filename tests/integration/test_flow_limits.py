@@ -6,6 +6,7 @@ Each test counts what the store holds (running jobs), not what the engine says i
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -269,3 +270,58 @@ async def test_the_native_api_takes_and_shows_a_concurrency_key(
         r = await client.post("/api/v1/claim", json=claim)
         assert r.status_code == 200, r.text
         assert sorted(j["concurrency_key"] for j in r.json()["jobs"]) == ["", "tenant-1"]
+
+
+# --- what a careless or hostile producer leaves behind stays bounded ---
+
+
+async def count_rows(store: Store, sql: str) -> int:
+    """A count straight from the database behind `store`."""
+    url = getattr(store, "url", None)
+    if isinstance(url, str):
+        import asyncpg
+
+        conn = await asyncpg.connect(url)
+        try:
+            return int(await conn.fetchval(sql))
+        finally:
+            await conn.close()
+    with sqlite3.connect(store.path) as conn:  # type: ignore[attr-defined]
+        return int(conn.execute(sql).fetchone()[0])
+
+
+async def test_keys_in_a_queue_that_is_not_keyed_leave_nothing_behind(engine: Engine) -> None:
+    for n in range(3):
+        await keyed(engine, f"unique-{n}", 2)
+    assert await count_rows(engine.store, "SELECT count(*) FROM queue_keys") == 0
+    await engine.set_limits("q", QueueLimits(per_key=1))
+    assert await count_rows(engine.store, "SELECT count(*) FROM queue_keys") == 3
+    await engine.set_limits("q", QueueLimits(concurrency=5))  # no longer keyed
+    assert await count_rows(engine.store, "SELECT count(*) FROM queue_keys") == 0
+    assert len(await engine.claim(spec())) == 5
+
+
+async def test_a_job_enqueued_unkeyed_into_a_keyed_queue_still_runs(engine: Engine) -> None:
+    await engine.set_limits("q", QueueLimits(per_key=1))
+    await keyed(engine, "k", 1)
+    now = engine.clock()
+    straggler = JobSpec(queue="q").job("straggler-1", now, Defaults())  # a node that did not
+    [(stored, _)] = await engine.store.insert([straggler], now)  # know the queue was keyed
+    assert stored.concurrency_key is None
+    first = await engine.claim(spec())
+    second = await engine.claim(spec())
+    assert [j.concurrency_key for j in first + second] == ["k", ""]
+    assert second[0].id == "straggler-1"
+
+
+async def test_a_rate_keeps_a_bounded_count_of_starts(store: Store) -> None:
+    clock = [1_000_000.0]
+    engine = Engine(store, Notifier(), Defaults(), clock=lambda: clock[0])
+    await fill(engine, 300)
+    await engine.set_limits("q", QueueLimits(rate=1_000_000, rate_period=64.0))
+    for _ in range(300):
+        [job] = await engine.claim(spec(limit=1))
+        await finish(engine, [job])
+        clock[0] += 0.7
+    assert await count_rows(store, "SELECT count(*) FROM queue_starts") <= 65
+    assert await count_rows(store, "SELECT sum(started) FROM queue_starts") >= 64 / 0.7

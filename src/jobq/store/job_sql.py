@@ -122,6 +122,8 @@ class JobSql:
         "INSERT INTO queue_keys (queue, key, turn) SELECT DISTINCT queue, concurrency_key, 0 "
         f"FROM jobs WHERE queue = ? AND {LIVE_KEYED} ON CONFLICT (queue, key) DO NOTHING"
     )
+    # a queue no longer keyed: its keys leave the turns
+    forget_keys: str = "DELETE FROM queue_keys WHERE queue = ?"
     # the queues with a setting (each is closed), through the partial index queues_paused
     queue_settings: str = f"{QUEUE_SETTINGS} ORDER BY name"
 

@@ -8,12 +8,13 @@ the claim that held the lock before are counted."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from jobq.model import ClaimSpec, Job, QueueLimits
 from jobq.store import limits
-from jobq.store.limits import KEY_WINDOW, Candidate, KeyedChoice, KeyProbe
+from jobq.store.limits import HEAD_WINDOW, KEY_WINDOW, Candidate, KeyedChoice, KeyProbe
 from jobq.store.postgres.conn import Conn
 from jobq.store.postgres.sql import CLAIM, OPEN_ATTEMPTS, STILL_QUEUED
 from jobq.store.rows import job_from_row
@@ -33,10 +34,15 @@ FORGET_STARTS = (
     "WHERE s.queue = w.queue AND s.at <= w.since"
 )
 STARTED = (
-    "SELECT w.queue, (SELECT count(*) FROM queue_starts AS s WHERE s.queue = w.queue "
-    "AND s.at > w.since) FROM unnest($1::text[], $2::float8[]) AS w (queue, since)"
+    "SELECT w.queue, (SELECT coalesce(sum(started), 0) FROM queue_starts AS s "
+    "WHERE s.queue = w.queue AND s.at > w.since) "
+    "FROM unnest($1::text[], $2::float8[]) AS w (queue, since)"
 )
-RECORD_STARTS = "INSERT INTO queue_starts (queue, at) SELECT unnest($1::text[]), $2::float8"
+RECORD_STARTS = (
+    "INSERT INTO queue_starts (queue, at, started) "
+    "SELECT * FROM unnest($1::text[], $2::float8[], $3::integer[]) "
+    "ON CONFLICT (queue, at) DO UPDATE SET started = queue_starts.started + excluded.started"
+)
 _FILTERS = "AND ($3::text[] IS NULL OR id = ANY($3::text[])) {typed}"
 # each queue's best queued jobs ($1 queues, $2 how many of each), among the ids $3 (NULL: any)
 # and of the types $4
@@ -75,11 +81,30 @@ FROM unnest($2::text[]) WITH ORDINALITY AS v (key, n),
      (SELECT max(turn) AS top FROM queue_keys WHERE queue = $1) AS m
 WHERE queue_keys.queue = $1 AND queue_keys.key = v.key
 """
-# new keys' places: the front of the turns (a key back after a while waits no longer than one)
+# new keys' places in keyed queues: the front of the turns (a key back after a while waits no
+# longer than one round); the queue's row is read FOR SHARE, so a queue being keyed meanwhile
+# either seats this key itself (its transaction waits for this one) or is seen keyed here
 SEAT_KEYS = """
 INSERT INTO queue_keys (queue, key, turn)
 SELECT n.queue, n.key, coalesce((SELECT min(turn) FROM queue_keys WHERE queue = n.queue), 0)
 FROM unnest($1::text[], $2::text[]) AS n (queue, key)
+WHERE EXISTS (SELECT 1 FROM queues WHERE name = n.queue AND per_key IS NOT NULL FOR SHARE)
+ON CONFLICT (queue, key) DO NOTHING
+"""
+# The first queued jobs of a keyed queue ($1), mended: a job without a key gets the key '', a
+# key without a place gets one (see jobq.store.sqlite.limited)
+_HEAD = f"""
+SELECT seq, concurrency_key FROM jobs WHERE state = 'queued' AND queue = $1
+ORDER BY priority DESC, seq LIMIT {HEAD_WINDOW}
+"""
+KEY_THE_HEAD = f"""
+UPDATE jobs SET concurrency_key = '' WHERE seq IN (SELECT seq FROM ({_HEAD}) AS h
+    WHERE concurrency_key IS NULL)
+"""
+SEAT_THE_HEAD = f"""
+INSERT INTO queue_keys (queue, key, turn)
+SELECT DISTINCT $1, concurrency_key, coalesce((SELECT min(turn) FROM queue_keys
+    WHERE queue = $1), 0) FROM ({_HEAD}) AS h WHERE concurrency_key IS NOT NULL
 ON CONFLICT (queue, key) DO NOTHING
 """
 LOCK = (
@@ -102,6 +127,9 @@ async def claim_limited(
             queue, await _probes(c, spec, queue, per_key, rooms[queue]), rooms[queue]
         )
         candidates += choice.candidates
+        if len(choice.candidates) < rooms[queue]:  # short: mend the head for the next claim
+            await c.execute(KEY_THE_HEAD, queue)
+            await c.execute(SEAT_THE_HEAD, queue)
     seqs = await _lockable(c, candidates, rooms, spec.limit)
     for queue, choice in keyed.items():
         await _take_turns(c, queue, choice, seqs)
@@ -111,9 +139,11 @@ async def claim_limited(
     rows = await c.fetch(CLAIM, spec.lease_seconds, now, worker, seqs, tokens)
     jobs = sorted((job_from_row(r) for r in rows), key=lambda j: (-j.priority, j.seq))
     await c.execute(OPEN_ATTEMPTS, [j.id for j in jobs], [j.attempt for j in jobs], now, worker)
-    starts = [job.queue for job in jobs if job.queue in rated]
-    if starts:
-        await c.execute(RECORD_STARTS, starts, now)
+    started = Counter(job.queue for job in jobs if job.queue in rated)
+    if started:
+        queues = sorted(started)
+        slots = [limits.rate_slot(rated[q], now) for q in queues]
+        await c.execute(RECORD_STARTS, queues, slots, [started[q] for q in queues])
     return jobs
 
 
@@ -126,8 +156,8 @@ async def seat_keys(c: Conn, jobs: Sequence[Job]) -> None:
 
 async def _rooms(
     c: Conn, found: dict[str, QueueLimits], ceiling: int, now: float
-) -> tuple[dict[str, int], set[str]]:
-    """Each limited queue's room (those with some), and the rate-limited ones."""
+) -> tuple[dict[str, int], dict[str, QueueLimits]]:
+    """Each limited queue's room (those with some), and the rate-limited ones' limits."""
     counted = [name for name, lim in found.items() if lim.concurrency is not None]
     running: dict[str, int] = dict(await c.fetch(RUNNING, counted)) if counted else {}
     windows = {n: s for n, lim in found.items() if (s := limits.rate_since(lim, now)) is not None}
@@ -140,7 +170,7 @@ async def _rooms(
         for name, lim in found.items()
         if (left := limits.room(lim, running.get(name, 0), started.get(name, 0), ceiling)) > 0
     }
-    return rooms, set(windows)
+    return rooms, {name: found[name] for name in windows}
 
 
 async def _heads(c: Conn, spec: ClaimSpec, rooms: dict[str, int]) -> list[Any]:

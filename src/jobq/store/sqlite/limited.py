@@ -5,13 +5,14 @@ what this counts cannot change before the claim's transaction commits."""
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from jobq.model import ClaimSpec, Job, QueueLimits
 from jobq.store import limits
 from jobq.store.job_sql import LIVE_KEYED
-from jobq.store.limits import KEY_WINDOW, UNKEYED, Candidate, KeyedChoice, KeyProbe
+from jobq.store.limits import HEAD_WINDOW, KEY_WINDOW, UNKEYED, Candidate, KeyedChoice, KeyProbe
 from jobq.store.rows import dumps, worker_dict
 from jobq.store.sqlite.lease import LEASE, opened
 
@@ -24,8 +25,11 @@ RUNNING = (
     "SELECT count(*) FROM jobs INDEXED BY jobs_queue_state WHERE queue = ?1 AND state = 'running'"
 )
 FORGET_STARTS = "DELETE FROM queue_starts WHERE queue = ?1 AND at <= ?2"
-STARTED = "SELECT count(*) FROM queue_starts WHERE queue = ?1 AND at > ?2"
-RECORD_START = "INSERT INTO queue_starts (queue, at) VALUES (?, ?)"
+STARTED = "SELECT coalesce(sum(started), 0) FROM queue_starts WHERE queue = ?1 AND at > ?2"
+RECORD_STARTS = (
+    "INSERT INTO queue_starts (queue, at, started) VALUES (?, ?, ?) "
+    "ON CONFLICT (queue, at) DO UPDATE SET started = started + excluded.started"
+)
 # a queue's (or a key's) best queued jobs: ?1 queue, ?2 how many, ?3 type or ids, ?4 key
 _BEST = (
     "SELECT priority, seq FROM jobs INDEXED BY {index} WHERE state = 'queued' AND queue = ?1 "
@@ -58,11 +62,29 @@ TO_THE_BACK = (
     "UPDATE queue_keys SET turn = (SELECT max(turn) FROM queue_keys WHERE queue = ?1) + 1 "
     "WHERE queue = ?1 AND key = ?2"
 )
-# a new key's place: the front of the turns (a key back after a while waits no longer than one)
+# a new key's place in a keyed queue: the front of the turns (a key back after a while waits
+# no longer than one round)
 SEAT_KEY = (
-    "INSERT INTO queue_keys (queue, key, turn) VALUES (?1, ?2, "
-    "coalesce((SELECT min(turn) FROM queue_keys WHERE queue = ?1), 0)) "
+    "INSERT INTO queue_keys (queue, key, turn) "
+    "SELECT ?1, ?2, coalesce((SELECT min(turn) FROM queue_keys WHERE queue = ?1), 0) "
+    "WHERE EXISTS (SELECT 1 FROM queues WHERE name = ?1 AND per_key IS NOT NULL) "
     "ON CONFLICT (queue, key) DO NOTHING"
+)
+# The first queued jobs of a keyed queue, mended: a job without a key gets the key '', a key
+# without a place gets one. A job enqueued while its queue was being keyed (on a node that did
+# not know it yet) is found so, once it reaches the head of the queue.
+_HEAD = (
+    "SELECT seq, concurrency_key FROM jobs INDEXED BY jobs_claim WHERE state = 'queued' "
+    f"AND queue = ?1 ORDER BY priority DESC, seq LIMIT {HEAD_WINDOW}"
+)
+KEY_THE_HEAD = (
+    f"UPDATE jobs SET concurrency_key = '' WHERE seq IN (SELECT seq FROM ({_HEAD}) "
+    "WHERE concurrency_key IS NULL)"
+)
+SEAT_THE_HEAD = (
+    "INSERT INTO queue_keys (queue, key, turn) SELECT DISTINCT ?1, concurrency_key, "
+    f"coalesce((SELECT min(turn) FROM queue_keys WHERE queue = ?1), 0) FROM ({_HEAD}) "
+    "WHERE concurrency_key IS NOT NULL ON CONFLICT (queue, key) DO NOTHING"
 )
 
 
@@ -80,6 +102,9 @@ def claim_limited(c: sqlite3.Connection, spec: ClaimSpec, lease_key: str, now: f
         probes = _probes(c, spec, queue, per_key, left)
         keyed[queue] = choice = limits.choose_keys(queue, probes, left)
         candidates += choice.candidates
+        if len(choice.candidates) < left:  # short: mend the head for the next claim
+            c.execute(KEY_THE_HEAD, (queue,))
+            c.execute(SEAT_THE_HEAD, (queue,))
     seqs = limits.within_room(candidates, rooms, spec.limit)
     for queue, choice in keyed.items():
         _take_turns(c, queue, choice, seqs)
@@ -88,7 +113,9 @@ def claim_limited(c: sqlite3.Connection, spec: ClaimSpec, lease_key: str, now: f
     head = (spec.lease_seconds, lease_key, now, dumps(worker_dict(spec.worker)))
     rows = c.execute(LEASE.format(chosen=", ".join("?" for _ in seqs)), (*head, *seqs))
     jobs = opened(c, rows, now, head[3])
-    c.executemany(RECORD_START, [(job.queue, now) for job in jobs if job.queue in rated])
+    started = Counter(job.queue for job in jobs if job.queue in rated)
+    slots = [(q, limits.rate_slot(rated[q], now), n) for q, n in sorted(started.items())]
+    c.executemany(RECORD_STARTS, slots)
     return jobs
 
 
@@ -105,15 +132,15 @@ def _limited(c: sqlite3.Connection, queues: Sequence[str]) -> dict[str, QueueLim
 
 def _rooms(
     c: sqlite3.Connection, found: dict[str, QueueLimits], ceiling: int, now: float
-) -> tuple[dict[str, int], set[str]]:
-    """Each limited queue's room (those with some), and the rate-limited ones."""
+) -> tuple[dict[str, int], dict[str, QueueLimits]]:
+    """Each limited queue's room (those with some), and the rate-limited ones' limits."""
     rooms: dict[str, int] = {}
-    rated: set[str] = set()
+    rated: dict[str, QueueLimits] = {}
     for name, lim in found.items():
         started = 0
         since = limits.rate_since(lim, now)
         if since is not None:
-            rated.add(name)
+            rated[name] = lim
             c.execute(FORGET_STARTS, (name, since))
             started = c.execute(STARTED, (name, since)).fetchone()[0]
         running = c.execute(RUNNING, (name,)).fetchone()[0] if lim.concurrency is not None else 0
