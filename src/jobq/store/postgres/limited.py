@@ -19,10 +19,12 @@ from jobq.store.postgres.conn import Conn
 from jobq.store.postgres.sql import CLAIM, OPEN_ATTEMPTS, STILL_QUEUED
 from jobq.store.rows import job_from_row
 
+# the limited queues among $1 that have a queued job (the others cost the claim no more)
 LOCK_LIMITED = (
     "SELECT name, concurrency, rate, rate_period, per_key FROM queues "
     "WHERE name = ANY($1::text[]) AND operator_paused = 0 "
     "AND (concurrency IS NOT NULL OR rate IS NOT NULL OR per_key IS NOT NULL) "
+    "AND EXISTS (SELECT 1 FROM jobs WHERE queue = queues.name AND state = 'queued') "
     "ORDER BY name FOR UPDATE"
 )
 RUNNING = (

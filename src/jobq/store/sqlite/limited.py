@@ -16,10 +16,13 @@ from jobq.store.limits import HEAD_WINDOW, KEY_WINDOW, UNKEYED, Candidate, Keyed
 from jobq.store.rows import dumps, worker_dict
 from jobq.store.sqlite.lease import LEASE, opened
 
+# the limited queues among ?1 that have a queued job (the others cost the claim no more)
 LIMITED = (
     "SELECT name, concurrency, rate, rate_period, per_key FROM queues "
     "WHERE name IN (SELECT value FROM json_each(?1)) AND operator_paused = 0 "
-    "AND (concurrency IS NOT NULL OR rate IS NOT NULL OR per_key IS NOT NULL) ORDER BY name"
+    "AND (concurrency IS NOT NULL OR rate IS NOT NULL OR per_key IS NOT NULL) "
+    "AND EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_claim WHERE queue = name "
+    "AND state = 'queued') ORDER BY name"
 )
 RUNNING = (
     "SELECT count(*) FROM jobs INDEXED BY jobs_queue_state WHERE queue = ?1 AND state = 'running'"
