@@ -233,7 +233,16 @@ async def test_queue_stats_for_pollers_show_the_limits_at_once(tmp_path: Path) -
         assert (await client.put("/api/v1/queues/a/limits", json=body)).status_code == 200
         r = await client.get("/api/v1/stats/queues")
         limits = {q["name"]: q["limits"] for q in r.json()["queues"]}
-        assert limits == {"a": {"concurrency": 3, "rate": 100, "rate_period": 60.0}, "b": None}
+        assert limits == {
+            "a": {
+                "concurrency": 3,
+                "rate": 100,
+                "rate_period": 60.0,
+                "per_key": None,
+                "aging": None,
+            },
+            "b": None,
+        }
         assert (await client.delete("/api/v1/queues/a/limits")).status_code == 200
         r = await client.get("/api/v1/stats/queues")
         assert {q["name"]: q["limits"] for q in r.json()["queues"]} == {"a": None, "b": None}

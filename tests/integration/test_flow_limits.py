@@ -325,3 +325,30 @@ async def test_a_rate_keeps_a_bounded_count_of_starts(store: Store) -> None:
         clock[0] += 0.7
     assert await count_rows(store, "SELECT count(*) FROM queue_starts") <= 65
     assert await count_rows(store, "SELECT sum(started) FROM queue_starts") >= 64 / 0.7
+
+
+# --- aging: a low priority is not starved for ever ---
+
+
+async def test_a_job_waiting_longer_than_the_aging_goes_before_any_priority(store: Store) -> None:
+    clock = [1_000_000.0]
+    engine = Engine(store, Notifier(), Defaults(), clock=lambda: clock[0])
+    await engine.set_limits("q", QueueLimits(aging=60.0))
+    [low] = await fill(engine, 1, priority=-5, type="t")
+    clock[0] += 30
+    await fill(engine, 3, priority=9, type="t")
+    first = await engine.claim(spec(limit=1))
+    assert first[0].priority == 9  # not yet aged: priority first
+    clock[0] += 31  # the low one has waited 61 s
+    await fill(engine, 2, priority=9, type="t")
+    [aged] = await engine.claim(spec(limit=1, types=["t"]))
+    assert aged.id == low.id
+    again = await engine.claim(spec(limit=10))
+    assert [j.priority for j in again] == [9] * 4  # one each, no job taken twice
+
+
+async def test_aging_is_checked_and_shown(engine: Engine) -> None:
+    with pytest.raises(InvalidInput):
+        await engine.set_limits("q", QueueLimits(aging=0.0))
+    settings = await engine.set_limits("q", QueueLimits(aging=90.0, concurrency=2))
+    assert settings.limits == QueueLimits(concurrency=2, aging=90.0)

@@ -20,7 +20,7 @@ from tests.authkit import add_person, auth_store_of, bearer, running_app
 
 LIMITS = "/api/v1/queues/{}/limits"
 WORKER = {"name": "w"}
-NONE = {"concurrency": None, "rate": None, "rate_period": None, "per_key": None}
+NONE = {"concurrency": None, "rate": None, "rate_period": None, "per_key": None, "aging": None}
 
 
 async def claimed(client: httpx.AsyncClient, queue: str, n: int = 10) -> int:
@@ -49,7 +49,7 @@ async def test_limits_are_set_read_obeyed_and_cleared(tmp_path: Path, store_url:
         assert fresh.json() == {"queue": "q", **NONE, "paused": False, "running": 0}
         await fill(client, "q", 6)
         await fill(client, "free", 1)
-        body = {"concurrency": 2, "rate": 100, "rate_period": 60, "per_key": None}
+        body = {"concurrency": 2, "rate": 100, "rate_period": 60, "per_key": None, "aging": None}
         put = await client.put(LIMITS.format("q"), json=body)
         assert put.status_code == 200, put.text
         assert put.json() == {"queue": "q", **body, "paused": False, "running": 0}
@@ -169,7 +169,7 @@ async def test_the_limits_routes_are_documented(tmp_path: Path) -> None:
     ok = route["put"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert ok["$ref"].endswith("/QueueLimitsOut")
     body = document["components"]["schemas"]["QueueLimitsIn"]["properties"]
-    assert set(body) == {"concurrency", "rate", "rate_period", "per_key"}
+    assert set(body) == {"concurrency", "rate", "rate_period", "per_key", "aging"}
     out = document["components"]["schemas"]["QueueLimitsOut"]["properties"]
     assert set(out) == {
         "queue",
@@ -177,6 +177,7 @@ async def test_the_limits_routes_are_documented(tmp_path: Path) -> None:
         "rate",
         "rate_period",
         "per_key",
+        "aging",
         "paused",
         "running",
     }

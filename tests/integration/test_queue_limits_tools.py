@@ -44,7 +44,7 @@ def test_the_client_sets_reads_and_clears_limits(url: str) -> None:
         for _ in range(4):
             client.enqueue("sync-q")
         info = client.set_queue_limits("sync-q", concurrency=2, rate=100, rate_period=60)
-        assert info == QueueLimitsInfo("sync-q", 2, 100, 60.0, None, False, 0)
+        assert info == QueueLimitsInfo("sync-q", 2, 100, 60.0, None, None, False, 0)
         assert len(client.claim(["sync-q"], "w", max=10)) == 2
         read = client.queue_limits("sync-q")
         assert (read.running, read.limits) == (2, QueueLimits(2, 100, 60.0))
@@ -63,7 +63,7 @@ async def test_the_async_client_does_the_same(url: str) -> None:
         for _ in range(3):
             await client.enqueue("async-q")
         info = await client.set_queue_limits("async-q", concurrency=1)
-        assert info == QueueLimitsInfo("async-q", 1, None, None, None, False, 0)
+        assert info == QueueLimitsInfo("async-q", 1, None, None, None, None, False, 0)
         assert len(await client.claim(["async-q"], "w", max=10)) == 1
         assert (await client.queue_limits("async-q")).running == 1
         listed = {q.name: q.limits for q in await client.queues()}
@@ -83,7 +83,7 @@ def test_the_cli_limits_a_queue_shows_it_and_clears_it(url: str) -> None:
     assert "concurrency  3" in set_.stdout and "100/1m" in set_.stdout
     assert limits_of(url, "cli-q") | {"running": 0} == {
         "queue": "cli-q", "concurrency": 3, "rate": 100, "rate_period": 60.0, "per_key": None,
-        "paused": False, "running": 0,
+        "aging": None, "paused": False, "running": 0,
     }  # fmt: skip
     listed = jobq(url, "queues", "ls").stdout
     [row] = [line for line in listed.splitlines() if line.startswith("cli-q")]
@@ -91,7 +91,7 @@ def test_the_cli_limits_a_queue_shows_it_and_clears_it(url: str) -> None:
     as_json = json.loads(jobq(url, "queues", "ls", "--json").stdout)
     [queue] = [q for q in as_json if q["name"] == "cli-q"]
     assert queue["limits"] == {
-        "concurrency": 3, "rate": 100, "rate_period": 60.0, "per_key": None,
+        "concurrency": 3, "rate": 100, "rate_period": 60.0, "per_key": None, "aging": None,
     }  # fmt: skip
     doc = json.loads(jobq(url, "queues", "limit", "cli-q", "--rate", "10/90", "--json").stdout)
     assert (doc["concurrency"], doc["rate"], doc["rate_period"]) == (None, 10, 90.0)
@@ -100,6 +100,12 @@ def test_the_cli_limits_a_queue_shows_it_and_clears_it(url: str) -> None:
     assert "per key      2" in keyed.stdout and limits_of(url, "cli-q")["per_key"] == 2
     [row] = [line for line in jobq(url, "queues", "ls").stdout.splitlines() if "cli-q" in line]
     assert row.rstrip().endswith("10/90s, per key 2")
+    aged = jobq(url, "queues", "limit", "cli-q", "--aging", "10m", "--rate", "10/90")
+    assert "aging        10m" in aged.stdout and limits_of(url, "cli-q")["aging"] == 600.0
+    bad = CliRunner().invoke(
+        cli, ["queues", "limit", "cli-q", "--aging", "soon"], env={"JOBQ_URL": url}
+    )
+    assert bad.exit_code == 2 and "--aging 'soon' is not a PERIOD" in bad.stderr
     jobq(url, "queues", "limit", "cli-other", "--concurrency", "1")
     cleared = json.loads(jobq(url, "queues", "limit", "cli-q", "--clear", "--json").stdout)
     assert (cleared["concurrency"], cleared["rate"]) == (None, None)

@@ -92,6 +92,14 @@ PerKey = Annotated[
         help="At most N jobs of one concurrency key run at once; the keys take turns.",
     ),
 ]
+Aging = Annotated[
+    str | None,
+    typer.Option(
+        "--aging",
+        metavar="PERIOD",
+        help=f"A job queued longer than PERIOD goes before newer jobs of any priority: {PERIODS}.",
+    ),
+]
 Clear = Annotated[bool, typer.Option("--clear", help="Remove every limit of the queue.")]
 
 
@@ -102,6 +110,17 @@ def parse_rate(text: str) -> tuple[int, float] | None:
     if not slash or found is None or not re.fullmatch("[0-9]+", count.strip()):
         return None
     return int(count), float(found[1]) * UNIT_SECONDS[found[2]]
+
+
+def parse_period(text: str) -> float | None:
+    """A PERIOD (`30s`, `1m`, `90`) in seconds; None when it is not of that form."""
+    found = PERIOD.fullmatch(text.strip().lower())
+    return None if found is None else float(found[1]) * UNIT_SECONDS[found[2]]
+
+
+def period_text(period: float) -> str:
+    """A period as the CLI takes it, in the largest unit that divides it: 1m, 90s."""
+    return rate_text(1, period).removeprefix("1/")
 
 
 def rate_text(rate: int, period: float) -> str:
@@ -122,6 +141,8 @@ def limits_text(limits: dict[str, Any] | None) -> str:
         parts.append(rate_text(limits["rate"], limits["rate_period"]))
     if limits.get("per_key") is not None:
         parts.append(f"per key {limits['per_key']:,}")
+    if limits.get("aging") is not None:
+        parts.append(f"aging {period_text(limits['aging'])}")
     return ", ".join(parts) or "-"
 
 
@@ -131,6 +152,7 @@ def queues_limit(
     concurrency: Concurrency = None,
     rate: Rate = None,
     per_key: PerKey = None,
+    aging: Aging = None,
     clear: Clear = False,
     url: Url = DEFAULT_URL,
     key: Key = None,
@@ -139,7 +161,7 @@ def queues_limit(
     """Show a queue's flow limits, or set them: the limits given replace the queue's limits
     as a whole (a limit not given is removed). In effect for the next claim."""
     path = f"/queues/{seg(name)}/limits"
-    given = concurrency is not None or rate is not None or per_key is not None
+    given = any(v is not None for v in (concurrency, rate, per_key, aging))
     if clear and given:
         fail("--clear removes every limit: give it alone", "usage", as_json, 2)
     if clear:
@@ -149,6 +171,10 @@ def queues_limit(
         show_limits(call("GET", url, key, path, as_json=as_json), as_json)
         return
     body: dict[str, Any] = {"concurrency": concurrency, "per_key": per_key}
+    if aging is not None:
+        body["aging"] = parse_period(aging)
+        if body["aging"] is None:
+            fail(f"--aging {aging!r} is not a PERIOD of {PERIODS}", "usage", as_json, 2)
     if rate is not None:
         parsed = parse_rate(rate)
         if parsed is None:
@@ -177,6 +203,7 @@ def show_limits(doc: dict[str, Any], as_json: bool) -> None:
         ("concurrency", "none" if doc.get("concurrency") is None else f"{doc['concurrency']:,}"),
         ("rate", "none" if rate is None or period is None else rate_text(rate, period)),
         ("per key", "none" if doc.get("per_key") is None else f"{doc['per_key']:,}"),
+        ("aging", "none" if doc.get("aging") is None else period_text(doc["aging"])),
         ("paused", "yes" if doc.get("paused") else "no"),
         ("running", f"{doc.get('running', 0):,}"),
     ):

@@ -413,10 +413,11 @@ def set_queue_limits(
     rate: int | None = None,
     rate_period: float | None = None,
     per_key: int | None = None,
+    aging: float | None = None,
 ) -> Call[QueueLimitsInfo]:
     """Replace the queue's limits as a whole (None: no such limit)."""
     body = {"concurrency": concurrency, "rate": rate, "rate_period": rate_period}
-    body["per_key"] = per_key
+    body |= {"per_key": per_key, "aging": aging}
     return Call("PUT", f"/queues/{_seg(queue)}/limits", _limits, json=body)
 
 

@@ -306,11 +306,12 @@ class Client(_Base):
         rate: int | None = None,
         rate_period: float | None = None,
         per_key: int | None = None,
+        aging: float | None = None,
     ) -> QueueLimitsInfo:
-        """Replace the queue's flow limits as a whole (None: no such limit): at most
-        `concurrency` of its jobs run at once, at most `rate` start per `rate_period` s, at most
-        `per_key` of one concurrency key run at once."""
-        return self.send(calls.set_queue_limits(queue, concurrency, rate, rate_period, per_key))
+        """Replace the queue's flow limits as a whole (None: none; see `QueueLimits`)."""
+        return self.send(
+            calls.set_queue_limits(queue, concurrency, rate, rate_period, per_key, aging)
+        )
 
     def clear_queue_limits(self, queue: str) -> QueueLimitsInfo:
         return self.send(calls.clear_queue_limits(queue))
@@ -573,10 +574,11 @@ class AsyncClient(_Base):
         rate: int | None = None,
         rate_period: float | None = None,
         per_key: int | None = None,
+        aging: float | None = None,
     ) -> QueueLimitsInfo:
         """Replace the queue's flow limits as a whole (None: no such limit)."""
         return await self.send(
-            calls.set_queue_limits(queue, concurrency, rate, rate_period, per_key)
+            calls.set_queue_limits(queue, concurrency, rate, rate_period, per_key, aging)
         )
 
     async def clear_queue_limits(self, queue: str) -> QueueLimitsInfo:

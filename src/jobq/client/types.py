@@ -239,12 +239,13 @@ class Deletion:
 class QueueLimits:
     """A queue's flow limits (None: no such limit): at most `concurrency` of its jobs run at
     once, at most `rate` of them start in any `rate_period` seconds, at most `per_key` jobs
-    of one concurrency key run at once."""
+    of one concurrency key run at once; a job queued longer than `aging` seconds goes first."""
 
     concurrency: int | None = None
     rate: int | None = None
     rate_period: float | None = None
     per_key: int | None = None
+    aging: float | None = None
 
     @classmethod
     def parse(cls, doc: dict[str, Any]) -> QueueLimits:
@@ -261,6 +262,7 @@ class QueueLimitsInfo:
     rate: int | None
     rate_period: float | None
     per_key: int | None
+    aging: float | None
     paused: bool
     running: int
 
@@ -270,7 +272,7 @@ class QueueLimitsInfo:
 
     @property
     def limits(self) -> QueueLimits:
-        return QueueLimits(self.concurrency, self.rate, self.rate_period, self.per_key)
+        return QueueLimits(self.concurrency, self.rate, self.rate_period, self.per_key, self.aging)
 
 
 @dataclass(frozen=True, slots=True)

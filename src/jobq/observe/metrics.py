@@ -11,9 +11,9 @@ What is measured, and where:
                                     of every queue counts in each)
     jobq_queue_worker_slots         gauge by queue: the slots (concurrency) of those workers
     jobq_queue_busy_slots           gauge by queue: running jobs of the queue live workers hold
-    jobq_queue_limit                gauge by queue and limit ("concurrency", "rate", "per_key"):
-                                    a limited queue's flow limits as set (the rate: jobs per
-                                    period)
+    jobq_queue_limit                gauge by queue and limit ("concurrency", "rate", "per_key",
+                                    "aging_seconds"): a limited queue's flow limits as set (the
+                                    rate: jobs per period)
     jobq_queue_limit_period_seconds gauge by queue: the period of a rate limit
     jobq_queue_limited_jobs         gauge by queue and limit ("concurrency"): queued jobs held
                                     back because the queue's running jobs use up its
@@ -285,6 +285,8 @@ class LimitGauges:
                 period.add_metric([label], s.limits.rate_period)
             if s.limits.per_key is not None:
                 limit.add_metric([label, "per_key"], s.limits.per_key)
+            if s.limits.aging is not None:
+                limit.add_metric([label, "aging_seconds"], s.limits.aging)
         for label, count in self.held.items():
             held.add_metric([label, "concurrency"], count)
         yield limit

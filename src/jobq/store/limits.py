@@ -31,7 +31,7 @@ def setting_writes(sql: JobSql, queue: str, change: QueueChange, now: float) -> 
     if change.limits is not None:
         lim = change.limits
         params = (queue, int(lim.any), lim.concurrency, lim.rate, lim.rate_period, now)
-        writes.append((sql.set_limits, (*params, lim.per_key)))
+        writes.append((sql.set_limits, (*params, lim.per_key, lim.aging)))
         if lim.per_key is not None:
             writes += [(sql.key_the_unkeyed, (queue,)), (sql.seat_live_keys, (queue,))]
         else:
@@ -82,7 +82,7 @@ def within_room(candidates: Iterable[Candidate], rooms: dict[str, int], want: in
     for _, seq, queue in sorted(candidates, key=lambda c: c[0]):
         if len(chosen) == want:
             break
-        if taken[queue] < rooms.get(queue, 0):
+        if taken[queue] < rooms.get(queue, 0) and seq not in chosen:
             taken[queue] += 1
             chosen.append(seq)
     return chosen
@@ -91,6 +91,16 @@ def within_room(candidates: Iterable[Candidate], rooms: dict[str, int], want: in
 def ranked(rows: Iterable[Sequence[Any]]) -> list[Candidate]:
     """(priority, seq, queue) rows as candidates: the highest priority, then the oldest."""
     return [((-priority, seq), seq, queue) for priority, seq, queue in rows]
+
+
+OVERDUE = -(2**62)  # the order of a job waiting longer than its queue's aging: before all
+
+
+def aged(rows: Iterable[Sequence[Any]], queue: str, since: float) -> list[Candidate]:
+    """Of a queue's oldest queued jobs, (priority, seq, run_at) rows, those due since before
+    `since` (waiting longer than the queue's aging) as candidates before any priority, the
+    oldest first."""
+    return [((OVERDUE, seq), seq, queue) for _, seq, run_at in rows if run_at <= since]
 
 
 # --- keyed queues: keys take turns, each within its per_key limit ---

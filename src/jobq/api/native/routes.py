@@ -569,4 +569,5 @@ def limits_document(limits: QueueLimits) -> dict[str, Any]:
         "rate": limits.rate,
         "rate_period": limits.rate_period,
         "per_key": limits.per_key,
+        "aging": limits.aging,
     }

@@ -334,6 +334,10 @@ class QueueLimitsIn(Strict):
             "the queue's keys then take turns"
         ),
     ] = None
+    aging: Annotated[
+        Period | None,
+        Field(description="seconds: a job queued longer goes before newer jobs of any priority"),
+    ] = None
 
 
 class LimitsOut(BaseModel):
@@ -343,6 +347,7 @@ class LimitsOut(BaseModel):
     rate: int | None
     rate_period: float | None
     per_key: int | None
+    aging: float | None
 
 
 class QueueLimitsOut(LimitsOut):

@@ -21,9 +21,10 @@ from jobq.store.rows import job_from_row
 
 # the limited queues among $1 that have a queued job (the others cost the claim no more)
 LOCK_LIMITED = (
-    "SELECT name, concurrency, rate, rate_period, per_key FROM queues "
+    "SELECT name, concurrency, rate, rate_period, per_key, aging FROM queues "
     "WHERE name = ANY($1::text[]) AND operator_paused = 0 "
-    "AND (concurrency IS NOT NULL OR rate IS NOT NULL OR per_key IS NOT NULL) "
+    "AND (concurrency IS NOT NULL OR rate IS NOT NULL OR per_key IS NOT NULL "
+    "OR aging IS NOT NULL) "
     "AND EXISTS (SELECT 1 FROM jobs WHERE queue = queues.name AND state = 'queued') "
     "ORDER BY name FOR UPDATE"
 )
@@ -59,6 +60,16 @@ HEADS_OF_TYPES = _HEADS.format(
     types="CROSS JOIN unnest($4::text[]) AS t (kind)\n",
     filters=_FILTERS.format(typed="AND type = t.kind"),
 )
+# each queue's oldest queued jobs ($1 queues, $2 how many of each; ids $3, types $4 as above),
+# for their aging: (priority, seq, run_at)
+OLDEST = """
+SELECT c.priority, c.seq, c.run_at FROM unnest($1::text[], $2::integer[]) AS q (name, take)
+CROSS JOIN LATERAL (
+    SELECT priority, seq, run_at FROM jobs WHERE state = 'queued' AND queue = q.name
+      AND ($3::text[] IS NULL OR id = ANY($3::text[]))
+      AND ($4::text[] IS NULL OR type = ANY($4::text[]))
+    ORDER BY seq LIMIT q.take) AS c
+"""
 # a keyed queue's first $2 keys in turn ($1 the queue), each with its running jobs, whether
 # it has a live job, and its best queued jobs that fit its room: $5 the per-key limit, $6 what
 # the claim wants (the key '' has no per-key limit); ids $3 and types $4 as above
@@ -122,6 +133,7 @@ async def claim_limited(
     rooms, rated = await _rooms(c, found, spec.limit, now)
     plain = {q: left for q, left in rooms.items() if found[q].per_key is None}
     candidates = limits.ranked(await _heads(c, spec, plain)) if plain else []
+    candidates += await _overdue(c, spec, {q: found[q] for q in plain}, rooms, now)
     keyed: dict[str, KeyedChoice] = {}
     for queue in rooms.keys() - plain.keys():
         per_key = found[queue].per_key or 0
@@ -183,6 +195,25 @@ async def _heads(c: Conn, spec: ClaimSpec, rooms: dict[str, int]) -> list[Any]:
     if spec.types is None:
         return list(await c.fetch(HEADS, names, takes, ids))
     return list(await c.fetch(HEADS_OF_TYPES, names, takes, ids, list(spec.types)))
+
+
+async def _overdue(
+    c: Conn, spec: ClaimSpec, found: dict[str, QueueLimits], rooms: dict[str, int], now: float
+) -> list[Candidate]:
+    """The jobs of the aging queues among `found` waiting longer than their aging, as
+    candidates before any priority."""
+    aging = {q: lim.aging for q, lim in found.items() if lim.aging is not None}
+    if not aging:
+        return []
+    names = sorted(aging)
+    takes = [min(rooms[q], spec.limit) for q in names]
+    ids = list(spec.ids) if spec.ids is not None else None
+    types = list(spec.types) if spec.types is not None else None
+    out: list[Candidate] = []
+    for queue in names:  # one statement per aging queue: each has its own `since`
+        rows = await c.fetch(OLDEST, [queue], [takes[names.index(queue)]], ids, types)
+        out += limits.aged(rows, queue, now - aging[queue])
+    return out
 
 
 async def _probes(c: Conn, spec: ClaimSpec, queue: str, per_key: int, want: int) -> list[KeyProbe]:

@@ -18,9 +18,10 @@ from jobq.store.sqlite.lease import LEASE, opened
 
 # the limited queues among ?1 that have a queued job (the others cost the claim no more)
 LIMITED = (
-    "SELECT name, concurrency, rate, rate_period, per_key FROM queues "
+    "SELECT name, concurrency, rate, rate_period, per_key, aging FROM queues "
     "WHERE name IN (SELECT value FROM json_each(?1)) AND operator_paused = 0 "
-    "AND (concurrency IS NOT NULL OR rate IS NOT NULL OR per_key IS NOT NULL) "
+    "AND (concurrency IS NOT NULL OR rate IS NOT NULL OR per_key IS NOT NULL "
+    "OR aging IS NOT NULL) "
     "AND EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_claim WHERE queue = name "
     "AND state = 'queued') ORDER BY name"
 )
@@ -48,6 +49,15 @@ BEST_NAMED = _BEST.format(index="jobs_claim", filters=_NAMED)
 KEY_BEST = _BEST.format(index="jobs_key_claim", filters=_OF_KEY)
 KEY_BEST_OF_TYPES = _BEST.format(index="jobs_key_claim", filters=f"{_OF_KEY} {_OF_TYPES}")
 KEY_BEST_NAMED = _BEST.format(index="jobs_key_claim", filters=f"{_OF_KEY} {_NAMED}")
+
+# a queue's oldest queued jobs (?1 queue, ?2 how many, ?3 types or ids), for its aging
+_OLDEST = (
+    "SELECT priority, seq, run_at FROM jobs INDEXED BY jobs_queue_state WHERE queue = ?1 "
+    "AND state = 'queued' {filters} ORDER BY seq LIMIT ?2"
+)
+OLDEST = _OLDEST.format(filters="")
+OLDEST_OF_TYPES = _OLDEST.format(filters=_OF_TYPES)
+OLDEST_NAMED = _OLDEST.format(filters=_NAMED)
 
 KEYS = "SELECT key FROM queue_keys WHERE queue = ?1 ORDER BY turn, key LIMIT ?2"
 # the terms of jobs_key_live's predicate are spelled out: SQLite uses a partial index only for
@@ -101,6 +111,7 @@ def claim_limited(c: sqlite3.Connection, spec: ClaimSpec, lease_key: str, now: f
         per_key = found[queue].per_key
         if per_key is None:
             candidates += limits.ranked((p, s, queue) for p, s in _heads(c, spec, queue, left))
+            candidates += _overdue(c, spec, queue, found[queue], left, now)
             continue
         probes = _probes(c, spec, queue, per_key, left)
         keyed[queue] = choice = limits.choose_keys(queue, probes, left)
@@ -164,6 +175,22 @@ def _heads(c: sqlite3.Connection, spec: ClaimSpec, queue: str, left: int) -> lis
     for kind in spec.types:
         rows += c.execute(BEST_OF_TYPE, (queue, take, kind)).fetchall()
     return rows
+
+
+def _overdue(
+    c: sqlite3.Connection, spec: ClaimSpec, queue: str, lim: QueueLimits, left: int, now: float
+) -> list[Candidate]:
+    """The queue's jobs waiting longer than its aging, as candidates before any priority."""
+    if lim.aging is None:
+        return []
+    take = min(left, spec.limit)
+    if spec.ids is not None:
+        rows = c.execute(OLDEST_NAMED, (queue, take, dumps(spec.ids)))
+    elif spec.types is not None:
+        rows = c.execute(OLDEST_OF_TYPES, (queue, take, dumps(spec.types)))
+    else:
+        rows = c.execute(OLDEST, (queue, take))
+    return limits.aged(rows.fetchall(), queue, now - lim.aging)
 
 
 def _probes(

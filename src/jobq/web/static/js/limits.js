@@ -14,7 +14,7 @@ export function period(seconds) {
 }
 
 // the limits cell: the running jobs of the concurrency, the rate per its period, the
-// per-key limit; "none"
+// per-key limit, the aging; "none"
 export function limitsCell(limits, running) {
   if (!limits) return el("span", { class: "muted" }, "none");
   const parts = [];
@@ -28,6 +28,9 @@ export function limitsCell(limits, running) {
   }
   if (limits.per_key !== null && limits.per_key !== undefined) {
     parts.push(el("span", { "data-limit": "per_key" }, `${number(limits.per_key)} per key`));
+  }
+  if (limits.aging !== null && limits.aging !== undefined) {
+    parts.push(el("span", { "data-limit": "aging" }, `ages after ${period(limits.aging)}`));
   }
   return parts.flatMap((part, i) => (i ? [el("br"), part] : [part]));
 }
@@ -47,6 +50,7 @@ const form = {
     form.field("concurrency").value = value(limits && limits.concurrency);
     form.field("rate").value = value(limits && limits.rate);
     form.field("per_key").value = value(limits && limits.per_key);
+    form.field("aging").value = value(limits && limits.aging);
     const seconds = limits && limits.rate_period;
     const [size] = UNITS.find(([size]) => seconds >= size && seconds % size === 0) || [1];
     form.field("period").value = seconds ? String(seconds / size) : "";
@@ -68,6 +72,7 @@ const form = {
       rate: read("rate"),
       rate_period: typeof length === "number" ? length * unit : length,
       per_key: read("per_key"),
+      aging: read("aging"),
     };
   },
   async send(method, body) {
