@@ -192,7 +192,8 @@ class QueueLimits:
     """A queue's flow limits (None: no such limit): at most `concurrency` of its jobs running
     at once, at most `rate` of them started in any `rate_period` seconds, and at most
     `per_key` jobs of one concurrency key running at once (the queue is then keyed: its keys
-    take turns, each one job a turn unless `weights` gives it more); and a job queued longer
+    take turns, each one job a turn unless `weights` gives it more), at most `key_rate` of one
+    key's jobs started in any `key_rate_period` seconds; and a job queued longer
     than `aging` seconds goes before newer jobs of any priority (a low priority is never
     starved)."""
 
@@ -203,11 +204,18 @@ class QueueLimits:
     aging: float | None = None
     # in a keyed queue, keys that take more than one job per turn: (key, weight), by key
     weights: tuple[tuple[str, int], ...] = ()
+    key_rate: int | None = None  # at most this many jobs of one key started per period
+    key_rate_period: float | None = None
 
     @property
     def any(self) -> bool:
-        named = (self.concurrency, self.rate, self.per_key, self.aging)
+        named = (self.concurrency, self.rate, self.per_key, self.aging, self.key_rate)
         return any(value is not None for value in named)
+
+    @property
+    def keyed(self) -> bool:
+        """Whether the queue's keys take turns: it limits each key."""
+        return self.per_key is not None or self.key_rate is not None
 
 
 @dataclass(frozen=True, slots=True)

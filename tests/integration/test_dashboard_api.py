@@ -241,6 +241,8 @@ async def test_queue_stats_for_pollers_show_the_limits_at_once(tmp_path: Path) -
                 "per_key": None,
                 "aging": None,
                 "weights": {},
+                "key_rate": None,
+                "key_rate_period": None,
             },
             "b": None,
         }

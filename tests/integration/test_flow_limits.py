@@ -378,3 +378,27 @@ async def test_weights_need_a_keyed_queue_and_sane_values(engine: Engine) -> Non
             await engine.set_limits("q", limits)
     settings = await engine.set_limits("q", QueueLimits(per_key=1, weights=(("a", 2),)))
     assert settings.limits.weights == (("a", 2),)
+
+
+async def test_a_per_key_rate_holds_each_key_to_its_starts(store: Store) -> None:
+    clock = [1_000_000.0]
+    engine = Engine(store, Notifier(), Defaults(), clock=lambda: clock[0])
+    await engine.set_limits("q", QueueLimits(key_rate=2, key_rate_period=60.0))
+    await keyed(engine, "a", 5)
+    await keyed(engine, "b", 5)
+    await keyed(engine, None, 3)  # the key '': no per-key limits
+    first = await engine.claim(spec(limit=20))
+    keys = sorted(j.concurrency_key or "" for j in first)
+    assert keys == ["", "", "", "a", "a", "b", "b"]
+    await finish(engine, first)  # finishing frees no start
+    assert await engine.claim(spec()) == []
+    clock[0] += 62
+    assert sorted(j.concurrency_key or "" for j in await engine.claim(spec())) == [
+        "a", "a", "b", "b",
+    ]  # fmt: skip
+    assert await count_rows(store, "SELECT count(*) FROM key_starts") <= 2 * 2
+
+
+async def test_a_per_key_rate_needs_its_period(engine: Engine) -> None:
+    with pytest.raises(InvalidInput):
+        await engine.set_limits("q", QueueLimits(key_rate=2))

@@ -22,7 +22,7 @@ LIMITS = "/api/v1/queues/{}/limits"
 WORKER = {"name": "w"}
 NONE = {
     "concurrency": None, "rate": None, "rate_period": None, "per_key": None, "aging": None,
-    "weights": {},
+    "weights": {}, "key_rate": None, "key_rate_period": None,
 }  # fmt: skip
 
 
@@ -54,7 +54,7 @@ async def test_limits_are_set_read_obeyed_and_cleared(tmp_path: Path, store_url:
         await fill(client, "free", 1)
         body = {
             "concurrency": 2, "rate": 100, "rate_period": 60, "per_key": None, "aging": None,
-            "weights": {},
+            "weights": {}, "key_rate": None, "key_rate_period": None,
         }  # fmt: skip
         put = await client.put(LIMITS.format("q"), json=body)
         assert put.status_code == 200, put.text
@@ -175,7 +175,10 @@ async def test_the_limits_routes_are_documented(tmp_path: Path) -> None:
     ok = route["put"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert ok["$ref"].endswith("/QueueLimitsOut")
     body = document["components"]["schemas"]["QueueLimitsIn"]["properties"]
-    assert set(body) == {"concurrency", "rate", "rate_period", "per_key", "aging", "weights"}
+    assert set(body) == {
+        "concurrency", "rate", "rate_period", "per_key", "aging", "weights", "key_rate",
+        "key_rate_period",
+    }  # fmt: skip
     out = document["components"]["schemas"]["QueueLimitsOut"]["properties"]
     assert set(out) == {
         "queue",
@@ -185,6 +188,8 @@ async def test_the_limits_routes_are_documented(tmp_path: Path) -> None:
         "per_key",
         "aging",
         "weights",
+        "key_rate",
+        "key_rate_period",
         "paused",
         "running",
     }

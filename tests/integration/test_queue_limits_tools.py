@@ -46,7 +46,7 @@ def test_the_client_sets_reads_and_clears_limits(url: str) -> None:
         info = client.set_queue_limits(
             "sync-q", QueueLimits(concurrency=2, rate=100, rate_period=60)
         )
-        assert info == QueueLimitsInfo("sync-q", 2, 100, 60.0, None, None, {}, False, 0)
+        assert info == QueueLimitsInfo("sync-q", 2, 100, 60.0, None, None, {}, None, None, False, 0)
         assert len(client.claim(["sync-q"], "w", max=10)) == 2
         read = client.queue_limits("sync-q")
         assert (read.running, read.limits) == (2, QueueLimits(2, 100, 60.0))
@@ -65,7 +65,9 @@ async def test_the_async_client_does_the_same(url: str) -> None:
         for _ in range(3):
             await client.enqueue("async-q")
         info = await client.set_queue_limits("async-q", QueueLimits(concurrency=1))
-        assert info == QueueLimitsInfo("async-q", 1, None, None, None, None, {}, False, 0)
+        assert info == QueueLimitsInfo(
+            "async-q", 1, None, None, None, None, {}, None, None, False, 0
+        )
         assert len(await client.claim(["async-q"], "w", max=10)) == 1
         assert (await client.queue_limits("async-q")).running == 1
         listed = {q.name: q.limits for q in await client.queues()}
@@ -85,7 +87,8 @@ def test_the_cli_limits_a_queue_shows_it_and_clears_it(url: str) -> None:
     assert "concurrency  3" in set_.stdout and "100/1m" in set_.stdout
     assert limits_of(url, "cli-q") | {"running": 0} == {
         "queue": "cli-q", "concurrency": 3, "rate": 100, "rate_period": 60.0, "per_key": None,
-        "aging": None, "weights": {}, "paused": False, "running": 0,
+        "aging": None, "weights": {}, "key_rate": None, "key_rate_period": None,
+        "paused": False, "running": 0,
     }  # fmt: skip
     listed = jobq(url, "queues", "ls").stdout
     [row] = [line for line in listed.splitlines() if line.startswith("cli-q")]
@@ -94,7 +97,7 @@ def test_the_cli_limits_a_queue_shows_it_and_clears_it(url: str) -> None:
     [queue] = [q for q in as_json if q["name"] == "cli-q"]
     assert queue["limits"] == {
         "concurrency": 3, "rate": 100, "rate_period": 60.0, "per_key": None, "aging": None,
-        "weights": {},
+        "weights": {}, "key_rate": None, "key_rate_period": None,
     }  # fmt: skip
     doc = json.loads(jobq(url, "queues", "limit", "cli-q", "--rate", "10/90", "--json").stdout)
     assert (doc["concurrency"], doc["rate"], doc["rate_period"]) == (None, 10, 90.0)

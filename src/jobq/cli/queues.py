@@ -108,6 +108,12 @@ Weight = Annotated[
         help="In a keyed queue, KEY takes N jobs a turn (repeat for more keys).",
     ),
 ]
+KeyRate = Annotated[
+    str | None,
+    typer.Option(
+        "--key-rate", metavar="N/PERIOD", help="At most N jobs of one key start per PERIOD."
+    ),
+]
 Clear = Annotated[bool, typer.Option("--clear", help="Remove every limit of the queue.")]
 
 
@@ -142,6 +148,11 @@ def parse_weights(given: list[str]) -> dict[str, int] | None:
     return weights
 
 
+def key_rate_text(doc: dict[str, Any]) -> str:
+    rate, period = doc.get("key_rate"), doc.get("key_rate_period")
+    return "none" if rate is None or period is None else rate_text(rate, period)
+
+
 def weights_text(weights: dict[str, int]) -> str:
     return ", ".join(f"{key}={weight:,}" for key, weight in sorted(weights.items()))
 
@@ -166,6 +177,8 @@ def limits_text(limits: dict[str, Any] | None) -> str:
         parts.append(f"per key {limits['per_key']:,}")
     if limits.get("aging") is not None:
         parts.append(f"aging {period_text(limits['aging'])}")
+    if limits.get("key_rate") is not None and limits.get("key_rate_period") is not None:
+        parts.append(f"key {rate_text(limits['key_rate'], limits['key_rate_period'])}")
     if limits.get("weights"):
         parts.append(f"weights {weights_text(limits['weights'])}")
     return ", ".join(parts) or "-"
@@ -179,6 +192,7 @@ def queues_limit(
     per_key: PerKey = None,
     aging: Aging = None,
     weight: Weight = None,
+    key_rate: KeyRate = None,
     clear: Clear = False,
     url: Url = DEFAULT_URL,
     key: Key = None,
@@ -187,7 +201,7 @@ def queues_limit(
     """Show a queue's flow limits, or set them: the limits given replace the queue's limits
     as a whole (a limit not given is removed). In effect for the next claim."""
     path = f"/queues/{seg(name)}/limits"
-    given = any(v is not None for v in (concurrency, rate, per_key, aging, weight))
+    given = any(v is not None for v in (concurrency, rate, per_key, aging, weight, key_rate))
     if clear and given:
         fail("--clear removes every limit: give it alone", "usage", as_json, 2)
     if clear:
@@ -216,6 +230,11 @@ def queues_limit(
                 rate=rate,
             )
         body["rate"], body["rate_period"] = parsed
+    if key_rate is not None:
+        parsed = parse_rate(key_rate)
+        if parsed is None:
+            fail(f"--key-rate {key_rate!r} is not N/PERIOD of {PERIODS}", "usage", as_json, 2)
+        body["key_rate"], body["key_rate_period"] = parsed
     show_limits(call("PUT", url, key, path, as_json=as_json, json=body), as_json)
 
 
@@ -235,6 +254,7 @@ def show_limits(doc: dict[str, Any], as_json: bool) -> None:
         ("per key", "none" if doc.get("per_key") is None else f"{doc['per_key']:,}"),
         ("aging", "none" if doc.get("aging") is None else period_text(doc["aging"])),
         ("weights", weights_text(doc["weights"]) if doc.get("weights") else "none"),
+        ("key rate", key_rate_text(doc)),
         ("paused", "yes" if doc.get("paused") else "no"),
         ("running", f"{doc.get('running', 0):,}"),
     ):

@@ -240,7 +240,8 @@ class QueueLimits:
     """A queue's flow limits (None: no such limit): at most `concurrency` of its jobs run at
     once, at most `rate` of them start in any `rate_period` seconds, at most `per_key` jobs
     of one concurrency key run at once (a key of `weights` takes its weight's worth of jobs
-    a turn); a job queued longer than `aging` seconds goes first."""
+    a turn, at most `key_rate` start per `key_rate_period` seconds); a job queued longer than
+    `aging` seconds goes first."""
 
     concurrency: int | None = None
     rate: int | None = None
@@ -248,6 +249,8 @@ class QueueLimits:
     per_key: int | None = None
     aging: float | None = None
     weights: dict[str, int] = field(default_factory=dict)
+    key_rate: int | None = None
+    key_rate_period: float | None = None
 
     def document(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in self.__dataclass_fields__}
@@ -269,6 +272,8 @@ class QueueLimitsInfo:
     per_key: int | None
     aging: float | None
     weights: dict[str, int]
+    key_rate: int | None
+    key_rate_period: float | None
     paused: bool
     running: int
 
@@ -278,9 +283,8 @@ class QueueLimitsInfo:
 
     @property
     def limits(self) -> QueueLimits:
-        return QueueLimits(
-            self.concurrency, self.rate, self.rate_period, self.per_key, self.aging, self.weights
-        )
+        named = {f: getattr(self, f) for f in QueueLimits.__dataclass_fields__}
+        return QueueLimits(**named)
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,15 +33,20 @@ MAX_WEIGHT = 1000  # jobs a key takes per turn
 def check_limits(limits: QueueLimits) -> QueueLimits:
     """`limits` if each is sane (a rate comes with its period), else InvalidInput."""
     counts = (("concurrency", limits.concurrency), ("per_key", limits.per_key))
-    for name, value in (*counts, ("rate", limits.rate)):
-        top = MAX_RATE if name == "rate" else MAX_CONCURRENCY
+    rates = (("rate", limits.rate), ("key_rate", limits.key_rate))
+    for name, value in (*counts, *rates):
+        top = MAX_RATE if name.endswith("rate") else MAX_CONCURRENCY
         if value is not None and (isinstance(value, bool) or not 1 <= value <= top):
             raise InvalidInput(f"{name} must be a whole number from 1 to {top:,}")
     if (limits.rate is None) != (limits.rate_period is None):
         raise InvalidInput("a rate limit needs both a rate and a period")
-    period = limits.rate_period
-    if period is not None and not (math.isfinite(period) and 0 < period <= MAX_PERIOD):
-        raise InvalidInput(f"the rate's period must be more than 0 and at most {MAX_PERIOD:,.0f} s")
+    if (limits.key_rate is None) != (limits.key_rate_period is None):
+        raise InvalidInput("a per-key rate needs both key_rate and key_rate_period")
+    for period in (limits.rate_period, limits.key_rate_period):
+        if period is not None and not (math.isfinite(period) and 0 < period <= MAX_PERIOD):
+            raise InvalidInput(
+                f"a rate's period must be more than 0 and at most {MAX_PERIOD:,.0f} s"
+            )
     aging = limits.aging
     if aging is not None and not (math.isfinite(aging) and 0 < aging <= MAX_PERIOD):
         raise InvalidInput(f"aging must be more than 0 and at most {MAX_PERIOD:,.0f} s")
@@ -52,7 +57,7 @@ def check_limits(limits: QueueLimits) -> QueueLimits:
 def _check_weights(limits: QueueLimits) -> None:
     if not limits.weights:
         return
-    if limits.per_key is None:
+    if not limits.keyed:
         raise InvalidInput("weights are for the keys of a keyed queue: give per_key too")
     if len(limits.weights) > MAX_WEIGHTS:
         raise InvalidInput(f"at most {MAX_WEIGHTS:,} weighted keys")
@@ -82,7 +87,7 @@ class LimitedQueues:
         self._read_at = self._clock()
         settings = await self._store.queue_settings()
         self.names = frozenset(name for name, s in settings.items() if s.limits.any)
-        self.keyed = frozenset(n for n, s in settings.items() if s.limits.per_key is not None)
+        self.keyed = frozenset(n for n, s in settings.items() if s.limits.keyed)
 
     def keyed_spec(self, spec: JobSpec) -> JobSpec:
         """`spec` as a keyed queue takes it: without a key, it shares the key '' (UNKEYED)."""

@@ -12,8 +12,8 @@ What is measured, and where:
     jobq_queue_worker_slots         gauge by queue: the slots (concurrency) of those workers
     jobq_queue_busy_slots           gauge by queue: running jobs of the queue live workers hold
     jobq_queue_limit                gauge by queue and limit ("concurrency", "rate", "per_key",
-                                    "aging_seconds"): a limited queue's flow limits as set (the
-                                    rate: jobs per period)
+                                    "key_rate", "aging_seconds"): a limited queue's flow limits
+                                    as set (a rate: jobs per its period)
     jobq_queue_limit_period_seconds gauge by queue: the period of a rate limit
     jobq_queue_limited_jobs         gauge by queue and limit ("concurrency"): queued jobs held
                                     back because the queue's running jobs use up its
@@ -287,6 +287,8 @@ class LimitGauges:
                 limit.add_metric([label, "per_key"], s.limits.per_key)
             if s.limits.aging is not None:
                 limit.add_metric([label, "aging_seconds"], s.limits.aging)
+            if s.limits.key_rate is not None:
+                limit.add_metric([label, "key_rate"], s.limits.key_rate)
         for label, count in self.held.items():
             held.add_metric([label, "concurrency"], count)
         yield limit

@@ -26,14 +26,15 @@ WAITING_DEADLINE = "state IN ('scheduled', 'queued') AND deadline_at IS NOT NULL
 RUNNING_DEADLINE = "state = 'running' AND deadline_at IS NOT NULL"
 LOG_COLUMNS = "seq, time, stream, text, attempt"
 QUEUE_SETTINGS = (
-    "SELECT name, operator_paused, concurrency, rate, rate_period, per_key, aging, key_weights "
-    "FROM queues "
+    "SELECT name, operator_paused, concurrency, rate, rate_period, per_key, aging, key_weights, "
+    "key_rate, key_rate_period FROM queues "
     "WHERE paused = 1"
 )
 # whether a queue is closed to the claim statements, from its pause and its limits' row
 _CLOSED = (
     "CASE WHEN {pause} = 1 OR {limit}.concurrency IS NOT NULL OR {limit}.rate IS NOT NULL "
-    "OR {limit}.per_key IS NOT NULL OR {limit}.aging IS NOT NULL THEN 1 ELSE 0 END"
+    "OR {limit}.per_key IS NOT NULL OR {limit}.aging IS NOT NULL "
+    "OR {limit}.key_rate IS NOT NULL THEN 1 ELSE 0 END"
 )
 LIVE_KEYED = "concurrency_key IS NOT NULL AND state IN ('scheduled', 'queued', 'running')"
 
@@ -107,10 +108,12 @@ class JobSql:
     )
     set_limits: str = (
         "INSERT INTO queues (name, paused, operator_paused, concurrency, rate, rate_period, "
-        "per_key, aging, key_weights, updated_at) VALUES (?1, ?2, 0, ?3, ?4, ?5, ?7, ?8, ?9, ?6) "
+        "per_key, aging, key_weights, key_rate, key_rate_period, updated_at) "
+        "VALUES (?1, ?2, 0, ?3, ?4, ?5, ?7, ?8, ?9, ?10, ?11, ?6) "
         "ON CONFLICT (name) DO UPDATE SET concurrency = excluded.concurrency, "
         "rate = excluded.rate, rate_period = excluded.rate_period, per_key = excluded.per_key, "
         "aging = excluded.aging, key_weights = excluded.key_weights, "
+        "key_rate = excluded.key_rate, key_rate_period = excluded.key_rate_period, "
         f"paused = {_CLOSED.format(pause='queues.operator_paused', limit='excluded')}, "
         "updated_at = excluded.updated_at"
     )

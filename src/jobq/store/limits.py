@@ -33,8 +33,9 @@ def setting_writes(sql: JobSql, queue: str, change: QueueChange, now: float) -> 
         lim = change.limits
         params = (queue, int(lim.any), lim.concurrency, lim.rate, lim.rate_period, now)
         weights = dumps(dict(lim.weights)) if lim.weights else None
-        writes.append((sql.set_limits, (*params, lim.per_key, lim.aging, weights)))
-        if lim.per_key is not None:
+        keys = (lim.per_key, lim.aging, weights, lim.key_rate, lim.key_rate_period)
+        writes.append((sql.set_limits, (*params, *keys)))
+        if lim.keyed:
             writes += [(sql.key_the_unkeyed, (queue,)), (sql.seat_live_keys, (queue,))]
         else:
             writes.append((sql.forget_keys, (queue,)))
@@ -59,18 +60,34 @@ def room(limits: QueueLimits, running: int, started: int, ceiling: int) -> int:
 SLOTS = 64
 
 
+def window_since(period: float, now: float) -> float:
+    """The start of the oldest slot a rate of `period` counts: slots from after this time
+    hold every start of the last period."""
+    return now - period - period / SLOTS
+
+
+def slot_at(period: float, now: float) -> float:
+    """The start of the slot a start at `now` is counted in, for a rate of `period`."""
+    width = period / SLOTS
+    return math.floor(now / width) * width
+
+
 def rate_since(limits: QueueLimits, now: float) -> float | None:
-    """The start of the oldest slot the rate counts (None: no rate limit): slots from after
-    this time hold every start of the last period."""
+    """The oldest slot the queue's rate counts (None: no rate limit)."""
     if limits.rate is None or limits.rate_period is None:
         return None
-    return now - limits.rate_period - limits.rate_period / SLOTS
+    return window_since(limits.rate_period, now)
 
 
 def rate_slot(limits: QueueLimits, now: float) -> float:
-    """The start of the slot a start at `now` is counted in."""
-    width = (limits.rate_period or 1.0) / SLOTS
-    return math.floor(now / width) * width
+    return slot_at(limits.rate_period or 1.0, now)
+
+
+def key_rate_since(limits: QueueLimits, now: float) -> float | None:
+    """The oldest slot the queue's per-key rate counts (None: no per-key rate)."""
+    if limits.key_rate is None or limits.key_rate_period is None:
+        return None
+    return window_since(limits.key_rate_period, now)
 
 
 Candidate = tuple[tuple[int, ...], int, str]  # (order, seq, queue): the lowest order goes first
@@ -135,11 +152,16 @@ class KeyedChoice:
     gone: list[str] = field(default_factory=list)  # without a live job: out of the turns
 
 
-def key_room(per_key: int, key: str, running: int, want: int, share: int) -> int:
-    """How many of a key's queued jobs a claim wanting `want` reads: within the key's room,
-    and no more than its `share` (key_share) of the claim."""
-    room = want if key == UNKEYED else per_key - running
-    return max(0, min(room, want, share))
+def key_room(lim: QueueLimits, key: str, running: int, started: int, want: int, share: int) -> int:
+    """How many of a key's queued jobs a claim wanting `want` reads: within the key's room
+    (its per_key less its `running` jobs, its key_rate less its `started` ones; the key ''
+    has no such limits), and no more than its `share` (key_share) of the claim."""
+    room = [want, share]
+    if key != UNKEYED and lim.per_key is not None:
+        room.append(lim.per_key - running)
+    if key != UNKEYED and lim.key_rate is not None:
+        room.append(lim.key_rate - started)
+    return max(0, min(room))
 
 
 def key_share(want: int, keys: int, weight: int) -> int:

@@ -274,9 +274,11 @@ def queue_settings(rows: Iterable[Sequence[Any]]) -> dict[str, QueueSettings]:
 
 def queue_limits(values: Sequence[Any]) -> QueueLimits:
     """A queue's limits from its columns (concurrency, rate, rate_period, per_key, aging,
-    key_weights)."""
-    concurrency, rate, period, per_key, aging, weights = values
-    return QueueLimits(concurrency, rate, period, per_key, aging, _weights(weights))
+    key_weights, key_rate, key_rate_period)."""
+    concurrency, rate, period, per_key, aging, weights, key_rate, key_period = values
+    return QueueLimits(
+        concurrency, rate, period, per_key, aging, _weights(weights), key_rate, key_period
+    )
 
 
 def _weights(text: str | None) -> tuple[tuple[str, int], ...]:

@@ -571,4 +571,6 @@ def limits_document(limits: QueueLimits) -> dict[str, Any]:
         "per_key": limits.per_key,
         "aging": limits.aging,
         "weights": dict(limits.weights),
+        "key_rate": limits.key_rate,
+        "key_rate_period": limits.key_rate_period,
     }

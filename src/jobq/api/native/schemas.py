@@ -346,6 +346,11 @@ class QueueLimitsIn(Strict):
             description="in a keyed queue, keys that take more than one job per turn",
         ),
     ] = None
+    key_rate: Annotated[
+        Rate | None,
+        Field(description="at most this many jobs of one key start per `key_rate_period`"),
+    ] = None
+    key_rate_period: Annotated[Period | None, Field(description="seconds")] = None
 
 
 class LimitsOut(BaseModel):
@@ -357,6 +362,8 @@ class LimitsOut(BaseModel):
     per_key: int | None
     aging: float | None
     weights: dict[str, int]
+    key_rate: int | None
+    key_rate_period: float | None
 
 
 class QueueLimitsOut(LimitsOut):

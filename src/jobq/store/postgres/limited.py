@@ -21,10 +21,11 @@ from jobq.store.rows import job_from_row, queue_limits
 
 # the limited queues among $1 that have a queued job (the others cost the claim no more)
 LOCK_LIMITED = (
-    "SELECT name, concurrency, rate, rate_period, per_key, aging, key_weights FROM queues "
+    "SELECT name, concurrency, rate, rate_period, per_key, aging, key_weights, key_rate, "
+    "key_rate_period FROM queues "
     "WHERE name = ANY($1::text[]) AND operator_paused = 0 "
     "AND (concurrency IS NOT NULL OR rate IS NOT NULL OR per_key IS NOT NULL "
-    "OR aging IS NOT NULL) "
+    "OR aging IS NOT NULL OR key_rate IS NOT NULL) "
     "AND EXISTS (SELECT 1 FROM jobs WHERE queue = queues.name AND state = 'queued') "
     "ORDER BY name FOR UPDATE"
 )
@@ -72,8 +73,9 @@ CROSS JOIN LATERAL (
 """
 # a keyed queue's first $2 keys in turn ($1 the queue), each with its running jobs, whether
 # it has a live job, and its best queued jobs that fit its room and its share (key_share, of
-# its weight: $7 keys, $8 weights): $5 the per-key limit, $6 what the claim wants (the key ''
-# has no per-key limit); ids $3 and types $4 as above
+# its weight: $7 keys, $8 weights): $5 the per-key limit (NULL: none), $6 what the claim
+# wants, $9 the per-key rate (NULL: none) counted in the slots after $10 (the key '' has no
+# per-key limits); ids $3 and types $4 as above
 KEY_PROBES = f"""
 WITH k AS (SELECT key, turn, served FROM queue_keys WHERE queue = $1 ORDER BY turn, key
            LIMIT $2),
@@ -81,7 +83,11 @@ r AS (SELECT k.key, k.turn, k.served, (SELECT count(*) FROM jobs WHERE queue = $
           AND concurrency_key = k.key AND state = 'running') AS running,
           (($6 + (SELECT count(*) FROM k) - 1) / (SELECT count(*) FROM k) + 1)
           * coalesce((SELECT w.weight FROM unnest($7::text[], $8::integer[]) AS w (key, weight)
-                      WHERE w.key = k.key), 1) AS share
+                      WHERE w.key = k.key), 1) AS share,
+          CASE WHEN $9::integer IS NULL OR k.key = '' THEN $6
+               ELSE $9 - (SELECT coalesce(sum(s.started), 0) FROM key_starts AS s
+                          WHERE s.queue = $1 AND s.key = k.key AND s.at > $10::float8)
+          END AS rate_left
       FROM k)
 SELECT r.key, r.running, r.served, c.priority, c.seq, EXISTS (SELECT 1 FROM jobs WHERE queue = $1
     AND concurrency_key = r.key AND state IN ('scheduled', 'queued', 'running')) AS live
@@ -89,11 +95,17 @@ FROM r LEFT JOIN LATERAL (
     SELECT priority, seq FROM jobs WHERE state = 'queued' AND queue = $1
       AND concurrency_key = r.key {_FILTERS.format(typed="AND ($4::text[] IS NULL OR type = ANY($4::text[]))")}
     ORDER BY priority DESC, seq
-    LIMIT greatest(least(CASE WHEN r.key = '' THEN $6 ELSE $5 - r.running END, $6, r.share),
-                   0)) AS c
+    LIMIT greatest(least(CASE WHEN r.key = '' OR $5::integer IS NULL THEN $6
+                              ELSE $5 - r.running END, $6, r.share, r.rate_left), 0)) AS c
     ON true
 ORDER BY r.turn, r.key, c.priority DESC, c.seq
 """  # noqa: E501
+FORGET_KEY_STARTS = "DELETE FROM key_starts WHERE queue = $1 AND at <= $2"
+RECORD_KEY_STARTS = """
+INSERT INTO key_starts (queue, key, at, started)
+SELECT * FROM unnest($1::text[], $2::text[], $3::float8[], $4::integer[])
+ON CONFLICT (queue, key, at) DO UPDATE SET started = key_starts.started + excluded.started
+"""
 FORGET_KEYS = "DELETE FROM queue_keys WHERE queue = $1 AND key = ANY($2::text[])"
 TO_THE_BACK = """
 UPDATE queue_keys SET turn = m.top + v.n, served = 0
@@ -113,7 +125,8 @@ SEAT_KEYS = """
 INSERT INTO queue_keys (queue, key, turn)
 SELECT n.queue, n.key, coalesce((SELECT min(turn) FROM queue_keys WHERE queue = n.queue), 0)
 FROM unnest($1::text[], $2::text[]) AS n (queue, key)
-WHERE EXISTS (SELECT 1 FROM queues WHERE name = n.queue AND per_key IS NOT NULL FOR SHARE)
+WHERE EXISTS (SELECT 1 FROM queues WHERE name = n.queue
+    AND (per_key IS NOT NULL OR key_rate IS NOT NULL) FOR SHARE)
 ON CONFLICT (queue, key) DO NOTHING
 """
 # The first queued jobs of a keyed queue ($1), mended: a job without a key gets the key '', a
@@ -143,12 +156,12 @@ async def claim_limited(
     """Lease the best queued jobs of the limited queues spec.limited, within their room."""
     found = {r[0]: queue_limits(r[1:]) for r in await c.fetch(LOCK_LIMITED, list(spec.limited))}
     rooms, rated = await _rooms(c, found, spec.limit, now)
-    plain = {q: left for q, left in rooms.items() if found[q].per_key is None}
+    plain = {q: left for q, left in rooms.items() if not found[q].keyed}
     candidates = limits.ranked(await _heads(c, spec, plain)) if plain else []
     candidates += await _overdue(c, spec, {q: found[q] for q in plain}, rooms, now)
     keyed: dict[str, KeyedChoice] = {}
     for queue in rooms.keys() - plain.keys():
-        probes = await _probes(c, spec, queue, found[queue], rooms[queue])
+        probes = await _probes(c, spec, queue, found[queue], rooms[queue], now)
         weights = dict(found[queue].weights)
         keyed[queue] = choice = limits.choose_keys(queue, probes, rooms[queue], weights)
         candidates += choice.candidates
@@ -169,7 +182,25 @@ async def claim_limited(
         queues = sorted(started)
         slots = [limits.rate_slot(rated[q], now) for q in queues]
         await c.execute(RECORD_STARTS, queues, slots, [started[q] for q in queues])
+    await _record_key_starts(c, found, jobs, now)
     return jobs
+
+
+async def _record_key_starts(
+    c: Conn, found: dict[str, QueueLimits], jobs: list[Job], now: float
+) -> None:
+    """Count the starts of each key of a queue with a per-key rate."""
+    started = Counter(
+        (job.queue, job.concurrency_key)
+        for job in jobs
+        if found[job.queue].key_rate is not None and job.concurrency_key  # not the key ''
+    )
+    if not started:
+        return
+    rows = sorted(started.items())
+    slots = [limits.slot_at(found[q].key_rate_period or 1.0, now) for (q, _), _ in rows]
+    queues, keys = [q for (q, _), _ in rows], [k for (_, k), _ in rows]
+    await c.execute(RECORD_KEY_STARTS, queues, keys, slots, [n for _, n in rows])
 
 
 async def seat_keys(c: Conn, jobs: Sequence[Job]) -> None:
@@ -228,14 +259,16 @@ async def _overdue(
 
 
 async def _probes(
-    c: Conn, spec: ClaimSpec, queue: str, lim: QueueLimits, want: int
+    c: Conn, spec: ClaimSpec, queue: str, lim: QueueLimits, want: int, now: float
 ) -> list[KeyProbe]:
     """The first keys of a keyed queue in turn, each with what the claim may take of it."""
     ids = list(spec.ids) if spec.ids is not None else None
     types = list(spec.types) if spec.types is not None else None
     keys, weights = [k for k, _ in lim.weights], [w for _, w in lim.weights]
-    per_key = lim.per_key or 0
-    args = (ids, types, per_key, want, keys, weights)
+    since = limits.key_rate_since(lim, now)
+    if since is not None:
+        await c.execute(FORGET_KEY_STARTS, queue, since)
+    args = (ids, types, lim.per_key, want, keys, weights, lim.key_rate, since)
     rows = await c.fetch(KEY_PROBES, queue, want + KEY_WINDOW, *args)
     probes: list[KeyProbe] = []
     for key, running, served, priority, seq, live in rows:

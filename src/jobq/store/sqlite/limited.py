@@ -18,10 +18,11 @@ from jobq.store.sqlite.lease import LEASE, opened
 
 # the limited queues among ?1 that have a queued job (the others cost the claim no more)
 LIMITED = (
-    "SELECT name, concurrency, rate, rate_period, per_key, aging, key_weights FROM queues "
+    "SELECT name, concurrency, rate, rate_period, per_key, aging, key_weights, key_rate, "
+    "key_rate_period FROM queues "
     "WHERE name IN (SELECT value FROM json_each(?1)) AND operator_paused = 0 "
     "AND (concurrency IS NOT NULL OR rate IS NOT NULL OR per_key IS NOT NULL "
-    "OR aging IS NOT NULL) "
+    "OR aging IS NOT NULL OR key_rate IS NOT NULL) "
     "AND EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_claim WHERE queue = name "
     "AND state = 'queued') ORDER BY name"
 )
@@ -59,6 +60,14 @@ OLDEST = _OLDEST.format(filters="")
 OLDEST_OF_TYPES = _OLDEST.format(filters=_OF_TYPES)
 OLDEST_NAMED = _OLDEST.format(filters=_NAMED)
 
+FORGET_KEY_STARTS = "DELETE FROM key_starts WHERE queue = ?1 AND at <= ?2"
+KEY_STARTED = (
+    "SELECT coalesce(sum(started), 0) FROM key_starts WHERE queue = ?1 AND key = ?2 AND at > ?3"
+)
+RECORD_KEY_STARTS = (
+    "INSERT INTO key_starts (queue, key, at, started) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (queue, key, at) DO UPDATE SET started = started + excluded.started"
+)
 KEYS = "SELECT key, served FROM queue_keys WHERE queue = ?1 ORDER BY turn, key LIMIT ?2"
 # the terms of jobs_key_live's predicate are spelled out: SQLite uses a partial index only for
 # a WHERE that holds them as written
@@ -81,7 +90,8 @@ KEEP_THE_FRONT = "UPDATE queue_keys SET served = ?3 WHERE queue = ?1 AND key = ?
 SEAT_KEY = (
     "INSERT INTO queue_keys (queue, key, turn) "
     "SELECT ?1, ?2, coalesce((SELECT min(turn) FROM queue_keys WHERE queue = ?1), 0) "
-    "WHERE EXISTS (SELECT 1 FROM queues WHERE name = ?1 AND per_key IS NOT NULL) "
+    "WHERE EXISTS (SELECT 1 FROM queues WHERE name = ?1 "
+    "AND (per_key IS NOT NULL OR key_rate IS NOT NULL)) "
     "ON CONFLICT (queue, key) DO NOTHING"
 )
 # The first queued jobs of a keyed queue, mended: a job without a key gets the key '', a key
@@ -109,11 +119,11 @@ def claim_limited(c: sqlite3.Connection, spec: ClaimSpec, lease_key: str, now: f
     candidates: list[Candidate] = []
     keyed: dict[str, KeyedChoice] = {}
     for queue, left in rooms.items():
-        if found[queue].per_key is None:
+        if not found[queue].keyed:
             candidates += limits.ranked((p, s, queue) for p, s in _heads(c, spec, queue, left))
             candidates += _overdue(c, spec, queue, found[queue], left, now)
             continue
-        probes = _probes(c, spec, queue, found[queue], left)
+        probes = _probes(c, spec, queue, found[queue], left, now)
         weights = dict(found[queue].weights)
         keyed[queue] = choice = limits.choose_keys(queue, probes, left, weights)
         candidates += choice.candidates
@@ -131,7 +141,22 @@ def claim_limited(c: sqlite3.Connection, spec: ClaimSpec, lease_key: str, now: f
     started = Counter(job.queue for job in jobs if job.queue in rated)
     slots = [(q, limits.rate_slot(rated[q], now), n) for q, n in sorted(started.items())]
     c.executemany(RECORD_STARTS, slots)
+    _record_key_starts(c, found, jobs, now)
     return jobs
+
+
+def _record_key_starts(
+    c: sqlite3.Connection, found: dict[str, QueueLimits], jobs: list[Job], now: float
+) -> None:
+    """Count the starts of each key of a queue with a per-key rate."""
+    started = Counter(
+        (job.queue, job.concurrency_key)
+        for job in jobs
+        if found[job.queue].key_rate is not None and job.concurrency_key  # not the key ''
+    )
+    for (queue, key), n in sorted(started.items()):
+        period = found[queue].key_rate_period or 1.0
+        c.execute(RECORD_KEY_STARTS, (queue, key, limits.slot_at(period, now), n))
 
 
 def seat_keys(c: sqlite3.Connection, jobs: Sequence[Job]) -> None:
@@ -200,14 +225,21 @@ def _probes(
     queue: str,
     lim: QueueLimits,
     want: int,
+    now: float,
 ) -> Iterator[KeyProbe]:
     """The keys of `queue` in turn, each probed as the claim comes to it."""
     keys = c.execute(KEYS, (queue, want + KEY_WINDOW)).fetchall()
     weights = dict(lim.weights)
+    since = limits.key_rate_since(lim, now)
+    if since is not None:
+        c.execute(FORGET_KEY_STARTS, (queue, since))
     for key, served in keys:
         running = c.execute(KEY_RUNNING, (queue, key)).fetchone()[0] if key != UNKEYED else 0
+        started = 0
+        if since is not None and key != UNKEYED:
+            started = c.execute(KEY_STARTED, (queue, key, since)).fetchone()[0]
         share = limits.key_share(want, len(keys), weights.get(key, 1))
-        take = limits.key_room(lim.per_key or 0, key, running, want, share)
+        take = limits.key_room(lim, key, running, started, want, share)
         heads = _key_heads(c, spec, queue, key, take) if take else []
         live = bool(heads) or c.execute(KEY_LIVE, (queue, key)).fetchone() is not None
         yield KeyProbe(key, running, heads, live, served)

@@ -7,6 +7,9 @@ ALTER TABLE queues ADD COLUMN per_key INTEGER;
 ALTER TABLE queues ADD COLUMN aging REAL;
 -- keys that take more than one job per turn, as a JSON object of key: weight
 ALTER TABLE queues ADD COLUMN key_weights TEXT;
+-- at most key_rate jobs of one key started in any key_rate_period seconds
+ALTER TABLE queues ADD COLUMN key_rate INTEGER;
+ALTER TABLE queues ADD COLUMN key_rate_period REAL;
 -- a keyed queue's keys in the order they take turns: the smallest turn goes next, and a key
 -- served or passed over goes to the back
 CREATE TABLE queue_keys (
@@ -22,3 +25,13 @@ CREATE INDEX jobs_key_claim ON jobs (queue, concurrency_key, priority DESC, seq)
     WHERE state = 'queued' AND concurrency_key IS NOT NULL;
 CREATE INDEX jobs_key_live ON jobs (queue, concurrency_key, state)
     WHERE concurrency_key IS NOT NULL AND state IN ('scheduled', 'queued', 'running');
+-- how many jobs of each key of a queue with a per-key rate were started in each slot of
+-- the rate's period (as queue_starts counts a queue's)
+CREATE TABLE key_starts (
+    queue   TEXT NOT NULL,
+    key     TEXT NOT NULL,
+    at      REAL NOT NULL,
+    started INTEGER NOT NULL,
+    PRIMARY KEY (queue, key, at)
+);
+CREATE INDEX key_starts_at ON key_starts (queue, at);

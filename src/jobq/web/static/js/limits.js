@@ -32,6 +32,10 @@ export function limitsCell(limits, running) {
   if (limits.aging !== null && limits.aging !== undefined) {
     parts.push(el("span", { "data-limit": "aging" }, `ages after ${period(limits.aging)}`));
   }
+  if (limits.key_rate !== null && limits.key_rate !== undefined) {
+    parts.push(el("span", { "data-limit": "key_rate" },
+      `${number(limits.key_rate)} per key per ${period(limits.key_rate_period)}`));
+  }
   const weighted = Object.entries(limits.weights || {});
   if (weighted.length) {
     const text = weighted.map(([key, w]) => `${key} ×${number(w)}`).join(", ");
@@ -44,7 +48,7 @@ const form = {
   wired: false,
   queue: null,
   after: null,
-  weights: {},
+  kept: {},
   field: (name) => $(`#limit-${name}`),
   error(message) {
     const box = $("#limits-error");
@@ -57,7 +61,12 @@ const form = {
     form.field("rate").value = value(limits && limits.rate);
     form.field("per_key").value = value(limits && limits.per_key);
     form.field("aging").value = value(limits && limits.aging);
-    form.weights = (limits && limits.weights) || {};  // set by the API or the CLI: kept
+    // set by the API or the CLI, not here: kept as they are
+    form.kept = {
+      weights: (limits && limits.weights) || {},
+      key_rate: (limits && limits.key_rate) ?? null,
+      key_rate_period: (limits && limits.key_rate_period) ?? null,
+    };
     const seconds = limits && limits.rate_period;
     const [size] = UNITS.find(([size]) => seconds >= size && seconds % size === 0) || [1];
     form.field("period").value = seconds ? String(seconds / size) : "";
@@ -80,7 +89,7 @@ const form = {
       rate_period: typeof length === "number" ? length * unit : length,
       per_key: read("per_key"),
       aging: read("aging"),
-      weights: form.weights,
+      ...form.kept,
     };
   },
   async send(method, body) {
