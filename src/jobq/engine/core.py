@@ -88,12 +88,18 @@ class Engine(Reads, Bulk):
         now = self.clock()
         ids = new_ids(len(specs), now)
         jobs = [self.build(spec, now, i) for spec, i in zip(specs, ids, strict=True)]
-        takers = self.parking.take(jobs)
+        takers = self.parking.take(self._handable(jobs))
         if not takers:
             inserted = await self.store.insert(jobs, now)
             self._announce_new([job for job, created in inserted if created])
             return inserted
         return await self._enqueue_and_hand(jobs, takers, now)
+
+    def _handable(self, jobs: list[Job]) -> list[Job]:
+        """The jobs an enqueue may claim for parked claims in its transaction: not those of
+        limited queues, which their claims take in their own (they lock the queue's row)."""
+        limited = self.limited.names
+        return [job for job in jobs if job.queue not in limited] if limited else jobs
 
     async def _enqueue_and_hand(
         self, jobs: list[Job], takers: list[Parked], now: float
@@ -101,9 +107,9 @@ class Engine(Reads, Bulk):
         """Insert `jobs` and claim for the parked `takers` in one transaction, then hand each
         what it got (the jobs rendered to the producer are as inserted: queued)."""
         try:
-            inserted, claimed = await self.store.insert_and_claim(
-                jobs, [(p.spec, p.lease_key) for p in takers], now
-            )
+            # the takers' limited queues are claimed in a transaction of their own
+            claims = [(replace(p.spec, limited=()), p.lease_key) for p in takers]
+            inserted, claimed = await self.store.insert_and_claim(jobs, claims, now)
         except BaseException:
             for parked in takers:
                 if not parked.handed.done():

@@ -42,9 +42,14 @@ STARTED = (
     "WHERE s.queue = w.queue AND s.at > w.since) "
     "FROM unnest($1::text[], $2::float8[]) AS w (queue, since)"
 )
+# Starts are counted in the latest slot recorded if it is later than now's: a claim whose
+# `now` was read before an earlier claim's (another node's clock, a wait for the lock) never
+# records its starts before that claim's, where a later count could miss them.
 RECORD_STARTS = (
     "INSERT INTO queue_starts (queue, at, started) "
-    "SELECT * FROM unnest($1::text[], $2::float8[], $3::integer[]) "
+    "SELECT n.queue, greatest(n.at, (SELECT max(s.at) FROM queue_starts AS s "
+    "WHERE s.queue = n.queue)), n.started "
+    "FROM unnest($1::text[], $2::float8[], $3::integer[]) AS n (queue, at, started) "
     "ON CONFLICT (queue, at) DO UPDATE SET started = queue_starts.started + excluded.started"
 )
 _FILTERS = "AND ($3::text[] IS NULL OR id = ANY($3::text[])) {typed}"
@@ -89,8 +94,9 @@ r AS (SELECT k.key, k.turn, k.served, (SELECT count(*) FROM jobs WHERE queue = $
                           WHERE s.queue = $1 AND s.key = k.key AND s.at > $10::float8)
           END AS rate_left
       FROM k)
-SELECT r.key, r.running, r.served, c.priority, c.seq, EXISTS (SELECT 1 FROM jobs WHERE queue = $1
-    AND concurrency_key = r.key AND state IN ('scheduled', 'queued', 'running')) AS live
+SELECT r.key, r.running, r.served, c.priority, c.seq, coalesce((SELECT true FROM jobs
+    WHERE queue = $1 AND concurrency_key = r.key AND state IN ('scheduled', 'queued', 'running')
+    LIMIT 1), false) AS live
 FROM r LEFT JOIN LATERAL (
     SELECT priority, seq FROM jobs WHERE state = 'queued' AND queue = $1
       AND concurrency_key = r.key {_FILTERS.format(typed="AND ($4::text[] IS NULL OR type = ANY($4::text[]))")}
@@ -103,7 +109,9 @@ ORDER BY r.turn, r.key, c.priority DESC, c.seq
 FORGET_KEY_STARTS = "DELETE FROM key_starts WHERE queue = $1 AND at <= $2"
 RECORD_KEY_STARTS = """
 INSERT INTO key_starts (queue, key, at, started)
-SELECT * FROM unnest($1::text[], $2::text[], $3::float8[], $4::integer[])
+SELECT n.queue, n.key, greatest(n.at, (SELECT max(s.at) FROM key_starts AS s
+    WHERE s.queue = n.queue AND s.key = n.key)), n.started
+FROM unnest($1::text[], $2::text[], $3::float8[], $4::integer[]) AS n (queue, key, at, started)
 ON CONFLICT (queue, key, at) DO UPDATE SET started = key_starts.started + excluded.started
 """
 FORGET_KEYS = "DELETE FROM queue_keys WHERE queue = $1 AND key = ANY($2::text[])"

@@ -158,7 +158,11 @@ class PostgresStore(Store):
         self, steps: Sequence[Step], spec: ClaimSpec, lease_key: str, now: float
     ) -> tuple[list[StepResult], list[Job]]:
         async def write(touches: list[bool]) -> tuple[list[StepResult], list[Job]]:
-            return await self._combiner.run(Request(steps, spec, lease_key, now, touches[0]))
+            request = Request(steps, spec, lease_key, now, touches[0])
+            if spec.limited:  # its own transaction: it locks queues (jobq.store.limits)
+                [outcome] = await self._together([request])
+                return outcome
+            return await self._combiner.run(request)
 
         return await recording(self._seen, [spec], now, write)
 
@@ -358,17 +362,17 @@ def split_pool_size(url: str, default: int = 10) -> tuple[str, int]:
 async def _claim(
     c: Conn, spec: ClaimSpec, lease_key: str, now: float, touch: bool = True
 ) -> list[Job]:
+    if spec.limited:  # served first, within their room (jobq.store.limits)
+        worker = dumps(worker_dict(spec.worker))
+        first = await claim_limited(c, spec, lease_key, now, worker) if spec.limit > 0 else []
+        rest_spec = replace(spec, limit=spec.limit - len(first), limited=())
+        # the worker's row after the queues' locks: every claim takes its locks in one order
+        return first + await _claim(c, rest_spec, lease_key, now, touch)
     if touch:
         await _touch_worker(c, spec.worker, spec.queues, now)
     if spec.limit < 1:
         return []
     worker = dumps(worker_dict(spec.worker))
-    if spec.limited:  # served first, within their room (jobq.store.limits)
-        first = await claim_limited(c, spec, lease_key, now, worker)
-        if first:
-            rest_spec = replace(spec, limit=spec.limit - len(first), limited=())
-            rest = await _claim(c, rest_spec, lease_key, now, touch=False)
-            return first + rest
     if spec.ids is not None:
         return await _claim_chosen(c, spec, lease_key, now, worker)
     types = list(spec.types) if spec.types else None

@@ -31,8 +31,12 @@ RUNNING = (
 )
 FORGET_STARTS = "DELETE FROM queue_starts WHERE queue = ?1 AND at <= ?2"
 STARTED = "SELECT coalesce(sum(started), 0) FROM queue_starts WHERE queue = ?1 AND at > ?2"
+# Starts are counted in the latest slot recorded if it is later than now's: a claim whose
+# `now` was read before an earlier claim's (a clock a little behind, a wait for the lock)
+# never records its starts before that claim's, where a later count could miss them.
 RECORD_STARTS = (
-    "INSERT INTO queue_starts (queue, at, started) VALUES (?, ?, ?) "
+    "INSERT INTO queue_starts (queue, at, started) VALUES (?1, "
+    "max(?2, coalesce((SELECT max(at) FROM queue_starts WHERE queue = ?1), ?2)), ?3) "
     "ON CONFLICT (queue, at) DO UPDATE SET started = started + excluded.started"
 )
 # a queue's (or a key's) best queued jobs: ?1 queue, ?2 how many, ?3 type or ids, ?4 key
@@ -65,7 +69,8 @@ KEY_STARTED = (
     "SELECT coalesce(sum(started), 0) FROM key_starts WHERE queue = ?1 AND key = ?2 AND at > ?3"
 )
 RECORD_KEY_STARTS = (
-    "INSERT INTO key_starts (queue, key, at, started) VALUES (?, ?, ?, ?) "
+    "INSERT INTO key_starts (queue, key, at, started) VALUES (?1, ?2, max(?3, coalesce("
+    "(SELECT max(at) FROM key_starts WHERE queue = ?1 AND key = ?2), ?3)), ?4) "
     "ON CONFLICT (queue, key, at) DO UPDATE SET started = started + excluded.started"
 )
 KEYS = "SELECT key, served FROM queue_keys WHERE queue = ?1 ORDER BY turn, key LIMIT ?2"

@@ -19,7 +19,7 @@ CREATE TABLE queue_keys (
     served INTEGER NOT NULL DEFAULT 0,  -- jobs taken in its current turn (its weight's worth)
     PRIMARY KEY (queue, key)
 );
-CREATE INDEX queue_keys_turn ON queue_keys (queue, turn);
+CREATE INDEX queue_keys_turn ON queue_keys (queue, turn, key);
 -- a key's best queued job, and its running and live jobs: keyed jobs only
 CREATE INDEX jobs_key_claim ON jobs (queue, concurrency_key, priority DESC, seq)
     WHERE state = 'queued' AND concurrency_key IS NOT NULL;
