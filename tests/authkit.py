@@ -94,7 +94,8 @@ class Case:
     `kind`: "job" (404 without a role on the job's queue, 403 with a role that does not allow
     `action`), "queue" (403), "batch" (200; the item's error code decides), "admin"
     (administrators only), "any" (anyone authenticated), "list" (200, content filtered),
-    "sweep" (as "job", but a job the caller may not see is already gone: 200, untouched).
+    "sweep" (as "job", but a job the caller may not see is already gone: 200, untouched),
+    "seen" (a queue's numbers: any role on the queue, else 403).
     """
 
     method: str

@@ -1,7 +1,7 @@
 """jobq: an HTTP job server on SQLite or PostgreSQL.
 
-`jobq.Client`, `jobq.AsyncClient`, `jobq.Worker` and the client's errors are imported on first
-use, so `import jobq` stays cheap.
+`jobq.Client`, `jobq.AsyncClient`, `jobq.Worker` (with `jobq.Fail` and `jobq.Snooze`) and the
+client's errors are imported on first use, so `import jobq` stays cheap.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
         TransportError,
         Unauthorized,
     )
-    from jobq.worker import Fail, TaskContext, Worker
+    from jobq.worker import Fail, Snooze, TaskContext, Worker
 
 
 def __getattr__(name: str) -> Any:
@@ -78,6 +78,7 @@ __all__ = [
     "PayloadTooLarge",
     "ServerError",
     "ServerUnavailable",
+    "Snooze",
     "StaleLease",
     "TaskContext",
     "TransportError",

@@ -160,10 +160,12 @@ class Step:
 
 @dataclass(slots=True)
 class Moved:
-    """A job after a transition, with the state it left."""
+    """A job after a transition, with the state it left and the event that moved it (None
+    for a new job)."""
 
     job: Job
     previous: State | None
+    event: Event | None = None
 
 
 StepResult = Moved | JobqError
@@ -190,16 +192,19 @@ class QueueLimits:
     """A queue's flow limits (None: no such limit): at most `concurrency` of its jobs running
     at once, at most `rate` of them started in any `rate_period` seconds, and at most
     `per_key` jobs of one concurrency key running at once (the queue is then keyed: its keys
-    take turns)."""
+    take turns); and a job queued longer than `aging` seconds goes before newer jobs of any
+    priority (a low priority is never starved)."""
 
     concurrency: int | None = None
     rate: int | None = None
     rate_period: float | None = None
     per_key: int | None = None
+    aging: float | None = None
 
     @property
     def any(self) -> bool:
-        return self.concurrency is not None or self.rate is not None or self.per_key is not None
+        named = (self.concurrency, self.rate, self.per_key, self.aging)
+        return any(value is not None for value in named)
 
 
 @dataclass(frozen=True, slots=True)

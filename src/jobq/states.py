@@ -26,6 +26,8 @@ class Event(StrEnum):
     fail = "fail"  # the worker reports an error, no attempts left
     backoff = "backoff"  # the worker reports an error, attempts left: try again later
     release = "release"  # the worker hands the job back unrun (graceful shutdown)
+    snooze = "snooze"  # the worker hands the job back to run later, the attempt not counted
+    snooze_now = "snooze_now"  # a snooze of 0 seconds: queued again at once, not counted
     expire = "expire"  # the lease ran out: back to the queue
     expire_fail = "expire_fail"  # the lease or the deadline ran out, nothing left to try
     expire_waiting = "expire_waiting"  # the deadline ran out before anyone took the job
@@ -51,6 +53,8 @@ TRANSITIONS: dict[Event, tuple[frozenset[State], State | None]] = {
     Event.fail: (frozenset({S.running}), S.failed),
     Event.backoff: (frozenset({S.running}), S.scheduled),
     Event.release: (frozenset({S.running}), S.queued),
+    Event.snooze: (frozenset({S.running}), S.scheduled),
+    Event.snooze_now: (frozenset({S.running}), S.queued),
     Event.expire: (frozenset({S.running}), S.queued),
     Event.expire_fail: (frozenset({S.running}), S.failed),
     Event.expire_waiting: (frozenset({S.scheduled, S.queued}), S.failed),

@@ -159,3 +159,23 @@ def test_a_worker_shows_its_slots_and_the_jobs_it_holds(
     assert (worker.slots, worker.live, worker.jobs_held) == (3, True, 1)
     assert worker.jobs == [{"id": job.id, "queue": job.queue, "type": "command"}]
     client.cancel(job.id)
+
+
+def test_a_command_snoozes_without_using_its_one_attempt(
+    client: Client, start_worker: Callable[..., WorkerProcess], tmp_path: Path
+) -> None:
+    worker = start_worker()
+    marker = tmp_path / "asked-once"
+    script = (
+        "import os, pathlib, sys\n"
+        f"marker = pathlib.Path({str(marker)!r})\n"
+        "if not marker.exists():\n"
+        "    marker.touch(); print('JOBQ_SNOOZE=1')\n"
+        "    sys.exit(int(os.environ['JOBQ_SNOOZE_EXIT']))\n"
+        "print('ran')"
+    )
+    job = client.enqueue(**command(PY, "-c", script), max_attempts=1)
+    done = client.get(job.id, wait=120)
+    assert (done.state, done.attempt) == ("succeeded", 1), done.error
+    assert [a.outcome for a in client.attempts(job.id)] == ["succeeded"]
+    assert "snoozed" in worker.output()

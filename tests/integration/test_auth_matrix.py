@@ -17,7 +17,7 @@ import httpx
 
 from jobq.auth import service
 from jobq.engine import JobSpec
-from jobq.model import ClaimSpec, Operation, Worker, new_id
+from jobq.model import ClaimSpec, Operation, QueueLimits, Worker, new_id
 from tests.access import BAD_KEY, PERSONAS, SCOPES, holder, role_of
 from tests.access import expect_roles as expect
 from tests.authkit import (
@@ -84,6 +84,8 @@ CASES = [
     Case("POST", "/jobs/{job_id}/complete", "job", "work", "running", body=token),
     Case("POST", "/jobs/{job_id}/fail", "job", "work", "running", body=token),
     Case("POST", "/jobs/{job_id}/release", "job", "work", "running", body=token),
+    Case("POST", "/jobs/{job_id}/snooze", "job", "work", "running",
+         body=lambda c: {**token(c), "seconds": 30}),
     Case("POST", "/ack", "batch", "work", "running",
          body=lambda c: {"acks": [{"id": c.job_id, "token": c.token}]}),
     Case("POST", "/jobs/{job_id}/logs", "job", "work", "running", 201,
@@ -128,6 +130,11 @@ CASES = [
     Case("POST", "/queues/{queue}/purge", "queue", "administer", ok=202),
     # the queue holds the cell's job: refused (409) without with_jobs, once allowed
     Case("DELETE", "/queues/{queue}", "queue", "administer", "queued", 409),
+    # flow limits: read with any role on the queue, set and removed by who may pause it
+    Case("GET", "/queues/{queue}/limits", "seen"),
+    Case("PUT", "/queues/{queue}/limits", "queue", "administer",
+         body=lambda c: {"concurrency": 1000}),
+    Case("DELETE", "/queues/{queue}/limits", "queue", "administer"),
 ]  # fmt: skip
 TEMPLATES = {  # the route each case's path exercises
     "/jobs?queue={queue}&sort=-created_at": "/jobs",
@@ -144,6 +151,7 @@ TEMPLATES = {  # the route each case's path exercises
     "/jobs/bulk/delete": "/jobs/bulk/{action}",
     "/queues/{queue}/purge": "/queues/{name}/purge",
     "/queues/{queue}": "/queues/{name}",
+    "/queues/{queue}/limits": "/queues/{name}/limits",
 }
 
 
@@ -196,6 +204,8 @@ class Native:
             return self.read(c, r)
         finally:
             await self.engine.resume(c.queue)  # undo a pause cell
+            if c.case.path.endswith("/limits"):
+                await self.engine.set_limits(c.queue, QueueLimits())  # and a limit
             for task in list(self.engine.runner.tasks.values()):  # operations it began end
                 await asyncio.gather(task, return_exceptions=True)
 

@@ -103,6 +103,17 @@ def test_log_queue_worker_and_deletion_documents(http: httpx.Client) -> None:
     assert_in_step({**gone[0], **gone[1]}, t.Deletion)
 
 
+def test_queue_limits_documents(http: httpx.Client) -> None:
+    ok(http.post("/jobs", json={"queue": "drift"}))
+    body = {"concurrency": 2, "rate": 10, "rate_period": 1}
+    assert_in_step(ok(http.put("/queues/drift/limits", json=body)), t.QueueLimitsInfo)
+    assert_in_step(ok(http.get("/queues/drift/limits")), t.QueueLimitsInfo)
+    [queue] = ok(http.get("/queues"))["queues"]
+    assert_in_step(queue, t.Queue)
+    assert_in_step(queue["limits"], t.QueueLimits)
+    assert_in_step(ok(http.delete("/queues/drift/limits")), t.QueueLimitsInfo)
+
+
 def test_job_schema_in_openapi_matches_the_client(server: Server) -> None:
     document = ok(httpx.get(f"{server.url}/openapi.json", timeout=60))
     schema = document["components"]["schemas"]["JobOut"]

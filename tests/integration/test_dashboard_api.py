@@ -222,3 +222,27 @@ async def test_queue_stats_for_pollers_show_counts_and_a_fresh_paused_flag(
         await client.post("/api/v1/queues/a/pause", headers=bearer(ann))
         r = await client.get("/api/v1/stats/queues", headers=bearer(ann))
         assert {q["name"]: q["paused"] for q in r.json()["queues"]} == {"a": True, "b": False}
+
+
+async def test_queue_stats_for_pollers_show_the_limits_at_once(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as (_, client):
+        for queue in ("a", "b"):
+            await client.post("/api/v1/jobs", json={"queue": queue})
+        await client.get("/api/v1/stats/queues")  # the counts are kept a while: not the limits
+        body = {"concurrency": 3, "rate": 100, "rate_period": 60}
+        assert (await client.put("/api/v1/queues/a/limits", json=body)).status_code == 200
+        r = await client.get("/api/v1/stats/queues")
+        limits = {q["name"]: q["limits"] for q in r.json()["queues"]}
+        assert limits == {
+            "a": {
+                "concurrency": 3,
+                "rate": 100,
+                "rate_period": 60.0,
+                "per_key": None,
+                "aging": None,
+            },
+            "b": None,
+        }
+        assert (await client.delete("/api/v1/queues/a/limits")).status_code == 200
+        r = await client.get("/api/v1/stats/queues")
+        assert {q["name"]: q["limits"] for q in r.json()["queues"]} == {"a": None, "b": None}

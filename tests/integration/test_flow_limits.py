@@ -6,6 +6,8 @@ Each test counts what the store holds (running jobs), not what the engine says i
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +19,7 @@ from jobq.model import ClaimSpec, Defaults, Job, JobQuery, QueueLimits, Worker
 from jobq.notify import Notifier
 from jobq.states import State
 from jobq.store.base import Store
+from tests.authkit import running_app
 
 WAIT = 20.0
 
@@ -249,3 +252,103 @@ async def test_an_acknowledgement_s_claim_takes_from_a_limited_queue_within_its_
     acks = [Ack(first[0].id, first[0].lease_token or "", result=None)]
     _, more = await engine.ack_and_claim(acks, spec(limit=5))
     assert len(more) == 2 and await running(engine) == 2
+
+
+async def test_the_native_api_takes_and_shows_a_concurrency_key(
+    store_url: str, tmp_path: Path
+) -> None:
+    async with running_app(tmp_path, db=store_url) as (app, client):
+        await app.state.engine.set_limits("q", QueueLimits(per_key=1))
+        one = {"queue": "q", "concurrency_key": "tenant-1"}
+        r = await client.post("/api/v1/jobs", json={"jobs": [one, one, {"queue": "q"}]})
+        assert r.status_code == 201, r.text
+        keys = [job["concurrency_key"] for job in r.json()["jobs"]]
+        assert keys == ["tenant-1", "tenant-1", ""]  # the unkeyed share the key ''
+        single = await client.post("/api/v1/jobs", json={**one, "concurrency_key": "x" * 201})
+        assert single.status_code == 422
+        claim = {"queues": ["q"], "max": 5, "worker": {"name": "w"}}
+        r = await client.post("/api/v1/claim", json=claim)
+        assert r.status_code == 200, r.text
+        assert sorted(j["concurrency_key"] for j in r.json()["jobs"]) == ["", "tenant-1"]
+
+
+# --- what a careless or hostile producer leaves behind stays bounded ---
+
+
+async def count_rows(store: Store, sql: str) -> int:
+    """A count straight from the database behind `store`."""
+    url = getattr(store, "url", None)
+    if isinstance(url, str):
+        import asyncpg
+
+        conn = await asyncpg.connect(url)
+        try:
+            return int(await conn.fetchval(sql))
+        finally:
+            await conn.close()
+    with sqlite3.connect(store.path) as conn:  # type: ignore[attr-defined]
+        return int(conn.execute(sql).fetchone()[0])
+
+
+async def test_keys_in_a_queue_that_is_not_keyed_leave_nothing_behind(engine: Engine) -> None:
+    for n in range(3):
+        await keyed(engine, f"unique-{n}", 2)
+    assert await count_rows(engine.store, "SELECT count(*) FROM queue_keys") == 0
+    await engine.set_limits("q", QueueLimits(per_key=1))
+    assert await count_rows(engine.store, "SELECT count(*) FROM queue_keys") == 3
+    await engine.set_limits("q", QueueLimits(concurrency=5))  # no longer keyed
+    assert await count_rows(engine.store, "SELECT count(*) FROM queue_keys") == 0
+    assert len(await engine.claim(spec())) == 5
+
+
+async def test_a_job_enqueued_unkeyed_into_a_keyed_queue_still_runs(engine: Engine) -> None:
+    await engine.set_limits("q", QueueLimits(per_key=1))
+    await keyed(engine, "k", 1)
+    now = engine.clock()
+    straggler = JobSpec(queue="q").job("straggler-1", now, Defaults())  # a node that did not
+    [(stored, _)] = await engine.store.insert([straggler], now)  # know the queue was keyed
+    assert stored.concurrency_key is None
+    first = await engine.claim(spec())
+    second = await engine.claim(spec())
+    assert [j.concurrency_key for j in first + second] == ["k", ""]
+    assert second[0].id == "straggler-1"
+
+
+async def test_a_rate_keeps_a_bounded_count_of_starts(store: Store) -> None:
+    clock = [1_000_000.0]
+    engine = Engine(store, Notifier(), Defaults(), clock=lambda: clock[0])
+    await fill(engine, 300)
+    await engine.set_limits("q", QueueLimits(rate=1_000_000, rate_period=64.0))
+    for _ in range(300):
+        [job] = await engine.claim(spec(limit=1))
+        await finish(engine, [job])
+        clock[0] += 0.7
+    assert await count_rows(store, "SELECT count(*) FROM queue_starts") <= 65
+    assert await count_rows(store, "SELECT sum(started) FROM queue_starts") >= 64 / 0.7
+
+
+# --- aging: a low priority is not starved for ever ---
+
+
+async def test_a_job_waiting_longer_than_the_aging_goes_before_any_priority(store: Store) -> None:
+    clock = [1_000_000.0]
+    engine = Engine(store, Notifier(), Defaults(), clock=lambda: clock[0])
+    await engine.set_limits("q", QueueLimits(aging=60.0))
+    [low] = await fill(engine, 1, priority=-5, type="t")
+    clock[0] += 30
+    await fill(engine, 3, priority=9, type="t")
+    first = await engine.claim(spec(limit=1))
+    assert first[0].priority == 9  # not yet aged: priority first
+    clock[0] += 31  # the low one has waited 61 s
+    await fill(engine, 2, priority=9, type="t")
+    [aged] = await engine.claim(spec(limit=1, types=["t"]))
+    assert aged.id == low.id
+    again = await engine.claim(spec(limit=10))
+    assert [j.priority for j in again] == [9] * 4  # one each, no job taken twice
+
+
+async def test_aging_is_checked_and_shown(engine: Engine) -> None:
+    with pytest.raises(InvalidInput):
+        await engine.set_limits("q", QueueLimits(aging=0.0))
+    settings = await engine.set_limits("q", QueueLimits(aging=90.0, concurrency=2))
+    assert settings.limits == QueueLimits(concurrency=2, aging=90.0)

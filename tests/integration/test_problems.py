@@ -3,11 +3,13 @@ cause lasts, and goes away by itself when the cause does."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from jobq.engine import Defaults, Engine, JobSpec
 from jobq.engine.problems import problem_id
-from jobq.model import ClaimSpec, Worker
+from jobq.model import ClaimSpec, QueueLimits, Worker
 from jobq.notify import Notifier
 from jobq.store.base import Store
 
@@ -145,3 +147,46 @@ async def test_problems_of_a_job_held_beyond_the_listed_ids(store: Store, clock:
     [problem] = await eng.problems()
     assert problem.jobs == [first] and problem.job_count == 2
     assert [p.kind for p in await eng.problems_of(await eng.get(second))] == ["queue_paused"]
+
+
+async def test_a_queue_at_its_concurrency_holds_its_waiting_jobs_until_room_comes(
+    eng: Engine, clock: Clock
+):
+    ids = [await enqueue(eng, priority=9 - n) for n in range(5)]
+    await eng.set_limits("q", QueueLimits(concurrency=2, rate=100, rate_period=60.0))
+    held = await eng.claim(spec())
+    clock.now += 120  # long enough for no_worker, were the limit not the reason
+    assert await eng.problems() == []  # one of two running: room for one more
+    held += await eng.claim(spec())
+    assert [j.id for j in held] == ids[:2]
+    [problem] = await eng.problems()
+    assert (problem.kind, problem.queue, problem.type) == ("queue_limited", "q", None)
+    assert problem.id == problem_id("queue_limited", "q")
+    assert problem.jobs == ids[2:] and problem.job_count == 3
+    assert problem.message == "queue q is at its concurrency limit: 2 of 2 running; 3 jobs waiting"
+    assert problem.data["limit"] == "concurrency" and problem.data["running"] == "2"
+    waiting = await eng.get(ids[4])
+    assert [p.id for p in await eng.problems_of(waiting)] == [problem.id]
+    [situation] = await eng.situations([waiting])
+    assert [p.id for p in situation.held_by] == [problem.id]
+    await eng.pause("q")  # the pause holds them first
+    assert [p.kind for p in await eng.problems()] == ["queue_paused"]
+    await eng.resume("q")
+    assert held[0].lease_token is not None
+    await eng.complete(held[0].id, held[0].lease_token)  # room for one: no problem now
+    assert await eng.problems() == []
+    [situation] = await eng.situations([waiting])
+    assert situation.held_by == ()
+
+
+async def test_a_limit_lowered_below_the_running_jobs_says_how_many_run(eng: Engine):
+    """The running jobs are counted up to the concurrency and max_jobs more, no further."""
+    for _ in range(5):
+        await enqueue(eng)
+    await eng.claim(replace(spec(), limit=4))
+    await eng.set_limits("q", QueueLimits(concurrency=1))
+    [problem] = await eng.problems()
+    assert problem.message == "queue q is at its concurrency limit: 4 of 1 running; 1 job waiting"
+    eng.problem_finder.settings.max_jobs = 2
+    [problem] = await eng.problems()
+    assert problem.message.endswith("limit: at least 3 of 1 running; 1 job waiting")

@@ -161,6 +161,19 @@ class EngineMachine(RuleBasedStateMachine):
                 False,
             )
 
+    @rule(held=tokens, seconds=st.sampled_from([0.0, 3.0, LEASE]))
+    def snooze(self, held: tuple[str, str], seconds: float) -> None:
+        valid = self.holds(held)
+        assert self.refused(self.engine.snooze(*held, seconds)) != valid
+        if valid:
+            m = self.model[held[0]]
+            if m.cancel_requested:
+                m.state = State.cancelled
+            else:
+                m.state = State.scheduled if seconds > 0 else State.queued
+                m.run_at, m.attempt = self.now + seconds, m.attempt - 1
+            m.token = None
+
     @rule(job_id=jobs)
     def cancel(self, job_id: str) -> None:
         m = self.model.get(job_id)

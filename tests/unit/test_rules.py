@@ -133,3 +133,28 @@ def test_a_lease_outside_the_shared_bound_is_refused(seconds):
 def test_a_lease_within_the_bound_passes():
     rules.check_lease(None)
     rules.check_lease(rules.MAX_LEASE_SECONDS)
+
+
+def test_snooze_schedules_the_job_and_gives_its_attempt_back():
+    plan = rules.snooze(running(), now=100.0, seconds=30.0)
+    assert plan.event == Event.snooze and plan.attempt_outcome == "snoozed"
+    assert plan.changes == {
+        "run_at": 130.0, "attempt": 0, "lease_token": None, "lease_expires_at": None}  # fmt: skip
+    now = rules.snooze(running(), now=100.0, seconds=0.0)
+    assert now.event == Event.snooze_now and now.changes["run_at"] == 100.0
+
+
+def test_snooze_confirms_a_cancel_and_fails_a_job_it_would_take_past_its_deadline():
+    cancelled = rules.snooze(running(cancel_requested=True), now=100.0, seconds=30.0)
+    assert cancelled.event == Event.cancel_confirm
+    late = rules.snooze(running(deadline_at=120.0), now=100.0, seconds=30.0)
+    assert late.event == Event.fail and late.changes["error"]["code"] == "deadline_exceeded"
+    assert rules.snooze(running(deadline_at=140.0), now=100.0, seconds=30.0).event == Event.snooze
+
+
+@pytest.mark.parametrize("seconds", [-0.001, float("nan"), float("inf"), 365 * 86400.0 + 1])
+def test_a_snooze_outside_the_bound_is_refused(seconds):
+    with pytest.raises(InvalidInput):
+        rules.check_snooze(seconds)
+    rules.check_snooze(0.0)
+    rules.check_snooze(365 * 86400.0)

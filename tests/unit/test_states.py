@@ -21,6 +21,8 @@ def test_terminal_states_have_no_way_out():
         (Event.complete, State.running, State.succeeded),
         (Event.fail, State.running, State.failed),
         (Event.backoff, State.running, State.scheduled),
+        (Event.snooze, State.running, State.scheduled),
+        (Event.snooze_now, State.running, State.queued),
         (Event.expire, State.running, State.queued),
         (Event.cancel, State.scheduled, State.cancelled),
         (Event.cancel, State.queued, State.cancelled),
@@ -45,6 +47,9 @@ def test_allowed_transitions(event, start, end):
         (Event.cancel, State.succeeded),
         (Event.update, State.running),
         (Event.heartbeat, State.queued),
+        (Event.snooze, State.queued),
+        (Event.snooze, State.scheduled),
+        (Event.snooze_now, State.succeeded),
     ],
 )
 def test_forbidden_transitions(event, start):

@@ -9,7 +9,7 @@ from typing import Any
 from jobq.client import AckItem, AckResult
 from jobq.client.errors import InvalidRequest, PayloadTooLarge
 from jobq.worker.app import Settings, Worker
-from jobq.worker.runner import Runner
+from jobq.worker.runner import Runner, refused_outcome
 
 
 class Server:
@@ -62,3 +62,12 @@ def test_a_refused_failure_does_not_stop_the_outcomes_after_it() -> None:
     server = Server({"b"}, {"b"})
     send(server, ["a", "b", "c"])
     assert set(server.stored) == {"a", "c"}  # b's lease running out recovers it
+
+
+def test_a_refused_snooze_goes_again_as_a_failure_that_is_retried() -> None:
+    """A server older than snoozes refuses the field (422): the job must not fail for good."""
+    refusal = InvalidRequest("no", status=422, code="invalid")
+    failure = refused_outcome(AckItem("a", "t", snooze=30), refusal)
+    assert failure.error is not None and failure.error["code"] == "outcome_refused"
+    assert failure.retryable is True and failure.snooze is None
+    assert AckItem("a", "t", snooze=30).document() == {"id": "a", "token": "t", "snooze": 30}

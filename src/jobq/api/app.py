@@ -34,7 +34,7 @@ from jobq.api.http.fast import FastRoutes, fast_routes
 from jobq.api.http.json_limits import keepable_json
 from jobq.api.http.limits import BodyLimit
 from jobq.api.http.responses import JSONResponse
-from jobq.api.native import admin, bulk, logs, problems, stats
+from jobq.api.native import admin, bulk, limits, logs, problems, stats
 from jobq.api.native import routes as native
 from jobq.auth.protect import open_to_anyone
 from jobq.auth.service import Authenticator, FailureLimiter, operation_rights
@@ -104,7 +104,15 @@ def native_routes() -> APIRouter:
     One flat router, not four included ones: FastAPI matches an included router by scanning
     its routes, then scans them again to handle the request, at every level of nesting."""
     # bulk first: /jobs/bulk/retry must not be taken for /jobs/{job_id}/retry
-    parts = (bulk.router, native.router, logs.router, admin.router, problems.router, stats.router)
+    parts = (
+        bulk.router,
+        native.router,
+        logs.router,
+        admin.router,
+        problems.router,
+        stats.router,
+        limits.router,
+    )
     return APIRouter(routes=[route for part in parts for route in part.routes])
 
 

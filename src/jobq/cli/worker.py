@@ -64,7 +64,8 @@ def worker(
     key: Key = None,
 ) -> None:
     """Claim jobs and run them. Commands (payload argv) and Python tasks (--app); a line
-    per job at info, and a summary when it stops."""
+    per job at info, and a summary when it stops. A command snoozes its job (runs again
+    later, the attempt not used) by printing JOBQ_SNOOZE=SECONDS and exiting 75."""
     from jobq.worker.main import main as run_worker
 
     overrides = {

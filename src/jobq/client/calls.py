@@ -27,6 +27,7 @@ from jobq.client.types import (
     LogPage,
     Problem,
     Queue,
+    QueueLimitsInfo,
     Receipt,
     WorkerInfo,
 )
@@ -328,6 +329,17 @@ def release(job_id: str, token: str) -> Call[Job]:
     return Call("POST", f"/jobs/{_seg(job_id)}/release", _job, json={"token": token})
 
 
+def snooze(
+    job_id: str, token: str, seconds: float | None = None, run_at: datetime | None = None
+) -> Call[Job]:
+    body: dict[str, Any] = {"token": token}
+    if seconds is not None:
+        body["seconds"] = seconds
+    if run_at is not None:
+        body["run_at"] = run_at.isoformat()
+    return Call("POST", f"/jobs/{_seg(job_id)}/snooze", _job, json=body)
+
+
 def ack(items: Sequence[AckItem]) -> Call[list[AckResult]]:
     return Call(
         "POST",
@@ -385,6 +397,32 @@ def pause(queue: str) -> Call[None]:
 
 def resume(queue: str) -> Call[None]:
     return Call("POST", f"/queues/{_seg(queue)}/resume", _nothing)
+
+
+def _limits(response: Reply) -> QueueLimitsInfo:
+    return QueueLimitsInfo.parse(response.json())
+
+
+def queue_limits(queue: str) -> Call[QueueLimitsInfo]:
+    return Call("GET", f"/queues/{_seg(queue)}/limits", _limits)
+
+
+def set_queue_limits(
+    queue: str,
+    concurrency: int | None = None,
+    rate: int | None = None,
+    rate_period: float | None = None,
+    per_key: int | None = None,
+    aging: float | None = None,
+) -> Call[QueueLimitsInfo]:
+    """Replace the queue's limits as a whole (None: no such limit)."""
+    body = {"concurrency": concurrency, "rate": rate, "rate_period": rate_period}
+    body |= {"per_key": per_key, "aging": aging}
+    return Call("PUT", f"/queues/{_seg(queue)}/limits", _limits, json=body)
+
+
+def clear_queue_limits(queue: str) -> Call[QueueLimitsInfo]:
+    return Call("DELETE", f"/queues/{_seg(queue)}/limits", _limits)
 
 
 def workers() -> Call[list[WorkerInfo]]:

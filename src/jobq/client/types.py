@@ -146,7 +146,7 @@ class Attempt:
 
 LOG_FIELDS = _times("time")
 HEARTBEAT_FIELDS = _times("lease_expires_at")
-QUEUE_FIELDS = _times("oldest_queued_at")
+QUEUE_FIELDS = {**_times("oldest_queued_at"), "limits": lambda doc: QueueLimits.parse(doc)}
 WORKER_FIELDS = _times("last_seen")
 PROBLEM_FIELDS = _times()
 
@@ -186,7 +186,8 @@ class Heartbeat:
 
 @dataclass(frozen=True, slots=True)
 class AckItem:
-    """One outcome for `ack`: a result, or an error when `error` is set."""
+    """One outcome for `ack`: a result, or an error when `error` is set, or a snooze of
+    `snooze` seconds when that is set (the job runs again then, the attempt not counted)."""
 
     id: str
     token: str
@@ -194,10 +195,13 @@ class AckItem:
     error: dict[str, Any] | None = None
     retryable: bool = True
     exit_code: int | None = None
+    snooze: float | None = None
 
     def document(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"id": self.id, "token": self.token}
-        if self.error is None:
+        if self.snooze is not None:
+            doc["snooze"] = self.snooze
+        elif self.error is None:
             doc["result"] = self.result
         else:
             doc.update(error=self.error, retryable=self.retryable, exit_code=self.exit_code)
@@ -232,6 +236,46 @@ class Deletion:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueLimits:
+    """A queue's flow limits (None: no such limit): at most `concurrency` of its jobs run at
+    once, at most `rate` of them start in any `rate_period` seconds, at most `per_key` jobs
+    of one concurrency key run at once; a job queued longer than `aging` seconds goes first."""
+
+    concurrency: int | None = None
+    rate: int | None = None
+    rate_period: float | None = None
+    per_key: int | None = None
+    aging: float | None = None
+
+    @classmethod
+    def parse(cls, doc: dict[str, Any]) -> QueueLimits:
+        return build(cls, doc, {})
+
+
+@dataclass(frozen=True, slots=True)
+class QueueLimitsInfo:
+    """A queue's flow limits (None: no such limit), whether an operator paused it, and how
+    many of its jobs run now."""
+
+    queue: str
+    concurrency: int | None
+    rate: int | None
+    rate_period: float | None
+    per_key: int | None
+    aging: float | None
+    paused: bool
+    running: int
+
+    @classmethod
+    def parse(cls, doc: dict[str, Any]) -> QueueLimitsInfo:
+        return build(cls, doc, {})
+
+    @property
+    def limits(self) -> QueueLimits:
+        return QueueLimits(self.concurrency, self.rate, self.rate_period, self.per_key, self.aging)
+
+
+@dataclass(frozen=True, slots=True)
 class Queue:
     name: str
     counts: dict[str, int]
@@ -239,6 +283,7 @@ class Queue:
     oldest_queued_at: datetime | None
     # of the finished jobs counted, those retried, by state (older servers send none)
     retried: dict[str, int] = field(default_factory=dict)
+    limits: QueueLimits | None = None  # None: no limits (or an older server)
 
     @classmethod
     def parse(cls, doc: dict[str, Any]) -> Queue:

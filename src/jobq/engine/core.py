@@ -43,7 +43,7 @@ from jobq.model import (
     new_ids,
 )
 from jobq.notify import Listener, Notifier
-from jobq.states import TERMINAL, WAITING, State
+from jobq.states import TERMINAL, WAITING, Event, State
 from jobq.store.base import Store
 from jobq.store.operations import operation_store_for
 
@@ -255,7 +255,7 @@ class Engine(Reads, Bulk):
 
     def _claimed(self, jobs: list[Job], now: float) -> None:
         if jobs:
-            self._publish([Moved(job, State.queued) for job in jobs], now)
+            self._publish([Moved(job, State.queued, Event.claim) for job in jobs], now)
             self.on_timer(min(_next_check(j, now) for j in jobs))
 
     async def ack_and_claim(
@@ -337,6 +337,8 @@ class Engine(Reads, Bulk):
     def _ack_steps(acks: Sequence[Ack], now: float) -> tuple[list[Step], dict[str, Job]]:
         for ack in acks:
             fields.json_strings(ack.error, "error")
+            if ack.snooze is not None:
+                rules.check_snooze_ack(ack.snooze, ack.result, ack.error)
         spawned: dict[str, Job] = {}
         steps = [
             Step(a.job_id, respawn.wrap(_ack_plan(a, now), now, spawned), a.token) for a in acks
@@ -355,6 +357,19 @@ class Engine(Reads, Bulk):
         """Hand a claimed job back to its queue at once (a worker shutting down)."""
         now = self.clock()
         return (await self._move(job_id, rules.release, now, token)).job
+
+    async def snooze(
+        self, job_id: str, token: str, seconds: float | None = None, until: float | None = None
+    ) -> Job:
+        """Hand a claimed job back to run `seconds` from now, or at `until` (a time already
+        past: at once), without counting the attempt (rules.snooze)."""
+        if (seconds is None) == (until is None):
+            raise InvalidInput("a snooze gives either seconds or a time to run at")
+        if until is not None:
+            seconds = max(until - self.clock(), 0.0)
+        assert seconds is not None
+        [outcome] = await self.ack([Ack(job_id, token, snooze=seconds)])
+        return _unwrap(outcome)
 
     async def append_logs(
         self, job_id: str, entries: Sequence[tuple[float | None, str, str]]
@@ -507,6 +522,9 @@ def _check_claim(spec: ClaimSpec) -> None:
 
 
 def _ack_plan(ack: Ack, now: float) -> Callable[[Job], Plan]:
+    if ack.snooze is not None:
+        seconds = ack.snooze
+        return lambda job: rules.snooze(job, now, seconds)
     if ack.error is None:
         return lambda job: rules.complete(job, ack.result, now)
     error = ack.error
@@ -519,6 +537,7 @@ def _event(move: Moved, now: float) -> dict[str, Any]:
         "seq": move.job.seq,
         "queue": move.job.queue,
         "type": move.job.type,
+        "event": "enqueue" if move.event is None else str(move.event),
         "from": None if move.previous is None else str(move.previous),
         "to": str(move.job.state),
         "cancel_requested": move.job.cancel_requested,

@@ -39,6 +39,9 @@ def check_limits(limits: QueueLimits) -> QueueLimits:
     period = limits.rate_period
     if period is not None and not (math.isfinite(period) and 0 < period <= MAX_PERIOD):
         raise InvalidInput(f"the rate's period must be more than 0 and at most {MAX_PERIOD:,.0f} s")
+    aging = limits.aging
+    if aging is not None and not (math.isfinite(aging) and 0 < aging <= MAX_PERIOD):
+        raise InvalidInput(f"aging must be more than 0 and at most {MAX_PERIOD:,.0f} s")
     return limits
 
 

@@ -1,6 +1,8 @@
 """Problems: why jobs cannot go on, computed from the store each time they are asked for.
 
     queue_paused   a paused queue holds its queued jobs
+    queue_limited  a queue at its concurrency limit holds its queued jobs (its running jobs
+                   are as many as the limit allows)
     no_worker      jobs of a queue and type have waited `idle_after` seconds and no worker has
                    taken one of them (or any job of that queue and type) in that time
     failing        live jobs whose attempts fail again and again (`failures` or more)
@@ -12,23 +14,34 @@ Nothing is stored: there is nothing to clean up, and every store computes the sa
 
 `find(now, queues)` looks only at the caller's queues: every store read takes the queue list
 (paused queues, type activity, failing jobs, deadlines, queued ids are per queue), so what
-one caller's look costs follows its own queues, never what other tenants hold.
+one caller's look costs follows its own queues, never what other tenants hold. A limited
+queue's running jobs are counted up to its concurrency (and `max_jobs` beyond), through the
+index that leads with the queue and state.
+
+Only the concurrency is judged: how many jobs a rate-limited queue started within its period
+is counted by the limited claim alone (jobq.store.limits), inside its transaction, and no
+store read exposes it. A queue held back by its rate shows no `queue_limited` problem; when
+its period is longer than `idle_after`, its waiting jobs may show as `no_worker` between
+starts.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from jobq.engine.limits import paused_among
-from jobq.model import DEFAULTS, Job, JobQuery, TypeActivity, WorkerSeen
+from jobq.model import DEFAULTS, Job, JobQuery, QueueSettings, TypeActivity, WorkerSeen
 from jobq.states import State
 from jobq.store.base import Store
 
-KINDS = ("queue_paused", "no_worker", "failing", "deadline")
+KINDS = ("queue_paused", "queue_limited", "no_worker", "failing", "deadline")
 EVERY = 2**62  # a count with no cap
 Message = Callable[[str, str, list[Job]], str]  # (queue, type, jobs) -> what is wrong
+Settings = Mapping[str, QueueSettings]  # the paused or limited queues' settings, by name
+# a queue at its concurrency -> (running, concurrency, whether running was counted up to a cap)
+Full = dict[str, tuple[int, int, bool]]
 
 
 @dataclass(slots=True)
@@ -69,25 +82,22 @@ class ProblemFinder:
         """The problems of `queues` (None: of every queue, for administrators)."""
         if queues is not None and not queues:
             return []
-        paused = await self._paused(queues)
+        settings = await self.store.queue_settings(queues)
+        held = [*await self._paused(settings), *await self._limited(settings)]
         found = [
-            *paused,
-            *await self._no_worker(now, {p.queue for p in paused}, queues),
+            *held,
+            *await self._no_worker(now, {p.queue for p in held}, queues),
             *await self._failing(queues),
             *await self._deadlines(now, queues),
         ]
         return sorted(found, key=lambda p: (KINDS.index(p.kind), p.queue, p.type or ""))
 
-    async def _paused(self, queues: Sequence[str] | None) -> list[Problem]:
+    async def _paused(self, settings: Settings) -> list[Problem]:
         out = []
-        for name in sorted(paused_among(await self.store.queue_settings(queues))):
-            jobs = await self._queued(name, None)
+        for name in sorted(paused_among(settings)):
+            jobs, count = await self._waiting(name)
             if not jobs:
                 continue
-            count = len(jobs)
-            if count >= self.settings.max_jobs:
-                query = JobQuery(queues=[name], states=[State.queued])
-                count = await self.store.count_jobs(query, EVERY)
             out.append(
                 Problem(
                     problem_id("queue_paused", name),
@@ -102,12 +112,37 @@ class ProblemFinder:
             )
         return out
 
+    async def _limited(self, settings: Settings) -> list[Problem]:
+        """The queues at their concurrency limit that have jobs waiting (not paused ones:
+        their pause holds them first)."""
+        out = []
+        for name, use in sorted((await self.full(settings)).items()):
+            jobs, count = await self._waiting(name)
+            if jobs:
+                out.append(_limited_problem(name, use, jobs, count))
+        return out
+
+    async def full(self, settings: Settings) -> Full:
+        """The queues of `settings` (not paused) whose running jobs use up their concurrency:
+        one count per limited queue, of at most its concurrency and `max_jobs` more jobs."""
+        out: Full = {}
+        for name, s in settings.items():
+            concurrency = s.limits.concurrency
+            if s.paused or concurrency is None:
+                continue
+            query = JobQuery(queues=[name], states=[State.running])
+            cap = concurrency + self.settings.max_jobs
+            running = await self.store.count_jobs(query, cap)
+            if running >= concurrency:
+                out[name] = (running, concurrency, running >= cap)
+        return out
+
     async def _no_worker(
-        self, now: float, paused: set[str], queues: Sequence[str] | None
+        self, now: float, held: set[str], queues: Sequence[str] | None
     ) -> list[Problem]:
         idle = self.settings.idle_after
         found = await self.store.type_activity(now - idle, queues)
-        idling = [a for a in found if a.queue not in paused and _idle(a, now, idle)]
+        idling = [a for a in found if a.queue not in held and _idle(a, now, idle)]
         if not idling:  # the workers word the message only: read them when there is one
             return []
         workers = [w for w in await self.store.workers(held=False) if w.last_seen >= now - idle]
@@ -151,21 +186,23 @@ class ProblemFinder:
         )
 
     async def holding(
-        self, jobs: list[Job], now: float, paused: set[str]
+        self, jobs: list[Job], now: float, settings: Settings
     ) -> dict[str, list[Problem]]:
         """The problems that hold each of `jobs` (by job id; jobs held by none are left out),
-        found from those jobs alone: the cost follows len(jobs), never the store's size. The
-        problems are the ones `find` lists (same ids); their job lists name only these."""
+        found from those jobs alone and `settings`, their queues' (the cost follows len(jobs)
+        and their limited queues, never the store's size). The problems are the ones `find`
+        lists (same ids); their job lists name only these."""
         idle = self.settings.idle_after
-        ready = [j for j in jobs if j.state == State.queued and j.queue not in paused]
+        paused = paused_among(settings)
+        queued = {j.queue for j in jobs if j.state == State.queued and j.queue not in paused}
+        full = await self.full({q: s for q, s in settings.items() if q in queued})
         activity: dict[tuple[str, str], TypeActivity] = {}
-        if ready:
-            among = sorted({j.queue for j in ready})
+        if among := sorted(queued - full.keys()):
             found = await self.store.type_activity(now - idle, among)
             activity = {(a.queue, a.type): a for a in found if _idle(a, now, idle)}
         out: dict[str, list[Problem]] = {}
         for job in jobs:
-            held = self._holding_one(job, now, paused, activity)
+            held = self._holding_one(job, now, (paused, full), activity)
             if held:
                 out[job.id] = held
         return out
@@ -174,10 +211,11 @@ class ProblemFinder:
         self,
         job: Job,
         now: float,
-        paused: set[str],
+        closed: tuple[set[str], Full],
         idle: dict[tuple[str, str], TypeActivity],
     ) -> list[Problem]:
         q, t, jobs = job.queue, job.type, [job.id]
+        paused, full = closed
         out = []
         if job.state == State.queued and q in paused:
             message = f"queue {q} is paused"
@@ -193,6 +231,8 @@ class ProblemFinder:
                     {"queue": q},
                 )
             )
+        elif job.state == State.queued and q in full:
+            out.append(_limited_problem(q, full[q], jobs, None))
         elif job.state == State.queued and (q, t) in idle:
             a = idle[q, t]
             data = {"queue": q, "type": t, "idle_seconds": f"{self.settings.idle_after:g}"}
@@ -215,6 +255,16 @@ class ProblemFinder:
 
     async def _queued(self, queue: str, type: str | None) -> list[str]:
         return await self.store.queued_ids(queue, type, self.settings.max_jobs)
+
+    async def _waiting(self, queue: str) -> tuple[list[str], int]:
+        """The first `max_jobs` queued jobs of `queue`, and how many there are (counted only
+        when there are more than those)."""
+        jobs = await self._queued(queue, None)
+        count = len(jobs)
+        if count >= self.settings.max_jobs:
+            query = JobQuery(queues=[queue], states=[State.queued])
+            count = await self.store.count_jobs(query, EVERY)
+        return jobs, count
 
     # predicates on one job, also used to tell which problems hold a given job
 
@@ -255,7 +305,7 @@ def holds(problem: Problem, job: Job, finder: ProblemFinder, now: float) -> bool
         return True
     if job.queue != problem.queue or (problem.type is not None and job.type != problem.type):
         return False
-    if problem.kind in ("queue_paused", "no_worker"):
+    if problem.kind in ("queue_paused", "queue_limited", "no_worker"):
         return job.state == State.queued
     if problem.kind == "failing":
         return finder.is_failing(job)
@@ -277,6 +327,28 @@ def _no_worker_message(a: TypeActivity, workers: list[WorkerSeen], idle: float) 
             f"for {idle:g} s"
         )
     return f"no worker has asked for queue {a.queue} for {idle:g} s"
+
+
+def _limited_problem(
+    queue: str, use: tuple[int, int, bool], jobs: list[str], waiting: int | None
+) -> Problem:
+    """A queue at its concurrency limit holding `jobs` (None waiting: only these are known)."""
+    running, concurrency, capped = use
+    at_least = "at least " if capped else ""
+    message = (
+        f"queue {queue} is at its concurrency limit: {at_least}{running} of {concurrency} running"
+    )
+    if waiting is not None:
+        message += f"; {waiting} job{'' if waiting == 1 else 's'} waiting"
+    data = {
+        "queue": queue,
+        "limit": "concurrency",
+        "concurrency": str(concurrency),
+        "running": str(running),
+    }
+    count = len(jobs) if waiting is None else waiting
+    kind = "queue_limited"
+    return Problem(problem_id(kind, queue), kind, queue, None, message, jobs, count, data)
 
 
 def _failing_message(queue: str, type: str, jobs: list[Job]) -> str:

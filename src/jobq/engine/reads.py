@@ -140,10 +140,11 @@ class Reads:
     async def situations(self, jobs: list[Job]) -> list[Situation]:
         """`jobs` in their situation: the problems holding the waiting ones, found from these
         jobs alone (ProblemFinder.holding), and the paused flag of their queues."""
-        paused = paused_among(await self.store.queue_settings(sorted({job.queue for job in jobs})))
+        settings = await self.store.queue_settings(sorted({job.queue for job in jobs}))
+        paused = paused_among(settings)
         waiting = [job for job in jobs if job.state in WAITING]
         holding = (
-            await self.problem_finder.holding(waiting, self.clock(), paused) if waiting else {}
+            await self.problem_finder.holding(waiting, self.clock(), settings) if waiting else {}
         )
         return [Situation(j, tuple(holding.get(j.id, ())), j.queue in paused) for j in jobs]
 
@@ -194,7 +195,8 @@ class Reads:
 
     def follow_events(self) -> AbstractContextManager[News]:
         """Every transition while the block runs: `drain()` gives each as a dict (id, seq,
-        queue, type, from, to, cancel_requested, at)."""
+        queue, type, event, from, to, cancel_requested, at; `event` is the state table's
+        name of the transition, `enqueue` for a new job)."""
         return self.notifier.listen([EVENTS])
 
     # --- queues, workers, statistics, health ---

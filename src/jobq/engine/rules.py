@@ -6,6 +6,7 @@ the rules testable without a database and identical on every store.
 
 from __future__ import annotations
 
+import math
 import random
 from typing import Any, Protocol
 
@@ -14,6 +15,7 @@ from jobq.model import Job, Plan
 from jobq.states import TERMINAL, WAITING, Event, State
 
 MAX_LEASE_SECONDS = 7 * 86400.0  # the longest lease any interface may ask for
+MAX_SNOOZE_SECONDS = 365 * 86400.0  # the longest a worker may snooze a job for (a year)
 
 
 def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:
@@ -139,6 +141,57 @@ def release(job: Job) -> Plan:
         },
         attempt_outcome="released",
     )
+
+
+def snooze(job: Job, now: float, seconds: float) -> Plan:
+    """The worker hands the job back to run `seconds` from now (a third party said "retry
+    after"): scheduled then (queued at once for 0), the attempt not counted, as a release.
+    A cancel requested meanwhile is confirmed instead; a snooze that would end at or past the
+    job's deadline fails the job now, as a backoff past it does."""
+    if job.cancel_requested:
+        return cancelled_while_running(job, now, job.cancel_reason or {})
+    run_at = now + seconds
+    if job.deadline_at is not None and run_at >= job.deadline_at:
+        error = {
+            "code": "deadline_exceeded",
+            "message": f"snoozed for {seconds:g}s, past the job's deadline",
+            "details": {"deadline_seconds": job.deadline_seconds, "snooze_seconds": seconds},
+        }
+        return Plan(
+            Event.fail,
+            finished(now, job, error=error),
+            attempt_outcome="failed",
+            attempt_error=error,
+            callback=True,
+        )
+    return Plan(
+        Event.snooze if seconds > 0 else Event.snooze_now,
+        {
+            "run_at": run_at,
+            "attempt": max(job.attempt - 1, 0),
+            "lease_token": None,
+            "lease_expires_at": None,
+        },
+        attempt_outcome="snoozed",
+    )
+
+
+def check_snooze(seconds: float) -> None:
+    """Refuse a snooze that is not finite, below 0 or over MAX_SNOOZE_SECONDS."""
+    if not (math.isfinite(seconds) and 0.0 <= seconds <= MAX_SNOOZE_SECONDS):
+        raise InvalidInput(
+            f"a snooze is at least 0 and at most {MAX_SNOOZE_SECONDS:.0f} seconds (a year)",
+            field="seconds",
+            value=seconds if math.isfinite(seconds) else str(seconds),
+            max=MAX_SNOOZE_SECONDS,
+        )
+
+
+def check_snooze_ack(seconds: float, result: Any, error: dict[str, Any] | None) -> None:
+    """A snooze in an acknowledgement: valid seconds, and neither a result nor an error."""
+    check_snooze(seconds)
+    if result is not None or error is not None:
+        raise InvalidInput("a snooze carries no result or error", field="snooze")
 
 
 def overdue(job: Job, now: float) -> Plan:

@@ -105,7 +105,8 @@ def _pick(value: Any, default: Any) -> Any:
 
 @dataclass(slots=True)
 class Ack:
-    """One outcome in a batch acknowledgement: a result, or an error when `error` is set."""
+    """One outcome in a batch acknowledgement: a result, or an error when `error` is set, or
+    a snooze of `snooze` seconds when that is set (see `rules.snooze`)."""
 
     job_id: str
     token: str
@@ -113,3 +114,4 @@ class Ack:
     error: dict[str, Any] | None = None
     retryable: bool = True
     exit_code: int | None = None
+    snooze: float | None = None

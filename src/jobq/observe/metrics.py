@@ -11,8 +11,17 @@ What is measured, and where:
                                     of every queue counts in each)
     jobq_queue_worker_slots         gauge by queue: the slots (concurrency) of those workers
     jobq_queue_busy_slots           gauge by queue: running jobs of the queue live workers hold
+    jobq_queue_limit                gauge by queue and limit ("concurrency", "rate", "per_key",
+                                    "aging_seconds"): a limited queue's flow limits as set (the
+                                    rate: jobs per period)
+    jobq_queue_limit_period_seconds gauge by queue: the period of a rate limit
+    jobq_queue_limited_jobs         gauge by queue and limit ("concurrency"): queued jobs held
+                                    back because the queue's running jobs use up its
+                                    concurrency (0 when there is room, or while it is paused)
     jobq_jobs_enqueued_total        counter by queue (new jobs, retries and respawns included)
     jobq_jobs_finished_total        counter by queue and final state
+    jobq_jobs_snoozed_total         counter by queue: jobs a worker snoozed (handed back to run
+                                    later, the attempt not counted)
     jobq_job_wait_seconds           histogram by queue: due (run_at) to claimed
     jobq_job_run_seconds            histogram by queue: claimed to finished
     jobq_claim_waiters              gauge, long-poll claims waiting in this process
@@ -23,7 +32,10 @@ What is measured, and where:
 Per-queue series are bounded: the first `queue_limit` queues a process sees (`jobq serve
 --metrics-queues`, 200 by default) are labelled by name, every later one as `(other)`, summed.
 A queue is ~45 series (two histograms of 18 buckets), and a deployment that makes a queue per
-content item (the Connect dialect does) would otherwise grow them without bound.
+content item (the Connect dialect does) would otherwise grow them without bound. A limit as
+set means one queue's setting, so `(other)` has none; its limited jobs are summed. A rate's use
+(its starts within the period) is counted only inside the limited claim's transaction, so no
+series says how many jobs a rate holds back.
 
 Each app has its own registry (no module globals), so tests can build many apps. The job
 counters come from `Engine.on_moves`, called with every batch of transitions. Counters and
@@ -50,9 +62,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from jobq.api.http.security import BEARER, identify
 from jobq.engine import Engine
 from jobq.errors import Forbidden, JobqError, StoreUnavailable
-from jobq.model import Moved, QueueStats, WorkerSeen
+from jobq.model import Moved, QueueSettings, QueueStats, WorkerSeen
 from jobq.observe.tally import CounterTally, HistogramTally
-from jobq.states import TERMINAL, State
+from jobq.states import TERMINAL, Event, State
 
 STATS_TTL = 2.0  # seconds a scrape may reuse the last read of the per-queue counts
 TIME_BUCKETS = (
@@ -79,6 +91,7 @@ HTTP_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
 UNMATCHED = "(unmatched)"  # the route label of requests no route matched (bounded cardinality)
 OTHER = "(other)"  # the queue label of the queues past the limit
 STATE_NAMES = tuple(state.value for state in State)
+SNOOZES = frozenset({Event.snooze, Event.snooze_now})
 
 
 class QueueLabels:
@@ -107,6 +120,7 @@ class QueueCounts(Collector):
         self.label = label
         self.stats: list[QueueStats] = []
         self.workers = WorkerGauges(label)
+        self.limits = LimitGauges(label)
         self.read_at = float("-inf")
         self.taken_at = 0.0  # wall clock of the last read, for the ages
         self.ttl = STATS_TTL
@@ -121,6 +135,7 @@ class QueueCounts(Collector):
             if time.monotonic() - self.read_at < self.ttl:
                 return
             self.stats = await engine.queues()
+            self.limits.read(await engine.queue_settings(), self.stats)
             self.workers.read([w for w in await engine.workers() if engine.is_live(w)])
             self.taken_at = engine.clock()
             self.read_at = time.monotonic()
@@ -153,6 +168,7 @@ class QueueCounts(Collector):
         yield paused
         yield self._oldest(counts)
         yield from self.workers.collect(counts)
+        yield from self.limits.collect()
 
     def _oldest(self, labels: dict[str, Any]) -> Metric:
         oldest = GaugeMetricFamily(
@@ -217,6 +233,67 @@ class WorkerGauges:
         yield busy
 
 
+class LimitGauges:
+    """Per limited queue: its limits as set (named queues only: a setting is one queue's) and
+    the queued jobs its concurrency holds back now (summed under `(other)`)."""
+
+    def __init__(self, label: QueueLabels) -> None:
+        self.label = label
+        self.settings: dict[str, QueueSettings] = {}  # the limited queues'
+        self.held: dict[str, float] = {}  # label -> queued jobs held back by a concurrency
+
+    def read(self, settings: dict[str, QueueSettings], stats: list[QueueStats]) -> None:
+        self.settings = {name: s for name, s in settings.items() if s.limits.any}
+        self.held = {
+            self.label(name): 0.0
+            for name, s in self.settings.items()
+            if s.limits.concurrency is not None
+        }
+        for q in stats:
+            s = self.settings.get(q.name)
+            if s is None or s.limits.concurrency is None:
+                continue
+            label = self.label(q.name)
+            full = not s.paused and q.counts.get("running", 0) >= s.limits.concurrency
+            held = q.counts.get("queued", 0) if full else 0
+            self.held[label] += held
+
+    def collect(self) -> Iterator[Metric]:
+        limit = GaugeMetricFamily(
+            "jobq_queue_limit",
+            "A queue's flow limit as set: concurrency, or jobs per rate period.",
+            labels=["queue", "limit"],
+        )
+        period = GaugeMetricFamily(
+            "jobq_queue_limit_period_seconds",
+            "The period of a queue's rate limit.",
+            labels=["queue"],
+        )
+        held = GaugeMetricFamily(
+            "jobq_queue_limited_jobs",
+            "Queued jobs held back because the queue's limit is used up.",
+            labels=["queue", "limit"],
+        )
+        for name, s in sorted(self.settings.items()):
+            label = self.label(name)
+            if label == OTHER:
+                continue
+            if s.limits.concurrency is not None:
+                limit.add_metric([label, "concurrency"], s.limits.concurrency)
+            if s.limits.rate is not None and s.limits.rate_period is not None:
+                limit.add_metric([label, "rate"], s.limits.rate)
+                period.add_metric([label], s.limits.rate_period)
+            if s.limits.per_key is not None:
+                limit.add_metric([label, "per_key"], s.limits.per_key)
+            if s.limits.aging is not None:
+                limit.add_metric([label, "aging_seconds"], s.limits.aging)
+        for label, count in self.held.items():
+            held.add_metric([label, "concurrency"], count)
+        yield limit
+        yield period
+        yield held
+
+
 class Tallies(Collector):
     """The counters and histograms fed from the hot path (see jobq.observe.tally)."""
 
@@ -224,6 +301,9 @@ class Tallies(Collector):
         self.enqueued = CounterTally("jobq_jobs_enqueued", "Jobs enqueued.", ["queue"])
         self.finished = CounterTally(
             "jobq_jobs_finished", "Jobs that reached a final state.", ["queue", "state"]
+        )
+        self.snoozed = CounterTally(
+            "jobq_jobs_snoozed", "Jobs a worker snoozed (the attempt not counted).", ["queue"]
         )
         self.waited = HistogramTally(
             "jobq_job_wait_seconds", "Time from due to claimed.", ["queue"], TIME_BUCKETS
@@ -248,6 +328,7 @@ class Tallies(Collector):
         for tally in (
             self.enqueued,
             self.finished,
+            self.snoozed,
             self.waited,
             self.ran,
             self.requests,
@@ -280,6 +361,8 @@ class Metrics:
             job, previous = move.job, move.previous
             if previous is None:
                 t.enqueued.inc((label(job.queue),))
+            elif move.event in SNOOZES:
+                t.snoozed.inc((label(job.queue),))
             elif job.state is State.running and previous is State.queued:
                 if job.started_at is not None:
                     waited = max(job.started_at - job.run_at, 0.0)

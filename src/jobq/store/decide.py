@@ -41,7 +41,8 @@ def decide(job: Job | None, step: Step, now: float) -> Decided:
     except ValueError as exc:
         raise Conflict(str(exc), state=str(job.state), id=job.id) from None
     changes = {**plan.changes, "state": new_state, "updated_at": now}
-    return Decided(Moved(evolve(job, changes), job.state), plan, changes, job.attempt)
+    moved = Moved(evolve(job, changes), job.state, plan.event)
+    return Decided(moved, plan, changes, job.attempt)
 
 
 def decide_all(

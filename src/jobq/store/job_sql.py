@@ -26,13 +26,13 @@ WAITING_DEADLINE = "state IN ('scheduled', 'queued') AND deadline_at IS NOT NULL
 RUNNING_DEADLINE = "state = 'running' AND deadline_at IS NOT NULL"
 LOG_COLUMNS = "seq, time, stream, text, attempt"
 QUEUE_SETTINGS = (
-    "SELECT name, operator_paused, concurrency, rate, rate_period, per_key FROM queues "
+    "SELECT name, operator_paused, concurrency, rate, rate_period, per_key, aging FROM queues "
     "WHERE paused = 1"
 )
 # whether a queue is closed to the claim statements, from its pause and its limits' row
 _CLOSED = (
     "CASE WHEN {pause} = 1 OR {limit}.concurrency IS NOT NULL OR {limit}.rate IS NOT NULL "
-    "OR {limit}.per_key IS NOT NULL THEN 1 ELSE 0 END"
+    "OR {limit}.per_key IS NOT NULL OR {limit}.aging IS NOT NULL THEN 1 ELSE 0 END"
 )
 LIVE_KEYED = "concurrency_key IS NOT NULL AND state IN ('scheduled', 'queued', 'running')"
 
@@ -106,9 +106,10 @@ class JobSql:
     )
     set_limits: str = (
         "INSERT INTO queues (name, paused, operator_paused, concurrency, rate, rate_period, "
-        "per_key, updated_at) VALUES (?1, ?2, 0, ?3, ?4, ?5, ?7, ?6) "
+        "per_key, aging, updated_at) VALUES (?1, ?2, 0, ?3, ?4, ?5, ?7, ?8, ?6) "
         "ON CONFLICT (name) DO UPDATE SET concurrency = excluded.concurrency, "
         "rate = excluded.rate, rate_period = excluded.rate_period, per_key = excluded.per_key, "
+        "aging = excluded.aging, "
         f"paused = {_CLOSED.format(pause='queues.operator_paused', limit='excluded')}, "
         "updated_at = excluded.updated_at"
     )
@@ -122,6 +123,8 @@ class JobSql:
         "INSERT INTO queue_keys (queue, key, turn) SELECT DISTINCT queue, concurrency_key, 0 "
         f"FROM jobs WHERE queue = ? AND {LIVE_KEYED} ON CONFLICT (queue, key) DO NOTHING"
     )
+    # a queue no longer keyed: its keys leave the turns
+    forget_keys: str = "DELETE FROM queue_keys WHERE queue = ?"
     # the queues with a setting (each is closed), through the partial index queues_paused
     queue_settings: str = f"{QUEUE_SETTINGS} ORDER BY name"
 

@@ -12,6 +12,7 @@ across every node and interface, whatever any process remembers.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -30,9 +31,11 @@ def setting_writes(sql: JobSql, queue: str, change: QueueChange, now: float) -> 
     if change.limits is not None:
         lim = change.limits
         params = (queue, int(lim.any), lim.concurrency, lim.rate, lim.rate_period, now)
-        writes.append((sql.set_limits, (*params, lim.per_key)))
+        writes.append((sql.set_limits, (*params, lim.per_key, lim.aging)))
         if lim.per_key is not None:
             writes += [(sql.key_the_unkeyed, (queue,)), (sql.seat_live_keys, (queue,))]
+        else:
+            writes.append((sql.forget_keys, (queue,)))
     return writes
 
 
@@ -47,11 +50,25 @@ def room(limits: QueueLimits, running: int, started: int, ceiling: int) -> int:
     return max(0, min(left))
 
 
+# A rate counts the starts of its period in SLOTS slots: the slots the period reaches into are
+# counted whole, so a count may hold starts a little older than the period (fewer starts are
+# let through, never more), and a queue keeps at most SLOTS + 1 rows of starts, however high
+# its rate.
+SLOTS = 64
+
+
 def rate_since(limits: QueueLimits, now: float) -> float | None:
-    """The start of the window the rate counts starts in (None: no rate limit)."""
+    """The start of the oldest slot the rate counts (None: no rate limit): slots from after
+    this time hold every start of the last period."""
     if limits.rate is None or limits.rate_period is None:
         return None
-    return now - limits.rate_period
+    return now - limits.rate_period - limits.rate_period / SLOTS
+
+
+def rate_slot(limits: QueueLimits, now: float) -> float:
+    """The start of the slot a start at `now` is counted in."""
+    width = (limits.rate_period or 1.0) / SLOTS
+    return math.floor(now / width) * width
 
 
 Candidate = tuple[tuple[int, ...], int, str]  # (order, seq, queue): the lowest order goes first
@@ -65,7 +82,7 @@ def within_room(candidates: Iterable[Candidate], rooms: dict[str, int], want: in
     for _, seq, queue in sorted(candidates, key=lambda c: c[0]):
         if len(chosen) == want:
             break
-        if taken[queue] < rooms.get(queue, 0):
+        if taken[queue] < rooms.get(queue, 0) and seq not in chosen:
             taken[queue] += 1
             chosen.append(seq)
     return chosen
@@ -76,9 +93,20 @@ def ranked(rows: Iterable[Sequence[Any]]) -> list[Candidate]:
     return [((-priority, seq), seq, queue) for priority, seq, queue in rows]
 
 
+OVERDUE = -(2**62)  # the order of a job waiting longer than its queue's aging: before all
+
+
+def aged(rows: Iterable[Sequence[Any]], queue: str, since: float) -> list[Candidate]:
+    """Of a queue's oldest queued jobs, (priority, seq, run_at) rows, those due since before
+    `since` (waiting longer than the queue's aging) as candidates before any priority, the
+    oldest first."""
+    return [((OVERDUE, seq), seq, queue) for _, seq, run_at in rows if run_at <= since]
+
+
 # --- keyed queues: keys take turns, each within its per_key limit ---
 
 KEY_WINDOW = 32  # keys a keyed claim looks at beyond the jobs it wants
+HEAD_WINDOW = 64  # queued jobs a short keyed claim mends at the head of its queue
 UNKEYED = ""  # the key of a keyed queue's jobs without one: no per-key limit
 
 

@@ -268,8 +268,7 @@ def held_by(rows: Iterable[Sequence[Any]]) -> dict[WorkerKey, list[HeldJob]]:
 
 def queue_settings(rows: Iterable[Sequence[Any]]) -> dict[str, QueueSettings]:
     """Queue settings by name, from rows of (name, operator_paused, concurrency, rate,
-    rate_period, per_key)."""
+    rate_period, per_key, aging)."""
     return {
-        name: QueueSettings(bool(paused), QueueLimits(concurrency, rate, period, per_key))
-        for name, paused, concurrency, rate, period, per_key in rows
+        name: QueueSettings(bool(paused), QueueLimits(*limits)) for name, paused, *limits in rows
     }

@@ -7,6 +7,14 @@ worker read them. Exit code 0 completes the job; anything else fails the attempt
 `exit_code` (a signal N shows as -N) and the last lines of its stderr in the error's details
 (`stderr`, at most STDERR_LINES lines of at most STDERR_LINE characters): the reason a command
 failed is usually there, and the error then says it without a read of the log.
+
+A command snoozes its job (hands it back to run later without using an attempt, as a task's
+`jobq.Snooze` does) by printing a line `JOBQ_SNOOZE=SECONDS` on stdout and exiting with code
+75 (EX_TEMPFAIL, "try again later"). Both are needed: exit 75 alone is an ordinary failure, as
+it always was (a program that exits 75 on its own must not run forever unnoticed), and the
+line with any other exit code is only a line of the log. A value that is not a number of
+seconds from 0 to a year fails the attempt (`bad_snooze`). The variable `JOBQ_SNOOZE_EXIT`
+(75) in the command's environment names the code.
 """
 
 from __future__ import annotations
@@ -21,13 +29,15 @@ from typing import Any
 
 from jobq.worker.joblog import JobLog
 from jobq.worker.lease import Lease, StopReason
-from jobq.worker.outcome import Outcome
+from jobq.worker.outcome import MAX_SNOOZE_SECONDS, Outcome, Snooze
 
 CHUNK = 64 * 1024
 LONGEST_LINE = 1024 * 1024  # a longer run without a newline is logged in pieces
 SHUTDOWN_KILL_AFTER = 2.0  # at shutdown the job already had its grace period
 STDERR_LINES = 20  # the last lines of stderr a failed command's error carries
 STDERR_LINE = 1000  # characters kept of each
+SNOOZE_EXIT = 75  # EX_TEMPFAIL: with a JOBQ_SNOOZE=SECONDS line on stdout, a snooze
+SNOOZE_LINE = "JOBQ_SNOOZE="
 
 
 @dataclass(slots=True)
@@ -65,7 +75,7 @@ async def run_command(payload: Any, lease: Lease, log: JobLog, grace: float) -> 
     try:
         proc = await asyncio.create_subprocess_exec(
             *command.argv,
-            env={**os.environ, **command.env},
+            env={**os.environ, "JOBQ_SNOOZE_EXIT": str(SNOOZE_EXIT), **command.env},
             cwd=command.cwd,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
@@ -84,8 +94,10 @@ async def _supervise(
 ) -> Outcome:
     assert proc.stdout is not None and proc.stderr is not None
     stderr: deque[str] = deque(maxlen=STDERR_LINES)
+    snooze: deque[str] = deque(maxlen=1)  # the last JOBQ_SNOOZE= line's value
     readers = asyncio.gather(
-        _pump(proc.stdout, "stdout", log), _pump(proc.stderr, "stderr", log, stderr)
+        _pump(proc.stdout, "stdout", log, snooze=snooze),
+        _pump(proc.stderr, "stderr", log, stderr),
     )
     stoppers: list[asyncio.Task[None]] = []
 
@@ -101,6 +113,8 @@ async def _supervise(
         stopper.cancel()
     if code == 0:
         return Outcome(result={"exit_code": 0}, exit_code=0)
+    if code == SNOOZE_EXIT and snooze:
+        return snoozed(snooze[0])
     details = {"exit_code": code, "stderr": "\n".join(stderr)}
     return Outcome.failure("exit_code", _describe(code), details, exit_code=code)
 
@@ -122,11 +136,28 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
 
 
+def snoozed(value: str) -> Outcome:
+    """The outcome of a command that asked to snooze for `value` seconds (JOBQ_SNOOZE=)."""
+    try:
+        return Outcome(snooze=Snooze(float(value)).seconds, exit_code=SNOOZE_EXIT)
+    except ValueError:
+        message = (
+            f"the command asked to snooze for {value[:100]!r}: not a number of seconds "
+            f"from 0 to {MAX_SNOOZE_SECONDS:.0f}"
+        )
+        return Outcome.failure("bad_snooze", message, exit_code=SNOOZE_EXIT)
+
+
 async def _pump(
-    stream: asyncio.StreamReader, name: str, log: JobLog, tail: deque[str] | None = None
+    stream: asyncio.StreamReader,
+    name: str,
+    log: JobLog,
+    tail: deque[str] | None = None,
+    snooze: deque[str] | None = None,
 ) -> None:
     """Copy a pipe into the log line by line, the last line even without a newline; the
-    last lines also into `tail` (each cut to STDERR_LINE characters)."""
+    last lines also into `tail` (each cut to STDERR_LINE characters), the value of each
+    JOBQ_SNOOZE= line into `snooze`."""
     pending = b""
 
     def write(raw: bytes) -> None:
@@ -134,6 +165,8 @@ async def _pump(
         log.write(line, name)
         if tail is not None:
             tail.append(line[:STDERR_LINE])
+        if snooze is not None and line.startswith(SNOOZE_LINE):
+            snooze.append(line[len(SNOOZE_LINE) :].strip())
 
     while chunk := await stream.read(CHUNK):
         pending += chunk

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import math
 import traceback
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
+
+MAX_SNOOZE_SECONDS = 365 * 86400.0  # the server's bound (jobq.engine.rules), a year
 
 
 @dataclass(slots=True)
 class Outcome:
-    """A result, or an error (code, message, details) when `error` is set."""
+    """A result, or an error (code, message, details) when `error` is set, or a snooze of
+    `snooze` seconds when that is set."""
 
     result: Any = None
     error: dict[str, Any] | None = None
     retryable: bool = True
     exit_code: int | None = None
+    snooze: float | None = None
 
     @classmethod
     def failure(
@@ -33,7 +39,10 @@ class Outcome:
     def from_exception(cls, exc: BaseException) -> Outcome:
         """A task raised: the exception's type and message, and the traceback in details.
 
-        An exception with `retryable = False` (see `jobq.worker.Fail`) is not retried."""
+        An exception with `retryable = False` (see `jobq.worker.Fail`) is not retried; a
+        `Snooze` is no failure: the job runs again after its seconds."""
+        if isinstance(exc, Snooze):
+            return cls(snooze=exc.seconds)
         kind = type(exc)
         details = {
             "type": f"{kind.__module__}.{kind.__qualname__}",
@@ -51,3 +60,22 @@ class Fail(Exception):
         super().__init__(message)
         self.code = code
         self.retryable = retryable
+
+
+class Snooze(Exception):
+    """Raise (or return) from a task to hand the job back to run `seconds` from now without
+    using an attempt: a third party answered "retry after 30 s" (HTTP 429), say. Seconds are
+    a number or a timedelta, from 0 (queued again at once) to a year; anything else is a
+    ValueError where the Snooze is made.
+
+    A task that always snoozes runs forever: the attempts it does not use cannot stop it (a
+    job's deadline can)."""
+
+    def __init__(self, seconds: float | timedelta) -> None:
+        value = seconds.total_seconds() if isinstance(seconds, timedelta) else float(seconds)
+        if not (math.isfinite(value) and 0.0 <= value <= MAX_SNOOZE_SECONDS):
+            raise ValueError(
+                f"a snooze is from 0 to {MAX_SNOOZE_SECONDS:.0f} seconds (a year), not {seconds}"
+            )
+        super().__init__(f"snooze for {value:g}s")
+        self.seconds = value

@@ -35,6 +35,15 @@ class Tally:
 
     def ended(self, job: ClaimedJob, outcome: Outcome, took: float) -> None:
         """The attempt ended with `outcome` after `took` seconds (as the worker reports it)."""
+        if outcome.snooze is not None:
+            self.ends["snoozed"] += 1
+            log.info(
+                "job %s snoozed after %s: runs again in %s",
+                job.id,
+                seconds(took),
+                seconds(outcome.snooze),
+            )
+            return
         error = outcome.error
         if error is None:
             self.ends["succeeded"] += 1

@@ -6,8 +6,8 @@ claim (long-poll, up to `batch` jobs, never more than the free slots and the pre
        leaves)
   -> one asyncio task per job: a Python task, or a command, with a Lease kept alive; a job
      claimed ahead (no slot free yet) is held, its lease kept alive, and starts when one frees
-  -> outcome: result/error into the ack batch (sent on the next claim, or on its own as POST
-     /ack after ACK_LINGER), or release, or nothing
+  -> outcome: result/error/snooze into the ack batch (sent on the next claim, or on its own
+     as POST /ack after ACK_LINGER), or release, or nothing
 SIGTERM/SIGINT: stop claiming, give running jobs `grace` seconds, then stop the rest and
 release them at once; jobs held for a slot go back at once. A second signal skips what is
 left of the grace period.
@@ -433,6 +433,7 @@ class Runner:
                 outcome.error,
                 outcome.retryable,
                 outcome.exit_code,
+                outcome.snooze,
             )
         )
 
@@ -514,13 +515,14 @@ def claims_in_flight(concurrency: int, batch: int) -> int:
 
 def refused_outcome(item: AckItem, refusal: ServerError) -> AckItem:
     """The failure that replaces an outcome the server would not take. Not retried if the
-    task had succeeded (its result would be refused again); a failure keeps its own choice."""
+    task had succeeded (its result would be refused again); a failure keeps its own choice,
+    and a snooze (refused by a server older than snoozes) is retried."""
     error = {
         "code": "outcome_refused",
         "message": f"the server refused this attempt's outcome: {refusal.message[:500]}",
         "details": {"status": refusal.status, "code": refusal.code},
     }
-    retryable = item.retryable if item.error is not None else False
+    retryable = item.retryable if item.error is not None or item.snooze is not None else False
     return AckItem(item.id, item.token, None, error, retryable)
 
 

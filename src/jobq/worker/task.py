@@ -11,7 +11,7 @@ import orjson
 
 from jobq.worker.app import TaskContext, is_async
 from jobq.worker.lease import Lease, StopReason
-from jobq.worker.outcome import Outcome
+from jobq.worker.outcome import Outcome, Snooze
 
 
 async def run_task(
@@ -88,7 +88,10 @@ def _stopped(lease: Lease) -> Outcome:
 
 def _checked(result: Any) -> Outcome:
     """The result, if the server can store it: JSON with 64-bit integers (orjson refuses
-    what the server would refuse, so one bad result cannot spoil the batch it travels in)."""
+    what the server would refuse, so one bad result cannot spoil the batch it travels in).
+    A `Snooze` returned snoozes the job, as one raised does."""
+    if isinstance(result, Snooze):
+        return Outcome(snooze=result.seconds)
     try:
         orjson.dumps(result)
     except TypeError as exc:

@@ -82,7 +82,7 @@ async def download_log(request: Request, job_id: str) -> Response:
 
 @router.get("/events")
 async def events(request: Request) -> Response:
-    """Server-sent events: every transition (id, queue, from, to, at) from now on, of the
+    """Server-sent events: every transition (id, queue, event, from, to, at) from now on, of the
     queues the caller may read (as its roles stand while the stream is open). The stream ends
     (after an `unauthorized` event) once its key is revoked."""
     caller = await standing(request)

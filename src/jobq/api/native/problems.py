@@ -49,10 +49,11 @@ async def visible_problems(request: Request) -> list[Problem]:
 
 @router.get("/problems", responses=ERRORS)
 async def list_problems(request: Request) -> Response:
-    """Why jobs cannot go on now: paused queues, queues or types no worker takes, attempts
-    failing again and again, deadlines about to pass; each with the jobs it holds. An id
-    stays the same while its cause lasts; a problem disappears once its cause is gone. Only
-    the problems of queues the caller holds a role on are listed."""
+    """Why jobs cannot go on now: paused queues, queues at their concurrency limit, queues
+    or types no worker takes, attempts failing again and again, deadlines about to pass;
+    each with the jobs it holds. An id stays the same while its cause lasts; a problem
+    disappears once its cause is gone. Only the problems of queues the caller holds a role
+    on are listed."""
     problems = await visible_problems(request)
     return json({"problems": [problem_document(p) for p in problems]})
 

@@ -21,7 +21,17 @@ from jobq.auth.guard import Guard
 from jobq.auth.policy import Action
 from jobq.engine import Ack, Engine, JobSpec
 from jobq.errors import InvalidInput, JobqError
-from jobq.model import SORT_FIELDS, ClaimSpec, Job, JobQuery, Worker, WorkerSeen
+from jobq.model import (
+    SORT_FIELDS,
+    ClaimSpec,
+    Job,
+    JobQuery,
+    QueueLimits,
+    QueueSettings,
+    QueueStats,
+    Worker,
+    WorkerSeen,
+)
 from jobq.render import attempt_document, iso, job_document
 from jobq.states import TERMINAL, State
 
@@ -312,9 +322,19 @@ async def release(request: Request, job_id: str, body: s.ReleaseIn) -> Response:
     return json(job_document(job))
 
 
+@router.post("/jobs/{job_id}/snooze", responses={200: JOB, **ERRORS})
+async def snooze(request: Request, job_id: str, body: s.SnoozeIn) -> Response:
+    """Hand a claimed job back to run later (`seconds` from now, or at `run_at`), the attempt
+    not counted: scheduled until then (queued at once for 0). For a worker told to come back
+    later (HTTP 429, Retry-After) rather than failing an attempt it did not get to make."""
+    await (await guard_of(request)).job(job_id, Action.work)
+    job = await engine_of(request).snooze(job_id, body.token, body.seconds, seconds(body.run_at))
+    return json(job_document(job))
+
+
 @router.post("/ack", responses=ERRORS)
 async def ack(request: Request, body: s.AckIn) -> Response:
-    """Complete and fail many jobs at once; each item succeeds or fails on its own."""
+    """Complete, fail and snooze many jobs at once; each item succeeds or fails on its own."""
     return json({"results": await _acknowledge(request, await guard_of(request), body.acks)})
 
 
@@ -337,6 +357,7 @@ async def _admitted(guard: Guard, items: list[s.AckItem]) -> tuple[list[Ack], di
             a.error.model_dump() if a.error else None,
             a.retryable,
             a.exit_code,
+            a.snooze,
         )
         for a in items
     ]
@@ -359,11 +380,15 @@ def _ack_results(
 # --- queues, events, workers, health ---
 
 
-@router.get("/queues")
+@router.get("/queues", responses={200: {"model": s.QueuesOut}, **ERRORS})
 async def list_queues(request: Request) -> Response:
+    """The queues the caller holds a role on: jobs per state, whether each is paused, and
+    its flow limits (null: none; see `/queues/{name}/limits`)."""
     guard = await guard_of(request)
-    queues = [q for q in await engine_of(request).queues() if guard.sees_queue(q.name)]
-    return json({"queues": [_queue_document(q) for q in queues]})
+    engine = engine_of(request)
+    queues = [q for q in await engine.queues() if guard.sees_queue(q.name)]
+    settings = await engine.queue_settings([q.name for q in queues]) if queues else {}
+    return json({"queues": [_queue_document(q, settings.get(q.name)) for q in queues]})
 
 
 @router.post("/queues/{name}/pause", responses=ERRORS)
@@ -526,11 +551,23 @@ def _ack_result(job_id: str, outcome: Job | JobqError) -> dict[str, Any]:
     return {"id": job_id, "ok": True, "state": str(outcome.state)}
 
 
-def _queue_document(q: Any) -> dict[str, Any]:
+def _queue_document(q: QueueStats, settings: QueueSettings | None) -> dict[str, Any]:
+    limits = settings.limits if settings is not None else QueueLimits()
     return {
         "name": q.name,
         "counts": q.counts,
         "retried": q.retried,
         "paused": q.paused,
         "oldest_queued_at": iso(q.oldest_queued_at),
+        "limits": limits_document(limits) if limits.any else None,
+    }
+
+
+def limits_document(limits: QueueLimits) -> dict[str, Any]:
+    return {
+        "concurrency": limits.concurrency,
+        "rate": limits.rate,
+        "rate_period": limits.rate_period,
+        "per_key": limits.per_key,
+        "aging": limits.aging,
     }

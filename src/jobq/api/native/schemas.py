@@ -15,12 +15,22 @@ from pydantic import (
     model_validator,
 )
 
-from jobq.engine.rules import MAX_LEASE_SECONDS
+from jobq.engine.limits import MAX_CONCURRENCY, MAX_PERIOD, MAX_RATE
+from jobq.engine.rules import MAX_LEASE_SECONDS, MAX_SNOOZE_SECONDS
 
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:@/-]+$")]
 MetaKey = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Seconds = Annotated[float, Field(ge=0, le=10 * 365 * 86400)]
 LeaseSeconds = Annotated[float, Field(gt=0, le=MAX_LEASE_SECONDS)]
+SnoozeSeconds = Annotated[
+    float,
+    Field(
+        ge=0,
+        le=MAX_SNOOZE_SECONDS,
+        description="Run the job again this many seconds from now (0: queued at once), "
+        "the attempt not counted; at most a year.",
+    ),
+]
 Priority = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
 
 
@@ -115,6 +125,23 @@ class ReleaseIn(Strict):
     token: Annotated[str, Field(min_length=1, max_length=200)]
 
 
+class SnoozeIn(Strict):
+    """Give `seconds` or `run_at` (a time already past: queued at once), not both."""
+
+    token: Annotated[str, Field(min_length=1, max_length=200)]
+    seconds: SnoozeSeconds | None = None
+    run_at: Annotated[
+        datetime | None,
+        Field(description="Run the job again at this time (at most a year ahead)."),
+    ] = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> SnoozeIn:
+        if (self.seconds is None) == (self.run_at is None):
+            raise ValueError("give either `seconds` or `run_at`")
+        return self
+
+
 class AckItem(Strict):
     id: Annotated[str, Field(min_length=1, max_length=100)]
     token: Annotated[str, Field(min_length=1, max_length=200)]
@@ -122,6 +149,13 @@ class AckItem(Strict):
     error: ErrorIn | None = None
     retryable: bool = True
     exit_code: Annotated[int, Field(ge=-(2**31), le=2**31 - 1)] | None = None
+    snooze: Annotated[
+        SnoozeSeconds | None,
+        Field(
+            description="Snooze the job for this many seconds, as POST /jobs/{id}/snooze "
+            "does, instead of completing or failing it (no `result` or `error` then)."
+        ),
+    ] = None
 
 
 class AckIn(Strict):
@@ -273,3 +307,67 @@ class BulkIn(Strict):
         if (self.ids is None) == (self.filter is None):
             raise ValueError("give either `ids` or `filter`")
         return self
+
+
+# --- queue flow limits ---
+
+Concurrency = Annotated[int, Field(strict=True, ge=1, le=MAX_CONCURRENCY)]
+Rate = Annotated[int, Field(strict=True, ge=1, le=MAX_RATE)]
+Period = Annotated[float, Field(strict=True, gt=0, le=MAX_PERIOD)]
+
+
+class QueueLimitsIn(Strict):
+    """A queue's flow limits, replacing the ones it has as a whole: a field null or absent
+    is no such limit. A rate comes with its period."""
+
+    concurrency: Annotated[
+        Concurrency | None, Field(description="at most this many of its jobs run at once")
+    ] = None
+    rate: Annotated[
+        Rate | None, Field(description="at most this many of its jobs start per `rate_period`")
+    ] = None
+    rate_period: Annotated[Period | None, Field(description="seconds")] = None
+    per_key: Annotated[
+        Concurrency | None,
+        Field(
+            description="at most this many jobs of one `concurrency_key` run at once; "
+            "the queue's keys then take turns"
+        ),
+    ] = None
+    aging: Annotated[
+        Period | None,
+        Field(description="seconds: a job queued longer goes before newer jobs of any priority"),
+    ] = None
+
+
+class LimitsOut(BaseModel):
+    """A queue's flow limits (null: no such limit)."""
+
+    concurrency: int | None
+    rate: int | None
+    rate_period: float | None
+    per_key: int | None
+    aging: float | None
+
+
+class QueueLimitsOut(LimitsOut):
+    """A queue's flow limits, whether an operator paused it, and how many of its jobs run."""
+
+    queue: str
+    paused: bool
+    running: int
+
+
+class QueueOut(BaseModel):
+    """A queue as `GET /queues` lists it."""
+
+    name: str
+    counts: dict[str, int]
+    retried: dict[str, int]
+    paused: bool
+    oldest_queued_at: str | None
+    limits: LimitsOut | None
+
+
+class QueuesOut(BaseModel):
+    queues: list[QueueOut]

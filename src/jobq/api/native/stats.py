@@ -6,7 +6,7 @@ the window no longer count: the store is the only record.
 
 `GET /api/v1/stats/queues` is `GET /queues` for pollers: the engine's queue snapshot, whose
 counts per state are shared by every poller (at most a few seconds old) and whose paused
-flags are read fresh each time (jobq.engine.stats).
+flags and flow limits are read fresh each time (jobq.engine.stats).
 
 Both show queues by the rule of `GET /queues`: those the caller holds any role on.
 """
@@ -22,7 +22,7 @@ from fastapi.responses import Response
 from jobq.api.http.context import engine_of
 from jobq.api.http.responses import json
 from jobq.api.http.security import guard_of
-from jobq.api.native.routes import ERRORS
+from jobq.api.native.routes import ERRORS, limits_document
 from jobq.errors import InvalidInput
 from jobq.model import FinishedCount
 from jobq.render import iso
@@ -102,7 +102,8 @@ def _empty(buckets: int) -> dict[str, Any]:
 @router.get("/stats/queues", responses=ERRORS)
 async def queues(request: Request) -> Response:
     """Jobs in each state per queue (at most a few seconds old, see `as_of`), the age of the
-    oldest waiting job, and whether the queue is paused (current)."""
+    oldest waiting job, whether the queue is paused and its flow limits (null: none; both
+    current)."""
     guard = await guard_of(request)
     snapshot = await engine_of(request).queue_snapshot()
     return json(
@@ -115,6 +116,9 @@ async def queues(request: Request) -> Response:
                     "retried": q.retried,
                     "paused": q.name in snapshot.paused,
                     "oldest_queued_at": iso(q.oldest_queued_at),
+                    "limits": limits_document(snapshot.limits[q.name])
+                    if q.name in snapshot.limits
+                    else None,
                 }
                 for q in snapshot.queues
                 if guard.sees_queue(q.name)

@@ -8,20 +8,24 @@ the claim that held the lock before are counted."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from jobq.model import ClaimSpec, Job, QueueLimits
 from jobq.store import limits
-from jobq.store.limits import KEY_WINDOW, Candidate, KeyedChoice, KeyProbe
+from jobq.store.limits import HEAD_WINDOW, KEY_WINDOW, Candidate, KeyedChoice, KeyProbe
 from jobq.store.postgres.conn import Conn
 from jobq.store.postgres.sql import CLAIM, OPEN_ATTEMPTS, STILL_QUEUED
 from jobq.store.rows import job_from_row
 
+# the limited queues among $1 that have a queued job (the others cost the claim no more)
 LOCK_LIMITED = (
-    "SELECT name, concurrency, rate, rate_period, per_key FROM queues "
+    "SELECT name, concurrency, rate, rate_period, per_key, aging FROM queues "
     "WHERE name = ANY($1::text[]) AND operator_paused = 0 "
-    "AND (concurrency IS NOT NULL OR rate IS NOT NULL OR per_key IS NOT NULL) "
+    "AND (concurrency IS NOT NULL OR rate IS NOT NULL OR per_key IS NOT NULL "
+    "OR aging IS NOT NULL) "
+    "AND EXISTS (SELECT 1 FROM jobs WHERE queue = queues.name AND state = 'queued') "
     "ORDER BY name FOR UPDATE"
 )
 RUNNING = (
@@ -33,10 +37,15 @@ FORGET_STARTS = (
     "WHERE s.queue = w.queue AND s.at <= w.since"
 )
 STARTED = (
-    "SELECT w.queue, (SELECT count(*) FROM queue_starts AS s WHERE s.queue = w.queue "
-    "AND s.at > w.since) FROM unnest($1::text[], $2::float8[]) AS w (queue, since)"
+    "SELECT w.queue, (SELECT coalesce(sum(started), 0) FROM queue_starts AS s "
+    "WHERE s.queue = w.queue AND s.at > w.since) "
+    "FROM unnest($1::text[], $2::float8[]) AS w (queue, since)"
 )
-RECORD_STARTS = "INSERT INTO queue_starts (queue, at) SELECT unnest($1::text[]), $2::float8"
+RECORD_STARTS = (
+    "INSERT INTO queue_starts (queue, at, started) "
+    "SELECT * FROM unnest($1::text[], $2::float8[], $3::integer[]) "
+    "ON CONFLICT (queue, at) DO UPDATE SET started = queue_starts.started + excluded.started"
+)
 _FILTERS = "AND ($3::text[] IS NULL OR id = ANY($3::text[])) {typed}"
 # each queue's best queued jobs ($1 queues, $2 how many of each), among the ids $3 (NULL: any)
 # and of the types $4
@@ -51,6 +60,16 @@ HEADS_OF_TYPES = _HEADS.format(
     types="CROSS JOIN unnest($4::text[]) AS t (kind)\n",
     filters=_FILTERS.format(typed="AND type = t.kind"),
 )
+# each queue's oldest queued jobs ($1 queues, $2 how many of each; ids $3, types $4 as above),
+# for their aging: (priority, seq, run_at)
+OLDEST = """
+SELECT c.priority, c.seq, c.run_at FROM unnest($1::text[], $2::integer[]) AS q (name, take)
+CROSS JOIN LATERAL (
+    SELECT priority, seq, run_at FROM jobs WHERE state = 'queued' AND queue = q.name
+      AND ($3::text[] IS NULL OR id = ANY($3::text[]))
+      AND ($4::text[] IS NULL OR type = ANY($4::text[]))
+    ORDER BY seq LIMIT q.take) AS c
+"""
 # a keyed queue's first $2 keys in turn ($1 the queue), each with its running jobs, whether
 # it has a live job, and its best queued jobs that fit its room: $5 the per-key limit, $6 what
 # the claim wants (the key '' has no per-key limit); ids $3 and types $4 as above
@@ -75,11 +94,30 @@ FROM unnest($2::text[]) WITH ORDINALITY AS v (key, n),
      (SELECT max(turn) AS top FROM queue_keys WHERE queue = $1) AS m
 WHERE queue_keys.queue = $1 AND queue_keys.key = v.key
 """
-# new keys' places: the front of the turns (a key back after a while waits no longer than one)
+# new keys' places in keyed queues: the front of the turns (a key back after a while waits no
+# longer than one round); the queue's row is read FOR SHARE, so a queue being keyed meanwhile
+# either seats this key itself (its transaction waits for this one) or is seen keyed here
 SEAT_KEYS = """
 INSERT INTO queue_keys (queue, key, turn)
 SELECT n.queue, n.key, coalesce((SELECT min(turn) FROM queue_keys WHERE queue = n.queue), 0)
 FROM unnest($1::text[], $2::text[]) AS n (queue, key)
+WHERE EXISTS (SELECT 1 FROM queues WHERE name = n.queue AND per_key IS NOT NULL FOR SHARE)
+ON CONFLICT (queue, key) DO NOTHING
+"""
+# The first queued jobs of a keyed queue ($1), mended: a job without a key gets the key '', a
+# key without a place gets one (see jobq.store.sqlite.limited)
+_HEAD = f"""
+SELECT seq, concurrency_key FROM jobs WHERE state = 'queued' AND queue = $1
+ORDER BY priority DESC, seq LIMIT {HEAD_WINDOW}
+"""
+KEY_THE_HEAD = f"""
+UPDATE jobs SET concurrency_key = '' WHERE seq IN (SELECT seq FROM ({_HEAD}) AS h
+    WHERE concurrency_key IS NULL)
+"""
+SEAT_THE_HEAD = f"""
+INSERT INTO queue_keys (queue, key, turn)
+SELECT DISTINCT $1, concurrency_key, coalesce((SELECT min(turn) FROM queue_keys
+    WHERE queue = $1), 0) FROM ({_HEAD}) AS h WHERE concurrency_key IS NOT NULL
 ON CONFLICT (queue, key) DO NOTHING
 """
 LOCK = (
@@ -95,6 +133,7 @@ async def claim_limited(
     rooms, rated = await _rooms(c, found, spec.limit, now)
     plain = {q: left for q, left in rooms.items() if found[q].per_key is None}
     candidates = limits.ranked(await _heads(c, spec, plain)) if plain else []
+    candidates += await _overdue(c, spec, {q: found[q] for q in plain}, rooms, now)
     keyed: dict[str, KeyedChoice] = {}
     for queue in rooms.keys() - plain.keys():
         per_key = found[queue].per_key or 0
@@ -102,6 +141,9 @@ async def claim_limited(
             queue, await _probes(c, spec, queue, per_key, rooms[queue]), rooms[queue]
         )
         candidates += choice.candidates
+        if len(choice.candidates) < rooms[queue]:  # short: mend the head for the next claim
+            await c.execute(KEY_THE_HEAD, queue)
+            await c.execute(SEAT_THE_HEAD, queue)
     seqs = await _lockable(c, candidates, rooms, spec.limit)
     for queue, choice in keyed.items():
         await _take_turns(c, queue, choice, seqs)
@@ -111,9 +153,11 @@ async def claim_limited(
     rows = await c.fetch(CLAIM, spec.lease_seconds, now, worker, seqs, tokens)
     jobs = sorted((job_from_row(r) for r in rows), key=lambda j: (-j.priority, j.seq))
     await c.execute(OPEN_ATTEMPTS, [j.id for j in jobs], [j.attempt for j in jobs], now, worker)
-    starts = [job.queue for job in jobs if job.queue in rated]
-    if starts:
-        await c.execute(RECORD_STARTS, starts, now)
+    started = Counter(job.queue for job in jobs if job.queue in rated)
+    if started:
+        queues = sorted(started)
+        slots = [limits.rate_slot(rated[q], now) for q in queues]
+        await c.execute(RECORD_STARTS, queues, slots, [started[q] for q in queues])
     return jobs
 
 
@@ -126,8 +170,8 @@ async def seat_keys(c: Conn, jobs: Sequence[Job]) -> None:
 
 async def _rooms(
     c: Conn, found: dict[str, QueueLimits], ceiling: int, now: float
-) -> tuple[dict[str, int], set[str]]:
-    """Each limited queue's room (those with some), and the rate-limited ones."""
+) -> tuple[dict[str, int], dict[str, QueueLimits]]:
+    """Each limited queue's room (those with some), and the rate-limited ones' limits."""
     counted = [name for name, lim in found.items() if lim.concurrency is not None]
     running: dict[str, int] = dict(await c.fetch(RUNNING, counted)) if counted else {}
     windows = {n: s for n, lim in found.items() if (s := limits.rate_since(lim, now)) is not None}
@@ -140,7 +184,7 @@ async def _rooms(
         for name, lim in found.items()
         if (left := limits.room(lim, running.get(name, 0), started.get(name, 0), ceiling)) > 0
     }
-    return rooms, set(windows)
+    return rooms, {name: found[name] for name in windows}
 
 
 async def _heads(c: Conn, spec: ClaimSpec, rooms: dict[str, int]) -> list[Any]:
@@ -151,6 +195,25 @@ async def _heads(c: Conn, spec: ClaimSpec, rooms: dict[str, int]) -> list[Any]:
     if spec.types is None:
         return list(await c.fetch(HEADS, names, takes, ids))
     return list(await c.fetch(HEADS_OF_TYPES, names, takes, ids, list(spec.types)))
+
+
+async def _overdue(
+    c: Conn, spec: ClaimSpec, found: dict[str, QueueLimits], rooms: dict[str, int], now: float
+) -> list[Candidate]:
+    """The jobs of the aging queues among `found` waiting longer than their aging, as
+    candidates before any priority."""
+    aging = {q: lim.aging for q, lim in found.items() if lim.aging is not None}
+    if not aging:
+        return []
+    names = sorted(aging)
+    takes = [min(rooms[q], spec.limit) for q in names]
+    ids = list(spec.ids) if spec.ids is not None else None
+    types = list(spec.types) if spec.types is not None else None
+    out: list[Candidate] = []
+    for queue in names:  # one statement per aging queue: each has its own `since`
+        rows = await c.fetch(OLDEST, [queue], [takes[names.index(queue)]], ids, types)
+        out += limits.aged(rows, queue, now - aging[queue])
+    return out
 
 
 async def _probes(c: Conn, spec: ClaimSpec, queue: str, per_key: int, want: int) -> list[KeyProbe]:

@@ -5,27 +5,35 @@ what this counts cannot change before the claim's transaction commits."""
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from jobq.model import ClaimSpec, Job, QueueLimits
 from jobq.store import limits
 from jobq.store.job_sql import LIVE_KEYED
-from jobq.store.limits import KEY_WINDOW, UNKEYED, Candidate, KeyedChoice, KeyProbe
+from jobq.store.limits import HEAD_WINDOW, KEY_WINDOW, UNKEYED, Candidate, KeyedChoice, KeyProbe
 from jobq.store.rows import dumps, worker_dict
 from jobq.store.sqlite.lease import LEASE, opened
 
+# the limited queues among ?1 that have a queued job (the others cost the claim no more)
 LIMITED = (
-    "SELECT name, concurrency, rate, rate_period, per_key FROM queues "
+    "SELECT name, concurrency, rate, rate_period, per_key, aging FROM queues "
     "WHERE name IN (SELECT value FROM json_each(?1)) AND operator_paused = 0 "
-    "AND (concurrency IS NOT NULL OR rate IS NOT NULL OR per_key IS NOT NULL) ORDER BY name"
+    "AND (concurrency IS NOT NULL OR rate IS NOT NULL OR per_key IS NOT NULL "
+    "OR aging IS NOT NULL) "
+    "AND EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_claim WHERE queue = name "
+    "AND state = 'queued') ORDER BY name"
 )
 RUNNING = (
     "SELECT count(*) FROM jobs INDEXED BY jobs_queue_state WHERE queue = ?1 AND state = 'running'"
 )
 FORGET_STARTS = "DELETE FROM queue_starts WHERE queue = ?1 AND at <= ?2"
-STARTED = "SELECT count(*) FROM queue_starts WHERE queue = ?1 AND at > ?2"
-RECORD_START = "INSERT INTO queue_starts (queue, at) VALUES (?, ?)"
+STARTED = "SELECT coalesce(sum(started), 0) FROM queue_starts WHERE queue = ?1 AND at > ?2"
+RECORD_STARTS = (
+    "INSERT INTO queue_starts (queue, at, started) VALUES (?, ?, ?) "
+    "ON CONFLICT (queue, at) DO UPDATE SET started = started + excluded.started"
+)
 # a queue's (or a key's) best queued jobs: ?1 queue, ?2 how many, ?3 type or ids, ?4 key
 _BEST = (
     "SELECT priority, seq FROM jobs INDEXED BY {index} WHERE state = 'queued' AND queue = ?1 "
@@ -41,6 +49,15 @@ BEST_NAMED = _BEST.format(index="jobs_claim", filters=_NAMED)
 KEY_BEST = _BEST.format(index="jobs_key_claim", filters=_OF_KEY)
 KEY_BEST_OF_TYPES = _BEST.format(index="jobs_key_claim", filters=f"{_OF_KEY} {_OF_TYPES}")
 KEY_BEST_NAMED = _BEST.format(index="jobs_key_claim", filters=f"{_OF_KEY} {_NAMED}")
+
+# a queue's oldest queued jobs (?1 queue, ?2 how many, ?3 types or ids), for its aging
+_OLDEST = (
+    "SELECT priority, seq, run_at FROM jobs INDEXED BY jobs_queue_state WHERE queue = ?1 "
+    "AND state = 'queued' {filters} ORDER BY seq LIMIT ?2"
+)
+OLDEST = _OLDEST.format(filters="")
+OLDEST_OF_TYPES = _OLDEST.format(filters=_OF_TYPES)
+OLDEST_NAMED = _OLDEST.format(filters=_NAMED)
 
 KEYS = "SELECT key FROM queue_keys WHERE queue = ?1 ORDER BY turn, key LIMIT ?2"
 # the terms of jobs_key_live's predicate are spelled out: SQLite uses a partial index only for
@@ -58,11 +75,29 @@ TO_THE_BACK = (
     "UPDATE queue_keys SET turn = (SELECT max(turn) FROM queue_keys WHERE queue = ?1) + 1 "
     "WHERE queue = ?1 AND key = ?2"
 )
-# a new key's place: the front of the turns (a key back after a while waits no longer than one)
+# a new key's place in a keyed queue: the front of the turns (a key back after a while waits
+# no longer than one round)
 SEAT_KEY = (
-    "INSERT INTO queue_keys (queue, key, turn) VALUES (?1, ?2, "
-    "coalesce((SELECT min(turn) FROM queue_keys WHERE queue = ?1), 0)) "
+    "INSERT INTO queue_keys (queue, key, turn) "
+    "SELECT ?1, ?2, coalesce((SELECT min(turn) FROM queue_keys WHERE queue = ?1), 0) "
+    "WHERE EXISTS (SELECT 1 FROM queues WHERE name = ?1 AND per_key IS NOT NULL) "
     "ON CONFLICT (queue, key) DO NOTHING"
+)
+# The first queued jobs of a keyed queue, mended: a job without a key gets the key '', a key
+# without a place gets one. A job enqueued while its queue was being keyed (on a node that did
+# not know it yet) is found so, once it reaches the head of the queue.
+_HEAD = (
+    "SELECT seq, concurrency_key FROM jobs INDEXED BY jobs_claim WHERE state = 'queued' "
+    f"AND queue = ?1 ORDER BY priority DESC, seq LIMIT {HEAD_WINDOW}"
+)
+KEY_THE_HEAD = (
+    f"UPDATE jobs SET concurrency_key = '' WHERE seq IN (SELECT seq FROM ({_HEAD}) "
+    "WHERE concurrency_key IS NULL)"
+)
+SEAT_THE_HEAD = (
+    "INSERT INTO queue_keys (queue, key, turn) SELECT DISTINCT ?1, concurrency_key, "
+    f"coalesce((SELECT min(turn) FROM queue_keys WHERE queue = ?1), 0) FROM ({_HEAD}) "
+    "WHERE concurrency_key IS NOT NULL ON CONFLICT (queue, key) DO NOTHING"
 )
 
 
@@ -76,10 +111,14 @@ def claim_limited(c: sqlite3.Connection, spec: ClaimSpec, lease_key: str, now: f
         per_key = found[queue].per_key
         if per_key is None:
             candidates += limits.ranked((p, s, queue) for p, s in _heads(c, spec, queue, left))
+            candidates += _overdue(c, spec, queue, found[queue], left, now)
             continue
         probes = _probes(c, spec, queue, per_key, left)
         keyed[queue] = choice = limits.choose_keys(queue, probes, left)
         candidates += choice.candidates
+        if len(choice.candidates) < left:  # short: mend the head for the next claim
+            c.execute(KEY_THE_HEAD, (queue,))
+            c.execute(SEAT_THE_HEAD, (queue,))
     seqs = limits.within_room(candidates, rooms, spec.limit)
     for queue, choice in keyed.items():
         _take_turns(c, queue, choice, seqs)
@@ -88,7 +127,9 @@ def claim_limited(c: sqlite3.Connection, spec: ClaimSpec, lease_key: str, now: f
     head = (spec.lease_seconds, lease_key, now, dumps(worker_dict(spec.worker)))
     rows = c.execute(LEASE.format(chosen=", ".join("?" for _ in seqs)), (*head, *seqs))
     jobs = opened(c, rows, now, head[3])
-    c.executemany(RECORD_START, [(job.queue, now) for job in jobs if job.queue in rated])
+    started = Counter(job.queue for job in jobs if job.queue in rated)
+    slots = [(q, limits.rate_slot(rated[q], now), n) for q, n in sorted(started.items())]
+    c.executemany(RECORD_STARTS, slots)
     return jobs
 
 
@@ -105,15 +146,15 @@ def _limited(c: sqlite3.Connection, queues: Sequence[str]) -> dict[str, QueueLim
 
 def _rooms(
     c: sqlite3.Connection, found: dict[str, QueueLimits], ceiling: int, now: float
-) -> tuple[dict[str, int], set[str]]:
-    """Each limited queue's room (those with some), and the rate-limited ones."""
+) -> tuple[dict[str, int], dict[str, QueueLimits]]:
+    """Each limited queue's room (those with some), and the rate-limited ones' limits."""
     rooms: dict[str, int] = {}
-    rated: set[str] = set()
+    rated: dict[str, QueueLimits] = {}
     for name, lim in found.items():
         started = 0
         since = limits.rate_since(lim, now)
         if since is not None:
-            rated.add(name)
+            rated[name] = lim
             c.execute(FORGET_STARTS, (name, since))
             started = c.execute(STARTED, (name, since)).fetchone()[0]
         running = c.execute(RUNNING, (name,)).fetchone()[0] if lim.concurrency is not None else 0
@@ -134,6 +175,22 @@ def _heads(c: sqlite3.Connection, spec: ClaimSpec, queue: str, left: int) -> lis
     for kind in spec.types:
         rows += c.execute(BEST_OF_TYPE, (queue, take, kind)).fetchall()
     return rows
+
+
+def _overdue(
+    c: sqlite3.Connection, spec: ClaimSpec, queue: str, lim: QueueLimits, left: int, now: float
+) -> list[Candidate]:
+    """The queue's jobs waiting longer than its aging, as candidates before any priority."""
+    if lim.aging is None:
+        return []
+    take = min(left, spec.limit)
+    if spec.ids is not None:
+        rows = c.execute(OLDEST_NAMED, (queue, take, dumps(spec.ids)))
+    elif spec.types is not None:
+        rows = c.execute(OLDEST_OF_TYPES, (queue, take, dumps(spec.types)))
+    else:
+        rows = c.execute(OLDEST, (queue, take))
+    return limits.aged(rows.fetchall(), queue, now - lim.aging)
 
 
 def _probes(

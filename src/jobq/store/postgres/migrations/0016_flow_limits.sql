@@ -7,6 +7,11 @@ ALTER TABLE queues ADD COLUMN concurrency integer;
 ALTER TABLE queues ADD COLUMN rate integer;
 ALTER TABLE queues ADD COLUMN rate_period double precision;
 UPDATE queues SET operator_paused = paused;
--- when a rate-limited queue's jobs were started, within its period (older rows are deleted)
-CREATE TABLE queue_starts (queue text NOT NULL, at double precision NOT NULL);
-CREATE INDEX queue_starts_queue ON queue_starts (queue, at);
+-- how many of a rate-limited queue's jobs were started in each slot of its period (a 64th of
+-- it, from `at`); slots older than the period are deleted
+CREATE TABLE queue_starts (
+    queue   text NOT NULL,
+    at      double precision NOT NULL,
+    started integer NOT NULL,
+    PRIMARY KEY (queue, at)
+);

@@ -3,6 +3,8 @@
 ALTER TABLE jobs ADD COLUMN concurrency_key TEXT;
 -- at most per_key jobs of one key run at once; a queue with per_key is keyed
 ALTER TABLE queues ADD COLUMN per_key INTEGER;
+-- a job queued longer than `aging` seconds goes before newer jobs of any priority
+ALTER TABLE queues ADD COLUMN aging REAL;
 -- a keyed queue's keys in the order they take turns: the smallest turn goes next, and a key
 -- served or passed over goes to the back
 CREATE TABLE queue_keys (

@@ -15,6 +15,7 @@ export async function problemsAvailable() {
 
 const PROBLEM_KINDS = {
   queue_paused: "Queue paused",
+  queue_limited: "Queue at its limit",
   no_worker: "No worker",
   failing: "Failing again and again",
   deadline: "Deadline near",
@@ -49,7 +50,7 @@ const problemsPage = {
   // the count, the first few jobs, and for waiting jobs a link to the whole filtered list
   jobs(p) {
     const shown = p.jobs.slice(0, PROBLEM_JOBS_SHOWN).map((id) => el("li", {}, jobLink(id)));
-    const waiting = p.kind === "queue_paused" || p.kind === "no_worker";
+    const waiting = ["queue_paused", "queue_limited", "no_worker"].includes(p.kind);
     const query = new URLSearchParams({ queue: p.queue, state: "queued" });
     if (p.type) query.set("type", p.type);
     const more = p.job_count - shown.length;

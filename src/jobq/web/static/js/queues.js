@@ -1,8 +1,9 @@
 // The queues: what waits and runs in each, failures, the last hour's throughput and waits, the
-// oldest waiting job's age, and the live workers that claim from it.
+// oldest waiting job's age, the live workers that claim from it, and its flow limits.
 "use strict";
 
 import { $, api, duration, el, every, fillRows, jobsHref, number, pauseOrResume, servingWorkers } from "./core.js";
+import { limitButton, limitsCell } from "./limits.js";
 import { rowOf, totals } from "./overview.js";
 
 function workersCell(serving) {
@@ -35,9 +36,11 @@ const queuesPage = {
         el("td", { class: "num" }, t ? duration(t.meanWait) : "–"),
         el("td", { class: "num", "data-cell": "oldest" }, oldest),
         el("td", { class: "num", "data-cell": "workers" }, workersCell(servingWorkers(workers, q.name))),
-        el("td", {}, pauseOrResume(q.name, q.paused, queuesPage.refresh)));
+        el("td", { class: "limits", "data-cell": "limits" }, limitsCell(q.limits, q.counts.running)),
+        el("td", {}, el("div", { class: "buttons" }, pauseOrResume(q.name, q.paused, queuesPage.refresh),
+          limitButton(q.name, q.limits, queuesPage.refresh))));
     });
-    fillRows($("#queues-table tbody"), rows, "No queues yet.", 12);
+    fillRows($("#queues-table tbody"), rows, "No queues yet.", 13);
   },
   start() {
     every(queuesPage.refresh);
