@@ -192,14 +192,17 @@ class QueueLimits:
     """A queue's flow limits (None: no such limit): at most `concurrency` of its jobs running
     at once, at most `rate` of them started in any `rate_period` seconds, and at most
     `per_key` jobs of one concurrency key running at once (the queue is then keyed: its keys
-    take turns); and a job queued longer than `aging` seconds goes before newer jobs of any
-    priority (a low priority is never starved)."""
+    take turns, each one job a turn unless `weights` gives it more); and a job queued longer
+    than `aging` seconds goes before newer jobs of any priority (a low priority is never
+    starved)."""
 
     concurrency: int | None = None
     rate: int | None = None
     rate_period: float | None = None
     per_key: int | None = None
     aging: float | None = None
+    # in a keyed queue, keys that take more than one job per turn: (key, weight), by key
+    weights: tuple[tuple[str, int], ...] = ()
 
     @property
     def any(self) -> bool:

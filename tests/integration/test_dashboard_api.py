@@ -240,6 +240,7 @@ async def test_queue_stats_for_pollers_show_the_limits_at_once(tmp_path: Path) -
                 "rate_period": 60.0,
                 "per_key": None,
                 "aging": None,
+                "weights": {},
             },
             "b": None,
         }

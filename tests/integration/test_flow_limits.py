@@ -352,3 +352,29 @@ async def test_aging_is_checked_and_shown(engine: Engine) -> None:
         await engine.set_limits("q", QueueLimits(aging=0.0))
     settings = await engine.set_limits("q", QueueLimits(aging=90.0, concurrency=2))
     assert settings.limits == QueueLimits(concurrency=2, aging=90.0)
+
+
+async def test_a_weighted_key_takes_its_weight_s_worth_of_jobs_a_turn(engine: Engine) -> None:
+    await engine.set_limits("q", QueueLimits(per_key=100, weights=(("gold", 3),)))
+    await keyed(engine, "gold", 20)
+    await keyed(engine, "tin", 20)
+    one_by_one = []
+    for _ in range(8):
+        [job] = await engine.claim(spec(limit=1))
+        one_by_one.append(job.concurrency_key)
+    assert one_by_one == ["gold"] * 3 + ["tin"] + ["gold"] * 3 + ["tin"], one_by_one
+    batch = await engine.claim(spec(limit=8))
+    assert sorted(j.concurrency_key or "" for j in batch) == ["gold"] * 6 + ["tin"] * 2
+
+
+async def test_weights_need_a_keyed_queue_and_sane_values(engine: Engine) -> None:
+    for limits in (
+        QueueLimits(weights=(("a", 2),)),
+        QueueLimits(per_key=1, weights=(("a", 0),)),
+        QueueLimits(per_key=1, weights=(("a", 1001),)),
+        QueueLimits(per_key=1, weights=(("x" * 201, 2),)),
+    ):
+        with pytest.raises(InvalidInput):
+            await engine.set_limits("q", limits)
+    settings = await engine.set_limits("q", QueueLimits(per_key=1, weights=(("a", 2),)))
+    assert settings.limits.weights == (("a", 2),)

@@ -20,7 +20,10 @@ from tests.authkit import add_person, auth_store_of, bearer, running_app
 
 LIMITS = "/api/v1/queues/{}/limits"
 WORKER = {"name": "w"}
-NONE = {"concurrency": None, "rate": None, "rate_period": None, "per_key": None, "aging": None}
+NONE = {
+    "concurrency": None, "rate": None, "rate_period": None, "per_key": None, "aging": None,
+    "weights": {},
+}  # fmt: skip
 
 
 async def claimed(client: httpx.AsyncClient, queue: str, n: int = 10) -> int:
@@ -49,7 +52,10 @@ async def test_limits_are_set_read_obeyed_and_cleared(tmp_path: Path, store_url:
         assert fresh.json() == {"queue": "q", **NONE, "paused": False, "running": 0}
         await fill(client, "q", 6)
         await fill(client, "free", 1)
-        body = {"concurrency": 2, "rate": 100, "rate_period": 60, "per_key": None, "aging": None}
+        body = {
+            "concurrency": 2, "rate": 100, "rate_period": 60, "per_key": None, "aging": None,
+            "weights": {},
+        }  # fmt: skip
         put = await client.put(LIMITS.format("q"), json=body)
         assert put.status_code == 200, put.text
         assert put.json() == {"queue": "q", **body, "paused": False, "running": 0}
@@ -169,7 +175,7 @@ async def test_the_limits_routes_are_documented(tmp_path: Path) -> None:
     ok = route["put"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert ok["$ref"].endswith("/QueueLimitsOut")
     body = document["components"]["schemas"]["QueueLimitsIn"]["properties"]
-    assert set(body) == {"concurrency", "rate", "rate_period", "per_key", "aging"}
+    assert set(body) == {"concurrency", "rate", "rate_period", "per_key", "aging", "weights"}
     out = document["components"]["schemas"]["QueueLimitsOut"]["properties"]
     assert set(out) == {
         "queue",
@@ -178,6 +184,7 @@ async def test_the_limits_routes_are_documented(tmp_path: Path) -> None:
         "rate_period",
         "per_key",
         "aging",
+        "weights",
         "paused",
         "running",
     }
@@ -203,5 +210,12 @@ async def test_a_per_key_limit_is_set_shown_obeyed_and_replaced_as_a_whole(
         settings = await engine.queue_settings(["keyed"])
         assert settings["keyed"].limits == QueueLimits(concurrency=5)
         assert len((await client.post("/api/v1/claim", json=claim)).json()["jobs"]) == 1
+        weighted = {"per_key": 2, "weights": {"gold": 3}}
+        r = await client.put(LIMITS.format("keyed"), json=weighted)
+        assert r.status_code == 200 and r.json()["weights"] == {"gold": 3}, r.text
+        bad = await client.put(LIMITS.format("keyed"), json={"weights": {"gold": 3}})
+        assert bad.status_code == 422 and "per_key" in bad.text
+        bad = await client.put(LIMITS.format("keyed"), json={"per_key": 1, "weights": {"g": 0}})
+        assert bad.status_code == 422
         cleared = await client.delete(LIMITS.format("keyed"))
         assert cleared.json() == {"queue": "keyed", **NONE, "paused": False, "running": 2}

@@ -43,15 +43,17 @@ def test_the_client_sets_reads_and_clears_limits(url: str) -> None:
     with Client(url, timeout=60) as client:
         for _ in range(4):
             client.enqueue("sync-q")
-        info = client.set_queue_limits("sync-q", concurrency=2, rate=100, rate_period=60)
-        assert info == QueueLimitsInfo("sync-q", 2, 100, 60.0, None, None, False, 0)
+        info = client.set_queue_limits(
+            "sync-q", QueueLimits(concurrency=2, rate=100, rate_period=60)
+        )
+        assert info == QueueLimitsInfo("sync-q", 2, 100, 60.0, None, None, {}, False, 0)
         assert len(client.claim(["sync-q"], "w", max=10)) == 2
         read = client.queue_limits("sync-q")
         assert (read.running, read.limits) == (2, QueueLimits(2, 100, 60.0))
         [queue] = [q for q in client.queues() if q.name == "sync-q"]
         assert queue.limits == QueueLimits(2, 100, 60.0)
         with pytest.raises(InvalidRequest, match="rate"):
-            client.set_queue_limits("sync-q", rate=5)
+            client.set_queue_limits("sync-q", QueueLimits(rate=5))
         cleared = client.clear_queue_limits("sync-q")
         assert (cleared.limits, cleared.running) == (QueueLimits(), 2)
         [queue] = [q for q in client.queues() if q.name == "sync-q"]
@@ -62,14 +64,14 @@ async def test_the_async_client_does_the_same(url: str) -> None:
     async with AsyncClient(url, timeout=60) as client:
         for _ in range(3):
             await client.enqueue("async-q")
-        info = await client.set_queue_limits("async-q", concurrency=1)
-        assert info == QueueLimitsInfo("async-q", 1, None, None, None, None, False, 0)
+        info = await client.set_queue_limits("async-q", QueueLimits(concurrency=1))
+        assert info == QueueLimitsInfo("async-q", 1, None, None, None, None, {}, False, 0)
         assert len(await client.claim(["async-q"], "w", max=10)) == 1
         assert (await client.queue_limits("async-q")).running == 1
         listed = {q.name: q.limits for q in await client.queues()}
         assert listed["async-q"] == QueueLimits(concurrency=1)
         with pytest.raises(InvalidRequest):
-            await client.set_queue_limits("async-q", concurrency=0)
+            await client.set_queue_limits("async-q", QueueLimits(concurrency=0))
         assert (await client.clear_queue_limits("async-q")).limits == QueueLimits()
         assert len(await client.claim(["async-q"], "w", max=10)) == 2
 
@@ -83,7 +85,7 @@ def test_the_cli_limits_a_queue_shows_it_and_clears_it(url: str) -> None:
     assert "concurrency  3" in set_.stdout and "100/1m" in set_.stdout
     assert limits_of(url, "cli-q") | {"running": 0} == {
         "queue": "cli-q", "concurrency": 3, "rate": 100, "rate_period": 60.0, "per_key": None,
-        "aging": None, "paused": False, "running": 0,
+        "aging": None, "weights": {}, "paused": False, "running": 0,
     }  # fmt: skip
     listed = jobq(url, "queues", "ls").stdout
     [row] = [line for line in listed.splitlines() if line.startswith("cli-q")]
@@ -92,6 +94,7 @@ def test_the_cli_limits_a_queue_shows_it_and_clears_it(url: str) -> None:
     [queue] = [q for q in as_json if q["name"] == "cli-q"]
     assert queue["limits"] == {
         "concurrency": 3, "rate": 100, "rate_period": 60.0, "per_key": None, "aging": None,
+        "weights": {},
     }  # fmt: skip
     doc = json.loads(jobq(url, "queues", "limit", "cli-q", "--rate", "10/90", "--json").stdout)
     assert (doc["concurrency"], doc["rate"], doc["rate_period"]) == (None, 10, 90.0)

@@ -100,6 +100,14 @@ Aging = Annotated[
         help=f"A job queued longer than PERIOD goes before newer jobs of any priority: {PERIODS}.",
     ),
 ]
+Weight = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--weight",
+        metavar="KEY=N",
+        help="In a keyed queue, KEY takes N jobs a turn (repeat for more keys).",
+    ),
+]
 Clear = Annotated[bool, typer.Option("--clear", help="Remove every limit of the queue.")]
 
 
@@ -123,6 +131,21 @@ def period_text(period: float) -> str:
     return rate_text(1, period).removeprefix("1/")
 
 
+def parse_weights(given: list[str]) -> dict[str, int] | None:
+    """`KEY=N` options as {key: N}; None when one is not of that form."""
+    weights: dict[str, int] = {}
+    for item in given:
+        key, equals, weight = item.rpartition("=")
+        if not equals or not key or not re.fullmatch("[0-9]+", weight.strip()):
+            return None
+        weights[key] = int(weight)
+    return weights
+
+
+def weights_text(weights: dict[str, int]) -> str:
+    return ", ".join(f"{key}={weight:,}" for key, weight in sorted(weights.items()))
+
+
 def rate_text(rate: int, period: float) -> str:
     """A rate as `--rate` takes it, in the largest unit that divides its period: 100/1m."""
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
@@ -143,6 +166,8 @@ def limits_text(limits: dict[str, Any] | None) -> str:
         parts.append(f"per key {limits['per_key']:,}")
     if limits.get("aging") is not None:
         parts.append(f"aging {period_text(limits['aging'])}")
+    if limits.get("weights"):
+        parts.append(f"weights {weights_text(limits['weights'])}")
     return ", ".join(parts) or "-"
 
 
@@ -153,6 +178,7 @@ def queues_limit(
     rate: Rate = None,
     per_key: PerKey = None,
     aging: Aging = None,
+    weight: Weight = None,
     clear: Clear = False,
     url: Url = DEFAULT_URL,
     key: Key = None,
@@ -161,7 +187,7 @@ def queues_limit(
     """Show a queue's flow limits, or set them: the limits given replace the queue's limits
     as a whole (a limit not given is removed). In effect for the next claim."""
     path = f"/queues/{seg(name)}/limits"
-    given = any(v is not None for v in (concurrency, rate, per_key, aging))
+    given = any(v is not None for v in (concurrency, rate, per_key, aging, weight))
     if clear and given:
         fail("--clear removes every limit: give it alone", "usage", as_json, 2)
     if clear:
@@ -171,6 +197,10 @@ def queues_limit(
         show_limits(call("GET", url, key, path, as_json=as_json), as_json)
         return
     body: dict[str, Any] = {"concurrency": concurrency, "per_key": per_key}
+    if weight:
+        body["weights"] = parse_weights(weight)
+        if body["weights"] is None:
+            fail(f"--weight takes KEY=N, a whole N: not {weight!r}", "usage", as_json, 2)
     if aging is not None:
         body["aging"] = parse_period(aging)
         if body["aging"] is None:
@@ -204,6 +234,7 @@ def show_limits(doc: dict[str, Any], as_json: bool) -> None:
         ("rate", "none" if rate is None or period is None else rate_text(rate, period)),
         ("per key", "none" if doc.get("per_key") is None else f"{doc['per_key']:,}"),
         ("aging", "none" if doc.get("aging") is None else period_text(doc["aging"])),
+        ("weights", weights_text(doc["weights"]) if doc.get("weights") else "none"),
         ("paused", "yes" if doc.get("paused") else "no"),
         ("running", f"{doc.get('running', 0):,}"),
     ):

@@ -27,6 +27,7 @@ from jobq.client.types import (
     LogPage,
     Problem,
     Queue,
+    QueueLimits,
     QueueLimitsInfo,
     Receipt,
     WorkerInfo,
@@ -407,18 +408,9 @@ def queue_limits(queue: str) -> Call[QueueLimitsInfo]:
     return Call("GET", f"/queues/{_seg(queue)}/limits", _limits)
 
 
-def set_queue_limits(
-    queue: str,
-    concurrency: int | None = None,
-    rate: int | None = None,
-    rate_period: float | None = None,
-    per_key: int | None = None,
-    aging: float | None = None,
-) -> Call[QueueLimitsInfo]:
+def set_queue_limits(queue: str, limits: QueueLimits) -> Call[QueueLimitsInfo]:
     """Replace the queue's limits as a whole (None: no such limit)."""
-    body = {"concurrency": concurrency, "rate": rate, "rate_period": rate_period}
-    body |= {"per_key": per_key, "aging": aging}
-    return Call("PUT", f"/queues/{_seg(queue)}/limits", _limits, json=body)
+    return Call("PUT", f"/queues/{_seg(queue)}/limits", _limits, json=limits.document())
 
 
 def clear_queue_limits(queue: str) -> Call[QueueLimitsInfo]:

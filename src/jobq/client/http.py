@@ -35,6 +35,7 @@ from jobq.client.types import (
     LogPage,
     Problem,
     Queue,
+    QueueLimits,
     QueueLimitsInfo,
     Receipt,
     WorkerInfo,
@@ -299,19 +300,9 @@ class Client(_Base):
         """The queue's flow limits, whether it is paused, and how many of its jobs run."""
         return self.send(calls.queue_limits(queue))
 
-    def set_queue_limits(
-        self,
-        queue: str,
-        concurrency: int | None = None,
-        rate: int | None = None,
-        rate_period: float | None = None,
-        per_key: int | None = None,
-        aging: float | None = None,
-    ) -> QueueLimitsInfo:
+    def set_queue_limits(self, queue: str, limits: QueueLimits) -> QueueLimitsInfo:
         """Replace the queue's flow limits as a whole (None: none; see `QueueLimits`)."""
-        return self.send(
-            calls.set_queue_limits(queue, concurrency, rate, rate_period, per_key, aging)
-        )
+        return self.send(calls.set_queue_limits(queue, limits))
 
     def clear_queue_limits(self, queue: str) -> QueueLimitsInfo:
         return self.send(calls.clear_queue_limits(queue))
@@ -567,19 +558,9 @@ class AsyncClient(_Base):
         """The queue's flow limits, whether it is paused, and how many of its jobs run."""
         return await self.send(calls.queue_limits(queue))
 
-    async def set_queue_limits(
-        self,
-        queue: str,
-        concurrency: int | None = None,
-        rate: int | None = None,
-        rate_period: float | None = None,
-        per_key: int | None = None,
-        aging: float | None = None,
-    ) -> QueueLimitsInfo:
-        """Replace the queue's flow limits as a whole (None: no such limit)."""
-        return await self.send(
-            calls.set_queue_limits(queue, concurrency, rate, rate_period, per_key, aging)
-        )
+    async def set_queue_limits(self, queue: str, limits: QueueLimits) -> QueueLimitsInfo:
+        """Replace the queue's flow limits as a whole (None: none; see `QueueLimits`)."""
+        return await self.send(calls.set_queue_limits(queue, limits))
 
     async def clear_queue_limits(self, queue: str) -> QueueLimitsInfo:
         return await self.send(calls.clear_queue_limits(queue))

@@ -239,13 +239,18 @@ class Deletion:
 class QueueLimits:
     """A queue's flow limits (None: no such limit): at most `concurrency` of its jobs run at
     once, at most `rate` of them start in any `rate_period` seconds, at most `per_key` jobs
-    of one concurrency key run at once; a job queued longer than `aging` seconds goes first."""
+    of one concurrency key run at once (a key of `weights` takes its weight's worth of jobs
+    a turn); a job queued longer than `aging` seconds goes first."""
 
     concurrency: int | None = None
     rate: int | None = None
     rate_period: float | None = None
     per_key: int | None = None
     aging: float | None = None
+    weights: dict[str, int] = field(default_factory=dict)
+
+    def document(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in self.__dataclass_fields__}
 
     @classmethod
     def parse(cls, doc: dict[str, Any]) -> QueueLimits:
@@ -263,6 +268,7 @@ class QueueLimitsInfo:
     rate_period: float | None
     per_key: int | None
     aging: float | None
+    weights: dict[str, int]
     paused: bool
     running: int
 
@@ -272,7 +278,9 @@ class QueueLimitsInfo:
 
     @property
     def limits(self) -> QueueLimits:
-        return QueueLimits(self.concurrency, self.rate, self.rate_period, self.per_key, self.aging)
+        return QueueLimits(
+            self.concurrency, self.rate, self.rate_period, self.per_key, self.aging, self.weights
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from dataclasses import replace
 
 from jobq.engine.specs import JobSpec
 from jobq.errors import InvalidInput
+from jobq.fields import NAME_MAX, text
 from jobq.model import ClaimSpec, QueueLimits, QueueSettings
 from jobq.store.base import Store
 from jobq.store.limits import UNKEYED
@@ -25,6 +26,8 @@ REFRESH = 1.0  # seconds between reads of the limited queues' names
 MAX_CONCURRENCY = 1_000_000
 MAX_RATE = 1_000_000_000
 MAX_PERIOD = 366 * 86400.0
+MAX_WEIGHTS = 1000  # weighted keys of a queue
+MAX_WEIGHT = 1000  # jobs a key takes per turn
 
 
 def check_limits(limits: QueueLimits) -> QueueLimits:
@@ -42,7 +45,21 @@ def check_limits(limits: QueueLimits) -> QueueLimits:
     aging = limits.aging
     if aging is not None and not (math.isfinite(aging) and 0 < aging <= MAX_PERIOD):
         raise InvalidInput(f"aging must be more than 0 and at most {MAX_PERIOD:,.0f} s")
+    _check_weights(limits)
     return limits
+
+
+def _check_weights(limits: QueueLimits) -> None:
+    if not limits.weights:
+        return
+    if limits.per_key is None:
+        raise InvalidInput("weights are for the keys of a keyed queue: give per_key too")
+    if len(limits.weights) > MAX_WEIGHTS:
+        raise InvalidInput(f"at most {MAX_WEIGHTS:,} weighted keys")
+    for key, weight in limits.weights:
+        text(key, "a weighted key", NAME_MAX)
+        if isinstance(weight, bool) or not 1 <= weight <= MAX_WEIGHT:
+            raise InvalidInput(f"a key's weight must be a whole number from 1 to {MAX_WEIGHT:,}")
 
 
 def paused_among(settings: Mapping[str, QueueSettings]) -> set[str]:

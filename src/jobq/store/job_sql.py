@@ -26,7 +26,8 @@ WAITING_DEADLINE = "state IN ('scheduled', 'queued') AND deadline_at IS NOT NULL
 RUNNING_DEADLINE = "state = 'running' AND deadline_at IS NOT NULL"
 LOG_COLUMNS = "seq, time, stream, text, attempt"
 QUEUE_SETTINGS = (
-    "SELECT name, operator_paused, concurrency, rate, rate_period, per_key, aging FROM queues "
+    "SELECT name, operator_paused, concurrency, rate, rate_period, per_key, aging, key_weights "
+    "FROM queues "
     "WHERE paused = 1"
 )
 # whether a queue is closed to the claim statements, from its pause and its limits' row
@@ -106,10 +107,10 @@ class JobSql:
     )
     set_limits: str = (
         "INSERT INTO queues (name, paused, operator_paused, concurrency, rate, rate_period, "
-        "per_key, aging, updated_at) VALUES (?1, ?2, 0, ?3, ?4, ?5, ?7, ?8, ?6) "
+        "per_key, aging, key_weights, updated_at) VALUES (?1, ?2, 0, ?3, ?4, ?5, ?7, ?8, ?9, ?6) "
         "ON CONFLICT (name) DO UPDATE SET concurrency = excluded.concurrency, "
         "rate = excluded.rate, rate_period = excluded.rate_period, per_key = excluded.per_key, "
-        "aging = excluded.aging, "
+        "aging = excluded.aging, key_weights = excluded.key_weights, "
         f"paused = {_CLOSED.format(pause='queues.operator_paused', limit='excluded')}, "
         "updated_at = excluded.updated_at"
     )

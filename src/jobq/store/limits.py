@@ -20,6 +20,7 @@ from typing import Any
 
 from jobq.model import QueueChange, QueueLimits
 from jobq.store.job_sql import JobSql
+from jobq.store.rows import dumps
 
 
 def setting_writes(sql: JobSql, queue: str, change: QueueChange, now: float) -> list[Any]:
@@ -31,7 +32,8 @@ def setting_writes(sql: JobSql, queue: str, change: QueueChange, now: float) -> 
     if change.limits is not None:
         lim = change.limits
         params = (queue, int(lim.any), lim.concurrency, lim.rate, lim.rate_period, now)
-        writes.append((sql.set_limits, (*params, lim.per_key, lim.aging)))
+        weights = dumps(dict(lim.weights)) if lim.weights else None
+        writes.append((sql.set_limits, (*params, lim.per_key, lim.aging, weights)))
         if lim.per_key is not None:
             writes += [(sql.key_the_unkeyed, (queue,)), (sql.seat_live_keys, (queue,))]
         else:
@@ -113,44 +115,74 @@ UNKEYED = ""  # the key of a keyed queue's jobs without one: no per-key limit
 @dataclass(slots=True)
 class KeyProbe:
     """One key of a keyed queue as a claim found it: its running jobs, its best queued jobs
-    (priority, seq) that fit its per-key room, and whether it has any live job."""
+    (priority, seq) that fit its per-key room, whether it has any live job, and the jobs it
+    was given in its current turn."""
 
     key: str
     running: int
     heads: list[tuple[int, int]]
     live: bool
+    served: int = 0
 
 
 @dataclass(slots=True)
 class KeyedChoice:
+    weights: dict[str, int]
     candidates: list[Candidate] = field(default_factory=list)
     key_of: dict[int, str] = field(default_factory=dict)  # a candidate's key, by seq
+    served: dict[str, int] = field(default_factory=dict)  # jobs given in its turn before
     passed: list[str] = field(default_factory=list)  # full or without a queued job: to the back
     gone: list[str] = field(default_factory=list)  # without a live job: out of the turns
 
 
-def key_room(per_key: int, key: str, running: int, want: int) -> int:
-    """How many of a key's queued jobs a claim wanting `want` may take."""
-    return want if key == UNKEYED else max(0, min(per_key - running, want))
+def key_room(per_key: int, key: str, running: int, want: int, share: int) -> int:
+    """How many of a key's queued jobs a claim wanting `want` reads: within the key's room,
+    and no more than its `share` (key_share) of the claim."""
+    room = want if key == UNKEYED else per_key - running
+    return max(0, min(room, want, share))
 
 
-def choose_keys(queue: str, probes: Iterable[KeyProbe], want: int) -> KeyedChoice:
-    """The candidates of a keyed queue in the keys' turn: within a priority, each key's best
-    jobs in the order the keys come, until `want` are found."""
-    choice = KeyedChoice()
+def key_share(want: int, keys: int, weight: int) -> int:
+    """The most jobs of one key (of `weight`) a claim wanting `want` from `keys` keys can
+    take, the keys taking turns: a round more than an even share, in its weight's worth."""
+    return (-(-want // max(keys, 1)) + 1) * weight
+
+
+def choose_keys(
+    queue: str, probes: Iterable[KeyProbe], want: int, weights: dict[str, int]
+) -> KeyedChoice:
+    """The candidates of a keyed queue by rounds of the keys' turns: within a priority, each
+    key gives its weight's worth of its best jobs (1 unless weighted; less what it gave in its
+    turn already) in the order the keys come, then again, until `want` are found."""
+    choice = KeyedChoice(weights)
+    first_round = 0  # candidates of the first round: those no later key comes before
     for turn, probe in enumerate(probes):
-        if len(choice.candidates) >= want:
+        if first_round >= want:
             break
         if not probe.heads:
             (choice.passed if probe.live else choice.gone).append(probe.key)
             continue
-        for priority, seq in probe.heads:
-            choice.candidates.append(((-priority, turn, seq), seq, queue))
+        weight = weights.get(probe.key, 1)
+        first = max(weight - probe.served, 1)  # what is left of its turn
+        choice.served[probe.key] = probe.served
+        first_round += min(first, len(probe.heads))
+        for i, (priority, seq) in enumerate(probe.heads):
+            rounds = 0 if i < first else 1 + (i - first) // weight
+            choice.candidates.append(((-priority, rounds, turn, seq), seq, queue))
             choice.key_of[seq] = probe.key
     return choice
 
 
-def served_keys(choice: KeyedChoice, leased: Iterable[int]) -> list[str]:
-    """The keys that go to the back, in order: those passed over, then those served."""
-    served = dict.fromkeys(choice.key_of[seq] for seq in leased if seq in choice.key_of)
-    return [*choice.passed, *served]
+def next_turns(choice: KeyedChoice, leased: Iterable[int]) -> tuple[list[str], dict[str, int]]:
+    """The keys that go to the back, in order (those passed over, then those whose turn the
+    claim used up), and the keys that keep the front with what they have been given."""
+    given = Counter(choice.key_of[seq] for seq in leased if seq in choice.key_of)
+    back = list(choice.passed)
+    stay: dict[str, int] = {}
+    for key, count in given.items():
+        total = choice.served[key] + count
+        if total >= choice.weights.get(key, 1):
+            back.append(key)
+        else:
+            stay[key] = total
+    return back, stay

@@ -268,7 +268,23 @@ def held_by(rows: Iterable[Sequence[Any]]) -> dict[WorkerKey, list[HeldJob]]:
 
 def queue_settings(rows: Iterable[Sequence[Any]]) -> dict[str, QueueSettings]:
     """Queue settings by name, from rows of (name, operator_paused, concurrency, rate,
-    rate_period, per_key, aging)."""
-    return {
-        name: QueueSettings(bool(paused), QueueLimits(*limits)) for name, paused, *limits in rows
-    }
+    rate_period, per_key, aging, key_weights)."""
+    return {row[0]: QueueSettings(bool(row[1]), queue_limits(row[2:])) for row in rows}
+
+
+def queue_limits(values: Sequence[Any]) -> QueueLimits:
+    """A queue's limits from its columns (concurrency, rate, rate_period, per_key, aging,
+    key_weights)."""
+    concurrency, rate, period, per_key, aging, weights = values
+    return QueueLimits(concurrency, rate, period, per_key, aging, _weights(weights))
+
+
+def _weights(text: str | None) -> tuple[tuple[str, int], ...]:
+    """Key weights from their JSON object; none from anything else."""
+    try:
+        found = _loads(text) if text else {}
+    except ValueError:
+        return ()
+    if not isinstance(found, dict):
+        return ()
+    return tuple(sorted((k, w) for k, w in found.items() if type(w) is int and w >= 1))

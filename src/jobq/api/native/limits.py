@@ -59,10 +59,14 @@ async def set_limits(request: Request, name: str, body: s.QueueLimitsIn) -> Resp
     """Replace the queue's flow limits as a whole (a field null or absent: no such limit):
     at most `concurrency` of its jobs run at once, at most `rate` of them start in any
     `rate_period` seconds, at most `per_key` jobs of one concurrency key run at once (its
-    keys then take turns), and a job queued longer than `aging` seconds goes before newer
+    keys then take turns, a key of `weights` its weight's worth of jobs a turn), and a job
+    queued longer than `aging` seconds goes before newer
     jobs of any priority. In effect for the next claim, on every node and interface. Who
     may pause the queue may limit it."""
-    limits = QueueLimits(body.concurrency, body.rate, body.rate_period, body.per_key, body.aging)
+    weights = tuple(sorted((body.weights or {}).items()))
+    limits = QueueLimits(
+        body.concurrency, body.rate, body.rate_period, body.per_key, body.aging, weights
+    )
     return await _set(request, name, limits)
 
 

@@ -570,4 +570,5 @@ def limits_document(limits: QueueLimits) -> dict[str, Any]:
         "rate_period": limits.rate_period,
         "per_key": limits.per_key,
         "aging": limits.aging,
+        "weights": dict(limits.weights),
     }

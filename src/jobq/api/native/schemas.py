@@ -15,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from jobq.engine.limits import MAX_CONCURRENCY, MAX_PERIOD, MAX_RATE
+from jobq.engine.limits import MAX_CONCURRENCY, MAX_PERIOD, MAX_RATE, MAX_WEIGHT, MAX_WEIGHTS
 from jobq.engine.rules import MAX_LEASE_SECONDS, MAX_SNOOZE_SECONDS
 
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:@/-]+$")]
@@ -314,6 +314,7 @@ class BulkIn(Strict):
 Concurrency = Annotated[int, Field(strict=True, ge=1, le=MAX_CONCURRENCY)]
 Rate = Annotated[int, Field(strict=True, ge=1, le=MAX_RATE)]
 Period = Annotated[float, Field(strict=True, gt=0, le=MAX_PERIOD)]
+Weight = Annotated[int, Field(strict=True, ge=1, le=MAX_WEIGHT)]
 
 
 class QueueLimitsIn(Strict):
@@ -338,6 +339,13 @@ class QueueLimitsIn(Strict):
         Period | None,
         Field(description="seconds: a job queued longer goes before newer jobs of any priority"),
     ] = None
+    weights: Annotated[
+        dict[Name, Weight] | None,
+        Field(
+            max_length=MAX_WEIGHTS,
+            description="in a keyed queue, keys that take more than one job per turn",
+        ),
+    ] = None
 
 
 class LimitsOut(BaseModel):
@@ -348,6 +356,7 @@ class LimitsOut(BaseModel):
     rate_period: float | None
     per_key: int | None
     aging: float | None
+    weights: dict[str, int]
 
 
 class QueueLimitsOut(LimitsOut):

@@ -17,11 +17,11 @@ from jobq.store import limits
 from jobq.store.limits import HEAD_WINDOW, KEY_WINDOW, Candidate, KeyedChoice, KeyProbe
 from jobq.store.postgres.conn import Conn
 from jobq.store.postgres.sql import CLAIM, OPEN_ATTEMPTS, STILL_QUEUED
-from jobq.store.rows import job_from_row
+from jobq.store.rows import job_from_row, queue_limits
 
 # the limited queues among $1 that have a queued job (the others cost the claim no more)
 LOCK_LIMITED = (
-    "SELECT name, concurrency, rate, rate_period, per_key, aging FROM queues "
+    "SELECT name, concurrency, rate, rate_period, per_key, aging, key_weights FROM queues "
     "WHERE name = ANY($1::text[]) AND operator_paused = 0 "
     "AND (concurrency IS NOT NULL OR rate IS NOT NULL OR per_key IS NOT NULL "
     "OR aging IS NOT NULL) "
@@ -71,27 +71,39 @@ CROSS JOIN LATERAL (
     ORDER BY seq LIMIT q.take) AS c
 """
 # a keyed queue's first $2 keys in turn ($1 the queue), each with its running jobs, whether
-# it has a live job, and its best queued jobs that fit its room: $5 the per-key limit, $6 what
-# the claim wants (the key '' has no per-key limit); ids $3 and types $4 as above
+# it has a live job, and its best queued jobs that fit its room and its share (key_share, of
+# its weight: $7 keys, $8 weights): $5 the per-key limit, $6 what the claim wants (the key ''
+# has no per-key limit); ids $3 and types $4 as above
 KEY_PROBES = f"""
-WITH k AS (SELECT key, turn FROM queue_keys WHERE queue = $1 ORDER BY turn, key LIMIT $2),
-r AS (SELECT k.key, k.turn, (SELECT count(*) FROM jobs WHERE queue = $1
-          AND concurrency_key = k.key AND state = 'running') AS running FROM k)
-SELECT r.key, r.running, c.priority, c.seq, EXISTS (SELECT 1 FROM jobs WHERE queue = $1
+WITH k AS (SELECT key, turn, served FROM queue_keys WHERE queue = $1 ORDER BY turn, key
+           LIMIT $2),
+r AS (SELECT k.key, k.turn, k.served, (SELECT count(*) FROM jobs WHERE queue = $1
+          AND concurrency_key = k.key AND state = 'running') AS running,
+          (($6 + (SELECT count(*) FROM k) - 1) / (SELECT count(*) FROM k) + 1)
+          * coalesce((SELECT w.weight FROM unnest($7::text[], $8::integer[]) AS w (key, weight)
+                      WHERE w.key = k.key), 1) AS share
+      FROM k)
+SELECT r.key, r.running, r.served, c.priority, c.seq, EXISTS (SELECT 1 FROM jobs WHERE queue = $1
     AND concurrency_key = r.key AND state IN ('scheduled', 'queued', 'running')) AS live
 FROM r LEFT JOIN LATERAL (
     SELECT priority, seq FROM jobs WHERE state = 'queued' AND queue = $1
       AND concurrency_key = r.key {_FILTERS.format(typed="AND ($4::text[] IS NULL OR type = ANY($4::text[]))")}
     ORDER BY priority DESC, seq
-    LIMIT CASE WHEN r.key = '' THEN $6 ELSE greatest(least($5 - r.running, $6), 0) END) AS c
+    LIMIT greatest(least(CASE WHEN r.key = '' THEN $6 ELSE $5 - r.running END, $6, r.share),
+                   0)) AS c
     ON true
 ORDER BY r.turn, r.key, c.priority DESC, c.seq
 """  # noqa: E501
 FORGET_KEYS = "DELETE FROM queue_keys WHERE queue = $1 AND key = ANY($2::text[])"
 TO_THE_BACK = """
-UPDATE queue_keys SET turn = m.top + v.n
+UPDATE queue_keys SET turn = m.top + v.n, served = 0
 FROM unnest($2::text[]) WITH ORDINALITY AS v (key, n),
      (SELECT max(turn) AS top FROM queue_keys WHERE queue = $1) AS m
+WHERE queue_keys.queue = $1 AND queue_keys.key = v.key
+"""
+KEEP_THE_FRONT = """
+UPDATE queue_keys SET served = v.served
+FROM unnest($2::text[], $3::integer[]) AS v (key, served)
 WHERE queue_keys.queue = $1 AND queue_keys.key = v.key
 """
 # new keys' places in keyed queues: the front of the turns (a key back after a while waits no
@@ -129,17 +141,16 @@ async def claim_limited(
     c: Conn, spec: ClaimSpec, lease_key: str, now: float, worker: str
 ) -> list[Job]:
     """Lease the best queued jobs of the limited queues spec.limited, within their room."""
-    found = {r[0]: QueueLimits(*r[1:]) for r in await c.fetch(LOCK_LIMITED, list(spec.limited))}
+    found = {r[0]: queue_limits(r[1:]) for r in await c.fetch(LOCK_LIMITED, list(spec.limited))}
     rooms, rated = await _rooms(c, found, spec.limit, now)
     plain = {q: left for q, left in rooms.items() if found[q].per_key is None}
     candidates = limits.ranked(await _heads(c, spec, plain)) if plain else []
     candidates += await _overdue(c, spec, {q: found[q] for q in plain}, rooms, now)
     keyed: dict[str, KeyedChoice] = {}
     for queue in rooms.keys() - plain.keys():
-        per_key = found[queue].per_key or 0
-        keyed[queue] = choice = limits.choose_keys(
-            queue, await _probes(c, spec, queue, per_key, rooms[queue]), rooms[queue]
-        )
+        probes = await _probes(c, spec, queue, found[queue], rooms[queue])
+        weights = dict(found[queue].weights)
+        keyed[queue] = choice = limits.choose_keys(queue, probes, rooms[queue], weights)
         candidates += choice.candidates
         if len(choice.candidates) < rooms[queue]:  # short: mend the head for the next claim
             await c.execute(KEY_THE_HEAD, queue)
@@ -216,15 +227,20 @@ async def _overdue(
     return out
 
 
-async def _probes(c: Conn, spec: ClaimSpec, queue: str, per_key: int, want: int) -> list[KeyProbe]:
+async def _probes(
+    c: Conn, spec: ClaimSpec, queue: str, lim: QueueLimits, want: int
+) -> list[KeyProbe]:
     """The first keys of a keyed queue in turn, each with what the claim may take of it."""
     ids = list(spec.ids) if spec.ids is not None else None
     types = list(spec.types) if spec.types is not None else None
-    rows = await c.fetch(KEY_PROBES, queue, want + KEY_WINDOW, ids, types, per_key, want)
+    keys, weights = [k for k, _ in lim.weights], [w for _, w in lim.weights]
+    per_key = lim.per_key or 0
+    args = (ids, types, per_key, want, keys, weights)
+    rows = await c.fetch(KEY_PROBES, queue, want + KEY_WINDOW, *args)
     probes: list[KeyProbe] = []
-    for key, running, priority, seq, live in rows:
+    for key, running, served, priority, seq, live in rows:
         if not probes or probes[-1].key != key:
-            probes.append(KeyProbe(key, running, [], live))
+            probes.append(KeyProbe(key, running, [], live, served))
         if seq is not None:
             probes[-1].heads.append((priority, seq))
     return probes
@@ -241,9 +257,11 @@ async def _lockable(
 
 
 async def _take_turns(c: Conn, queue: str, choice: KeyedChoice, seqs: list[int]) -> None:
-    """Keys passed over or served go to the back of the turns, keys without work leave them."""
+    """Keys passed over or done with their turn go to the back, keys without work leave."""
     if choice.gone:
         await c.execute(FORGET_KEYS, queue, choice.gone)
-    back = limits.served_keys(choice, seqs)
+    back, stay = limits.next_turns(choice, seqs)
     if back:
         await c.execute(TO_THE_BACK, queue, back)
+    if stay:
+        await c.execute(KEEP_THE_FRONT, queue, list(stay), list(stay.values()))

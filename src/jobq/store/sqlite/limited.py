@@ -13,12 +13,12 @@ from jobq.model import ClaimSpec, Job, QueueLimits
 from jobq.store import limits
 from jobq.store.job_sql import LIVE_KEYED
 from jobq.store.limits import HEAD_WINDOW, KEY_WINDOW, UNKEYED, Candidate, KeyedChoice, KeyProbe
-from jobq.store.rows import dumps, worker_dict
+from jobq.store.rows import dumps, queue_limits, worker_dict
 from jobq.store.sqlite.lease import LEASE, opened
 
 # the limited queues among ?1 that have a queued job (the others cost the claim no more)
 LIMITED = (
-    "SELECT name, concurrency, rate, rate_period, per_key, aging FROM queues "
+    "SELECT name, concurrency, rate, rate_period, per_key, aging, key_weights FROM queues "
     "WHERE name IN (SELECT value FROM json_each(?1)) AND operator_paused = 0 "
     "AND (concurrency IS NOT NULL OR rate IS NOT NULL OR per_key IS NOT NULL "
     "OR aging IS NOT NULL) "
@@ -59,7 +59,7 @@ OLDEST = _OLDEST.format(filters="")
 OLDEST_OF_TYPES = _OLDEST.format(filters=_OF_TYPES)
 OLDEST_NAMED = _OLDEST.format(filters=_NAMED)
 
-KEYS = "SELECT key FROM queue_keys WHERE queue = ?1 ORDER BY turn, key LIMIT ?2"
+KEYS = "SELECT key, served FROM queue_keys WHERE queue = ?1 ORDER BY turn, key LIMIT ?2"
 # the terms of jobs_key_live's predicate are spelled out: SQLite uses a partial index only for
 # a WHERE that holds them as written
 KEY_RUNNING = (
@@ -72,9 +72,10 @@ KEY_LIVE = (
 )
 FORGET_KEY = "DELETE FROM queue_keys WHERE queue = ?1 AND key = ?2"
 TO_THE_BACK = (
-    "UPDATE queue_keys SET turn = (SELECT max(turn) FROM queue_keys WHERE queue = ?1) + 1 "
-    "WHERE queue = ?1 AND key = ?2"
+    "UPDATE queue_keys SET turn = (SELECT max(turn) FROM queue_keys WHERE queue = ?1) + 1, "
+    "served = 0 WHERE queue = ?1 AND key = ?2"
 )
+KEEP_THE_FRONT = "UPDATE queue_keys SET served = ?3 WHERE queue = ?1 AND key = ?2"
 # a new key's place in a keyed queue: the front of the turns (a key back after a while waits
 # no longer than one round)
 SEAT_KEY = (
@@ -108,13 +109,13 @@ def claim_limited(c: sqlite3.Connection, spec: ClaimSpec, lease_key: str, now: f
     candidates: list[Candidate] = []
     keyed: dict[str, KeyedChoice] = {}
     for queue, left in rooms.items():
-        per_key = found[queue].per_key
-        if per_key is None:
+        if found[queue].per_key is None:
             candidates += limits.ranked((p, s, queue) for p, s in _heads(c, spec, queue, left))
             candidates += _overdue(c, spec, queue, found[queue], left, now)
             continue
-        probes = _probes(c, spec, queue, per_key, left)
-        keyed[queue] = choice = limits.choose_keys(queue, probes, left)
+        probes = _probes(c, spec, queue, found[queue], left)
+        weights = dict(found[queue].weights)
+        keyed[queue] = choice = limits.choose_keys(queue, probes, left, weights)
         candidates += choice.candidates
         if len(choice.candidates) < left:  # short: mend the head for the next claim
             c.execute(KEY_THE_HEAD, (queue,))
@@ -141,7 +142,7 @@ def seat_keys(c: sqlite3.Connection, jobs: Sequence[Job]) -> None:
 
 def _limited(c: sqlite3.Connection, queues: Sequence[str]) -> dict[str, QueueLimits]:
     rows = c.execute(LIMITED, (dumps(list(queues)),)).fetchall()
-    return {name: QueueLimits(*limits_of) for name, *limits_of in rows}
+    return {row[0]: queue_limits(row[1:]) for row in rows}
 
 
 def _rooms(
@@ -194,15 +195,22 @@ def _overdue(
 
 
 def _probes(
-    c: sqlite3.Connection, spec: ClaimSpec, queue: str, per_key: int, want: int
+    c: sqlite3.Connection,
+    spec: ClaimSpec,
+    queue: str,
+    lim: QueueLimits,
+    want: int,
 ) -> Iterator[KeyProbe]:
     """The keys of `queue` in turn, each probed as the claim comes to it."""
-    for (key,) in c.execute(KEYS, (queue, want + KEY_WINDOW)).fetchall():
+    keys = c.execute(KEYS, (queue, want + KEY_WINDOW)).fetchall()
+    weights = dict(lim.weights)
+    for key, served in keys:
         running = c.execute(KEY_RUNNING, (queue, key)).fetchone()[0] if key != UNKEYED else 0
-        take = limits.key_room(per_key, key, running, want)
+        share = limits.key_share(want, len(keys), weights.get(key, 1))
+        take = limits.key_room(lim.per_key or 0, key, running, want, share)
         heads = _key_heads(c, spec, queue, key, take) if take else []
         live = bool(heads) or c.execute(KEY_LIVE, (queue, key)).fetchone() is not None
-        yield KeyProbe(key, running, heads, live)
+        yield KeyProbe(key, running, heads, live, served)
 
 
 def _key_heads(
@@ -216,6 +224,8 @@ def _key_heads(
 
 
 def _take_turns(c: sqlite3.Connection, queue: str, choice: KeyedChoice, seqs: list[int]) -> None:
-    """Keys passed over or served go to the back of the turns, keys without work leave them."""
+    """Keys passed over or done with their turn go to the back, keys without work leave."""
     c.executemany(FORGET_KEY, [(queue, key) for key in choice.gone])
-    c.executemany(TO_THE_BACK, [(queue, key) for key in limits.served_keys(choice, seqs)])
+    back, stay = limits.next_turns(choice, seqs)
+    c.executemany(TO_THE_BACK, [(queue, key) for key in back])
+    c.executemany(KEEP_THE_FRONT, [(queue, key, served) for key, served in stay.items()])

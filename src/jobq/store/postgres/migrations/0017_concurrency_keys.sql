@@ -5,12 +5,15 @@ ALTER TABLE jobs ADD COLUMN concurrency_key text;
 ALTER TABLE queues ADD COLUMN per_key integer;
 -- a job queued longer than `aging` seconds goes before newer jobs of any priority
 ALTER TABLE queues ADD COLUMN aging double precision;
+-- keys that take more than one job per turn, as a JSON object of key: weight
+ALTER TABLE queues ADD COLUMN key_weights text;
 -- a keyed queue's keys in the order they take turns: the smallest turn goes next, and a key
 -- served or passed over goes to the back
 CREATE TABLE queue_keys (
     queue text NOT NULL,
     key   text NOT NULL,
     turn  bigint NOT NULL,
+    served integer NOT NULL DEFAULT 0,  -- jobs taken in its current turn (its weight's worth)
     PRIMARY KEY (queue, key)
 );
 CREATE INDEX queue_keys_turn ON queue_keys (queue, turn);

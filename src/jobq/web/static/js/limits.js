@@ -32,6 +32,11 @@ export function limitsCell(limits, running) {
   if (limits.aging !== null && limits.aging !== undefined) {
     parts.push(el("span", { "data-limit": "aging" }, `ages after ${period(limits.aging)}`));
   }
+  const weighted = Object.entries(limits.weights || {});
+  if (weighted.length) {
+    const text = weighted.map(([key, w]) => `${key} ×${number(w)}`).join(", ");
+    parts.push(el("span", { "data-limit": "weights" }, `weights: ${text}`));
+  }
   return parts.flatMap((part, i) => (i ? [el("br"), part] : [part]));
 }
 
@@ -39,6 +44,7 @@ const form = {
   wired: false,
   queue: null,
   after: null,
+  weights: {},
   field: (name) => $(`#limit-${name}`),
   error(message) {
     const box = $("#limits-error");
@@ -51,6 +57,7 @@ const form = {
     form.field("rate").value = value(limits && limits.rate);
     form.field("per_key").value = value(limits && limits.per_key);
     form.field("aging").value = value(limits && limits.aging);
+    form.weights = (limits && limits.weights) || {};  // set by the API or the CLI: kept
     const seconds = limits && limits.rate_period;
     const [size] = UNITS.find(([size]) => seconds >= size && seconds % size === 0) || [1];
     form.field("period").value = seconds ? String(seconds / size) : "";
@@ -73,6 +80,7 @@ const form = {
       rate_period: typeof length === "number" ? length * unit : length,
       per_key: read("per_key"),
       aging: read("aging"),
+      weights: form.weights,
     };
   },
   async send(method, body) {
