@@ -66,6 +66,12 @@ def window_since(period: float, now: float) -> float:
     return now - period - period / SLOTS
 
 
+def forget_before(since: float, period: float) -> float:
+    """The slots a claim may delete: a period older than the oldest it counts, so that a claim
+    whose `now` is a little behind another's still finds every slot it counts."""
+    return since - period
+
+
 def slot_at(period: float, now: float) -> float:
     """The start of the slot a start at `now` is counted in, for a rate of `period`."""
     width = period / SLOTS

@@ -8,6 +8,7 @@ the claim that held the lock before are counted."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -161,8 +162,12 @@ LOCK = (
 async def claim_limited(
     c: Conn, spec: ClaimSpec, lease_key: str, now: float, worker: str
 ) -> list[Job]:
-    """Lease the best queued jobs of the limited queues spec.limited, within their room."""
+    """Lease the best queued jobs of the limited queues spec.limited, within their room. The
+    time of the claim is `now` plus the wait for the queues' locks: the claim starts its jobs
+    after the claim that held them, and counts and records its starts so."""
+    began = time.monotonic()
     found = {r[0]: queue_limits(r[1:]) for r in await c.fetch(LOCK_LIMITED, list(spec.limited))}
+    now += time.monotonic() - began
     rooms, rated = await _rooms(c, found, spec.limit, now)
     plain = {q: left for q, left in rooms.items() if not found[q].keyed}
     candidates = limits.ranked(await _heads(c, spec, plain)) if plain else []
@@ -227,7 +232,8 @@ async def _rooms(
     windows = {n: s for n, lim in found.items() if (s := limits.rate_since(lim, now)) is not None}
     started: dict[str, int] = {}
     if windows:
-        await c.execute(FORGET_STARTS, list(windows), list(windows.values()))
+        forget = [limits.forget_before(s, found[n].rate_period or 0) for n, s in windows.items()]
+        await c.execute(FORGET_STARTS, list(windows), forget)
         started = dict(await c.fetch(STARTED, list(windows), list(windows.values())))
     rooms = {
         name: left
@@ -275,7 +281,9 @@ async def _probes(
     keys, weights = [k for k, _ in lim.weights], [w for _, w in lim.weights]
     since = limits.key_rate_since(lim, now)
     if since is not None:
-        await c.execute(FORGET_KEY_STARTS, queue, since)
+        await c.execute(
+            FORGET_KEY_STARTS, queue, limits.forget_before(since, lim.key_rate_period or 0)
+        )
     args = (ids, types, lim.per_key, want, keys, weights, lim.key_rate, since)
     rows = await c.fetch(KEY_PROBES, queue, want + KEY_WINDOW, *args)
     probes: list[KeyProbe] = []

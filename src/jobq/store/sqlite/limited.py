@@ -186,7 +186,7 @@ def _rooms(
         since = limits.rate_since(lim, now)
         if since is not None:
             rated[name] = lim
-            c.execute(FORGET_STARTS, (name, since))
+            c.execute(FORGET_STARTS, (name, limits.forget_before(since, lim.rate_period or 0)))
             started = c.execute(STARTED, (name, since)).fetchone()[0]
         running = c.execute(RUNNING, (name,)).fetchone()[0] if lim.concurrency is not None else 0
         left = limits.room(lim, running, started, ceiling)
@@ -237,7 +237,7 @@ def _probes(
     weights = dict(lim.weights)
     since = limits.key_rate_since(lim, now)
     if since is not None:
-        c.execute(FORGET_KEY_STARTS, (queue, since))
+        c.execute(FORGET_KEY_STARTS, (queue, limits.forget_before(since, lim.key_rate_period or 0)))
     for key, served in keys:
         running = c.execute(KEY_RUNNING, (queue, key)).fetchone()[0] if key != UNKEYED else 0
         started = 0
