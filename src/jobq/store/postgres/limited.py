@@ -17,7 +17,7 @@ from jobq.model import ClaimSpec, Job, QueueLimits
 from jobq.store import limits
 from jobq.store.limits import HEAD_WINDOW, KEY_WINDOW, Candidate, KeyedChoice, KeyProbe
 from jobq.store.postgres.conn import Conn
-from jobq.store.postgres.sql import CLAIM, OPEN_ATTEMPTS, STILL_QUEUED
+from jobq.store.postgres.sql import CLAIM_OPENED
 from jobq.store.rows import job_from_row, queue_limits
 
 # the limited queues among $1 that have a queued job (the others cost the claim no more)
@@ -83,8 +83,7 @@ CROSS JOIN LATERAL (
 # wants, $9 the per-key rate (NULL: none) counted in the slots after $10 (the key '' has no
 # per-key limits); ids $3 and types $4 as above
 KEY_PROBES = f"""
-WITH k AS (SELECT key, turn, served FROM queue_keys WHERE queue = $1 ORDER BY turn, key
-           LIMIT $2),
+WITH k AS (SELECT key, turn, served FROM jobq_keys_in_turn($1, $2)),
 r AS (SELECT k.key, k.turn, k.served, (SELECT count(*) FROM jobs WHERE queue = $1
           AND concurrency_key = k.key AND state = 'running') AS running,
           (($6 + (SELECT count(*) FROM k) - 1) / (SELECT count(*) FROM k) + 1)
@@ -154,9 +153,6 @@ SELECT DISTINCT $1, concurrency_key, coalesce((SELECT min(turn) FROM queue_keys
     WHERE queue = $1), 0) FROM ({_HEAD}) AS h WHERE concurrency_key IS NOT NULL
 ON CONFLICT (queue, key) DO NOTHING
 """
-LOCK = (
-    f"SELECT seq FROM jobs WHERE seq = ANY($1::bigint[]) AND {STILL_QUEUED} FOR UPDATE SKIP LOCKED"
-)
 
 
 async def claim_limited(
@@ -181,15 +177,16 @@ async def claim_limited(
         if len(choice.candidates) < rooms[queue]:  # short: mend the head for the next claim
             await c.execute(KEY_THE_HEAD, queue)
             await c.execute(SEAT_THE_HEAD, queue)
-    seqs = await _lockable(c, candidates, rooms, spec.limit)
+    # no other claim leases these queues' jobs while their rows are locked: the lease's own
+    # update waits for any other writer of a chosen job and leaves it if it is queued no more
+    seqs = limits.within_room(candidates, rooms, spec.limit)
     for queue, choice in keyed.items():
         await _take_turns(c, queue, choice, seqs)
     if not seqs:
         return []
     tokens = [f"{lease_key}.{seq}" for seq in seqs]
-    rows = await c.fetch(CLAIM, spec.lease_seconds, now, worker, seqs, tokens)
+    rows = await c.fetch(CLAIM_OPENED, spec.lease_seconds, now, worker, seqs, tokens)
     jobs = sorted((job_from_row(r) for r in rows), key=lambda j: (-j.priority, j.seq))
-    await c.execute(OPEN_ATTEMPTS, [j.id for j in jobs], [j.attempt for j in jobs], now, worker)
     started = Counter(job.queue for job in jobs if job.queue in rated)
     if started:
         queues = sorted(started)
@@ -293,16 +290,6 @@ async def _probes(
         if seq is not None:
             probes[-1].heads.append((priority, seq))
     return probes
-
-
-async def _lockable(
-    c: Conn, candidates: list[Candidate], rooms: dict[str, int], want: int
-) -> list[int]:
-    """The seqs to lease: of the candidates no other claim holds, the first within room."""
-    if not candidates:
-        return []
-    locked = {r[0] for r in await c.fetch(LOCK, [seq for _, seq, _ in candidates])}
-    return limits.within_room([x for x in candidates if x[1] in locked], rooms, want)
 
 
 async def _take_turns(c: Conn, queue: str, choice: KeyedChoice, seqs: list[int]) -> None:

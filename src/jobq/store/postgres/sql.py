@@ -93,16 +93,23 @@ WITH picked AS (SELECT * FROM unnest($4::bigint[], $5::text[]) AS p (seq, token)
 # a claim in one statement: jobq_picked (migrations 0004, 0006) locks the best jobs ($4 queues,
 # $5 types, $7 how many), the update leases them (tokens from the key $6), the insert opens their
 # attempts (a released attempt gave its number back: the next claim starts that row afresh)
-CLAIM_PICKED = f"""
-WITH picked AS (
-    SELECT seq, $6::text || '.' || seq AS token
-    FROM jobq_picked($4::text[], $5::text[], $7::integer) AS seq
-), claimed AS ({LEASE}), opened AS (
+_OPENED = """opened AS (
     INSERT INTO attempts (job_id, attempt, started_at, worker)
     SELECT id, attempt, $2::float8, $3::text FROM claimed
     ON CONFLICT (job_id, attempt) DO UPDATE SET started_at = excluded.started_at,
         worker = excluded.worker, finished_at = NULL, outcome = NULL, error = NULL
-)
+)"""
+CLAIM_PICKED = f"""
+WITH picked AS (
+    SELECT seq, $6::text || '.' || seq AS token
+    FROM jobq_picked($4::text[], $5::text[], $7::integer) AS seq
+), claimed AS ({LEASE}), {_OPENED}
+SELECT * FROM claimed
+"""
+# chosen jobs leased and their attempts opened in one statement: $4 their seqs, $5 their tokens
+CLAIM_OPENED = f"""
+WITH picked AS (SELECT * FROM unnest($4::bigint[], $5::text[]) AS p (seq, token)),
+claimed AS ({LEASE}), {_OPENED}
 SELECT * FROM claimed
 """
 # a released attempt gave its number back: the next claim starts that row afresh

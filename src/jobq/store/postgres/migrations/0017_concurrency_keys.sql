@@ -35,3 +35,12 @@ CREATE TABLE key_starts (
     PRIMARY KEY (queue, key, at)
 );
 CREATE INDEX key_starts_at ON key_starts (queue, at);
+-- A keyed queue's first keys in turn, read in index order whatever the statistics say (with
+-- few rows counted, as before an analyze, the planner read every key of the queue and sorted
+-- them: 10,000 keys, 3.5 ms a claim).
+CREATE FUNCTION jobq_keys_in_turn(p_queue text, p_limit integer)
+RETURNS TABLE (key text, turn bigint, served integer) LANGUAGE sql STABLE ROWS 32
+SET enable_bitmapscan = off SET enable_sort = off SET enable_seqscan = off AS $$
+    SELECT key, turn, served FROM queue_keys WHERE queue = p_queue
+    ORDER BY turn, key LIMIT p_limit
+$$;
