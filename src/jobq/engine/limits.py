@@ -26,7 +26,7 @@ REFRESH = 1.0  # seconds between reads of the limited queues' names
 MAX_CONCURRENCY = 1_000_000
 MAX_RATE = 1_000_000_000
 MAX_PERIOD = 366 * 86400.0
-MAX_WEIGHTS = 1000  # weighted keys of a queue
+MAX_WEIGHTS = 100  # weighted keys of a queue (the weights travel with its settings)
 MAX_WEIGHT = 1000  # jobs a key takes per turn
 
 
